@@ -1,0 +1,194 @@
+//! Placing and finding orders: `POST /api/place_order` (JSON), the checkout form, and lookups.
+
+use super::cart::CartView;
+use crate::domain::{ApiError, CustomerInput, LineRequest, OrderView};
+use leptos::prelude::*;
+use leptos::server_fn::codec::{GetUrl, Json, PostUrl};
+use serde::{Deserialize, Serialize};
+
+/// Everything the checkout page needs: a fresh idempotency key, what the shopper typed last time
+/// (kept across a no-JavaScript round trip), and the priced cart.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutPageData {
+    pub idempotency_key: String,
+    pub values: CustomerInput,
+    pub cart: CartView,
+}
+
+#[cfg(feature = "ssr")]
+mod edge {
+    //! Cookies and admission shared by the order endpoints.
+    use super::*;
+    use crate::api::cookies;
+    use crate::domain::{NewOrder, OrderCode};
+
+    pub const ORDERS_COOKIE: &str = "hf_orders";
+    pub const DRAFT_COOKIE: &str = "hf_checkout";
+    const ORDERS_KEPT: usize = 20;
+    const YEAR: u32 = 365 * 24 * 3600;
+    const DAY: u32 = 24 * 3600;
+
+    /// Places a parsed order if the shop has room for one more right now.
+    pub async fn place(order: NewOrder) -> Result<OrderView, ApiError> {
+        let state = crate::api::state()?;
+        let Ok(_permit) = state.order_admission.clone().try_acquire_owned() else {
+            return Err(ApiError::overloaded(2));
+        };
+        Ok(state.store.place_order(order).await?)
+    }
+
+    /// The order codes this browser placed (newest last).
+    pub fn my_codes() -> Vec<String> {
+        cookies::read(ORDERS_COOKIE)
+            .map(|v| {
+                v.split('.')
+                    .filter_map(|c| OrderCode::parse(c).ok())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn remember_code(code: &OrderCode, secure: bool) {
+        let mut codes = my_codes();
+        codes.retain(|c| c != code.as_str());
+        codes.push(code.to_string());
+        let skip = codes.len().saturating_sub(ORDERS_KEPT);
+        cookies::set(ORDERS_COOKIE, &codes[skip..].join("."), YEAR, secure);
+    }
+
+    pub fn read_draft() -> Option<CustomerInput> {
+        let raw = cookies::read(DRAFT_COOKIE)?;
+        serde_json::from_str(&cookies::decode(&raw)?).ok()
+    }
+
+    /// Keeps what the shopper typed for a day, so a no-JS error page does not lose it.
+    pub fn save_draft(values: &CustomerInput, secure: bool) {
+        let Ok(json) = serde_json::to_string(values) else {
+            return;
+        };
+        let encoded = cookies::encode(&json);
+        // browsers drop cookies over 4 KiB; better no draft than a broken one
+        if encoded.len() <= 3800 {
+            cookies::set(DRAFT_COOKIE, &encoded, DAY, secure);
+        }
+    }
+
+    pub fn clear_draft(secure: bool) {
+        cookies::set(DRAFT_COOKIE, "", 0, secure);
+    }
+
+    pub fn new_idempotency_key() -> String {
+        use rand::distr::{Alphanumeric, SampleString};
+        Alphanumeric.sample_string(&mut rand::rng(), 32)
+    }
+}
+
+/// The JSON API for placing an order. Answers only once the order is durably committed; the same
+/// `idempotency_key` always answers with the first order.
+#[server(endpoint = "place_order", input = Json, output = Json)]
+pub async fn place_order(
+    idempotency_key: String,
+    lines: Vec<LineRequest>,
+    customer: CustomerInput,
+) -> Result<OrderView, ApiError> {
+    let order = crate::domain::NewOrder::parse(&idempotency_key, &lines, &customer)?;
+    edge::place(order).await
+}
+
+/// The checkout form (works without JavaScript): orders what is in the cart cookie.
+#[server(endpoint = "checkout", input = PostUrl, output = Json)]
+pub async fn checkout(
+    idempotency_key: String,
+    name: String,
+    phone: String,
+    address: String,
+    note: String,
+) -> Result<String, ApiError> {
+    let state = super::state()?;
+    let secure = state.secure_cookies;
+    let values = CustomerInput {
+        name,
+        phone,
+        address,
+        note,
+    };
+    let cart = super::cart::read_cart();
+    let lines: Vec<LineRequest> = cart
+        .lines()
+        .iter()
+        .map(|(id, q)| LineRequest {
+            product_id: *id,
+            quantity: i64::from(q.get()),
+        })
+        .collect();
+    let outcome = match crate::domain::NewOrder::parse(&idempotency_key, &lines, &values) {
+        Ok(order) => edge::place(order).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(order) => {
+            super::cart::write_cart(&crate::domain::Cart::default(), secure);
+            edge::clear_draft(secure);
+            edge::remember_code(&order.order_code, secure);
+            leptos_axum::redirect(&format!("/order/{}", order.order_code));
+            Ok(order.order_code.to_string())
+        }
+        Err(e) => {
+            if super::cookies::from_plain_form() {
+                edge::save_draft(&values, secure);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// What the checkout page shows.
+#[server(endpoint = "checkout_form", input = GetUrl, output = Json)]
+pub async fn checkout_form() -> Result<CheckoutPageData, ApiError> {
+    let state = super::state()?;
+    let cart = super::cart::price_cart(&state, &super::cart::read_cart()).await?;
+    Ok(CheckoutPageData {
+        idempotency_key: edge::new_idempotency_key(),
+        values: edge::read_draft().unwrap_or_default(),
+        cart,
+    })
+}
+
+/// An order placed from this browser (its code is in the orders cookie).
+#[server(endpoint = "my_order", input = GetUrl, output = Json)]
+pub async fn my_order(code: String) -> Result<OrderView, ApiError> {
+    use crate::domain::OrderCode;
+    let not_mine = || ApiError::not_found("Look up this order with its code and your phone number.");
+    let code = OrderCode::parse(&code).map_err(|_| not_mine())?;
+    if !edge::my_codes().iter().any(|c| c == code.as_str()) {
+        return Err(not_mine());
+    }
+    let state = super::state()?;
+    state.store.order(&code).await?.ok_or_else(not_mine)
+}
+
+/// Looks an order up by its code and the phone number it was placed with.
+#[server(endpoint = "order_status", input = GetUrl, output = Json)]
+pub async fn order_status(code: String, phone: String) -> Result<OrderView, ApiError> {
+    use crate::domain::{FieldError, OrderCode, Phone};
+    let parsed_code = OrderCode::parse(&code);
+    let parsed_phone = Phone::parse(&phone);
+    let (code, phone) = match (parsed_code, parsed_phone) {
+        (Ok(c), Ok(p)) => (c, p),
+        (c, p) => {
+            let errors = [
+                c.err().map(|m| FieldError::new("code", m)),
+                p.err().map(|m| FieldError::new("phone", m)),
+            ];
+            return Err(ApiError::invalid(errors.into_iter().flatten().collect()));
+        }
+    };
+    let state = super::state()?;
+    let not_found = || ApiError::not_found("No order with that code and phone number.");
+    let order = state.store.order(&code).await?.ok_or_else(not_found)?;
+    if order.phone != phone.as_str() {
+        return Err(not_found());
+    }
+    Ok(order)
+}

@@ -1,0 +1,162 @@
+//! Small pieces shared by the pages.
+
+use crate::domain::{ApiError, Money, OrderView, ProductView};
+use leptos::prelude::*;
+use leptos::server_fn::error::ServerFnUrlError;
+use leptos_router::hooks::use_query_map;
+
+/// `$12.50` from cents.
+pub fn price(cents: i64) -> String {
+    Money::from_cents(cents)
+        .map(|m| m.to_string())
+        .unwrap_or_else(|| "—".to_owned())
+}
+
+#[component]
+pub fn Header() -> impl IntoView {
+    view! {
+        <header class="site-header">
+            <a class="brand" href="/">
+                "Holdfast"
+            </a>
+            <nav>
+                <a href="/">"Shop"</a>
+                <a href="/cart">"Cart"</a>
+                <a href="/status">"Order status"</a>
+            </nav>
+        </header>
+    }
+}
+
+#[component]
+pub fn StockBadge(stock: i64) -> impl IntoView {
+    let badge = crate::domain::StockBadge::for_stock(stock);
+    view! { <span class=badge.css_class()>{badge.text()}</span> }
+}
+
+/// An error explained to the shopper. During server rendering it also sets the HTTP status, so a
+/// missing product answers 404 rather than 200.
+#[component]
+pub fn ErrorBox(error: ApiError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(response), Ok(status)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::StatusCode::from_u16(error.status_code()),
+    ) {
+        response.set_status(status);
+    }
+    view! {
+        <div class="notice notice-error" role="alert">
+            <p>{error.to_string()}</p>
+        </div>
+    }
+}
+
+/// The error a server function left in the URL (`?__err=…`) after a plain form post without
+/// JavaScript redirected back here.
+pub fn url_error() -> Memo<Option<ApiError>> {
+    let query = use_query_map();
+    Memo::new(move |_| {
+        query
+            .read()
+            .get("__err")
+            .map(|e| ServerFnUrlError::<ApiError>::decode_err(&e))
+    })
+}
+
+/// The error to show for a form: the action's latest answer (with JavaScript), else the one in the
+/// URL (without).
+pub fn form_error<T, S>(value: S) -> Memo<Option<ApiError>>
+where
+    T: Clone + Send + Sync + 'static,
+    S: Get<Value = Option<Result<T, ApiError>>> + Send + Sync + 'static,
+{
+    let from_url = url_error();
+    Memo::new(move |_| match value.get() {
+        Some(Err(e)) => Some(e),
+        Some(Ok(_)) => None,
+        None => from_url.get(),
+    })
+}
+
+/// Shows a form-level error (not one tied to a field).
+#[component]
+pub fn FormError(error: Memo<Option<ApiError>>) -> impl IntoView {
+    move || {
+        error.get().map(|e| {
+            view! {
+                <div class="notice notice-error" role="alert">
+                    <p>{e.to_string()}</p>
+                </div>
+            }
+        })
+    }
+}
+
+#[component]
+pub fn ProductCard(product: ProductView) -> impl IntoView {
+    let href = format!("/p/{}", product.slug);
+    view! {
+        <li class="card">
+            <a href=href class="card-link">
+                <img src=product.image_url alt="" width="320" height="240" loading="lazy" />
+                <span class="card-name">{product.name}</span>
+            </a>
+            <span class="card-meta">
+                <span class="price">{price(product.price_cents)}</span>
+                <StockBadge stock=product.stock />
+            </span>
+            {product.flash_sale.then(|| view! { <span class="flash">"Flash sale"</span> })}
+        </li>
+    }
+}
+
+/// A placed order's summary: code, status, lines and total.
+#[component]
+pub fn OrderSummary(order: OrderView) -> impl IntoView {
+    view! {
+        <section class="order-summary" aria-label="Order summary">
+            <p class="order-code">
+                "Order code " <strong data-testid="order-code">{order.order_code.to_string()}</strong>
+            </p>
+            <p>
+                "Status: " <strong data-testid="order-status">{order.status.label()}</strong>
+            </p>
+            <table class="lines">
+                <thead>
+                    <tr>
+                        <th scope="col">"Item"</th>
+                        <th scope="col">"Qty"</th>
+                        <th scope="col">"Total"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {order
+                        .lines
+                        .into_iter()
+                        .map(|l| {
+                            view! {
+                                <tr>
+                                    <td>{l.product_name}</td>
+                                    <td>{l.quantity}</td>
+                                    <td>{price(l.line_total_cents)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+                <tfoot>
+                    <tr>
+                        <th scope="row" colspan="2">
+                            "Total"
+                        </th>
+                        <td data-testid="order-total">{price(order.total_cents)}</td>
+                    </tr>
+                </tfoot>
+            </table>
+            <p class="muted">
+                "For " {order.customer_name} ", " {order.address}
+            </p>
+        </section>
+    }
+}

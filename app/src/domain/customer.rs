@@ -1,0 +1,212 @@
+//! Who an order is for: name, phone, delivery address and an optional note, each parsed at the edge.
+
+use super::error::FieldError;
+use serde::{Deserialize, Serialize};
+
+/// The customer fields exactly as they arrived (a form or JSON): untrusted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerInput {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// A validated customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customer {
+    pub name: CustomerName,
+    pub phone: Phone,
+    pub address: Address,
+    pub note: Note,
+}
+
+impl Customer {
+    /// Parses every field, reporting all the bad ones at once so a form can mark each.
+    pub fn parse(input: &CustomerInput) -> Result<Customer, Vec<FieldError>> {
+        let name = CustomerName::parse(&input.name);
+        let phone = Phone::parse(&input.phone);
+        let address = Address::parse(&input.address);
+        let note = Note::parse(&input.note);
+        match (name, phone, address, note) {
+            (Ok(name), Ok(phone), Ok(address), Ok(note)) => Ok(Customer {
+                name,
+                phone,
+                address,
+                note,
+            }),
+            (name, phone, address, note) => Err([
+                name.err().map(|m| FieldError::new("name", m)),
+                phone.err().map(|m| FieldError::new("phone", m)),
+                address.err().map(|m| FieldError::new("address", m)),
+                note.err().map(|m| FieldError::new("note", m)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect()),
+        }
+    }
+}
+
+/// Trims, and refuses control characters (other than newlines where `multiline`).
+fn clean_text(raw: &str, multiline: bool) -> Result<String, String> {
+    let trimmed = raw.trim();
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\r' || c == '\t')))
+    {
+        return Err("Contains characters that are not allowed.".to_owned());
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn check_length(text: String, min: usize, max: usize, what: &str) -> Result<String, String> {
+    let chars = text.chars().count();
+    if chars < min {
+        return Err(if min == 1 {
+            format!("Please enter your {what}.")
+        } else {
+            format!("Your {what} looks too short (at least {min} characters).")
+        });
+    }
+    if chars > max {
+        return Err(format!("Your {what} is too long (at most {max} characters)."));
+    }
+    Ok(text)
+}
+
+macro_rules! text_newtype {
+    ($(#[$doc:meta])* $name:ident, $min:expr, $max:expr, $what:expr, $multiline:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const MAX_CHARS: usize = $max;
+
+            pub fn parse(raw: &str) -> Result<$name, String> {
+                clean_text(raw, $multiline)
+                    .and_then(|t| check_length(t, $min, $max, $what))
+                    .map($name)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+text_newtype!(
+    /// The name to deliver to.
+    CustomerName, 1, 100, "name", false
+);
+text_newtype!(
+    /// Where to deliver.
+    Address, 5, 500, "delivery address", true
+);
+text_newtype!(
+    /// An optional note for the shop ("leave it with the neighbour").
+    Note, 0, 500, "note", true
+);
+
+/// A phone number, normalised to digits with an optional leading `+`, 7–15 digits (E.164 length).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(raw: &str) -> Result<Phone, String> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err("Please enter your phone number.".to_owned());
+        }
+        if trimmed.len() > 40 {
+            return Err("That phone number is too long.".to_owned());
+        }
+        let mut normal = String::with_capacity(16);
+        for (i, c) in trimmed.chars().enumerate() {
+            match c {
+                '0'..='9' => normal.push(c),
+                '+' if i == 0 => normal.push('+'),
+                ' ' | '-' | '.' | '(' | ')' => {}
+                _ => return Err("A phone number has only digits, spaces, dashes and a leading +.".to_owned()),
+            }
+        }
+        let digits = normal.chars().filter(char::is_ascii_digit).count();
+        if !(7..=15).contains(&digits) {
+            return Err("A phone number has 7 to 15 digits.".to_owned());
+        }
+        Ok(Phone(normal))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(name: &str, phone: &str, address: &str, note: &str) -> CustomerInput {
+        CustomerInput {
+            name: name.into(),
+            phone: phone.into(),
+            address: address.into(),
+            note: note.into(),
+        }
+    }
+
+    #[test]
+    fn a_phone_number_is_normalised_to_digits() {
+        assert_eq!(Phone::parse(" +1 (555) 010-2030 ").map(|p| p.0), Ok("+15550102030".into()));
+        assert_eq!(Phone::parse("555.010.2030").map(|p| p.0), Ok("5550102030".into()));
+    }
+
+    #[test]
+    fn a_phone_number_with_letters_or_wrong_length_is_rejected() {
+        assert!(Phone::parse("call me").is_err());
+        assert!(Phone::parse("12345").is_err());
+        assert!(Phone::parse("1234567890123456").is_err());
+        assert!(Phone::parse("12+3456789").is_err());
+        assert!(Phone::parse("").is_err());
+    }
+
+    #[test]
+    fn an_empty_or_huge_name_is_rejected() {
+        assert!(CustomerName::parse("   ").is_err());
+        assert!(CustomerName::parse(&"x".repeat(101)).is_err());
+        assert_eq!(CustomerName::parse("  Ada Lovelace ").map(|n| n.0), Ok("Ada Lovelace".into()));
+        assert!(CustomerName::parse("李小龙").is_ok());
+    }
+
+    #[test]
+    fn control_characters_are_rejected_but_newlines_allowed_in_an_address() {
+        assert!(CustomerName::parse("Ada\u{0}").is_err());
+        assert!(CustomerName::parse("Ada\nLovelace").is_err());
+        assert!(Address::parse("1 Main St\nSpringfield").is_ok());
+    }
+
+    #[test]
+    fn the_note_is_optional() {
+        assert_eq!(Note::parse("").map(|n| n.0), Ok(String::new()));
+        assert!(Note::parse(&"n".repeat(501)).is_err());
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_at_once() {
+        let errors = Customer::parse(&input("", "abc", "x", "")).err().unwrap_or_default();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "phone", "address"]);
+    }
+
+    #[test]
+    fn a_good_customer_parses() {
+        let c = Customer::parse(&input("Ada", "555 010 2030", "1 Main St", "ring twice"));
+        assert!(c.is_ok());
+    }
+}

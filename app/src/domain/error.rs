@@ -1,0 +1,189 @@
+//! The one error type every server function returns, and its wire form (JSON with a `kind`).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One bad input field and what is wrong with it, shown next to the field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What went wrong, as the shopper or API client sees it. Serialises as
+/// `{"kind": "sold_out" | "invalid_input" | "not_found" | "overloaded" | "internal", "message": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ApiError {
+    /// Not enough stock for one line: nothing was ordered.
+    #[error("{message}")]
+    SoldOut {
+        message: String,
+        product_id: i64,
+        product_name: String,
+        available: i64,
+    },
+    /// Bad input; `fields` names each bad field (empty when the request could not be read at all).
+    #[error("{message}")]
+    InvalidInput {
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        field: Option<String>,
+        #[serde(default)]
+        fields: Vec<FieldError>,
+    },
+    #[error("{message}")]
+    NotFound { message: String },
+    /// The server is shedding load: try again after `retry_after_secs`.
+    #[error("{message}")]
+    Overloaded {
+        message: String,
+        retry_after_secs: u32,
+    },
+    #[error("{message}")]
+    Internal { message: String },
+}
+
+impl ApiError {
+    pub fn invalid(fields: Vec<FieldError>) -> ApiError {
+        let message = match fields.as_slice() {
+            [one] => one.message.clone(),
+            _ => "Some fields need fixing.".to_owned(),
+        };
+        ApiError::InvalidInput {
+            message,
+            field: fields.first().map(|f| f.field.clone()),
+            fields,
+        }
+    }
+
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::invalid(vec![FieldError::new(field, message)])
+    }
+
+    /// The request itself could not be read (malformed JSON, missing argument, too large).
+    pub fn malformed(message: impl Into<String>) -> ApiError {
+        ApiError::InvalidInput {
+            message: message.into(),
+            field: None,
+            fields: Vec::new(),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::NotFound {
+            message: message.into(),
+        }
+    }
+
+    pub fn overloaded(retry_after_secs: u32) -> ApiError {
+        ApiError::Overloaded {
+            message: format!(
+                "The shop is very busy right now. Please try again in {retry_after_secs} s."
+            ),
+            retry_after_secs,
+        }
+    }
+
+    pub fn internal() -> ApiError {
+        ApiError::Internal {
+            message: "Something went wrong on our side. Nothing was charged; please try again."
+                .to_owned(),
+        }
+    }
+
+    /// The message for one field, if this error names it.
+    pub fn field_message(&self, field: &str) -> Option<String> {
+        match self {
+            ApiError::InvalidInput { fields, .. } => fields
+                .iter()
+                .find(|f| f.field == field)
+                .map(|f| f.message.clone()),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status this error answers with: the one place that mapping lives.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            ApiError::SoldOut { .. } => 409,
+            ApiError::InvalidInput { fields, .. } if fields.is_empty() => 400,
+            ApiError::InvalidInput { .. } => 422,
+            ApiError::NotFound { .. } => 404,
+            ApiError::Overloaded { .. } => 503,
+            ApiError::Internal { .. } => 500,
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+mod server_fn_glue {
+    use super::ApiError;
+    use leptos::server_fn::codec::JsonEncoding;
+    use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+    impl FromServerFnError for ApiError {
+        type Encoder = JsonEncoding;
+
+        /// Framework-level failures: undecodable arguments are the client's fault (400);
+        /// anything else is ours.
+        fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+            match value {
+                ServerFnErrorErr::Args(m) | ServerFnErrorErr::Deserialization(m) => {
+                    ApiError::malformed(format!("The request could not be read: {m}"))
+                }
+                ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => ApiError::Internal {
+                    message: "Could not reach the shop. Check your connection and try again."
+                        .to_owned(),
+                },
+                _ => ApiError::internal(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_serialise_with_a_kind_tag() {
+        let e = ApiError::overloaded(3);
+        let json = serde_json::to_value(&e).unwrap_or_default();
+        assert_eq!(json["kind"], "overloaded");
+        assert_eq!(json["retry_after_secs"], 3);
+        let back: Result<ApiError, _> = serde_json::from_value(json);
+        assert_eq!(back.ok(), Some(e));
+    }
+
+    #[test]
+    fn each_kind_maps_to_its_status() {
+        assert_eq!(ApiError::malformed("x").status_code(), 400);
+        assert_eq!(ApiError::invalid_field("phone", "bad").status_code(), 422);
+        assert_eq!(ApiError::not_found("x").status_code(), 404);
+        assert_eq!(ApiError::overloaded(1).status_code(), 503);
+        assert_eq!(ApiError::internal().status_code(), 500);
+    }
+
+    #[test]
+    fn an_invalid_input_error_names_its_first_field() {
+        let e = ApiError::invalid(vec![FieldError::new("name", "a"), FieldError::new("phone", "b")]);
+        let json = serde_json::to_value(&e).unwrap_or_default();
+        assert_eq!(json["field"], "name");
+        assert_eq!(e.field_message("phone").as_deref(), Some("b"));
+    }
+}

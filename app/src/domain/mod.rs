@@ -1,0 +1,22 @@
+//! Domain types shared by the server and the browser: parsed, validated values (never raw input).
+//!
+//! Everything here is wasm-safe (serde and thiserror only), so the same rules run on both sides.
+
+pub mod cart;
+pub mod customer;
+pub mod error;
+pub mod money;
+pub mod order;
+pub mod product;
+pub mod quantity;
+
+pub use cart::Cart;
+pub use customer::{Address, Customer, CustomerInput, CustomerName, Note, Phone};
+pub use error::{ApiError, FieldError};
+pub use money::Money;
+pub use order::{
+    IdempotencyKey, LineRequest, NewOrder, OrderCode, OrderLineView, OrderStatus, OrderView,
+    MAX_LINES_PER_ORDER,
+};
+pub use product::{ProductImage, ProductView, StockBadge};
+pub use quantity::Quantity;

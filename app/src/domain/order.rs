@@ -1,0 +1,345 @@
+//! Orders: what a shopper asks for (`NewOrder`, parsed from raw input) and what they are told (`OrderView`).
+
+use super::customer::{Customer, CustomerInput};
+use super::error::{ApiError, FieldError};
+use super::quantity::Quantity;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// At most this many different products in one order.
+pub const MAX_LINES_PER_ORDER: usize = 20;
+
+/// One line of an order as it arrived: untrusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineRequest {
+    pub product_id: i64,
+    pub quantity: i64,
+}
+
+/// A client-generated key that makes placing an order safe to retry: 16–64 of `A-Z a-z 0-9 _ -`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> Result<IdempotencyKey, String> {
+        let ok_chars = raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !(16..=64).contains(&raw.len()) || !ok_chars {
+            return Err("The idempotency key must be 16 to 64 letters, digits, '-' or '_'.".to_owned());
+        }
+        Ok(IdempotencyKey(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A short, human-friendly order code such as `K7M3-Q9PX`: no 0/O, 1/I/L to misread over the phone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OrderCode(String);
+
+impl OrderCode {
+    const ALPHABET: &'static [u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+
+    /// Parses what a shopper typed: case, spaces and the dash do not matter.
+    pub fn parse(raw: &str) -> Result<OrderCode, String> {
+        let compact: String = raw
+            .chars()
+            .filter(|c| !matches!(c, '-' | ' '))
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        if compact.len() != 8 || !compact.bytes().all(|b| Self::ALPHABET.contains(&b)) {
+            return Err("An order code looks like K7M3-Q9PX.".to_owned());
+        }
+        Ok(OrderCode(format!("{}-{}", &compact[..4], &compact[4..])))
+    }
+
+    /// A code from eight random bytes (the caller brings the randomness; ~40 bits).
+    pub fn from_random_bytes(bytes: [u8; 8]) -> OrderCode {
+        let n = Self::ALPHABET.len();
+        let chars: Vec<char> = bytes
+            .iter()
+            .map(|b| char::from(Self::ALPHABET[usize::from(*b) % n]))
+            .collect();
+        let s: String = chars.into_iter().collect();
+        OrderCode(format!("{}-{}", &s[..4], &s[4..]))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for OrderCode {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        OrderCode::parse(&value)
+    }
+}
+
+impl From<OrderCode> for String {
+    fn from(code: OrderCode) -> String {
+        code.0
+    }
+}
+
+impl fmt::Display for OrderCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    AwaitingPayment,
+    Paid,
+    Shipped,
+    Completed,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::AwaitingPayment => "awaiting_payment",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Completed => "completed",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OrderStatus> {
+        [
+            OrderStatus::AwaitingPayment,
+            OrderStatus::Paid,
+            OrderStatus::Shipped,
+            OrderStatus::Completed,
+            OrderStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+
+    /// What the shopper reads.
+    pub fn label(self) -> &'static str {
+        match self {
+            OrderStatus::AwaitingPayment => "Awaiting payment (pay on delivery or by bank transfer)",
+            OrderStatus::Paid => "Paid",
+            OrderStatus::Shipped => "Shipped",
+            OrderStatus::Completed => "Completed",
+            OrderStatus::Cancelled => "Cancelled",
+        }
+    }
+}
+
+/// A parsed, valid order request: at least one line, each product once, a valid customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    pub idempotency_key: IdempotencyKey,
+    /// Product id → quantity, merged and sorted by product id (a stable lock order).
+    pub lines: Vec<(i64, Quantity)>,
+    pub customer: Customer,
+}
+
+impl NewOrder {
+    /// Parses raw input, reporting every bad field; duplicate products are merged.
+    pub fn parse(
+        idempotency_key: &str,
+        lines: &[LineRequest],
+        customer: &CustomerInput,
+    ) -> Result<NewOrder, ApiError> {
+        let mut errors = Vec::new();
+        let key = IdempotencyKey::parse(idempotency_key)
+            .map_err(|m| errors.push(FieldError::new("idempotency_key", m)))
+            .ok();
+        let mut merged: BTreeMap<i64, Quantity> = BTreeMap::new();
+        if lines.is_empty() {
+            errors.push(FieldError::new("lines", "Your cart is empty."));
+        } else if lines.len() > MAX_LINES_PER_ORDER {
+            errors.push(FieldError::new(
+                "lines",
+                format!("At most {MAX_LINES_PER_ORDER} different items per order."),
+            ));
+        } else {
+            for (i, line) in lines.iter().enumerate() {
+                if line.product_id < 1 {
+                    errors.push(FieldError::new(format!("lines[{i}].product_id"), "Unknown product."));
+                    continue;
+                }
+                match Quantity::parse(line.quantity) {
+                    Err(m) => errors.push(FieldError::new(format!("lines[{i}].quantity"), m)),
+                    Ok(q) => match merged.get(&line.product_id) {
+                        None => {
+                            merged.insert(line.product_id, q);
+                        }
+                        Some(prev) => match prev.checked_add(q) {
+                            Some(sum) => {
+                                merged.insert(line.product_id, sum);
+                            }
+                            None => errors.push(FieldError::new(
+                                format!("lines[{i}].quantity"),
+                                format!("At most {} of one item per order.", Quantity::MAX),
+                            )),
+                        },
+                    },
+                }
+            }
+        }
+        let customer = Customer::parse(customer)
+            .map_err(|mut fs| {
+                fs.iter_mut().for_each(|f| f.field = format!("customer.{}", f.field));
+                errors.extend(fs);
+            })
+            .ok();
+        match (key, customer) {
+            (Some(idempotency_key), Some(customer)) if errors.is_empty() => Ok(NewOrder {
+                idempotency_key,
+                lines: merged.into_iter().collect(),
+                customer,
+            }),
+            _ => Err(ApiError::invalid(errors)),
+        }
+    }
+
+    /// A canonical text of everything the order asks for, so a retry with the same key but a
+    /// different request can be told apart from a true retry.
+    pub fn fingerprint(&self) -> String {
+        let lines: Vec<String> = self
+            .lines
+            .iter()
+            .map(|(id, q)| format!("{id}x{}", q.get()))
+            .collect();
+        let c = &self.customer;
+        format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            lines.join(","),
+            c.name.as_str(),
+            c.phone.as_str(),
+            c.address.as_str(),
+            c.note.as_str()
+        )
+    }
+}
+
+/// One line of a placed order, at the price the shop charged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLineView {
+    pub product_id: i64,
+    pub product_name: String,
+    pub unit_price_cents: i64,
+    pub quantity: u32,
+    pub line_total_cents: i64,
+}
+
+/// A placed order as the shopper (and the JSON API) sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderView {
+    pub order_code: OrderCode,
+    pub status: OrderStatus,
+    pub total_cents: i64,
+    pub lines: Vec<OrderLineView>,
+    pub customer_name: String,
+    pub phone: String,
+    pub address: String,
+    pub note: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn customer() -> CustomerInput {
+        CustomerInput {
+            name: "Ada".into(),
+            phone: "555 010 2030".into(),
+            address: "1 Main St".into(),
+            note: String::new(),
+        }
+    }
+
+    const KEY: &str = "key-0123456789abcdef";
+
+    #[test]
+    fn an_order_code_is_read_forgivingly() {
+        assert_eq!(OrderCode::parse("k7m3q9px").map(String::from), Ok("K7M3-Q9PX".into()));
+        assert_eq!(OrderCode::parse(" K7M3-Q9PX").map(String::from), Ok("K7M3-Q9PX".into()));
+        assert!(OrderCode::parse("K7M3-Q9P0").is_err(), "0 is not in the alphabet");
+        assert!(OrderCode::parse("K7M3").is_err());
+    }
+
+    #[test]
+    fn a_random_order_code_parses_back_to_itself() {
+        for seed in 0..=255_u8 {
+            let code = OrderCode::from_random_bytes([seed, seed.wrapping_mul(7), 3, 250, 9, 1, 0, 128]);
+            assert_eq!(OrderCode::parse(code.as_str()).as_ref(), Ok(&code));
+        }
+    }
+
+    #[test]
+    fn an_idempotency_key_must_be_16_to_64_safe_characters() {
+        assert!(IdempotencyKey::parse("short").is_err());
+        assert!(IdempotencyKey::parse(&"k".repeat(65)).is_err());
+        assert!(IdempotencyKey::parse("has spaces in it!!").is_err());
+        assert!(IdempotencyKey::parse(KEY).is_ok());
+    }
+
+    #[test]
+    fn duplicate_lines_are_merged_and_sorted() {
+        let lines = [
+            LineRequest { product_id: 5, quantity: 1 },
+            LineRequest { product_id: 2, quantity: 3 },
+            LineRequest { product_id: 5, quantity: 2 },
+        ];
+        let order = NewOrder::parse(KEY, &lines, &customer()).map(|o| o.lines);
+        let q = |n| Quantity::parse(n).ok();
+        let expected: Vec<(i64, Quantity)> = [(2, q(3)), (5, q(3))]
+            .into_iter()
+            .filter_map(|(id, q)| q.map(|q| (id, q)))
+            .collect();
+        assert_eq!(order, Ok(expected));
+    }
+
+    #[test]
+    fn an_empty_cart_and_bad_quantities_are_each_reported() {
+        let empty = NewOrder::parse(KEY, &[], &customer());
+        assert_eq!(empty.err().and_then(|e| e.field_message("lines")).is_some(), true);
+        let bad = NewOrder::parse(
+            KEY,
+            &[LineRequest { product_id: 1, quantity: 0 }, LineRequest { product_id: 0, quantity: 1 }],
+            &CustomerInput::default(),
+        );
+        let err = bad.err();
+        for field in ["lines[0].quantity", "lines[1].product_id", "customer.name", "customer.phone"] {
+            assert!(
+                err.as_ref().and_then(|e| e.field_message(field)).is_some(),
+                "{field} should be reported: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_fingerprint_differs_when_the_request_differs() {
+        let a = NewOrder::parse(KEY, &[LineRequest { product_id: 1, quantity: 1 }], &customer());
+        let b = NewOrder::parse(KEY, &[LineRequest { product_id: 1, quantity: 2 }], &customer());
+        let (a, b) = (a.map(|o| o.fingerprint()), b.map(|o| o.fingerprint()));
+        assert!(a.is_ok() && b.is_ok());
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for s in ["awaiting_payment", "paid", "shipped", "completed", "cancelled"] {
+            assert_eq!(OrderStatus::parse(s).map(OrderStatus::as_str), Some(s));
+        }
+        assert_eq!(OrderStatus::parse("lost"), None);
+    }
+}

@@ -1,0 +1,82 @@
+//! Products as the shop shows them, and the stock badge a shopper reads.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductImage {
+    pub url: String,
+    pub alt: String,
+}
+
+/// A product with its current stock, as served to pages and the JSON API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductView {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub price_cents: i64,
+    pub stock: i64,
+    /// The main picture.
+    pub image_url: String,
+    pub images: Vec<ProductImage>,
+    /// A limited, low-stock item the shop is promoting.
+    pub flash_sale: bool,
+}
+
+impl ProductView {
+    pub fn badge(&self) -> StockBadge {
+        StockBadge::for_stock(self.stock)
+    }
+}
+
+/// What a shopper is told about stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockBadge {
+    SoldOut,
+    OnlyLeft(i64),
+    InStock,
+}
+
+impl StockBadge {
+    /// At or below this many units the exact count is shown ("only 3 left").
+    pub const LOW_STOCK: i64 = 5;
+
+    pub fn for_stock(stock: i64) -> StockBadge {
+        match stock {
+            s if s <= 0 => StockBadge::SoldOut,
+            s if s <= Self::LOW_STOCK => StockBadge::OnlyLeft(s),
+            _ => StockBadge::InStock,
+        }
+    }
+
+    pub fn text(self) -> String {
+        match self {
+            StockBadge::SoldOut => "Sold out".to_owned(),
+            StockBadge::OnlyLeft(n) => format!("Only {n} left"),
+            StockBadge::InStock => "In stock".to_owned(),
+        }
+    }
+
+    pub fn css_class(self) -> &'static str {
+        match self {
+            StockBadge::SoldOut => "badge badge-soldout",
+            StockBadge::OnlyLeft(_) => "badge badge-low",
+            StockBadge::InStock => "badge badge-ok",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_badge_says_sold_out_only_left_or_in_stock() {
+        assert_eq!(StockBadge::for_stock(0).text(), "Sold out");
+        assert_eq!(StockBadge::for_stock(-2), StockBadge::SoldOut);
+        assert_eq!(StockBadge::for_stock(1).text(), "Only 1 left");
+        assert_eq!(StockBadge::for_stock(5).text(), "Only 5 left");
+        assert_eq!(StockBadge::for_stock(6).text(), "In stock");
+    }
+}

@@ -1,0 +1,68 @@
+//! Holdfast's Leptos app: pages, components and server functions, shared by the axum server
+//! (feature `ssr`) and the hydrated browser bundle (feature `hydrate`).
+
+pub mod api;
+pub mod components;
+pub mod domain;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod state;
+#[cfg(feature = "ssr")]
+pub mod store;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="theme-color" content="#1d4e5f" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The shop. Every data-bearing route renders fully on the server (`SsrMode::Async`) so a phone
+/// without JavaScript, or before the WASM arrives, sees real content rather than loading spinners.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/holdfast.css" />
+        <Title text="Holdfast shop" />
+        <Router>
+            <components::Header />
+            <main>
+                <Routes fallback=pages::not_found::NotFound>
+                    <Route path=path!("/") view=pages::catalogue::CataloguePage ssr=SsrMode::Async />
+                    <Route path=path!("/p/:slug") view=pages::product::ProductPage ssr=SsrMode::Async />
+                    <Route path=path!("/cart") view=pages::cart::CartPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/checkout")
+                        view=pages::checkout::CheckoutPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("/order/:code") view=pages::order::OrderPage ssr=SsrMode::Async />
+                    <Route path=path!("/status") view=pages::status::StatusPage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+            <footer class="site-footer">
+                <p>"Holdfast — an open-source shop that holds fast when a post goes viral."</p>
+            </footer>
+        </Router>
+    }
+}

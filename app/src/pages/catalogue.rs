@@ -1,0 +1,33 @@
+//! The catalogue: every product with its price, picture and stock badge.
+
+use crate::api::catalogue::list_products;
+use crate::components::{ErrorBox, ProductCard};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn CataloguePage() -> impl IntoView {
+    let products = Resource::new(|| (), |_| list_products());
+    view! {
+        <Title text="Shop — Holdfast" />
+        <h1>"Shop"</h1>
+        <Suspense fallback=|| view! { <p class="muted">"Loading the shop…"</p> }>
+            {move || Suspend::new(async move {
+                match products.await {
+                    Ok(list) => {
+                        view! {
+                            <ul class="grid" aria-label="Products">
+                                {list
+                                    .into_iter()
+                                    .map(|product| view! { <ProductCard product /> })
+                                    .collect_view()}
+                            </ul>
+                        }
+                            .into_any()
+                    }
+                    Err(error) => view! { <ErrorBox error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,182 @@
+//! Checkout: who and where to deliver to. Each bad field gets its message right beside it.
+
+use crate::api::orders::{checkout_form, Checkout, CheckoutPageData};
+use crate::components::{form_error, price, ErrorBox};
+use crate::domain::{Address, ApiError, CustomerName, Note};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn CheckoutPage() -> impl IntoView {
+    let form = Resource::new(|| (), |_| checkout_form());
+    view! {
+        <Title text="Checkout — Holdfast" />
+        <h1>"Checkout"</h1>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match form.await {
+                    Ok(form) if form.cart.lines.is_empty() => {
+                        view! {
+                            <p>"Your cart is empty."</p>
+                            <a class="button" href="/">
+                                "Browse the shop"
+                            </a>
+                        }
+                            .into_any()
+                    }
+                    Ok(form) => view! { <CheckoutFormView form /> }.into_any(),
+                    Err(error) => view! { <ErrorBox error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn CheckoutFormView(form: CheckoutPageData) -> impl IntoView {
+    let checkout = ServerAction::<Checkout>::new();
+    let error = form_error(checkout.value());
+    let pending = checkout.pending();
+    // errors not tied to one of the visible fields (sold out, busy, empty cart) go on top
+    let general = Memo::new(move |_| {
+        error.get().filter(|e| {
+            ["name", "phone", "address", "note"]
+                .iter()
+                .all(|f| e.field_message(&format!("customer.{f}")).is_none())
+        })
+    });
+    let v = form.values;
+    view! {
+        <section class="checkout-cart" aria-label="Your order">
+            <ul class="summary">
+                {form
+                    .cart
+                    .lines
+                    .iter()
+                    .map(|l| {
+                        view! {
+                            <li>
+                                {format!("{} × {}", l.quantity, l.product.name)}
+                                <span>{price(l.line_total_cents)}</span>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+            <p class="total">"Total " <strong>{price(form.cart.total_cents)}</strong></p>
+            <p class="muted">"Pay on delivery or by bank transfer; we will tell you how when we confirm."</p>
+        </section>
+        {move || {
+            general
+                .get()
+                .map(|e| {
+                    view! {
+                        <div class="notice notice-error" role="alert" data-testid="checkout-error">
+                            <p>{e.to_string()}</p>
+                        </div>
+                    }
+                })
+        }}
+        <ActionForm action=checkout attr:class="checkout-form" attr:novalidate=true>
+            <input type="hidden" name="idempotency_key" value=form.idempotency_key />
+            <Field
+                name="name"
+                label="Your name"
+                value=v.name
+                error
+                autocomplete="name"
+                max=CustomerName::MAX_CHARS
+            />
+            <Field
+                name="phone"
+                label="Phone number"
+                value=v.phone
+                error
+                autocomplete="tel"
+                input_type="tel"
+                max=40
+            />
+            <Field
+                name="address"
+                label="Delivery address"
+                value=v.address
+                error
+                autocomplete="street-address"
+                multiline=true
+                max=Address::MAX_CHARS
+            />
+            <Field
+                name="note"
+                label="Note for the shop (optional)"
+                value=v.note
+                error
+                multiline=true
+                max=Note::MAX_CHARS
+            />
+            <button type="submit" class="button primary wide" disabled=move || pending.get()>
+                {move || if pending.get() { "Placing your order…" } else { "Place order" }}
+            </button>
+        </ActionForm>
+    }
+}
+
+/// A labelled input with its error message underneath, linked for screen readers.
+#[component]
+fn Field(
+    name: &'static str,
+    label: &'static str,
+    value: String,
+    error: Memo<Option<ApiError>>,
+    #[prop(optional)] autocomplete: &'static str,
+    #[prop(optional)] input_type: &'static str,
+    #[prop(optional)] multiline: bool,
+    max: usize,
+) -> impl IntoView {
+    let message = Memo::new(move |_| {
+        error
+            .get()
+            .and_then(|e| e.field_message(&format!("customer.{name}")))
+    });
+    let error_id = format!("{name}-error");
+    let invalid = move || message.get().is_some().then_some("true");
+    let described = error_id.clone();
+    let input = if multiline {
+        view! {
+            <textarea
+                id=name
+                name=name
+                rows="3"
+                maxlength=max
+                autocomplete=autocomplete
+                aria-invalid=invalid
+                aria-describedby=described
+            >
+                {value}
+            </textarea>
+        }
+            .into_any()
+    } else {
+        view! {
+            <input
+                id=name
+                name=name
+                type=if input_type.is_empty() { "text" } else { input_type }
+                value=value
+                maxlength=max
+                autocomplete=autocomplete
+                aria-invalid=invalid
+                aria-describedby=described
+            />
+        }
+            .into_any()
+    };
+    view! {
+        <div class="field">
+            <label for=name>{label}</label>
+            {input}
+            <p class="field-error" id=error_id role="alert">
+                {move || message.get()}
+            </p>
+        </div>
+    }
+}

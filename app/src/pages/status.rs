@@ -1,0 +1,63 @@
+//! Order status lookup by code and phone number (a plain GET form: works without JavaScript).
+
+use crate::api::orders::order_status;
+use crate::components::{ErrorBox, OrderSummary};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn StatusPage() -> impl IntoView {
+    let query = use_query_map();
+    let asked = move || {
+        let q = query.read();
+        (q.get("code"), q.get("phone"))
+    };
+    let result = Resource::new(asked, |asked| async move {
+        match asked {
+            (Some(code), Some(phone)) => Some(order_status(code, phone).await),
+            _ => None,
+        }
+    });
+    let (code, phone) = asked();
+    view! {
+        <Title text="Order status — Holdfast" />
+        <h1>"Order status"</h1>
+        <form method="get" action="/status" class="lookup">
+            <div class="field">
+                <label for="code">"Order code"</label>
+                <input
+                    id="code"
+                    name="code"
+                    value=code.unwrap_or_default()
+                    placeholder="K7M3-Q9PX"
+                    autocapitalize="characters"
+                    required
+                />
+            </div>
+            <div class="field">
+                <label for="phone">"Phone number"</label>
+                <input
+                    id="phone"
+                    name="phone"
+                    type="tel"
+                    value=phone.unwrap_or_default()
+                    autocomplete="tel"
+                    required
+                />
+            </div>
+            <button type="submit" class="button primary">
+                "Look up"
+            </button>
+        </form>
+        <Suspense fallback=|| view! { <p class="muted">"Looking…"</p> }>
+            {move || Suspend::new(async move {
+                match result.await {
+                    None => ().into_any(),
+                    Some(Ok(order)) => view! { <OrderSummary order /> }.into_any(),
+                    Some(Err(error)) => view! { <ErrorBox error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

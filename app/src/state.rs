@@ -1,0 +1,24 @@
+//! What every server function can reach: the store and the admission gate.
+
+use crate::store::Store;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    /// Bounds the orders being placed at once; beyond it the shop answers "try again in N s".
+    pub order_admission: Arc<Semaphore>,
+    /// Whether cookies get the `Secure` attribute (set when served over HTTPS).
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, max_orders_in_flight: usize, secure_cookies: bool) -> AppState {
+        AppState {
+            store,
+            order_admission: Arc::new(Semaphore::new(max_orders_in_flight.max(1))),
+            secure_cookies,
+        }
+    }
+}

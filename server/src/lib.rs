@@ -1,0 +1,12 @@
+//! The Holdfast server: configuration, storage, and the axum application that serves the Leptos
+//! app, its server functions and static assets.
+
+pub mod api_guard;
+pub mod config;
+pub mod seed;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+
+pub use config::Config;
+pub use startup::Application;

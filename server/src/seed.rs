@@ -1,0 +1,80 @@
+//! The demo catalogue, written into an empty database on first start so a new shop has
+//! something to show (and the browser tests something to buy).
+
+use crate::store::SqliteStore;
+use anyhow::Context;
+
+pub struct DemoProduct {
+    pub slug: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub price_cents: i64,
+    pub stock: i64,
+    pub flash_sale: bool,
+}
+
+/// The demo shop: a small harbour-town store. One flash-sale item with low stock, one sold out.
+pub const DEMO_CATALOGUE: &[DemoProduct] = &[
+    DemoProduct { slug: "anchor-hoodie", name: "Anchor Hoodie (limited run)", description: "Heavy cotton hoodie with the harbour anchor, printed in town. One small batch — when it's gone, it's gone.", price_cents: 4800, stock: 10, flash_sale: true },
+    DemoProduct { slug: "sea-salt-caramels", name: "Sea-Salt Caramels", description: "Twelve soft caramels, cooked in copper and finished with flakes of local sea salt.", price_cents: 1250, stock: 120, flash_sale: false },
+    DemoProduct { slug: "harbour-mug", name: "Harbour Mug", description: "Stoneware mug, glazed in deep-sea blue. Holds 350 ml; dishwasher safe.", price_cents: 1800, stock: 60, flash_sale: false },
+    DemoProduct { slug: "hand-knit-beanie", name: "Hand-Knit Beanie", description: "Warm wool beanie knitted by the shop's owner on winter evenings.", price_cents: 3200, stock: 4, flash_sale: false },
+    DemoProduct { slug: "lighthouse-print", name: "Lighthouse Print", description: "A3 risograph print of the old lighthouse at dusk, on recycled paper.", price_cents: 2500, stock: 35, flash_sale: false },
+    DemoProduct { slug: "beeswax-candle", name: "Beeswax Candle", description: "Hand-poured beeswax pillar candle; burns clean for about 40 hours.", price_cents: 1400, stock: 80, flash_sale: false },
+    DemoProduct { slug: "canvas-tote", name: "Canvas Tote", description: "Sturdy canvas tote with a long strap, big enough for a market run.", price_cents: 2200, stock: 50, flash_sale: false },
+    DemoProduct { slug: "wildflower-honey", name: "Wildflower Honey", description: "Raw honey from hives on the cliff meadows. 340 g jar.", price_cents: 1100, stock: 45, flash_sale: false },
+    DemoProduct { slug: "driftwood-coasters", name: "Driftwood Coasters", description: "Set of four coasters cut from driftwood found on the north beach.", price_cents: 1600, stock: 25, flash_sale: false },
+    DemoProduct { slug: "founders-print", name: "Founders' Edition Print", description: "The signed first edition of the lighthouse print. All sold — thank you!", price_cents: 9000, stock: 0, flash_sale: false },
+];
+
+/// Writes the demo catalogue if the shop has no products yet. Returns whether it did.
+pub async fn seed_if_empty(store: &SqliteStore) -> anyhow::Result<bool> {
+    let mut tx = store
+        .writer()
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .context("cannot start the seeding transaction")?;
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM products")
+        .fetch_one(&mut *tx)
+        .await
+        .context("cannot count products")?;
+    if count > 0 {
+        return Ok(false);
+    }
+    let now = crate::store::sqlite::now_utc();
+    for (position, p) in (0_i64..).zip(DEMO_CATALOGUE) {
+        let main = format!("/images/{}.svg", p.slug);
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO products (slug, name, description, price_cents, stock, image_url, flash_sale, position, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(p.slug)
+        .bind(p.name)
+        .bind(p.description)
+        .bind(p.price_cents)
+        .bind(p.stock)
+        .bind(&main)
+        .bind(p.flash_sale)
+        .bind(position)
+        .bind(&now)
+        .fetch_one(&mut *tx)
+        .await
+        .with_context(|| format!("cannot seed {}", p.slug))?;
+        let images = [
+            (main, p.name.to_owned()),
+            (format!("/images/{}-detail.svg", p.slug), format!("{} — detail", p.name)),
+        ];
+        for (pos, (url, alt)) in (0_i64..).zip(images) {
+            sqlx::query("INSERT INTO product_images (product_id, position, url, alt) VALUES (?, ?, ?, ?)")
+                .bind(id)
+                .bind(pos)
+                .bind(url)
+                .bind(alt)
+                .execute(&mut *tx)
+                .await
+                .with_context(|| format!("cannot seed images of {}", p.slug))?;
+        }
+    }
+    tx.commit().await.context("cannot commit the demo catalogue")?;
+    Ok(true)
+}

@@ -1,0 +1,117 @@
+//! Builds the application (storage, routes, layers) and runs it until a shutdown signal.
+//! Tests build it with port 0 and talk to it over real HTTP.
+
+use crate::config::Config;
+use crate::store::SqliteStore;
+use anyhow::Context;
+use app::state::AppState;
+use app::{shell, App};
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    port: u16,
+    store: SqliteStore,
+}
+
+impl Application {
+    /// Opens and migrates the database, seeds the demo catalogue if asked, and binds the address
+    /// (port 0 picks a free one).
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        if config.database_url.is_none() {
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!("cannot create the data directory {}", config.data_dir.display())
+            })?;
+        }
+        let store = SqliteStore::open(&config.database_url()).await?;
+        if config.seed_demo && crate::seed::seed_if_empty(&store).await? {
+            tracing::info!("seeded the demo catalogue");
+        }
+        let state = AppState::new(
+            Arc::new(store.clone()),
+            config.max_orders_in_flight,
+            config.secure_cookies,
+        );
+        let router = router(state, &config);
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.addr))?;
+        let port = listener.local_addr().context("no local address")?.port();
+        Ok(Application {
+            listener,
+            router,
+            port,
+            store,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests and closes the database.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        tracing::info!("Holdfast is serving on http://{}", self.listener.local_addr()?);
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("server failed")?;
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+fn router(state: AppState, config: &Config) -> Router {
+    let leptos_options = config.leptos_options();
+    let routes = generate_route_list(App);
+    // leptos_routes_with_context also mounts every server function at /api/<endpoint>, with the
+    // same context
+    Router::new()
+        .leptos_routes_with_context(
+            &leptos_options,
+            routes,
+            move || provide_context(state.clone()),
+            {
+                let options = leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .layer(axum::middleware::from_fn(crate::api_guard::guard))
+        .layer(CompressionLayer::new())
+        .with_state(leptos_options)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
