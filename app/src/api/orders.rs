@@ -187,7 +187,7 @@ pub async fn order_status(code: String, phone: String) -> Result<OrderView, ApiE
     let state = super::state()?;
     let not_found = || ApiError::not_found("No order with that code and phone number.");
     let order = state.store.order(&code).await?.ok_or_else(not_found)?;
-    if order.phone != phone.as_str() {
+    if !phone.same_number(&order.phone) {
         return Err(not_found());
     }
     Ok(order)

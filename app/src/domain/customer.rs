@@ -146,6 +146,12 @@ impl Phone {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether two numbers are the same line, however the `+` was typed.
+    pub fn same_number(&self, stored: &str) -> bool {
+        let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+        digits(&self.0) == digits(stored)
+    }
 }
 
 #[cfg(test)]
@@ -165,6 +171,14 @@ mod tests {
     fn a_phone_number_is_normalised_to_digits() {
         assert_eq!(Phone::parse(" +1 (555) 010-2030 ").map(|p| p.0), Ok("+15550102030".into()));
         assert_eq!(Phone::parse("555.010.2030").map(|p| p.0), Ok("5550102030".into()));
+    }
+
+    #[test]
+    fn the_same_number_matches_with_or_without_the_plus() {
+        let p = Phone::parse("+1 555 010 2030").map(|p| p.same_number("15550102030"));
+        assert_eq!(p, Ok(true));
+        let q = Phone::parse("555 010 2030").map(|p| p.same_number("+15550102030"));
+        assert_eq!(q, Ok(false));
     }
 
     #[test]

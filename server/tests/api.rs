@@ -1,0 +1,276 @@
+//! The JSON API over real HTTP: reading the catalogue, placing and looking up orders, and every
+//! kind of bad input getting a clear 4xx that changes nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{key, order_body, spawn_app};
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn the_catalogue_lists_the_demo_products_with_stock_and_pictures() {
+    let app = spawn_app().await;
+    let res = app.client.get(app.url("/api/products")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let products: Vec<Value> = res.json().await.unwrap();
+    assert!(products.len() >= 8, "at least 8 demo products, got {}", products.len());
+    for p in &products {
+        for field in ["id", "slug", "name", "price_cents", "stock", "image_url"] {
+            assert!(p.get(field).is_some(), "{field} missing in {p}");
+        }
+        assert!(p["price_cents"].as_i64().unwrap() > 0);
+    }
+    let flash: Vec<&Value> = products.iter().filter(|p| p["flash_sale"] == true).collect();
+    assert_eq!(flash.len(), 1, "one flash-sale item");
+    assert!(flash[0]["stock"].as_i64().unwrap() <= 10, "the flash item has low stock");
+}
+
+#[tokio::test]
+async fn one_product_is_found_by_id_or_slug_and_unknown_ones_are_404() {
+    let app = spawn_app().await;
+    let by_id: Value = app.client.get(app.url("/api/product?id=2")).send().await.unwrap().json().await.unwrap();
+    let slug = by_id["slug"].as_str().unwrap().to_owned();
+    let by_slug: Value = app
+        .client
+        .get(app.url(&format!("/api/product?slug={slug}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_id, by_slug);
+    assert_eq!(by_id["stock"], app.stock(2).await);
+
+    let missing = app.client.get(app.url("/api/product?id=9999")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(body["kind"], "not_found");
+
+    let garbage = app.client.get(app.url("/api/product?id=abc")).send().await.unwrap();
+    assert_eq!(garbage.status(), 400);
+    let neither = app.client.get(app.url("/api/product")).send().await.unwrap();
+    assert_eq!(neither.status(), 422);
+}
+
+#[tokio::test]
+async fn an_order_is_placed_at_database_prices_and_can_be_looked_up() {
+    let app = spawn_app().await;
+    let before = app.stock(3).await;
+    let mut body = order_body(&key(1), 3, 2);
+    // a client-sent price is ignored: the shop charges what the database says
+    body["lines"][0]["price_cents"] = json!(1);
+    let res = app.place_order(&body).await;
+    assert_eq!(res.status(), 200);
+    let order: Value = res.json().await.unwrap();
+    let price: i64 = sqlx::query_scalar("SELECT price_cents FROM products WHERE id = 3")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(order["status"], "awaiting_payment");
+    assert_eq!(order["total_cents"], price * 2);
+    assert_eq!(order["lines"][0]["quantity"], 2);
+    assert_eq!(app.stock(3).await, before - 2);
+    let code = order["order_code"].as_str().unwrap().to_owned();
+    assert_eq!(app.order_codes().await, vec![code.clone()]);
+
+    let found = app
+        .client
+        .get(app.url(&format!("/api/order_status?code={code}&phone=%2B1%20555%20010%202030")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.status(), 200);
+    let found: Value = found.json().await.unwrap();
+    assert_eq!(found["order_code"], code);
+    assert_eq!(found["total_cents"], order["total_cents"]);
+
+    // the code is read forgivingly: lower case, no dash
+    let relaxed = code.replace('-', "").to_lowercase();
+    let res = app
+        .client
+        .get(app.url(&format!("/api/order_status?code={relaxed}&phone=15550102030")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let wrong_phone = app
+        .client
+        .get(app.url(&format!("/api/order_status?code={code}&phone=5559999999")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_phone.status(), 404);
+    let unknown = app
+        .client
+        .get(app.url("/api/order_status?code=AAAA-BBBB&phone=15550102030"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let bad_code = app
+        .client
+        .get(app.url("/api/order_status?code=nope&phone=15550102030"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_code.status(), 422);
+    let body: Value = bad_code.json().await.unwrap();
+    assert_eq!(body["field"], "code");
+}
+
+#[tokio::test]
+async fn an_order_that_cannot_be_filled_changes_nothing_and_names_the_product() {
+    let app = spawn_app().await;
+    app.set_stock(4, 3).await;
+    let before = app.snapshot().await;
+    let body = json!({
+        "idempotency_key": key(2),
+        "lines": [{"product_id": 2, "quantity": 1}, {"product_id": 4, "quantity": 5}],
+        "customer": {"name": "Ada", "phone": "5550102030", "address": "1 Harbour Row"}
+    });
+    let res = app.place_order(&body).await;
+    assert_eq!(res.status(), 409);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["kind"], "sold_out");
+    assert_eq!(err["product_id"], 4);
+    assert_eq!(err["available"], 3);
+    assert!(err["message"].as_str().unwrap().contains("only 3"));
+    assert_eq!(app.snapshot().await, before, "the first line's decrement was rolled back");
+}
+
+/// Each bad request and the status it must get.
+fn bad_requests() -> Vec<(&'static str, Value, u16, Option<&'static str>)> {
+    let good = order_body(&key(9), 2, 1);
+    let with = |path: &[&str], v: Value| {
+        let mut b = good.clone();
+        let mut node = &mut b;
+        for p in &path[..path.len() - 1] {
+            node = if let Ok(i) = p.parse::<usize>() { &mut node[i] } else { &mut node[*p] };
+        }
+        node[path[path.len() - 1]] = v;
+        b
+    };
+    vec![
+        ("empty name", with(&["customer", "name"], json!("")), 422, Some("customer.name")),
+        ("huge name", with(&["customer", "name"], json!("x".repeat(10_000))), 422, Some("customer.name")),
+        ("empty phone", with(&["customer", "phone"], json!("")), 422, Some("customer.phone")),
+        ("letters in phone", with(&["customer", "phone"], json!("call me maybe")), 422, Some("customer.phone")),
+        ("empty address", with(&["customer", "address"], json!(" ")), 422, Some("customer.address")),
+        ("huge note", with(&["customer", "note"], json!("n".repeat(5_000))), 422, Some("customer.note")),
+        ("quantity 0", with(&["lines", "0", "quantity"], json!(0)), 422, Some("lines[0].quantity")),
+        ("negative quantity", with(&["lines", "0", "quantity"], json!(-4)), 422, Some("lines[0].quantity")),
+        ("huge quantity", with(&["lines", "0", "quantity"], json!(1_000_000)), 422, Some("lines[0].quantity")),
+        ("fractional quantity", with(&["lines", "0", "quantity"], json!(1.5)), 400, None),
+        ("unknown product", with(&["lines", "0", "product_id"], json!(99_999)), 422, Some("lines")),
+        ("no lines", with(&["lines"], json!([])), 422, Some("lines")),
+        ("short key", with(&["idempotency_key"], json!("abc")), 422, Some("idempotency_key")),
+        ("key with spaces", with(&["idempotency_key"], json!("a key with spaces in it")), 422, Some("idempotency_key")),
+        ("missing customer", json!({"idempotency_key": key(9), "lines": [{"product_id": 2, "quantity": 1}]}), 400, None),
+        ("quantity as text", with(&["lines", "0", "quantity"], json!("two")), 400, None),
+    ]
+}
+
+#[tokio::test]
+async fn every_kind_of_bad_input_gets_a_clear_4xx_and_changes_nothing() {
+    let app = spawn_app().await;
+    let before = app.snapshot().await;
+    for (what, body, status, field) in bad_requests() {
+        let res = app.place_order(&body).await;
+        assert_eq!(res.status().as_u16(), status, "{what}");
+        assert_eq!(res.headers()["content-type"], "application/json", "{what}");
+        let err: Value = res.json().await.unwrap();
+        assert_eq!(err["kind"], "invalid_input", "{what}: {err}");
+        assert!(!err["message"].as_str().unwrap_or("").is_empty(), "{what}");
+        if let Some(field) = field {
+            let fields: Vec<&str> = err["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["field"].as_str().unwrap())
+                .collect();
+            assert!(fields.contains(&field), "{what}: expected {field} in {fields:?}");
+        }
+    }
+    // bodies that are not JSON at all
+    for (what, body) in [("malformed JSON", "{\"lines\": [".to_owned()), ("not an object", "[1,2,3]".to_owned()), ("empty", String::new())] {
+        let res = app
+            .client
+            .post(app.url("/api/place_order"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{what}");
+        let err: Value = res.json().await.unwrap();
+        assert_eq!(err["kind"], "invalid_input", "{what}");
+    }
+    // a 10 MB body is refused before it is read whole
+    let huge = format!("{{\"idempotency_key\": \"{}\", \"pad\": \"{}\"}}", key(9), "x".repeat(10 * 1024 * 1024));
+    let res = app
+        .client
+        .post(app.url("/api/place_order"))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["kind"], "invalid_input");
+
+    assert_eq!(app.snapshot().await, before, "no bad request changed anything");
+    // and the shop still works afterwards
+    assert_eq!(app.place_order(&order_body(&key(10), 2, 1)).await.status(), 200);
+}
+
+#[tokio::test]
+async fn reusing_an_idempotency_key_for_a_different_order_is_refused() {
+    let app = spawn_app().await;
+    assert_eq!(app.place_order(&order_body(&key(3), 2, 1)).await.status(), 200);
+    let before = app.snapshot().await;
+    let res = app.place_order(&order_body(&key(3), 2, 2)).await;
+    assert_eq!(res.status(), 422);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["field"], "idempotency_key");
+    assert_eq!(app.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn the_order_desk_sheds_load_with_503_and_retry_after_when_full() {
+    // an admission limit of 1 and many simultaneous orders: some must be told to come back
+    let app = common::spawn_app_with(&[("HOLDFAST_MAX_ORDERS_IN_FLIGHT", "1")]).await;
+    app.set_stock(2, 1_000).await;
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..60 {
+        let client = app.client.clone();
+        let url = app.url("/api/place_order");
+        set.spawn(async move {
+            let res = client.post(url).json(&order_body(&key(100 + i), 2, 1)).send().await.unwrap();
+            let status = res.status().as_u16();
+            let retry = res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+            let body: Value = res.json().await.unwrap();
+            (status, retry, body)
+        });
+    }
+    let (mut ok, mut shed) = (0, 0);
+    while let Some(r) = set.join_next().await {
+        let (status, retry, body) = r.unwrap();
+        match status {
+            200 => ok += 1,
+            503 => {
+                shed += 1;
+                assert_eq!(body["kind"], "overloaded");
+                let secs: u32 = retry.expect("Retry-After header").parse().unwrap();
+                assert!(secs >= 1);
+                assert_eq!(body["retry_after_secs"], secs);
+            }
+            other => panic!("unexpected status {other}: {body}"),
+        }
+    }
+    assert!(ok >= 1, "some orders get through");
+    assert!(shed >= 1, "with one slot and 60 at once, some are shed (ok={ok})");
+    assert_eq!(app.order_count().await, ok, "every acknowledged order, and only those, is stored");
+}

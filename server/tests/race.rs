@@ -1,0 +1,90 @@
+//! Concurrency over real HTTP: a stampede never oversells, and retries never duplicate.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{key, order_body, spawn_app};
+use serde_json::Value;
+use std::collections::HashSet;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_shoppers_racing_for_ten_units_buy_exactly_ten() {
+    let app = spawn_app().await;
+    let product = 1;
+    app.set_stock(product, 10).await;
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let client = app.client.clone();
+        let url = app.url("/api/place_order");
+        set.spawn(async move {
+            let res = client.post(url).json(&order_body(&key(i), product, 1)).send().await.unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap())
+        });
+    }
+    let mut acknowledged = Vec::new();
+    let mut sold_out = 0;
+    while let Some(r) = set.join_next().await {
+        let (status, body) = r.unwrap();
+        match status {
+            200 => acknowledged.push(body["order_code"].as_str().unwrap().to_owned()),
+            409 => {
+                assert_eq!(body["kind"], "sold_out");
+                assert_eq!(body["available"], 0);
+                sold_out += 1;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(acknowledged.len(), 10);
+    assert_eq!(sold_out, 190);
+    assert_eq!(app.stock(product).await, 0);
+    assert_eq!(app.order_count().await, 10);
+    assert_eq!(app.units_sold(product).await, 10);
+    let stored: HashSet<String> = app.order_codes().await.into_iter().collect();
+    for code in &acknowledged {
+        assert!(stored.contains(code), "acknowledged order {code} is in the database");
+    }
+    assert_eq!(acknowledged.iter().collect::<HashSet<_>>().len(), 10, "codes are unique");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_idempotency_key_sent_twenty_times_at_once_makes_one_order() {
+    let app = spawn_app().await;
+    let product = 2;
+    let before = app.stock(product).await;
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let client = app.client.clone();
+        let url = app.url("/api/place_order");
+        set.spawn(async move {
+            let res = client.post(url).json(&order_body(&key(7), product, 3)).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            res.json::<Value>().await.unwrap()
+        });
+    }
+    let mut codes = HashSet::new();
+    while let Some(r) = set.join_next().await {
+        let body = r.unwrap();
+        assert_eq!(body["total_cents"].as_i64().unwrap() > 0, true);
+        codes.insert(body["order_code"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(codes.len(), 1, "every retry answered with the first order");
+    assert_eq!(app.order_count().await, 1);
+    assert_eq!(app.stock(product).await, before - 3, "stock taken once");
+    assert_eq!(app.units_sold(product).await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retry_after_the_stock_ran_out_still_gets_its_first_order() {
+    let app = spawn_app().await;
+    app.set_stock(1, 1).await;
+    let first: Value = app.place_order(&order_body(&key(1), 1, 1)).await.json().await.unwrap();
+    assert_eq!(app.stock(1).await, 0);
+    let retry = app.place_order(&order_body(&key(1), 1, 1)).await;
+    assert_eq!(retry.status(), 200, "a retry is not a new purchase");
+    let retry: Value = retry.json().await.unwrap();
+    assert_eq!(retry["order_code"], first["order_code"]);
+    let other = app.place_order(&order_body(&key(2), 1, 1)).await;
+    assert_eq!(other.status(), 409);
+}
