@@ -1,0 +1,66 @@
+import { defineConfig, devices } from "@playwright/test";
+
+// The server under test: the debug build, on its own port, with a fresh data directory
+// (scripts/test sets HOLDFAST_E2E_DATA to a new temp dir each run).
+const port = Number(process.env.HOLDFAST_E2E_PORT ?? 3210);
+const dataDir = process.env.HOLDFAST_E2E_DATA ?? "../target/e2e-data";
+const server = process.env.HOLDFAST_E2E_SERVER ?? "../target/debug/server";
+
+// Playwright cannot download its own browser here: use Debian's Chromium.
+const chromium = {
+  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+};
+
+// A small phone: 360 px wide, touch.
+const phone = {
+  viewport: { width: 360, height: 740 },
+  isMobile: true,
+  hasTouch: true,
+  userAgent: devices["Pixel 5"].userAgent,
+};
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: true,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  workers: 2,
+  reporter: [["list"]],
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    browserName: "chromium",
+    launchOptions: chromium,
+    trace: "retain-on-failure",
+    ...phone,
+  },
+  projects: [
+    { name: "hydrated", use: { javaScriptEnabled: true } },
+    { name: "no-js", use: { javaScriptEnabled: false } },
+  ],
+  webServer: {
+    command: server,
+    url: `http://127.0.0.1:${port}/`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe",
+    env: {
+      HOLDFAST_ADDR: `127.0.0.1:${port}`,
+      HOLDFAST_DATA_DIR: dataDir,
+      LEPTOS_SITE_ROOT: "../target/site",
+      LEPTOS_OUTPUT_NAME: "holdfast",
+      RUST_LOG: "warn",
+    },
+  },
+});
