@@ -3,15 +3,45 @@ import { test as base, expect, Page } from "@playwright/test";
 /** Opens a page and, in the hydrated project, waits until the WASM has taken over. */
 export async function open(page: Page, path: string, jsEnabled: boolean) {
   await page.goto(path);
-  if (jsEnabled) {
-    await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
-  }
+  if (jsEnabled) await hydrated(page);
 }
 
-export const test = base.extend<{ js: boolean }>({
+/** `data-hydrated` is set only after hydration returned without a panic. */
+export async function hydrated(page: Page) {
+  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
+}
+
+/**
+ * In the hydrated project, proves a step happened in the live app (client-side navigation or a
+ * fetch) and not by a full page load: a flag set on `window` must survive it.
+ */
+export async function markLive(page: Page) {
+  await page.evaluate(() => ((window as any).__stillLive = true));
+}
+export async function expectStillLive(page: Page) {
+  expect(await page.evaluate(() => (window as any).__stillLive === true)).toBe(true);
+}
+
+export const test = base.extend<{ js: boolean; consoleErrors: string[] }>({
   js: async ({ javaScriptEnabled }, use) => {
     await use(javaScriptEnabled !== false);
   },
+  // Any browser console error (a hydration mismatch, a panic) fails the test.
+  consoleErrors: [
+    async ({ page }, use) => {
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
+      page.on("console", (m) => {
+        // Chromium logs every 4xx answer (a refused form, a 404 page): those are asserted by the
+        // tests themselves. Anything else (a panic, a hydration mismatch, a 5xx) is a real error.
+        const expected4xx = /Failed to load resource: the server responded with a status of 4\d\d/;
+        if (m.type() === "error" && !expected4xx.test(m.text())) errors.push(m.text());
+      });
+      await use(errors);
+      expect(errors, "browser console errors").toEqual([]);
+    },
+    { auto: true },
+  ],
 });
 
 export { expect };

@@ -1,4 +1,4 @@
-import { test, expect, open } from "./fixtures";
+import { test, expect, open, hydrated, markLive, expectStillLive } from "./fixtures";
 
 const shopper = { name: "Grace Hopper", phone: "+1 555 010 4242", address: "7 Quay Street\nPorthaven" };
 
@@ -9,13 +9,14 @@ test("browse, add to cart, check out, see the code and look it up", async ({ pag
 
   await expect(page.getByRole("heading", { name: "Sea-Salt Caramels" })).toBeVisible();
   await expect(page.getByTestId("price")).toHaveText("$12.50");
-  if (js) await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
+  if (js) await markLive(page);
   await page.getByLabel("Quantity").fill("2");
   await page.getByRole("button", { name: "Add to cart" }).click();
 
   await expect(page).toHaveURL(/\/cart$/);
   await expect(page.getByRole("link", { name: "Sea-Salt Caramels" })).toBeVisible();
   await expect(page.getByTestId("cart-total")).toHaveText("$25.00");
+  if (js) await expectStillLive(page);
 
   // change the quantity
   await page.getByLabel("Quantity of Sea-Salt Caramels").fill("3");
@@ -24,7 +25,7 @@ test("browse, add to cart, check out, see the code and look it up", async ({ pag
 
   await page.getByRole("link", { name: "Checkout" }).click();
   await expect(page).toHaveURL(/\/checkout$/);
-  if (js) await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
+  if (js) await expectStillLive(page);
   await page.getByLabel("Your name").fill(shopper.name);
   await page.getByLabel("Phone number").fill(shopper.phone);
   await page.getByLabel("Delivery address").fill(shopper.address);
@@ -35,6 +36,7 @@ test("browse, add to cart, check out, see the code and look it up", async ({ pag
   const code = (await page.getByTestId("order-code").textContent())!.trim();
   expect(code).toMatch(/^[A-Z2-9]{4}-[A-Z2-9]{4}$/);
   await expect(page.getByTestId("order-total")).toHaveText("$37.50");
+  if (js) await expectStillLive(page);
 
   // the cart is empty after ordering
   await open(page, "/cart", js);
@@ -60,7 +62,7 @@ test("the cart survives a reload, and a line can be removed", async ({ page, js 
   await page.reload();
   await expect(page.getByRole("link", { name: "Harbour Mug" })).toBeVisible();
   await expect(page.getByTestId("cart-total")).toHaveText("$18.00");
-  if (js) await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
+  if (js) await hydrated(page);
   await page.getByRole("button", { name: "Remove" }).click();
   await expect(page.getByText("Your cart is empty.")).toBeVisible();
   await page.reload();
