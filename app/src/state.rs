@@ -14,7 +14,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, max_orders_in_flight: usize, secure_cookies: bool) -> AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        max_orders_in_flight: usize,
+        secure_cookies: bool,
+    ) -> AppState {
         AppState {
             store,
             order_admission: Arc::new(Semaphore::new(max_orders_in_flight.max(1))),

@@ -32,7 +32,9 @@ pub async fn guard(req: Request, next: Next) -> Response {
         Ok(bytes) => bytes,
         Err(_) => return too_large(),
     };
-    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
     with_error_status(response).await
 }
 
@@ -53,7 +55,9 @@ async fn with_error_status(response: Response) -> Response {
             retry_after_secs, ..
         } = error
         {
-            parts.headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            parts
+                .headers
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
     }
     Response::from_parts(parts, Body::from(bytes))

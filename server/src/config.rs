@@ -45,15 +45,23 @@ impl Config {
                 .parse::<usize>()
                 .ok()
                 .filter(|n| *n > 0)
-                .with_context(|| format!("HOLDFAST_MAX_ORDERS_IN_FLIGHT must be a positive number, got {v:?}"))?,
+                .with_context(|| {
+                    format!("HOLDFAST_MAX_ORDERS_IN_FLIGHT must be a positive number, got {v:?}")
+                })?,
         };
         Ok(Config {
             addr,
-            data_dir: get("HOLDFAST_DATA_DIR").unwrap_or_else(|| "data".to_owned()).into(),
+            data_dir: get("HOLDFAST_DATA_DIR")
+                .unwrap_or_else(|| "data".to_owned())
+                .into(),
             database_url: get("DATABASE_URL").filter(|u| !u.is_empty()),
             seed_demo: parse_bool(get("HOLDFAST_SEED_DEMO"), true, "HOLDFAST_SEED_DEMO")?,
             max_orders_in_flight,
-            secure_cookies: parse_bool(get("HOLDFAST_SECURE_COOKIES"), false, "HOLDFAST_SECURE_COOKIES")?,
+            secure_cookies: parse_bool(
+                get("HOLDFAST_SECURE_COOKIES"),
+                false,
+                "HOLDFAST_SECURE_COOKIES",
+            )?,
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_owned()),
             output_name: get("LEPTOS_OUTPUT_NAME")
                 .or_else(|| option_env!("LEPTOS_OUTPUT_NAME").map(str::to_owned))
@@ -94,8 +102,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> anyhow::Result<Config> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -125,7 +135,9 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_with_the_key_named() {
-        let e = config(&[("HOLDFAST_ADDR", "nowhere")]).err().map(|e| e.to_string());
+        let e = config(&[("HOLDFAST_ADDR", "nowhere")])
+            .err()
+            .map(|e| e.to_string());
         assert!(e.unwrap_or_default().contains("HOLDFAST_ADDR"));
         assert!(config(&[("HOLDFAST_SEED_DEMO", "maybe")]).is_err());
         assert!(config(&[("HOLDFAST_MAX_ORDERS_IN_FLIGHT", "0")]).is_err());

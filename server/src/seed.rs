@@ -62,19 +62,26 @@ pub async fn seed_if_empty(store: &SqliteStore) -> anyhow::Result<bool> {
         .with_context(|| format!("cannot seed {}", p.slug))?;
         let images = [
             (main, p.name.to_owned()),
-            (format!("/images/{}-detail.svg", p.slug), format!("{} — detail", p.name)),
+            (
+                format!("/images/{}-detail.svg", p.slug),
+                format!("{} — detail", p.name),
+            ),
         ];
         for (pos, (url, alt)) in (0_i64..).zip(images) {
-            sqlx::query("INSERT INTO product_images (product_id, position, url, alt) VALUES (?, ?, ?, ?)")
-                .bind(id)
-                .bind(pos)
-                .bind(url)
-                .bind(alt)
-                .execute(&mut *tx)
-                .await
-                .with_context(|| format!("cannot seed images of {}", p.slug))?;
+            sqlx::query(
+                "INSERT INTO product_images (product_id, position, url, alt) VALUES (?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(pos)
+            .bind(url)
+            .bind(alt)
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("cannot seed images of {}", p.slug))?;
         }
     }
-    tx.commit().await.context("cannot commit the demo catalogue")?;
+    tx.commit()
+        .await
+        .context("cannot commit the demo catalogue")?;
     Ok(true)
 }

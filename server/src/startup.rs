@@ -26,7 +26,10 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         if config.database_url.is_none() {
             std::fs::create_dir_all(&config.data_dir).with_context(|| {
-                format!("cannot create the data directory {}", config.data_dir.display())
+                format!(
+                    "cannot create the data directory {}",
+                    config.data_dir.display()
+                )
             })?;
         }
         let store = SqliteStore::open(&config.database_url()).await?;
@@ -57,7 +60,10 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then finishes in-flight requests and closes the database.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        tracing::info!("Holdfast is serving on http://{}", self.listener.local_addr()?);
+        tracing::info!(
+            "Holdfast is serving on http://{}",
+            self.listener.local_addr()?
+        );
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown_signal())
             .await

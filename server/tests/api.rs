@@ -10,25 +10,48 @@ use serde_json::{json, Value};
 #[tokio::test]
 async fn the_catalogue_lists_the_demo_products_with_stock_and_pictures() {
     let app = spawn_app().await;
-    let res = app.client.get(app.url("/api/products")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/products"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let products: Vec<Value> = res.json().await.unwrap();
-    assert!(products.len() >= 8, "at least 8 demo products, got {}", products.len());
+    assert!(
+        products.len() >= 8,
+        "at least 8 demo products, got {}",
+        products.len()
+    );
     for p in &products {
         for field in ["id", "slug", "name", "price_cents", "stock", "image_url"] {
             assert!(p.get(field).is_some(), "{field} missing in {p}");
         }
         assert!(p["price_cents"].as_i64().unwrap() > 0);
     }
-    let flash: Vec<&Value> = products.iter().filter(|p| p["flash_sale"] == true).collect();
+    let flash: Vec<&Value> = products
+        .iter()
+        .filter(|p| p["flash_sale"] == true)
+        .collect();
     assert_eq!(flash.len(), 1, "one flash-sale item");
-    assert!(flash[0]["stock"].as_i64().unwrap() <= 10, "the flash item has low stock");
+    assert!(
+        flash[0]["stock"].as_i64().unwrap() <= 10,
+        "the flash item has low stock"
+    );
 }
 
 #[tokio::test]
 async fn one_product_is_found_by_id_or_slug_and_unknown_ones_are_404() {
     let app = spawn_app().await;
-    let by_id: Value = app.client.get(app.url("/api/product?id=2")).send().await.unwrap().json().await.unwrap();
+    let by_id: Value = app
+        .client
+        .get(app.url("/api/product?id=2"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let slug = by_id["slug"].as_str().unwrap().to_owned();
     let by_slug: Value = app
         .client
@@ -42,14 +65,29 @@ async fn one_product_is_found_by_id_or_slug_and_unknown_ones_are_404() {
     assert_eq!(by_id, by_slug);
     assert_eq!(by_id["stock"], app.stock(2).await);
 
-    let missing = app.client.get(app.url("/api/product?id=9999")).send().await.unwrap();
+    let missing = app
+        .client
+        .get(app.url("/api/product?id=9999"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["kind"], "not_found");
 
-    let garbage = app.client.get(app.url("/api/product?id=abc")).send().await.unwrap();
+    let garbage = app
+        .client
+        .get(app.url("/api/product?id=abc"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(garbage.status(), 400);
-    let neither = app.client.get(app.url("/api/product")).send().await.unwrap();
+    let neither = app
+        .client
+        .get(app.url("/api/product"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(neither.status(), 422);
 }
 
@@ -76,7 +114,9 @@ async fn an_order_is_placed_at_database_prices_and_can_be_looked_up() {
 
     let found = app
         .client
-        .get(app.url(&format!("/api/order_status?code={code}&phone=%2B1%20555%20010%202030")))
+        .get(app.url(&format!(
+            "/api/order_status?code={code}&phone=%2B1%20555%20010%202030"
+        )))
         .send()
         .await
         .unwrap();
@@ -89,7 +129,9 @@ async fn an_order_is_placed_at_database_prices_and_can_be_looked_up() {
     let relaxed = code.replace('-', "").to_lowercase();
     let res = app
         .client
-        .get(app.url(&format!("/api/order_status?code={relaxed}&phone=15550102030")))
+        .get(app.url(&format!(
+            "/api/order_status?code={relaxed}&phone=15550102030"
+        )))
         .send()
         .await
         .unwrap();
@@ -137,7 +179,11 @@ async fn an_order_that_cannot_be_filled_changes_nothing_and_names_the_product() 
     assert_eq!(err["product_id"], 4);
     assert_eq!(err["available"], 3);
     assert!(err["message"].as_str().unwrap().contains("only 3"));
-    assert_eq!(app.snapshot().await, before, "the first line's decrement was rolled back");
+    assert_eq!(
+        app.snapshot().await,
+        before,
+        "the first line's decrement was rolled back"
+    );
 }
 
 /// Each bad request and the status it must get.
@@ -147,28 +193,107 @@ fn bad_requests() -> Vec<(&'static str, Value, u16, Option<&'static str>)> {
         let mut b = good.clone();
         let mut node = &mut b;
         for p in &path[..path.len() - 1] {
-            node = if let Ok(i) = p.parse::<usize>() { &mut node[i] } else { &mut node[*p] };
+            node = if let Ok(i) = p.parse::<usize>() {
+                &mut node[i]
+            } else {
+                &mut node[*p]
+            };
         }
         node[path[path.len() - 1]] = v;
         b
     };
     vec![
-        ("empty name", with(&["customer", "name"], json!("")), 422, Some("customer.name")),
-        ("huge name", with(&["customer", "name"], json!("x".repeat(10_000))), 422, Some("customer.name")),
-        ("empty phone", with(&["customer", "phone"], json!("")), 422, Some("customer.phone")),
-        ("letters in phone", with(&["customer", "phone"], json!("call me maybe")), 422, Some("customer.phone")),
-        ("empty address", with(&["customer", "address"], json!(" ")), 422, Some("customer.address")),
-        ("huge note", with(&["customer", "note"], json!("n".repeat(5_000))), 422, Some("customer.note")),
-        ("quantity 0", with(&["lines", "0", "quantity"], json!(0)), 422, Some("lines[0].quantity")),
-        ("negative quantity", with(&["lines", "0", "quantity"], json!(-4)), 422, Some("lines[0].quantity")),
-        ("huge quantity", with(&["lines", "0", "quantity"], json!(1_000_000)), 422, Some("lines[0].quantity")),
-        ("fractional quantity", with(&["lines", "0", "quantity"], json!(1.5)), 400, None),
-        ("unknown product", with(&["lines", "0", "product_id"], json!(99_999)), 422, Some("lines")),
+        (
+            "empty name",
+            with(&["customer", "name"], json!("")),
+            422,
+            Some("customer.name"),
+        ),
+        (
+            "huge name",
+            with(&["customer", "name"], json!("x".repeat(10_000))),
+            422,
+            Some("customer.name"),
+        ),
+        (
+            "empty phone",
+            with(&["customer", "phone"], json!("")),
+            422,
+            Some("customer.phone"),
+        ),
+        (
+            "letters in phone",
+            with(&["customer", "phone"], json!("call me maybe")),
+            422,
+            Some("customer.phone"),
+        ),
+        (
+            "empty address",
+            with(&["customer", "address"], json!(" ")),
+            422,
+            Some("customer.address"),
+        ),
+        (
+            "huge note",
+            with(&["customer", "note"], json!("n".repeat(5_000))),
+            422,
+            Some("customer.note"),
+        ),
+        (
+            "quantity 0",
+            with(&["lines", "0", "quantity"], json!(0)),
+            422,
+            Some("lines[0].quantity"),
+        ),
+        (
+            "negative quantity",
+            with(&["lines", "0", "quantity"], json!(-4)),
+            422,
+            Some("lines[0].quantity"),
+        ),
+        (
+            "huge quantity",
+            with(&["lines", "0", "quantity"], json!(1_000_000)),
+            422,
+            Some("lines[0].quantity"),
+        ),
+        (
+            "fractional quantity",
+            with(&["lines", "0", "quantity"], json!(1.5)),
+            400,
+            None,
+        ),
+        (
+            "unknown product",
+            with(&["lines", "0", "product_id"], json!(99_999)),
+            422,
+            Some("lines"),
+        ),
         ("no lines", with(&["lines"], json!([])), 422, Some("lines")),
-        ("short key", with(&["idempotency_key"], json!("abc")), 422, Some("idempotency_key")),
-        ("key with spaces", with(&["idempotency_key"], json!("a key with spaces in it")), 422, Some("idempotency_key")),
-        ("missing customer", json!({"idempotency_key": key(9), "lines": [{"product_id": 2, "quantity": 1}]}), 400, None),
-        ("quantity as text", with(&["lines", "0", "quantity"], json!("two")), 400, None),
+        (
+            "short key",
+            with(&["idempotency_key"], json!("abc")),
+            422,
+            Some("idempotency_key"),
+        ),
+        (
+            "key with spaces",
+            with(&["idempotency_key"], json!("a key with spaces in it")),
+            422,
+            Some("idempotency_key"),
+        ),
+        (
+            "missing customer",
+            json!({"idempotency_key": key(9), "lines": [{"product_id": 2, "quantity": 1}]}),
+            400,
+            None,
+        ),
+        (
+            "quantity as text",
+            with(&["lines", "0", "quantity"], json!("two")),
+            400,
+            None,
+        ),
     ]
 }
 
@@ -190,11 +315,18 @@ async fn every_kind_of_bad_input_gets_a_clear_4xx_and_changes_nothing() {
                 .iter()
                 .map(|f| f["field"].as_str().unwrap())
                 .collect();
-            assert!(fields.contains(&field), "{what}: expected {field} in {fields:?}");
+            assert!(
+                fields.contains(&field),
+                "{what}: expected {field} in {fields:?}"
+            );
         }
     }
     // bodies that are not JSON at all
-    for (what, body) in [("malformed JSON", "{\"lines\": [".to_owned()), ("not an object", "[1,2,3]".to_owned()), ("empty", String::new())] {
+    for (what, body) in [
+        ("malformed JSON", "{\"lines\": [".to_owned()),
+        ("not an object", "[1,2,3]".to_owned()),
+        ("empty", String::new()),
+    ] {
         let res = app
             .client
             .post(app.url("/api/place_order"))
@@ -208,7 +340,11 @@ async fn every_kind_of_bad_input_gets_a_clear_4xx_and_changes_nothing() {
         assert_eq!(err["kind"], "invalid_input", "{what}");
     }
     // a 10 MB body is refused before it is read whole
-    let huge = format!("{{\"idempotency_key\": \"{}\", \"pad\": \"{}\"}}", key(9), "x".repeat(10 * 1024 * 1024));
+    let huge = format!(
+        "{{\"idempotency_key\": \"{}\", \"pad\": \"{}\"}}",
+        key(9),
+        "x".repeat(10 * 1024 * 1024)
+    );
     let res = app
         .client
         .post(app.url("/api/place_order"))
@@ -221,15 +357,25 @@ async fn every_kind_of_bad_input_gets_a_clear_4xx_and_changes_nothing() {
     let err: Value = res.json().await.unwrap();
     assert_eq!(err["kind"], "invalid_input");
 
-    assert_eq!(app.snapshot().await, before, "no bad request changed anything");
+    assert_eq!(
+        app.snapshot().await,
+        before,
+        "no bad request changed anything"
+    );
     // and the shop still works afterwards
-    assert_eq!(app.place_order(&order_body(&key(10), 2, 1)).await.status(), 200);
+    assert_eq!(
+        app.place_order(&order_body(&key(10), 2, 1)).await.status(),
+        200
+    );
 }
 
 #[tokio::test]
 async fn reusing_an_idempotency_key_for_a_different_order_is_refused() {
     let app = spawn_app().await;
-    assert_eq!(app.place_order(&order_body(&key(3), 2, 1)).await.status(), 200);
+    assert_eq!(
+        app.place_order(&order_body(&key(3), 2, 1)).await.status(),
+        200
+    );
     let before = app.snapshot().await;
     let res = app.place_order(&order_body(&key(3), 2, 2)).await;
     assert_eq!(res.status(), 422);
@@ -248,9 +394,17 @@ async fn the_order_desk_sheds_load_with_503_and_retry_after_when_full() {
         let client = app.client.clone();
         let url = app.url("/api/place_order");
         set.spawn(async move {
-            let res = client.post(url).json(&order_body(&key(100 + i), 2, 1)).send().await.unwrap();
+            let res = client
+                .post(url)
+                .json(&order_body(&key(100 + i), 2, 1))
+                .send()
+                .await
+                .unwrap();
             let status = res.status().as_u16();
-            let retry = res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+            let retry = res
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
             let body: Value = res.json().await.unwrap();
             (status, retry, body)
         });
@@ -271,6 +425,13 @@ async fn the_order_desk_sheds_load_with_503_and_retry_after_when_full() {
         }
     }
     assert!(ok >= 1, "some orders get through");
-    assert!(shed >= 1, "with one slot and 60 at once, some are shed (ok={ok})");
-    assert_eq!(app.order_count().await, ok, "every acknowledged order, and only those, is stored");
+    assert!(
+        shed >= 1,
+        "with one slot and 60 at once, some are shed (ok={ok})"
+    );
+    assert_eq!(
+        app.order_count().await,
+        ok,
+        "every acknowledged order, and only those, is stored"
+    );
 }

@@ -17,7 +17,12 @@ async fn two_hundred_shoppers_racing_for_ten_units_buy_exactly_ten() {
         let client = app.client.clone();
         let url = app.url("/api/place_order");
         set.spawn(async move {
-            let res = client.post(url).json(&order_body(&key(i), product, 1)).send().await.unwrap();
+            let res = client
+                .post(url)
+                .json(&order_body(&key(i), product, 1))
+                .send()
+                .await
+                .unwrap();
             let status = res.status().as_u16();
             (status, res.json::<Value>().await.unwrap())
         });
@@ -43,9 +48,16 @@ async fn two_hundred_shoppers_racing_for_ten_units_buy_exactly_ten() {
     assert_eq!(app.units_sold(product).await, 10);
     let stored: HashSet<String> = app.order_codes().await.into_iter().collect();
     for code in &acknowledged {
-        assert!(stored.contains(code), "acknowledged order {code} is in the database");
+        assert!(
+            stored.contains(code),
+            "acknowledged order {code} is in the database"
+        );
     }
-    assert_eq!(acknowledged.iter().collect::<HashSet<_>>().len(), 10, "codes are unique");
+    assert_eq!(
+        acknowledged.iter().collect::<HashSet<_>>().len(),
+        10,
+        "codes are unique"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -58,7 +70,12 @@ async fn the_same_idempotency_key_sent_twenty_times_at_once_makes_one_order() {
         let client = app.client.clone();
         let url = app.url("/api/place_order");
         set.spawn(async move {
-            let res = client.post(url).json(&order_body(&key(7), product, 3)).send().await.unwrap();
+            let res = client
+                .post(url)
+                .json(&order_body(&key(7), product, 3))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(res.status(), 200);
             res.json::<Value>().await.unwrap()
         });
@@ -66,7 +83,7 @@ async fn the_same_idempotency_key_sent_twenty_times_at_once_makes_one_order() {
     let mut codes = HashSet::new();
     while let Some(r) = set.join_next().await {
         let body = r.unwrap();
-        assert_eq!(body["total_cents"].as_i64().unwrap() > 0, true);
+        assert!(body["total_cents"].as_i64().unwrap() > 0);
         codes.insert(body["order_code"].as_str().unwrap().to_owned());
     }
     assert_eq!(codes.len(), 1, "every retry answered with the first order");
@@ -79,7 +96,12 @@ async fn the_same_idempotency_key_sent_twenty_times_at_once_makes_one_order() {
 async fn a_retry_after_the_stock_ran_out_still_gets_its_first_order() {
     let app = spawn_app().await;
     app.set_stock(1, 1).await;
-    let first: Value = app.place_order(&order_body(&key(1), 1, 1)).await.json().await.unwrap();
+    let first: Value = app
+        .place_order(&order_body(&key(1), 1, 1))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(app.stock(1).await, 0);
     let retry = app.place_order(&order_body(&key(1), 1, 1)).await;
     assert_eq!(retry.status(), 200, "a retry is not a new purchase");

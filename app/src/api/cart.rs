@@ -45,7 +45,12 @@ pub(crate) fn read_cart() -> crate::domain::Cart {
 #[cfg(feature = "ssr")]
 pub(crate) fn write_cart(cart: &crate::domain::Cart, secure: bool) {
     let max_age = if cart.is_empty() { 0 } else { CART_MAX_AGE };
-    super::cookies::set(crate::domain::cart::CART_COOKIE, &cart.to_cookie(), max_age, secure);
+    super::cookies::set(
+        crate::domain::cart::CART_COOKIE,
+        &cart.to_cookie(),
+        max_age,
+        secure,
+    );
 }
 
 /// The cart priced with current products; lines for products that no longer exist are dropped.
@@ -89,8 +94,7 @@ pub async fn get_cart() -> Result<CartView, ApiError> {
 pub async fn add_to_cart(product_id: i64, quantity: i64) -> Result<(), ApiError> {
     use crate::domain::Quantity;
     use crate::store::ProductKey;
-    let quantity =
-        Quantity::parse(quantity).map_err(|m| ApiError::invalid_field("quantity", m))?;
+    let quantity = Quantity::parse(quantity).map_err(|m| ApiError::invalid_field("quantity", m))?;
     let state = super::state()?;
     let product = state
         .store

@@ -79,7 +79,13 @@ mod tests {
 
     #[test]
     fn cookie_text_round_trips_through_percent_encoding() {
-        for s in ["", "plain", "Ada Lovelace; x=1", "李小龙\n2 Main St %", "a%zz"] {
+        for s in [
+            "",
+            "plain",
+            "Ada Lovelace; x=1",
+            "李小龙\n2 Main St %",
+            "a%zz",
+        ] {
             assert_eq!(decode(&encode(s)).as_deref(), Some(s));
         }
         assert_eq!(decode("%zz"), None);

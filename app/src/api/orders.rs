@@ -159,7 +159,8 @@ pub async fn checkout_form() -> Result<CheckoutPageData, ApiError> {
 #[server(endpoint = "my_order", input = GetUrl, output = Json)]
 pub async fn my_order(code: String) -> Result<OrderView, ApiError> {
     use crate::domain::OrderCode;
-    let not_mine = || ApiError::not_found("Look up this order with its code and your phone number.");
+    let not_mine =
+        || ApiError::not_found("Look up this order with its code and your phone number.");
     let code = OrderCode::parse(&code).map_err(|_| not_mine())?;
     if !edge::my_codes().iter().any(|c| c == code.as_str()) {
         return Err(not_mine());

@@ -51,7 +51,10 @@ impl Cart {
     }
 
     pub fn quantity_of(&self, product_id: i64) -> Option<Quantity> {
-        self.lines.iter().find(|(id, _)| *id == product_id).map(|(_, q)| *q)
+        self.lines
+            .iter()
+            .find(|(id, _)| *id == product_id)
+            .map(|(_, q)| *q)
     }
 
     /// Sets a product's quantity (`None` removes it). Returns false when the cart is full.

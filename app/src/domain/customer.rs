@@ -74,7 +74,9 @@ fn check_length(text: String, min: usize, max: usize, what: &str) -> Result<Stri
         });
     }
     if chars > max {
-        return Err(format!("Your {what} is too long (at most {max} characters)."));
+        return Err(format!(
+            "Your {what} is too long (at most {max} characters)."
+        ));
     }
     Ok(text)
 }
@@ -133,7 +135,12 @@ impl Phone {
                 '0'..='9' => normal.push(c),
                 '+' if i == 0 => normal.push('+'),
                 ' ' | '-' | '.' | '(' | ')' => {}
-                _ => return Err("A phone number has only digits, spaces, dashes and a leading +.".to_owned()),
+                _ => {
+                    return Err(
+                        "A phone number has only digits, spaces, dashes and a leading +."
+                            .to_owned(),
+                    )
+                }
             }
         }
         let digits = normal.chars().filter(char::is_ascii_digit).count();
@@ -169,8 +176,14 @@ mod tests {
 
     #[test]
     fn a_phone_number_is_normalised_to_digits() {
-        assert_eq!(Phone::parse(" +1 (555) 010-2030 ").map(|p| p.0), Ok("+15550102030".into()));
-        assert_eq!(Phone::parse("555.010.2030").map(|p| p.0), Ok("5550102030".into()));
+        assert_eq!(
+            Phone::parse(" +1 (555) 010-2030 ").map(|p| p.0),
+            Ok("+15550102030".into())
+        );
+        assert_eq!(
+            Phone::parse("555.010.2030").map(|p| p.0),
+            Ok("5550102030".into())
+        );
     }
 
     #[test]
@@ -194,7 +207,10 @@ mod tests {
     fn an_empty_or_huge_name_is_rejected() {
         assert!(CustomerName::parse("   ").is_err());
         assert!(CustomerName::parse(&"x".repeat(101)).is_err());
-        assert_eq!(CustomerName::parse("  Ada Lovelace ").map(|n| n.0), Ok("Ada Lovelace".into()));
+        assert_eq!(
+            CustomerName::parse("  Ada Lovelace ").map(|n| n.0),
+            Ok("Ada Lovelace".into())
+        );
         assert!(CustomerName::parse("李小龙").is_ok());
     }
 
@@ -213,7 +229,9 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_reported_at_once() {
-        let errors = Customer::parse(&input("", "abc", "x", "")).err().unwrap_or_default();
+        let errors = Customer::parse(&input("", "abc", "x", ""))
+            .err()
+            .unwrap_or_default();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["name", "phone", "address"]);
     }

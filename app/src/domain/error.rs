@@ -146,10 +146,12 @@ mod server_fn_glue {
                 ServerFnErrorErr::Args(m) | ServerFnErrorErr::Deserialization(m) => {
                     ApiError::malformed(format!("The request could not be read: {m}"))
                 }
-                ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => ApiError::Internal {
-                    message: "Could not reach the shop. Check your connection and try again."
-                        .to_owned(),
-                },
+                ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => {
+                    ApiError::Internal {
+                        message: "Could not reach the shop. Check your connection and try again."
+                            .to_owned(),
+                    }
+                }
                 _ => ApiError::internal(),
             }
         }
@@ -181,7 +183,10 @@ mod tests {
 
     #[test]
     fn an_invalid_input_error_names_its_first_field() {
-        let e = ApiError::invalid(vec![FieldError::new("name", "a"), FieldError::new("phone", "b")]);
+        let e = ApiError::invalid(vec![
+            FieldError::new("name", "a"),
+            FieldError::new("phone", "b"),
+        ]);
         let json = serde_json::to_value(&e).unwrap_or_default();
         assert_eq!(json["field"], "name");
         assert_eq!(e.field_message("phone").as_deref(), Some("b"));

@@ -27,7 +27,9 @@ impl IdempotencyKey {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !(16..=64).contains(&raw.len()) || !ok_chars {
-            return Err("The idempotency key must be 16 to 64 letters, digits, '-' or '_'.".to_owned());
+            return Err(
+                "The idempotency key must be 16 to 64 letters, digits, '-' or '_'.".to_owned(),
+            );
         }
         Ok(IdempotencyKey(raw.to_owned()))
     }
@@ -130,7 +132,9 @@ impl OrderStatus {
     /// What the shopper reads.
     pub fn label(self) -> &'static str {
         match self {
-            OrderStatus::AwaitingPayment => "Awaiting payment (pay on delivery or by bank transfer)",
+            OrderStatus::AwaitingPayment => {
+                "Awaiting payment (pay on delivery or by bank transfer)"
+            }
             OrderStatus::Paid => "Paid",
             OrderStatus::Shipped => "Shipped",
             OrderStatus::Completed => "Completed",
@@ -170,7 +174,10 @@ impl NewOrder {
         } else {
             for (i, line) in lines.iter().enumerate() {
                 if line.product_id < 1 {
-                    errors.push(FieldError::new(format!("lines[{i}].product_id"), "Unknown product."));
+                    errors.push(FieldError::new(
+                        format!("lines[{i}].product_id"),
+                        "Unknown product.",
+                    ));
                     continue;
                 }
                 match Quantity::parse(line.quantity) {
@@ -194,7 +201,8 @@ impl NewOrder {
         }
         let customer = Customer::parse(customer)
             .map_err(|mut fs| {
-                fs.iter_mut().for_each(|f| f.field = format!("customer.{}", f.field));
+                fs.iter_mut()
+                    .for_each(|f| f.field = format!("customer.{}", f.field));
                 errors.extend(fs);
             })
             .ok();
@@ -270,16 +278,26 @@ mod tests {
 
     #[test]
     fn an_order_code_is_read_forgivingly() {
-        assert_eq!(OrderCode::parse("k7m3q9px").map(String::from), Ok("K7M3-Q9PX".into()));
-        assert_eq!(OrderCode::parse(" K7M3-Q9PX").map(String::from), Ok("K7M3-Q9PX".into()));
-        assert!(OrderCode::parse("K7M3-Q9P0").is_err(), "0 is not in the alphabet");
+        assert_eq!(
+            OrderCode::parse("k7m3q9px").map(String::from),
+            Ok("K7M3-Q9PX".into())
+        );
+        assert_eq!(
+            OrderCode::parse(" K7M3-Q9PX").map(String::from),
+            Ok("K7M3-Q9PX".into())
+        );
+        assert!(
+            OrderCode::parse("K7M3-Q9P0").is_err(),
+            "0 is not in the alphabet"
+        );
         assert!(OrderCode::parse("K7M3").is_err());
     }
 
     #[test]
     fn a_random_order_code_parses_back_to_itself() {
         for seed in 0..=255_u8 {
-            let code = OrderCode::from_random_bytes([seed, seed.wrapping_mul(7), 3, 250, 9, 1, 0, 128]);
+            let code =
+                OrderCode::from_random_bytes([seed, seed.wrapping_mul(7), 3, 250, 9, 1, 0, 128]);
             assert_eq!(OrderCode::parse(code.as_str()).as_ref(), Ok(&code));
         }
     }
@@ -295,9 +313,18 @@ mod tests {
     #[test]
     fn duplicate_lines_are_merged_and_sorted() {
         let lines = [
-            LineRequest { product_id: 5, quantity: 1 },
-            LineRequest { product_id: 2, quantity: 3 },
-            LineRequest { product_id: 5, quantity: 2 },
+            LineRequest {
+                product_id: 5,
+                quantity: 1,
+            },
+            LineRequest {
+                product_id: 2,
+                quantity: 3,
+            },
+            LineRequest {
+                product_id: 5,
+                quantity: 2,
+            },
         ];
         let order = NewOrder::parse(KEY, &lines, &customer()).map(|o| o.lines);
         let q = |n| Quantity::parse(n).ok();
@@ -311,14 +338,28 @@ mod tests {
     #[test]
     fn an_empty_cart_and_bad_quantities_are_each_reported() {
         let empty = NewOrder::parse(KEY, &[], &customer());
-        assert_eq!(empty.err().and_then(|e| e.field_message("lines")).is_some(), true);
+        assert!(empty.err().and_then(|e| e.field_message("lines")).is_some());
         let bad = NewOrder::parse(
             KEY,
-            &[LineRequest { product_id: 1, quantity: 0 }, LineRequest { product_id: 0, quantity: 1 }],
+            &[
+                LineRequest {
+                    product_id: 1,
+                    quantity: 0,
+                },
+                LineRequest {
+                    product_id: 0,
+                    quantity: 1,
+                },
+            ],
             &CustomerInput::default(),
         );
         let err = bad.err();
-        for field in ["lines[0].quantity", "lines[1].product_id", "customer.name", "customer.phone"] {
+        for field in [
+            "lines[0].quantity",
+            "lines[1].product_id",
+            "customer.name",
+            "customer.phone",
+        ] {
             assert!(
                 err.as_ref().and_then(|e| e.field_message(field)).is_some(),
                 "{field} should be reported: {err:?}"
@@ -328,8 +369,22 @@ mod tests {
 
     #[test]
     fn the_fingerprint_differs_when_the_request_differs() {
-        let a = NewOrder::parse(KEY, &[LineRequest { product_id: 1, quantity: 1 }], &customer());
-        let b = NewOrder::parse(KEY, &[LineRequest { product_id: 1, quantity: 2 }], &customer());
+        let a = NewOrder::parse(
+            KEY,
+            &[LineRequest {
+                product_id: 1,
+                quantity: 1,
+            }],
+            &customer(),
+        );
+        let b = NewOrder::parse(
+            KEY,
+            &[LineRequest {
+                product_id: 1,
+                quantity: 2,
+            }],
+            &customer(),
+        );
         let (a, b) = (a.map(|o| o.fingerprint()), b.map(|o| o.fingerprint()));
         assert!(a.is_ok() && b.is_ok());
         assert_ne!(a, b);
@@ -337,7 +392,13 @@ mod tests {
 
     #[test]
     fn statuses_round_trip_through_their_names() {
-        for s in ["awaiting_payment", "paid", "shipped", "completed", "cancelled"] {
+        for s in [
+            "awaiting_payment",
+            "paid",
+            "shipped",
+            "completed",
+            "cancelled",
+        ] {
             assert_eq!(OrderStatus::parse(s).map(OrderStatus::as_str), Some(s));
         }
         assert_eq!(OrderStatus::parse("lost"), None);

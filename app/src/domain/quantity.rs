@@ -70,8 +70,14 @@ mod tests {
     #[test]
     fn merged_quantities_respect_the_maximum() {
         let q = |n| Quantity::parse(n).ok();
-        assert_eq!(q(40).and_then(|a| q(50).and_then(|b| a.checked_add(b))), q(90));
-        assert_eq!(q(50).and_then(|a| q(50).and_then(|b| a.checked_add(b))), None);
+        assert_eq!(
+            q(40).and_then(|a| q(50).and_then(|b| a.checked_add(b))),
+            q(90)
+        );
+        assert_eq!(
+            q(50).and_then(|a| q(50).and_then(|b| a.checked_add(b))),
+            None
+        );
     }
 
     #[test]
@@ -79,6 +85,11 @@ mod tests {
         assert!(serde_json::from_str::<Quantity>("0").is_err());
         assert!(serde_json::from_str::<Quantity>("-1").is_err());
         assert!(serde_json::from_str::<Quantity>("2.5").is_err());
-        assert_eq!(serde_json::from_str::<Quantity>("2").map(Quantity::get).ok(), Some(2));
+        assert_eq!(
+            serde_json::from_str::<Quantity>("2")
+                .map(Quantity::get)
+                .ok(),
+            Some(2)
+        );
     }
 }

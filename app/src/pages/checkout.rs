@@ -154,7 +154,7 @@ fn Field(
                 {value}
             </textarea>
         }
-            .into_any()
+        .into_any()
     } else {
         view! {
             <input
@@ -168,7 +168,7 @@ fn Field(
                 aria-describedby=described
             />
         }
-            .into_any()
+        .into_any()
     };
     view! {
         <div class="field">

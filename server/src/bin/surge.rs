@@ -98,7 +98,10 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..args.shoppers {
         let permit = gate.clone().acquire_owned().await?;
         if Instant::now() > deadline {
-            println!("stopped issuing after {} s (--max-seconds)", args.max_seconds);
+            println!(
+                "stopped issuing after {} s (--max-seconds)",
+                args.max_seconds
+            );
             break;
         }
         let client = client.clone();
@@ -121,7 +124,11 @@ async fn main() -> anyhow::Result<()> {
                         (s, None) => Err(format!("http_{s}")),
                     }
                 }
-                Err(e) => Err(if e.is_timeout() { "timeout".into() } else { "connection_error".into() }),
+                Err(e) => Err(if e.is_timeout() {
+                    "timeout".into()
+                } else {
+                    "connection_error".into()
+                }),
             };
             drop(permit);
             (t.elapsed(), outcome)
@@ -164,7 +171,10 @@ fn report(tally: &Tally, elapsed: Duration) {
     let ack = tally.acknowledged.len();
     println!("elapsed          {:.2} s", secs);
     println!("requests/s       {:.0}", sorted.len() as f64 / secs);
-    println!("orders/s         {:.0} (acknowledged orders per second)", ack as f64 / secs);
+    println!(
+        "orders/s         {:.0} (acknowledged orders per second)",
+        ack as f64 / secs
+    );
     println!(
         "latency          p50 {:.1} ms   p95 {:.1} ms   p99 {:.1} ms   max {:.1} ms",
         ms(percentile(&sorted, 50.0)),

@@ -141,9 +141,7 @@ impl SqliteStore {
             .await
             .map_err(classify)?;
 
-        if let Some(existing) =
-            replay(&mut tx, &order.idempotency_key, &fingerprint).await?
-        {
+        if let Some(existing) = replay(&mut tx, &order.idempotency_key, &fingerprint).await? {
             return Ok(existing);
         }
 
@@ -221,7 +219,7 @@ async fn replay(
         return Err(CheckoutError::KeyReused);
     }
     let code = OrderCode::parse(&code).map_err(StoreError::Unexpected)?;
-    let order = load_order(&mut **tx, &code)
+    let order = load_order(tx, &code)
         .await?
         .ok_or_else(|| StoreError::Unexpected("idempotency key without its order".into()))?;
     Ok(Some(order))
@@ -371,16 +369,20 @@ impl Store for SqliteStore {
     async fn product(&self, key: &ProductKey) -> Result<Option<ProductView>, StoreError> {
         let row: Option<ProductRow> = match key {
             ProductKey::Id(id) => {
-                sqlx::query_as(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = ?"))
-                    .bind(id)
-                    .fetch_optional(&self.read)
-                    .await
+                sqlx::query_as(&format!(
+                    "SELECT {PRODUCT_COLUMNS} FROM products WHERE id = ?"
+                ))
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await
             }
             ProductKey::Slug(slug) => {
-                sqlx::query_as(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE slug = ?"))
-                    .bind(slug)
-                    .fetch_optional(&self.read)
-                    .await
+                sqlx::query_as(&format!(
+                    "SELECT {PRODUCT_COLUMNS} FROM products WHERE slug = ?"
+                ))
+                .bind(slug)
+                .fetch_optional(&self.read)
+                .await
             }
         }
         .map_err(classify)?;

@@ -88,11 +88,13 @@ impl TestApp {
     }
 
     pub async fn units_sold(&self, product_id: i64) -> i64 {
-        sqlx::query_scalar("SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE product_id = ?")
-            .bind(product_id)
-            .fetch_one(&self.db)
-            .await
-            .unwrap()
+        sqlx::query_scalar(
+            "SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE product_id = ?",
+        )
+        .bind(product_id)
+        .fetch_one(&self.db)
+        .await
+        .unwrap()
     }
 
     pub async fn order_codes(&self) -> Vec<String> {
@@ -110,7 +112,12 @@ impl TestApp {
             .unwrap();
         let count = |sql: &'static str| {
             let db = self.db.clone();
-            async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&db).await.unwrap() }
+            async move {
+                sqlx::query_scalar::<_, i64>(sql)
+                    .fetch_one(&db)
+                    .await
+                    .unwrap()
+            }
         };
         (
             stock,
