@@ -1,0 +1,145 @@
+//! The SQLite store on its own (no HTTP): durability settings and the atomic order path.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use app::domain::{CustomerInput, LineRequest, NewOrder};
+use app::store::{CheckoutError, Store};
+use server::store::SqliteStore;
+
+async fn fresh_store() -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/shop.db", dir.path().display());
+    let store = SqliteStore::open(&url).await.unwrap();
+    server::seed::seed_if_empty(&store).await.unwrap();
+    (store, dir)
+}
+
+fn order(key: &str, lines: &[(i64, i64)]) -> NewOrder {
+    let lines: Vec<LineRequest> = lines
+        .iter()
+        .map(|(product_id, quantity)| LineRequest {
+            product_id: *product_id,
+            quantity: *quantity,
+        })
+        .collect();
+    let customer = CustomerInput {
+        name: "Ada".into(),
+        phone: "5550102030".into(),
+        address: "1 Harbour Row".into(),
+        note: String::new(),
+    };
+    NewOrder::parse(key, &lines, &customer).unwrap()
+}
+
+#[tokio::test]
+async fn the_writer_runs_with_wal_full_sync_foreign_keys_and_a_busy_timeout() {
+    let (store, _dir) = fresh_store().await;
+    let w = store.writer();
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(w)
+        .await
+        .unwrap();
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(w)
+        .await
+        .unwrap();
+    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(w)
+        .await
+        .unwrap();
+    let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(w)
+        .await
+        .unwrap();
+    assert_eq!(journal, "wal");
+    assert_eq!(synchronous, 2, "synchronous=FULL");
+    assert_eq!(foreign_keys, 1);
+    assert!(busy >= 5_000, "busy_timeout {busy} ms");
+}
+
+#[tokio::test]
+async fn seeding_twice_adds_nothing() {
+    let (store, _dir) = fresh_store().await;
+    let first = store.products().await.unwrap().len();
+    assert!(first >= 8);
+    assert!(!server::seed::seed_if_empty(&store).await.unwrap());
+    assert_eq!(store.products().await.unwrap().len(), first);
+}
+
+#[tokio::test]
+async fn a_multi_line_order_is_all_or_nothing() {
+    let (store, _dir) = fresh_store().await;
+    let stock = |p: i64| {
+        let w = store.writer().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT stock FROM products WHERE id = ?")
+                .bind(p)
+                .fetch_one(&w)
+                .await
+                .unwrap()
+        }
+    };
+    let (a, b) = (stock(2).await, stock(4).await);
+    let too_many = b + 1;
+    let err = store
+        .place_order(order("key-all-or-nothing-1", &[(2, 1), (4, too_many)]))
+        .await
+        .err();
+    assert!(
+        matches!(err, Some(CheckoutError::SoldOut { product_id: 4, available, .. }) if available == b),
+        "{err:?}"
+    );
+    assert_eq!((stock(2).await, stock(4).await), (a, b), "nothing taken");
+
+    let placed = store
+        .place_order(order("key-all-or-nothing-2", &[(2, 1), (4, b)]))
+        .await
+        .unwrap();
+    assert_eq!(placed.lines.len(), 2);
+    assert_eq!((stock(2).await, stock(4).await), (a - 1, 0));
+    let found = store.order(&placed.order_code).await.unwrap().unwrap();
+    assert_eq!(
+        found, placed,
+        "what was acknowledged is exactly what is stored"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_product_is_refused_and_nothing_is_written() {
+    let (store, _dir) = fresh_store().await;
+    let err = store
+        .place_order(order("key-unknown-product", &[(2, 1), (424_242, 1)]))
+        .await
+        .err();
+    assert!(
+        matches!(
+            err,
+            Some(CheckoutError::UnknownProduct {
+                product_id: 424_242
+            })
+        ),
+        "{err:?}"
+    );
+    let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+        .fetch_one(store.writer())
+        .await
+        .unwrap();
+    assert_eq!(orders, 0);
+}
+
+#[tokio::test]
+async fn an_acknowledged_order_is_on_disk_when_the_store_is_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/shop.db", dir.path().display());
+    let store = SqliteStore::open(&url).await.unwrap();
+    server::seed::seed_if_empty(&store).await.unwrap();
+    let placed = store
+        .place_order(order("key-durable-000001", &[(3, 2)]))
+        .await
+        .unwrap();
+    store.close().await;
+    let reopened = SqliteStore::open(&url).await.unwrap();
+    assert_eq!(
+        reopened.order(&placed.order_code).await.unwrap(),
+        Some(placed)
+    );
+}
