@@ -10,12 +10,7 @@ use serde_json::{json, Value};
 #[tokio::test]
 async fn the_catalogue_lists_the_demo_products_with_stock_and_pictures() {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .get(app.url("/api/products"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/products").await;
     assert_eq!(res.status(), 200);
     let products: Vec<Value> = res.json().await.unwrap();
     assert!(
@@ -43,51 +38,25 @@ async fn the_catalogue_lists_the_demo_products_with_stock_and_pictures() {
 #[tokio::test]
 async fn one_product_is_found_by_id_or_slug_and_unknown_ones_are_404() {
     let app = spawn_app().await;
-    let by_id: Value = app
-        .client
-        .get(app.url("/api/product?id=2"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let by_id: Value = app.get("/api/product?id=2").await.json().await.unwrap();
     let slug = by_id["slug"].as_str().unwrap().to_owned();
     let by_slug: Value = app
-        .client
-        .get(app.url(&format!("/api/product?slug={slug}")))
-        .send()
+        .get(&format!("/api/product?slug={slug}"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(by_id, by_slug);
     assert_eq!(by_id["stock"], app.stock(2).await);
 
-    let missing = app
-        .client
-        .get(app.url("/api/product?id=9999"))
-        .send()
-        .await
-        .unwrap();
+    let missing = app.get("/api/product?id=9999").await;
     assert_eq!(missing.status(), 404);
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["kind"], "not_found");
 
-    let garbage = app
-        .client
-        .get(app.url("/api/product?id=abc"))
-        .send()
-        .await
-        .unwrap();
+    let garbage = app.get("/api/product?id=abc").await;
     assert_eq!(garbage.status(), 400);
-    let neither = app
-        .client
-        .get(app.url("/api/product"))
-        .send()
-        .await
-        .unwrap();
+    let neither = app.get("/api/product").await;
     assert_eq!(neither.status(), 422);
 }
 
@@ -113,13 +82,10 @@ async fn an_order_is_placed_at_database_prices_and_can_be_looked_up() {
     assert_eq!(app.order_codes().await, vec![code.clone()]);
 
     let found = app
-        .client
-        .get(app.url(&format!(
+        .get(&format!(
             "/api/order_status?code={code}&phone=%2B1%20555%20010%202030"
-        )))
-        .send()
-        .await
-        .unwrap();
+        ))
+        .await;
     assert_eq!(found.status(), 200);
     let found: Value = found.json().await.unwrap();
     assert_eq!(found["order_code"], code);
@@ -128,35 +94,23 @@ async fn an_order_is_placed_at_database_prices_and_can_be_looked_up() {
     // the code is read forgivingly: lower case, no dash
     let relaxed = code.replace('-', "").to_lowercase();
     let res = app
-        .client
-        .get(app.url(&format!(
+        .get(&format!(
             "/api/order_status?code={relaxed}&phone=15550102030"
-        )))
-        .send()
-        .await
-        .unwrap();
+        ))
+        .await;
     assert_eq!(res.status(), 200);
 
     let wrong_phone = app
-        .client
-        .get(app.url(&format!("/api/order_status?code={code}&phone=5559999999")))
-        .send()
-        .await
-        .unwrap();
+        .get(&format!("/api/order_status?code={code}&phone=5559999999"))
+        .await;
     assert_eq!(wrong_phone.status(), 404);
     let unknown = app
-        .client
-        .get(app.url("/api/order_status?code=AAAA-BBBB&phone=15550102030"))
-        .send()
-        .await
-        .unwrap();
+        .get("/api/order_status?code=AAAA-BBBB&phone=15550102030")
+        .await;
     assert_eq!(unknown.status(), 404);
     let bad_code = app
-        .client
-        .get(app.url("/api/order_status?code=nope&phone=15550102030"))
-        .send()
-        .await
-        .unwrap();
+        .get("/api/order_status?code=nope&phone=15550102030")
+        .await;
     assert_eq!(bad_code.status(), 422);
     let body: Value = bad_code.json().await.unwrap();
     assert_eq!(body["field"], "code");
@@ -389,29 +343,9 @@ async fn the_order_desk_sheds_load_with_503_and_retry_after_when_full() {
     // an admission limit of 1 and many simultaneous orders: some must be told to come back
     let app = common::spawn_app_with(&[("HOLDFAST_MAX_ORDERS_IN_FLIGHT", "1")]).await;
     app.set_stock(2, 1_000).await;
-    let mut set = tokio::task::JoinSet::new();
-    for i in 0..60 {
-        let client = app.client.clone();
-        let url = app.url("/api/place_order");
-        set.spawn(async move {
-            let res = client
-                .post(url)
-                .json(&order_body(&key(100 + i), 2, 1))
-                .send()
-                .await
-                .unwrap();
-            let status = res.status().as_u16();
-            let retry = res
-                .headers()
-                .get("retry-after")
-                .map(|v| v.to_str().unwrap().to_owned());
-            let body: Value = res.json().await.unwrap();
-            (status, retry, body)
-        });
-    }
+    let bodies = (0..60).map(|i| order_body(&key(100 + i), 2, 1)).collect();
     let (mut ok, mut shed) = (0, 0);
-    while let Some(r) = set.join_next().await {
-        let (status, retry, body) = r.unwrap();
+    for (status, retry, body) in app.fire_concurrently(bodies).await {
         match status {
             200 => ok += 1,
             503 => {

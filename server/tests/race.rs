@@ -12,25 +12,10 @@ async fn two_hundred_shoppers_racing_for_ten_units_buy_exactly_ten() {
     let app = spawn_app().await;
     let product = 1;
     app.set_stock(product, 10).await;
-    let mut set = tokio::task::JoinSet::new();
-    for i in 0..200 {
-        let client = app.client.clone();
-        let url = app.url("/api/place_order");
-        set.spawn(async move {
-            let res = client
-                .post(url)
-                .json(&order_body(&key(i), product, 1))
-                .send()
-                .await
-                .unwrap();
-            let status = res.status().as_u16();
-            (status, res.json::<Value>().await.unwrap())
-        });
-    }
+    let bodies = (0..200).map(|i| order_body(&key(i), product, 1)).collect();
     let mut acknowledged = Vec::new();
     let mut sold_out = 0;
-    while let Some(r) = set.join_next().await {
-        let (status, body) = r.unwrap();
+    for (status, _, body) in app.fire_concurrently(bodies).await {
         match status {
             200 => acknowledged.push(body["order_code"].as_str().unwrap().to_owned()),
             409 => {
@@ -65,24 +50,10 @@ async fn the_same_idempotency_key_sent_twenty_times_at_once_makes_one_order() {
     let app = spawn_app().await;
     let product = 2;
     let before = app.stock(product).await;
-    let mut set = tokio::task::JoinSet::new();
-    for _ in 0..20 {
-        let client = app.client.clone();
-        let url = app.url("/api/place_order");
-        set.spawn(async move {
-            let res = client
-                .post(url)
-                .json(&order_body(&key(7), product, 3))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(res.status(), 200);
-            res.json::<Value>().await.unwrap()
-        });
-    }
+    let bodies = (0..20).map(|_| order_body(&key(7), product, 3)).collect();
     let mut codes = HashSet::new();
-    while let Some(r) = set.join_next().await {
-        let body = r.unwrap();
+    for (status, _, body) in app.fire_concurrently(bodies).await {
+        assert_eq!(status, 200, "{body}");
         assert!(body["total_cents"].as_i64().unwrap() > 0);
         codes.insert(body["order_code"].as_str().unwrap().to_owned());
     }

@@ -54,6 +54,43 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Sends all these orders at once over separate connections; answers in completion order as
+    /// (status, Retry-After header, JSON body).
+    pub async fn fire_concurrently(&self, bodies: Vec<Value>) -> Vec<(u16, Option<String>, Value)> {
+        let mut set = tokio::task::JoinSet::new();
+        for body in bodies {
+            let client = self.client.clone();
+            let url = self.url("/api/place_order");
+            set.spawn(async move {
+                let res = client
+                    .post(url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("request sent");
+                let status = res.status().as_u16();
+                let retry = res
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                (status, retry, res.json::<Value>().await.expect("JSON body"))
+            });
+        }
+        let mut answers = Vec::new();
+        while let Some(answer) = set.join_next().await {
+            answers.push(answer.expect("request task"));
+        }
+        answers
+    }
+
     pub async fn place_order(&self, body: &Value) -> reqwest::Response {
         self.client
             .post(self.url("/api/place_order"))
