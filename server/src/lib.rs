@@ -3,6 +3,7 @@
 
 pub mod api_guard;
 pub mod config;
+pub mod desk;
 pub mod seed;
 pub mod startup;
 pub mod store;

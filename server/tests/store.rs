@@ -143,3 +143,74 @@ async fn an_acknowledged_order_is_on_disk_when_the_store_is_reopened() {
         Some(placed)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_concurrent_orders_with_duplicate_keys_never_oversell_or_duplicate() {
+    use std::collections::HashMap;
+    let (store, _dir) = fresh_store().await;
+    sqlx::query("UPDATE products SET stock = 500 WHERE id = 1")
+        .execute(store.writer())
+        .await
+        .unwrap();
+    // 3000 calls over 1200 keys: most keys are sent two or three times, some at the same instant
+    // (same batch), some later (another batch)
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..3000_usize {
+        let store = store.clone();
+        let key = format!("dup-key-{:010}", i % 1200);
+        set.spawn(async move { (key.clone(), store.place_order(order(&key, &[(1, 1)])).await) });
+    }
+    let mut codes_by_key: HashMap<String, Vec<String>> = HashMap::new();
+    let mut sold_out_keys = std::collections::HashSet::new();
+    while let Some(r) = set.join_next().await {
+        let (key, outcome) = r.unwrap();
+        match outcome {
+            Ok(o) => codes_by_key
+                .entry(key)
+                .or_default()
+                .push(o.order_code.to_string()),
+            Err(CheckoutError::SoldOut { .. }) => {
+                sold_out_keys.insert(key);
+            }
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    for (key, codes) in &codes_by_key {
+        assert!(
+            codes.windows(2).all(|w| w[0] == w[1]),
+            "{key} got different orders: {codes:?}"
+        );
+        assert!(
+            !sold_out_keys.contains(key),
+            "{key} was both sold and sold out"
+        );
+    }
+    let db = store.writer();
+    let stock: i64 = sqlx::query_scalar("SELECT stock FROM products WHERE id = 1")
+        .fetch_one(db)
+        .await
+        .unwrap();
+    let sold: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE product_id = 1",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap();
+    let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+        .fetch_one(db)
+        .await
+        .unwrap();
+    assert_eq!(
+        codes_by_key.len(),
+        500,
+        "exactly the stock was sold, once per key"
+    );
+    assert_eq!((stock, sold, orders), (0, 500, 500));
+    for codes in codes_by_key.values() {
+        let code = app::domain::OrderCode::parse(&codes[0]).unwrap();
+        assert!(
+            store.order(&code).await.unwrap().is_some(),
+            "acknowledged {code} is stored"
+        );
+    }
+}

@@ -6,6 +6,7 @@
 //! then commit, and only then an answer.
 
 use super::classify;
+use crate::desk::{BatchWriter, OrderDesk, Outcome};
 use app::domain::{
     Customer, IdempotencyKey, NewOrder, OrderCode, OrderLineView, OrderStatus, OrderView,
     ProductImage, ProductView, Quantity,
@@ -28,7 +29,13 @@ const READERS: u32 = 8;
 pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
+    desk: OrderDesk,
 }
+
+/// Orders waiting for the desk before new ones are told to retry.
+const DESK_QUEUE: usize = 8192;
+/// Orders committed together at most (one transaction, one fsync).
+const DESK_BATCH: usize = 256;
 
 type ProductRow = (i64, String, String, String, i64, i64, String, bool);
 
@@ -67,7 +74,14 @@ impl SqliteStore {
             .connect_with(base.read_only(true))
             .await
             .context("cannot open database readers")?;
-        Ok(SqliteStore { read, write })
+        let (desk, _writer_task) = OrderDesk::start(
+            SqliteBatchWriter {
+                write: write.clone(),
+            },
+            DESK_QUEUE,
+            DESK_BATCH,
+        );
+        Ok(SqliteStore { read, write, desk })
     }
 
     /// The writer pool, for seeding and for tests that set up data.
@@ -131,71 +145,110 @@ impl SqliteStore {
             })
             .collect())
     }
+}
 
-    #[tracing::instrument(skip_all, fields(order.key = %order.idempotency_key.as_str()))]
-    async fn place_order_now(&self, order: NewOrder) -> Result<OrderView, CheckoutError> {
-        let fingerprint = fingerprint_hash(&order.fingerprint());
+/// The SQLite side of the order desk: one `BEGIN IMMEDIATE` transaction per batch and a savepoint
+/// per order, so an order that cannot be filled is undone alone while the rest commit.
+struct SqliteBatchWriter {
+    write: SqlitePool,
+}
+
+#[async_trait]
+impl BatchWriter for SqliteBatchWriter {
+    #[tracing::instrument(skip_all, fields(batch.size = orders.len()))]
+    async fn write_batch(&mut self, orders: &[NewOrder]) -> Result<Vec<Outcome>, StoreError> {
         let mut tx = self
             .write
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(classify)?;
-
-        if let Some(existing) = replay(&mut tx, &order.idempotency_key, &fingerprint).await? {
-            return Ok(existing);
+        let mut outcomes = Vec::with_capacity(orders.len());
+        for order in orders {
+            savepoint(&mut tx, "SAVEPOINT one_order").await?;
+            let outcome = place_in_tx(&mut tx, order).await;
+            if outcome.is_err() {
+                savepoint(&mut tx, "ROLLBACK TO one_order").await?;
+            }
+            savepoint(&mut tx, "RELEASE one_order").await?;
+            outcomes.push(outcome);
         }
+        // one fsync for the whole batch (synchronous=FULL); nobody is answered before it
+        tx.commit().await.map_err(classify)?;
+        Ok(outcomes)
+    }
+}
 
-        let mut lines = Vec::with_capacity(order.lines.len());
-        let mut total: i64 = 0;
-        for (product_id, quantity) in &order.lines {
-            let line = take_stock(&mut tx, *product_id, *quantity).await?;
-            total = total
-                .checked_add(line.line_total_cents)
-                .ok_or_else(|| StoreError::Unexpected("order total overflows".into()))?;
-            lines.push(line);
-        }
+async fn savepoint(
+    tx: &mut Transaction<'static, Sqlite>,
+    sql: &'static str,
+) -> Result<(), StoreError> {
+    sqlx::query(sql)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+        .map_err(classify)
+}
 
-        let created_at = now_utc();
-        let (order_id, code) = insert_order(&mut tx, &order.customer, total, &created_at).await?;
-        for line in &lines {
-            sqlx::query(
-                "INSERT INTO order_lines (order_id, product_id, product_name, unit_price_cents, quantity) \
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(order_id)
-            .bind(line.product_id)
-            .bind(&line.product_name)
-            .bind(line.unit_price_cents)
-            .bind(i64::from(line.quantity))
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-        }
+/// One order inside the batch's transaction: idempotency check, a conditional decrement per line,
+/// the order and its lines at the database's prices, the idempotency key.
+async fn place_in_tx(
+    tx: &mut Transaction<'static, Sqlite>,
+    order: &NewOrder,
+) -> Result<OrderView, CheckoutError> {
+    let fingerprint = fingerprint_hash(&order.fingerprint());
+    if let Some(existing) = replay(tx, &order.idempotency_key, &fingerprint).await? {
+        return Ok(existing);
+    }
+
+    let mut lines = Vec::with_capacity(order.lines.len());
+    let mut total: i64 = 0;
+    for (product_id, quantity) in &order.lines {
+        let line = take_stock(tx, *product_id, *quantity).await?;
+        total = total
+            .checked_add(line.line_total_cents)
+            .ok_or_else(|| StoreError::Unexpected("order total overflows".into()))?;
+        lines.push(line);
+    }
+
+    let created_at = now_utc();
+    let (order_id, code) = insert_order(tx, &order.customer, total, &created_at).await?;
+    for line in &lines {
         sqlx::query(
-            "INSERT INTO idempotency_keys (key, request_hash, order_id, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO order_lines (order_id, product_id, product_name, unit_price_cents, quantity) \
+             VALUES (?, ?, ?, ?, ?)",
         )
-        .bind(order.idempotency_key.as_str())
-        .bind(&fingerprint)
         .bind(order_id)
-        .bind(&created_at)
-        .execute(&mut *tx)
+        .bind(line.product_id)
+        .bind(&line.product_name)
+        .bind(line.unit_price_cents)
+        .bind(i64::from(line.quantity))
+        .execute(&mut **tx)
         .await
         .map_err(classify)?;
-        tx.commit().await.map_err(classify)?;
-
-        let c = order.customer;
-        Ok(OrderView {
-            order_code: code,
-            status: OrderStatus::AwaitingPayment,
-            total_cents: total,
-            lines,
-            customer_name: c.name.as_str().to_owned(),
-            phone: c.phone.as_str().to_owned(),
-            address: c.address.as_str().to_owned(),
-            note: c.note.as_str().to_owned(),
-            created_at,
-        })
     }
+    sqlx::query(
+        "INSERT INTO idempotency_keys (key, request_hash, order_id, created_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(order.idempotency_key.as_str())
+    .bind(&fingerprint)
+    .bind(order_id)
+    .bind(&created_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(classify)?;
+
+    let c = &order.customer;
+    Ok(OrderView {
+        order_code: code,
+        status: OrderStatus::AwaitingPayment,
+        total_cents: total,
+        lines,
+        customer_name: c.name.as_str().to_owned(),
+        phone: c.phone.as_str().to_owned(),
+        address: c.address.as_str().to_owned(),
+        note: c.note.as_str().to_owned(),
+        created_at,
+    })
 }
 
 /// If this key was used before: the first order (same request) or `KeyReused` (different one).
@@ -406,12 +459,9 @@ impl Store for SqliteStore {
     }
 
     async fn place_order(&self, order: NewOrder) -> Result<OrderView, CheckoutError> {
-        // Run the transaction on its own task: if the shopper's connection drops mid-way, the
-        // order still commits or rolls back whole (and a retry finds it by its key).
-        let store = self.clone();
-        tokio::spawn(async move { store.place_order_now(order).await })
-            .await
-            .map_err(|e| StoreError::Unexpected(format!("order task failed: {e}")))?
+        // The desk's writer task owns the transaction: if the shopper's connection drops
+        // mid-way, the order still commits or rolls back whole (a retry finds it by its key).
+        self.desk.place(order).await
     }
 
     async fn order(&self, code: &OrderCode) -> Result<Option<OrderView>, StoreError> {
