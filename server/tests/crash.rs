@@ -1,0 +1,200 @@
+//! Crash safety with the real server binary as a separate process: `kill -9` in the middle of a
+//! surge loses no acknowledged order, and SIGTERM answers everyone in flight before exiting.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{json, Value};
+use sqlx::sqlite::SqlitePool;
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const INITIAL: i64 = 1_000_000;
+
+/// Starts `server` on a free port with this data dir; returns the process and its base URL.
+fn start_server(data_dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .env("HOLDFAST_ADDR", "127.0.0.1:0")
+        .env("HOLDFAST_DATA_DIR", data_dir)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(at) = line.find("serving on http://") {
+                let _ = tx.send(line[at + "serving on ".len()..].trim().to_owned());
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server announces its address");
+    (child, base)
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .arg(sig)
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Shoppers ordering in a loop until `stop`; returns the acknowledged order codes.
+async fn surge(base: String, workers: usize, stop: Arc<AtomicBool>) -> Vec<String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut set = tokio::task::JoinSet::new();
+    for w in 0..workers {
+        let (client, url, stop) = (
+            client.clone(),
+            format!("{base}/api/place_order"),
+            stop.clone(),
+        );
+        set.spawn(async move {
+            let mut acked = Vec::new();
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let body = json!({
+                    "idempotency_key": format!("crash-{w:04}-{i:08}"),
+                    "lines": [{"product_id": 1, "quantity": 1}],
+                    "customer": {"name": "Ada", "phone": "5550102030", "address": "1 Harbour Row"}
+                });
+                match client.post(&url).json(&body).send().await {
+                    Ok(res) if res.status() == 200 => {
+                        if let Ok(v) = res.json::<Value>().await {
+                            acked.push(v["order_code"].as_str().unwrap().to_owned());
+                        }
+                    }
+                    Ok(_) => {}
+                    // the server went away: this shopper's order was never acknowledged
+                    Err(_) => break,
+                }
+            }
+            acked
+        });
+    }
+    let mut acked = Vec::new();
+    while let Some(r) = set.join_next().await {
+        acked.extend(r.unwrap());
+    }
+    acked
+}
+
+async fn wait_for_orders(db: &SqlitePool, at_least: i64) {
+    for _ in 0..400 {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+            .fetch_one(db)
+            .await
+            .unwrap();
+        if n >= at_least {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("orders never reached {at_least}");
+}
+
+async fn audit(db: &SqlitePool, acked: &[String]) {
+    let stored: HashSet<String> = sqlx::query_scalar("SELECT code FROM orders")
+        .fetch_all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let lost: Vec<&String> = acked.iter().filter(|c| !stored.contains(*c)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged orders lost, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
+    let stock: i64 = sqlx::query_scalar("SELECT stock FROM products WHERE id = 1")
+        .fetch_one(db)
+        .await
+        .unwrap();
+    let sold: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE product_id = 1",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap();
+    assert_eq!(stock + sold, INITIAL, "stock {stock} + sold {sold}");
+    assert_eq!(sold as usize, stored.len(), "one unit per stored order");
+}
+
+async fn open_db(dir: &std::path::Path) -> SqlitePool {
+    SqlitePool::connect(&format!("sqlite://{}/holdfast.db", dir.display()))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_surge_loses_no_acknowledged_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, base) = start_server(dir.path());
+    let db = open_db(dir.path()).await;
+    sqlx::query("UPDATE products SET stock = ? WHERE id = 1")
+        .bind(INITIAL)
+        .execute(&db)
+        .await
+        .unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let shoppers = tokio::spawn(surge(base.clone(), 32, stop.clone()));
+    wait_for_orders(&db, 300).await;
+    server.kill().unwrap(); // SIGKILL, mid-surge
+    server.wait().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let acked = shoppers.await.unwrap();
+    assert!(
+        acked.len() >= 300,
+        "the surge got going ({} acknowledged)",
+        acked.len()
+    );
+    db.close().await;
+
+    // restart on the same files: recovery, then the audit
+    let (mut server, base) = start_server(dir.path());
+    let db = open_db(dir.path()).await;
+    audit(&db, &acked).await;
+    let res = reqwest::get(format!("{base}/api/products")).await.unwrap();
+    assert_eq!(res.status(), 200, "the restarted shop serves");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_answers_everyone_in_flight_and_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, base) = start_server(dir.path());
+    let db = open_db(dir.path()).await;
+    sqlx::query("UPDATE products SET stock = ? WHERE id = 1")
+        .bind(INITIAL)
+        .execute(&db)
+        .await
+        .unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let shoppers = tokio::spawn(surge(base.clone(), 32, stop.clone()));
+    wait_for_orders(&db, 300).await;
+    signal(&server, "-TERM");
+    let status = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "graceful exit, got {status}");
+    stop.store(true, Ordering::Relaxed);
+    let acked = shoppers.await.unwrap();
+    audit(&db, &acked).await;
+}
