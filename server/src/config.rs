@@ -5,6 +5,7 @@ use anyhow::{bail, Context};
 use leptos::config::LeptosOptions;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -18,6 +19,9 @@ pub struct Config {
     pub seed_demo: bool,
     /// Orders being placed at once before new ones are told to retry (`HOLDFAST_MAX_ORDERS_IN_FLIGHT`).
     pub max_orders_in_flight: usize,
+    /// How stale the catalogue on listing and product pages may be (`HOLDFAST_CATALOGUE_CACHE_MS`,
+    /// default 250; 0 turns the cache off). Checkout always sees live stock.
+    pub catalogue_cache: Duration,
     /// Mark cookies `Secure` (`HOLDFAST_SECURE_COOKIES`; set it when served over HTTPS).
     pub secure_cookies: bool,
     /// The built site (`LEPTOS_SITE_ROOT`, default `target/site`).
@@ -49,8 +53,15 @@ impl Config {
                     format!("HOLDFAST_MAX_ORDERS_IN_FLIGHT must be a positive number, got {v:?}")
                 })?,
         };
+        let catalogue_cache_ms = match get("HOLDFAST_CATALOGUE_CACHE_MS") {
+            None => 250,
+            Some(v) => v.parse::<u64>().with_context(|| {
+                format!("HOLDFAST_CATALOGUE_CACHE_MS must be a number of milliseconds, got {v:?}")
+            })?,
+        };
         Ok(Config {
             addr,
+            catalogue_cache: Duration::from_millis(catalogue_cache_ms),
             data_dir: get("HOLDFAST_DATA_DIR")
                 .unwrap_or_else(|| "data".to_owned())
                 .into(),
@@ -130,6 +141,8 @@ mod tests {
         assert_eq!(c.database_url(), "sqlite:///var/lib/holdfast/holdfast.db");
         assert!(!c.seed_demo);
         assert_eq!(c.max_orders_in_flight, 64);
+        let c = config(&[("HOLDFAST_CATALOGUE_CACHE_MS", "0")])?;
+        assert!(c.catalogue_cache.is_zero());
         Ok(())
     }
 
@@ -141,5 +154,6 @@ mod tests {
         assert!(e.unwrap_or_default().contains("HOLDFAST_ADDR"));
         assert!(config(&[("HOLDFAST_SEED_DEMO", "maybe")]).is_err());
         assert!(config(&[("HOLDFAST_MAX_ORDERS_IN_FLIGHT", "0")]).is_err());
+        assert!(config(&[("HOLDFAST_CATALOGUE_CACHE_MS", "soon")]).is_err());
     }
 }

@@ -2,7 +2,7 @@
 //! Tests build it with port 0 and talk to it over real HTTP.
 
 use crate::config::Config;
-use crate::store::SqliteStore;
+use crate::store::{CatalogueCache, SqliteStore};
 use anyhow::Context;
 use app::state::AppState;
 use app::{shell, App};
@@ -32,12 +32,16 @@ impl Application {
                 )
             })?;
         }
+        raise_open_file_limit();
         let store = SqliteStore::open(&config.database_url()).await?;
         if config.seed_demo && crate::seed::seed_if_empty(&store).await? {
             tracing::info!("seeded the demo catalogue");
         }
         let state = AppState::new(
-            Arc::new(store.clone()),
+            Arc::new(CatalogueCache::new(
+                Arc::new(store.clone()),
+                config.catalogue_cache,
+            )),
             config.max_orders_in_flight,
             config.secure_cookies,
         );
@@ -70,6 +74,15 @@ impl Application {
             .context("server failed")?;
         self.store.close().await;
         Ok(())
+    }
+}
+
+/// A surge means thousands of open connections, each a file descriptor: lift the soft limit to
+/// the hard one (often 1,024 → 1,048,576).
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
     }
 }
 

@@ -150,10 +150,54 @@ async fn main() -> anyhow::Result<()> {
     report(&tally, elapsed);
     let ok = audit(&db, product, args.stock, args.quantity, &tally.acknowledged).await?;
     server.abort();
+
+    // the same client, concurrency and request count against a bare axum JSON endpoint, so the
+    // ratio says how much of the machine's HTTP capacity durable checkout keeps
+    let bare = bare_endpoint_rps(&client, args.concurrency, tally.latencies.len()).await?;
+    let answers_per_sec = tally.latencies.len() as f64 / elapsed.as_secs_f64().max(1e-9);
+    println!("bare axum JSON   {bare:.0} requests/s (same run, same client)");
+    println!(
+        "ratio            {:.2} (order answers/s ÷ bare requests/s)",
+        answers_per_sec / bare
+    );
     if !ok {
         bail!("the audit failed");
     }
     Ok(())
+}
+
+/// Requests per second a do-nothing axum JSON handler answers with this client and concurrency.
+async fn bare_endpoint_rps(
+    client: &reqwest::Client,
+    concurrency: usize,
+    requests: usize,
+) -> anyhow::Result<f64> {
+    let router = axum::Router::new().route(
+        "/bare",
+        axum::routing::get(|| async { axum::Json(json!({"ok": true})) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/bare", listener.local_addr()?);
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let gate = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let started = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..requests.max(1) {
+        let permit = gate.clone().acquire_owned().await?;
+        let (client, url) = (client.clone(), url.clone());
+        set.spawn(async move {
+            let ok = client.get(url).send().await.is_ok();
+            drop(permit);
+            ok
+        });
+    }
+    let mut ok = 0_usize;
+    while let Some(r) = set.join_next().await {
+        ok += usize::from(r?);
+    }
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    server.abort();
+    Ok(ok as f64 / secs)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -1,7 +1,9 @@
 //! Storage backends implementing `app::store::Store`. SQLite is the embedded default.
 
+pub mod cached;
 pub mod sqlite;
 
+pub use cached::CatalogueCache;
 pub use sqlite::SqliteStore;
 
 use app::store::StoreError;

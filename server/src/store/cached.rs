@@ -1,0 +1,164 @@
+//! A catalogue cache in front of any store: during a surge thousands of shoppers look at the same
+//! few products, so the product list is read from the database at most once per `ttl` (one
+//! refresh at a time; everyone else waits for it). Listing and product pages may show stock up to
+//! `ttl` old; placing an order never reads from here.
+
+use app::domain::{NewOrder, OrderCode, OrderView, ProductView};
+use app::store::{CheckoutError, ProductKey, Store, StoreError};
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+pub struct CatalogueCache {
+    inner: Arc<dyn Store>,
+    ttl: Duration,
+    latest: Mutex<Option<(Instant, Arc<Vec<ProductView>>)>>,
+}
+
+impl CatalogueCache {
+    pub fn new(inner: Arc<dyn Store>, ttl: Duration) -> CatalogueCache {
+        CatalogueCache {
+            inner,
+            ttl,
+            latest: Mutex::new(None),
+        }
+    }
+
+    async fn catalogue(&self) -> Result<Arc<Vec<ProductView>>, StoreError> {
+        let mut latest = self.latest.lock().await;
+        if let Some((at, products)) = latest.as_ref() {
+            if at.elapsed() < self.ttl {
+                return Ok(products.clone());
+            }
+        }
+        let fresh = Arc::new(self.inner.products().await?);
+        *latest = Some((Instant::now(), fresh.clone()));
+        Ok(fresh)
+    }
+}
+
+#[async_trait]
+impl Store for CatalogueCache {
+    async fn products(&self) -> Result<Vec<ProductView>, StoreError> {
+        if self.ttl.is_zero() {
+            return self.inner.products().await;
+        }
+        Ok(self.catalogue().await?.as_ref().clone())
+    }
+
+    async fn product(&self, key: &ProductKey) -> Result<Option<ProductView>, StoreError> {
+        if self.ttl.is_zero() {
+            return self.inner.product(key).await;
+        }
+        let catalogue = self.catalogue().await?;
+        Ok(catalogue
+            .iter()
+            .find(|p| match key {
+                ProductKey::Id(id) => p.id == *id,
+                ProductKey::Slug(slug) => &p.slug == slug,
+            })
+            .cloned())
+    }
+
+    async fn products_by_ids(&self, ids: &[i64]) -> Result<Vec<ProductView>, StoreError> {
+        self.inner.products_by_ids(ids).await
+    }
+
+    async fn place_order(&self, order: NewOrder) -> Result<OrderView, CheckoutError> {
+        self.inner.place_order(order).await
+    }
+
+    async fn order(&self, code: &OrderCode) -> Result<Option<OrderView>, StoreError> {
+        self.inner.order(code).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts catalogue reads; the stock it reports goes up by one on every read.
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    #[async_trait]
+    impl Store for Counting {
+        async fn products(&self) -> Result<Vec<ProductView>, StoreError> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst) as i64;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            Ok(vec![ProductView {
+                id: 1,
+                slug: "mug".into(),
+                name: "Mug".into(),
+                description: String::new(),
+                price_cents: 100,
+                stock: n,
+                image_url: String::new(),
+                images: Vec::new(),
+                flash_sale: false,
+            }])
+        }
+        async fn product(&self, _: &ProductKey) -> Result<Option<ProductView>, StoreError> {
+            Err(StoreError::Unexpected("the cache should answer".into()))
+        }
+        async fn products_by_ids(&self, _: &[i64]) -> Result<Vec<ProductView>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn place_order(&self, _: NewOrder) -> Result<OrderView, CheckoutError> {
+            Err(CheckoutError::KeyReused)
+        }
+        async fn order(&self, _: &OrderCode) -> Result<Option<OrderView>, StoreError> {
+            Ok(None)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_thousand_simultaneous_page_views_read_the_database_once() {
+        let inner = Arc::new(Counting::default());
+        let cache = Arc::new(CatalogueCache::new(inner.clone(), Duration::from_secs(60)));
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..1000 {
+            let cache = cache.clone();
+            set.spawn(async move {
+                if i % 2 == 0 {
+                    cache.products().await.map(|p| p.len())
+                } else {
+                    cache
+                        .product(&ProductKey::Slug("mug".into()))
+                        .await
+                        .map(|p| usize::from(p.is_some()))
+                }
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            assert_eq!(r.ok().and_then(Result::ok), Some(1));
+        }
+        assert_eq!(inner.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn the_catalogue_is_refreshed_once_it_is_older_than_the_ttl() {
+        let inner = Arc::new(Counting::default());
+        let cache = CatalogueCache::new(inner.clone(), Duration::from_millis(30));
+        let stock = |r: Result<Vec<ProductView>, StoreError>| {
+            r.ok().and_then(|p| p.first().map(|p| p.stock))
+        };
+        assert_eq!(stock(cache.products().await), Some(0));
+        assert_eq!(stock(cache.products().await), Some(0), "still fresh");
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert_eq!(stock(cache.products().await), Some(1), "refreshed");
+        assert_eq!(inner.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_zero_ttl_reads_through() {
+        let inner = Arc::new(Counting::default());
+        let cache = CatalogueCache::new(inner.clone(), Duration::ZERO);
+        for _ in 0..3 {
+            assert!(cache.products().await.is_ok());
+        }
+        assert_eq!(inner.0.load(Ordering::SeqCst), 3);
+    }
+}
