@@ -2,6 +2,7 @@
 //! app, its server functions and static assets.
 
 pub mod api_guard;
+pub mod assets;
 pub mod config;
 pub mod desk;
 pub mod seed;

@@ -6,12 +6,18 @@ use crate::store::{CatalogueCache, SqliteStore};
 use anyhow::Context;
 use app::state::AppState;
 use app::{shell, App};
+use axum::http::header::CACHE_CONTROL;
+use axum::http::HeaderValue;
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::path::Path;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 pub struct Application {
     listener: TcpListener,
@@ -45,6 +51,11 @@ impl Application {
             config.max_orders_in_flight,
             config.secure_cookies,
         );
+        // release builds only: under `cargo leptos watch` every rebuild would recompress a
+        // multi-megabyte debug bundle for nothing
+        if !cfg!(debug_assertions) {
+            crate::assets::spawn_precompress(&config.site_root);
+        }
         let router = router(state, &config);
         let listener = TcpListener::bind(config.addr)
             .await
@@ -91,7 +102,19 @@ fn router(state: AppState, config: &Config) -> Router {
     let routes = generate_route_list(App);
     // leptos_routes_with_context also mounts every server function at /api/<endpoint>, with the
     // same context
+    // bundles: precompressed .br/.gz when present; revalidated on every visit (names are not hashed)
+    let pkg = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
+        .service(
+            ServeDir::new(Path::new(&config.site_root).join("pkg"))
+                .precompressed_br()
+                .precompressed_gzip(),
+        );
     Router::new()
+        .nest_service("/pkg", pkg)
         .leptos_routes_with_context(
             &leptos_options,
             routes,

@@ -1,35 +1,74 @@
-//! Static assets reach phones compressed: the WASM bundle and pages are served with
-//! `Content-Encoding` when the browser asks for it.
+//! Static assets reach phones compressed: the bundles from their precompressed `.br`/`.gz`
+//! copies, pages compressed on the fly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-#[tokio::test]
-async fn the_wasm_bundle_and_pages_are_served_compressed() {
-    // a stand-in site root with a bundle-sized, compressible file
+/// A stand-in site root with a bundle-sized, compressible "wasm".
+fn site_with_bundle() -> (tempfile::TempDir, Vec<u8>) {
     let site = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(site.path().join("pkg")).unwrap();
     let wasm: Vec<u8> = (0..200_000_u32).map(|i| (i % 7) as u8).collect();
     std::fs::write(site.path().join("pkg/holdfast.wasm"), &wasm).unwrap();
+    (site, wasm)
+}
+
+#[tokio::test]
+async fn the_wasm_bundle_is_served_from_its_precompressed_copy() {
+    let (site, wasm) = site_with_bundle();
+    let pkg = site.path().join("pkg");
+    assert_eq!(server::assets::precompress_dir(&pkg).unwrap(), 2);
     let root = site.path().display().to_string();
     let app = common::spawn_app_with(&[("LEPTOS_SITE_ROOT", &root)]).await;
 
-    let res = app
+    for (accept, encoding, file) in [
+        ("br, gzip", "br", "holdfast.wasm.br"),
+        ("gzip", "gzip", "holdfast.wasm.gz"),
+    ] {
+        let res = app
+            .client
+            .get(app.url("/pkg/holdfast.wasm"))
+            .header("accept-encoding", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "application/wasm");
+        assert_eq!(res.headers()["content-encoding"], encoding);
+        assert_eq!(res.headers()["cache-control"], "no-cache");
+        let body = res.bytes().await.unwrap();
+        assert_eq!(
+            body.as_ref(),
+            std::fs::read(pkg.join(file)).unwrap().as_slice()
+        );
+        assert!(body.len() < wasm.len() / 4);
+    }
+    // a client that takes no compression gets the plain file
+    let plain = app
         .client
         .get(app.url("/pkg/holdfast.wasm"))
-        .header("accept-encoding", "br, gzip")
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["content-type"], "application/wasm");
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.bytes().await.unwrap().len(), wasm.len());
+}
+
+#[tokio::test]
+async fn without_precompressed_copies_bundles_and_pages_are_compressed_on_the_fly() {
+    let (site, wasm) = site_with_bundle();
+    let root = site.path().display().to_string();
+    let app = common::spawn_app_with(&[("LEPTOS_SITE_ROOT", &root)]).await;
+    // (debug builds do not precompress in the background: this is compressed per request)
+    let res = app
+        .client
+        .get(app.url("/pkg/holdfast.wasm"))
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["content-encoding"], "br");
-    let on_wire = res.bytes().await.unwrap().len();
-    assert!(
-        on_wire < wasm.len() / 4,
-        "{on_wire} bytes on the wire for {}",
-        wasm.len()
-    );
+    assert!(res.bytes().await.unwrap().len() < wasm.len() / 4);
 
     let page = app
         .client
