@@ -139,20 +139,42 @@ async fn open_db(dir: &std::path::Path) -> SqlitePool {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_mid_surge_loses_no_acknowledged_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut server, base) = start_server(dir.path());
-    let db = open_db(dir.path()).await;
+/// A server with ample stock and 32 shoppers ordering in a loop, at least 300 orders in.
+struct Surge {
+    server: Child,
+    db: SqlitePool,
+    stop: Arc<AtomicBool>,
+    shoppers: tokio::task::JoinHandle<Vec<String>>,
+}
+
+async fn start_surge(dir: &std::path::Path) -> Surge {
+    let (server, base) = start_server(dir);
+    let db = open_db(dir).await;
     sqlx::query("UPDATE products SET stock = ? WHERE id = 1")
         .bind(INITIAL)
         .execute(&db)
         .await
         .unwrap();
-
     let stop = Arc::new(AtomicBool::new(false));
-    let shoppers = tokio::spawn(surge(base.clone(), 32, stop.clone()));
+    let shoppers = tokio::spawn(surge(base, 32, stop.clone()));
     wait_for_orders(&db, 300).await;
+    Surge {
+        server,
+        db,
+        stop,
+        shoppers,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_surge_loses_no_acknowledged_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let Surge {
+        mut server,
+        db,
+        stop,
+        shoppers,
+    } = start_surge(dir.path()).await;
     server.kill().unwrap(); // SIGKILL, mid-surge
     server.wait().unwrap();
     stop.store(true, Ordering::Relaxed);
@@ -177,17 +199,12 @@ async fn kill_9_mid_surge_loses_no_acknowledged_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_answers_everyone_in_flight_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut server, base) = start_server(dir.path());
-    let db = open_db(dir.path()).await;
-    sqlx::query("UPDATE products SET stock = ? WHERE id = 1")
-        .bind(INITIAL)
-        .execute(&db)
-        .await
-        .unwrap();
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let shoppers = tokio::spawn(surge(base.clone(), 32, stop.clone()));
-    wait_for_orders(&db, 300).await;
+    let Surge {
+        mut server,
+        db,
+        stop,
+        shoppers,
+    } = start_surge(dir.path()).await;
     signal(&server, "-TERM");
     let status = tokio::task::spawn_blocking(move || server.wait())
         .await

@@ -1,9 +1,10 @@
 //! The SQLite backend: WAL, `synchronous=FULL`, one writer connection taking `BEGIN IMMEDIATE`
 //! transactions, and a pool of readers.
 //!
-//! Every order is placed in ONE write transaction: idempotency check, a conditional stock
-//! decrement per line, the order and its lines at the database's prices, the idempotency key —
-//! then commit, and only then an answer.
+//! Orders go through the order desk (`crate::desk`): each batch is ONE write transaction, and each
+//! order inside it a savepoint holding its idempotency check, a conditional stock decrement per
+//! line, the order and its lines at the database's prices, and the idempotency key. One commit,
+//! then the answers.
 
 use super::classify;
 use crate::desk::{BatchWriter, OrderDesk, Outcome};
