@@ -3,6 +3,9 @@
 //! throughput, latency and answers by kind, then audits the database: oversold and lost must be 0.
 //!
 //! cargo run --release -p server --bin surge -- --shoppers 2000 --concurrency 200 --stock 100
+//!
+//! `--mix P` makes P % of the shoppers view the product page (server-rendered HTML) instead of
+//! ordering: the "90 % browsing, 10 % buying" surge is `--mix 90`.
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
@@ -18,6 +21,7 @@ struct Args {
     stock: i64,
     quantity: i64,
     max_seconds: u64,
+    mix: usize,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -27,6 +31,7 @@ fn parse_args() -> anyhow::Result<Args> {
         stock: 100,
         quantity: 1,
         max_seconds: 60,
+        mix: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -37,8 +42,9 @@ fn parse_args() -> anyhow::Result<Args> {
             "--stock" => args.stock = value()?.parse()?,
             "--quantity" => args.quantity = value()?.parse()?,
             "--max-seconds" => args.max_seconds = value()?.parse()?,
+            "--mix" => args.mix = value()?.parse()?,
             "-h" | "--help" => {
-                println!("surge [--shoppers N] [--concurrency C] [--stock S] [--quantity Q] [--max-seconds T]");
+                println!("surge [--shoppers N] [--concurrency C] [--stock S] [--quantity Q] [--max-seconds T] [--mix PERCENT_PAGE_VIEWS]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
@@ -47,12 +53,17 @@ fn parse_args() -> anyhow::Result<Args> {
     if args.concurrency == 0 || args.shoppers == 0 {
         bail!("--shoppers and --concurrency must be positive");
     }
+    if args.mix > 100 {
+        bail!("--mix is a percentage (0 to 100)");
+    }
     Ok(args)
 }
 
 #[derive(Default)]
 struct Tally {
+    /// Order requests only.
     latencies: Vec<Duration>,
+    page_latencies: Vec<Duration>,
     by_kind: BTreeMap<String, usize>,
     acknowledged: Vec<String>,
 }
@@ -74,9 +85,10 @@ async fn main() -> anyhow::Result<()> {
     let server = tokio::spawn(app.run_until_stopped());
 
     let db = SqlitePool::connect(&db_url).await?;
-    let product: i64 = sqlx::query_scalar("SELECT id FROM products WHERE flash_sale = 1 LIMIT 1")
-        .fetch_one(&db)
-        .await?;
+    let (product, slug): (i64, String) =
+        sqlx::query_as("SELECT id, slug FROM products WHERE flash_sale = 1 LIMIT 1")
+            .fetch_one(&db)
+            .await?;
     sqlx::query("UPDATE products SET stock = ? WHERE id = ?")
         .bind(args.stock)
         .bind(product)
@@ -84,8 +96,8 @@ async fn main() -> anyhow::Result<()> {
         .await?;
 
     println!(
-        "surge: {} shoppers, {} at a time, product {product} with {} units, {} each (SQLite, synchronous=FULL)",
-        args.shoppers, args.concurrency, args.stock, args.quantity
+        "surge: {} shoppers, {} at a time, product {product} with {} units, {} each, {} % page views (SQLite, synchronous=FULL)",
+        args.shoppers, args.concurrency, args.stock, args.quantity, args.mix
     );
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
@@ -105,6 +117,8 @@ async fn main() -> anyhow::Result<()> {
             break;
         }
         let client = client.clone();
+        let page_view = i % 100 < args.mix;
+        let page_url = format!("{base}/p/{slug}");
         let url = format!("{base}/api/place_order");
         let body = json!({
             "idempotency_key": format!("surge-{i:012}"),
@@ -113,13 +127,30 @@ async fn main() -> anyhow::Result<()> {
         });
         set.spawn(async move {
             let t = Instant::now();
+            if page_view {
+                let outcome = match client.get(page_url).send().await {
+                    Ok(r) => {
+                        let status = r.status().as_u16();
+                        match (status, r.bytes().await) {
+                            (200, Ok(_)) => Ok(None),
+                            (200, Err(_)) => Err("page_connection_error".to_owned()),
+                            (s, _) => Err(format!("page_http_{s}")),
+                        }
+                    }
+                    Err(_) => Err("page_connection_error".to_owned()),
+                };
+                drop(permit);
+                return (t.elapsed(), outcome);
+            }
             let res = client.post(url).json(&body).send().await;
             let outcome = match res {
                 Ok(r) => {
                     let status = r.status().as_u16();
                     let v: Value = r.json().await.unwrap_or(Value::Null);
                     match (status, v["kind"].as_str()) {
-                        (200, _) => Ok(v["order_code"].as_str().unwrap_or_default().to_owned()),
+                        (200, _) => Ok(Some(
+                            v["order_code"].as_str().unwrap_or_default().to_owned(),
+                        )),
                         (_, Some(kind)) => Err(kind.to_owned()),
                         (s, None) => Err(format!("http_{s}")),
                     }
@@ -137,13 +168,24 @@ async fn main() -> anyhow::Result<()> {
     let mut tally = Tally::default();
     while let Some(done) = set.join_next().await {
         let (latency, outcome) = done?;
-        tally.latencies.push(latency);
         match outcome {
-            Ok(code) => {
+            Ok(None) => {
+                tally.page_latencies.push(latency);
+                *tally.by_kind.entry("page_viewed".into()).or_default() += 1;
+            }
+            Ok(Some(code)) => {
+                tally.latencies.push(latency);
                 *tally.by_kind.entry("acknowledged".into()).or_default() += 1;
                 tally.acknowledged.push(code);
             }
-            Err(kind) => *tally.by_kind.entry(kind).or_default() += 1,
+            Err(kind) => {
+                if kind.starts_with("page_") {
+                    tally.page_latencies.push(latency);
+                } else {
+                    tally.latencies.push(latency);
+                }
+                *tally.by_kind.entry(kind).or_default() += 1;
+            }
         }
     }
     let elapsed = started.elapsed();
@@ -153,11 +195,12 @@ async fn main() -> anyhow::Result<()> {
 
     // the same client, concurrency and request count against a bare axum JSON endpoint, so the
     // ratio says how much of the machine's HTTP capacity durable checkout keeps
-    let bare = bare_endpoint_rps(&client, args.concurrency, tally.latencies.len()).await?;
-    let answers_per_sec = tally.latencies.len() as f64 / elapsed.as_secs_f64().max(1e-9);
+    let answers = tally.latencies.len() + tally.page_latencies.len();
+    let bare = bare_endpoint_rps(&client, args.concurrency, answers).await?;
+    let answers_per_sec = answers as f64 / elapsed.as_secs_f64().max(1e-9);
     println!("bare axum JSON   {bare:.0} requests/s (same run, same client)");
     println!(
-        "ratio            {:.2} (order answers/s ÷ bare requests/s)",
+        "ratio            {:.2} (answers/s ÷ bare requests/s)",
         answers_per_sec / bare
     );
     if !ok {
@@ -209,26 +252,37 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn report(tally: &Tally, elapsed: Duration) {
-    let mut sorted = tally.latencies.clone();
-    sorted.sort();
     let secs = elapsed.as_secs_f64().max(1e-9);
-    let ack = tally.acknowledged.len();
-    println!("elapsed          {:.2} s", secs);
-    println!("requests/s       {:.0}", sorted.len() as f64 / secs);
+    let answers = tally.latencies.len() + tally.page_latencies.len();
+    println!("elapsed          {secs:.2} s");
+    println!("requests/s       {:.0}", answers as f64 / secs);
     println!(
         "orders/s         {:.0} (acknowledged orders per second)",
-        ack as f64 / secs
+        tally.acknowledged.len() as f64 / secs
     );
+    latency_line("order latency", &tally.latencies);
+    if !tally.page_latencies.is_empty() {
+        println!(
+            "page views/s     {:.0}",
+            tally.page_latencies.len() as f64 / secs
+        );
+        latency_line("page latency", &tally.page_latencies);
+    }
+    for (kind, n) in &tally.by_kind {
+        println!("  {kind:<16} {n}");
+    }
+}
+
+fn latency_line(label: &str, latencies: &[Duration]) {
+    let mut sorted = latencies.to_vec();
+    sorted.sort();
     println!(
-        "latency          p50 {:.1} ms   p95 {:.1} ms   p99 {:.1} ms   max {:.1} ms",
+        "{label:<16} p50 {:.1} ms   p95 {:.1} ms   p99 {:.1} ms   max {:.1} ms",
         ms(percentile(&sorted, 50.0)),
         ms(percentile(&sorted, 95.0)),
         ms(percentile(&sorted, 99.0)),
         ms(sorted.last().copied().unwrap_or_default())
     );
-    for (kind, n) in &tally.by_kind {
-        println!("  {kind:<16} {n}");
-    }
 }
 
 fn ms(d: Duration) -> f64 {
