@@ -13,16 +13,41 @@ use std::time::Duration;
 
 const INITIAL: i64 = 1_000_000;
 
+/// The server process; killed when dropped, so a failing test leaves nothing running.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Server {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
 /// Starts `server` on a free port with this data dir; returns the process and its base URL.
-fn start_server(data_dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .env("HOLDFAST_ADDR", "127.0.0.1:0")
-        .env("HOLDFAST_DATA_DIR", data_dir)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("server starts");
+fn start_server(data_dir: &std::path::Path) -> (Server, String) {
+    let mut child = Server(
+        Command::new(env!("CARGO_BIN_EXE_server"))
+            .env("HOLDFAST_ADDR", "127.0.0.1:0")
+            .env("HOLDFAST_DATA_DIR", data_dir)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server starts"),
+    );
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -141,7 +166,7 @@ async fn open_db(dir: &std::path::Path) -> SqlitePool {
 
 /// A server with ample stock and 32 shoppers ordering in a loop, at least 300 orders in.
 struct Surge {
-    server: Child,
+    server: Server,
     db: SqlitePool,
     stop: Arc<AtomicBool>,
     shoppers: tokio::task::JoinHandle<Vec<String>>,
