@@ -2,6 +2,8 @@
 //! surge loses no acknowledged order, and SIGTERM answers everyone in flight before exiting.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use serde_json::{json, Value};
 use sqlx::sqlite::SqlitePool;
 use std::collections::HashSet;
@@ -144,16 +146,10 @@ async fn audit(db: &SqlitePool, acked: &[String]) {
         lost.len(),
         lost.first()
     );
-    let stock: i64 = sqlx::query_scalar("SELECT stock FROM products WHERE id = 1")
-        .fetch_one(db)
-        .await
-        .unwrap();
-    let sold: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE product_id = 1",
-    )
-    .fetch_one(db)
-    .await
-    .unwrap();
+    let (stock, sold) = (
+        common::stock_of(db, 1).await,
+        common::units_sold(db, 1).await,
+    );
     assert_eq!(stock + sold, INITIAL, "stock {stock} + sold {sold}");
     assert_eq!(sold as usize, stored.len(), "one unit per stored order");
 }
@@ -212,13 +208,12 @@ async fn kill_9_mid_surge_loses_no_acknowledged_order() {
     db.close().await;
 
     // restart on the same files: recovery, then the audit
-    let (mut server, base) = start_server(dir.path());
+    let (server, base) = start_server(dir.path());
     let db = open_db(dir.path()).await;
     audit(&db, &acked).await;
     let res = reqwest::get(format!("{base}/api/products")).await.unwrap();
     assert_eq!(res.status(), 200, "the restarted shop serves");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server); // killed by its guard
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

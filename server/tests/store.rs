@@ -1,6 +1,8 @@
 //! The SQLite store on its own (no HTTP): durability settings and the atomic order path.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use app::domain::{CustomerInput, LineRequest, NewOrder};
 use app::store::{CheckoutError, Store};
 use server::store::SqliteStore;
@@ -68,16 +70,7 @@ async fn seeding_twice_adds_nothing() {
 #[tokio::test]
 async fn a_multi_line_order_is_all_or_nothing() {
     let (store, _dir) = fresh_store().await;
-    let stock = |p: i64| {
-        let w = store.writer().clone();
-        async move {
-            sqlx::query_scalar::<_, i64>("SELECT stock FROM products WHERE id = ?")
-                .bind(p)
-                .fetch_one(&w)
-                .await
-                .unwrap()
-        }
-    };
+    let stock = |p: i64| common::stock_of(store.writer(), p);
     let (a, b) = (stock(2).await, stock(4).await);
     let too_many = b + 1;
     let err = store
@@ -186,16 +179,10 @@ async fn thousands_of_concurrent_orders_with_duplicate_keys_never_oversell_or_du
         );
     }
     let db = store.writer();
-    let stock: i64 = sqlx::query_scalar("SELECT stock FROM products WHERE id = 1")
-        .fetch_one(db)
-        .await
-        .unwrap();
-    let sold: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE product_id = 1",
-    )
-    .fetch_one(db)
-    .await
-    .unwrap();
+    let (stock, sold) = (
+        common::stock_of(db, 1).await,
+        common::units_sold(db, 1).await,
+    );
     let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
         .fetch_one(db)
         .await

@@ -110,11 +110,7 @@ impl TestApp {
     }
 
     pub async fn stock(&self, product_id: i64) -> i64 {
-        sqlx::query_scalar("SELECT stock FROM products WHERE id = ?")
-            .bind(product_id)
-            .fetch_one(&self.db)
-            .await
-            .unwrap()
+        stock_of(&self.db, product_id).await
     }
 
     pub async fn order_count(&self) -> i64 {
@@ -125,13 +121,7 @@ impl TestApp {
     }
 
     pub async fn units_sold(&self, product_id: i64) -> i64 {
-        sqlx::query_scalar(
-            "SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE product_id = ?",
-        )
-        .bind(product_id)
-        .fetch_one(&self.db)
-        .await
-        .unwrap()
+        units_sold(&self.db, product_id).await
     }
 
     pub async fn order_codes(&self) -> Vec<String> {
@@ -163,6 +153,24 @@ impl TestApp {
             count("SELECT COUNT(*) FROM idempotency_keys").await,
         )
     }
+}
+
+/// Units of a product left in stock, read straight from the database.
+pub async fn stock_of(db: &SqlitePool, product_id: i64) -> i64 {
+    sqlx::query_scalar("SELECT stock FROM products WHERE id = ?")
+        .bind(product_id)
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
+
+/// Units of a product in stored orders.
+pub async fn units_sold(db: &SqlitePool, product_id: i64) -> i64 {
+    sqlx::query_scalar("SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE product_id = ?")
+        .bind(product_id)
+        .fetch_one(db)
+        .await
+        .unwrap()
 }
 
 pub fn order_body(key: &str, product_id: i64, quantity: i64) -> Value {
