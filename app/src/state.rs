@@ -1,12 +1,16 @@
 //! What every server function can reach: the store and the admission gate.
 
-use crate::store::Store;
+use crate::store::{Store, WaitingRoom};
+use crate::tokens::Signer;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn WaitingRoom>,
+    /// Signs and checks waiting-room tickets and hold tokens.
+    pub signer: Arc<Signer>,
     /// Bounds the orders being placed at once; beyond it the shop answers "try again in N s".
     pub order_admission: Arc<Semaphore>,
     /// Whether cookies get the `Secure` attribute (set when served over HTTPS).
@@ -16,11 +20,15 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         store: Arc<dyn Store>,
+        queue: Arc<dyn WaitingRoom>,
+        signer: Signer,
         max_orders_in_flight: usize,
         secure_cookies: bool,
     ) -> AppState {
         AppState {
             store,
+            queue,
+            signer: Arc::new(signer),
             order_admission: Arc::new(Semaphore::new(max_orders_in_flight.max(1))),
             secure_cookies,
         }

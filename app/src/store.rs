@@ -3,7 +3,7 @@
 //! Each backend (SQLite today) implements [`Store`] in the server crate; the server functions only
 //! ever see `Arc<dyn Store>`.
 
-use crate::domain::{NewOrder, OrderCode, OrderView, ProductView};
+use crate::domain::{JoinRequest, NewOrder, OrderCode, OrderView, ProductView};
 use async_trait::async_trait;
 
 /// Which product: by numeric id or by its URL slug.
@@ -37,8 +37,103 @@ pub enum CheckoutError {
     /// The idempotency key was used before for a different request.
     #[error("idempotency key reused for a different order")]
     KeyReused,
+    #[error("the sale of {product_name} starts in {starts_in_secs} s")]
+    SaleNotStarted {
+        product_id: i64,
+        product_name: String,
+        starts_in_secs: i64,
+    },
+    /// The product sells through its waiting room: an order needs a hold.
+    #[error("{product_name} sells through the waiting room")]
+    QueueRequired {
+        product_id: i64,
+        product_name: String,
+    },
+    /// This phone number already has `already` of the `limit` units allowed.
+    #[error("limit of {limit} {product_name} per customer reached")]
+    LimitReached {
+        product_id: i64,
+        product_name: String,
+        limit: i64,
+        already: i64,
+    },
+    #[error("hold cannot be used: {0}")]
+    Hold(HoldProblem),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why a hold token did not turn into an order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HoldProblem {
+    #[error("no such hold")]
+    Unknown,
+    #[error("the hold has expired")]
+    Expired,
+    #[error("the hold was already used")]
+    Used,
+    /// The order asks for something other than what is held (another product, quantity or phone).
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+/// Why a shopper could not join the waiting room.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    #[error("no product with id {product_id}")]
+    UnknownProduct { product_id: i64 },
+    /// No sale with a waiting room is announced or running for it.
+    #[error("{product_name} has no waiting room")]
+    NoWaitingRoom { product_name: String },
+    #[error("limit of {limit} {product_name} per customer reached")]
+    LimitReached {
+        product_id: i64,
+        product_name: String,
+        limit: i64,
+        already: i64,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A waiting-room ticket as the store knows it (the edge signs ids into tokens).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketInfo {
+    pub ticket_id: i64,
+    pub product_id: i64,
+    pub product_name: String,
+    pub product_slug: String,
+    pub quantity: u32,
+    pub standing: Standing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// `position` is `None` before the sale starts (the draw has not happened).
+    Waiting {
+        position: Option<u64>,
+        eta_seconds: u64,
+        starts_in_secs: Option<u64>,
+    },
+    Admitted {
+        hold_id: i64,
+        expires_at: String,
+        seconds_left: u64,
+    },
+    SoldOut,
+    Expired,
+    Left,
+    Ordered {
+        order_code: String,
+    },
+}
+
+/// What one admission round did (the usher logs it; the control room will show it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AdmissionRound {
+    pub holds_expired: u64,
+    pub admitted: u64,
+    pub told_sold_out: u64,
 }
 
 #[async_trait]
@@ -56,4 +151,26 @@ pub trait Store: Send + Sync + 'static {
     async fn place_order(&self, order: NewOrder) -> Result<OrderView, CheckoutError>;
 
     async fn order(&self, code: &OrderCode) -> Result<Option<OrderView>, StoreError>;
+}
+
+/// The waiting room of every sale that has one. Its writes go through the same order desk as
+/// orders (one writer, one transaction per batch).
+#[async_trait]
+pub trait WaitingRoom: Send + Sync + 'static {
+    /// Puts a shopper in a sale's waiting room (or returns the place this phone number already
+    /// has). A shopper who can be served at once is admitted before this returns.
+    async fn join_queue(&self, request: JoinRequest) -> Result<TicketInfo, JoinError>;
+
+    async fn ticket(&self, ticket_id: i64) -> Result<Option<TicketInfo>, StoreError>;
+
+    /// What a hold is for: (product id, quantity).
+    async fn hold_line(&self, hold_id: i64) -> Result<Option<(i64, i64)>, StoreError>;
+
+    /// Leaves the line; an admitted shopper's hold goes back to stock at once.
+    async fn leave_queue(&self, ticket_id: i64) -> Result<Option<TicketInfo>, StoreError>;
+
+    /// One round of the waiting room: expire overdue holds (their units return, once), admit
+    /// whoever is at the head of each line while stock lasts, and tell those who can no longer
+    /// be served that it is sold out.
+    async fn run_admission(&self) -> Result<AdmissionRound, StoreError>;
 }

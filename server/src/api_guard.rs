@@ -1,5 +1,5 @@
 //! The edge of `/api/*`: bounds request bodies, and gives server-function errors their real HTTP
-//! status (409, 400/422, 404, 503 + `Retry-After`) — server functions alone would answer 500.
+//! status (409, 400/422, 404, 429/503 + `Retry-After`) — server functions alone would answer 500.
 
 use app::domain::ApiError;
 use axum::body::Body;
@@ -51,13 +51,8 @@ async fn with_error_status(response: Response) -> Response {
     if let Ok(error) = serde_json::from_slice::<ApiError>(&bytes) {
         parts.status =
             StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if let ApiError::Overloaded {
-            retry_after_secs, ..
-        } = error
-        {
-            parts
-                .headers
-                .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        if let Some(secs) = error.retry_after_secs() {
+            parts.headers.insert(RETRY_AFTER, HeaderValue::from(secs));
         }
     }
     Response::from_parts(parts, Body::from(bytes))
@@ -78,10 +73,16 @@ pub fn json_error(error: &ApiError) -> Response {
     let status =
         StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_vec(error).unwrap_or_else(|_| b"{\"kind\":\"internal\"}".to_vec());
-    (
+    let mut response = (
         status,
         [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
         body,
     )
-        .into_response()
+        .into_response();
+    if let Some(secs) = error.retry_after_secs() {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
 }

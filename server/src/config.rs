@@ -24,6 +24,19 @@ pub struct Config {
     pub catalogue_cache: Duration,
     /// Mark cookies `Secure` (`HOLDFAST_SECURE_COOKIES`; set it when served over HTTPS).
     pub secure_cookies: bool,
+    /// The key that signs waiting-room tickets and holds (`HOLDFAST_SECRET`, at least 32
+    /// characters; default: a random key kept in `secret.key` in the data dir). Every server of
+    /// one shop must share it.
+    pub secret: Option<String>,
+    /// How often the waiting room admits the next in line and expires holds
+    /// (`HOLDFAST_QUEUE_TICK_MS`, default 250).
+    pub queue_tick: Duration,
+    /// Requests per second one client may make to the order and waiting-room endpoints, with
+    /// a burst of ten times that (`HOLDFAST_RATE_LIMIT_PER_SEC`, default 5; 0 turns it off).
+    pub rate_limit_per_sec: u32,
+    /// Take the client's address from the last `X-Forwarded-For` entry (`HOLDFAST_TRUST_PROXY`;
+    /// set it only behind a reverse proxy that sets that header).
+    pub trust_proxy: bool,
     /// The built site (`LEPTOS_SITE_ROOT`, default `target/site`).
     pub site_root: String,
     /// The name of the wasm/js/css bundle (`LEPTOS_OUTPUT_NAME`, default `holdfast`).
@@ -59,8 +72,28 @@ impl Config {
                 format!("HOLDFAST_CATALOGUE_CACHE_MS must be a number of milliseconds, got {v:?}")
             })?,
         };
+        let queue_tick_ms = match get("HOLDFAST_QUEUE_TICK_MS") {
+            None => 250,
+            Some(v) => v.parse::<u64>().ok().filter(|n| *n > 0).with_context(|| {
+                format!("HOLDFAST_QUEUE_TICK_MS must be a positive number of milliseconds, got {v:?}")
+            })?,
+        };
+        let rate_limit_per_sec = match get("HOLDFAST_RATE_LIMIT_PER_SEC") {
+            None => 5,
+            Some(v) => v.parse::<u32>().with_context(|| {
+                format!("HOLDFAST_RATE_LIMIT_PER_SEC must be a whole number, got {v:?}")
+            })?,
+        };
+        let secret = get("HOLDFAST_SECRET").filter(|s| !s.is_empty());
+        if secret.as_ref().is_some_and(|s| s.len() < 32) {
+            bail!("HOLDFAST_SECRET must be at least 32 characters");
+        }
         Ok(Config {
             addr,
+            secret,
+            queue_tick: Duration::from_millis(queue_tick_ms),
+            rate_limit_per_sec,
+            trust_proxy: parse_bool(get("HOLDFAST_TRUST_PROXY"), false, "HOLDFAST_TRUST_PROXY")?,
             catalogue_cache: Duration::from_millis(catalogue_cache_ms),
             data_dir: get("HOLDFAST_DATA_DIR")
                 .unwrap_or_else(|| "data".to_owned())
@@ -88,6 +121,23 @@ impl Config {
         }
     }
 
+    /// The signing key: `HOLDFAST_SECRET`, else the data dir's `secret.key`, made on first start.
+    pub fn signing_key(&self) -> anyhow::Result<Vec<u8>> {
+        if let Some(secret) = &self.secret {
+            return Ok(secret.as_bytes().to_vec());
+        }
+        let path = self.data_dir.join("secret.key");
+        match std::fs::read_to_string(&path) {
+            Ok(key) if key.trim().len() >= 32 => return Ok(key.trim().as_bytes().to_vec()),
+            Ok(_) => bail!("{} is too short: delete it to make a new one", path.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+        let key: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+        write_private(&path, &key).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(key.into_bytes())
+    }
+
     pub fn leptos_options(&self) -> LeptosOptions {
         LeptosOptions::builder()
             .output_name(self.output_name.clone())
@@ -96,6 +146,16 @@ impl Config {
             .site_addr(self.addr)
             .build()
     }
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
 }
 
 fn parse_bool(value: Option<String>, default: bool, key: &str) -> anyhow::Result<bool> {

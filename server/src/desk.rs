@@ -2,57 +2,67 @@
 //! orders waiting in its bounded queue, applies them in arrival order inside one transaction,
 //! commits once (one fsync for the whole batch), and only then answers each caller.
 //!
-//! Plain Rust: no web or database types. The writer is a [`BatchWriter`]; the SQLite one lives in
+//! Plain Rust: no web or database types, and generic over what a job is (the SQLite writer
+//! takes orders, queue joins and admission rounds). The writer is a [`BatchWriter`]; the SQLite one lives in
 //! `store::sqlite`, and the tests here use an in-memory one.
 
-use app::domain::{NewOrder, OrderView};
-use app::store::{CheckoutError, StoreError};
+use app::store::StoreError;
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-/// What one caller is told.
-pub type Outcome = Result<OrderView, CheckoutError>;
-
-/// Applies a batch of orders atomically per order and durably as a whole.
+/// Applies a batch of jobs (orders, queue joins, admission rounds) atomically per job and durably
+/// as a whole.
 #[async_trait]
 pub trait BatchWriter: Send + 'static {
-    /// Applies `orders` in order inside one transaction: an order that cannot be filled gets its
-    /// own error and leaves no trace, the others go in. Returns one outcome per order, in order,
-    /// and only after the commit succeeded; `Err` means nothing of the batch was written.
-    async fn write_batch(&mut self, orders: &[NewOrder]) -> Result<Vec<Outcome>, StoreError>;
+    type Job: Send + 'static;
+    type Outcome: Send + 'static;
+
+    /// Applies `jobs` in order inside one transaction: a job that cannot be done gets its own
+    /// refusal in its outcome and leaves no trace, the others go in. Returns one outcome per job,
+    /// in order, and only after the commit succeeded; `Err` means nothing of the batch was
+    /// written.
+    async fn write_batch(&mut self, jobs: &[Self::Job]) -> Result<Vec<Self::Outcome>, StoreError>;
 }
 
-struct Job {
-    order: NewOrder,
-    reply: oneshot::Sender<Outcome>,
+struct Ticket<J, O> {
+    job: J,
+    reply: oneshot::Sender<Result<O, StoreError>>,
 }
 
 /// The handle callers use; cheap to clone.
-#[derive(Clone)]
-pub struct OrderDesk {
-    queue: mpsc::Sender<Job>,
+pub struct Desk<J, O> {
+    queue: mpsc::Sender<Ticket<J, O>>,
 }
 
-impl OrderDesk {
-    /// Starts the writer task. `capacity` bounds the orders waiting (beyond it callers are told
+impl<J, O> Clone for Desk<J, O> {
+    fn clone(&self) -> Self {
+        Desk {
+            queue: self.queue.clone(),
+        }
+    }
+}
+
+impl<J: Send + 'static, O: Send + 'static> Desk<J, O> {
+    /// Starts the writer task. `capacity` bounds the jobs waiting (beyond it callers are told
     /// to retry at once); `max_batch` bounds one transaction.
-    pub fn start<W: BatchWriter>(
+    pub fn start<W: BatchWriter<Job = J, Outcome = O>>(
         writer: W,
         capacity: usize,
         max_batch: usize,
-    ) -> (OrderDesk, JoinHandle<()>) {
+    ) -> (Desk<J, O>, JoinHandle<()>) {
         let (queue, jobs) = mpsc::channel(capacity.max(1));
         let task = tokio::spawn(run(writer, jobs, max_batch.max(1)));
-        (OrderDesk { queue }, task)
+        (Desk { queue }, task)
     }
 
-    /// Queues an order and waits for its committed outcome. If the caller goes away, the order is
-    /// still applied (and a retry with the same idempotency key finds it).
-    pub async fn place(&self, order: NewOrder) -> Outcome {
+    /// Queues a job and waits for its committed outcome. If the caller goes away, the job is
+    /// still applied (and a retry with the same idempotency key finds it). `Err` means the job
+    /// was not written: the queue was full, or its batch failed to commit (worth a retry).
+    pub async fn submit(&self, job: J) -> Result<O, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .try_send(Job { order, reply })
+            .try_send(Ticket { job, reply })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
                     StoreError::Busy("the order desk queue is full".into())
@@ -67,50 +77,53 @@ impl OrderDesk {
     }
 }
 
-async fn run<W: BatchWriter>(mut writer: W, mut jobs: mpsc::Receiver<Job>, max_batch: usize) {
-    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
-    // ends when every OrderDesk handle is dropped and the queue is drained
-    while jobs.recv_many(&mut batch, max_batch).await > 0 {
-        let (orders, replies): (Vec<NewOrder>, Vec<oneshot::Sender<Outcome>>) =
-            batch.drain(..).map(|j| (j.order, j.reply)).unzip();
-        let size = orders.len();
-        match writer.write_batch(&orders).await {
+async fn run<W: BatchWriter>(
+    mut writer: W,
+    mut tickets: mpsc::Receiver<Ticket<W::Job, W::Outcome>>,
+    max_batch: usize,
+) {
+    let mut batch = Vec::with_capacity(max_batch);
+    // ends when every Desk handle is dropped and the queue is drained
+    while tickets.recv_many(&mut batch, max_batch).await > 0 {
+        let (jobs, replies): (Vec<W::Job>, Vec<_>) =
+            batch.drain(..).map(|t| (t.job, t.reply)).unzip();
+        let size = jobs.len();
+        match writer.write_batch(&jobs).await {
             Ok(outcomes) if outcomes.len() == size => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     // a caller that went away has nothing to be told
-                    let _ = reply.send(outcome);
+                    let _ = reply.send(Ok(outcome));
                 }
             }
             Ok(outcomes) => {
                 tracing::error!(
                     size,
                     answers = outcomes.len(),
-                    "batch writer answered the wrong number of orders"
+                    "batch writer answered the wrong number of jobs"
                 );
                 fail_all(replies, || {
                     StoreError::Unexpected("order desk bookkeeping error".into())
                 });
             }
             Err(e) => {
-                tracing::warn!(size, error = %e, "order batch not committed; callers told to retry");
-                fail_all(replies, || {
-                    StoreError::Busy(format!("order batch not committed: {e}"))
-                });
+                tracing::warn!(size, error = %e, "batch not committed; callers told to retry");
+                fail_all(replies, || StoreError::Busy(format!("batch not committed: {e}")));
             }
         }
     }
 }
 
-fn fail_all(replies: Vec<oneshot::Sender<Outcome>>, error: impl Fn() -> StoreError) {
+fn fail_all<O>(replies: Vec<oneshot::Sender<Result<O, StoreError>>>, error: impl Fn() -> StoreError) {
     for reply in replies {
-        let _ = reply.send(Err(CheckoutError::Store(error())));
+        let _ = reply.send(Err(error()));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::domain::{CustomerInput, LineRequest, OrderCode, OrderStatus};
+    use app::domain::{CustomerInput, LineRequest, NewOrder, OrderCode, OrderStatus, OrderView};
+    use app::store::CheckoutError;
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
 
@@ -125,8 +138,24 @@ mod tests {
 
     struct FakeWriter(Arc<Mutex<Shop>>);
 
+    type Outcome = Result<OrderView, CheckoutError>;
+    type OrderDesk = Desk<NewOrder, Outcome>;
+
+    /// What a shopper is told: a desk failure is a checkout failure too.
+    trait Place {
+        async fn place(&self, order: NewOrder) -> Outcome;
+    }
+
+    impl Place for OrderDesk {
+        async fn place(&self, order: NewOrder) -> Outcome {
+            self.submit(order).await.map_err(CheckoutError::Store)?
+        }
+    }
+
     #[async_trait]
     impl BatchWriter for FakeWriter {
+        type Job = NewOrder;
+        type Outcome = Outcome;
         async fn write_batch(&mut self, orders: &[NewOrder]) -> Result<Vec<Outcome>, StoreError> {
             // let more callers queue up, as a real fsync would
             tokio::task::yield_now().await;
@@ -329,6 +358,8 @@ mod tests {
 
     #[async_trait]
     impl BatchWriter for GatedWriter {
+        type Job = NewOrder;
+        type Outcome = Outcome;
         async fn write_batch(&mut self, orders: &[NewOrder]) -> Result<Vec<Outcome>, StoreError> {
             self.holding.notify_one();
             let _go = self

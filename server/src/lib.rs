@@ -9,6 +9,7 @@ pub mod seed;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod usher;
 
 pub use config::Config;
 pub use startup::Application;

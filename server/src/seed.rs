@@ -27,6 +27,25 @@ pub const DEMO_CATALOGUE: &[DemoProduct] = &[
     DemoProduct { slug: "founders-print", name: "Founders' Edition Print", description: "The signed first edition of the lighthouse print. All sold — thank you!", price_cents: 9000, stock: 0, flash_sale: false },
 ];
 
+/// A flash sale in the demo shop, with times relative to the first start.
+pub struct DemoSale {
+    pub slug: &'static str,
+    /// Minutes from seeding to the start (negative: already running).
+    pub starts_in_min: i64,
+    pub lasts_days: i64,
+    pub sale_price_cents: i64,
+    pub per_customer_limit: Option<i64>,
+    pub waiting_room: bool,
+    pub hold_seconds: i64,
+}
+
+/// The hoodie drop is running, through the waiting room; the print's sale starts a quarter of an
+/// hour after the shop first starts (a countdown to look at).
+pub const DEMO_SALES: &[DemoSale] = &[
+    DemoSale { slug: "anchor-hoodie", starts_in_min: -1, lasts_days: 14, sale_price_cents: 3900, per_customer_limit: Some(2), waiting_room: true, hold_seconds: 300 },
+    DemoSale { slug: "lighthouse-print", starts_in_min: 15, lasts_days: 14, sale_price_cents: 1900, per_customer_limit: Some(3), waiting_room: false, hold_seconds: 300 },
+];
+
 /// Writes the demo catalogue if the shop has no products yet. Returns whether it did.
 pub async fn seed_if_empty(store: &SqliteStore) -> anyhow::Result<bool> {
     let mut tx = store
@@ -79,6 +98,28 @@ pub async fn seed_if_empty(store: &SqliteStore) -> anyhow::Result<bool> {
             .await
             .with_context(|| format!("cannot seed images of {}", p.slug))?;
         }
+    }
+    let at = chrono::Utc::now();
+    let stamp = |t: chrono::DateTime<chrono::Utc>| {
+        t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    for sale in DEMO_SALES {
+        let starts = at + chrono::Duration::minutes(sale.starts_in_min);
+        let ends = starts + chrono::Duration::days(sale.lasts_days);
+        sqlx::query(
+            "INSERT INTO sales (product_id, starts_at, ends_at, sale_price_cents, per_customer_limit, \
+             waiting_room, hold_seconds) SELECT id, ?, ?, ?, ?, ?, ? FROM products WHERE slug = ?",
+        )
+        .bind(stamp(starts))
+        .bind(stamp(ends))
+        .bind(sale.sale_price_cents)
+        .bind(sale.per_customer_limit)
+        .bind(sale.waiting_room)
+        .bind(sale.hold_seconds)
+        .bind(sale.slug)
+        .execute(&mut *tx)
+        .await
+        .with_context(|| format!("cannot seed the sale of {}", sale.slug))?;
     }
     tx.commit()
         .await

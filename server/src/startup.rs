@@ -24,6 +24,7 @@ pub struct Application {
     router: Router,
     port: u16,
     store: SqliteStore,
+    usher: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -43,14 +44,18 @@ impl Application {
         if config.seed_demo && crate::seed::seed_if_empty(&store).await? {
             tracing::info!("seeded the demo catalogue");
         }
+        let signer = app::tokens::Signer::new(&config.signing_key()?).map_err(anyhow::Error::msg)?;
         let state = AppState::new(
             Arc::new(CatalogueCache::new(
                 Arc::new(store.clone()),
                 config.catalogue_cache,
             )),
+            Arc::new(store.clone()),
+            signer,
             config.max_orders_in_flight,
             config.secure_cookies,
         );
+        let usher = crate::usher::spawn(Arc::new(store.clone()), config.queue_tick);
         // release builds only: under `cargo leptos watch` every rebuild would recompress a
         // multi-megabyte debug bundle for nothing
         if !cfg!(debug_assertions) {
@@ -66,6 +71,7 @@ impl Application {
             router,
             port,
             store,
+            usher,
         })
     }
 
@@ -83,6 +89,7 @@ impl Application {
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("server failed")?;
+        self.usher.abort();
         self.store.close().await;
         Ok(())
     }

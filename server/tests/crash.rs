@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const INITIAL: i64 = 1_000_000;
+/// A product with no sale (the demo hoodie, id 1, sells through its waiting room).
+const PRODUCT: i64 = 2;
 
 /// The server process; killed when dropped, so a failing test leaves nothing running.
 struct Server(Child);
@@ -101,7 +103,7 @@ async fn surge(
                 i += 1;
                 let body = json!({
                     "idempotency_key": format!("crash-{w:04}-{i:08}"),
-                    "lines": [{"product_id": 1, "quantity": 1}],
+                    "lines": [{"product_id": PRODUCT, "quantity": 1}],
                     "customer": {"name": "Ada", "phone": "5550102030", "address": "1 Harbour Row"}
                 });
                 match client.post(&url).json(&body).send().await {
@@ -153,8 +155,8 @@ async fn audit(db: &SqlitePool, acked: &[String]) {
         lost.first()
     );
     let (stock, sold) = (
-        common::stock_of(db, 1).await,
-        common::units_sold(db, 1).await,
+        common::stock_of(db, PRODUCT).await,
+        common::units_sold(db, PRODUCT).await,
     );
     assert_eq!(stock + sold, INITIAL, "stock {stock} + sold {sold}");
     assert_eq!(sold as usize, stored.len(), "one unit per stored order");
@@ -177,8 +179,9 @@ struct Surge {
 async fn start_surge(dir: &std::path::Path) -> Surge {
     let (server, base) = start_server(dir);
     let db = open_db(dir).await;
-    sqlx::query("UPDATE products SET stock = ? WHERE id = 1")
+    sqlx::query("UPDATE products SET stock = ? WHERE id = ?")
         .bind(INITIAL)
+        .bind(PRODUCT)
         .execute(&db)
         .await
         .unwrap();

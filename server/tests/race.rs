@@ -10,7 +10,7 @@ use std::collections::HashSet;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_shoppers_racing_for_ten_units_buy_exactly_ten() {
     let app = spawn_app().await;
-    let product = 1;
+    let product = 2;
     app.set_stock(product, 10).await;
     let bodies = (0..200).map(|i| order_body(&key(i), product, 1)).collect();
     let mut acknowledged = Vec::new();
@@ -66,18 +66,18 @@ async fn the_same_idempotency_key_sent_twenty_times_at_once_makes_one_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_retry_after_the_stock_ran_out_still_gets_its_first_order() {
     let app = spawn_app().await;
-    app.set_stock(1, 1).await;
+    app.set_stock(2, 1).await;
     let first: Value = app
-        .place_order(&order_body(&key(1), 1, 1))
+        .place_order(&order_body(&key(1), 2, 1))
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(app.stock(1).await, 0);
-    let retry = app.place_order(&order_body(&key(1), 1, 1)).await;
+    assert_eq!(app.stock(2).await, 0);
+    let retry = app.place_order(&order_body(&key(1), 2, 1)).await;
     assert_eq!(retry.status(), 200, "a retry is not a new purchase");
     let retry: Value = retry.json().await.unwrap();
     assert_eq!(retry["order_code"], first["order_code"]);
-    let other = app.place_order(&order_body(&key(2), 1, 1)).await;
+    let other = app.place_order(&order_body(&key(2), 2, 1)).await;
     assert_eq!(other.status(), 409);
 }

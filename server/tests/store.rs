@@ -5,15 +5,8 @@ mod common;
 
 use app::domain::{CustomerInput, LineRequest, NewOrder};
 use app::store::{CheckoutError, Store};
+use common::fresh_store;
 use server::store::SqliteStore;
-
-async fn fresh_store() -> (SqliteStore, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/shop.db", dir.path().display());
-    let store = SqliteStore::open(&url).await.unwrap();
-    server::seed::seed_if_empty(&store).await.unwrap();
-    (store, dir)
-}
 
 fn order(key: &str, lines: &[(i64, i64)]) -> NewOrder {
     let lines: Vec<LineRequest> = lines
@@ -141,7 +134,7 @@ async fn an_acknowledged_order_is_on_disk_when_the_store_is_reopened() {
 async fn thousands_of_concurrent_orders_with_duplicate_keys_never_oversell_or_duplicate() {
     use std::collections::HashMap;
     let (store, _dir) = fresh_store().await;
-    sqlx::query("UPDATE products SET stock = 500 WHERE id = 1")
+    sqlx::query("UPDATE products SET stock = 500 WHERE id = 2")
         .execute(store.writer())
         .await
         .unwrap();
@@ -151,7 +144,7 @@ async fn thousands_of_concurrent_orders_with_duplicate_keys_never_oversell_or_du
     for i in 0..3000_usize {
         let store = store.clone();
         let key = format!("dup-key-{:010}", i % 1200);
-        set.spawn(async move { (key.clone(), store.place_order(order(&key, &[(1, 1)])).await) });
+        set.spawn(async move { (key.clone(), store.place_order(order(&key, &[(2, 1)])).await) });
     }
     let mut codes_by_key: HashMap<String, Vec<String>> = HashMap::new();
     let mut sold_out_keys = std::collections::HashSet::new();
@@ -180,8 +173,8 @@ async fn thousands_of_concurrent_orders_with_duplicate_keys_never_oversell_or_du
     }
     let db = store.writer();
     let (stock, sold) = (
-        common::stock_of(db, 1).await,
-        common::units_sold(db, 1).await,
+        common::stock_of(db, 2).await,
+        common::units_sold(db, 2).await,
     );
     let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
         .fetch_one(db)

@@ -2,7 +2,7 @@
 //! logged here, once, and never sent to the client.
 
 use crate::domain::ApiError;
-use crate::store::{CheckoutError, StoreError};
+use crate::store::{CheckoutError, HoldProblem, JoinError, StoreError};
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
@@ -44,7 +44,85 @@ impl From<CheckoutError> for ApiError {
                 "idempotency_key",
                 "This idempotency key was already used for a different order.",
             ),
+            CheckoutError::SaleNotStarted {
+                product_id,
+                product_name,
+                starts_in_secs,
+            } => ApiError::SaleNotStarted {
+                message: format!(
+                    "The {product_name} sale starts in {}.",
+                    crate::domain::countdown_text(starts_in_secs)
+                ),
+                product_id,
+                starts_in_secs,
+            },
+            CheckoutError::QueueRequired {
+                product_id,
+                product_name,
+            } => ApiError::QueueRequired {
+                message: format!(
+                    "{product_name} sells through the waiting line: join it to get your units held."
+                ),
+                product_id,
+            },
+            CheckoutError::LimitReached {
+                product_id,
+                product_name,
+                limit,
+                already,
+            } => limit_reached(product_id, &product_name, limit, already),
+            CheckoutError::Hold(problem) => {
+                let (reason, message) = match problem {
+                    HoldProblem::Unknown => ("unknown", "That hold does not exist.".to_owned()),
+                    HoldProblem::Expired => (
+                        "expired",
+                        "Your hold has expired and its units went to the next in line.".to_owned(),
+                    ),
+                    HoldProblem::Used => ("used", "This hold was already used for an order.".to_owned()),
+                    HoldProblem::Mismatch(m) => ("mismatch", m),
+                };
+                ApiError::HoldInvalid {
+                    message,
+                    reason: reason.to_owned(),
+                }
+            }
             CheckoutError::Store(e) => e.into(),
+        }
+    }
+}
+
+fn limit_reached(product_id: i64, product_name: &str, limit: i64, already: i64) -> ApiError {
+    ApiError::LimitReached {
+        message: if already == 0 {
+            format!("At most {limit} {product_name} per customer in this sale.")
+        } else {
+            format!(
+                "At most {limit} {product_name} per customer in this sale, and this phone number already has {already}."
+            )
+        },
+        product_id,
+        limit,
+        already,
+    }
+}
+
+impl From<JoinError> for ApiError {
+    fn from(e: JoinError) -> ApiError {
+        match e {
+            JoinError::UnknownProduct { product_id } => {
+                ApiError::invalid_field("product_id", format!("There is no product with id {product_id}."))
+            }
+            JoinError::NoWaitingRoom { product_name } => ApiError::invalid_field(
+                "product_id",
+                format!("{product_name} has no waiting line right now: add it to your cart instead."),
+            ),
+            JoinError::LimitReached {
+                product_id,
+                product_name,
+                limit,
+                already,
+            } => limit_reached(product_id, &product_name, limit, already),
+            JoinError::Store(e) => e.into(),
         }
     }
 }

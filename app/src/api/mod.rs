@@ -4,6 +4,7 @@
 pub mod cart;
 pub mod catalogue;
 pub mod orders;
+pub mod queue;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod cookies;

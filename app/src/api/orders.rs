@@ -86,14 +86,50 @@ mod edge {
 
 /// The JSON API for placing an order. Answers only once the order is durably committed; the same
 /// `idempotency_key` always answers with the first order.
+/// With a `hold_token` from the waiting room, the order turns that hold into the order (it must be
+/// exactly the held product and quantity, by the phone number that joined the line).
 #[server(endpoint = "place_order", input = Json, output = Json)]
 pub async fn place_order(
     idempotency_key: String,
     lines: Vec<LineRequest>,
     customer: CustomerInput,
+    hold_token: Option<String>,
 ) -> Result<OrderView, ApiError> {
-    let order = crate::domain::NewOrder::parse(&idempotency_key, &lines, &customer)?;
+    let mut order = crate::domain::NewOrder::parse(&idempotency_key, &lines, &customer)?;
+    if let Some(token) = hold_token {
+        order.hold = Some(super::queue::hold_id(&crate::api::state()?, &token)?);
+    }
     edge::place(order).await
+}
+
+/// Places the order for a waiting-room hold: the held product and quantity, nothing else.
+#[cfg(feature = "ssr")]
+pub(crate) async fn place_with_hold(
+    idempotency_key: &str,
+    hold_token: &str,
+    values: &CustomerInput,
+) -> Result<OrderView, ApiError> {
+    let state = crate::api::state()?;
+    let hold = super::queue::hold_id(&state, hold_token)?;
+    let held = state
+        .queue
+        .hold_line(hold)
+        .await?
+        .ok_or_else(|| ApiError::HoldInvalid {
+            message: "That hold does not exist.".to_owned(),
+            reason: "unknown".to_owned(),
+        })?;
+    let lines = [LineRequest {
+        product_id: held.0,
+        quantity: held.1,
+    }];
+    let mut order = crate::domain::NewOrder::parse(idempotency_key, &lines, values)?;
+    order.hold = Some(hold);
+    let placed = edge::place(order).await;
+    if placed.is_err() && super::cookies::from_plain_form() {
+        edge::save_draft(values, state.secure_cookies);
+    }
+    placed
 }
 
 /// The checkout form (works without JavaScript): orders what is in the cart cookie.

@@ -156,9 +156,17 @@ impl Phone {
 
     /// Whether two numbers are the same line, however the `+` was typed.
     pub fn same_number(&self, stored: &str) -> bool {
-        let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
-        digits(&self.0) == digits(stored)
+        self.key() == digits(stored)
     }
+
+    /// The number's digits: what per-customer limits and the waiting room count by.
+    pub fn key(&self) -> String {
+        digits(&self.0)
+    }
+}
+
+fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
 }
 
 #[cfg(test)]

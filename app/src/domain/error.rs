@@ -43,6 +43,33 @@ pub enum ApiError {
     },
     #[error("{message}")]
     NotFound { message: String },
+    /// The product's sale has not started: orders open in `starts_in_secs`.
+    #[error("{message}")]
+    SaleNotStarted {
+        message: String,
+        product_id: i64,
+        starts_in_secs: i64,
+    },
+    /// The product sells through its waiting room: join the line for a hold.
+    #[error("{message}")]
+    QueueRequired { message: String, product_id: i64 },
+    /// This phone number has bought (or holds) `already` of the `limit` allowed per customer.
+    #[error("{message}")]
+    LimitReached {
+        message: String,
+        product_id: i64,
+        limit: i64,
+        already: i64,
+    },
+    /// The hold token cannot be used: `reason` is `unknown`, `expired`, `used` or `mismatch`.
+    #[error("{message}")]
+    HoldInvalid { message: String, reason: String },
+    /// Too many requests from this client: try again after `retry_after_secs`.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_secs: u32,
+    },
     /// The server is shedding load: try again after `retry_after_secs`.
     #[error("{message}")]
     Overloaded {
@@ -94,6 +121,31 @@ impl ApiError {
         }
     }
 
+    pub fn rate_limited(retry_after_secs: u32) -> ApiError {
+        ApiError::RateLimited {
+            message: format!(
+                "Too many requests from your connection. Please wait {retry_after_secs} s and try again."
+            ),
+            retry_after_secs,
+        }
+    }
+
+    /// Seconds the client should wait before trying again, for errors that say so.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            ApiError::Overloaded {
+                retry_after_secs, ..
+            }
+            | ApiError::RateLimited {
+                retry_after_secs, ..
+            } => Some(u64::from(*retry_after_secs)),
+            ApiError::SaleNotStarted { starts_in_secs, .. } => {
+                Some(u64::try_from(*starts_in_secs).unwrap_or(0).max(1))
+            }
+            _ => None,
+        }
+    }
+
     pub fn internal() -> ApiError {
         ApiError::Internal {
             message: "Something went wrong on our side. Nothing was charged; please try again."
@@ -119,6 +171,11 @@ impl ApiError {
             ApiError::InvalidInput { fields, .. } if fields.is_empty() => 400,
             ApiError::InvalidInput { .. } => 422,
             ApiError::NotFound { .. } => 404,
+            ApiError::SaleNotStarted { .. }
+            | ApiError::QueueRequired { .. }
+            | ApiError::LimitReached { .. }
+            | ApiError::HoldInvalid { .. } => 409,
+            ApiError::RateLimited { .. } => 429,
             ApiError::Overloaded { .. } => 503,
             ApiError::Internal { .. } => 500,
         }
@@ -178,6 +235,8 @@ mod tests {
         assert_eq!(ApiError::invalid_field("phone", "bad").status_code(), 422);
         assert_eq!(ApiError::not_found("x").status_code(), 404);
         assert_eq!(ApiError::overloaded(1).status_code(), 503);
+        assert_eq!(ApiError::rate_limited(1).status_code(), 429);
+        assert_eq!(ApiError::rate_limited(4).retry_after_secs(), Some(4));
         assert_eq!(ApiError::internal().status_code(), 500);
     }
 

@@ -9,6 +9,8 @@ pub mod money;
 pub mod order;
 pub mod product;
 pub mod quantity;
+pub mod queue;
+pub mod sale;
 
 pub use cart::Cart;
 pub use customer::{Address, Customer, CustomerInput, CustomerName, Note, Phone};
@@ -20,3 +22,5 @@ pub use order::{
 };
 pub use product::{ProductImage, ProductView, StockBadge};
 pub use quantity::Quantity;
+pub use queue::{JoinInput, JoinRequest, QueueState, QueueStatus};
+pub use sale::{countdown_text, SalePhase, SaleView};

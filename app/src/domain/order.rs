@@ -150,6 +150,8 @@ pub struct NewOrder {
     /// Product id → quantity, merged and sorted by product id (a stable lock order).
     pub lines: Vec<(i64, Quantity)>,
     pub customer: Customer,
+    /// The waiting-room hold this order turns into (its id, from a verified hold token).
+    pub hold: Option<i64>,
 }
 
 impl NewOrder {
@@ -211,6 +213,7 @@ impl NewOrder {
                 idempotency_key,
                 lines: merged.into_iter().collect(),
                 customer,
+                hold: None,
             }),
             _ => Err(ApiError::invalid(errors)),
         }
@@ -225,8 +228,9 @@ impl NewOrder {
             .map(|(id, q)| format!("{id}x{}", q.get()))
             .collect();
         let c = &self.customer;
+        let hold = self.hold.map(|h| format!("\u{1f}hold{h}")).unwrap_or_default();
         format!(
-            "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            "{}{hold}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
             lines.join(","),
             c.name.as_str(),
             c.phone.as_str(),

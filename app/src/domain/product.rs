@@ -1,5 +1,6 @@
 //! Products as the shop shows them, and the stock badge a shopper reads.
 
+use super::sale::SaleView;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,9 +23,32 @@ pub struct ProductView {
     pub images: Vec<ProductImage>,
     /// A limited, low-stock item the shop is promoting.
     pub flash_sale: bool,
+    /// Its flash sale, if one is announced, running or just over.
+    #[serde(default)]
+    pub sale: Option<SaleView>,
 }
 
 impl ProductView {
+    /// What one unit costs right now: the sale price while the sale is live.
+    pub fn price_now_cents(&self) -> i64 {
+        match &self.sale {
+            Some(sale) if sale.is_live() => sale.sale_price_cents,
+            _ => self.price_cents,
+        }
+    }
+
+    /// Whether shoppers must join the waiting room rather than use the cart.
+    pub fn queues(&self) -> bool {
+        self.sale.as_ref().is_some_and(SaleView::queues)
+    }
+
+    /// Whether orders are refused because the sale has not started.
+    pub fn not_yet_on_sale(&self) -> bool {
+        self.sale
+            .as_ref()
+            .is_some_and(|s| s.phase == super::sale::SalePhase::Upcoming)
+    }
+
     pub fn badge(&self) -> StockBadge {
         StockBadge::for_stock(self.stock)
     }

@@ -98,6 +98,7 @@ mod tests {
                 image_url: String::new(),
                 images: Vec::new(),
                 flash_sale: false,
+                sale: None,
             }])
         }
         async fn product(&self, _: &ProductKey) -> Result<Option<ProductView>, StoreError> {

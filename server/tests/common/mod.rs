@@ -16,6 +16,15 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
+/// The SQLite store alone (no HTTP), on a fresh file with the demo catalogue.
+pub async fn fresh_store() -> (server::store::SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/shop.db", dir.path().display());
+    let store = server::store::SqliteStore::open(&url).await.unwrap();
+    server::seed::seed_if_empty(&store).await.unwrap();
+    (store, dir)
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
@@ -183,4 +192,85 @@ pub fn order_body(key: &str, product_id: i64, quantity: i64) -> Value {
 
 pub fn key(n: usize) -> String {
     format!("test-key-{n:012}")
+}
+
+/// Puts a product on sale: starting `starts_in_secs` from now (negative: already running) and
+/// lasting `lasts_secs`.
+pub struct Sale {
+    pub starts_in_secs: i64,
+    pub lasts_secs: i64,
+    pub price_cents: i64,
+    pub limit: Option<i64>,
+    pub waiting_room: bool,
+    pub hold_seconds: i64,
+}
+
+impl Default for Sale {
+    fn default() -> Sale {
+        Sale {
+            starts_in_secs: -60,
+            lasts_secs: 3600,
+            price_cents: 999,
+            limit: None,
+            waiting_room: true,
+            hold_seconds: 300,
+        }
+    }
+}
+
+fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub async fn set_sale(db: &SqlitePool, product_id: i64, sale: Sale) {
+    let starts = chrono::Utc::now() + chrono::Duration::seconds(sale.starts_in_secs);
+    let ends = starts + chrono::Duration::seconds(sale.lasts_secs);
+    sqlx::query(
+        "INSERT OR REPLACE INTO sales (product_id, starts_at, ends_at, sale_price_cents, \
+         per_customer_limit, waiting_room, hold_seconds) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(product_id)
+    .bind(stamp(starts))
+    .bind(stamp(ends))
+    .bind(sale.price_cents)
+    .bind(sale.limit)
+    .bind(sale.waiting_room)
+    .bind(sale.hold_seconds)
+    .execute(db)
+    .await
+    .unwrap();
+}
+
+/// Moves a sale's start to a second ago (the draw happens at the next admission round).
+pub async fn start_sale_now(db: &SqlitePool, product_id: i64) {
+    let start = stamp(chrono::Utc::now() - chrono::Duration::seconds(1));
+    sqlx::query("UPDATE sales SET starts_at = ? WHERE product_id = ?")
+        .bind(start)
+        .bind(product_id)
+        .execute(db)
+        .await
+        .unwrap();
+}
+
+/// Units of a product in live holds.
+pub async fn units_held(db: &SqlitePool, product_id: i64) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE product_id = ? AND state = 'live'",
+    )
+    .bind(product_id)
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+/// How many tickets of a product are in each state.
+pub async fn ticket_states(db: &SqlitePool, product_id: i64) -> HashMap<String, i64> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT state, COUNT(*) FROM queue_tickets WHERE product_id = ? GROUP BY state",
+    )
+    .bind(product_id)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    rows.into_iter().collect()
 }

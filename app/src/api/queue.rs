@@ -1,0 +1,177 @@
+//! The waiting room: `POST /api/queue/join`, `GET /api/queue/status?ticket=…`, leaving the line,
+//! and checking out with a hold. Tickets and holds travel as signed tokens; the latest ticket is
+//! also kept in a cookie.
+
+use crate::domain::{ApiError, CustomerInput, QueueStatus};
+use leptos::prelude::*;
+use leptos::server_fn::codec::{GetUrl, Json, PostUrl};
+
+#[cfg(feature = "ssr")]
+mod edge {
+    use super::*;
+    use crate::api::cookies;
+    use crate::domain::{JoinInput, JoinRequest, QueueState};
+    use crate::state::AppState;
+    use crate::store::{Standing, TicketInfo};
+    use crate::tokens::TokenKind;
+
+    pub const TICKET_COOKIE: &str = "hf_ticket";
+    const DAY: u32 = 24 * 3600;
+
+    pub fn status(state: &AppState, info: TicketInfo) -> QueueStatus {
+        let queue_state = match info.standing {
+            Standing::Waiting {
+                position,
+                eta_seconds,
+                starts_in_secs,
+            } => QueueState::Waiting {
+                position,
+                eta_seconds,
+                starts_in_secs,
+            },
+            Standing::Admitted {
+                hold_id,
+                expires_at,
+                seconds_left,
+            } => QueueState::Admitted {
+                hold_token: state.signer.sign(TokenKind::Hold, hold_id),
+                hold_expires_at: expires_at,
+                hold_seconds_left: seconds_left,
+            },
+            Standing::SoldOut => QueueState::SoldOut,
+            Standing::Expired => QueueState::Expired,
+            Standing::Left => QueueState::Left,
+            Standing::Ordered { order_code } => QueueState::Ordered { order_code },
+        };
+        QueueStatus {
+            ticket: state.signer.sign(TokenKind::Ticket, info.ticket_id),
+            product_id: info.product_id,
+            product_name: info.product_name,
+            product_slug: info.product_slug,
+            quantity: info.quantity,
+            state: queue_state,
+        }
+    }
+
+    pub async fn join(input: JoinInput) -> Result<QueueStatus, ApiError> {
+        let request = JoinRequest::parse(&input)?;
+        let state = crate::api::state()?;
+        let info = state.queue.join_queue(request).await?;
+        let status = status(&state, info);
+        cookies::set(TICKET_COOKIE, &status.ticket, DAY, state.secure_cookies);
+        Ok(status)
+    }
+
+    /// The ticket id in a token (or, when none is given, in the ticket cookie).
+    pub fn ticket_id(state: &AppState, token: &str) -> Result<i64, ApiError> {
+        let token = if token.trim().is_empty() {
+            cookies::read(TICKET_COOKIE).unwrap_or_default()
+        } else {
+            token.to_owned()
+        };
+        state
+            .signer
+            .verify(TokenKind::Ticket, &token)
+            .ok_or_else(|| ApiError::not_found("That place in line does not exist. Join the line again from the product page."))
+    }
+
+    pub async fn lookup(token: &str) -> Result<QueueStatus, ApiError> {
+        let state = crate::api::state()?;
+        let id = ticket_id(&state, token)?;
+        let info = state.queue.ticket(id).await?.ok_or_else(|| {
+            ApiError::not_found("That place in line does not exist. Join the line again from the product page.")
+        })?;
+        Ok(status(&state, info))
+    }
+
+    pub fn hold_id(state: &AppState, token: &str) -> Result<i64, ApiError> {
+        state
+            .signer
+            .verify(TokenKind::Hold, token)
+            .ok_or_else(|| ApiError::HoldInvalid {
+                message: "That hold does not exist.".to_owned(),
+                reason: "unknown".to_owned(),
+            })
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) use edge::hold_id;
+
+/// Joins a sale's waiting line. Answers with the ticket (also set as the `hf_ticket` cookie) and
+/// where it stands — already `admitted` with a hold when stock is free and nobody is ahead.
+#[server(endpoint = "queue/join", input = Json, output = Json)]
+pub async fn queue_join(
+    product_id: i64,
+    quantity: i64,
+    phone: String,
+) -> Result<QueueStatus, ApiError> {
+    edge::join(crate::domain::JoinInput {
+        product_id,
+        quantity,
+        phone,
+    })
+    .await
+}
+
+/// The same, from the product page's form (works without JavaScript): goes to the waiting page.
+#[server(endpoint = "queue/join_form", input = PostUrl, output = Json)]
+pub async fn queue_join_form(
+    product_id: i64,
+    quantity: i64,
+    phone: String,
+) -> Result<String, ApiError> {
+    let status = edge::join(crate::domain::JoinInput {
+        product_id,
+        quantity,
+        phone,
+    })
+    .await?;
+    leptos_axum::redirect(&format!("/queue/{}", status.ticket));
+    Ok(status.ticket)
+}
+
+/// Where a ticket stands: `waiting` (position, eta), `admitted` (hold token and expiry),
+/// `sold_out`, `expired`, `left` or `ordered`.
+#[server(endpoint = "queue/status", input = GetUrl, output = Json)]
+pub async fn ticket_status(ticket: String) -> Result<QueueStatus, ApiError> {
+    edge::lookup(&ticket).await
+}
+
+/// Leaves the line; a held shopper's units go to the next in line at once.
+#[server(endpoint = "queue/leave", input = PostUrl, output = Json)]
+pub async fn queue_leave(ticket: String) -> Result<QueueStatus, ApiError> {
+    let state = super::state()?;
+    let id = edge::ticket_id(&state, &ticket)?;
+    let info = state
+        .queue
+        .leave_queue(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("That place in line does not exist."))?;
+    let status = edge::status(&state, info);
+    if super::cookies::from_plain_form() {
+        leptos_axum::redirect(&format!("/queue/{}", status.ticket));
+    }
+    Ok(status)
+}
+
+/// Checks out the held units (works without JavaScript): goes to the order page.
+#[server(endpoint = "queue/checkout", input = PostUrl, output = Json)]
+pub async fn hold_checkout(
+    hold_token: String,
+    idempotency_key: String,
+    name: String,
+    phone: String,
+    address: String,
+    note: String,
+) -> Result<String, ApiError> {
+    let values = CustomerInput {
+        name,
+        phone,
+        address,
+        note,
+    };
+    let order = super::orders::place_with_hold(&idempotency_key, &hold_token, &values).await?;
+    leptos_axum::redirect(&format!("/order/{}", order.order_code));
+    Ok(order.order_code.to_string())
+}

@@ -1,0 +1,144 @@
+//! The waiting room as the shopper and the JSON API see it.
+
+use super::customer::Phone;
+use super::error::{ApiError, FieldError};
+use super::quantity::Quantity;
+use serde::{Deserialize, Serialize};
+
+/// `POST /api/queue/join` as it arrived: untrusted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinInput {
+    pub product_id: i64,
+    pub quantity: i64,
+    pub phone: String,
+}
+
+/// A valid request for a place in line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinRequest {
+    pub product_id: i64,
+    pub quantity: Quantity,
+    pub phone: Phone,
+}
+
+impl JoinRequest {
+    pub fn parse(input: &JoinInput) -> Result<JoinRequest, ApiError> {
+        let mut errors = Vec::new();
+        if input.product_id < 1 {
+            errors.push(FieldError::new("product_id", "Unknown product."));
+        }
+        let quantity = Quantity::parse(input.quantity)
+            .map_err(|m| errors.push(FieldError::new("quantity", m)))
+            .ok();
+        let phone = Phone::parse(&input.phone)
+            .map_err(|m| errors.push(FieldError::new("phone", m)))
+            .ok();
+        match (quantity, phone) {
+            (Some(quantity), Some(phone)) if errors.is_empty() => Ok(JoinRequest {
+                product_id: input.product_id,
+                quantity,
+                phone,
+            }),
+            _ => Err(ApiError::invalid(errors)),
+        }
+    }
+}
+
+/// Where a ticket stands. Serialises with a `state` tag, as `GET /api/queue/status` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum QueueState {
+    /// In line. Before the sale starts nobody has a position yet (the line is drawn at random at
+    /// the start), so `position` is absent and `eta_seconds` counts down to the start.
+    Waiting {
+        position: Option<u64>,
+        /// The earliest the shopper can be admitted, in seconds.
+        eta_seconds: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        starts_in_secs: Option<u64>,
+    },
+    /// Units are held for this shopper: check out with `hold_token` before `hold_expires_at`.
+    Admitted {
+        hold_token: String,
+        /// RFC 3339, UTC.
+        hold_expires_at: String,
+        hold_seconds_left: u64,
+    },
+    /// Everything left is spoken for by people ahead in line.
+    SoldOut,
+    /// The hold ran out before checkout; its units went to the next in line.
+    Expired,
+    /// The shopper left the line (or gave up their hold).
+    Left,
+    /// The hold became this order.
+    Ordered { order_code: String },
+}
+
+/// One ticket's standing, with what it is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueStatus {
+    /// The opaque, signed ticket: keep it to ask again.
+    pub ticket: String,
+    pub product_id: i64,
+    pub product_name: String,
+    pub product_slug: String,
+    pub quantity: u32,
+    #[serde(flatten)]
+    pub state: QueueState,
+}
+
+impl QueueStatus {
+    /// Whether the page should keep asking.
+    pub fn is_waiting(&self) -> bool {
+        matches!(self.state, QueueState::Waiting { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_serialises_flat_with_its_state() {
+        let status = QueueStatus {
+            ticket: "t".into(),
+            product_id: 1,
+            product_name: "Hoodie".into(),
+            product_slug: "hoodie".into(),
+            quantity: 2,
+            state: QueueState::Waiting {
+                position: Some(4),
+                eta_seconds: 30,
+                starts_in_secs: None,
+            },
+        };
+        let json = serde_json::to_value(&status).unwrap_or_default();
+        assert_eq!(json["state"], "waiting");
+        assert_eq!(json["position"], 4);
+        assert_eq!(json["eta_seconds"], 30);
+        let back: Result<QueueStatus, _> = serde_json::from_value(json);
+        assert_eq!(back.ok(), Some(status));
+        let sold_out = serde_json::to_value(QueueState::SoldOut).unwrap_or_default();
+        assert_eq!(sold_out["state"], "sold_out");
+    }
+
+    #[test]
+    fn a_join_request_reports_every_bad_field() {
+        let bad = JoinRequest::parse(&JoinInput {
+            product_id: 0,
+            quantity: 0,
+            phone: "x".into(),
+        });
+        let Err(ApiError::InvalidInput { fields, .. }) = bad else {
+            panic!("expected invalid input, got {bad:?}");
+        };
+        let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(names, ["product_id", "quantity", "phone"]);
+        let ok = JoinRequest::parse(&JoinInput {
+            product_id: 3,
+            quantity: 2,
+            phone: "+1 555 010 2030".into(),
+        });
+        assert_eq!(ok.map(|r| r.phone.key()), Ok("15550102030".to_owned()));
+    }
+}

@@ -1,0 +1,76 @@
+//! Flash sales: a window with a sale price, an optional per-customer limit, and optionally a
+//! waiting room that hands out timed holds.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a sale is in time, as of when the view was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SalePhase {
+    /// Announced: orders are refused until it starts (the waiting room already takes names).
+    Upcoming,
+    Live,
+    /// Over: the product sells at its normal price again, without limit or waiting room.
+    Ended,
+}
+
+/// A product's flash sale as shown to shoppers and the JSON API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleView {
+    /// RFC 3339, UTC.
+    pub starts_at: String,
+    /// RFC 3339, UTC.
+    pub ends_at: String,
+    pub sale_price_cents: i64,
+    /// Units one phone number may buy during the sale.
+    pub per_customer_limit: Option<u32>,
+    /// Shoppers queue and get a timed hold instead of racing to check out.
+    pub waiting_room: bool,
+    /// How long an admitted shopper's units are held for them.
+    pub hold_seconds: u32,
+    pub phase: SalePhase,
+    /// Seconds from when this view was made until the start (0 once started).
+    pub starts_in_secs: i64,
+    /// Seconds from when this view was made until the end (0 once ended).
+    pub ends_in_secs: i64,
+}
+
+impl SaleView {
+    pub fn is_live(&self) -> bool {
+        self.phase == SalePhase::Live
+    }
+
+    /// Whether shoppers go through the waiting room right now (or will, once it starts).
+    pub fn queues(&self) -> bool {
+        self.waiting_room && self.phase != SalePhase::Ended
+    }
+}
+
+/// "1 h 05 min", "4:07", "12 s": a countdown a shopper reads at a glance.
+pub fn countdown_text(secs: i64) -> String {
+    let secs = secs.max(0);
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    if h >= 24 {
+        format!("{} d {} h", h / 24, h % 24)
+    } else if h > 0 {
+        format!("{h} h {m:02} min")
+    } else if m > 0 {
+        format!("{m}:{s:02}")
+    } else {
+        format!("{s} s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn countdowns_read_naturally() {
+        assert_eq!(countdown_text(-3), "0 s");
+        assert_eq!(countdown_text(12), "12 s");
+        assert_eq!(countdown_text(247), "4:07");
+        assert_eq!(countdown_text(3900), "1 h 05 min");
+        assert_eq!(countdown_text(2 * 86400 + 7200), "2 d 2 h");
+    }
+}

@@ -1,0 +1,358 @@
+//! The SQLite backend: WAL, `synchronous=FULL`, one writer connection taking `BEGIN IMMEDIATE`
+//! transactions, and a pool of readers.
+//!
+//! Every write goes through the order desk (`crate::desk`): each batch is ONE write transaction
+//! holding orders (`orders`), waiting-room joins, leaves and admission rounds (`queue`). One
+//! commit, then the answers. Reads (catalogue, orders, tickets) use a pool of read-only
+//! connections.
+
+mod orders;
+mod queue;
+mod sales;
+mod writer;
+
+use super::classify;
+use crate::desk::Desk;
+use app::domain::{JoinRequest, NewOrder, OrderCode, OrderView, ProductImage, ProductView};
+use app::store::{
+    AdmissionRound, CheckoutError, JoinError, ProductKey, Store, StoreError, TicketInfo,
+    WaitingRoom,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+use writer::{SqliteBatchWriter, WriteJob, WriteOutcome};
+
+type Tx = Transaction<'static, Sqlite>;
+
+/// One reading of the clock, as an instant and as the RFC 3339 text the database compares.
+pub(crate) struct Now {
+    at: DateTime<Utc>,
+    text: String,
+}
+
+impl Now {
+    pub(crate) fn current() -> Now {
+        Now::at(Utc::now())
+    }
+
+    pub(crate) fn at(at: DateTime<Utc>) -> Now {
+        Now {
+            at,
+            text: rfc3339(at),
+        }
+    }
+
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Whole seconds from now until `stamp` (negative if past; rounded up, so "1 s" means not
+    /// yet).
+    fn secs_until(&self, stamp: &str) -> i64 {
+        match DateTime::parse_from_rfc3339(stamp) {
+            Ok(t) => {
+                let ms = (t.with_timezone(&Utc) - self.at).num_milliseconds();
+                ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) > 0)
+            }
+            Err(_) => 0,
+        }
+    }
+
+    fn plus_secs(&self, secs: i64) -> String {
+        rfc3339(self.at + chrono::Duration::seconds(secs))
+    }
+}
+
+/// RFC 3339 UTC with milliseconds: sorts as text.
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// How long a statement waits for a lock before SQLite reports busy. Writers queue on the single
+/// writer connection first, so this is a last resort (another process holding the file).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const READERS: u32 = 8;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
+    desk: Desk<WriteJob, WriteOutcome>,
+}
+
+/// Jobs waiting for the desk before new ones are told to retry.
+const DESK_QUEUE: usize = 8192;
+/// Orders committed together at most (one transaction, one fsync).
+const DESK_BATCH: usize = 256;
+
+type ProductRow = (
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    String,
+    bool,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<bool>,
+    Option<i64>,
+);
+
+/// A product with its sale, if any: `SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} …`.
+const PRODUCT_COLUMNS: &str = "p.id, p.slug, p.name, p.description, p.price_cents, p.stock, \
+     p.image_url, p.flash_sale, s.starts_at, s.ends_at, s.sale_price_cents, s.per_customer_limit, \
+     s.waiting_room, s.hold_seconds";
+const PRODUCT_TABLES: &str = "products p LEFT JOIN sales s ON s.product_id = p.id";
+
+impl SqliteStore {
+    /// Opens (creating if missing) and migrates the database at `url` (`sqlite://path`).
+    pub async fn open(url: &str) -> anyhow::Result<SqliteStore> {
+        use anyhow::Context;
+        let base = SqliteConnectOptions::from_str(url)
+            .with_context(|| format!("bad SQLite URL {url}"))?
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let write_options = base
+            .clone()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // an acknowledged order survives power loss: fsync on every commit
+            .synchronous(SqliteSynchronous::Full);
+        // one writer: writes queue fairly in the pool rather than spinning on SQLITE_BUSY
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(write_options)
+            .await
+            .with_context(|| format!("cannot open the database {url}"))?;
+        sqlx::migrate!("../migrations/sqlite")
+            .run(&write)
+            .await
+            .context("database migration failed")?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(base.read_only(true))
+            .await
+            .context("cannot open database readers")?;
+        let (desk, _writer_task) = Desk::start(
+            SqliteBatchWriter {
+                write: write.clone(),
+            },
+            DESK_QUEUE,
+            DESK_BATCH,
+        );
+        Ok(SqliteStore { read, write, desk })
+    }
+
+    /// The writer pool, for seeding and for tests that set up data.
+    pub fn writer(&self) -> &SqlitePool {
+        &self.write
+    }
+
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
+    async fn images_for(&self, ids: &[i64]) -> Result<Vec<(i64, ProductImage)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT product_id, url, alt FROM product_images WHERE product_id IN ({}) \
+             ORDER BY product_id, position",
+            placeholders(ids.len())
+        );
+        let mut q = sqlx::query_as::<_, (i64, String, String)>(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        let rows = q.fetch_all(&self.read).await.map_err(classify)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, url, alt)| (id, ProductImage { url, alt }))
+            .collect())
+    }
+
+    async fn with_images(&self, rows: Vec<ProductRow>) -> Result<Vec<ProductView>, StoreError> {
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let images = self.images_for(&ids).await?;
+        let now = Now::current();
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let mut images: Vec<ProductImage> = images
+                    .iter()
+                    .filter(|(id, _)| *id == r.0)
+                    .map(|(_, img)| img.clone())
+                    .collect();
+                if images.is_empty() {
+                    images.push(ProductImage {
+                        url: r.6.clone(),
+                        alt: r.2.clone(),
+                    });
+                }
+                ProductView {
+                    id: r.0,
+                    slug: r.1,
+                    name: r.2,
+                    description: r.3,
+                    price_cents: r.4,
+                    stock: r.5,
+                    image_url: r.6,
+                    images,
+                    flash_sale: r.7,
+                    sale: sales::sale_view(
+                        sales::SaleColumns {
+                            starts_at: r.8,
+                            ends_at: r.9,
+                            sale_price_cents: r.10,
+                            per_customer_limit: r.11,
+                            waiting_room: r.12,
+                            hold_seconds: r.13,
+                        },
+                        &now,
+                    ),
+                }
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn products(&self) -> Result<Vec<ProductView>, StoreError> {
+        let sql = format!("SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} ORDER BY p.position, p.id");
+        let rows: Vec<ProductRow> = sqlx::query_as(&sql)
+            .fetch_all(&self.read)
+            .await
+            .map_err(classify)?;
+        self.with_images(rows).await
+    }
+
+    async fn product(&self, key: &ProductKey) -> Result<Option<ProductView>, StoreError> {
+        let row: Option<ProductRow> = match key {
+            ProductKey::Id(id) => {
+                sqlx::query_as(&format!(
+                    "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} WHERE p.id = ?"
+                ))
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await
+            }
+            ProductKey::Slug(slug) => {
+                sqlx::query_as(&format!(
+                    "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} WHERE p.slug = ?"
+                ))
+                .bind(slug)
+                .fetch_optional(&self.read)
+                .await
+            }
+        }
+        .map_err(classify)?;
+        Ok(self.with_images(row.into_iter().collect()).await?.pop())
+    }
+
+    async fn products_by_ids(&self, ids: &[i64]) -> Result<Vec<ProductView>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} WHERE p.id IN ({})",
+            placeholders(ids.len())
+        );
+        let mut q = sqlx::query_as::<_, ProductRow>(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        let rows = q.fetch_all(&self.read).await.map_err(classify)?;
+        self.with_images(rows).await
+    }
+
+    async fn place_order(&self, order: NewOrder) -> Result<OrderView, CheckoutError> {
+        // The desk's writer task owns the transaction: if the shopper's connection drops
+        // mid-way, the order still commits or rolls back whole (a retry finds it by its key).
+        match self.desk.submit(WriteJob::Order(order)).await? {
+            WriteOutcome::Order(outcome) => outcome,
+            _ => Err(wrong_outcome().into()),
+        }
+    }
+
+    async fn order(&self, code: &OrderCode) -> Result<Option<OrderView>, StoreError> {
+        let mut conn = self.read.acquire().await.map_err(classify)?;
+        orders::load_order(&mut conn, code).await
+    }
+}
+
+#[async_trait]
+impl WaitingRoom for SqliteStore {
+    async fn join_queue(&self, request: JoinRequest) -> Result<TicketInfo, JoinError> {
+        let ticket_id = match self.desk.submit(WriteJob::Join(request)).await? {
+            WriteOutcome::Join(joined) => joined?,
+            _ => return Err(wrong_outcome().into()),
+        };
+        self.ticket(ticket_id)
+            .await?
+            .ok_or_else(|| StoreError::Unexpected("a committed ticket is missing".into()).into())
+    }
+
+    async fn ticket(&self, ticket_id: i64) -> Result<Option<TicketInfo>, StoreError> {
+        let mut conn = self.read.acquire().await.map_err(classify)?;
+        queue::ticket_info(&mut conn, ticket_id, &Now::current()).await
+    }
+
+    async fn hold_line(&self, hold_id: i64) -> Result<Option<(i64, i64)>, StoreError> {
+        sqlx::query_as("SELECT product_id, quantity FROM holds WHERE id = ?")
+            .bind(hold_id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(classify)
+    }
+
+    async fn leave_queue(&self, ticket_id: i64) -> Result<Option<TicketInfo>, StoreError> {
+        match self.desk.submit(WriteJob::Leave(ticket_id)).await? {
+            WriteOutcome::Leave => self.ticket(ticket_id).await,
+            _ => Err(wrong_outcome()),
+        }
+    }
+
+    async fn run_admission(&self) -> Result<AdmissionRound, StoreError> {
+        match self.desk.submit(WriteJob::Admit).await? {
+            WriteOutcome::Admit(round) => Ok(round),
+            _ => Err(wrong_outcome()),
+        }
+    }
+}
+
+fn wrong_outcome() -> StoreError {
+    StoreError::Unexpected("the desk answered a different kind of job".into())
+}
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// RFC 3339 UTC with milliseconds: sorts as text.
+pub(crate) fn now_utc() -> String {
+    rfc3339(Utc::now())
+}
+
+fn fingerprint_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
