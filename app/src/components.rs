@@ -160,3 +160,21 @@ pub fn OrderSummary(order: OrderView) -> impl IntoView {
         </section>
     }
 }
+
+/// A countdown that the server renders as text and the browser (once hydrated) ticks down each
+/// second. Counting from the server's figure avoids trusting the phone's clock.
+#[component]
+pub fn Countdown(secs: i64) -> impl IntoView {
+    let left = RwSignal::new(secs.max(0));
+    Effect::new(move |_| {
+        let tick = move || left.update(|s| *s = (*s - 1).max(0));
+        if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_secs(1)) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    view! {
+        <span class="countdown" data-testid="countdown">
+            {move || crate::domain::countdown_text(left.get())}
+        </span>
+    }
+}

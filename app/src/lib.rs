@@ -60,6 +60,7 @@ pub fn App() -> impl IntoView {
                     />
                     <Route path=path!("/order/:code") view=pages::order::OrderPage ssr=SsrMode::Async />
                     <Route path=path!("/status") view=pages::status::StatusPage ssr=SsrMode::Async />
+                    <Route path=path!("/queue/:ticket") view=pages::queue::QueuePage ssr=SsrMode::Async />
                 </Routes>
             </main>
             <footer class="site-footer">

@@ -101,7 +101,11 @@ mod tests {
         let t = s.sign(TokenKind::Ticket, 42);
         assert!(t.starts_with("t42."), "{t}");
         assert_eq!(s.verify(TokenKind::Ticket, &t), Some(42));
-        assert_eq!(s.verify(TokenKind::Hold, &t), None, "a ticket is not a hold");
+        assert_eq!(
+            s.verify(TokenKind::Hold, &t),
+            None,
+            "a ticket is not a hold"
+        );
         let h = s.sign(TokenKind::Hold, 42);
         assert_eq!(s.verify(TokenKind::Hold, &h), Some(42));
         assert_ne!(h[1..], t[1..], "kinds are signed apart");
@@ -113,8 +117,21 @@ mod tests {
         let t = s.sign(TokenKind::Ticket, 42);
         let other_id = t.replacen("t42.", "t43.", 1);
         assert_eq!(s.verify(TokenKind::Ticket, &other_id), None);
-        assert_eq!(signer(8).verify(TokenKind::Ticket, &t), None, "another shop's key");
-        for junk in ["", "t", "t42", "t42.", "t-1.00", "t42.zz", "x42.00", &format!("{t}00")] {
+        assert_eq!(
+            signer(8).verify(TokenKind::Ticket, &t),
+            None,
+            "another shop's key"
+        );
+        for junk in [
+            "",
+            "t",
+            "t42",
+            "t42.",
+            "t-1.00",
+            "t42.zz",
+            "x42.00",
+            &format!("{t}00"),
+        ] {
             assert_eq!(s.verify(TokenKind::Ticket, junk), None, "{junk:?}");
         }
         assert!(Signer::new(&[1; 16]).is_err(), "short keys are refused");

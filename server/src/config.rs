@@ -75,7 +75,9 @@ impl Config {
         let queue_tick_ms = match get("HOLDFAST_QUEUE_TICK_MS") {
             None => 250,
             Some(v) => v.parse::<u64>().ok().filter(|n| *n > 0).with_context(|| {
-                format!("HOLDFAST_QUEUE_TICK_MS must be a positive number of milliseconds, got {v:?}")
+                format!(
+                    "HOLDFAST_QUEUE_TICK_MS must be a positive number of milliseconds, got {v:?}"
+                )
             })?,
         };
         let rate_limit_per_sec = match get("HOLDFAST_RATE_LIMIT_PER_SEC") {
@@ -129,11 +131,16 @@ impl Config {
         let path = self.data_dir.join("secret.key");
         match std::fs::read_to_string(&path) {
             Ok(key) if key.trim().len() >= 32 => return Ok(key.trim().as_bytes().to_vec()),
-            Ok(_) => bail!("{} is too short: delete it to make a new one", path.display()),
+            Ok(_) => bail!(
+                "{} is too short: delete it to make a new one",
+                path.display()
+            ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
-        let key: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+        let key: String = (0..32)
+            .map(|_| format!("{:02x}", rand::random::<u8>()))
+            .collect();
         write_private(&path, &key).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(key.into_bytes())
     }

@@ -107,13 +107,18 @@ async fn run<W: BatchWriter>(
             }
             Err(e) => {
                 tracing::warn!(size, error = %e, "batch not committed; callers told to retry");
-                fail_all(replies, || StoreError::Busy(format!("batch not committed: {e}")));
+                fail_all(replies, || {
+                    StoreError::Busy(format!("batch not committed: {e}"))
+                });
             }
         }
     }
 }
 
-fn fail_all<O>(replies: Vec<oneshot::Sender<Result<O, StoreError>>>, error: impl Fn() -> StoreError) {
+fn fail_all<O>(
+    replies: Vec<oneshot::Sender<Result<O, StoreError>>>,
+    error: impl Fn() -> StoreError,
+) {
     for reply in replies {
         let _ = reply.send(Err(error()));
     }

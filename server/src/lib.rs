@@ -5,6 +5,7 @@ pub mod api_guard;
 pub mod assets;
 pub mod config;
 pub mod desk;
+pub mod rate_limit;
 pub mod seed;
 pub mod startup;
 pub mod store;

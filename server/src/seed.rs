@@ -42,8 +42,24 @@ pub struct DemoSale {
 /// The hoodie drop is running, through the waiting room; the print's sale starts a quarter of an
 /// hour after the shop first starts (a countdown to look at).
 pub const DEMO_SALES: &[DemoSale] = &[
-    DemoSale { slug: "anchor-hoodie", starts_in_min: -1, lasts_days: 14, sale_price_cents: 3900, per_customer_limit: Some(2), waiting_room: true, hold_seconds: 300 },
-    DemoSale { slug: "lighthouse-print", starts_in_min: 15, lasts_days: 14, sale_price_cents: 1900, per_customer_limit: Some(3), waiting_room: false, hold_seconds: 300 },
+    DemoSale {
+        slug: "anchor-hoodie",
+        starts_in_min: -1,
+        lasts_days: 14,
+        sale_price_cents: 3900,
+        per_customer_limit: Some(2),
+        waiting_room: true,
+        hold_seconds: 300,
+    },
+    DemoSale {
+        slug: "lighthouse-print",
+        starts_in_min: 15,
+        lasts_days: 14,
+        sale_price_cents: 1900,
+        per_customer_limit: Some(3),
+        waiting_room: false,
+        hold_seconds: 300,
+    },
 ];
 
 /// Writes the demo catalogue if the shop has no products yet. Returns whether it did.
@@ -100,9 +116,8 @@ pub async fn seed_if_empty(store: &SqliteStore) -> anyhow::Result<bool> {
         }
     }
     let at = chrono::Utc::now();
-    let stamp = |t: chrono::DateTime<chrono::Utc>| {
-        t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-    };
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     for sale in DEMO_SALES {
         let starts = at + chrono::Duration::minutes(sale.starts_in_min);
         let ends = starts + chrono::Duration::days(sale.lasts_days);

@@ -44,7 +44,8 @@ impl Application {
         if config.seed_demo && crate::seed::seed_if_empty(&store).await? {
             tracing::info!("seeded the demo catalogue");
         }
-        let signer = app::tokens::Signer::new(&config.signing_key()?).map_err(anyhow::Error::msg)?;
+        let signer =
+            app::tokens::Signer::new(&config.signing_key()?).map_err(anyhow::Error::msg)?;
         let state = AppState::new(
             Arc::new(CatalogueCache::new(
                 Arc::new(store.clone()),
@@ -85,7 +86,10 @@ impl Application {
             "Holdfast is serving on http://{}",
             self.listener.local_addr()?
         );
-        axum::serve(self.listener, self.router)
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("server failed")?;
@@ -133,6 +137,11 @@ fn router(state: AppState, config: &Config) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler(shell))
         .layer(axum::middleware::from_fn(crate::api_guard::guard))
+        // outermost: a client over its allowance is refused before any other work
+        .layer(axum::middleware::from_fn_with_state(
+            crate::rate_limit::ClientLimits::new(config.rate_limit_per_sec, config.trust_proxy),
+            crate::rate_limit::limit,
+        ))
         .layer(CompressionLayer::new())
         .with_state(leptos_options)
 }

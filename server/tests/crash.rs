@@ -46,6 +46,7 @@ fn start_server(data_dir: &std::path::Path) -> (Server, String) {
         Command::new(env!("CARGO_BIN_EXE_server"))
             .env("HOLDFAST_ADDR", "127.0.0.1:0")
             .env("HOLDFAST_DATA_DIR", data_dir)
+            .env("HOLDFAST_RATE_LIMIT_PER_SEC", "0")
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -63,25 +63,44 @@ async fn set_stock(store: &SqliteStore, product_id: i64, stock: i64) {
 /// stock + sold + held, which must always equal what the shop put up.
 async fn accounted(store: &SqliteStore, product_id: i64) -> i64 {
     let db = store.writer();
-    stock_of(db, product_id).await + units_sold(db, product_id).await + units_held(db, product_id).await
+    stock_of(db, product_id).await
+        + units_sold(db, product_id).await
+        + units_held(db, product_id).await
 }
 
 #[tokio::test]
-async fn a_free_shopper_is_admitted_at_once_and_the_hold_becomes_the_order_without_a_second_decrement() {
+async fn a_free_shopper_is_admitted_at_once_and_the_hold_becomes_the_order_without_a_second_decrement(
+) {
     let (store, _dir) = fresh_store().await;
     set_stock(&store, P, 5).await;
-    set_sale(store.writer(), P, Sale { price_cents: 777, ..Sale::default() }).await;
+    set_sale(
+        store.writer(),
+        P,
+        Sale {
+            price_cents: 777,
+            ..Sale::default()
+        },
+    )
+    .await;
 
     let ticket = store.join_queue(join(P, 2, 1)).await.unwrap();
     let hold = hold_of(&ticket);
-    assert_eq!(stock_of(store.writer(), P).await, 3, "held units leave stock");
+    assert_eq!(
+        stock_of(store.writer(), P).await,
+        3,
+        "held units leave stock"
+    );
     assert_eq!(units_held(store.writer(), P).await, 2);
 
     let placed = store
         .place_order(order("hold-order-key-0001", P, 2, 1, Some(hold)))
         .await
         .unwrap();
-    assert_eq!(placed.total_cents, 2 * 777, "the sale price held at admission");
+    assert_eq!(
+        placed.total_cents,
+        2 * 777,
+        "the sale price held at admission"
+    );
     assert_eq!(stock_of(store.writer(), P).await, 3, "no second decrement");
     assert_eq!(units_held(store.writer(), P).await, 0);
     assert_eq!(accounted(&store, P).await, 5);
@@ -118,7 +137,10 @@ async fn without_a_hold_a_waiting_room_product_cannot_be_ordered() {
         .place_order(order("no-hold-order-key-01", P, 1, 1, None))
         .await;
     assert!(
-        matches!(refused, Err(CheckoutError::QueueRequired { product_id: P, .. })),
+        matches!(
+            refused,
+            Err(CheckoutError::QueueRequired { product_id: P, .. })
+        ),
         "{refused:?}"
     );
     assert_eq!(stock_of(store.writer(), P).await, before);
@@ -145,9 +167,19 @@ async fn a_hold_cannot_be_used_for_another_product_quantity_or_phone_or_when_unk
     let unknown = store
         .place_order(order("unknown-hold-key-01", P, 2, 1, Some(hold + 1000)))
         .await;
-    assert!(matches!(unknown, Err(CheckoutError::Hold(HoldProblem::Unknown))));
-    assert_eq!(units_held(store.writer(), P).await, 2, "the hold is still there");
-    assert_eq!(units_sold(store.writer(), P).await + units_sold(store.writer(), 3).await, 0);
+    assert!(matches!(
+        unknown,
+        Err(CheckoutError::Hold(HoldProblem::Unknown))
+    ));
+    assert_eq!(
+        units_held(store.writer(), P).await,
+        2,
+        "the hold is still there"
+    );
+    assert_eq!(
+        units_sold(store.writer(), P).await + units_sold(store.writer(), 3).await,
+        0
+    );
     // and it still works for what it is for
     assert!(store
         .place_order(order("right-hold-key-0001", P, 2, 1, Some(hold)))
@@ -190,11 +222,21 @@ async fn the_line_is_served_in_order_and_those_stock_cannot_reach_are_told_sold_
 async fn an_expired_hold_returns_its_units_exactly_once_and_admits_the_next_in_line() {
     let (store, _dir) = fresh_store().await;
     set_stock(&store, P, 1).await;
-    set_sale(store.writer(), P, Sale { hold_seconds: 1, ..Sale::default() }).await;
+    set_sale(
+        store.writer(),
+        P,
+        Sale {
+            hold_seconds: 1,
+            ..Sale::default()
+        },
+    )
+    .await;
     let first = store.join_queue(join(P, 1, 1)).await.unwrap();
     let hold = hold_of(&first);
     let second = store.join_queue(join(P, 1, 2)).await.unwrap();
-    assert!(matches!(second.standing, Standing::Waiting { position: Some(1), eta_seconds, .. } if eta_seconds <= 2));
+    assert!(
+        matches!(second.standing, Standing::Waiting { position: Some(1), eta_seconds, .. } if eta_seconds <= 2)
+    );
 
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let round = store.run_admission().await.unwrap();
@@ -203,17 +245,28 @@ async fn an_expired_hold_returns_its_units_exactly_once_and_admits_the_next_in_l
     assert_eq!(again.holds_expired, 0, "an expired hold is returned once");
 
     assert_eq!(
-        store.ticket(first.ticket_id).await.unwrap().unwrap().standing,
+        store
+            .ticket(first.ticket_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .standing,
         Standing::Expired
     );
     let second = store.ticket(second.ticket_id).await.unwrap().unwrap();
-    assert!(matches!(second.standing, Standing::Admitted { .. }), "{second:?}");
+    assert!(
+        matches!(second.standing, Standing::Admitted { .. }),
+        "{second:?}"
+    );
     assert_eq!(stock_of(store.writer(), P).await, 0);
     assert_eq!(accounted(&store, P).await, 1);
     let late = store
         .place_order(order("expired-hold-key-01", P, 1, 1, Some(hold)))
         .await;
-    assert!(matches!(late, Err(CheckoutError::Hold(HoldProblem::Expired))), "{late:?}");
+    assert!(
+        matches!(late, Err(CheckoutError::Hold(HoldProblem::Expired))),
+        "{late:?}"
+    );
 }
 
 #[tokio::test]
@@ -227,18 +280,34 @@ async fn leaving_with_a_hold_gives_the_units_to_the_next_in_line_at_once() {
     let left = store.leave_queue(first.ticket_id).await.unwrap().unwrap();
     assert_eq!(left.standing, Standing::Left);
     let second = store.ticket(second.ticket_id).await.unwrap().unwrap();
-    assert!(matches!(second.standing, Standing::Admitted { .. }), "{second:?}");
+    assert!(
+        matches!(second.standing, Standing::Admitted { .. }),
+        "{second:?}"
+    );
     assert_eq!(accounted(&store, P).await, 2);
     let hold = hold_of(&first);
-    let r = store.place_order(order("released-hold-key1", P, 2, 1, Some(hold))).await;
-    assert!(matches!(r, Err(CheckoutError::Hold(HoldProblem::Expired))), "{r:?}");
+    let r = store
+        .place_order(order("released-hold-key1", P, 2, 1, Some(hold)))
+        .await;
+    assert!(
+        matches!(r, Err(CheckoutError::Hold(HoldProblem::Expired))),
+        "{r:?}"
+    );
 }
 
 #[tokio::test]
 async fn early_joiners_are_drawn_in_random_order_at_the_start_and_later_ones_queue_behind() {
     let (store, _dir) = fresh_store().await;
     set_stock(&store, P, 10).await;
-    set_sale(store.writer(), P, Sale { starts_in_secs: 3600, ..Sale::default() }).await;
+    set_sale(
+        store.writer(),
+        P,
+        Sale {
+            starts_in_secs: 3600,
+            ..Sale::default()
+        },
+    )
+    .await;
     let mut early = Vec::new();
     for n in 0..40 {
         let t = store.join_queue(join(P, 1, n)).await.unwrap();
@@ -248,24 +317,34 @@ async fn early_joiners_are_drawn_in_random_order_at_the_start_and_later_ones_que
         );
         early.push(t.ticket_id);
     }
-    assert_eq!(stock_of(store.writer(), P).await, 10, "nobody admitted before the start");
-    let refused = store.place_order(order("before-start-key-01", P, 1, 99, None)).await;
-    assert!(matches!(refused, Err(CheckoutError::SaleNotStarted { starts_in_secs, .. }) if starts_in_secs > 3500));
+    assert_eq!(
+        stock_of(store.writer(), P).await,
+        10,
+        "nobody admitted before the start"
+    );
+    let refused = store
+        .place_order(order("before-start-key-01", P, 1, 99, None))
+        .await;
+    assert!(
+        matches!(refused, Err(CheckoutError::SaleNotStarted { starts_in_secs, .. }) if starts_in_secs > 3500)
+    );
 
     start_sale_now(store.writer(), P).await;
     // the first join after the start serves the line (as would the next admission round)
     let late = store.join_queue(join(P, 1, 1000)).await.unwrap();
     store.run_admission().await.unwrap();
 
-    let admitted: Vec<i64> = sqlx::query_scalar(
-        "SELECT ticket_id FROM holds WHERE product_id = ? ORDER BY id",
-    )
-    .bind(P)
-    .fetch_all(store.writer())
-    .await
-    .unwrap();
+    let admitted: Vec<i64> =
+        sqlx::query_scalar("SELECT ticket_id FROM holds WHERE product_id = ? ORDER BY id")
+            .bind(P)
+            .fetch_all(store.writer())
+            .await
+            .unwrap();
     assert_eq!(admitted.len(), 10);
-    assert!(!admitted.contains(&late.ticket_id), "a later joiner queues behind the draw");
+    assert!(
+        !admitted.contains(&late.ticket_id),
+        "a later joiner queues behind the draw"
+    );
     assert_ne!(
         admitted,
         early[..10].to_vec(),
@@ -314,7 +393,11 @@ async fn the_per_customer_limit_holds_under_racing_orders_from_one_phone() {
     set_sale(
         store.writer(),
         P,
-        Sale { limit: Some(2), waiting_room: false, ..Sale::default() },
+        Sale {
+            limit: Some(2),
+            waiting_room: false,
+            ..Sale::default()
+        },
     )
     .await;
     let mut set = tokio::task::JoinSet::new();
@@ -337,16 +420,32 @@ async fn the_per_customer_limit_holds_under_racing_orders_from_one_phone() {
     assert_eq!((ok, limited), (2, 28));
     assert_eq!(units_sold(store.writer(), P).await, 2);
     // another phone number has its own allowance; more than the limit at once is refused
-    assert!(store.place_order(order("limit-other-phone1", P, 2, 8, None)).await.is_ok());
-    let too_many = store.place_order(order("limit-too-many-key", P, 3, 9, None)).await;
-    assert!(matches!(too_many, Err(CheckoutError::LimitReached { already: 0, .. })));
+    assert!(store
+        .place_order(order("limit-other-phone1", P, 2, 8, None))
+        .await
+        .is_ok());
+    let too_many = store
+        .place_order(order("limit-too-many-key", P, 3, 9, None))
+        .await;
+    assert!(matches!(
+        too_many,
+        Err(CheckoutError::LimitReached { already: 0, .. })
+    ));
 }
 
 #[tokio::test]
 async fn a_phone_at_its_limit_cannot_join_the_line_again() {
     let (store, _dir) = fresh_store().await;
     set_stock(&store, P, 10).await;
-    set_sale(store.writer(), P, Sale { limit: Some(2), ..Sale::default() }).await;
+    set_sale(
+        store.writer(),
+        P,
+        Sale {
+            limit: Some(2),
+            ..Sale::default()
+        },
+    )
+    .await;
     let hold = hold_of(&store.join_queue(join(P, 2, 1)).await.unwrap());
     store
         .place_order(order("limit-join-key-0001", P, 2, 1, Some(hold)))
@@ -354,9 +453,19 @@ async fn a_phone_at_its_limit_cannot_join_the_line_again() {
         .unwrap();
     let refused = store.join_queue(join(P, 1, 1)).await;
     assert!(
-        matches!(refused, Err(JoinError::LimitReached { limit: 2, already: 2, .. })),
+        matches!(
+            refused,
+            Err(JoinError::LimitReached {
+                limit: 2,
+                already: 2,
+                ..
+            })
+        ),
         "{refused:?}"
     );
     let no_room = store.join_queue(join(3, 1, 1)).await;
-    assert!(matches!(no_room, Err(JoinError::NoWaitingRoom { .. })), "{no_room:?}");
+    assert!(
+        matches!(no_room, Err(JoinError::NoWaitingRoom { .. })),
+        "{no_room:?}"
+    );
 }

@@ -78,7 +78,10 @@ impl From<CheckoutError> for ApiError {
                         "expired",
                         "Your hold has expired and its units went to the next in line.".to_owned(),
                     ),
-                    HoldProblem::Used => ("used", "This hold was already used for an order.".to_owned()),
+                    HoldProblem::Used => (
+                        "used",
+                        "This hold was already used for an order.".to_owned(),
+                    ),
                     HoldProblem::Mismatch(m) => ("mismatch", m),
                 };
                 ApiError::HoldInvalid {
@@ -109,12 +112,15 @@ fn limit_reached(product_id: i64, product_name: &str, limit: i64, already: i64) 
 impl From<JoinError> for ApiError {
     fn from(e: JoinError) -> ApiError {
         match e {
-            JoinError::UnknownProduct { product_id } => {
-                ApiError::invalid_field("product_id", format!("There is no product with id {product_id}."))
-            }
+            JoinError::UnknownProduct { product_id } => ApiError::invalid_field(
+                "product_id",
+                format!("There is no product with id {product_id}."),
+            ),
             JoinError::NoWaitingRoom { product_name } => ApiError::invalid_field(
                 "product_id",
-                format!("{product_name} has no waiting line right now: add it to your cart instead."),
+                format!(
+                    "{product_name} has no waiting line right now: add it to your cart instead."
+                ),
             ),
             JoinError::LimitReached {
                 product_id,

@@ -16,6 +16,9 @@ pub struct CheckoutPageData {
 }
 
 #[cfg(feature = "ssr")]
+pub(crate) use edge::{new_idempotency_key, read_draft};
+
+#[cfg(feature = "ssr")]
 mod edge {
     //! Cookies and admission shared by the order endpoints.
     use super::*;

@@ -5,6 +5,16 @@
 use crate::domain::{ApiError, CustomerInput, QueueStatus};
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json, PostUrl};
+use serde::{Deserialize, Serialize};
+
+/// Everything the waiting page needs: where the ticket stands and, for a held shopper, a fresh
+/// idempotency key and what they typed last time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuePageData {
+    pub status: QueueStatus,
+    pub idempotency_key: String,
+    pub values: CustomerInput,
+}
 
 #[cfg(feature = "ssr")]
 mod edge {
@@ -72,14 +82,20 @@ mod edge {
         state
             .signer
             .verify(TokenKind::Ticket, &token)
-            .ok_or_else(|| ApiError::not_found("That place in line does not exist. Join the line again from the product page."))
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    "That place in line does not exist. Join the line again from the product page.",
+                )
+            })
     }
 
     pub async fn lookup(token: &str) -> Result<QueueStatus, ApiError> {
         let state = crate::api::state()?;
         let id = ticket_id(&state, token)?;
         let info = state.queue.ticket(id).await?.ok_or_else(|| {
-            ApiError::not_found("That place in line does not exist. Join the line again from the product page.")
+            ApiError::not_found(
+                "That place in line does not exist. Join the line again from the product page.",
+            )
         })?;
         Ok(status(&state, info))
     }
@@ -138,7 +154,19 @@ pub async fn ticket_status(ticket: String) -> Result<QueueStatus, ApiError> {
     edge::lookup(&ticket).await
 }
 
-/// Leaves the line; a held shopper's units go to the next in line at once.
+/// What the waiting page shows.
+#[server(endpoint = "queue/page", input = GetUrl, output = Json)]
+pub async fn queue_page(ticket: String) -> Result<QueuePageData, ApiError> {
+    let status = edge::lookup(&ticket).await?;
+    Ok(QueuePageData {
+        status,
+        idempotency_key: super::orders::new_idempotency_key(),
+        values: super::orders::read_draft().unwrap_or_default(),
+    })
+}
+
+/// Leaves the line; a held shopper's units go to the next in line at once. Goes back to the
+/// product page.
 #[server(endpoint = "queue/leave", input = PostUrl, output = Json)]
 pub async fn queue_leave(ticket: String) -> Result<QueueStatus, ApiError> {
     let state = super::state()?;
@@ -149,9 +177,7 @@ pub async fn queue_leave(ticket: String) -> Result<QueueStatus, ApiError> {
         .await?
         .ok_or_else(|| ApiError::not_found("That place in line does not exist."))?;
     let status = edge::status(&state, info);
-    if super::cookies::from_plain_form() {
-        leptos_axum::redirect(&format!("/queue/{}", status.ticket));
-    }
+    leptos_axum::redirect(&format!("/p/{}", status.product_slug));
     Ok(status)
 }
 

@@ -228,7 +228,10 @@ impl NewOrder {
             .map(|(id, q)| format!("{id}x{}", q.get()))
             .collect();
         let c = &self.customer;
-        let hold = self.hold.map(|h| format!("\u{1f}hold{h}")).unwrap_or_default();
+        let hold = self
+            .hold
+            .map(|h| format!("\u{1f}hold{h}"))
+            .unwrap_or_default();
         format!(
             "{}{hold}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
             lines.join(","),

@@ -122,7 +122,7 @@ fn CheckoutFormView(form: CheckoutPageData) -> impl IntoView {
 
 /// A labelled input with its error message underneath, linked for screen readers.
 #[component]
-fn Field(
+pub(crate) fn Field(
     name: &'static str,
     label: &'static str,
     value: String,

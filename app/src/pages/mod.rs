@@ -6,4 +6,5 @@ pub mod checkout;
 pub mod not_found;
 pub mod order;
 pub mod product;
+pub mod queue;
 pub mod status;

@@ -2,8 +2,9 @@
 
 use crate::api::cart::AddToCart;
 use crate::api::catalogue::get_product;
-use crate::components::{form_error, price, ErrorBox, FormError, StockBadge};
-use crate::domain::{ProductView, Quantity};
+use crate::api::queue::QueueJoinForm;
+use crate::components::{form_error, price, Countdown, ErrorBox, FormError, StockBadge};
+use crate::domain::{ProductView, Quantity, SalePhase, SaleView};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -49,14 +50,26 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
                 <h1>{product.name.clone()}</h1>
                 {product.flash_sale.then(|| view! { <p class="flash">"Flash sale — limited stock"</p> })}
                 <p class="price big" data-testid="price">
-                    {price(product.price_cents)}
+                    {price(product.price_now_cents())}
+                    {(product.price_now_cents() != product.price_cents)
+                        .then(|| view! { " " <s class="was">{price(product.price_cents)}</s> })}
                 </p>
+                {product.sale.clone().map(|sale| view! { <SaleNotice sale normal=product.price_cents /> })}
                 <p data-testid="stock">
                     <StockBadge stock=product.stock />
                 </p>
                 <p class="description">{product.description.clone()}</p>
                 <FormError error />
-                {if sold_out {
+                {if product.queues() {
+                    view! { <JoinLine product=product.clone() /> }.into_any()
+                } else if product.not_yet_on_sale() {
+                    view! {
+                        <p class="notice" role="status">
+                            "Orders open when the sale starts."
+                        </p>
+                    }
+                        .into_any()
+                } else if sold_out {
                     view! {
                         <p class="notice" role="status">
                             "This item is sold out."
@@ -87,5 +100,105 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
                 }}
             </div>
         </article>
+    }
+}
+
+/// When the sale runs, its price and its rules, with a live countdown.
+#[component]
+fn SaleNotice(sale: SaleView, normal: i64) -> impl IntoView {
+    let limit = sale
+        .per_customer_limit
+        .map(|l| format!(" At most {l} per customer."));
+    view! {
+        <div class="notice sale" data-testid="sale">
+            {match sale.phase {
+                SalePhase::Upcoming => {
+                    view! {
+                        <p>
+                            <strong>"Flash sale at " {price(sale.sale_price_cents)}</strong>
+                            " (now " {price(normal)} ") starts in "
+                            <Countdown secs=sale.starts_in_secs />
+                            "."
+                        </p>
+                    }
+                        .into_any()
+                }
+                _ => {
+                    view! {
+                        <p>
+                            <strong>"Flash sale"</strong>
+                            " — ends in "
+                            <Countdown secs=sale.ends_in_secs />
+                            "."
+                        </p>
+                    }
+                        .into_any()
+                }
+            }}
+            {limit.map(|l| view! { <p>{l}</p> })}
+        </div>
+    }
+}
+
+/// The waiting line's door: quantity and phone number (limits are counted per phone).
+#[component]
+fn JoinLine(product: ProductView) -> impl IntoView {
+    let join = ServerAction::<QueueJoinForm>::new();
+    let error = form_error(join.value());
+    let pending = join.pending();
+    let limit = product
+        .sale
+        .as_ref()
+        .and_then(|s| s.per_customer_limit)
+        .unwrap_or(Quantity::MAX);
+    let upcoming = product.not_yet_on_sale();
+    let phone_error = Memo::new(move |_| error.get().and_then(|e| e.field_message("phone")));
+    let quantity_error = Memo::new(move |_| error.get().and_then(|e| e.field_message("quantity")));
+    view! {
+        <p class="muted">
+            {if upcoming {
+                "Join the line now. When the sale opens, everyone who joined before is put in a random order — arriving early buys no advantage, so there's no need to keep refreshing."
+            } else {
+                "This drop sells through a waiting line: join, and when it's your turn your units are held for you for a few minutes while you check out."
+            }}
+        </p>
+        <ActionForm action=join attr:class="buy join" attr:novalidate=true>
+            <input type="hidden" name="product_id" value=product.id />
+            <div class="field">
+                <label for="quantity">"Quantity"</label>
+                <input
+                    id="quantity"
+                    type="number"
+                    name="quantity"
+                    value="1"
+                    min="1"
+                    max=limit
+                    inputmode="numeric"
+                    aria-invalid=move || quantity_error.get().is_some().then_some("true")
+                    aria-describedby="quantity-error"
+                />
+                <p class="field-error" id="quantity-error" role="alert">
+                    {move || quantity_error.get()}
+                </p>
+            </div>
+            <div class="field">
+                <label for="phone">"Your phone number"</label>
+                <input
+                    id="phone"
+                    type="tel"
+                    name="phone"
+                    autocomplete="tel"
+                    maxlength="40"
+                    aria-invalid=move || phone_error.get().is_some().then_some("true")
+                    aria-describedby="phone-error"
+                />
+                <p class="field-error" id="phone-error" role="alert">
+                    {move || phone_error.get()}
+                </p>
+            </div>
+            <button type="submit" class="button primary" disabled=move || pending.get()>
+                "Join the line"
+            </button>
+        </ActionForm>
     }
 }

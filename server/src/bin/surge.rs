@@ -77,6 +77,8 @@ async fn main() -> anyhow::Result<()> {
         "HOLDFAST_ADDR" => Some("127.0.0.1:0".to_owned()),
         "HOLDFAST_DATA_DIR" => Some(data_dir.clone()),
         "HOLDFAST_MAX_ORDERS_IN_FLIGHT" => Some((args.concurrency * 2).to_string()),
+        // every simulated shopper connects from 127.0.0.1: per-client limits would refuse them
+        "HOLDFAST_RATE_LIMIT_PER_SEC" => Some("0".to_owned()),
         _ => None,
     })?;
     let db_url = config.database_url();
@@ -89,6 +91,11 @@ async fn main() -> anyhow::Result<()> {
         sqlx::query_as("SELECT id, slug FROM products WHERE flash_sale = 1 LIMIT 1")
             .fetch_one(&db)
             .await?;
+    // direct checkout of the hot product: no waiting room, no limit
+    sqlx::query("DELETE FROM sales WHERE product_id = ?")
+        .bind(product)
+        .execute(&db)
+        .await?;
     sqlx::query("UPDATE products SET stock = ? WHERE id = ?")
         .bind(args.stock)
         .bind(product)

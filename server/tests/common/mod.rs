@@ -34,6 +34,10 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let mut env: HashMap<String, String> = HashMap::new();
     env.insert("HOLDFAST_ADDR".into(), "127.0.0.1:0".into());
     env.insert("HOLDFAST_DATA_DIR".into(), dir.path().display().to_string());
+    // every test shopper comes from 127.0.0.1: rate limits are tested on their own
+    env.insert("HOLDFAST_RATE_LIMIT_PER_SEC".into(), "0".into());
+    // the waiting room's rounds run when a test asks (or a join serves the line)
+    env.insert("HOLDFAST_QUEUE_TICK_MS".into(), "100".into());
     for (k, v) in extra {
         env.insert((*k).into(), (*v).into());
     }

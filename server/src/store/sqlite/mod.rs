@@ -234,7 +234,8 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn products(&self) -> Result<Vec<ProductView>, StoreError> {
-        let sql = format!("SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} ORDER BY p.position, p.id");
+        let sql =
+            format!("SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} ORDER BY p.position, p.id");
         let rows: Vec<ProductRow> = sqlx::query_as(&sql)
             .fetch_all(&self.read)
             .await

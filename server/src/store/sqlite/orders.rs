@@ -151,7 +151,14 @@ async fn take_stock(
         return Ok(line_view(product_id, name, price, quantity)?);
     }
 
-    type Row = (String, i64, Option<String>, Option<i64>, Option<i64>, Option<bool>);
+    type Row = (
+        String,
+        i64,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<bool>,
+    );
     let found: Option<Row> = sqlx::query_as(
         "SELECT p.name, p.stock, s.starts_at, s.sale_price_cents, s.per_customer_limit, s.waiting_room \
          FROM products p LEFT JOIN sales s ON s.product_id = p.id AND s.ends_at > ?2 \
@@ -327,7 +334,9 @@ async fn use_hold(
     .await
     .map_err(classify)?;
     if used.rows_affected() != 1 {
-        return Err(StoreError::Unexpected("hold changed inside the write lock".into()));
+        return Err(StoreError::Unexpected(
+            "hold changed inside the write lock".into(),
+        ));
     }
     sqlx::query("UPDATE queue_tickets SET state = 'ordered', updated_at = ? WHERE id = ?")
         .bind(&now.text)

@@ -149,13 +149,12 @@ async fn return_hold(tx: &mut Tx, hold_id: i64, end_state: &str) -> Result<bool,
 /// serve each line that has people waiting.
 pub(super) async fn admission_round(tx: &mut Tx, now: &Now) -> Result<AdmissionRound, StoreError> {
     let mut round = AdmissionRound::default();
-    let overdue: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT id, ticket_id FROM holds WHERE state = 'live' AND expires_at <= ?",
-    )
-    .bind(&now.text)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(classify)?;
+    let overdue: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT id, ticket_id FROM holds WHERE state = 'live' AND expires_at <= ?")
+            .bind(&now.text)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(classify)?;
     for (hold_id, ticket_id) in overdue {
         if return_hold(tx, hold_id, "expired").await? {
             round.holds_expired += 1;
@@ -283,7 +282,12 @@ async fn serve_line(tx: &mut Tx, product_id: i64, now: &Now) -> Result<Admission
 
 /// Walks the line in order with a budget of free + held units; whoever the budget cannot reach is
 /// sold out. Once the budget is spent the rest of the line is closed in one statement.
-async fn tell_sold_out(tx: &mut Tx, product_id: i64, stock: i64, now: &Now) -> Result<u64, StoreError> {
+async fn tell_sold_out(
+    tx: &mut Tx,
+    product_id: i64,
+    stock: i64,
+    now: &Now,
+) -> Result<u64, StoreError> {
     let (held,): (i64,) = sqlx::query_as(
         "SELECT IFNULL(SUM(quantity), 0) FROM holds WHERE product_id = ? AND state = 'live'",
     )
@@ -375,13 +379,25 @@ pub(super) async fn ticket_info(
     .fetch_optional(&mut *conn)
     .await
     .map_err(classify)?;
-    let Some((product_id, product_name, product_slug, quantity, state, rank, hold_id, expires_at, code, starts_at)) =
-        row
+    let Some((
+        product_id,
+        product_name,
+        product_slug,
+        quantity,
+        state,
+        rank,
+        hold_id,
+        expires_at,
+        code,
+        starts_at,
+    )) = row
     else {
         return Ok(None);
     };
     let standing = match (state.as_str(), hold_id, expires_at, code) {
-        ("waiting", ..) => waiting_standing(conn, product_id, rank, quantity, starts_at, now).await?,
+        ("waiting", ..) => {
+            waiting_standing(conn, product_id, rank, quantity, starts_at, now).await?
+        }
         ("admitted", Some(hold_id), Some(expires_at), _) => {
             let seconds_left = u64::try_from(now.secs_until(&expires_at)).unwrap_or(0);
             if seconds_left == 0 {

@@ -48,7 +48,9 @@ impl BatchWriter for SqliteBatchWriter {
         let mut outcomes = Vec::with_capacity(jobs.len());
         for job in jobs {
             outcomes.push(match job {
-                WriteJob::Order(order) => WriteOutcome::Order(order_job(&mut tx, order, &now).await?),
+                WriteJob::Order(order) => {
+                    WriteOutcome::Order(order_job(&mut tx, order, &now).await?)
+                }
                 WriteJob::Join(request) => {
                     savepoint(&mut tx, "SAVEPOINT one_job").await?;
                     let joined = join_in_tx(&mut tx, request, &now).await;

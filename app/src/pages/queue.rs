@@ -1,0 +1,213 @@
+//! The waiting page, `/queue/:ticket`: your place in line, then your hold with a checkout form.
+//! Without JavaScript it refreshes itself every few seconds; with it, it asks quietly instead.
+
+use crate::api::queue::{queue_page, HoldCheckout, QueueLeave, QueuePageData};
+use crate::components::{form_error, Countdown, ErrorBox};
+use crate::domain::{Address, ApiError, CustomerName, Note, QueueState};
+use crate::pages::checkout::Field;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+/// How often a waiting shopper's page asks again.
+const POLL_SECS: u64 = 3;
+
+#[component]
+pub fn QueuePage() -> impl IntoView {
+    let params = use_params_map();
+    let ticket = move || params.read().get("ticket").unwrap_or_default();
+    let page = Resource::new(ticket, queue_page);
+    // with JavaScript: ask again while waiting (no page reload, the form keeps its focus)
+    Effect::new(move |_| {
+        let poll = move || {
+            let waiting = page
+                .get_untracked()
+                .and_then(Result::ok)
+                .is_some_and(|p| p.status.is_waiting());
+            if waiting {
+                page.refetch();
+            }
+        };
+        if let Ok(handle) =
+            set_interval_with_handle(poll, std::time::Duration::from_secs(POLL_SECS))
+        {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    view! {
+        <Title text="Your place in line — Holdfast" />
+        <Transition fallback=|| view! { <p class="muted">"Finding your place in line…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(data) => view! { <Standing data /> }.into_any(),
+                    Err(error) => view! { <ErrorBox error /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Standing(data: QueuePageData) -> impl IntoView {
+    let status = data.status.clone();
+    let what = format!("{} × {}", status.quantity, status.product_name);
+    let product_href = format!("/p/{}", status.product_slug);
+    match status.state.clone() {
+        QueueState::Waiting {
+            position,
+            eta_seconds,
+            starts_in_secs,
+        } => view! {
+            // without JavaScript the browser reloads the page itself; with it, the <noscript>
+            // content is inert text and the page polls instead
+            <noscript inner_html=format!(
+                r#"<meta http-equiv="refresh" content="{POLL_SECS}">"#,
+            ) />
+            <h1>"You're in line"</h1>
+            <p class="queue-what">{what}</p>
+            <div class="notice queue-place" role="status" data-testid="queue-state" data-state="waiting">
+                {match (position, starts_in_secs) {
+                    (_, Some(secs)) => view! {
+                        <p>
+                            "The sale opens in " <strong><Countdown secs=i64::try_from(secs).unwrap_or(i64::MAX) /></strong>
+                            ". Then everyone who joined before is put in a random order, so there's nothing to gain by refreshing."
+                        </p>
+                    }
+                    .into_any(),
+                    (Some(position), None) => view! {
+                        <p class="position">
+                            "You're number " <strong data-testid="position">{position}</strong> " in line."
+                        </p>
+                        <p>
+                            {if eta_seconds <= 2 {
+                                "It's nearly your turn.".to_owned()
+                            } else {
+                                format!(
+                                    "Units come free as others' holds run out: your turn could come in about {}.",
+                                    crate::domain::countdown_text(i64::try_from(eta_seconds).unwrap_or(i64::MAX)),
+                                )
+                            }}
+                        </p>
+                    }
+                    .into_any(),
+                    (None, None) => view! { <p>"Waiting for your place…"</p> }.into_any(),
+                }}
+                <p class="muted">"Keep this page open: it updates itself. If it's sold out before your turn, it says so at once."</p>
+            </div>
+            <LeaveForm ticket=status.ticket.clone() label="Leave the line" />
+        }
+        .into_any(),
+        QueueState::Admitted {
+            hold_token,
+            hold_seconds_left,
+            ..
+        } => view! { <HeldCheckout data hold_token seconds_left=hold_seconds_left /> }.into_any(),
+        QueueState::SoldOut => view! {
+            <h1>"Sold out"</h1>
+            <div class="notice notice-error" role="status" data-testid="queue-state" data-state="sold_out">
+                <p>{format!("Sorry — everything left of {} is taken by people ahead of you in line.", status.product_name)}</p>
+            </div>
+            <a class="button" href="/">"Browse the shop"</a>
+        }
+        .into_any(),
+        QueueState::Expired => view! {
+            <h1>"Your hold ran out"</h1>
+            <div class="notice notice-error" role="status" data-testid="queue-state" data-state="expired">
+                <p>"The units held for you went to the next in line. You can join the line again."</p>
+            </div>
+            <a class="button" href=product_href>"Back to the product"</a>
+        }
+        .into_any(),
+        QueueState::Left => view! {
+            <h1>"You left the line"</h1>
+            <p data-testid="queue-state" data-state="left">"Changed your mind? You can join again from the product page."</p>
+            <a class="button" href=product_href>"Back to the product"</a>
+        }
+        .into_any(),
+        QueueState::Ordered { order_code } => view! {
+            <h1>"Your order is in"</h1>
+            <p data-testid="queue-state" data-state="ordered">
+                "Order " <strong>{order_code.clone()}</strong> " — "
+                <a href=format!("/order/{order_code}")>"see your order"</a>
+            </p>
+        }
+        .into_any(),
+    }
+}
+
+/// The held units with a countdown and the checkout form.
+#[component]
+fn HeldCheckout(data: QueuePageData, hold_token: String, seconds_left: u64) -> impl IntoView {
+    let checkout = ServerAction::<HoldCheckout>::new();
+    let error = form_error(checkout.value());
+    let pending = checkout.pending();
+    let general = Memo::new(move |_| {
+        error.get().filter(|e: &ApiError| {
+            ["name", "phone", "address", "note"]
+                .iter()
+                .all(|f| e.field_message(&format!("customer.{f}")).is_none())
+        })
+    });
+    let status = data.status;
+    let v = data.values;
+    view! {
+        <h1>"It's your turn!"</h1>
+        <div class="notice notice-ok" role="status" data-testid="queue-state" data-state="admitted">
+            <p>
+                "Held for you: " <strong>{format!("{} × {}", status.quantity, status.product_name)}</strong>
+                ", for " <strong><Countdown secs=i64::try_from(seconds_left).unwrap_or(0) /></strong>
+                ". Check out before then, or the units go to the next in line."
+            </p>
+        </div>
+        {move || {
+            general
+                .get()
+                .map(|e| {
+                    view! {
+                        <div class="notice notice-error" role="alert" data-testid="checkout-error">
+                            <p>{e.to_string()}</p>
+                        </div>
+                    }
+                })
+        }}
+        <ActionForm action=checkout attr:class="checkout-form" attr:novalidate=true>
+            <input type="hidden" name="hold_token" value=hold_token />
+            <input type="hidden" name="idempotency_key" value=data.idempotency_key />
+            <Field name="name" label="Your name" value=v.name error autocomplete="name" max=CustomerName::MAX_CHARS />
+            <Field
+                name="phone"
+                label="Phone number (the one you joined with)"
+                value=v.phone
+                error
+                autocomplete="tel"
+                input_type="tel"
+                max=40
+            />
+            <Field
+                name="address"
+                label="Delivery address"
+                value=v.address
+                error
+                autocomplete="street-address"
+                multiline=true
+                max=Address::MAX_CHARS
+            />
+            <Field name="note" label="Note for the shop (optional)" value=v.note error multiline=true max=Note::MAX_CHARS />
+            <button type="submit" class="button primary wide" disabled=move || pending.get()>
+                {move || if pending.get() { "Placing your order…" } else { "Place order" }}
+            </button>
+        </ActionForm>
+        <LeaveForm ticket=status.ticket label="Give up my hold" />
+    }
+}
+
+#[component]
+fn LeaveForm(ticket: String, label: &'static str) -> impl IntoView {
+    let leave = ServerAction::<QueueLeave>::new();
+    view! {
+        <ActionForm action=leave attr:class="inline leave">
+            <input type="hidden" name="ticket" value=ticket />
+            <button type="submit" class="button quiet small">{label}</button>
+        </ActionForm>
+    }
+}
