@@ -144,6 +144,13 @@ impl TestApp {
             .unwrap()
     }
 
+    pub async fn db_tickets(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM queue_tickets")
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+
     /// A snapshot of everything an order could change, to prove a refused request changed nothing.
     pub async fn snapshot(&self) -> (Vec<(i64, i64)>, i64, i64, i64) {
         let stock: Vec<(i64, i64)> = sqlx::query_as("SELECT id, stock FROM products ORDER BY id")
