@@ -46,8 +46,16 @@ export default defineConfig({
     ...phone,
   },
   projects: [
-    { name: "hydrated", use: { javaScriptEnabled: true } },
-    { name: "no-js", use: { javaScriptEnabled: false } },
+    { name: "hydrated", use: { javaScriptEnabled: true }, testIgnore: /waiting-room/ },
+    { name: "no-js", use: { javaScriptEnabled: false }, testIgnore: /waiting-room/ },
+    // the waiting-room runs share the demo's one queued product: one after the other
+    { name: "queue-hydrated", use: { javaScriptEnabled: true }, testMatch: /waiting-room/ },
+    {
+      name: "queue-no-js",
+      use: { javaScriptEnabled: false },
+      testMatch: /waiting-room/,
+      dependencies: ["queue-hydrated"],
+    },
   ],
   webServer: {
     command: server,
@@ -61,6 +69,8 @@ export default defineConfig({
       LEPTOS_SITE_ROOT: "../target/site",
       LEPTOS_OUTPUT_NAME: "holdfast",
       RUST_LOG: "warn",
+      // every browser here shares 127.0.0.1, like phones behind one carrier NAT
+      HOLDFAST_RATE_LIMIT_PER_SEC: "20",
     },
   },
 });

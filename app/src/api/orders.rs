@@ -129,8 +129,15 @@ pub(crate) async fn place_with_hold(
     let mut order = crate::domain::NewOrder::parse(idempotency_key, &lines, values)?;
     order.hold = Some(hold);
     let placed = edge::place(order).await;
-    if placed.is_err() && super::cookies::from_plain_form() {
-        edge::save_draft(values, state.secure_cookies);
+    match &placed {
+        Ok(order) => {
+            edge::clear_draft(state.secure_cookies);
+            edge::remember_code(&order.order_code, state.secure_cookies);
+        }
+        Err(_) if super::cookies::from_plain_form() => {
+            edge::save_draft(values, state.secure_cookies);
+        }
+        Err(_) => {}
     }
     placed
 }
