@@ -75,7 +75,7 @@ impl ClientLimits {
                 req.headers()
                     .get_all("x-forwarded-for")
                     .iter()
-                    .last()
+                    .next_back()
                     .cloned()
             })
             .flatten()
@@ -149,6 +149,32 @@ mod tests {
             .parse()
             .unwrap_or(IpAddr::V4([0; 4].into()));
         assert_eq!(client_key(mapped), IpAddr::V4([192, 0, 2, 7].into()));
+    }
+
+    fn request(forwarded: &str, peer: [u8; 4]) -> Request {
+        let mut req = Request::builder()
+            .uri("/api/place_order")
+            .header("x-forwarded-for", forwarded)
+            .body(axum::body::Body::empty())
+            .unwrap_or_default();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((peer, 40_000))));
+        req
+    }
+
+    #[tokio::test]
+    async fn behind_a_trusted_proxy_the_client_is_the_last_forwarded_entry_and_otherwise_the_peer() {
+        let req = request("203.0.113.9, 198.51.100.2", [10, 0, 0, 1]);
+        let trusting = ClientLimits::new(1, true);
+        let direct = ClientLimits::new(1, false);
+        let (Some(trusting), Some(direct)) = (trusting, direct) else {
+            panic!("limits on")
+        };
+        // the first entry is whatever the client claimed; the last is what the proxy saw
+        assert_eq!(trusting.client(&req), Some(IpAddr::V4([198, 51, 100, 2].into())));
+        assert_eq!(direct.client(&req), Some(IpAddr::V4([10, 0, 0, 1].into())));
+        let junk = request("not an address", [10, 0, 0, 2]);
+        assert_eq!(trusting.client(&junk), Some(IpAddr::V4([10, 0, 0, 2].into())));
     }
 
     #[tokio::test]
