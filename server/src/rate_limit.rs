@@ -163,7 +163,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn behind_a_trusted_proxy_the_client_is_the_last_forwarded_entry_and_otherwise_the_peer() {
+    async fn behind_a_trusted_proxy_the_client_is_the_last_forwarded_entry_and_otherwise_the_peer()
+    {
         let req = request("203.0.113.9, 198.51.100.2", [10, 0, 0, 1]);
         let trusting = ClientLimits::new(1, true);
         let direct = ClientLimits::new(1, false);
@@ -171,10 +172,16 @@ mod tests {
             panic!("limits on")
         };
         // the first entry is whatever the client claimed; the last is what the proxy saw
-        assert_eq!(trusting.client(&req), Some(IpAddr::V4([198, 51, 100, 2].into())));
+        assert_eq!(
+            trusting.client(&req),
+            Some(IpAddr::V4([198, 51, 100, 2].into()))
+        );
         assert_eq!(direct.client(&req), Some(IpAddr::V4([10, 0, 0, 1].into())));
         let junk = request("not an address", [10, 0, 0, 2]);
-        assert_eq!(trusting.client(&junk), Some(IpAddr::V4([10, 0, 0, 2].into())));
+        assert_eq!(
+            trusting.client(&junk),
+            Some(IpAddr::V4([10, 0, 0, 2].into()))
+        );
     }
 
     #[tokio::test]

@@ -16,6 +16,9 @@ use std::time::Duration;
 const INITIAL: i64 = 1_000_000;
 /// A product with no sale (the demo hoodie, id 1, sells through its waiting room).
 const PRODUCT: i64 = 2;
+/// The demo hoodie's drop: shoppers join its waiting room and buy with their holds.
+const QUEUED: i64 = 1;
+const QUEUED_INITIAL: i64 = 100_000;
 
 /// The server process; killed when dropped, so a failing test leaves nothing running.
 struct Server(Child);
@@ -122,9 +125,64 @@ async fn surge(
             acked
         });
     }
+    for w in 0..4 {
+        let (client, base, stop, acks) = (client.clone(), base.clone(), stop.clone(), acks.clone());
+        set.spawn(async move { queue_shopper(&client, &base, w, &stop, &acks).await });
+    }
     let mut acked = Vec::new();
     while let Some(r) = set.join_next().await {
         acked.extend(r.unwrap());
+    }
+    acked
+}
+
+/// A shopper going through the waiting room again and again (a new phone number each time):
+/// join, and when admitted, order with the hold. Returns the acknowledged order codes.
+async fn queue_shopper(
+    client: &reqwest::Client,
+    base: &str,
+    w: usize,
+    stop: &AtomicBool,
+    acks: &AtomicUsize,
+) -> Vec<String> {
+    let mut acked = Vec::new();
+    let mut i = 0;
+    while !stop.load(Ordering::Relaxed) {
+        i += 1;
+        let phone = format!("+1555{w:02}{i:06}");
+        let joined = client
+            .post(format!("{base}/api/queue/join"))
+            .json(&json!({"product_id": QUEUED, "quantity": 1, "phone": phone}))
+            .send()
+            .await;
+        let Ok(joined) = joined else { break };
+        let Ok(ticket) = joined.json::<Value>().await else {
+            continue;
+        };
+        let Some(hold) = ticket["hold_token"].as_str() else {
+            continue;
+        };
+        let body = json!({
+            "idempotency_key": format!("crash-queue-{w:04}-{i:08}"),
+            "lines": [{"product_id": QUEUED, "quantity": 1}],
+            "customer": {"name": "Ada", "phone": phone, "address": "1 Harbour Row"},
+            "hold_token": hold,
+        });
+        match client
+            .post(format!("{base}/api/place_order"))
+            .json(&body)
+            .send()
+            .await
+        {
+            Ok(res) if res.status() == 200 => {
+                if let Ok(v) = res.json::<Value>().await {
+                    acked.push(v["order_code"].as_str().unwrap().to_owned());
+                    acks.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
     }
     acked
 }
@@ -160,7 +218,30 @@ async fn audit(db: &SqlitePool, acked: &[String]) {
         common::units_sold(db, PRODUCT).await,
     );
     assert_eq!(stock + sold, INITIAL, "stock {stock} + sold {sold}");
-    assert_eq!(sold as usize, stored.len(), "one unit per stored order");
+    let (q_stock, q_sold, q_held) = (
+        common::stock_of(db, QUEUED).await,
+        common::units_sold(db, QUEUED).await,
+        common::units_held(db, QUEUED).await,
+    );
+    assert!(q_sold > 0, "orders went through the waiting room too");
+    assert_eq!(
+        q_stock + q_sold + q_held,
+        QUEUED_INITIAL,
+        "waiting room: stock {q_stock} + sold {q_sold} + held {q_held}"
+    );
+    let used_without_order: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM holds h LEFT JOIN orders o ON o.id = h.order_id \
+         WHERE h.state = 'used' AND o.id IS NULL",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap();
+    assert_eq!(used_without_order, 0, "every used hold is an order");
+    assert_eq!(
+        (sold + q_sold) as usize,
+        stored.len(),
+        "one unit per stored order"
+    );
 }
 
 async fn open_db(dir: &std::path::Path) -> SqlitePool {
@@ -180,12 +261,14 @@ struct Surge {
 async fn start_surge(dir: &std::path::Path) -> Surge {
     let (server, base) = start_server(dir);
     let db = open_db(dir).await;
-    sqlx::query("UPDATE products SET stock = ? WHERE id = ?")
-        .bind(INITIAL)
-        .bind(PRODUCT)
-        .execute(&db)
-        .await
-        .unwrap();
+    for (product, stock) in [(PRODUCT, INITIAL), (QUEUED, QUEUED_INITIAL)] {
+        sqlx::query("UPDATE products SET stock = ? WHERE id = ?")
+            .bind(stock)
+            .bind(product)
+            .execute(&db)
+            .await
+            .unwrap();
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let acks = Arc::new(AtomicUsize::new(0));
     let shoppers = tokio::spawn(surge(base, 32, stop.clone(), acks.clone()));
