@@ -1,227 +1,414 @@
-//! `surge`: a first surge benchmark. Starts a real Holdfast server (fresh SQLite file, port 0),
-//! fires N concurrent shoppers at `POST /api/place_order` for one product over real HTTP, prints
-//! throughput, latency and answers by kind, then audits the database: oversold and lost must be 0.
+//! `surge`: the surge benchmark. Starts the real `server` binary as its own process (fresh SQLite
+//! file, `synchronous=FULL`, port 0) for each scenario, drives it over real HTTP from this
+//! process, prints throughput, latency percentiles, answers by kind and the server's memory, audits
+//! the database (oversold and lost must be 0), and measures a bare axum JSON endpoint with the same
+//! client and concurrency in the same run, so the ratio is printed.
 //!
-//! cargo run --release -p server --bin surge -- --shoppers 2000 --concurrency 200 --stock 100
+//! `scripts/surge` builds in release mode and runs every scenario:
+//!   a. `queue`     — 10,000 shoppers race for 100 units through the waiting room
+//!   b. `orders`    — sustained orders with ample stock, 64 then 512 connections, 20 s each
+//!   c. `mixed`     — 90 % product page views, 10 % orders, 256 connections, 20 s
 //!
-//! `--mix P` makes P % of the shoppers view the product page (server-rendered HTML) instead of
-//! ordering: the "90 % browsing, 10 % buying" surge is `--mix 90`.
+//! `surge [--scenario all|queue|orders|mixed] [--seconds S] [--shoppers N] [--stock S]`
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
-use server::{Application, Config};
 use sqlx::sqlite::SqlitePool;
 use std::collections::{BTreeMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The demo's hot products: the hoodie drop (waiting room) and the caramels (direct checkout).
+const QUEUED: i64 = 1;
+const DIRECT: i64 = 2;
+const DIRECT_SLUG: &str = "sea-salt-caramels";
+
 struct Args {
+    scenario: String,
+    seconds: u64,
     shoppers: usize,
-    concurrency: usize,
     stock: i64,
-    quantity: i64,
-    max_seconds: u64,
-    mix: usize,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut args = Args {
-        shoppers: 2000,
-        concurrency: 200,
+        scenario: "all".into(),
+        seconds: 20,
+        shoppers: 10_000,
         stock: 100,
-        quantity: 1,
-        max_seconds: 60,
-        mix: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
+            "--scenario" => args.scenario = value()?,
+            "--seconds" => args.seconds = value()?.parse()?,
             "--shoppers" => args.shoppers = value()?.parse()?,
-            "--concurrency" => args.concurrency = value()?.parse()?,
             "--stock" => args.stock = value()?.parse()?,
-            "--quantity" => args.quantity = value()?.parse()?,
-            "--max-seconds" => args.max_seconds = value()?.parse()?,
-            "--mix" => args.mix = value()?.parse()?,
             "-h" | "--help" => {
-                println!("surge [--shoppers N] [--concurrency C] [--stock S] [--quantity Q] [--max-seconds T] [--mix PERCENT_PAGE_VIEWS]");
+                println!("surge [--scenario all|queue|orders|mixed] [--seconds S] [--shoppers N] [--stock S]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
         }
     }
-    if args.concurrency == 0 || args.shoppers == 0 {
-        bail!("--shoppers and --concurrency must be positive");
+    if !["all", "queue", "orders", "mixed"].contains(&args.scenario.as_str()) {
+        bail!("--scenario is all, queue, orders or mixed");
     }
-    if args.mix > 100 {
-        bail!("--mix is a percentage (0 to 100)");
+    if args.seconds == 0 || args.seconds > 300 || args.shoppers == 0 {
+        bail!("--seconds must be 1–300 and --shoppers positive");
     }
     Ok(args)
 }
 
-#[derive(Default)]
-struct Tally {
-    /// Order requests only.
-    latencies: Vec<Duration>,
-    page_latencies: Vec<Duration>,
-    by_kind: BTreeMap<String, usize>,
-    acknowledged: Vec<String>,
+/// The server under test, in its own process; killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    db: SqlitePool,
+    _dir: tempfile::TempDir,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = parse_args()?;
-    let dir = tempfile::tempdir().context("temp dir")?;
-    let data_dir = dir.path().display().to_string();
-    let config = Config::from_lookup(|k| match k {
-        "HOLDFAST_ADDR" => Some("127.0.0.1:0".to_owned()),
-        "HOLDFAST_DATA_DIR" => Some(data_dir.clone()),
-        "HOLDFAST_MAX_ORDERS_IN_FLIGHT" => Some((args.concurrency * 2).to_string()),
-        // every simulated shopper connects from 127.0.0.1: per-client limits would refuse them
-        "HOLDFAST_RATE_LIMIT_PER_SEC" => Some("0".to_owned()),
-        _ => None,
-    })?;
-    let db_url = config.database_url();
-    let app = Application::build(config).await?;
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let server = tokio::spawn(app.run_until_stopped());
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
-    let db = SqlitePool::connect(&db_url).await?;
-    let (product, slug): (i64, String) =
-        sqlx::query_as("SELECT id, slug FROM products WHERE flash_sale = 1 LIMIT 1")
-            .fetch_one(&db)
+impl Server {
+    async fn start(max_in_flight: usize) -> anyhow::Result<Server> {
+        let exe = std::env::current_exe()?.with_file_name("server");
+        if !exe.exists() {
+            bail!("{} is missing: build it first (scripts/surge does)", exe.display());
+        }
+        let dir = tempfile::tempdir()?;
+        let mut child = Command::new(&exe)
+            .env("HOLDFAST_ADDR", "127.0.0.1:0")
+            .env("HOLDFAST_DATA_DIR", dir.path())
+            .env("HOLDFAST_MAX_ORDERS_IN_FLIGHT", max_in_flight.to_string())
+            // every simulated shopper connects from 127.0.0.1: per-client limits would refuse
+            // them (behind a real proxy each phone has its own address)
+            .env("HOLDFAST_RATE_LIMIT_PER_SEC", "0")
+            .env("RUST_LOG", "warn,server::startup=info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", exe.display()))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(at) = line.find("serving on http://") {
+                    let _ = tx.send(line[at + "serving on ".len()..].trim().to_owned());
+                }
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(30))
+            .context("the server did not announce its address")?;
+        let db = SqlitePool::connect(&format!("sqlite://{}/holdfast.db", dir.path().display()))
             .await?;
-    // direct checkout of the hot product: no waiting room, no limit
-    sqlx::query("DELETE FROM sales WHERE product_id = ?")
-        .bind(product)
-        .execute(&db)
-        .await?;
-    sqlx::query("UPDATE products SET stock = ? WHERE id = ?")
-        .bind(args.stock)
-        .bind(product)
-        .execute(&db)
-        .await?;
+        Ok(Server {
+            child,
+            base,
+            db,
+            _dir: dir,
+        })
+    }
 
-    println!(
-        "surge: {} shoppers, {} at a time, product {product} with {} units, {} each, {} % page views (SQLite, synchronous=FULL)",
-        args.shoppers, args.concurrency, args.stock, args.quantity, args.mix
-    );
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.concurrency)
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let gate = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
-    let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
+    /// (resident now, peak resident) in MiB, from /proc.
+    fn memory_mib(&self) -> (f64, f64) {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+                .map_or(0.0, |kb| kb / 1024.0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    async fn exec(&self, sql: &str) -> anyhow::Result<()> {
+        sqlx::query(sql).execute(&self.db).await?;
+        Ok(())
+    }
+}
+
+/// One answer the load generator got.
+struct Sample {
+    /// "order", "join", "status", "page".
+    what: &'static str,
+    /// "acknowledged", "sold_out", "overloaded", "http_500", …
+    kind: String,
+    latency: Duration,
+    order_code: Option<String>,
+}
+
+#[derive(Default)]
+struct Tally {
+    samples: Vec<Sample>,
+    /// Per waiting-room shopper: time from joining to the final answer.
+    journeys: Vec<Duration>,
+}
+
+impl Tally {
+    fn acknowledged(&self) -> Vec<String> {
+        self.samples.iter().filter_map(|s| s.order_code.clone()).collect()
+    }
+}
+
+async fn send(
+    what: &'static str,
+    req: reqwest::RequestBuilder,
+) -> (Sample, Value) {
+    let t = Instant::now();
+    let (kind, body) = match req.send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let body: Value = if what == "page" {
+                match r.bytes().await {
+                    Ok(_) => Value::Null,
+                    Err(_) => return (sample(what, "connection_error", t), Value::Null),
+                }
+            } else {
+                r.json().await.unwrap_or(Value::Null)
+            };
+            let kind = match (status, body["kind"].as_str()) {
+                (200, _) if what == "order" => "acknowledged".to_owned(),
+                (200, _) if what == "page" => "page_viewed".to_owned(),
+                (200, _) => body["state"].as_str().unwrap_or("ok").to_owned(),
+                (_, Some(kind)) => kind.to_owned(),
+                (s, None) => format!("http_{s}"),
+            };
+            (kind, body)
+        }
+        Err(e) if e.is_timeout() => ("timeout".to_owned(), Value::Null),
+        Err(_) => ("connection_error".to_owned(), Value::Null),
+    };
+    let mut s = sample(what, &kind, t);
+    if kind == "acknowledged" {
+        s.order_code = body["order_code"].as_str().map(str::to_owned);
+    }
+    (s, body)
+}
+
+fn sample(what: &'static str, kind: &str, t: Instant) -> Sample {
+    Sample {
+        what,
+        kind: kind.to_owned(),
+        latency: t.elapsed(),
+        order_code: None,
+    }
+}
+
+fn order_body(key: String, product: i64, phone: &str, hold: Option<&str>) -> Value {
+    let mut body = json!({
+        "idempotency_key": key,
+        "lines": [{"product_id": product, "quantity": 1}],
+        "customer": {"name": "Surge Shopper", "phone": phone, "address": "1 Harbour Row, Porthaven"}
+    });
+    if let Some(hold) = hold {
+        body["hold_token"] = json!(hold);
+    }
+    body
+}
+
+/// Runs `shopper(i)` on `concurrency` workers until `total` shoppers are done or time is up.
+async fn run_load<F, Fut>(
+    concurrency: usize,
+    total: usize,
+    deadline: Duration,
+    shopper: F,
+) -> anyhow::Result<(Tally, Duration)>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = (Vec<Sample>, Option<Duration>)> + Send,
+{
+    let shopper = Arc::new(shopper);
+    let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut set = tokio::task::JoinSet::new();
-    for i in 0..args.shoppers {
-        let permit = gate.clone().acquire_owned().await?;
-        if Instant::now() > deadline {
-            println!(
-                "stopped issuing after {} s (--max-seconds)",
-                args.max_seconds
-            );
-            break;
-        }
-        let client = client.clone();
-        let page_view = i % 100 < args.mix;
-        let page_url = format!("{base}/p/{slug}");
-        let url = format!("{base}/api/place_order");
-        let body = json!({
-            "idempotency_key": format!("surge-{i:012}"),
-            "lines": [{"product_id": product, "quantity": args.quantity}],
-            "customer": {"name": format!("Shopper {i}"), "phone": format!("+1555{i:07}"), "address": "1 Harbour Row, Porthaven"}
-        });
+    for _ in 0..concurrency {
+        let (shopper, next) = (shopper.clone(), next.clone());
         set.spawn(async move {
-            let t = Instant::now();
-            if page_view {
-                let outcome = match client.get(page_url).send().await {
-                    Ok(r) => {
-                        let status = r.status().as_u16();
-                        match (status, r.bytes().await) {
-                            (200, Ok(_)) => Ok(None),
-                            (200, Err(_)) => Err("page_connection_error".to_owned()),
-                            (s, _) => Err(format!("page_http_{s}")),
-                        }
-                    }
-                    Err(_) => Err("page_connection_error".to_owned()),
-                };
-                drop(permit);
-                return (t.elapsed(), outcome);
-            }
-            let res = client.post(url).json(&body).send().await;
-            let outcome = match res {
-                Ok(r) => {
-                    let status = r.status().as_u16();
-                    let v: Value = r.json().await.unwrap_or(Value::Null);
-                    match (status, v["kind"].as_str()) {
-                        (200, _) => Ok(Some(
-                            v["order_code"].as_str().unwrap_or_default().to_owned(),
-                        )),
-                        (_, Some(kind)) => Err(kind.to_owned()),
-                        (s, None) => Err(format!("http_{s}")),
-                    }
+            let mut tally = Tally::default();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total || started.elapsed() >= deadline {
+                    break;
                 }
-                Err(e) => Err(if e.is_timeout() {
-                    "timeout".into()
-                } else {
-                    "connection_error".into()
-                }),
-            };
-            drop(permit);
-            (t.elapsed(), outcome)
+                let (samples, journey) = shopper(i).await;
+                tally.samples.extend(samples);
+                tally.journeys.extend(journey);
+            }
+            tally
         });
     }
     let mut tally = Tally::default();
-    while let Some(done) = set.join_next().await {
-        let (latency, outcome) = done?;
-        match outcome {
-            Ok(None) => {
-                tally.page_latencies.push(latency);
-                *tally.by_kind.entry("page_viewed".into()).or_default() += 1;
-            }
-            Ok(Some(code)) => {
-                tally.latencies.push(latency);
-                *tally.by_kind.entry("acknowledged".into()).or_default() += 1;
-                tally.acknowledged.push(code);
-            }
-            Err(kind) => {
-                if kind.starts_with("page_") {
-                    tally.page_latencies.push(latency);
-                } else {
-                    tally.latencies.push(latency);
-                }
-                *tally.by_kind.entry(kind).or_default() += 1;
-            }
-        }
+    while let Some(t) = set.join_next().await {
+        let t = t?;
+        tally.samples.extend(t.samples);
+        tally.journeys.extend(t.journeys);
     }
-    let elapsed = started.elapsed();
-    report(&tally, elapsed);
-    let ok = audit(&db, product, args.stock, args.quantity, &tally.acknowledged).await?;
-    server.abort();
-
-    // the same client, concurrency and request count against a bare axum JSON endpoint, so the
-    // ratio says how much of the machine's HTTP capacity durable checkout keeps
-    let answers = tally.latencies.len() + tally.page_latencies.len();
-    let bare = bare_endpoint_rps(&client, args.concurrency, answers).await?;
-    let answers_per_sec = answers as f64 / elapsed.as_secs_f64().max(1e-9);
-    println!("bare axum JSON   {bare:.0} requests/s (same run, same client)");
-    println!(
-        "ratio            {:.2} (answers/s ÷ bare requests/s)",
-        answers_per_sec / bare
-    );
-    if !ok {
-        bail!("the audit failed");
-    }
-    Ok(())
+    Ok((tally, started.elapsed()))
 }
 
-/// Requests per second a do-nothing axum JSON handler answers with this client and concurrency.
-async fn bare_endpoint_rps(
-    client: &reqwest::Client,
+fn client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .timeout(Duration::from_secs(30))
+        .build()?)
+}
+
+/// (a) Shoppers race for the units of a drop through its waiting room: join; when admitted, order
+/// with the hold; while waiting, ask again every second; stop at sold out.
+async fn scenario_queue(args: &Args, concurrency: usize) -> anyhow::Result<bool> {
+    let server = Server::start(concurrency * 2).await?;
+    server
+        .exec(&format!("UPDATE products SET stock = {} WHERE id = {QUEUED}", args.stock))
+        .await?;
+    // one unit per phone number, so the limit does not shape the race
+    server
+        .exec(&format!("UPDATE sales SET per_customer_limit = 1 WHERE product_id = {QUEUED}"))
+        .await?;
+    heading(&format!(
+        "(a) waiting room: {} shoppers race for {} units, {concurrency} connections",
+        args.shoppers, args.stock
+    ));
+    let http = client(concurrency)?;
+    let base = server.base.clone();
+    let (tally, elapsed) = run_load(
+        concurrency,
+        args.shoppers,
+        Duration::from_secs(args.seconds.max(60)),
+        move |i| {
+            let (http, base) = (http.clone(), base.clone());
+            async move {
+                let began = Instant::now();
+                let phone = format!("+4477{i:08}");
+                let mut samples = Vec::new();
+                let (s, mut status) = send(
+                    "join",
+                    http.post(format!("{base}/api/queue/join"))
+                        .json(&json!({"product_id": QUEUED, "quantity": 1, "phone": phone})),
+                )
+                .await;
+                samples.push(s);
+                let ticket = status["ticket"].as_str().unwrap_or_default().to_owned();
+                for _ in 0..120 {
+                    match status["state"].as_str() {
+                        Some("waiting") => {
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            let (s, next) = send(
+                                "status",
+                                http.get(format!("{base}/api/queue/status"))
+                                    .query(&[("ticket", &ticket)]),
+                            )
+                            .await;
+                            samples.push(s);
+                            status = next;
+                        }
+                        Some("admitted") => {
+                            let hold = status["hold_token"].as_str().unwrap_or_default();
+                            let body =
+                                order_body(format!("surge-queue-{i:010}"), QUEUED, &phone, Some(hold));
+                            let (s, _) =
+                                send("order", http.post(format!("{base}/api/place_order")).json(&body))
+                                    .await;
+                            samples.push(s);
+                            break;
+                        }
+                        _ => break,
+                    }
+                }
+                (samples, Some(began.elapsed()))
+            }
+        },
+    )
+    .await?;
+    report(&tally, elapsed);
+    let journeys = sorted(&tally.journeys);
+    println!(
+        "  shopper journey  p50 {:.0} ms   p95 {:.0} ms   p99 {:.0} ms (join to final answer)",
+        ms(percentile(&journeys, 50.0)),
+        ms(percentile(&journeys, 95.0)),
+        ms(percentile(&journeys, 99.0))
+    );
+    let ok = audit(&server, QUEUED, args.stock, &tally.acknowledged()).await?;
+    memory(&server);
+    drop(server);
+    bare_ratio(concurrency, Duration::from_secs(5), tally.samples.len(), elapsed).await?;
+    Ok(ok)
+}
+
+/// (b) and (c): orders for one hot product with ample stock, optionally mixed with page views.
+async fn scenario_orders(
+    args: &Args,
     concurrency: usize,
-    requests: usize,
-) -> anyhow::Result<f64> {
+    page_view_percent: usize,
+) -> anyhow::Result<bool> {
+    let server = Server::start(concurrency * 2).await?;
+    let initial: i64 = 100_000_000;
+    server
+        .exec(&format!("UPDATE products SET stock = {initial} WHERE id = {DIRECT}"))
+        .await?;
+    heading(&if page_view_percent == 0 {
+        format!("(b) sustained orders, one hot product, ample stock, {concurrency} connections, {} s", args.seconds)
+    } else {
+        format!("(c) mixed: {page_view_percent} % product page views, the rest orders, {concurrency} connections, {} s", args.seconds)
+    });
+    let http = client(concurrency)?;
+    let base = server.base.clone();
+    let (tally, elapsed) = run_load(
+        concurrency,
+        usize::MAX,
+        Duration::from_secs(args.seconds),
+        move |i| {
+            let (http, base) = (http.clone(), base.clone());
+            async move {
+                let s = if i % 100 < page_view_percent {
+                    send("page", http.get(format!("{base}/p/{DIRECT_SLUG}"))).await.0
+                } else {
+                    let body = order_body(format!("surge-{i:012}"), DIRECT, &format!("+1555{i:08}"), None);
+                    send("order", http.post(format!("{base}/api/place_order")).json(&body)).await.0
+                };
+                (vec![s], None)
+            }
+        },
+    )
+    .await?;
+    report(&tally, elapsed);
+    let ok = audit(&server, DIRECT, initial, &tally.acknowledged()).await?;
+    memory(&server);
+    drop(server);
+    bare_ratio(concurrency, Duration::from_secs(5), tally.samples.len(), elapsed).await?;
+    Ok(ok)
+}
+
+fn heading(text: &str) {
+    println!("\n== {text}");
+}
+
+fn memory(server: &Server) {
+    let (now, peak) = server.memory_mib();
+    println!("  server memory    RSS {now:.0} MiB now, {peak:.0} MiB peak");
+}
+
+/// The bare endpoint, same client settings and concurrency, measured now; prints the ratio of the
+/// scenario's answers per second to it.
+async fn bare_ratio(
+    concurrency: usize,
+    duration: Duration,
+    answers: usize,
+    elapsed: Duration,
+) -> anyhow::Result<()> {
     let router = axum::Router::new().route(
         "/bare",
         axum::routing::get(|| async { axum::Json(json!({"ok": true})) }),
@@ -229,25 +416,24 @@ async fn bare_endpoint_rps(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/bare", listener.local_addr()?);
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
-    let gate = Arc::new(tokio::sync::Semaphore::new(concurrency));
-    let started = Instant::now();
-    let mut set = tokio::task::JoinSet::new();
-    for _ in 0..requests.max(1) {
-        let permit = gate.clone().acquire_owned().await?;
-        let (client, url) = (client.clone(), url.clone());
-        set.spawn(async move {
-            let ok = client.get(url).send().await.is_ok();
-            drop(permit);
-            ok
-        });
-    }
-    let mut ok = 0_usize;
-    while let Some(r) = set.join_next().await {
-        ok += usize::from(r?);
-    }
-    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    let http = client(concurrency)?;
+    let (bare, bare_elapsed) = run_load(concurrency, usize::MAX, duration, move |_| {
+        let (http, url) = (http.clone(), url.clone());
+        async move { (vec![send("bare", http.get(url)).await.0], None) }
+    })
+    .await?;
     server.abort();
-    Ok(ok as f64 / secs)
+    let bare_rps = bare.samples.len() as f64 / bare_elapsed.as_secs_f64().max(1e-9);
+    let rps = answers as f64 / elapsed.as_secs_f64().max(1e-9);
+    println!("  bare axum JSON   {bare_rps:.0} requests/s (same client and concurrency, measured just after)");
+    println!("  ratio            {:.2} (this scenario's answers/s ÷ bare requests/s)", rps / bare_rps);
+    Ok(())
+}
+
+fn sorted(latencies: &[Duration]) -> Vec<Duration> {
+    let mut v = latencies.to_vec();
+    v.sort();
+    v
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -258,61 +444,74 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-fn report(tally: &Tally, elapsed: Duration) {
-    let secs = elapsed.as_secs_f64().max(1e-9);
-    let answers = tally.latencies.len() + tally.page_latencies.len();
-    println!("elapsed          {secs:.2} s");
-    println!("requests/s       {:.0}", answers as f64 / secs);
-    println!(
-        "orders/s         {:.0} (acknowledged orders per second)",
-        tally.acknowledged.len() as f64 / secs
-    );
-    latency_line("order latency", &tally.latencies);
-    if !tally.page_latencies.is_empty() {
-        println!(
-            "page views/s     {:.0}",
-            tally.page_latencies.len() as f64 / secs
-        );
-        latency_line("page latency", &tally.page_latencies);
-    }
-    for (kind, n) in &tally.by_kind {
-        println!("  {kind:<16} {n}");
-    }
-}
-
-fn latency_line(label: &str, latencies: &[Duration]) {
-    let mut sorted = latencies.to_vec();
-    sorted.sort();
-    println!(
-        "{label:<16} p50 {:.1} ms   p95 {:.1} ms   p99 {:.1} ms   max {:.1} ms",
-        ms(percentile(&sorted, 50.0)),
-        ms(percentile(&sorted, 95.0)),
-        ms(percentile(&sorted, 99.0)),
-        ms(sorted.last().copied().unwrap_or_default())
-    );
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Checks the database against what shoppers were told.
+fn report(tally: &Tally, elapsed: Duration) {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    println!("  elapsed          {secs:.2} s");
+    println!("  requests/s       {:.0}", tally.samples.len() as f64 / secs);
+    println!(
+        "  orders/s         {:.0} (acknowledged, durable)",
+        tally.acknowledged().len() as f64 / secs
+    );
+    for what in ["order", "join", "status", "page"] {
+        let lat: Vec<Duration> = tally
+            .samples
+            .iter()
+            .filter(|s| s.what == what)
+            .map(|s| s.latency)
+            .collect();
+        if lat.is_empty() {
+            continue;
+        }
+        let lat = sorted(&lat);
+        println!(
+            "  {what:<7} latency  p50 {:.1} ms   p95 {:.1} ms   p99 {:.1} ms   max {:.1} ms   ({} requests)",
+            ms(percentile(&lat, 50.0)),
+            ms(percentile(&lat, 95.0)),
+            ms(percentile(&lat, 99.0)),
+            ms(lat.last().copied().unwrap_or_default()),
+            lat.len()
+        );
+    }
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for s in &tally.samples {
+        *kinds.entry(format!("{}:{}", s.what, s.kind)).or_default() += 1;
+    }
+    println!("  answers by kind");
+    for (kind, n) in &kinds {
+        println!("    {kind:<24} {n}");
+    }
+    let errors: usize = tally
+        .samples
+        .iter()
+        .filter(|s| {
+            s.kind.starts_with("http_5") || s.kind == "internal" || s.kind.contains("error") || s.kind == "timeout"
+        })
+        .count();
+    let shed = tally.samples.iter().filter(|s| s.kind == "overloaded").count();
+    println!("  5xx / errors     {errors} (besides {shed} deliberate 503 overloaded)");
+}
+
+/// Checks the database against what shoppers were told: stock + sold + held = initial, nothing
+/// oversold, every acknowledged order stored.
 async fn audit(
-    db: &SqlitePool,
+    server: &Server,
     product: i64,
     initial: i64,
-    quantity: i64,
     acknowledged: &[String],
 ) -> anyhow::Result<bool> {
-    let stock: i64 = sqlx::query_scalar("SELECT stock FROM products WHERE id = ?")
-        .bind(product)
-        .fetch_one(db)
-        .await?;
-    let sold: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE product_id = ?",
+    let db = &server.db;
+    let one = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sql).bind(product).fetch_one(db).await
+    };
+    let stock = one("SELECT stock FROM products WHERE id = ?").await?;
+    let sold = one("SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE product_id = ?").await?;
+    let held = one(
+        "SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE product_id = ? AND state = 'live'",
     )
-    .bind(product)
-    .fetch_one(db)
     .await?;
     let stored: HashSet<String> = sqlx::query_scalar("SELECT code FROM orders")
         .fetch_all(db)
@@ -321,11 +520,37 @@ async fn audit(
         .collect();
     let lost = acknowledged.iter().filter(|c| !stored.contains(*c)).count();
     let oversold = (sold - initial).max(0);
-    let acked_units = acknowledged.len() as i64 * quantity;
-    println!("audit            stock left {stock}, units sold {sold}, initial {initial}");
-    println!("  oversold       {oversold}");
-    println!("  lost           {lost} (acknowledged but not stored)");
-    println!("  stock + sold = initial: {}", stock + sold == initial);
-    println!("  sold = acknowledged units: {}", sold == acked_units);
-    Ok(oversold == 0 && lost == 0 && stock + sold == initial && sold == acked_units)
+    let balanced = stock + sold + held == initial;
+    let all_acked = sold == acknowledged.len() as i64;
+    println!("  audit            stock {stock} + sold {sold} + held {held} = {} (initial {initial}): {balanced}", stock + sold + held);
+    println!("  oversold         {oversold}");
+    println!("  lost             {lost} (acknowledged but not stored)");
+    println!("  sold = acknowledged units: {all_acked}");
+    Ok(oversold == 0 && lost == 0 && balanced && all_acked)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    println!(
+        "surge: Holdfast on SQLite (WAL, synchronous=FULL), {} cores, server and load generator on one machine",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let mut ok = true;
+    let s = args.scenario.as_str();
+    if s == "all" || s == "queue" {
+        ok &= scenario_queue(&args, 512).await?;
+    }
+    if s == "all" || s == "orders" {
+        ok &= scenario_orders(&args, 64, 0).await?;
+        ok &= scenario_orders(&args, 512, 0).await?;
+    }
+    if s == "all" || s == "mixed" {
+        ok &= scenario_orders(&args, 256, 90).await?;
+    }
+    if !ok {
+        bail!("an audit failed");
+    }
+    println!("\nall audits passed: 0 oversold, 0 lost");
+    Ok(())
 }
