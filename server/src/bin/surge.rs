@@ -83,7 +83,10 @@ impl Server {
     async fn start(max_in_flight: usize) -> anyhow::Result<Server> {
         let exe = std::env::current_exe()?.with_file_name("server");
         if !exe.exists() {
-            bail!("{} is missing: build it first (scripts/surge does)", exe.display());
+            bail!(
+                "{} is missing: build it first (scripts/surge does)",
+                exe.display()
+            );
         }
         let dir = tempfile::tempdir()?;
         let mut child = Command::new(&exe)
@@ -110,8 +113,8 @@ impl Server {
         let base = rx
             .recv_timeout(Duration::from_secs(30))
             .context("the server did not announce its address")?;
-        let db = SqlitePool::connect(&format!("sqlite://{}/holdfast.db", dir.path().display()))
-            .await?;
+        let db =
+            SqlitePool::connect(&format!("sqlite://{}/holdfast.db", dir.path().display())).await?;
         Ok(Server {
             child,
             base,
@@ -122,8 +125,8 @@ impl Server {
 
     /// (resident now, peak resident) in MiB, from /proc.
     fn memory_mib(&self) -> (f64, f64) {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         let field = |name: &str| {
             status
                 .lines()
@@ -160,14 +163,14 @@ struct Tally {
 
 impl Tally {
     fn acknowledged(&self) -> Vec<String> {
-        self.samples.iter().filter_map(|s| s.order_code.clone()).collect()
+        self.samples
+            .iter()
+            .filter_map(|s| s.order_code.clone())
+            .collect()
     }
 }
 
-async fn send(
-    what: &'static str,
-    req: reqwest::RequestBuilder,
-) -> (Sample, Value) {
+async fn send(what: &'static str, req: reqwest::RequestBuilder) -> (Sample, Value) {
     let t = Instant::now();
     let (kind, body) = match req.send().await {
         Ok(r) => {
@@ -272,11 +275,16 @@ fn client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
 async fn scenario_queue(args: &Args, concurrency: usize) -> anyhow::Result<bool> {
     let server = Server::start(concurrency * 2).await?;
     server
-        .exec(&format!("UPDATE products SET stock = {} WHERE id = {QUEUED}", args.stock))
+        .exec(&format!(
+            "UPDATE products SET stock = {} WHERE id = {QUEUED}",
+            args.stock
+        ))
         .await?;
     // one unit per phone number, so the limit does not shape the race
     server
-        .exec(&format!("UPDATE sales SET per_customer_limit = 1 WHERE product_id = {QUEUED}"))
+        .exec(&format!(
+            "UPDATE sales SET per_customer_limit = 1 WHERE product_id = {QUEUED}"
+        ))
         .await?;
     heading(&format!(
         "(a) waiting room: {} shoppers race for {} units, {concurrency} connections",
@@ -317,11 +325,17 @@ async fn scenario_queue(args: &Args, concurrency: usize) -> anyhow::Result<bool>
                         }
                         Some("admitted") => {
                             let hold = status["hold_token"].as_str().unwrap_or_default();
-                            let body =
-                                order_body(format!("surge-queue-{i:010}"), QUEUED, &phone, Some(hold));
-                            let (s, _) =
-                                send("order", http.post(format!("{base}/api/place_order")).json(&body))
-                                    .await;
+                            let body = order_body(
+                                format!("surge-queue-{i:010}"),
+                                QUEUED,
+                                &phone,
+                                Some(hold),
+                            );
+                            let (s, _) = send(
+                                "order",
+                                http.post(format!("{base}/api/place_order")).json(&body),
+                            )
+                            .await;
                             samples.push(s);
                             break;
                         }
@@ -344,7 +358,13 @@ async fn scenario_queue(args: &Args, concurrency: usize) -> anyhow::Result<bool>
     let ok = audit(&server, QUEUED, args.stock, &tally.acknowledged()).await?;
     memory(&server);
     drop(server);
-    bare_ratio(concurrency, Duration::from_secs(5), tally.samples.len(), elapsed).await?;
+    bare_ratio(
+        concurrency,
+        Duration::from_secs(5),
+        tally.samples.len(),
+        elapsed,
+    )
+    .await?;
     Ok(ok)
 }
 
@@ -357,10 +377,15 @@ async fn scenario_orders(
     let server = Server::start(concurrency * 2).await?;
     let initial: i64 = 100_000_000;
     server
-        .exec(&format!("UPDATE products SET stock = {initial} WHERE id = {DIRECT}"))
+        .exec(&format!(
+            "UPDATE products SET stock = {initial} WHERE id = {DIRECT}"
+        ))
         .await?;
     heading(&if page_view_percent == 0 {
-        format!("(b) sustained orders, one hot product, ample stock, {concurrency} connections, {} s", args.seconds)
+        format!(
+            "(b) sustained orders, one hot product, ample stock, {concurrency} connections, {} s",
+            args.seconds
+        )
     } else {
         format!("(c) mixed: {page_view_percent} % product page views, the rest orders, {concurrency} connections, {} s", args.seconds)
     });
@@ -374,10 +399,22 @@ async fn scenario_orders(
             let (http, base) = (http.clone(), base.clone());
             async move {
                 let s = if i % 100 < page_view_percent {
-                    send("page", http.get(format!("{base}/p/{DIRECT_SLUG}"))).await.0
+                    send("page", http.get(format!("{base}/p/{DIRECT_SLUG}")))
+                        .await
+                        .0
                 } else {
-                    let body = order_body(format!("surge-{i:012}"), DIRECT, &format!("+1555{i:08}"), None);
-                    send("order", http.post(format!("{base}/api/place_order")).json(&body)).await.0
+                    let body = order_body(
+                        format!("surge-{i:012}"),
+                        DIRECT,
+                        &format!("+1555{i:08}"),
+                        None,
+                    );
+                    send(
+                        "order",
+                        http.post(format!("{base}/api/place_order")).json(&body),
+                    )
+                    .await
+                    .0
                 };
                 (vec![s], None)
             }
@@ -388,7 +425,13 @@ async fn scenario_orders(
     let ok = audit(&server, DIRECT, initial, &tally.acknowledged()).await?;
     memory(&server);
     drop(server);
-    bare_ratio(concurrency, Duration::from_secs(5), tally.samples.len(), elapsed).await?;
+    bare_ratio(
+        concurrency,
+        Duration::from_secs(5),
+        tally.samples.len(),
+        elapsed,
+    )
+    .await?;
     Ok(ok)
 }
 
@@ -426,7 +469,10 @@ async fn bare_ratio(
     let bare_rps = bare.samples.len() as f64 / bare_elapsed.as_secs_f64().max(1e-9);
     let rps = answers as f64 / elapsed.as_secs_f64().max(1e-9);
     println!("  bare axum JSON   {bare_rps:.0} requests/s (same client and concurrency, measured just after)");
-    println!("  ratio            {:.2} (this scenario's answers/s ÷ bare requests/s)", rps / bare_rps);
+    println!(
+        "  ratio            {:.2} (this scenario's answers/s ÷ bare requests/s)",
+        rps / bare_rps
+    );
     Ok(())
 }
 
@@ -451,7 +497,10 @@ fn ms(d: Duration) -> f64 {
 fn report(tally: &Tally, elapsed: Duration) {
     let secs = elapsed.as_secs_f64().max(1e-9);
     println!("  elapsed          {secs:.2} s");
-    println!("  requests/s       {:.0}", tally.samples.len() as f64 / secs);
+    println!(
+        "  requests/s       {:.0}",
+        tally.samples.len() as f64 / secs
+    );
     println!(
         "  orders/s         {:.0} (acknowledged, durable)",
         tally.acknowledged().len() as f64 / secs
@@ -488,10 +537,17 @@ fn report(tally: &Tally, elapsed: Duration) {
         .samples
         .iter()
         .filter(|s| {
-            s.kind.starts_with("http_5") || s.kind == "internal" || s.kind.contains("error") || s.kind == "timeout"
+            s.kind.starts_with("http_5")
+                || s.kind == "internal"
+                || s.kind.contains("error")
+                || s.kind == "timeout"
         })
         .count();
-    let shed = tally.samples.iter().filter(|s| s.kind == "overloaded").count();
+    let shed = tally
+        .samples
+        .iter()
+        .filter(|s| s.kind == "overloaded")
+        .count();
     println!("  5xx / errors     {errors} (besides {shed} deliberate 503 overloaded)");
 }
 
@@ -505,14 +561,17 @@ async fn audit(
 ) -> anyhow::Result<bool> {
     let db = &server.db;
     let one = |sql: &'static str| async move {
-        sqlx::query_scalar::<_, i64>(sql).bind(product).fetch_one(db).await
+        sqlx::query_scalar::<_, i64>(sql)
+            .bind(product)
+            .fetch_one(db)
+            .await
     };
     let stock = one("SELECT stock FROM products WHERE id = ?").await?;
-    let sold = one("SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE product_id = ?").await?;
-    let held = one(
-        "SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE product_id = ? AND state = 'live'",
-    )
-    .await?;
+    let sold =
+        one("SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE product_id = ?").await?;
+    let held =
+        one("SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE product_id = ? AND state = 'live'")
+            .await?;
     let stored: HashSet<String> = sqlx::query_scalar("SELECT code FROM orders")
         .fetch_all(db)
         .await?

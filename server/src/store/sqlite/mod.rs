@@ -8,7 +8,9 @@
 
 mod orders;
 mod queue;
+mod reads;
 mod sales;
+mod tickets;
 mod writer;
 
 use super::classify;
@@ -23,12 +25,29 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
-use writer::{SqliteBatchWriter, WriteJob, WriteOutcome};
+use writer::{SqliteBatchWriter, WriteJob, WriteOutcome, WriterConnection};
 
-type Tx = Transaction<'static, Sqlite>;
+/// Sorts a failure on the writer connection into "busy, try again" and "broken".
+fn db_error(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Busy(e.to_string())
+        }
+        _ => StoreError::Unexpected(e.to_string()),
+    }
+}
+
+/// The writer connection's settings, as SQLite reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriterSettings {
+    pub journal_mode: String,
+    /// 2 is FULL.
+    pub synchronous: i64,
+    pub foreign_keys: bool,
+    pub busy_timeout_ms: i64,
+}
 
 /// One reading of the clock, as an instant and as the RFC 3339 text the database compares.
 pub(crate) struct Now {
@@ -82,8 +101,11 @@ const READERS: u32 = 8;
 #[derive(Clone)]
 pub struct SqliteStore {
     read: SqlitePool,
+    /// For migrations, seeding and tests' setup; orders and the waiting room write through the
+    /// desk's own connection.
     write: SqlitePool,
     desk: Desk<WriteJob, WriteOutcome>,
+    desk_connection: WriterConnection,
 }
 
 /// Jobs waiting for the desk before new ones are told to retry.
@@ -146,17 +168,58 @@ impl SqliteStore {
             .connect_with(base.read_only(true))
             .await
             .context("cannot open database readers")?;
+        let path = url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:")
+            .split('?')
+            .next()
+            .unwrap_or_default();
+        let desk_connection = writer::open_writer(path, BUSY_TIMEOUT)?;
         let (desk, _writer_task) = Desk::start(
             SqliteBatchWriter {
-                write: write.clone(),
+                conn: desk_connection.clone(),
             },
             DESK_QUEUE,
             DESK_BATCH,
         );
-        Ok(SqliteStore { read, write, desk })
+        Ok(SqliteStore {
+            read,
+            write,
+            desk,
+            desk_connection,
+        })
     }
 
-    /// The writer pool, for seeding and for tests that set up data.
+    /// The desk's writer connection's settings (durability is checked by tests).
+    pub async fn writer_settings(&self) -> Result<WriterSettings, StoreError> {
+        let conn = self.desk_connection.clone();
+        tokio::task::spawn_blocking(move || {
+            let c = conn
+                .lock()
+                .map_err(|_| StoreError::Unexpected("the writer connection is poisoned".into()))?;
+            let read = |pragma: &str| -> Result<rusqlite::types::Value, StoreError> {
+                c.pragma_query_value(None, pragma, |r| r.get(0))
+                    .map_err(db_error)
+            };
+            let int = |v: rusqlite::types::Value| match v {
+                rusqlite::types::Value::Integer(i) => i,
+                _ => -1,
+            };
+            Ok(WriterSettings {
+                journal_mode: match read("journal_mode")? {
+                    rusqlite::types::Value::Text(t) => t,
+                    _ => String::new(),
+                },
+                synchronous: int(read("synchronous")?),
+                foreign_keys: int(read("foreign_keys")?) == 1,
+                busy_timeout_ms: int(read("busy_timeout")?),
+            })
+        })
+        .await
+        .map_err(|e| StoreError::Unexpected(e.to_string()))?
+    }
+
+    /// The setup pool, for seeding and for tests that set up data.
     pub fn writer(&self) -> &SqlitePool {
         &self.write
     }
@@ -293,7 +356,7 @@ impl Store for SqliteStore {
 
     async fn order(&self, code: &OrderCode) -> Result<Option<OrderView>, StoreError> {
         let mut conn = self.read.acquire().await.map_err(classify)?;
-        orders::load_order(&mut conn, code).await
+        reads::load_order(&mut conn, code).await
     }
 }
 
@@ -311,7 +374,7 @@ impl WaitingRoom for SqliteStore {
 
     async fn ticket(&self, ticket_id: i64) -> Result<Option<TicketInfo>, StoreError> {
         let mut conn = self.read.acquire().await.map_err(classify)?;
-        queue::ticket_info(&mut conn, ticket_id, &Now::current()).await
+        tickets::ticket_info(&mut conn, ticket_id, &Now::current()).await
     }
 
     async fn hold_line(&self, hold_id: i64) -> Result<Option<(i64, i64)>, StoreError> {

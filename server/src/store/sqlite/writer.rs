@@ -1,16 +1,20 @@
-//! The SQLite side of the order desk: one `BEGIN IMMEDIATE` transaction per batch of jobs (orders,
+//! The SQLite side of the order desk: the one writer connection (rusqlite, on a blocking thread,
+//! with cached prepared statements), one `BEGIN IMMEDIATE` transaction per batch of jobs (orders,
 //! queue joins and leaves, admission rounds), one commit, then the answers.
 
 use super::orders::place_in_tx;
 use super::queue::{admission_round, join_in_tx, leave_in_tx};
-use super::{classify, Now, Tx};
+use super::{db_error, Now};
 use crate::desk::BatchWriter;
 use app::domain::{JoinRequest, NewOrder, OrderView};
 use app::store::{AdmissionRound, CheckoutError, JoinError, StoreError};
 use async_trait::async_trait;
-use sqlx::SqlitePool;
+use rusqlite::{Connection, TransactionBehavior};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Everything that writes to the shop goes through the desk as one of these.
+#[derive(Clone)]
 pub(crate) enum WriteJob {
     Order(NewOrder),
     Join(JoinRequest),
@@ -27,8 +31,24 @@ pub(crate) enum WriteOutcome {
     Admit(AdmissionRound),
 }
 
+/// The writer connection, shared with the store only to report its settings.
+pub(crate) type WriterConnection = Arc<Mutex<Connection>>;
+
+/// Opens the writer connection: WAL, `synchronous=FULL` (an acknowledged order survives power
+/// loss), foreign keys, a busy timeout, and room for every hot statement in the cache.
+pub(crate) fn open_writer(path: &str, busy_timeout: Duration) -> anyhow::Result<WriterConnection> {
+    use anyhow::Context;
+    let conn = Connection::open(path).with_context(|| format!("cannot open {path}"))?;
+    conn.busy_timeout(busy_timeout)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(Arc::new(Mutex::new(conn)))
+}
+
 pub(crate) struct SqliteBatchWriter {
-    pub(crate) write: SqlitePool,
+    pub(crate) conn: WriterConnection,
 }
 
 #[async_trait]
@@ -38,44 +58,54 @@ impl BatchWriter for SqliteBatchWriter {
 
     #[tracing::instrument(skip_all, fields(batch.size = jobs.len()))]
     async fn write_batch(&mut self, jobs: &[WriteJob]) -> Result<Vec<WriteOutcome>, StoreError> {
-        let mut tx = self
-            .write
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(classify)?;
-        // one clock reading per batch: every job in it happens at the same instant
-        let now = Now::current();
-        let mut outcomes = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            outcomes.push(match job {
-                WriteJob::Order(order) => {
-                    WriteOutcome::Order(order_job(&mut tx, order, &now).await?)
-                }
-                WriteJob::Join(request) => {
-                    savepoint(&mut tx, "SAVEPOINT one_job").await?;
-                    let joined = join_in_tx(&mut tx, request, &now).await;
-                    finish_savepoint(&mut tx, joined.is_err()).await?;
-                    if let Err(JoinError::Store(e)) = joined {
-                        return Err(e);
-                    }
-                    WriteOutcome::Join(joined)
-                }
-                WriteJob::Leave(ticket_id) => {
-                    leave_in_tx(&mut tx, *ticket_id, &now).await?;
-                    WriteOutcome::Leave
-                }
-                WriteJob::Admit => WriteOutcome::Admit(admission_round(&mut tx, &now).await?),
-            });
-        }
-        // one fsync for the whole batch (synchronous=FULL); nobody is answered before it
-        tx.commit().await.map_err(classify)?;
-        Ok(outcomes)
+        let (conn, jobs) = (self.conn.clone(), jobs.to_vec());
+        // SQLite blocks (and fsyncs): off the async workers
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn
+                .lock()
+                .map_err(|_| StoreError::Unexpected("the writer connection is poisoned".into()))?;
+            apply(&mut conn, &jobs)
+        })
+        .await
+        .map_err(|e| StoreError::Unexpected(format!("the writer thread failed: {e}")))?
     }
 }
 
+fn apply(conn: &mut Connection, jobs: &[WriteJob]) -> Result<Vec<WriteOutcome>, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_error)?;
+    // one clock reading per batch: every job in it happens at the same instant
+    let now = Now::current();
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        outcomes.push(match job {
+            WriteJob::Order(order) => WriteOutcome::Order(order_job(&tx, order, &now)?),
+            WriteJob::Join(request) => {
+                savepoint(&tx, "SAVEPOINT one_job")?;
+                let joined = join_in_tx(&tx, request, &now);
+                finish_savepoint(&tx, joined.is_err())?;
+                if let Err(JoinError::Store(e)) = joined {
+                    return Err(e);
+                }
+                WriteOutcome::Join(joined)
+            }
+            WriteJob::Leave(ticket_id) => {
+                leave_in_tx(&tx, *ticket_id, &now)?;
+                WriteOutcome::Leave
+            }
+            WriteJob::Admit => WriteOutcome::Admit(admission_round(&tx, &now)?),
+        });
+    }
+    // one fsync for the whole batch (synchronous=FULL); nobody is answered before it. On any
+    // error above, dropping `tx` rolls the whole batch back.
+    tx.commit().map_err(db_error)?;
+    Ok(outcomes)
+}
+
 /// One order: refused alone, or in. Returns `Err` only for a storage failure, which sinks the batch.
-async fn order_job(
-    tx: &mut Tx,
+fn order_job(
+    c: &Connection,
     order: &NewOrder,
     now: &Now,
 ) -> Result<Result<OrderView, CheckoutError>, StoreError> {
@@ -83,11 +113,11 @@ async fn order_job(
         // A one-line order is refused (replayed key, sold out, unknown product, sale rules, hold
         // problems) before it writes anything, so it needs no savepoint: two statements fewer
         // per order on the hot path. A storage error after a write sinks the whole batch.
-        place_in_tx(tx, order, now).await
+        place_in_tx(c, order, now)
     } else {
-        savepoint(tx, "SAVEPOINT one_job").await?;
-        let outcome = place_in_tx(tx, order, now).await;
-        finish_savepoint(tx, outcome.is_err()).await?;
+        savepoint(c, "SAVEPOINT one_job")?;
+        let outcome = place_in_tx(c, order, now);
+        finish_savepoint(c, outcome.is_err())?;
         outcome
     };
     match outcome {
@@ -96,17 +126,16 @@ async fn order_job(
     }
 }
 
-async fn finish_savepoint(tx: &mut Tx, undo: bool) -> Result<(), StoreError> {
+fn finish_savepoint(c: &Connection, undo: bool) -> Result<(), StoreError> {
     if undo {
-        savepoint(tx, "ROLLBACK TO one_job").await?;
+        savepoint(c, "ROLLBACK TO one_job")?;
     }
-    savepoint(tx, "RELEASE one_job").await
+    savepoint(c, "RELEASE one_job")
 }
 
-async fn savepoint(tx: &mut Tx, sql: &'static str) -> Result<(), StoreError> {
-    sqlx::query(sql)
-        .execute(&mut **tx)
-        .await
+fn savepoint(c: &Connection, sql: &'static str) -> Result<(), StoreError> {
+    c.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
         .map(|_| ())
-        .map_err(classify)
+        .map_err(db_error)
 }
