@@ -8,8 +8,10 @@
 //!   a. `queue`     — 10,000 shoppers race for 100 units through the waiting room
 //!   b. `orders`    — sustained orders with ample stock, 64 then 512 connections, 20 s each
 //!   c. `mixed`     — 90 % product page views, 10 % orders, 256 connections, 20 s
+//!   d. `connections` — 10,000 open connections held idle: server memory, and a page view and an
+//!      order still answered
 //!
-//! `surge [--scenario all|queue|orders|mixed] [--seconds S] [--shoppers N] [--stock S]`
+//! `surge [--scenario all|queue|orders|mixed|connections] [--seconds S] [--shoppers N] [--stock S]`
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
@@ -31,6 +33,7 @@ struct Args {
     seconds: u64,
     shoppers: usize,
     stock: i64,
+    connections: usize,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -39,6 +42,7 @@ fn parse_args() -> anyhow::Result<Args> {
         seconds: 20,
         shoppers: 10_000,
         stock: 100,
+        connections: 10_000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -48,15 +52,16 @@ fn parse_args() -> anyhow::Result<Args> {
             "--seconds" => args.seconds = value()?.parse()?,
             "--shoppers" => args.shoppers = value()?.parse()?,
             "--stock" => args.stock = value()?.parse()?,
+            "--connections" => args.connections = value()?.parse()?,
             "-h" | "--help" => {
-                println!("surge [--scenario all|queue|orders|mixed] [--seconds S] [--shoppers N] [--stock S]");
+                println!("surge [--scenario all|queue|orders|mixed|connections] [--seconds S] [--shoppers N] [--stock S] [--connections N]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
         }
     }
-    if !["all", "queue", "orders", "mixed"].contains(&args.scenario.as_str()) {
-        bail!("--scenario is all, queue, orders or mixed");
+    if !["all", "queue", "orders", "mixed", "connections"].contains(&args.scenario.as_str()) {
+        bail!("--scenario is all, queue, orders, mixed or connections");
     }
     if args.seconds == 0 || args.seconds > 300 || args.shoppers == 0 {
         bail!("--seconds must be 1–300 and --shoppers positive");
@@ -435,6 +440,96 @@ async fn scenario_orders(
     Ok(ok)
 }
 
+/// (d) Many phones holding connections open: the server keeps every one and still answers.
+async fn scenario_connections(args: &Args) -> anyhow::Result<bool> {
+    // this process holds one end of every connection too
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        println!("  (could not raise this process's open-file limit: {e})");
+    }
+    let server = Server::start(512).await?;
+    heading(&format!("(d) {} open idle connections", args.connections));
+    let (idle_mib, _) = server.memory_mib();
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let started = Instant::now();
+    let mut open = Vec::with_capacity(args.connections);
+    let mut refused = 0_usize;
+    for _ in 0..args.connections {
+        match tokio::net::TcpStream::connect(&addr).await {
+            Ok(stream) => open.push(stream),
+            Err(_) => refused += 1,
+        }
+    }
+    println!(
+        "  opened           {} in {:.2} s ({refused} refused)",
+        open.len(),
+        started.elapsed().as_secs_f64()
+    );
+    // like a phone that loaded something and keeps the connection for the next click: one
+    // keep-alive request on each, then silence
+    let mut answered = 0_usize;
+    for stream in &mut open {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut buf = [0_u8; 4096];
+        let asked = stream
+            .write_all(b"GET /favicon.svg HTTP/1.1\r\nHost: shop\r\n\r\n")
+            .await
+            .is_ok();
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+        if asked && matches!(read, Ok(Ok(n)) if n > 0) {
+            answered += 1;
+        }
+    }
+    println!("  one request each {answered} answered");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (now, peak) = server.memory_mib();
+    let per_conn_kib = (now - idle_mib) * 1024.0 / open.len().max(1) as f64;
+    println!("  server memory    RSS {idle_mib:.0} MiB before, {now:.0} MiB with them open ({per_conn_kib:.1} KiB each), {peak:.0} MiB peak");
+    let http = client(4)?;
+    let (page, _) = send("page", http.get(format!("{}/p/{DIRECT_SLUG}", server.base))).await;
+    let body = order_body(
+        "surge-connections-order".into(),
+        DIRECT,
+        "+15550000001",
+        None,
+    );
+    let (order, _) = send(
+        "order",
+        http.post(format!("{}/api/place_order", server.base))
+            .json(&body),
+    )
+    .await;
+    println!(
+        "  while open       page view {} in {:.1} ms, order {} in {:.1} ms",
+        page.kind,
+        ms(page.latency),
+        order.kind,
+        ms(order.latency)
+    );
+    // are they all still there?
+    let mut alive = 0_usize;
+    for stream in &open {
+        // drain what is left of the answer; open means "nothing more to read" but no end of stream
+        let mut buf = [0_u8; 4096];
+        loop {
+            match stream.try_read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    alive += 1;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    println!("  still open       {alive} of {}", open.len());
+    drop(open);
+    Ok(page.kind == "page_viewed"
+        && order.kind == "acknowledged"
+        && refused == 0
+        && answered == args.connections)
+}
+
 fn heading(text: &str) {
     println!("\n== {text}");
 }
@@ -606,6 +701,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if s == "all" || s == "mixed" {
         ok &= scenario_orders(&args, 256, 90).await?;
+    }
+    if s == "all" || s == "connections" {
+        ok &= scenario_connections(&args).await?;
     }
     if !ok {
         bail!("an audit failed");
