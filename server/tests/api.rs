@@ -369,3 +369,60 @@ async fn the_order_desk_sheds_load_with_503_and_retry_after_when_full() {
         "every acknowledged order, and only those, is stored"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_keep_loading_while_checkout_is_saturated_and_the_excess_is_shed_at_once() {
+    let app = common::spawn_app_with(&[("HOLDFAST_MAX_ORDERS_IN_FLIGHT", "4")]).await;
+    // another connection holds the database's write lock: the desk's batch waits on it, as it
+    // would behind a slow disk
+    let mut blocker = app.db.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let bodies: Vec<Value> = (0..20).map(|i| order_body(&key(300 + i), 2, 1)).collect();
+    let orders = {
+        let app_base = app.base.clone();
+        let client = app.client.clone();
+        tokio::spawn(async move {
+            let mut set = tokio::task::JoinSet::new();
+            for body in bodies {
+                let (client, url) = (client.clone(), format!("{app_base}/api/place_order"));
+                set.spawn(async move {
+                    let started = std::time::Instant::now();
+                    let res = client.post(url).json(&body).send().await.unwrap();
+                    (res.status().as_u16(), started.elapsed())
+                });
+            }
+            let mut answers = Vec::new();
+            while let Some(a) = set.join_next().await {
+                answers.push(a.unwrap());
+            }
+            answers
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // checkout is stuck; browsing is not
+    for path in ["/", "/p/sea-salt-caramels", "/api/products", "/status"] {
+        let started = std::time::Instant::now();
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "{path} answered while checkout waits"
+        );
+    }
+    sqlx::query("COMMIT").execute(&mut *blocker).await.unwrap();
+    drop(blocker);
+    let answers = orders.await.unwrap();
+    let ok = answers.iter().filter(|(s, _)| *s == 200).count();
+    let shed: Vec<_> = answers.iter().filter(|(s, _)| *s == 503).collect();
+    assert_eq!(ok + shed.len(), 20, "{answers:?}");
+    assert!((1..=4).contains(&ok), "at most 4 in flight: {answers:?}");
+    assert!(
+        shed.iter()
+            .all(|(_, t)| *t < std::time::Duration::from_millis(500)),
+        "the excess is shed at once, not after the wait: {shed:?}"
+    );
+    assert_eq!(app.order_count().await, ok as i64);
+}

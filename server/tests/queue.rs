@@ -469,3 +469,43 @@ async fn a_phone_at_its_limit_cannot_join_the_line_again() {
         "{no_room:?}"
     );
 }
+
+#[tokio::test]
+async fn after_the_sale_ends_the_product_sells_normally_and_the_line_is_closed() {
+    let (store, _dir) = fresh_store().await;
+    set_stock(&store, P, 1).await;
+    let sale = Sale {
+        starts_in_secs: -1,
+        lasts_secs: 2,
+        limit: Some(2),
+        ..Sale::default()
+    };
+    set_sale(store.writer(), P, sale).await;
+    let holder = store.join_queue(join(P, 1, 1)).await.unwrap();
+    assert!(matches!(holder.standing, Standing::Admitted { .. }));
+    let hopeful = store.join_queue(join(P, 1, 2)).await.unwrap();
+    assert!(
+        matches!(hopeful.standing, Standing::Waiting { .. }),
+        "{hopeful:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    store.run_admission().await.unwrap();
+    let after = store.ticket(hopeful.ticket_id).await.unwrap().unwrap();
+    assert_eq!(
+        after.standing,
+        Standing::SoldOut,
+        "the line closes with the sale"
+    );
+    // free stock sells at the normal price, without the limit or the waiting room
+    let normal: i64 = sqlx::query_scalar("SELECT price_cents FROM products WHERE id = ?")
+        .bind(P)
+        .fetch_one(store.writer())
+        .await
+        .unwrap();
+    set_stock(&store, P, 5).await;
+    let placed = store
+        .place_order(order("after-sale-key-0001", P, 3, 3, None))
+        .await
+        .unwrap();
+    assert_eq!(placed.total_cents, 3 * normal);
+}
