@@ -2,7 +2,7 @@
 
 use crate::api::orders::{checkout_form, Checkout, CheckoutPageData};
 use crate::components::{form_error, price, ErrorBox};
-use crate::domain::{Address, ApiError, CustomerName, Note};
+use crate::domain::{Address, ApiError, CustomerInput, CustomerName, Note};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -38,13 +38,7 @@ fn CheckoutFormView(form: CheckoutPageData) -> impl IntoView {
     let error = form_error(checkout.value());
     let pending = checkout.pending();
     // errors not tied to one of the visible fields (sold out, busy, empty cart) go on top
-    let general = Memo::new(move |_| {
-        error.get().filter(|e| {
-            ["name", "phone", "address", "note"]
-                .iter()
-                .all(|f| e.field_message(&format!("customer.{f}")).is_none())
-        })
-    });
+    let general = general_error(error);
     let v = form.values;
     view! {
         <section class="checkout-cart" aria-label="Your order">
@@ -79,40 +73,7 @@ fn CheckoutFormView(form: CheckoutPageData) -> impl IntoView {
         }}
         <ActionForm action=checkout attr:class="checkout-form" attr:novalidate=true>
             <input type="hidden" name="idempotency_key" value=form.idempotency_key />
-            <Field
-                name="name"
-                label="Your name"
-                value=v.name
-                error
-                autocomplete="name"
-                max=CustomerName::MAX_CHARS
-            />
-            <Field
-                name="phone"
-                label="Phone number"
-                value=v.phone
-                error
-                autocomplete="tel"
-                input_type="tel"
-                max=40
-            />
-            <Field
-                name="address"
-                label="Delivery address"
-                value=v.address
-                error
-                autocomplete="street-address"
-                multiline=true
-                max=Address::MAX_CHARS
-            />
-            <Field
-                name="note"
-                label="Note for the shop (optional)"
-                value=v.note
-                error
-                multiline=true
-                max=Note::MAX_CHARS
-            />
+            <CustomerFields values=v error phone_label="Phone number" />
             <button type="submit" class="button primary wide" disabled=move || pending.get()>
                 {move || if pending.get() { "Placing your order…" } else { "Place order" }}
             </button>
@@ -120,9 +81,66 @@ fn CheckoutFormView(form: CheckoutPageData) -> impl IntoView {
     }
 }
 
+/// The part of a checkout error not shown beside one of the customer fields (sold out, busy, an
+/// empty cart, a used hold): it goes on top of the form.
+pub(crate) fn general_error(error: Memo<Option<ApiError>>) -> Memo<Option<ApiError>> {
+    Memo::new(move |_| {
+        error.get().filter(|e| {
+            ["name", "phone", "address", "note"]
+                .iter()
+                .all(|f| e.field_message(&format!("customer.{f}")).is_none())
+        })
+    })
+}
+
+/// Who and where to deliver to: the four customer fields, each with its error beside it.
+#[component]
+pub(crate) fn CustomerFields(
+    values: CustomerInput,
+    error: Memo<Option<ApiError>>,
+    phone_label: &'static str,
+) -> impl IntoView {
+    view! {
+        <Field
+            name="name"
+            label="Your name"
+            value=values.name
+            error
+            autocomplete="name"
+            max=CustomerName::MAX_CHARS
+        />
+        <Field
+            name="phone"
+            label=phone_label
+            value=values.phone
+            error
+            autocomplete="tel"
+            input_type="tel"
+            max=40
+        />
+        <Field
+            name="address"
+            label="Delivery address"
+            value=values.address
+            error
+            autocomplete="street-address"
+            multiline=true
+            max=Address::MAX_CHARS
+        />
+        <Field
+            name="note"
+            label="Note for the shop (optional)"
+            value=values.note
+            error
+            multiline=true
+            max=Note::MAX_CHARS
+        />
+    }
+}
+
 /// A labelled input with its error message underneath, linked for screen readers.
 #[component]
-pub(crate) fn Field(
+fn Field(
     name: &'static str,
     label: &'static str,
     value: String,

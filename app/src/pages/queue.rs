@@ -3,8 +3,8 @@
 
 use crate::api::queue::{queue_page, HoldCheckout, QueueLeave, QueuePageData};
 use crate::components::{form_error, Countdown, ErrorBox};
-use crate::domain::{Address, ApiError, CustomerName, Note, QueueState};
-use crate::pages::checkout::Field;
+use crate::domain::QueueState;
+use crate::pages::checkout::{general_error, CustomerFields};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -141,13 +141,7 @@ fn HeldCheckout(data: QueuePageData, hold_token: String, seconds_left: u64) -> i
     let checkout = ServerAction::<HoldCheckout>::new();
     let error = form_error(checkout.value());
     let pending = checkout.pending();
-    let general = Memo::new(move |_| {
-        error.get().filter(|e: &ApiError| {
-            ["name", "phone", "address", "note"]
-                .iter()
-                .all(|f| e.field_message(&format!("customer.{f}")).is_none())
-        })
-    });
+    let general = general_error(error);
     let status = data.status;
     let v = data.values;
     view! {
@@ -173,26 +167,7 @@ fn HeldCheckout(data: QueuePageData, hold_token: String, seconds_left: u64) -> i
         <ActionForm action=checkout attr:class="checkout-form" attr:novalidate=true>
             <input type="hidden" name="hold_token" value=hold_token />
             <input type="hidden" name="idempotency_key" value=data.idempotency_key />
-            <Field name="name" label="Your name" value=v.name error autocomplete="name" max=CustomerName::MAX_CHARS />
-            <Field
-                name="phone"
-                label="Phone number (the one you joined with)"
-                value=v.phone
-                error
-                autocomplete="tel"
-                input_type="tel"
-                max=40
-            />
-            <Field
-                name="address"
-                label="Delivery address"
-                value=v.address
-                error
-                autocomplete="street-address"
-                multiline=true
-                max=Address::MAX_CHARS
-            />
-            <Field name="note" label="Note for the shop (optional)" value=v.note error multiline=true max=Note::MAX_CHARS />
+            <CustomerFields values=v error phone_label="Phone number (the one you joined with)" />
             <button type="submit" class="button primary wide" disabled=move || pending.get()>
                 {move || if pending.get() { "Placing your order…" } else { "Place order" }}
             </button>
