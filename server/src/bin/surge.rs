@@ -6,7 +6,8 @@
 //!
 //! `scripts/surge` builds in release mode and runs every scenario:
 //!   a. `queue`     — 10,000 shoppers race for 100 units through the waiting room
-//!   b. `orders`    — sustained orders with ample stock, 64 then 512 connections, 20 s each
+//!   b. `orders`    — the order desk alone (no HTTP, 100,000 orders), then sustained orders over
+//!      HTTP with ample stock, 64 then 512 connections, 20 s each
 //!   c. `mixed`     — 90 % product page views, 10 % orders, 256 connections, 20 s
 //!   d. `connections` — 10,000 open connections held idle: server memory, and a page view and an
 //!      order still answered
@@ -530,6 +531,66 @@ async fn scenario_connections(args: &Args) -> anyhow::Result<bool> {
         && answered == args.connections)
 }
 
+/// The order desk alone, in this process, no HTTP: how fast the single writer commits durable
+/// orders for one hot product. Tells the writer's share of the cost from the web stack's.
+async fn desk_alone(orders: usize) -> anyhow::Result<bool> {
+    use app::domain::{CustomerInput, LineRequest, NewOrder};
+    use app::store::Store;
+    heading(&format!(
+        "the order desk alone: {orders} orders for one product, no HTTP"
+    ));
+    let dir = tempfile::tempdir()?;
+    let store =
+        server::store::SqliteStore::open(&format!("sqlite://{}/desk.db", dir.path().display()))
+            .await?;
+    server::seed::seed_if_empty(&store).await?;
+    sqlx::query("UPDATE products SET stock = ? WHERE id = ?")
+        .bind(orders as i64)
+        .bind(DIRECT)
+        .execute(store.writer())
+        .await?;
+    let started = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    let mut acknowledged = 0_usize;
+    for i in 0..orders {
+        let store = store.clone();
+        set.spawn(async move {
+            let customer = CustomerInput {
+                name: "Surge Shopper".into(),
+                phone: format!("+1555{i:08}"),
+                address: "1 Harbour Row, Porthaven".into(),
+                note: String::new(),
+            };
+            let line = [LineRequest {
+                product_id: DIRECT,
+                quantity: 1,
+            }];
+            match NewOrder::parse(&format!("desk-alone-{i:012}"), &line, &customer) {
+                Ok(order) => store.place_order(order).await.is_ok(),
+                Err(_) => false,
+            }
+        });
+        // stay within the desk's queue, like the admission limit does
+        while set.len() >= 2048 {
+            acknowledged += usize::from(set.join_next().await.is_some_and(|r| r.unwrap_or(false)));
+        }
+    }
+    while let Some(r) = set.join_next().await {
+        acknowledged += usize::from(r.unwrap_or(false));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let stock: i64 = sqlx::query_scalar("SELECT stock FROM products WHERE id = ?")
+        .bind(DIRECT)
+        .fetch_one(store.writer())
+        .await?;
+    println!(
+        "  {acknowledged} acknowledged in {secs:.2} s: {:.0} durable orders/s; stock left {stock}",
+        acknowledged as f64 / secs
+    );
+    store.close().await;
+    Ok(acknowledged == orders && stock == 0)
+}
+
 fn heading(text: &str) {
     println!("\n== {text}");
 }
@@ -696,6 +757,7 @@ async fn main() -> anyhow::Result<()> {
         ok &= scenario_queue(&args, 512).await?;
     }
     if s == "all" || s == "orders" {
+        ok &= desk_alone(100_000).await?;
         ok &= scenario_orders(&args, 64, 0).await?;
         ok &= scenario_orders(&args, 512, 0).await?;
     }
