@@ -151,6 +151,9 @@ pub trait Store: Send + Sync + 'static {
     async fn place_order(&self, order: NewOrder) -> Result<OrderView, CheckoutError>;
 
     async fn order(&self, code: &OrderCode) -> Result<Option<OrderView>, StoreError>;
+
+    /// Whether the store can serve right now: the database answers and the order desk runs.
+    async fn ping(&self) -> Result<(), StoreError>;
 }
 
 /// The waiting room of every sale that has one. Its writes go through the same order desk as

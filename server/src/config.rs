@@ -123,6 +123,11 @@ impl Config {
         }
     }
 
+    /// The SQLite file in use, if the shop runs on SQLite.
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        crate::store::sqlite::path_of(&self.database_url()).map(Into::into)
+    }
+
     /// The signing key: `HOLDFAST_SECRET`, else the data dir's `secret.key`, made on first start.
     pub fn signing_key(&self) -> anyhow::Result<Vec<u8>> {
         if let Some(secret) = &self.secret {

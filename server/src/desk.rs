@@ -56,6 +56,11 @@ impl<J: Send + 'static, O: Send + 'static> Desk<J, O> {
         (Desk { queue }, task)
     }
 
+    /// Whether the writer task still takes jobs.
+    pub fn is_running(&self) -> bool {
+        !self.queue.is_closed()
+    }
+
     /// Queues a job and waits for its committed outcome. If the caller goes away, the job is
     /// still applied (and a retry with the same idempotency key finds it). `Err` means the job
     /// was not written: the queue was full, or its batch failed to commit (worth a retry).

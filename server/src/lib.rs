@@ -3,8 +3,10 @@
 
 pub mod api_guard;
 pub mod assets;
+pub mod backup;
 pub mod config;
 pub mod desk;
+pub mod health;
 pub mod rate_limit;
 pub mod seed;
 pub mod startup;

@@ -1,9 +1,42 @@
 //! `server`: runs the shop. Configuration comes from the environment (see README).
+//!
+//!   server                  serve the shop
+//!   server backup <file>    copy the live SQLite database to <file>, safely, while it serves
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     server::telemetry::init();
     let config = server::Config::from_env()?;
-    let app = server::Application::build(config).await?;
-    app.run_until_stopped().await
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => {
+            let app = server::Application::build(config).await?;
+            app.run_until_stopped().await
+        }
+        ["backup", dest] => {
+            let source = config.sqlite_path().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "backup copies the embedded SQLite database; DATABASE_URL is not SQLite"
+                )
+            })?;
+            let report = server::backup::backup(&source, std::path::Path::new(dest))?;
+            println!(
+                "backed up {} to {dest}: {} pages, {} bytes, {} orders; integrity ok",
+                source.display(),
+                report.pages,
+                report.bytes,
+                report.orders
+            );
+            Ok(())
+        }
+        _ => {
+            eprintln!("usage: server              (serve the shop)\n       server backup <file>  (copy the live database)");
+            std::process::exit(2);
+        }
+    }
 }

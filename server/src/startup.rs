@@ -124,7 +124,12 @@ fn router(state: AppState, config: &Config) -> Router {
                 .precompressed_br()
                 .precompressed_gzip(),
         );
+    let store = state.store.clone();
     Router::new()
+        .route(
+            "/healthz",
+            axum::routing::get(move || crate::health::healthz(store.clone())),
+        )
         .nest_service("/pkg", pkg)
         .leptos_routes_with_context(
             &leptos_options,

@@ -4,11 +4,11 @@
 
 mod common;
 
+use common::{start_server, Server};
 use serde_json::{json, Value};
 use sqlx::sqlite::SqlitePool;
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,57 +19,6 @@ const PRODUCT: i64 = 2;
 /// The demo hoodie's drop: shoppers join its waiting room and buy with their holds.
 const QUEUED: i64 = 1;
 const QUEUED_INITIAL: i64 = 100_000;
-
-/// The server process; killed when dropped, so a failing test leaves nothing running.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl std::ops::Deref for Server {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Server {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-/// Starts `server` on a free port with this data dir; returns the process and its base URL.
-fn start_server(data_dir: &std::path::Path) -> (Server, String) {
-    let mut child = Server(
-        Command::new(env!("CARGO_BIN_EXE_server"))
-            .env("HOLDFAST_ADDR", "127.0.0.1:0")
-            .env("HOLDFAST_DATA_DIR", data_dir)
-            .env("HOLDFAST_RATE_LIMIT_PER_SEC", "0")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("server starts"),
-    );
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(at) = line.find("serving on http://") {
-                let _ = tx.send(line[at + "serving on ".len()..].trim().to_owned());
-            }
-        }
-    });
-    let base = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("server announces its address");
-    (child, base)
-}
 
 fn signal(child: &Child, sig: &str) {
     let status = Command::new("kill")

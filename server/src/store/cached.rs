@@ -72,6 +72,10 @@ impl Store for CatalogueCache {
     async fn order(&self, code: &OrderCode) -> Result<Option<OrderView>, StoreError> {
         self.inner.order(code).await
     }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
 }
 
 #[cfg(test)]
@@ -112,6 +116,9 @@ mod tests {
         }
         async fn order(&self, _: &OrderCode) -> Result<Option<OrderView>, StoreError> {
             Ok(None)
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            Ok(())
         }
     }
 

@@ -168,13 +168,8 @@ impl SqliteStore {
             .connect_with(base.read_only(true))
             .await
             .context("cannot open database readers")?;
-        let path = url
-            .trim_start_matches("sqlite://")
-            .trim_start_matches("sqlite:")
-            .split('?')
-            .next()
-            .unwrap_or_default();
-        let desk_connection = writer::open_writer(path, BUSY_TIMEOUT)?;
+        let path = path_of(url).with_context(|| format!("not a SQLite URL: {url}"))?;
+        let desk_connection = writer::open_writer(&path, BUSY_TIMEOUT)?;
         let (desk, _writer_task) = Desk::start(
             SqliteBatchWriter {
                 conn: desk_connection.clone(),
@@ -358,6 +353,17 @@ impl Store for SqliteStore {
         let mut conn = self.read.acquire().await.map_err(classify)?;
         reads::load_order(&mut conn, code).await
     }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        if !self.desk.is_running() {
+            return Err(StoreError::Busy("the order desk has stopped".into()));
+        }
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
 }
 
 #[async_trait]
@@ -402,6 +408,14 @@ impl WaitingRoom for SqliteStore {
 
 fn wrong_outcome() -> StoreError {
     StoreError::Unexpected("the desk answered a different kind of job".into())
+}
+
+/// The file a `sqlite://path` (or `sqlite:path`) URL names; `None` for other URLs.
+pub fn path_of(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    rest.split('?').next().map(str::to_owned)
 }
 
 fn placeholders(n: usize) -> String {

@@ -1,0 +1,87 @@
+//! `GET /healthz` for load balancers and monitors: 200 when the database answers and the order
+//! desk runs, else 503 with `Retry-After`. Never cached, never rate limited, cheap.
+
+use app::store::Store;
+use axum::http::header::{CACHE_CONTROL, RETRY_AFTER};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long the database may take to answer before the server is reported unhealthy.
+const DEADLINE: Duration = Duration::from_secs(2);
+
+pub async fn healthz(store: Arc<dyn Store>) -> Response {
+    let problem = match tokio::time::timeout(DEADLINE, store.ping()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some(format!("the database did not answer within {DEADLINE:?}")),
+    };
+    match problem {
+        None => (
+            StatusCode::OK,
+            [(CACHE_CONTROL, "no-store")],
+            Json(json!({"status": "ok"})),
+        )
+            .into_response(),
+        Some(problem) => {
+            tracing::warn!(%problem, "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(CACHE_CONTROL, "no-store"), (RETRY_AFTER, "5")],
+                Json(json!({"status": "unavailable", "problem": problem})),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::domain::{NewOrder, OrderCode, OrderView, ProductView};
+    use app::store::{CheckoutError, ProductKey, StoreError};
+    use async_trait::async_trait;
+
+    /// A store whose database is gone.
+    struct Down;
+
+    #[async_trait]
+    impl Store for Down {
+        async fn products(&self) -> Result<Vec<ProductView>, StoreError> {
+            Err(StoreError::Busy("down".into()))
+        }
+        async fn product(&self, _: &ProductKey) -> Result<Option<ProductView>, StoreError> {
+            Err(StoreError::Busy("down".into()))
+        }
+        async fn products_by_ids(&self, _: &[i64]) -> Result<Vec<ProductView>, StoreError> {
+            Err(StoreError::Busy("down".into()))
+        }
+        async fn place_order(&self, _: NewOrder) -> Result<OrderView, CheckoutError> {
+            Err(StoreError::Busy("down".into()).into())
+        }
+        async fn order(&self, _: &OrderCode) -> Result<Option<OrderView>, StoreError> {
+            Err(StoreError::Busy("down".into()))
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            Err(StoreError::Busy("the database is unreachable".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_database_answers_503_with_retry_after() {
+        let res = healthz(Arc::new(Down)).await;
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()[RETRY_AFTER], "5");
+        let body = axum::body::to_bytes(res.into_body(), 4096)
+            .await
+            .unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        assert_eq!(json["status"], "unavailable");
+        assert!(json["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("unreachable")));
+    }
+}
