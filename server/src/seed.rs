@@ -76,7 +76,7 @@ pub async fn seed_if_empty(store: &SqliteStore) -> anyhow::Result<bool> {
     if count > 0 {
         return Ok(false);
     }
-    let now = crate::store::sqlite::now_utc();
+    let now = crate::store::clock::now_utc();
     for (position, p) in (0_i64..).zip(DEMO_CATALOGUE) {
         let main = format!("/images/{}.svg", p.slug);
         let (id,): (i64,) = sqlx::query_as(

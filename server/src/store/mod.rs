@@ -1,9 +1,14 @@
 //! Storage backends implementing `app::store::Store`. SQLite is the embedded default.
 
 pub mod cached;
+pub(crate) mod clock;
+pub(crate) mod jobs;
+pub mod postgres;
+pub(crate) mod sales;
 pub mod sqlite;
 
 pub use cached::CatalogueCache;
+
 pub use sqlite::SqliteStore;
 
 use app::store::StoreError;

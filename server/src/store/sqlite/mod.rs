@@ -9,25 +9,26 @@
 mod orders;
 mod queue;
 mod reads;
-mod sales;
 mod tickets;
 mod writer;
 
 use super::classify;
 use crate::desk::Desk;
+use crate::store::clock::{fingerprint_hash, Now};
+use crate::store::jobs::{WriteJob, WriteOutcome};
+use crate::store::sales;
 use app::domain::{JoinRequest, NewOrder, OrderCode, OrderView, ProductImage, ProductView};
 use app::store::{
     AdmissionRound, CheckoutError, JoinError, ProductKey, Store, StoreError, TicketInfo,
     WaitingRoom,
 };
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use std::str::FromStr;
 use std::time::Duration;
-use writer::{SqliteBatchWriter, WriteJob, WriteOutcome, WriterConnection};
+use writer::{SqliteBatchWriter, WriterConnection};
 
 /// Sorts a failure on the writer connection into "busy, try again" and "broken".
 fn db_error(e: rusqlite::Error) -> StoreError {
@@ -47,50 +48,6 @@ pub struct WriterSettings {
     pub synchronous: i64,
     pub foreign_keys: bool,
     pub busy_timeout_ms: i64,
-}
-
-/// One reading of the clock, as an instant and as the RFC 3339 text the database compares.
-pub(crate) struct Now {
-    at: DateTime<Utc>,
-    text: String,
-}
-
-impl Now {
-    pub(crate) fn current() -> Now {
-        Now::at(Utc::now())
-    }
-
-    pub(crate) fn at(at: DateTime<Utc>) -> Now {
-        Now {
-            at,
-            text: rfc3339(at),
-        }
-    }
-
-    pub(crate) fn text(&self) -> &str {
-        &self.text
-    }
-
-    /// Whole seconds from now until `stamp` (negative if past; rounded up, so "1 s" means not
-    /// yet).
-    fn secs_until(&self, stamp: &str) -> i64 {
-        match DateTime::parse_from_rfc3339(stamp) {
-            Ok(t) => {
-                let ms = (t.with_timezone(&Utc) - self.at).num_milliseconds();
-                ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) > 0)
-            }
-            Err(_) => 0,
-        }
-    }
-
-    fn plus_secs(&self, secs: i64) -> String {
-        rfc3339(self.at + chrono::Duration::seconds(secs))
-    }
-}
-
-/// RFC 3339 UTC with milliseconds: sorts as text.
-fn rfc3339(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// How long a statement waits for a lock before SQLite reports busy. Writers queue on the single
@@ -420,17 +377,4 @@ pub fn path_of(url: &str) -> Option<String> {
 
 fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
-}
-
-/// RFC 3339 UTC with milliseconds: sorts as text.
-pub(crate) fn now_utc() -> String {
-    rfc3339(Utc::now())
-}
-
-fn fingerprint_hash(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

@@ -6,30 +6,13 @@ use super::orders::place_in_tx;
 use super::queue::{admission_round, join_in_tx, leave_in_tx};
 use super::{db_error, Now};
 use crate::desk::BatchWriter;
-use app::domain::{JoinRequest, NewOrder, OrderView};
-use app::store::{AdmissionRound, CheckoutError, JoinError, StoreError};
+use crate::store::jobs::{WriteJob, WriteOutcome};
+use app::domain::{NewOrder, OrderView};
+use app::store::{CheckoutError, JoinError, StoreError};
 use async_trait::async_trait;
 use rusqlite::{Connection, TransactionBehavior};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Everything that writes to the shop goes through the desk as one of these.
-#[derive(Clone)]
-pub(crate) enum WriteJob {
-    Order(NewOrder),
-    Join(JoinRequest),
-    Leave(i64),
-    Admit,
-}
-
-pub(crate) enum WriteOutcome {
-    Order(Result<OrderView, CheckoutError>),
-    /// The ticket id.
-    Join(Result<i64, JoinError>),
-    /// The ticket has left the line (if it was still in it).
-    Leave,
-    Admit(AdmissionRound),
-}
 
 /// The writer connection, shared with the store only to report its settings.
 pub(crate) type WriterConnection = Arc<Mutex<Connection>>;

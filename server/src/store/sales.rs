@@ -1,10 +1,10 @@
 //! A product's sale row turned into what shoppers see, with its phase as of now.
 
-use super::Now;
+use super::clock::Now;
 use app::domain::{SalePhase, SaleView};
 
 /// The `sales` columns of a product row (all `None` when the product has no sale).
-pub(super) struct SaleColumns {
+pub(crate) struct SaleColumns {
     pub starts_at: Option<String>,
     pub ends_at: Option<String>,
     pub sale_price_cents: Option<i64>,
@@ -14,7 +14,7 @@ pub(super) struct SaleColumns {
 }
 
 /// The sale as shown; `None` when there is none or it is over (the product is back to normal).
-pub(super) fn sale_view(c: SaleColumns, now: &Now) -> Option<SaleView> {
+pub(crate) fn sale_view(c: SaleColumns, now: &Now) -> Option<SaleView> {
     let (starts_at, ends_at, sale_price_cents) = (c.starts_at?, c.ends_at?, c.sale_price_cents?);
     let starts_in_secs = now.secs_until(&starts_at).max(0);
     let ends_in_secs = now.secs_until(&ends_at).max(0);
