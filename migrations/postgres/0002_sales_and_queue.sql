@@ -49,3 +49,4 @@ CREATE TABLE holds (
 
 CREATE INDEX holds_live ON holds (state, expires_at);
 CREATE INDEX holds_by_product ON holds (product_id, state, expires_at);
+CREATE SEQUENCE queue_arrival;

@@ -1,7 +1,7 @@
 //! The demo catalogue, written into an empty database on first start so a new shop has
 //! something to show (and the browser tests something to buy).
 
-use crate::store::SqliteStore;
+use crate::store::{PgStore, SqliteStore};
 use anyhow::Context;
 
 pub struct DemoProduct {
@@ -62,15 +62,12 @@ pub const DEMO_SALES: &[DemoSale] = &[
     },
 ];
 
-/// Writes the demo catalogue if the shop has no products yet. Returns whether it did.
-pub async fn seed_if_empty(store: &SqliteStore) -> anyhow::Result<bool> {
-    let mut tx = store
-        .writer()
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .context("cannot start the seeding transaction")?;
+/// The seeding steps, the same SQL on both backends (numbered parameters read the same in SQLite
+/// and Postgres); `$tx` is an open transaction that has the products table to itself.
+macro_rules! seed_in {
+    ($tx:ident) => {{
     let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM products")
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *$tx)
         .await
         .context("cannot count products")?;
     if count > 0 {
@@ -81,7 +78,7 @@ pub async fn seed_if_empty(store: &SqliteStore) -> anyhow::Result<bool> {
         let main = format!("/images/{}.svg", p.slug);
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO products (slug, name, description, price_cents, stock, image_url, flash_sale, position, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(p.slug)
         .bind(p.name)
@@ -92,7 +89,7 @@ pub async fn seed_if_empty(store: &SqliteStore) -> anyhow::Result<bool> {
         .bind(p.flash_sale)
         .bind(position)
         .bind(&now)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *$tx)
         .await
         .with_context(|| format!("cannot seed {}", p.slug))?;
         let images = [
@@ -104,13 +101,13 @@ pub async fn seed_if_empty(store: &SqliteStore) -> anyhow::Result<bool> {
         ];
         for (pos, (url, alt)) in (0_i64..).zip(images) {
             sqlx::query(
-                "INSERT INTO product_images (product_id, position, url, alt) VALUES (?, ?, ?, ?)",
+                "INSERT INTO product_images (product_id, position, url, alt) VALUES ($1, $2, $3, $4)",
             )
             .bind(id)
             .bind(pos)
             .bind(url)
             .bind(alt)
-            .execute(&mut *tx)
+            .execute(&mut *$tx)
             .await
             .with_context(|| format!("cannot seed images of {}", p.slug))?;
         }
@@ -123,7 +120,7 @@ pub async fn seed_if_empty(store: &SqliteStore) -> anyhow::Result<bool> {
         let ends = starts + chrono::Duration::days(sale.lasts_days);
         sqlx::query(
             "INSERT INTO sales (product_id, starts_at, ends_at, sale_price_cents, per_customer_limit, \
-             waiting_room, hold_seconds) SELECT id, ?, ?, ?, ?, ?, ? FROM products WHERE slug = ?",
+             waiting_room, hold_seconds) SELECT id, $1, $2, $3, $4, $5, $6 FROM products WHERE slug = $7",
         )
         .bind(stamp(starts))
         .bind(stamp(ends))
@@ -132,12 +129,37 @@ pub async fn seed_if_empty(store: &SqliteStore) -> anyhow::Result<bool> {
         .bind(sale.waiting_room)
         .bind(sale.hold_seconds)
         .bind(sale.slug)
-        .execute(&mut *tx)
+        .execute(&mut *$tx)
         .await
         .with_context(|| format!("cannot seed the sale of {}", sale.slug))?;
     }
-    tx.commit()
+        $tx.commit()
+            .await
+            .context("cannot commit the demo catalogue")?;
+        Ok(true)
+    }};
+}
+
+/// Writes the demo catalogue if the shop has no products yet. Returns whether it did.
+pub async fn seed_if_empty(store: &SqliteStore) -> anyhow::Result<bool> {
+    let mut tx = store
+        .writer()
+        .begin_with("BEGIN IMMEDIATE")
         .await
-        .context("cannot commit the demo catalogue")?;
-    Ok(true)
+        .context("cannot start the seeding transaction")?;
+    seed_in!(tx)
+}
+
+/// The same on Postgres; the table lock keeps two servers starting at once from both seeding.
+pub async fn seed_if_empty_postgres(store: &PgStore) -> anyhow::Result<bool> {
+    let mut tx = store
+        .pool()
+        .begin()
+        .await
+        .context("cannot start the seeding transaction")?;
+    sqlx::query("LOCK TABLE products IN EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await
+        .context("cannot lock the products table")?;
+    seed_in!(tx)
 }

@@ -2,9 +2,10 @@
 //! Tests build it with port 0 and talk to it over real HTTP.
 
 use crate::config::Config;
-use crate::store::{CatalogueCache, SqliteStore};
+use crate::store::{CatalogueCache, PgStore, SqliteStore};
 use anyhow::Context;
 use app::state::AppState;
+use app::store::{Store, WaitingRoom};
 use app::{shell, App};
 use axum::http::header::CACHE_CONTROL;
 use axum::http::HeaderValue;
@@ -23,8 +24,58 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     port: u16,
-    store: SqliteStore,
+    backend: Backend,
     usher: tokio::task::JoinHandle<()>,
+}
+
+/// The database the shop runs on, chosen by `DATABASE_URL`.
+enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl Backend {
+    async fn open(config: &Config) -> anyhow::Result<Backend> {
+        let url = config.database_url();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres(PgStore::open(&url).await?)
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite(SqliteStore::open(&url).await?)
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://");
+        };
+        if config.seed_demo {
+            let seeded = match &backend {
+                Backend::Sqlite(s) => crate::seed::seed_if_empty(s).await?,
+                Backend::Postgres(p) => crate::seed::seed_if_empty_postgres(p).await?,
+            };
+            if seeded {
+                tracing::info!("seeded the demo catalogue");
+            }
+        }
+        Ok(backend)
+    }
+
+    fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Backend::Sqlite(s) => Arc::new(s.clone()),
+            Backend::Postgres(p) => Arc::new(p.clone()),
+        }
+    }
+
+    fn queue(&self) -> Arc<dyn WaitingRoom> {
+        match self {
+            Backend::Sqlite(s) => Arc::new(s.clone()),
+            Backend::Postgres(p) => Arc::new(p.clone()),
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Backend::Sqlite(s) => s.close().await,
+            Backend::Postgres(p) => p.close().await,
+        }
+    }
 }
 
 impl Application {
@@ -40,23 +91,17 @@ impl Application {
             })?;
         }
         raise_open_file_limit();
-        let store = SqliteStore::open(&config.database_url()).await?;
-        if config.seed_demo && crate::seed::seed_if_empty(&store).await? {
-            tracing::info!("seeded the demo catalogue");
-        }
+        let backend = Backend::open(&config).await?;
         let signer =
             app::tokens::Signer::new(&config.signing_key()?).map_err(anyhow::Error::msg)?;
         let state = AppState::new(
-            Arc::new(CatalogueCache::new(
-                Arc::new(store.clone()),
-                config.catalogue_cache,
-            )),
-            Arc::new(store.clone()),
+            Arc::new(CatalogueCache::new(backend.store(), config.catalogue_cache)),
+            backend.queue(),
             signer,
             config.max_orders_in_flight,
             config.secure_cookies,
         );
-        let usher = crate::usher::spawn(Arc::new(store.clone()), config.queue_tick);
+        let usher = crate::usher::spawn(backend.queue(), config.queue_tick);
         // release builds only: under `cargo leptos watch` every rebuild would recompress a
         // multi-megabyte debug bundle for nothing
         if !cfg!(debug_assertions) {
@@ -71,7 +116,7 @@ impl Application {
             listener,
             router,
             port,
-            store,
+            backend,
             usher,
         })
     }
@@ -94,7 +139,7 @@ impl Application {
             .await
             .context("server failed")?;
         self.usher.abort();
-        self.store.close().await;
+        self.backend.close().await;
         Ok(())
     }
 }

@@ -4,10 +4,12 @@ pub mod cached;
 pub(crate) mod clock;
 pub(crate) mod jobs;
 pub mod postgres;
+pub(crate) mod rows;
 pub(crate) mod sales;
 pub mod sqlite;
 
 pub use cached::CatalogueCache;
+pub use postgres::PgStore;
 
 pub use sqlite::SqliteStore;
 
@@ -16,7 +18,24 @@ use app::store::StoreError;
 /// Sorts a database failure into "busy, try again" and "broken".
 pub(crate) fn classify(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::PoolTimedOut => StoreError::Busy(e.to_string()),
+        // the database is unreachable, restarting or out of connections: fail fast, retry later
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Busy(e.to_string()),
+        // Postgres: serialization failure, deadlock, lock or statement timeout, too many
+        // connections, shutting down, connection exceptions (class 08)
+        sqlx::Error::Database(db)
+            if db.code().as_deref().is_some_and(|c| {
+                matches!(
+                    c,
+                    "40001" | "40P01" | "55P03" | "57014" | "53300" | "57P01" | "57P02" | "57P03"
+                ) || c.starts_with("08")
+            }) =>
+        {
+            StoreError::Busy(e.to_string())
+        }
         // SQLITE_BUSY (5) / SQLITE_LOCKED (6): only if busy_timeout ran out
         sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5" | "6" | "517")) => {
             StoreError::Busy(e.to_string())

@@ -15,8 +15,8 @@ mod writer;
 use super::classify;
 use crate::desk::Desk;
 use crate::store::clock::{fingerprint_hash, Now};
-use crate::store::jobs::{WriteJob, WriteOutcome};
-use crate::store::sales;
+use crate::store::jobs::{self, WriteDesk};
+use crate::store::rows::{product_views, ProductRow, PRODUCT_COLUMNS, PRODUCT_TABLES};
 use app::domain::{JoinRequest, NewOrder, OrderCode, OrderView, ProductImage, ProductView};
 use app::store::{
     AdmissionRound, CheckoutError, JoinError, ProductKey, Store, StoreError, TicketInfo,
@@ -61,7 +61,7 @@ pub struct SqliteStore {
     /// For migrations, seeding and tests' setup; orders and the waiting room write through the
     /// desk's own connection.
     write: SqlitePool,
-    desk: Desk<WriteJob, WriteOutcome>,
+    desk: WriteDesk,
     desk_connection: WriterConnection,
 }
 
@@ -69,29 +69,6 @@ pub struct SqliteStore {
 const DESK_QUEUE: usize = 8192;
 /// Orders committed together at most (one transaction, one fsync).
 const DESK_BATCH: usize = 256;
-
-type ProductRow = (
-    i64,
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    String,
-    bool,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-    Option<bool>,
-    Option<i64>,
-);
-
-/// A product with its sale, if any: `SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} …`.
-const PRODUCT_COLUMNS: &str = "p.id, p.slug, p.name, p.description, p.price_cents, p.stock, \
-     p.image_url, p.flash_sale, s.starts_at, s.ends_at, s.sale_price_cents, s.per_customer_limit, \
-     s.waiting_room, s.hold_seconds";
-const PRODUCT_TABLES: &str = "products p LEFT JOIN sales s ON s.product_id = p.id";
 
 impl SqliteStore {
     /// Opens (creating if missing) and migrates the database at `url` (`sqlite://path`).
@@ -204,45 +181,7 @@ impl SqliteStore {
     async fn with_images(&self, rows: Vec<ProductRow>) -> Result<Vec<ProductView>, StoreError> {
         let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
         let images = self.images_for(&ids).await?;
-        let now = Now::current();
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let mut images: Vec<ProductImage> = images
-                    .iter()
-                    .filter(|(id, _)| *id == r.0)
-                    .map(|(_, img)| img.clone())
-                    .collect();
-                if images.is_empty() {
-                    images.push(ProductImage {
-                        url: r.6.clone(),
-                        alt: r.2.clone(),
-                    });
-                }
-                ProductView {
-                    id: r.0,
-                    slug: r.1,
-                    name: r.2,
-                    description: r.3,
-                    price_cents: r.4,
-                    stock: r.5,
-                    image_url: r.6,
-                    images,
-                    flash_sale: r.7,
-                    sale: sales::sale_view(
-                        sales::SaleColumns {
-                            starts_at: r.8,
-                            ends_at: r.9,
-                            sale_price_cents: r.10,
-                            per_customer_limit: r.11,
-                            waiting_room: r.12,
-                            hold_seconds: r.13,
-                        },
-                        &now,
-                    ),
-                }
-            })
-            .collect())
+        Ok(product_views(rows, &images, &Now::current()))
     }
 }
 
@@ -298,12 +237,7 @@ impl Store for SqliteStore {
     }
 
     async fn place_order(&self, order: NewOrder) -> Result<OrderView, CheckoutError> {
-        // The desk's writer task owns the transaction: if the shopper's connection drops
-        // mid-way, the order still commits or rolls back whole (a retry finds it by its key).
-        match self.desk.submit(WriteJob::Order(order)).await? {
-            WriteOutcome::Order(outcome) => outcome,
-            _ => Err(wrong_outcome().into()),
-        }
+        jobs::place(&self.desk, order).await
     }
 
     async fn order(&self, code: &OrderCode) -> Result<Option<OrderView>, StoreError> {
@@ -326,10 +260,7 @@ impl Store for SqliteStore {
 #[async_trait]
 impl WaitingRoom for SqliteStore {
     async fn join_queue(&self, request: JoinRequest) -> Result<TicketInfo, JoinError> {
-        let ticket_id = match self.desk.submit(WriteJob::Join(request)).await? {
-            WriteOutcome::Join(joined) => joined?,
-            _ => return Err(wrong_outcome().into()),
-        };
+        let ticket_id = jobs::join(&self.desk, request).await?;
         self.ticket(ticket_id)
             .await?
             .ok_or_else(|| StoreError::Unexpected("a committed ticket is missing".into()).into())
@@ -349,22 +280,13 @@ impl WaitingRoom for SqliteStore {
     }
 
     async fn leave_queue(&self, ticket_id: i64) -> Result<Option<TicketInfo>, StoreError> {
-        match self.desk.submit(WriteJob::Leave(ticket_id)).await? {
-            WriteOutcome::Leave => self.ticket(ticket_id).await,
-            _ => Err(wrong_outcome()),
-        }
+        jobs::leave(&self.desk, ticket_id).await?;
+        self.ticket(ticket_id).await
     }
 
     async fn run_admission(&self) -> Result<AdmissionRound, StoreError> {
-        match self.desk.submit(WriteJob::Admit).await? {
-            WriteOutcome::Admit(round) => Ok(round),
-            _ => Err(wrong_outcome()),
-        }
+        jobs::admit(&self.desk).await
     }
-}
-
-fn wrong_outcome() -> StoreError {
-    StoreError::Unexpected("the desk answered a different kind of job".into())
 }
 
 /// The file a `sqlite://path` (or `sqlite:path`) URL names; `None` for other URLs.

@@ -1,0 +1,198 @@
+//! The Postgres backend, chosen when `DATABASE_URL` is `postgres://…`: the same order desk, sale
+//! rules and waiting room as SQLite, on a connection pool. `synchronous_commit` is on (a commit
+//! returns once its WAL is flushed), statements time out, and TLS (rustls) is used when the URL
+//! asks for it (`sslmode=require` and stronger).
+
+mod orders;
+mod queue;
+mod reads;
+mod tickets;
+mod writer;
+
+use super::classify;
+use crate::desk::Desk;
+use crate::store::clock::Now;
+use crate::store::jobs::{self, WriteDesk};
+use crate::store::rows::{product_views, ProductRow, PRODUCT_COLUMNS, PRODUCT_TABLES};
+use app::domain::{JoinRequest, NewOrder, OrderCode, OrderView, ProductImage, ProductView};
+use app::store::{
+    AdmissionRound, CheckoutError, JoinError, ProductKey, Store, StoreError, TicketInfo,
+    WaitingRoom,
+};
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Executor, PgPool};
+use std::str::FromStr;
+use std::time::Duration;
+use writer::PgBatchWriter;
+
+/// Connections per server process: the desk's writer takes one at a time; the rest serve reads.
+const POOL_SIZE: u32 = 16;
+const DESK_QUEUE: usize = 8192;
+const DESK_BATCH: usize = 256;
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    desk: WriteDesk,
+}
+
+impl PgStore {
+    /// Connects (failing fast when the database is unreachable) and migrates.
+    pub async fn open(url: &str) -> anyhow::Result<PgStore> {
+        use anyhow::Context;
+        let options = PgConnectOptions::from_str(url).context("bad Postgres URL")?;
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            // a request waits at most this long for a connection, then is told to retry (503)
+            .acquire_timeout(Duration::from_secs(3))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(
+                        "SET synchronous_commit = on; SET statement_timeout = '10s'; \
+                         SET lock_timeout = '5s'; SET TIME ZONE 'UTC'",
+                    )
+                    .await
+                    .map(|_| ())
+                })
+            })
+            .connect_with(options)
+            .await
+            .context("cannot connect to Postgres")?;
+        sqlx::migrate!("../migrations/postgres")
+            .run(&pool)
+            .await
+            .context("Postgres migration failed")?;
+        let (desk, _writer_task) =
+            Desk::start(PgBatchWriter { pool: pool.clone() }, DESK_QUEUE, DESK_BATCH);
+        Ok(PgStore { pool, desk })
+    }
+
+    /// The pool, for seeding and for tests that set up data.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn with_images(&self, rows: Vec<ProductRow>) -> Result<Vec<ProductView>, StoreError> {
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let images: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT product_id, url, alt FROM product_images WHERE product_id = ANY($1) \
+             ORDER BY product_id, position",
+        )
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        let images: Vec<(i64, ProductImage)> = images
+            .into_iter()
+            .map(|(id, url, alt)| (id, ProductImage { url, alt }))
+            .collect();
+        Ok(product_views(rows, &images, &Now::current()))
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn products(&self) -> Result<Vec<ProductView>, StoreError> {
+        let sql =
+            format!("SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} ORDER BY p.position, p.id");
+        let rows: Vec<ProductRow> = sqlx::query_as(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        self.with_images(rows).await
+    }
+
+    async fn product(&self, key: &ProductKey) -> Result<Option<ProductView>, StoreError> {
+        let row: Option<ProductRow> = match key {
+            ProductKey::Id(id) => {
+                sqlx::query_as(&format!(
+                    "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} WHERE p.id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+            }
+            ProductKey::Slug(slug) => {
+                sqlx::query_as(&format!(
+                    "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} WHERE p.slug = $1"
+                ))
+                .bind(slug)
+                .fetch_optional(&self.pool)
+                .await
+            }
+        }
+        .map_err(classify)?;
+        Ok(self.with_images(row.into_iter().collect()).await?.pop())
+    }
+
+    async fn products_by_ids(&self, ids: &[i64]) -> Result<Vec<ProductView>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<ProductRow> = sqlx::query_as(&format!(
+            "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} WHERE p.id = ANY($1)"
+        ))
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        self.with_images(rows).await
+    }
+
+    async fn place_order(&self, order: NewOrder) -> Result<OrderView, CheckoutError> {
+        jobs::place(&self.desk, order).await
+    }
+
+    async fn order(&self, code: &OrderCode) -> Result<Option<OrderView>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(classify)?;
+        reads::load_order(&mut conn, code).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        if !self.desk.is_running() {
+            return Err(StoreError::Busy("the order desk has stopped".into()));
+        }
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+}
+
+#[async_trait]
+impl WaitingRoom for PgStore {
+    async fn join_queue(&self, request: JoinRequest) -> Result<TicketInfo, JoinError> {
+        let ticket_id = jobs::join(&self.desk, request).await?;
+        self.ticket(ticket_id)
+            .await?
+            .ok_or_else(|| StoreError::Unexpected("a committed ticket is missing".into()).into())
+    }
+
+    async fn ticket(&self, ticket_id: i64) -> Result<Option<TicketInfo>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(classify)?;
+        tickets::ticket_info(&mut conn, ticket_id, &Now::current()).await
+    }
+
+    async fn hold_line(&self, hold_id: i64) -> Result<Option<(i64, i64)>, StoreError> {
+        sqlx::query_as("SELECT product_id, quantity FROM holds WHERE id = $1")
+            .bind(hold_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)
+    }
+
+    async fn leave_queue(&self, ticket_id: i64) -> Result<Option<TicketInfo>, StoreError> {
+        jobs::leave(&self.desk, ticket_id).await?;
+        self.ticket(ticket_id).await
+    }
+
+    async fn run_admission(&self) -> Result<AdmissionRound, StoreError> {
+        jobs::admit(&self.desk).await
+    }
+}

@@ -1,0 +1,352 @@
+//! The waiting room's writes on Postgres, inside desk batches: the same rules as the SQLite
+//! waiting room (`store::sqlite::queue`). Arrival ranks come from one sequence, so the line is
+//! one line however many servers take joins.
+
+use super::classify;
+use super::orders::{add_units, units_bought};
+use crate::store::clock::Now;
+use app::domain::JoinRequest;
+use app::store::{AdmissionRound, JoinError, StoreError};
+use sqlx::PgConnection;
+
+const ARRIVAL_RANKS: i64 = 1 << 62;
+const PAGE: i64 = 512;
+
+pub(super) async fn join_in_tx(
+    c: &mut PgConnection,
+    request: &JoinRequest,
+    now: &Now,
+) -> Result<i64, JoinError> {
+    let product_id = request.product_id;
+    type Row = (String, Option<String>, Option<i64>, Option<bool>);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT p.name, s.starts_at, s.per_customer_limit, s.waiting_room FROM products p \
+         LEFT JOIN sales s ON s.product_id = p.id AND s.ends_at > $2 WHERE p.id = $1",
+    )
+    .bind(product_id)
+    .bind(&now.text)
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(classify)?;
+    let Some((product_name, starts_at, limit, waiting_room)) = row else {
+        return Err(JoinError::UnknownProduct { product_id });
+    };
+    let (Some(starts_at), Some(true)) = (starts_at, waiting_room) else {
+        return Err(JoinError::NoWaitingRoom { product_name });
+    };
+    let phone_key = request.phone.key();
+    let existing: Option<(i64,)> = sqlx::query_as(
+        "SELECT id FROM queue_tickets WHERE product_id = $1 AND phone_key = $2 \
+         AND state IN ('waiting', 'admitted')",
+    )
+    .bind(product_id)
+    .bind(&phone_key)
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(classify)?;
+    if let Some((id,)) = existing {
+        return Ok(id);
+    }
+    let q = i64::from(request.quantity.get());
+    if let Some(limit) = limit {
+        let already = units_bought(c, product_id, &phone_key).await?;
+        if already + q > limit {
+            return Err(JoinError::LimitReached {
+                product_id,
+                product_name,
+                limit,
+                already,
+            });
+        }
+    }
+    let started = starts_at <= now.text;
+    let draw: i64 = rand::random_range(0..ARRIVAL_RANKS);
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO queue_tickets (product_id, phone_key, quantity, rank, state, joined_at, updated_at) \
+         VALUES ($1, $2, $3, CASE WHEN $4 THEN $5 + nextval('queue_arrival') ELSE $6 END, \
+         'waiting', $7, $7) RETURNING id",
+    )
+    .bind(product_id)
+    .bind(&phone_key)
+    .bind(q)
+    .bind(started)
+    .bind(ARRIVAL_RANKS)
+    .bind(draw)
+    .bind(&now.text)
+    .fetch_one(&mut *c)
+    .await
+    .map_err(classify)?;
+    if started {
+        serve_line(c, product_id, now).await?;
+    }
+    Ok(id)
+}
+
+pub(super) async fn leave_in_tx(
+    c: &mut PgConnection,
+    ticket_id: i64,
+    now: &Now,
+) -> Result<(), StoreError> {
+    let row: Option<(i64, String, Option<i64>)> = sqlx::query_as(
+        "SELECT product_id, state, hold_id FROM queue_tickets WHERE id = $1 FOR UPDATE",
+    )
+    .bind(ticket_id)
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(classify)?;
+    let Some((product_id, state, hold_id)) = row else {
+        return Ok(());
+    };
+    match (state.as_str(), hold_id) {
+        ("waiting", _) => {}
+        ("admitted", Some(hold_id)) => {
+            return_hold(c, hold_id, "released").await?;
+        }
+        _ => return Ok(()),
+    }
+    sqlx::query(
+        "UPDATE queue_tickets SET state = 'left', updated_at = $1 WHERE id = $2 \
+         AND state IN ('waiting', 'admitted')",
+    )
+    .bind(&now.text)
+    .bind(ticket_id)
+    .execute(&mut *c)
+    .await
+    .map_err(classify)?;
+    serve_line(c, product_id, now).await?;
+    Ok(())
+}
+
+async fn return_hold(
+    c: &mut PgConnection,
+    hold_id: i64,
+    end_state: &str,
+) -> Result<bool, StoreError> {
+    let ended: Option<(i64, String, i64)> = sqlx::query_as(
+        "UPDATE holds SET state = $1 WHERE id = $2 AND state = 'live' \
+         RETURNING product_id, phone_key, quantity",
+    )
+    .bind(end_state)
+    .bind(hold_id)
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(classify)?;
+    let Some((product_id, phone_key, quantity)) = ended else {
+        return Ok(false);
+    };
+    sqlx::query("UPDATE products SET stock = stock + $1 WHERE id = $2")
+        .bind(quantity)
+        .bind(product_id)
+        .execute(&mut *c)
+        .await
+        .map_err(classify)?;
+    add_units(c, product_id, &phone_key, -quantity).await?;
+    Ok(true)
+}
+
+pub(super) async fn admission_round(
+    c: &mut PgConnection,
+    now: &Now,
+) -> Result<AdmissionRound, StoreError> {
+    let mut round = AdmissionRound::default();
+    let overdue: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT id, ticket_id FROM holds WHERE state = 'live' AND expires_at <= $1")
+            .bind(&now.text)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(classify)?;
+    for (hold_id, ticket_id) in overdue {
+        if return_hold(c, hold_id, "expired").await? {
+            round.holds_expired += 1;
+            sqlx::query(
+                "UPDATE queue_tickets SET state = 'expired', updated_at = $1 \
+                 WHERE id = $2 AND state = 'admitted'",
+            )
+            .bind(&now.text)
+            .bind(ticket_id)
+            .execute(&mut *c)
+            .await
+            .map_err(classify)?;
+        }
+    }
+    let closed = sqlx::query(
+        "UPDATE queue_tickets SET state = 'sold_out', updated_at = $1 WHERE state = 'waiting' \
+         AND product_id IN (SELECT product_id FROM sales WHERE ends_at <= $1)",
+    )
+    .bind(&now.text)
+    .execute(&mut *c)
+    .await
+    .map_err(classify)?;
+    round.told_sold_out += closed.rows_affected();
+    let lines: Vec<(i64,)> = sqlx::query_as(
+        "SELECT s.product_id FROM sales s WHERE s.waiting_room AND s.starts_at <= $1 \
+         AND s.ends_at > $1 AND EXISTS (SELECT 1 FROM queue_tickets t \
+         WHERE t.product_id = s.product_id AND t.state = 'waiting')",
+    )
+    .bind(&now.text)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(classify)?;
+    for (product_id,) in lines {
+        let served = serve_line(c, product_id, now).await?;
+        round.admitted += served.admitted;
+        round.told_sold_out += served.told_sold_out;
+    }
+    Ok(round)
+}
+
+async fn serve_line(
+    c: &mut PgConnection,
+    product_id: i64,
+    now: &Now,
+) -> Result<AdmissionRound, StoreError> {
+    let mut round = AdmissionRound::default();
+    let sale: Option<(i64, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT hold_seconds, sale_price_cents, per_customer_limit FROM sales \
+         WHERE product_id = $1 AND waiting_room AND starts_at <= $2 AND ends_at > $2",
+    )
+    .bind(product_id)
+    .bind(&now.text)
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(classify)?;
+    let Some((hold_seconds, price, limit)) = sale else {
+        return Ok(round);
+    };
+    // the product row's lock serialises serving this line across servers
+    let (mut stock,): (i64,) =
+        sqlx::query_as("SELECT stock FROM products WHERE id = $1 FOR UPDATE")
+            .bind(product_id)
+            .fetch_one(&mut *c)
+            .await
+            .map_err(classify)?;
+    let expires_at = now.plus_secs(hold_seconds);
+    loop {
+        let head: Option<(i64, String, i64)> = sqlx::query_as(
+            "SELECT id, phone_key, quantity FROM queue_tickets \
+             WHERE product_id = $1 AND state = 'waiting' ORDER BY rank LIMIT 1",
+        )
+        .bind(product_id)
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(classify)?;
+        let Some((ticket_id, phone_key, quantity)) = head else {
+            break;
+        };
+        if quantity > stock {
+            break;
+        }
+        if let Some(limit) = limit {
+            if units_bought(c, product_id, &phone_key).await? + quantity > limit {
+                set_state(c, ticket_id, "left", now).await?;
+                continue;
+            }
+            add_units(c, product_id, &phone_key, quantity).await?;
+        }
+        sqlx::query("UPDATE products SET stock = stock - $1 WHERE id = $2 AND stock >= $1")
+            .bind(quantity)
+            .bind(product_id)
+            .execute(&mut *c)
+            .await
+            .map_err(classify)?;
+        stock -= quantity;
+        let (hold_id,): (i64,) = sqlx::query_as(
+            "INSERT INTO holds (ticket_id, product_id, phone_key, quantity, unit_price_cents, state, \
+             expires_at, created_at) VALUES ($1, $2, $3, $4, $5, 'live', $6, $7) RETURNING id",
+        )
+        .bind(ticket_id)
+        .bind(product_id)
+        .bind(&phone_key)
+        .bind(quantity)
+        .bind(price)
+        .bind(&expires_at)
+        .bind(&now.text)
+        .fetch_one(&mut *c)
+        .await
+        .map_err(classify)?;
+        sqlx::query(
+            "UPDATE queue_tickets SET state = 'admitted', hold_id = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(hold_id)
+        .bind(&now.text)
+        .bind(ticket_id)
+        .execute(&mut *c)
+        .await
+        .map_err(classify)?;
+        round.admitted += 1;
+    }
+    round.told_sold_out = tell_sold_out(c, product_id, stock, now).await?;
+    Ok(round)
+}
+
+async fn tell_sold_out(
+    c: &mut PgConnection,
+    product_id: i64,
+    stock: i64,
+    now: &Now,
+) -> Result<u64, StoreError> {
+    let (held,): (i64,) = sqlx::query_as(
+        "SELECT COALESCE(SUM(quantity), 0)::BIGINT FROM holds WHERE product_id = $1 AND state = 'live'",
+    )
+    .bind(product_id)
+    .fetch_one(&mut *c)
+    .await
+    .map_err(classify)?;
+    let mut budget = stock + held;
+    let mut told = 0_u64;
+    let mut after = i64::MIN;
+    'walk: while budget > 0 {
+        let page: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT id, rank, quantity FROM queue_tickets WHERE product_id = $1 \
+             AND state = 'waiting' AND rank > $2 ORDER BY rank LIMIT $3",
+        )
+        .bind(product_id)
+        .bind(after)
+        .bind(PAGE)
+        .fetch_all(&mut *c)
+        .await
+        .map_err(classify)?;
+        if page.is_empty() {
+            return Ok(told);
+        }
+        for (id, rank, quantity) in page {
+            if budget <= 0 {
+                break 'walk;
+            }
+            after = rank;
+            if quantity <= budget {
+                budget -= quantity;
+            } else {
+                set_state(c, id, "sold_out", now).await?;
+                told += 1;
+            }
+        }
+    }
+    let rest = sqlx::query(
+        "UPDATE queue_tickets SET state = 'sold_out', updated_at = $1 WHERE product_id = $2 \
+         AND state = 'waiting' AND rank > $3",
+    )
+    .bind(&now.text)
+    .bind(product_id)
+    .bind(after)
+    .execute(&mut *c)
+    .await
+    .map_err(classify)?;
+    Ok(told + rest.rows_affected())
+}
+
+async fn set_state(
+    c: &mut PgConnection,
+    ticket_id: i64,
+    state: &str,
+    now: &Now,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE queue_tickets SET state = $1, updated_at = $2 WHERE id = $3")
+        .bind(state)
+        .bind(&now.text)
+        .bind(ticket_id)
+        .execute(&mut *c)
+        .await
+        .map(|_| ())
+        .map_err(classify)
+}

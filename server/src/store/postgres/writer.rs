@@ -1,0 +1,74 @@
+//! The Postgres side of the order desk: one transaction per batch (`synchronous_commit` on: one
+//! WAL flush for the whole batch), a savepoint per job — on Postgres any failed statement would
+//! otherwise abort the whole transaction — one commit, then the answers.
+
+use super::classify;
+use super::orders::place_in_tx;
+use super::queue::{admission_round, join_in_tx, leave_in_tx};
+use crate::desk::BatchWriter;
+use crate::store::clock::Now;
+use crate::store::jobs::{WriteJob, WriteOutcome};
+use app::store::{CheckoutError, JoinError, StoreError};
+use async_trait::async_trait;
+use sqlx::{PgConnection, PgPool};
+
+pub(super) struct PgBatchWriter {
+    pub(super) pool: PgPool,
+}
+
+#[async_trait]
+impl BatchWriter for PgBatchWriter {
+    type Job = WriteJob;
+    type Outcome = WriteOutcome;
+
+    #[tracing::instrument(skip_all, fields(batch.size = jobs.len()))]
+    async fn write_batch(&mut self, jobs: &[WriteJob]) -> Result<Vec<WriteOutcome>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        let now = Now::current();
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            outcomes.push(match job {
+                WriteJob::Order(order) => {
+                    savepoint(&mut tx, "SAVEPOINT one_job").await?;
+                    let placed = place_in_tx(&mut tx, order, &now).await;
+                    finish_savepoint(&mut tx, placed.is_err()).await?;
+                    if let Err(CheckoutError::Store(e)) = placed {
+                        return Err(e);
+                    }
+                    WriteOutcome::Order(placed)
+                }
+                WriteJob::Join(request) => {
+                    savepoint(&mut tx, "SAVEPOINT one_job").await?;
+                    let joined = join_in_tx(&mut tx, request, &now).await;
+                    finish_savepoint(&mut tx, joined.is_err()).await?;
+                    if let Err(JoinError::Store(e)) = joined {
+                        return Err(e);
+                    }
+                    WriteOutcome::Join(joined)
+                }
+                WriteJob::Leave(ticket_id) => {
+                    leave_in_tx(&mut tx, *ticket_id, &now).await?;
+                    WriteOutcome::Leave
+                }
+                WriteJob::Admit => WriteOutcome::Admit(admission_round(&mut tx, &now).await?),
+            });
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(outcomes)
+    }
+}
+
+async fn finish_savepoint(c: &mut PgConnection, undo: bool) -> Result<(), StoreError> {
+    if undo {
+        savepoint(c, "ROLLBACK TO SAVEPOINT one_job").await?;
+    }
+    savepoint(c, "RELEASE SAVEPOINT one_job").await
+}
+
+async fn savepoint(c: &mut PgConnection, sql: &'static str) -> Result<(), StoreError> {
+    sqlx::query(sql)
+        .execute(&mut *c)
+        .await
+        .map(|_| ())
+        .map_err(classify)
+}
