@@ -1,16 +1,15 @@
 //! The waiting room and timed holds on the real SQLite store (no HTTP): order of admission, the
 //! pre-start draw, immediate sold-out notice, holds used once and expired once, per-customer
 //! limits under racing orders, and the stock equation stock + sold + held = initial throughout.
+//! Every test runs on SQLite and on Postgres (`contract_tests!`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use app::domain::{CustomerInput, JoinRequest, LineRequest, NewOrder, Phone, Quantity};
-use app::store::{CheckoutError, HoldProblem, JoinError, Standing, Store, TicketInfo, WaitingRoom};
-use common::{
-    fresh_store, set_sale, start_sale_now, stock_of, ticket_states, units_held, units_sold, Sale,
-};
-use server::store::SqliteStore;
+use app::store::{CheckoutError, HoldProblem, JoinError, Standing, TicketInfo};
+use common::shop::Shop;
+use common::Sale;
 use std::time::Duration;
 
 /// The demo's caramels (id 2): no sale until a test puts one on.
@@ -51,31 +50,12 @@ fn hold_of(ticket: &TicketInfo) -> i64 {
     }
 }
 
-async fn set_stock(store: &SqliteStore, product_id: i64, stock: i64) {
-    sqlx::query("UPDATE products SET stock = ? WHERE id = ?")
-        .bind(stock)
-        .bind(product_id)
-        .execute(store.writer())
-        .await
-        .unwrap();
-}
-
-/// stock + sold + held, which must always equal what the shop put up.
-async fn accounted(store: &SqliteStore, product_id: i64) -> i64 {
-    let db = store.writer();
-    stock_of(db, product_id).await
-        + units_sold(db, product_id).await
-        + units_held(db, product_id).await
-}
-
-#[tokio::test]
 async fn a_free_shopper_is_admitted_at_once_and_the_hold_becomes_the_order_without_a_second_decrement(
+    shop: Shop,
 ) {
-    let (store, _dir) = fresh_store().await;
-    set_stock(&store, P, 5).await;
-    set_sale(
-        store.writer(),
-        P,
+    let store = &shop.store;
+    shop.set_stock(P, 5).await;
+    shop.set_sale(P,
         Sale {
             price_cents: 777,
             ..Sale::default()
@@ -86,11 +66,11 @@ async fn a_free_shopper_is_admitted_at_once_and_the_hold_becomes_the_order_witho
     let ticket = store.join_queue(join(P, 2, 1)).await.unwrap();
     let hold = hold_of(&ticket);
     assert_eq!(
-        stock_of(store.writer(), P).await,
+        shop.stock(P).await,
         3,
         "held units leave stock"
     );
-    assert_eq!(units_held(store.writer(), P).await, 2);
+    assert_eq!(shop.units_held(P).await, 2);
 
     let placed = store
         .place_order(order("hold-order-key-0001", P, 2, 1, Some(hold)))
@@ -101,9 +81,9 @@ async fn a_free_shopper_is_admitted_at_once_and_the_hold_becomes_the_order_witho
         2 * 777,
         "the sale price held at admission"
     );
-    assert_eq!(stock_of(store.writer(), P).await, 3, "no second decrement");
-    assert_eq!(units_held(store.writer(), P).await, 0);
-    assert_eq!(accounted(&store, P).await, 5);
+    assert_eq!(shop.stock(P).await, 3, "no second decrement");
+    assert_eq!(shop.units_held(P).await, 0);
+    assert_eq!(shop.accounted(P).await, 5);
     let after = store.ticket(ticket.ticket_id).await.unwrap().unwrap();
     assert_eq!(
         after.standing,
@@ -125,14 +105,13 @@ async fn a_free_shopper_is_admitted_at_once_and_the_hold_becomes_the_order_witho
         matches!(again, Err(CheckoutError::Hold(HoldProblem::Used))),
         "{again:?}"
     );
-    assert_eq!(units_sold(store.writer(), P).await, 2);
+    assert_eq!(shop.units_sold(P).await, 2);
 }
 
-#[tokio::test]
-async fn without_a_hold_a_waiting_room_product_cannot_be_ordered() {
-    let (store, _dir) = fresh_store().await;
-    set_sale(store.writer(), P, Sale::default()).await;
-    let before = stock_of(store.writer(), P).await;
+async fn without_a_hold_a_waiting_room_product_cannot_be_ordered(shop: Shop) {
+    let store = &shop.store;
+    shop.set_sale(P, Sale::default()).await;
+    let before = shop.stock(P).await;
     let refused = store
         .place_order(order("no-hold-order-key-01", P, 1, 1, None))
         .await;
@@ -143,14 +122,13 @@ async fn without_a_hold_a_waiting_room_product_cannot_be_ordered() {
         ),
         "{refused:?}"
     );
-    assert_eq!(stock_of(store.writer(), P).await, before);
+    assert_eq!(shop.stock(P).await, before);
 }
 
-#[tokio::test]
-async fn a_hold_cannot_be_used_for_another_product_quantity_or_phone_or_when_unknown() {
-    let (store, _dir) = fresh_store().await;
-    set_stock(&store, P, 5).await;
-    set_sale(store.writer(), P, Sale::default()).await;
+async fn a_hold_cannot_be_used_for_another_product_quantity_or_phone_or_when_unknown(shop: Shop) {
+    let store = &shop.store;
+    shop.set_stock(P, 5).await;
+    shop.set_sale(P, Sale::default()).await;
     let hold = hold_of(&store.join_queue(join(P, 2, 1)).await.unwrap());
     let attempts = [
         order("mismatch-key-product", 3, 2, 1, Some(hold)),
@@ -172,12 +150,12 @@ async fn a_hold_cannot_be_used_for_another_product_quantity_or_phone_or_when_unk
         Err(CheckoutError::Hold(HoldProblem::Unknown))
     ));
     assert_eq!(
-        units_held(store.writer(), P).await,
+        shop.units_held(P).await,
         2,
         "the hold is still there"
     );
     assert_eq!(
-        units_sold(store.writer(), P).await + units_sold(store.writer(), 3).await,
+        shop.units_sold(P).await + shop.units_sold(3).await,
         0
     );
     // and it still works for what it is for
@@ -187,11 +165,10 @@ async fn a_hold_cannot_be_used_for_another_product_quantity_or_phone_or_when_unk
         .is_ok());
 }
 
-#[tokio::test]
-async fn the_line_is_served_in_order_and_those_stock_cannot_reach_are_told_sold_out_at_once() {
-    let (store, _dir) = fresh_store().await;
-    set_stock(&store, P, 3).await;
-    set_sale(store.writer(), P, Sale::default()).await;
+async fn the_line_is_served_in_order_and_those_stock_cannot_reach_are_told_sold_out_at_once(shop: Shop) {
+    let store = &shop.store;
+    shop.set_stock(P, 3).await;
+    shop.set_sale(P, Sale::default()).await;
     let mut tickets = Vec::new();
     for n in 0..10 {
         tickets.push(store.join_queue(join(P, 1, n)).await.unwrap());
@@ -207,24 +184,21 @@ async fn the_line_is_served_in_order_and_those_stock_cannot_reach_are_told_sold_
             (n, s) => panic!("shopper {n}: {s:?}"),
         }
     }
-    let states = ticket_states(store.writer(), P).await;
+    let states = shop.ticket_states(P).await;
     assert_eq!(states.get("admitted"), Some(&3));
     assert_eq!(states.get("waiting"), Some(&3));
     assert_eq!(states.get("sold_out"), Some(&4));
-    assert_eq!(accounted(&store, P).await, 3);
+    assert_eq!(shop.accounted(P).await, 3);
 
     // re-joining with the same phone number keeps the same place
     let again = store.join_queue(join(P, 1, 4)).await.unwrap();
     assert_eq!(again.ticket_id, tickets[4].ticket_id);
 }
 
-#[tokio::test]
-async fn an_expired_hold_returns_its_units_exactly_once_and_admits_the_next_in_line() {
-    let (store, _dir) = fresh_store().await;
-    set_stock(&store, P, 1).await;
-    set_sale(
-        store.writer(),
-        P,
+async fn an_expired_hold_returns_its_units_exactly_once_and_admits_the_next_in_line(shop: Shop) {
+    let store = &shop.store;
+    shop.set_stock(P, 1).await;
+    shop.set_sale(P,
         Sale {
             hold_seconds: 1,
             ..Sale::default()
@@ -258,8 +232,8 @@ async fn an_expired_hold_returns_its_units_exactly_once_and_admits_the_next_in_l
         matches!(second.standing, Standing::Admitted { .. }),
         "{second:?}"
     );
-    assert_eq!(stock_of(store.writer(), P).await, 0);
-    assert_eq!(accounted(&store, P).await, 1);
+    assert_eq!(shop.stock(P).await, 0);
+    assert_eq!(shop.accounted(P).await, 1);
     let late = store
         .place_order(order("expired-hold-key-01", P, 1, 1, Some(hold)))
         .await;
@@ -269,11 +243,10 @@ async fn an_expired_hold_returns_its_units_exactly_once_and_admits_the_next_in_l
     );
 }
 
-#[tokio::test]
-async fn leaving_with_a_hold_gives_the_units_to_the_next_in_line_at_once() {
-    let (store, _dir) = fresh_store().await;
-    set_stock(&store, P, 2).await;
-    set_sale(store.writer(), P, Sale::default()).await;
+async fn leaving_with_a_hold_gives_the_units_to_the_next_in_line_at_once(shop: Shop) {
+    let store = &shop.store;
+    shop.set_stock(P, 2).await;
+    shop.set_sale(P, Sale::default()).await;
     let first = store.join_queue(join(P, 2, 1)).await.unwrap();
     let second = store.join_queue(join(P, 2, 2)).await.unwrap();
     assert!(matches!(second.standing, Standing::Waiting { .. }));
@@ -284,7 +257,7 @@ async fn leaving_with_a_hold_gives_the_units_to_the_next_in_line_at_once() {
         matches!(second.standing, Standing::Admitted { .. }),
         "{second:?}"
     );
-    assert_eq!(accounted(&store, P).await, 2);
+    assert_eq!(shop.accounted(P).await, 2);
     let hold = hold_of(&first);
     let r = store
         .place_order(order("released-hold-key1", P, 2, 1, Some(hold)))
@@ -295,13 +268,10 @@ async fn leaving_with_a_hold_gives_the_units_to_the_next_in_line_at_once() {
     );
 }
 
-#[tokio::test]
-async fn early_joiners_are_drawn_in_random_order_at_the_start_and_later_ones_queue_behind() {
-    let (store, _dir) = fresh_store().await;
-    set_stock(&store, P, 10).await;
-    set_sale(
-        store.writer(),
-        P,
+async fn early_joiners_are_drawn_in_random_order_at_the_start_and_later_ones_queue_behind(shop: Shop) {
+    let store = &shop.store;
+    shop.set_stock(P, 10).await;
+    shop.set_sale(P,
         Sale {
             starts_in_secs: 3600,
             ..Sale::default()
@@ -318,7 +288,7 @@ async fn early_joiners_are_drawn_in_random_order_at_the_start_and_later_ones_que
         early.push(t.ticket_id);
     }
     assert_eq!(
-        stock_of(store.writer(), P).await,
+        shop.stock(P).await,
         10,
         "nobody admitted before the start"
     );
@@ -329,17 +299,12 @@ async fn early_joiners_are_drawn_in_random_order_at_the_start_and_later_ones_que
         matches!(refused, Err(CheckoutError::SaleNotStarted { starts_in_secs, .. }) if starts_in_secs > 3500)
     );
 
-    start_sale_now(store.writer(), P).await;
+    shop.start_sale_now(P).await;
     // the first join after the start serves the line (as would the next admission round)
     let late = store.join_queue(join(P, 1, 1000)).await.unwrap();
     store.run_admission().await.unwrap();
 
-    let admitted: Vec<i64> =
-        sqlx::query_scalar("SELECT ticket_id FROM holds WHERE product_id = ? ORDER BY id")
-            .bind(P)
-            .fetch_all(store.writer())
-            .await
-            .unwrap();
+    let admitted = shop.admitted_in_order(P).await;
     assert_eq!(admitted.len(), 10);
     assert!(
         !admitted.contains(&late.ticket_id),
@@ -355,18 +320,17 @@ async fn early_joiners_are_drawn_in_random_order_at_the_start_and_later_ones_que
     assert_ne!(admitted, sorted, "admission order is not join order");
     // with 10 free units held, 10 more can still hope; the other 20 early ones and the late one
     // are told at once
-    let states = ticket_states(store.writer(), P).await;
+    let states = shop.ticket_states(P).await;
     assert_eq!(states.get("waiting"), Some(&10));
     assert_eq!(states.get("sold_out"), Some(&21));
     let late = store.ticket(late.ticket_id).await.unwrap().unwrap();
     assert_eq!(late.standing, Standing::SoldOut);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_thousand_racing_joiners_for_a_hundred_units_get_exactly_a_hundred_holds() {
-    let (store, _dir) = fresh_store().await;
-    set_stock(&store, P, 100).await;
-    set_sale(store.writer(), P, Sale::default()).await;
+async fn a_thousand_racing_joiners_for_a_hundred_units_get_exactly_a_hundred_holds(shop: Shop) {
+    let store = &shop.store;
+    shop.set_stock(P, 100).await;
+    shop.set_sale(P, Sale::default()).await;
     let mut set = tokio::task::JoinSet::new();
     for n in 0..1000 {
         let store = store.clone();
@@ -382,17 +346,14 @@ async fn a_thousand_racing_joiners_for_a_hundred_units_get_exactly_a_hundred_hol
         }
     }
     assert_eq!((admitted, waiting, sold_out), (100, 100, 800));
-    assert_eq!(stock_of(store.writer(), P).await, 0);
-    assert_eq!(units_held(store.writer(), P).await, 100);
+    assert_eq!(shop.stock(P).await, 0);
+    assert_eq!(shop.units_held(P).await, 100);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_per_customer_limit_holds_under_racing_orders_from_one_phone() {
-    let (store, _dir) = fresh_store().await;
-    set_stock(&store, P, 100).await;
-    set_sale(
-        store.writer(),
-        P,
+async fn the_per_customer_limit_holds_under_racing_orders_from_one_phone(shop: Shop) {
+    let store = &shop.store;
+    shop.set_stock(P, 100).await;
+    shop.set_sale(P,
         Sale {
             limit: Some(2),
             waiting_room: false,
@@ -418,7 +379,7 @@ async fn the_per_customer_limit_holds_under_racing_orders_from_one_phone() {
         }
     }
     assert_eq!((ok, limited), (2, 28));
-    assert_eq!(units_sold(store.writer(), P).await, 2);
+    assert_eq!(shop.units_sold(P).await, 2);
     // another phone number has its own allowance; more than the limit at once is refused
     assert!(store
         .place_order(order("limit-other-phone1", P, 2, 8, None))
@@ -433,13 +394,10 @@ async fn the_per_customer_limit_holds_under_racing_orders_from_one_phone() {
     ));
 }
 
-#[tokio::test]
-async fn a_phone_at_its_limit_cannot_join_the_line_again() {
-    let (store, _dir) = fresh_store().await;
-    set_stock(&store, P, 10).await;
-    set_sale(
-        store.writer(),
-        P,
+async fn a_phone_at_its_limit_cannot_join_the_line_again(shop: Shop) {
+    let store = &shop.store;
+    shop.set_stock(P, 10).await;
+    shop.set_sale(P,
         Sale {
             limit: Some(2),
             ..Sale::default()
@@ -470,17 +428,16 @@ async fn a_phone_at_its_limit_cannot_join_the_line_again() {
     );
 }
 
-#[tokio::test]
-async fn after_the_sale_ends_the_product_sells_normally_and_the_line_is_closed() {
-    let (store, _dir) = fresh_store().await;
-    set_stock(&store, P, 1).await;
+async fn after_the_sale_ends_the_product_sells_normally_and_the_line_is_closed(shop: Shop) {
+    let store = &shop.store;
+    shop.set_stock(P, 1).await;
     let sale = Sale {
         starts_in_secs: -1,
         lasts_secs: 2,
         limit: Some(2),
         ..Sale::default()
     };
-    set_sale(store.writer(), P, sale).await;
+    shop.set_sale(P, sale).await;
     let holder = store.join_queue(join(P, 1, 1)).await.unwrap();
     assert!(matches!(holder.standing, Standing::Admitted { .. }));
     let hopeful = store.join_queue(join(P, 1, 2)).await.unwrap();
@@ -497,15 +454,25 @@ async fn after_the_sale_ends_the_product_sells_normally_and_the_line_is_closed()
         "the line closes with the sale"
     );
     // free stock sells at the normal price, without the limit or the waiting room
-    let normal: i64 = sqlx::query_scalar("SELECT price_cents FROM products WHERE id = ?")
-        .bind(P)
-        .fetch_one(store.writer())
-        .await
-        .unwrap();
-    set_stock(&store, P, 5).await;
+    let normal = shop.price(P).await;
+    shop.set_stock(P, 5).await;
     let placed = store
         .place_order(order("after-sale-key-0001", P, 3, 3, None))
         .await
         .unwrap();
     assert_eq!(placed.total_cents, 3 * normal);
 }
+
+contract_tests!(
+    a_free_shopper_is_admitted_at_once_and_the_hold_becomes_the_order_without_a_second_decrement,
+    without_a_hold_a_waiting_room_product_cannot_be_ordered,
+    a_hold_cannot_be_used_for_another_product_quantity_or_phone_or_when_unknown,
+    the_line_is_served_in_order_and_those_stock_cannot_reach_are_told_sold_out_at_once,
+    an_expired_hold_returns_its_units_exactly_once_and_admits_the_next_in_line,
+    leaving_with_a_hold_gives_the_units_to_the_next_in_line_at_once,
+    early_joiners_are_drawn_in_random_order_at_the_start_and_later_ones_queue_behind,
+    a_thousand_racing_joiners_for_a_hundred_units_get_exactly_a_hundred_holds,
+    the_per_customer_limit_holds_under_racing_orders_from_one_phone,
+    a_phone_at_its_limit_cannot_join_the_line_again,
+    after_the_sale_ends_the_product_sells_normally_and_the_line_is_closed,
+);

@@ -2,6 +2,8 @@
 //! look at the database directly to check what really happened.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod shop;
+
 use serde_json::{json, Value};
 use server::{Application, Config};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
@@ -232,7 +234,7 @@ impl Default for Sale {
     }
 }
 
-fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+pub fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 

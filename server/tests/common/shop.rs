@@ -1,0 +1,260 @@
+//! One storage backend under test — SQLite (always) or Postgres (when reachable) — with the
+//! setup and inspection helpers the contract tests use. The SQL uses numbered parameters, which
+//! read the same on both.
+
+use app::store::{Store, WaitingRoom};
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Both storage ports of one backend.
+pub trait Backend: Store + WaitingRoom {}
+impl<T: Store + WaitingRoom> Backend for T {}
+
+pub enum Db {
+    Sqlite(SqlitePool),
+    Pg(PgPool),
+}
+
+pub struct Shop {
+    pub store: Arc<dyn Backend>,
+    pub db: Db,
+    pub name: &'static str,
+    _sqlite_dir: Option<tempfile::TempDir>,
+    _pg: Option<PgDatabase>,
+}
+
+/// Runs the same expression against whichever pool the shop has.
+macro_rules! on_db {
+    ($shop:expr, $pool:ident => $body:expr) => {
+        match &$shop.db {
+            Db::Sqlite($pool) => $body,
+            Db::Pg($pool) => $body,
+        }
+    };
+}
+
+impl Shop {
+    /// A fresh SQLite file with the demo catalogue.
+    pub async fn sqlite() -> Shop {
+        let (store, dir) = super::fresh_store().await;
+        Shop {
+            db: Db::Sqlite(store.writer().clone()),
+            store: Arc::new(store),
+            name: "sqlite",
+            _sqlite_dir: Some(dir),
+            _pg: None,
+        }
+    }
+
+    /// A fresh Postgres database with the demo catalogue, or `None` when Postgres is not
+    /// reachable and not required (`HOLDFAST_REQUIRE_POSTGRES=1` makes that a failure).
+    pub async fn postgres() -> Option<Shop> {
+        let pg = PgDatabase::create().await?;
+        let store = server::store::PgStore::open(&pg.url).await.expect("Postgres store opens");
+        server::seed::seed_if_empty_postgres(&store)
+            .await
+            .expect("seeding Postgres");
+        Some(Shop {
+            db: Db::Pg(store.pool().clone()),
+            store: Arc::new(store),
+            name: "postgres",
+            _sqlite_dir: None,
+            _pg: Some(pg),
+        })
+    }
+
+    pub async fn set_stock(&self, product_id: i64, stock: i64) {
+        on_db!(self, pool => sqlx::query("UPDATE products SET stock = $1 WHERE id = $2")
+            .bind(stock)
+            .bind(product_id)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .unwrap();
+    }
+
+    pub async fn scalar(&self, sql: &str, product_id: i64) -> i64 {
+        on_db!(self, pool => sqlx::query_scalar::<_, i64>(sql).bind(product_id).fetch_one(pool).await)
+            .unwrap()
+    }
+
+    pub async fn stock(&self, product_id: i64) -> i64 {
+        self.scalar("SELECT stock FROM products WHERE id = $1", product_id)
+            .await
+    }
+
+    pub async fn price(&self, product_id: i64) -> i64 {
+        self.scalar("SELECT price_cents FROM products WHERE id = $1", product_id)
+            .await
+    }
+
+    pub async fn units_sold(&self, product_id: i64) -> i64 {
+        self.scalar(
+            "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM order_lines WHERE product_id = $1",
+            product_id,
+        )
+        .await
+    }
+
+    pub async fn units_held(&self, product_id: i64) -> i64 {
+        self.scalar(
+            "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds \
+             WHERE product_id = $1 AND state = 'live'",
+            product_id,
+        )
+        .await
+    }
+
+    /// stock + sold + held, which must always equal what the shop put up.
+    pub async fn accounted(&self, product_id: i64) -> i64 {
+        self.stock(product_id).await
+            + self.units_sold(product_id).await
+            + self.units_held(product_id).await
+    }
+
+    pub async fn orders(&self) -> i64 {
+        on_db!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM orders").fetch_one(pool).await)
+            .unwrap()
+    }
+
+    pub async fn ticket_states(&self, product_id: i64) -> HashMap<String, i64> {
+        let rows: Vec<(String, i64)> = on_db!(self, pool => sqlx::query_as(
+            "SELECT state, COUNT(*) FROM queue_tickets WHERE product_id = $1 GROUP BY state",
+        )
+        .bind(product_id)
+        .fetch_all(pool)
+        .await)
+        .unwrap();
+        rows.into_iter().collect()
+    }
+
+    /// The tickets that got holds, in the order they were admitted.
+    pub async fn admitted_in_order(&self, product_id: i64) -> Vec<i64> {
+        on_db!(self, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT ticket_id FROM holds WHERE product_id = $1 ORDER BY id",
+        )
+        .bind(product_id)
+        .fetch_all(pool)
+        .await)
+        .unwrap()
+    }
+
+    pub async fn set_sale(&self, product_id: i64, sale: super::Sale) {
+        let starts = chrono::Utc::now() + chrono::Duration::seconds(sale.starts_in_secs);
+        let ends = starts + chrono::Duration::seconds(sale.lasts_secs);
+        on_db!(self, pool => sqlx::query(
+            "INSERT INTO sales (product_id, starts_at, ends_at, sale_price_cents, \
+             per_customer_limit, waiting_room, hold_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (product_id) DO UPDATE SET starts_at = excluded.starts_at, \
+             ends_at = excluded.ends_at, sale_price_cents = excluded.sale_price_cents, \
+             per_customer_limit = excluded.per_customer_limit, \
+             waiting_room = excluded.waiting_room, hold_seconds = excluded.hold_seconds",
+        )
+        .bind(product_id)
+        .bind(super::stamp(starts))
+        .bind(super::stamp(ends))
+        .bind(sale.price_cents)
+        .bind(sale.limit)
+        .bind(sale.waiting_room)
+        .bind(sale.hold_seconds)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+        .unwrap();
+    }
+
+    /// Moves a sale's start to a second ago (the draw happens at the next admission round).
+    pub async fn start_sale_now(&self, product_id: i64) {
+        let start = super::stamp(chrono::Utc::now() - chrono::Duration::seconds(1));
+        on_db!(self, pool => sqlx::query("UPDATE sales SET starts_at = $1 WHERE product_id = $2")
+            .bind(&start)
+            .bind(product_id)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .unwrap();
+    }
+}
+
+/// A throwaway Postgres database, dropped (forcibly) when the test ends.
+pub struct PgDatabase {
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+impl PgDatabase {
+    pub async fn create() -> Option<PgDatabase> {
+        let admin = std::env::var("HOLDFAST_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let required = std::env::var("HOLDFAST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+        let pool = match PgPool::connect(&admin).await {
+            Ok(pool) => pool,
+            Err(e) if !required => {
+                eprintln!("Postgres unreachable at {admin} ({e}): Postgres variant skipped");
+                return None;
+            }
+            Err(e) => panic!("HOLDFAST_REQUIRE_POSTGRES=1 but Postgres is unreachable at {admin}: {e}"),
+        };
+        let name = format!("holdfast_test_{:016x}", rand::random::<u64>());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&pool)
+            .await
+            .expect("create the test database");
+        pool.close().await;
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        Some(PgDatabase {
+            url: format!("{base}/{name}"),
+            admin,
+            name,
+        })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // Drop cannot await: a short-lived runtime on its own thread does the cleanup
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            if let Ok(rt) = rt {
+                rt.block_on(async {
+                    if let Ok(pool) = PgPool::connect(&admin).await {
+                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&pool)
+                            .await;
+                        pool.close().await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}
+
+/// Runs each named test body (`async fn name(shop: Shop)`) on SQLite and on Postgres.
+#[macro_export]
+macro_rules! contract_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::shop::Shop::sqlite().await).await
+                }
+            )+
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(shop) = $crate::common::shop::Shop::postgres().await {
+                        super::$name(shop).await
+                    }
+                }
+            )+
+        }
+    };
+}
