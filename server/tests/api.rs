@@ -4,12 +4,11 @@
 
 mod common;
 
-use common::{key, order_body, spawn_app};
+use common::{key, order_body, spawn_on, Kind};
 use serde_json::{json, Value};
 
-#[tokio::test]
-async fn the_catalogue_lists_the_demo_products_with_stock_and_pictures() {
-    let app = spawn_app().await;
+async fn the_catalogue_lists_the_demo_products_with_stock_and_pictures(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
     let res = app.get("/api/products").await;
     assert_eq!(res.status(), 200);
     let products: Vec<Value> = res.json().await.unwrap();
@@ -35,9 +34,8 @@ async fn the_catalogue_lists_the_demo_products_with_stock_and_pictures() {
     );
 }
 
-#[tokio::test]
-async fn one_product_is_found_by_id_or_slug_and_unknown_ones_are_404() {
-    let app = spawn_app().await;
+async fn one_product_is_found_by_id_or_slug_and_unknown_ones_are_404(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
     let by_id: Value = app.get("/api/product?id=2").await.json().await.unwrap();
     let slug = by_id["slug"].as_str().unwrap().to_owned();
     let by_slug: Value = app
@@ -60,9 +58,8 @@ async fn one_product_is_found_by_id_or_slug_and_unknown_ones_are_404() {
     assert_eq!(neither.status(), 422);
 }
 
-#[tokio::test]
-async fn an_order_is_placed_at_database_prices_and_can_be_looked_up() {
-    let app = spawn_app().await;
+async fn an_order_is_placed_at_database_prices_and_can_be_looked_up(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
     let before = app.stock(3).await;
     let mut body = order_body(&key(1), 3, 2);
     // a client-sent price is ignored: the shop charges what the database says
@@ -70,10 +67,7 @@ async fn an_order_is_placed_at_database_prices_and_can_be_looked_up() {
     let res = app.place_order(&body).await;
     assert_eq!(res.status(), 200);
     let order: Value = res.json().await.unwrap();
-    let price: i64 = sqlx::query_scalar("SELECT price_cents FROM products WHERE id = 3")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let price = app.price(3).await;
     assert_eq!(order["status"], "awaiting_payment");
     assert_eq!(order["total_cents"], price * 2);
     assert_eq!(order["lines"][0]["quantity"], 2);
@@ -116,9 +110,8 @@ async fn an_order_is_placed_at_database_prices_and_can_be_looked_up() {
     assert_eq!(body["field"], "code");
 }
 
-#[tokio::test]
-async fn an_order_that_cannot_be_filled_changes_nothing_and_names_the_product() {
-    let app = spawn_app().await;
+async fn an_order_that_cannot_be_filled_changes_nothing_and_names_the_product(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
     app.set_stock(4, 3).await;
     let before = app.snapshot().await;
     let body = json!({
@@ -251,9 +244,8 @@ fn bad_requests() -> Vec<(&'static str, Value, u16, Option<&'static str>)> {
     ]
 }
 
-#[tokio::test]
-async fn every_kind_of_bad_input_gets_a_clear_4xx_and_changes_nothing() {
-    let app = spawn_app().await;
+async fn every_kind_of_bad_input_gets_a_clear_4xx_and_changes_nothing(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
     let before = app.snapshot().await;
     for (what, body, status, field) in bad_requests() {
         let res = app.place_order(&body).await;
@@ -323,9 +315,8 @@ async fn every_kind_of_bad_input_gets_a_clear_4xx_and_changes_nothing() {
     );
 }
 
-#[tokio::test]
-async fn reusing_an_idempotency_key_for_a_different_order_is_refused() {
-    let app = spawn_app().await;
+async fn reusing_an_idempotency_key_for_a_different_order_is_refused(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
     assert_eq!(
         app.place_order(&order_body(&key(3), 2, 1)).await.status(),
         200
@@ -338,10 +329,9 @@ async fn reusing_an_idempotency_key_for_a_different_order_is_refused() {
     assert_eq!(app.snapshot().await, before);
 }
 
-#[tokio::test]
-async fn the_order_desk_sheds_load_with_503_and_retry_after_when_full() {
+async fn the_order_desk_sheds_load_with_503_and_retry_after_when_full(kind: Kind) {
     // an admission limit of 1 and many simultaneous orders: some must be told to come back
-    let app = common::spawn_app_with(&[("HOLDFAST_MAX_ORDERS_IN_FLIGHT", "1")]).await;
+    let app = spawn_on(kind, &[("HOLDFAST_MAX_ORDERS_IN_FLIGHT", "1")]).await;
     app.set_stock(2, 1_000).await;
     let bodies = (0..60).map(|i| order_body(&key(100 + i), 2, 1)).collect();
     let (mut ok, mut shed) = (0, 0);
@@ -364,7 +354,7 @@ async fn the_order_desk_sheds_load_with_503_and_retry_after_when_full() {
         "with one slot and 60 at once, some are shed (ok={ok})"
     );
     assert_eq!(
-        app.order_count().await,
+        app.orders().await,
         ok,
         "every acknowledged order, and only those, is stored"
     );
@@ -375,7 +365,7 @@ async fn pages_keep_loading_while_checkout_is_saturated_and_the_excess_is_shed_a
     let app = common::spawn_app_with(&[("HOLDFAST_MAX_ORDERS_IN_FLIGHT", "4")]).await;
     // another connection holds the database's write lock: the desk's batch waits on it, as it
     // would behind a slow disk
-    let mut blocker = app.db.acquire().await.unwrap();
+    let mut blocker = app.sqlite().acquire().await.unwrap();
     sqlx::query("BEGIN IMMEDIATE")
         .execute(&mut *blocker)
         .await
@@ -424,5 +414,15 @@ async fn pages_keep_loading_while_checkout_is_saturated_and_the_excess_is_shed_a
             .all(|(_, t)| *t < std::time::Duration::from_millis(500)),
         "the excess is shed at once, not after the wait: {shed:?}"
     );
-    assert_eq!(app.order_count().await, ok as i64);
+    assert_eq!(app.orders().await, ok as i64);
 }
+
+http_contract_tests!(
+    the_catalogue_lists_the_demo_products_with_stock_and_pictures,
+    one_product_is_found_by_id_or_slug_and_unknown_ones_are_404,
+    an_order_is_placed_at_database_prices_and_can_be_looked_up,
+    an_order_that_cannot_be_filled_changes_nothing_and_names_the_product,
+    every_kind_of_bad_input_gets_a_clear_4xx_and_changes_nothing,
+    reusing_an_idempotency_key_for_a_different_order_is_refused,
+    the_order_desk_sheds_load_with_503_and_retry_after_when_full,
+);

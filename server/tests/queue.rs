@@ -55,7 +55,8 @@ async fn a_free_shopper_is_admitted_at_once_and_the_hold_becomes_the_order_witho
 ) {
     let store = &shop.store;
     shop.set_stock(P, 5).await;
-    shop.set_sale(P,
+    shop.set_sale(
+        P,
         Sale {
             price_cents: 777,
             ..Sale::default()
@@ -65,11 +66,7 @@ async fn a_free_shopper_is_admitted_at_once_and_the_hold_becomes_the_order_witho
 
     let ticket = store.join_queue(join(P, 2, 1)).await.unwrap();
     let hold = hold_of(&ticket);
-    assert_eq!(
-        shop.stock(P).await,
-        3,
-        "held units leave stock"
-    );
+    assert_eq!(shop.stock(P).await, 3, "held units leave stock");
     assert_eq!(shop.units_held(P).await, 2);
 
     let placed = store
@@ -149,15 +146,8 @@ async fn a_hold_cannot_be_used_for_another_product_quantity_or_phone_or_when_unk
         unknown,
         Err(CheckoutError::Hold(HoldProblem::Unknown))
     ));
-    assert_eq!(
-        shop.units_held(P).await,
-        2,
-        "the hold is still there"
-    );
-    assert_eq!(
-        shop.units_sold(P).await + shop.units_sold(3).await,
-        0
-    );
+    assert_eq!(shop.units_held(P).await, 2, "the hold is still there");
+    assert_eq!(shop.units_sold(P).await + shop.units_sold(3).await, 0);
     // and it still works for what it is for
     assert!(store
         .place_order(order("right-hold-key-0001", P, 2, 1, Some(hold)))
@@ -165,7 +155,9 @@ async fn a_hold_cannot_be_used_for_another_product_quantity_or_phone_or_when_unk
         .is_ok());
 }
 
-async fn the_line_is_served_in_order_and_those_stock_cannot_reach_are_told_sold_out_at_once(shop: Shop) {
+async fn the_line_is_served_in_order_and_those_stock_cannot_reach_are_told_sold_out_at_once(
+    shop: Shop,
+) {
     let store = &shop.store;
     shop.set_stock(P, 3).await;
     shop.set_sale(P, Sale::default()).await;
@@ -198,7 +190,8 @@ async fn the_line_is_served_in_order_and_those_stock_cannot_reach_are_told_sold_
 async fn an_expired_hold_returns_its_units_exactly_once_and_admits_the_next_in_line(shop: Shop) {
     let store = &shop.store;
     shop.set_stock(P, 1).await;
-    shop.set_sale(P,
+    shop.set_sale(
+        P,
         Sale {
             hold_seconds: 1,
             ..Sale::default()
@@ -268,10 +261,13 @@ async fn leaving_with_a_hold_gives_the_units_to_the_next_in_line_at_once(shop: S
     );
 }
 
-async fn early_joiners_are_drawn_in_random_order_at_the_start_and_later_ones_queue_behind(shop: Shop) {
+async fn early_joiners_are_drawn_in_random_order_at_the_start_and_later_ones_queue_behind(
+    shop: Shop,
+) {
     let store = &shop.store;
     shop.set_stock(P, 10).await;
-    shop.set_sale(P,
+    shop.set_sale(
+        P,
         Sale {
             starts_in_secs: 3600,
             ..Sale::default()
@@ -287,11 +283,7 @@ async fn early_joiners_are_drawn_in_random_order_at_the_start_and_later_ones_que
         );
         early.push(t.ticket_id);
     }
-    assert_eq!(
-        shop.stock(P).await,
-        10,
-        "nobody admitted before the start"
-    );
+    assert_eq!(shop.stock(P).await, 10, "nobody admitted before the start");
     let refused = store
         .place_order(order("before-start-key-01", P, 1, 99, None))
         .await;
@@ -353,7 +345,8 @@ async fn a_thousand_racing_joiners_for_a_hundred_units_get_exactly_a_hundred_hol
 async fn the_per_customer_limit_holds_under_racing_orders_from_one_phone(shop: Shop) {
     let store = &shop.store;
     shop.set_stock(P, 100).await;
-    shop.set_sale(P,
+    shop.set_sale(
+        P,
         Sale {
             limit: Some(2),
             waiting_room: false,
@@ -397,7 +390,8 @@ async fn the_per_customer_limit_holds_under_racing_orders_from_one_phone(shop: S
 async fn a_phone_at_its_limit_cannot_join_the_line_again(shop: Shop) {
     let store = &shop.store;
     shop.set_stock(P, 10).await;
-    shop.set_sale(P,
+    shop.set_sale(
+        P,
         Sale {
             limit: Some(2),
             ..Sale::default()

@@ -3,13 +3,12 @@
 
 mod common;
 
-use common::{key, order_body, spawn_app};
+use common::{key, order_body, spawn_on, Kind};
 use serde_json::Value;
 use std::collections::HashSet;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_hundred_shoppers_racing_for_ten_units_buy_exactly_ten() {
-    let app = spawn_app().await;
+async fn two_hundred_shoppers_racing_for_ten_units_buy_exactly_ten(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
     let product = 2;
     app.set_stock(product, 10).await;
     let bodies = (0..200).map(|i| order_body(&key(i), product, 1)).collect();
@@ -29,7 +28,7 @@ async fn two_hundred_shoppers_racing_for_ten_units_buy_exactly_ten() {
     assert_eq!(acknowledged.len(), 10);
     assert_eq!(sold_out, 190);
     assert_eq!(app.stock(product).await, 0);
-    assert_eq!(app.order_count().await, 10);
+    assert_eq!(app.orders().await, 10);
     assert_eq!(app.units_sold(product).await, 10);
     let stored: HashSet<String> = app.order_codes().await.into_iter().collect();
     for code in &acknowledged {
@@ -45,9 +44,8 @@ async fn two_hundred_shoppers_racing_for_ten_units_buy_exactly_ten() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_same_idempotency_key_sent_twenty_times_at_once_makes_one_order() {
-    let app = spawn_app().await;
+async fn the_same_idempotency_key_sent_twenty_times_at_once_makes_one_order(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
     let product = 2;
     let before = app.stock(product).await;
     let bodies = (0..20).map(|_| order_body(&key(7), product, 3)).collect();
@@ -58,14 +56,13 @@ async fn the_same_idempotency_key_sent_twenty_times_at_once_makes_one_order() {
         codes.insert(body["order_code"].as_str().unwrap().to_owned());
     }
     assert_eq!(codes.len(), 1, "every retry answered with the first order");
-    assert_eq!(app.order_count().await, 1);
+    assert_eq!(app.orders().await, 1);
     assert_eq!(app.stock(product).await, before - 3, "stock taken once");
     assert_eq!(app.units_sold(product).await, 3);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_retry_after_the_stock_ran_out_still_gets_its_first_order() {
-    let app = spawn_app().await;
+async fn a_retry_after_the_stock_ran_out_still_gets_its_first_order(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
     app.set_stock(2, 1).await;
     let first: Value = app
         .place_order(&order_body(&key(1), 2, 1))
@@ -81,3 +78,9 @@ async fn a_retry_after_the_stock_ran_out_still_gets_its_first_order() {
     let other = app.place_order(&order_body(&key(2), 2, 1)).await;
     assert_eq!(other.status(), 409);
 }
+
+http_contract_tests!(
+    two_hundred_shoppers_racing_for_ten_units_buy_exactly_ten,
+    the_same_idempotency_key_sent_twenty_times_at_once_makes_one_order,
+    a_retry_after_the_stock_ran_out_still_gets_its_first_order,
+);

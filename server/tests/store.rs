@@ -1,4 +1,5 @@
-//! The SQLite store on its own (no HTTP): durability settings and the atomic order path.
+//! The stores on their own (no HTTP): durability settings and the atomic order path. The order
+//! path tests run on SQLite and on Postgres (`contract_tests!`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -6,7 +7,8 @@ mod common;
 use app::domain::{CustomerInput, LineRequest, NewOrder};
 use app::store::{CheckoutError, Store};
 use common::fresh_store;
-use server::store::SqliteStore;
+use common::shop::{PgDatabase, Shop};
+use server::store::{PgStore, SqliteStore};
 
 fn order(key: &str, lines: &[(i64, i64)]) -> NewOrder {
     let lines: Vec<LineRequest> = lines
@@ -52,10 +54,9 @@ async fn seeding_twice_adds_nothing() {
     assert_eq!(store.products().await.unwrap().len(), first);
 }
 
-#[tokio::test]
-async fn a_multi_line_order_is_all_or_nothing() {
-    let (store, _dir) = fresh_store().await;
-    let stock = |p: i64| common::stock_of(store.writer(), p);
+async fn a_multi_line_order_is_all_or_nothing(shop: Shop) {
+    let store = &shop.store;
+    let stock = |p: i64| shop.stock(p);
     let (a, b) = (stock(2).await, stock(4).await);
     let too_many = b + 1;
     let err = store
@@ -81,9 +82,8 @@ async fn a_multi_line_order_is_all_or_nothing() {
     );
 }
 
-#[tokio::test]
-async fn an_unknown_product_is_refused_and_nothing_is_written() {
-    let (store, _dir) = fresh_store().await;
+async fn an_unknown_product_is_refused_and_nothing_is_written(shop: Shop) {
+    let store = &shop.store;
     let err = store
         .place_order(order("key-unknown-product", &[(2, 1), (424_242, 1)]))
         .await
@@ -97,11 +97,7 @@ async fn an_unknown_product_is_refused_and_nothing_is_written() {
         ),
         "{err:?}"
     );
-    let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
-        .fetch_one(store.writer())
-        .await
-        .unwrap();
-    assert_eq!(orders, 0);
+    assert_eq!(shop.orders().await, 0);
 }
 
 #[tokio::test]
@@ -122,14 +118,12 @@ async fn an_acknowledged_order_is_on_disk_when_the_store_is_reopened() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn thousands_of_concurrent_orders_with_duplicate_keys_never_oversell_or_duplicate() {
+async fn thousands_of_concurrent_orders_with_duplicate_keys_never_oversell_or_duplicate(
+    shop: Shop,
+) {
     use std::collections::HashMap;
-    let (store, _dir) = fresh_store().await;
-    sqlx::query("UPDATE products SET stock = 500 WHERE id = 2")
-        .execute(store.writer())
-        .await
-        .unwrap();
+    let store = &shop.store;
+    shop.set_stock(2, 500).await;
     // 3000 calls over 1200 keys: most keys are sent two or three times, some at the same instant
     // (same batch), some later (another batch)
     let mut set = tokio::task::JoinSet::new();
@@ -163,15 +157,11 @@ async fn thousands_of_concurrent_orders_with_duplicate_keys_never_oversell_or_du
             "{key} was both sold and sold out"
         );
     }
-    let db = store.writer();
-    let (stock, sold) = (
-        common::stock_of(db, 2).await,
-        common::units_sold(db, 2).await,
+    let (stock, sold, orders) = (
+        shop.stock(2).await,
+        shop.units_sold(2).await,
+        shop.orders().await,
     );
-    let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
-        .fetch_one(db)
-        .await
-        .unwrap();
     assert_eq!(
         codes_by_key.len(),
         500,
@@ -186,3 +176,37 @@ async fn thousands_of_concurrent_orders_with_duplicate_keys_never_oversell_or_du
         );
     }
 }
+
+#[tokio::test]
+async fn on_postgres_seeding_twice_adds_nothing_and_an_acknowledged_order_survives_a_reopen() {
+    let Some(pg) = PgDatabase::create().await else {
+        return;
+    };
+    let store = PgStore::open(&pg.url).await.unwrap();
+    assert!(server::seed::seed_if_empty_postgres(&store).await.unwrap());
+    let first = store.products().await.unwrap().len();
+    assert!(!server::seed::seed_if_empty_postgres(&store).await.unwrap());
+    assert_eq!(store.products().await.unwrap().len(), first);
+    let placed = store
+        .place_order(order("key-durable-pg-0001", &[(3, 2)]))
+        .await
+        .unwrap();
+    store.close().await;
+    let reopened = PgStore::open(&pg.url).await.unwrap();
+    assert_eq!(
+        reopened.order(&placed.order_code).await.unwrap(),
+        Some(placed)
+    );
+    let commit_mode: String = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(reopened.pool())
+        .await
+        .unwrap();
+    assert_eq!(commit_mode, "on", "a commit waits for its WAL flush");
+    reopened.close().await;
+}
+
+contract_tests!(
+    a_multi_line_order_is_all_or_nothing,
+    an_unknown_product_is_refused_and_nothing_is_written,
+    thousands_of_concurrent_orders_with_duplicate_keys_never_oversell_or_duplicate,
+);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{key, set_sale, spawn_app, spawn_app_with, units_held, Sale, TestApp};
+use common::{key, spawn_on, Kind, Sale, TestApp};
 use serde_json::{json, Value};
 
 /// The demo's caramels (id 2): no sale until a test puts one on.
@@ -45,12 +45,10 @@ fn hold_order(k: &str, quantity: i64, phone: &str, hold_token: &str) -> Value {
     })
 }
 
-#[tokio::test]
-async fn join_answers_with_a_signed_ticket_and_cookie_and_the_hold_buys_exactly_once() {
-    let app = spawn_app().await;
+async fn join_answers_with_a_signed_ticket_and_cookie_and_the_hold_buys_exactly_once(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
     app.set_stock(P, 5).await;
-    set_sale(
-        &app.db,
+    app.set_sale(
         P,
         Sale {
             price_cents: 555,
@@ -108,10 +106,9 @@ async fn join_answers_with_a_signed_ticket_and_cookie_and_the_hold_buys_exactly_
     assert_eq!(app.stock(P).await, 3);
 }
 
-#[tokio::test]
-async fn forged_tickets_and_holds_are_refused_and_change_nothing() {
-    let app = spawn_app().await;
-    set_sale(&app.db, P, Sale::default()).await;
+async fn forged_tickets_and_holds_are_refused_and_change_nothing(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
+    app.set_sale(P, Sale::default()).await;
     let joined: Value = join(&app, 1, "5550100002").await.json().await.unwrap();
     let ticket = joined["ticket"].as_str().unwrap();
     // same id, another signature; and a made-up ticket
@@ -126,7 +123,7 @@ async fn forged_tickets_and_holds_are_refused_and_change_nothing() {
         assert_eq!(body["kind"], "not_found");
     }
     let before = app.snapshot().await;
-    let held = units_held(&app.db, P).await;
+    let held = app.units_held(P).await;
     let hold = joined["hold_token"].as_str().unwrap();
     let forged_hold = format!("h9{}", &hold[hold.find('.').unwrap()..]);
     let res = app
@@ -141,14 +138,12 @@ async fn forged_tickets_and_holds_are_refused_and_change_nothing() {
         .await;
     assert_eq!(res.status(), 409);
     assert_eq!(app.snapshot().await, before);
-    assert_eq!(units_held(&app.db, P).await, held);
+    assert_eq!(app.units_held(P).await, held);
 }
 
-#[tokio::test]
-async fn bad_joins_get_clear_4xx_answers() {
-    let app = spawn_app().await;
-    set_sale(
-        &app.db,
+async fn bad_joins_get_clear_4xx_answers(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
+    app.set_sale(
         P,
         Sale {
             limit: Some(2),
@@ -199,14 +194,12 @@ async fn bad_joins_get_clear_4xx_answers() {
         .await
         .unwrap();
     assert_eq!(res.status(), 400);
-    assert_eq!(app.db_tickets().await, 0, "nothing joined");
+    assert_eq!(app.tickets().await, 0, "nothing joined");
 }
 
-#[tokio::test]
-async fn before_the_start_orders_get_409_with_retry_after_and_the_page_counts_down() {
-    let app = spawn_app().await;
-    set_sale(
-        &app.db,
+async fn before_the_start_orders_get_409_with_retry_after_and_the_page_counts_down(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
+    app.set_sale(
         P,
         Sale {
             starts_in_secs: 600,
@@ -248,11 +241,12 @@ async fn before_the_start_orders_get_409_with_retry_after_and_the_page_counts_do
     assert!(!page.contains("Add to cart"));
 }
 
-#[tokio::test]
-async fn a_waiting_shopper_sees_their_place_on_a_page_that_refreshes_itself_without_javascript() {
-    let app = spawn_app().await;
+async fn a_waiting_shopper_sees_their_place_on_a_page_that_refreshes_itself_without_javascript(
+    kind: Kind,
+) {
+    let app = spawn_on(kind, &[]).await;
     app.set_stock(P, 1).await;
-    set_sale(&app.db, P, Sale::default()).await;
+    app.set_sale(P, Sale::default()).await;
     let first: Value = join(&app, 1, "5550100010").await.json().await.unwrap();
     assert_eq!(first["state"], "admitted");
     let second: Value = join(&app, 1, "5550100011").await.json().await.unwrap();
@@ -314,9 +308,8 @@ async fn a_waiting_shopper_sees_their_place_on_a_page_that_refreshes_itself_with
     );
 }
 
-#[tokio::test]
-async fn a_client_over_its_allowance_gets_429_with_retry_after_and_pages_still_load() {
-    let app = spawn_app_with(&[("HOLDFAST_RATE_LIMIT_PER_SEC", "1")]).await;
+async fn a_client_over_its_allowance_gets_429_with_retry_after_and_pages_still_load(kind: Kind) {
+    let app = spawn_on(kind, &[("HOLDFAST_RATE_LIMIT_PER_SEC", "1")]).await;
     let mut codes = Vec::new();
     for i in 0..15 {
         let res = app
@@ -339,11 +332,7 @@ async fn a_client_over_its_allowance_gets_429_with_retry_after_and_pages_still_l
         .await
         .unwrap();
     assert_eq!(body["kind"], "rate_limited");
-    assert_eq!(
-        app.order_count().await,
-        10,
-        "refused requests ordered nothing"
-    );
+    assert_eq!(app.orders().await, 10, "refused requests ordered nothing");
     assert_eq!(
         app.get("/").await.status(),
         200,
@@ -351,3 +340,12 @@ async fn a_client_over_its_allowance_gets_429_with_retry_after_and_pages_still_l
     );
     assert_eq!(app.get("/api/products").await.status(), 200);
 }
+
+http_contract_tests!(
+    join_answers_with_a_signed_ticket_and_cookie_and_the_hold_buys_exactly_once,
+    forged_tickets_and_holds_are_refused_and_change_nothing,
+    bad_joins_get_clear_4xx_answers,
+    before_the_start_orders_get_409_with_retry_after_and_the_page_counts_down,
+    a_waiting_shopper_sees_their_place_on_a_page_that_refreshes_itself_without_javascript,
+    a_client_over_its_allowance_gets_429_with_retry_after_and_pages_still_load,
+);

@@ -17,8 +17,23 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     /// A separate connection to the same database file, for assertions.
-    pub db: SqlitePool,
+    /// The same database, for setting up and checking what really happened.
+    pub db: shop::Db,
     _dir: tempfile::TempDir,
+    _pg: Option<shop::PgDatabase>,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = shop::Db;
+    fn deref(&self) -> &shop::Db {
+        &self.db
+    }
+}
+
+/// Which database a test's server runs on.
+pub enum Kind {
+    Sqlite,
+    Postgres(shop::PgDatabase),
 }
 
 /// The SQLite store alone (no HTTP), on a fresh file with the demo catalogue.
@@ -35,6 +50,11 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    spawn_on(Kind::Sqlite, extra).await
+}
+
+/// The real server on port 0, on a fresh SQLite file or a fresh Postgres database.
+pub async fn spawn_on(kind: Kind, extra: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut env: HashMap<String, String> = HashMap::new();
     env.insert("HOLDFAST_ADDR".into(), "127.0.0.1:0".into());
@@ -43,6 +63,13 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     env.insert("HOLDFAST_RATE_LIMIT_PER_SEC".into(), "0".into());
     // the waiting room's rounds run when a test asks (or a join serves the line)
     env.insert("HOLDFAST_QUEUE_TICK_MS".into(), "100".into());
+    let pg = match kind {
+        Kind::Sqlite => None,
+        Kind::Postgres(pg) => {
+            env.insert("DATABASE_URL".into(), pg.url.clone());
+            Some(pg)
+        }
+    };
     for (k, v) in extra {
         env.insert((*k).into(), (*v).into());
     }
@@ -51,9 +78,19 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let app = Application::build(config).await.expect("app builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    let db = SqlitePool::connect_with(SqliteConnectOptions::from_str(&db_url).unwrap())
-        .await
-        .expect("test db connection");
+    let db = if pg.is_some() {
+        shop::Db::Pg(
+            sqlx::PgPool::connect(&db_url)
+                .await
+                .expect("test db connection"),
+        )
+    } else {
+        shop::Db::Sqlite(
+            SqlitePool::connect_with(SqliteConnectOptions::from_str(&db_url).unwrap())
+                .await
+                .expect("test db connection"),
+        )
+    };
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(0)
@@ -64,6 +101,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         client,
         db,
         _dir: dir,
+        _pg: pg,
     }
 }
 
@@ -116,67 +154,6 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
-    }
-
-    pub async fn set_stock(&self, product_id: i64, stock: i64) {
-        sqlx::query("UPDATE products SET stock = ? WHERE id = ?")
-            .bind(stock)
-            .bind(product_id)
-            .execute(&self.db)
-            .await
-            .unwrap();
-    }
-
-    pub async fn stock(&self, product_id: i64) -> i64 {
-        stock_of(&self.db, product_id).await
-    }
-
-    pub async fn order_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM orders")
-            .fetch_one(&self.db)
-            .await
-            .unwrap()
-    }
-
-    pub async fn units_sold(&self, product_id: i64) -> i64 {
-        units_sold(&self.db, product_id).await
-    }
-
-    pub async fn order_codes(&self) -> Vec<String> {
-        sqlx::query_scalar("SELECT code FROM orders ORDER BY id")
-            .fetch_all(&self.db)
-            .await
-            .unwrap()
-    }
-
-    pub async fn db_tickets(&self) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM queue_tickets")
-            .fetch_one(&self.db)
-            .await
-            .unwrap()
-    }
-
-    /// A snapshot of everything an order could change, to prove a refused request changed nothing.
-    pub async fn snapshot(&self) -> (Vec<(i64, i64)>, i64, i64, i64) {
-        let stock: Vec<(i64, i64)> = sqlx::query_as("SELECT id, stock FROM products ORDER BY id")
-            .fetch_all(&self.db)
-            .await
-            .unwrap();
-        let count = |sql: &'static str| {
-            let db = self.db.clone();
-            async move {
-                sqlx::query_scalar::<_, i64>(sql)
-                    .fetch_one(&db)
-                    .await
-                    .unwrap()
-            }
-        };
-        (
-            stock,
-            count("SELECT COUNT(*) FROM orders").await,
-            count("SELECT COUNT(*) FROM order_lines").await,
-            count("SELECT COUNT(*) FROM idempotency_keys").await,
-        )
     }
 }
 

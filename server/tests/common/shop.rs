@@ -12,6 +12,7 @@ use std::sync::Arc;
 pub trait Backend: Store + WaitingRoom {}
 impl<T: Store + WaitingRoom> Backend for T {}
 
+/// A connection pool to the database under test, for setting up and inspecting.
 pub enum Db {
     Sqlite(SqlitePool),
     Pg(PgPool),
@@ -25,10 +26,17 @@ pub struct Shop {
     _pg: Option<PgDatabase>,
 }
 
-/// Runs the same expression against whichever pool the shop has.
+impl std::ops::Deref for Shop {
+    type Target = Db;
+    fn deref(&self) -> &Db {
+        &self.db
+    }
+}
+
+/// Runs the same expression against whichever pool this is.
 macro_rules! on_db {
-    ($shop:expr, $pool:ident => $body:expr) => {
-        match &$shop.db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
             Db::Sqlite($pool) => $body,
             Db::Pg($pool) => $body,
         }
@@ -52,7 +60,9 @@ impl Shop {
     /// reachable and not required (`HOLDFAST_REQUIRE_POSTGRES=1` makes that a failure).
     pub async fn postgres() -> Option<Shop> {
         let pg = PgDatabase::create().await?;
-        let store = server::store::PgStore::open(&pg.url).await.expect("Postgres store opens");
+        let store = server::store::PgStore::open(&pg.url)
+            .await
+            .expect("Postgres store opens");
         server::seed::seed_if_empty_postgres(&store)
             .await
             .expect("seeding Postgres");
@@ -64,7 +74,9 @@ impl Shop {
             _pg: Some(pg),
         })
     }
+}
 
+impl Db {
     pub async fn set_stock(&self, product_id: i64, stock: i64) {
         on_db!(self, pool => sqlx::query("UPDATE products SET stock = $1 WHERE id = $2")
             .bind(stock)
@@ -176,6 +188,47 @@ impl Shop {
             .map(|_| ()))
         .unwrap();
     }
+
+    pub async fn order_codes(&self) -> Vec<String> {
+        on_db!(self, pool => sqlx::query_scalar::<_, String>("SELECT code FROM orders ORDER BY id")
+            .fetch_all(pool)
+            .await)
+        .unwrap()
+    }
+
+    pub async fn tickets(&self) -> i64 {
+        on_db!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM queue_tickets")
+            .fetch_one(pool)
+            .await)
+        .unwrap()
+    }
+
+    /// Everything an order could change, to prove a refused request changed nothing.
+    pub async fn snapshot(&self) -> (Vec<(i64, i64)>, i64, i64, i64) {
+        let stock: Vec<(i64, i64)> = on_db!(self, pool => sqlx::query_as(
+            "SELECT id, stock FROM products ORDER BY id",
+        )
+        .fetch_all(pool)
+        .await)
+        .unwrap();
+        let count = |sql: &'static str| async move {
+            on_db!(self, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await).unwrap()
+        };
+        (
+            stock,
+            count("SELECT COUNT(*) FROM orders").await,
+            count("SELECT COUNT(*) FROM order_lines").await,
+            count("SELECT COUNT(*) FROM idempotency_keys").await,
+        )
+    }
+
+    /// The SQLite pool, for tests of SQLite-only mechanics.
+    pub fn sqlite(&self) -> &SqlitePool {
+        match self {
+            Db::Sqlite(pool) => pool,
+            Db::Pg(_) => panic!("this test is SQLite-only"),
+        }
+    }
 }
 
 /// A throwaway Postgres database, dropped (forcibly) when the test ends.
@@ -196,7 +249,9 @@ impl PgDatabase {
                 eprintln!("Postgres unreachable at {admin} ({e}): Postgres variant skipped");
                 return None;
             }
-            Err(e) => panic!("HOLDFAST_REQUIRE_POSTGRES=1 but Postgres is unreachable at {admin}: {e}"),
+            Err(e) => {
+                panic!("HOLDFAST_REQUIRE_POSTGRES=1 but Postgres is unreachable at {admin}: {e}")
+            }
         };
         let name = format!("holdfast_test_{:016x}", rand::random::<u64>());
         sqlx::query(&format!("CREATE DATABASE {name}"))
@@ -218,13 +273,16 @@ impl Drop for PgDatabase {
         let (admin, name) = (self.admin.clone(), self.name.clone());
         // Drop cannot await: a short-lived runtime on its own thread does the cleanup
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(rt) = rt {
                 rt.block_on(async {
                     if let Ok(pool) = PgPool::connect(&admin).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&pool)
-                            .await;
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&pool)
+                                .await;
                         pool.close().await;
                     }
                 });
@@ -252,6 +310,32 @@ macro_rules! contract_tests {
                 async fn $name() {
                     if let Some(shop) = $crate::common::shop::Shop::postgres().await {
                         super::$name(shop).await
+                    }
+                }
+            )+
+        }
+    };
+}
+
+/// Runs each named HTTP test body (`async fn name(kind: Kind)`, which starts its own server with
+/// `spawn_on(kind, …)`) against a server on SQLite and one on Postgres.
+#[macro_export]
+macro_rules! http_contract_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Kind::Sqlite).await
+                }
+            )+
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(pg) = $crate::common::shop::PgDatabase::create().await {
+                        super::$name($crate::common::Kind::Postgres(pg)).await
                     }
                 }
             )+
