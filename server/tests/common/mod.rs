@@ -293,12 +293,22 @@ impl std::ops::DerefMut for Server {
 
 /// Starts `server` on a free port with this data dir; returns the process and its base URL.
 pub fn start_server(data_dir: &std::path::Path) -> (Server, String) {
+    start_server_with(data_dir, &[])
+}
+
+/// The same, with more environment (`DATABASE_URL`, a shared `HOLDFAST_SECRET`, …).
+pub fn start_server_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> (Server, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+    command
+        .env("HOLDFAST_ADDR", "127.0.0.1:0")
+        .env("HOLDFAST_DATA_DIR", data_dir)
+        .env("HOLDFAST_RATE_LIMIT_PER_SEC", "0")
+        .env("RUST_LOG", "info");
+    for (k, v) in env {
+        command.env(k, v);
+    }
     let mut child = Server(
-        Command::new(env!("CARGO_BIN_EXE_server"))
-            .env("HOLDFAST_ADDR", "127.0.0.1:0")
-            .env("HOLDFAST_DATA_DIR", data_dir)
-            .env("HOLDFAST_RATE_LIMIT_PER_SEC", "0")
-            .env("RUST_LOG", "info")
+        command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -310,6 +320,10 @@ pub fn start_server(data_dir: &std::path::Path) -> (Server, String) {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(at) = line.find("serving on http://") {
                 let _ = tx.send(line[at + "serving on ".len()..].trim().to_owned());
+            }
+            // the server's warnings and errors show in a failing test's output
+            if line.contains("WARN") || line.contains("ERROR") {
+                eprintln!("server: {line}");
             }
         }
     });

@@ -9,6 +9,9 @@ use app::domain::{
 use app::store::{CheckoutError, HoldProblem, StoreError};
 use sqlx::PgConnection;
 
+/// The sign that another server committed the same idempotency key first.
+pub(super) const KEY_RACED: &str = "idempotency key committed by another server meanwhile";
+
 pub(super) async fn place_in_tx(
     c: &mut PgConnection,
     order: &NewOrder,
@@ -54,16 +57,22 @@ pub(super) async fn place_in_tx(
     if let Some(hold) = hold {
         use_hold(c, &hold, order_id, now).await?;
     }
-    sqlx::query(
-        "INSERT INTO idempotency_keys (key, request_hash, order_id, created_at) VALUES ($1, $2, $3, $4)",
+    // Another server may have taken this key since the replay check: its insert made ours wait
+    // for its commit. Then this attempt is undone and the order replayed (see the writer).
+    let recorded: Option<(String,)> = sqlx::query_as(
+        "INSERT INTO idempotency_keys (key, request_hash, order_id, created_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING RETURNING key",
     )
     .bind(order.idempotency_key.as_str())
     .bind(&fingerprint)
     .bind(order_id)
     .bind(&now.text)
-    .execute(&mut *c)
+    .fetch_optional(&mut *c)
     .await
     .map_err(classify)?;
+    if recorded.is_none() {
+        return Err(StoreError::Busy(KEY_RACED.to_owned()).into());
+    }
     let customer = &order.customer;
     Ok(OrderView {
         order_code: code,
@@ -262,11 +271,11 @@ async fn check_hold(
     now: &Now,
 ) -> Result<UsableHold, CheckoutError> {
     type Row = (i64, i64, String, i64, i64, String, String, String);
-    // FOR UPDATE: another server's desk cannot use or expire this hold meanwhile
+    // the row lock: another server's desk cannot use or expire this hold meanwhile
     let row: Option<Row> = sqlx::query_as(
         "SELECT h.ticket_id, h.product_id, h.phone_key, h.quantity, h.unit_price_cents, h.state, \
          h.expires_at, p.name FROM holds h JOIN products p ON p.id = h.product_id WHERE h.id = $1 \
-         FOR UPDATE OF h",
+         FOR NO KEY UPDATE OF h",
     )
     .bind(hold_id)
     .fetch_optional(&mut *c)

@@ -61,10 +61,13 @@ pub(super) async fn join_in_tx(
     }
     let started = starts_at <= now.text;
     let draw: i64 = rand::random_range(0..ARRIVAL_RANKS);
-    let (id,): (i64,) = sqlx::query_as(
+    // the same phone joining through another server at the same instant: keep its ticket
+    let inserted: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO queue_tickets (product_id, phone_key, quantity, rank, state, joined_at, updated_at) \
          VALUES ($1, $2, $3, CASE WHEN $4 THEN $5 + nextval('queue_arrival') ELSE $6 END, \
-         'waiting', $7, $7) RETURNING id",
+         'waiting', $7, $7) \
+         ON CONFLICT (product_id, phone_key) WHERE state IN ('waiting', 'admitted') DO NOTHING \
+         RETURNING id",
     )
     .bind(product_id)
     .bind(&phone_key)
@@ -73,9 +76,21 @@ pub(super) async fn join_in_tx(
     .bind(ARRIVAL_RANKS)
     .bind(draw)
     .bind(&now.text)
-    .fetch_one(&mut *c)
+    .fetch_optional(&mut *c)
     .await
     .map_err(classify)?;
+    let Some((id,)) = inserted else {
+        let (id,): (i64,) = sqlx::query_as(
+            "SELECT id FROM queue_tickets WHERE product_id = $1 AND phone_key = $2 \
+             AND state IN ('waiting', 'admitted')",
+        )
+        .bind(product_id)
+        .bind(&phone_key)
+        .fetch_one(&mut *c)
+        .await
+        .map_err(classify)?;
+        return Ok(id);
+    };
     if started {
         serve_line(c, product_id, now).await?;
     }
@@ -88,7 +103,7 @@ pub(super) async fn leave_in_tx(
     now: &Now,
 ) -> Result<(), StoreError> {
     let row: Option<(i64, String, Option<i64>)> = sqlx::query_as(
-        "SELECT product_id, state, hold_id FROM queue_tickets WHERE id = $1 FOR UPDATE",
+        "SELECT product_id, state, hold_id FROM queue_tickets WHERE id = $1 FOR NO KEY UPDATE",
     )
     .bind(ticket_id)
     .fetch_optional(&mut *c)
@@ -213,9 +228,10 @@ async fn serve_line(
     let Some((hold_seconds, price, limit)) = sale else {
         return Ok(round);
     };
-    // the product row's lock serialises serving this line across servers
+    // the product row's lock serialises serving this line across servers (NO KEY UPDATE: inserts
+    // referencing the product hold KEY SHARE locks on it, which FOR UPDATE would deadlock with)
     let (mut stock,): (i64,) =
-        sqlx::query_as("SELECT stock FROM products WHERE id = $1 FOR UPDATE")
+        sqlx::query_as("SELECT stock FROM products WHERE id = $1 FOR NO KEY UPDATE")
             .bind(product_id)
             .fetch_one(&mut *c)
             .await

@@ -3,7 +3,7 @@
 //! otherwise abort the whole transaction — one commit, then the answers.
 
 use super::classify;
-use super::orders::place_in_tx;
+use super::orders::{place_in_tx, KEY_RACED};
 use super::queue::{admission_round, join_in_tx, leave_in_tx};
 use crate::desk::BatchWriter;
 use crate::store::clock::Now;
@@ -30,7 +30,12 @@ impl BatchWriter for PgBatchWriter {
             outcomes.push(match job {
                 WriteJob::Order(order) => {
                     savepoint(&mut tx, "SAVEPOINT one_job").await?;
-                    let placed = place_in_tx(&mut tx, order, &now).await;
+                    let mut placed = place_in_tx(&mut tx, order, &now).await;
+                    if raced(&placed) {
+                        // the other server's order is committed: undo ours, answer with theirs
+                        savepoint(&mut tx, "ROLLBACK TO SAVEPOINT one_job").await?;
+                        placed = place_in_tx(&mut tx, order, &now).await;
+                    }
                     finish_savepoint(&mut tx, placed.is_err()).await?;
                     if let Err(CheckoutError::Store(e)) = placed {
                         return Err(e);
@@ -56,6 +61,10 @@ impl BatchWriter for PgBatchWriter {
         tx.commit().await.map_err(classify)?;
         Ok(outcomes)
     }
+}
+
+fn raced<T>(outcome: &Result<T, CheckoutError>) -> bool {
+    matches!(outcome, Err(CheckoutError::Store(StoreError::Busy(m))) if m == KEY_RACED)
 }
 
 async fn finish_savepoint(c: &mut PgConnection, undo: bool) -> Result<(), StoreError> {
