@@ -13,6 +13,9 @@
 //!      order still answered
 //!
 //! `surge [--scenario all|queue|orders|mixed|connections] [--seconds S] [--shoppers N] [--stock S]`
+//!
+//! `--postgres ADMIN_URL` runs them on Postgres instead (a fresh database per scenario, dropped
+//! after) and adds a naive one-transaction-per-order baseline to `orders`.
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
@@ -35,6 +38,8 @@ struct Args {
     shoppers: usize,
     stock: i64,
     connections: usize,
+    /// An admin URL of a Postgres server: run on Postgres (a fresh database per scenario).
+    postgres: Option<String>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -44,6 +49,7 @@ fn parse_args() -> anyhow::Result<Args> {
         shoppers: 10_000,
         stock: 100,
         connections: 10_000,
+        postgres: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -54,8 +60,9 @@ fn parse_args() -> anyhow::Result<Args> {
             "--shoppers" => args.shoppers = value()?.parse()?,
             "--stock" => args.stock = value()?.parse()?,
             "--connections" => args.connections = value()?.parse()?,
+            "--postgres" => args.postgres = Some(value()?),
             "-h" | "--help" => {
-                println!("surge [--scenario all|queue|orders|mixed|connections] [--seconds S] [--shoppers N] [--stock S] [--connections N]");
+                println!("surge [--scenario all|queue|orders|mixed|connections] [--seconds S] [--shoppers N] [--stock S] [--connections N] [--postgres ADMIN_URL]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
@@ -74,8 +81,9 @@ fn parse_args() -> anyhow::Result<Args> {
 struct Server {
     child: Child,
     base: String,
-    db: SqlitePool,
+    db: BenchDb,
     _dir: tempfile::TempDir,
+    _pg: Option<PgDatabase>,
 }
 
 impl Drop for Server {
@@ -85,8 +93,94 @@ impl Drop for Server {
     }
 }
 
+/// The database a scenario's server runs on, for setup and the audit. The SQL uses numbered
+/// parameters, which read the same on SQLite and Postgres.
+enum BenchDb {
+    Sqlite(SqlitePool),
+    Pg(sqlx::PgPool),
+}
+
+impl BenchDb {
+    async fn scalar(&self, sql: &str, product: i64) -> anyhow::Result<i64> {
+        Ok(match self {
+            BenchDb::Sqlite(p) => sqlx::query_scalar(sql).bind(product).fetch_one(p).await?,
+            BenchDb::Pg(p) => sqlx::query_scalar(sql).bind(product).fetch_one(p).await?,
+        })
+    }
+
+    async fn exec(&self, sql: &str) -> anyhow::Result<()> {
+        match self {
+            BenchDb::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ())?,
+            BenchDb::Pg(p) => sqlx::query(sql).execute(p).await.map(|_| ())?,
+        }
+        Ok(())
+    }
+
+    async fn codes(&self) -> anyhow::Result<HashSet<String>> {
+        let codes: Vec<String> = match self {
+            BenchDb::Sqlite(p) => {
+                sqlx::query_scalar("SELECT code FROM orders")
+                    .fetch_all(p)
+                    .await?
+            }
+            BenchDb::Pg(p) => {
+                sqlx::query_scalar("SELECT code FROM orders")
+                    .fetch_all(p)
+                    .await?
+            }
+        };
+        Ok(codes.into_iter().collect())
+    }
+}
+
+/// A throwaway Postgres database for one scenario, dropped afterwards.
+struct PgDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    async fn create(admin: &str) -> anyhow::Result<PgDatabase> {
+        let pool = sqlx::PgPool::connect(admin)
+            .await
+            .with_context(|| format!("cannot reach Postgres at {admin}"))?;
+        let name = format!("holdfast_surge_{:016x}", rand::random::<u64>());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&pool)
+            .await?;
+        pool.close().await;
+        let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
+        Ok(PgDatabase {
+            admin: admin.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(async {
+                    if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
+                        let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let _ = sqlx::query(&drop).execute(&pool).await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}
+
 impl Server {
-    async fn start(max_in_flight: usize) -> anyhow::Result<Server> {
+    async fn start(max_in_flight: usize, postgres: Option<&str>) -> anyhow::Result<Server> {
         let exe = std::env::current_exe()?.with_file_name("server");
         if !exe.exists() {
             bail!(
@@ -95,7 +189,15 @@ impl Server {
             );
         }
         let dir = tempfile::tempdir()?;
-        let mut child = Command::new(&exe)
+        let pg = match postgres {
+            Some(admin) => Some(PgDatabase::create(admin).await?),
+            None => None,
+        };
+        let mut command = Command::new(&exe);
+        if let Some(pg) = &pg {
+            command.env("DATABASE_URL", &pg.url);
+        }
+        let mut child = command
             .env("HOLDFAST_ADDR", "127.0.0.1:0")
             .env("HOLDFAST_DATA_DIR", dir.path())
             .env("HOLDFAST_MAX_ORDERS_IN_FLIGHT", max_in_flight.to_string())
@@ -119,13 +221,19 @@ impl Server {
         let base = rx
             .recv_timeout(Duration::from_secs(30))
             .context("the server did not announce its address")?;
-        let db =
-            SqlitePool::connect(&format!("sqlite://{}/holdfast.db", dir.path().display())).await?;
+        let db = match &pg {
+            Some(pg) => BenchDb::Pg(sqlx::PgPool::connect(&pg.url).await?),
+            None => BenchDb::Sqlite(
+                SqlitePool::connect(&format!("sqlite://{}/holdfast.db", dir.path().display()))
+                    .await?,
+            ),
+        };
         Ok(Server {
             child,
             base,
             db,
             _dir: dir,
+            _pg: pg,
         })
     }
 
@@ -145,8 +253,7 @@ impl Server {
     }
 
     async fn exec(&self, sql: &str) -> anyhow::Result<()> {
-        sqlx::query(sql).execute(&self.db).await?;
-        Ok(())
+        self.db.exec(sql).await
     }
 }
 
@@ -279,7 +386,7 @@ fn client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
 /// (a) Shoppers race for the units of a drop through its waiting room: join; when admitted, order
 /// with the hold; while waiting, ask again every second; stop at sold out.
 async fn scenario_queue(args: &Args, concurrency: usize) -> anyhow::Result<bool> {
-    let server = Server::start(concurrency * 2).await?;
+    let server = Server::start(concurrency * 2, args.postgres.as_deref()).await?;
     server
         .exec(&format!(
             "UPDATE products SET stock = {} WHERE id = {QUEUED}",
@@ -379,8 +486,8 @@ async fn scenario_orders(
     args: &Args,
     concurrency: usize,
     page_view_percent: usize,
-) -> anyhow::Result<bool> {
-    let server = Server::start(concurrency * 2).await?;
+) -> anyhow::Result<(bool, f64)> {
+    let server = Server::start(concurrency * 2, args.postgres.as_deref()).await?;
     let initial: i64 = 100_000_000;
     server
         .exec(&format!(
@@ -438,7 +545,8 @@ async fn scenario_orders(
         elapsed,
     )
     .await?;
-    Ok(ok)
+    let orders_per_sec = tally.acknowledged().len() as f64 / elapsed.as_secs_f64().max(1e-9);
+    Ok((ok, orders_per_sec))
 }
 
 /// (d) Many phones holding connections open: the server keeps every one and still answers.
@@ -447,7 +555,7 @@ async fn scenario_connections(args: &Args) -> anyhow::Result<bool> {
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
         println!("  (could not raise this process's open-file limit: {e})");
     }
-    let server = Server::start(512).await?;
+    let server = Server::start(512, args.postgres.as_deref()).await?;
     heading(&format!("(d) {} open idle connections", args.connections));
     let (idle_mib, _) = server.memory_mib();
     let addr = server.base.trim_start_matches("http://").to_owned();
@@ -533,22 +641,35 @@ async fn scenario_connections(args: &Args) -> anyhow::Result<bool> {
 
 /// The order desk alone, in this process, no HTTP: how fast the single writer commits durable
 /// orders for one hot product. Tells the writer's share of the cost from the web stack's.
-async fn desk_alone(orders: usize) -> anyhow::Result<bool> {
+async fn desk_alone(orders: usize, postgres: Option<&str>) -> anyhow::Result<bool> {
     use app::domain::{CustomerInput, LineRequest, NewOrder};
     use app::store::Store;
     heading(&format!(
         "the order desk alone: {orders} orders for one product, no HTTP"
     ));
     let dir = tempfile::tempdir()?;
-    let store =
-        server::store::SqliteStore::open(&format!("sqlite://{}/desk.db", dir.path().display()))
-            .await?;
-    server::seed::seed_if_empty(&store).await?;
-    sqlx::query("UPDATE products SET stock = ? WHERE id = ?")
-        .bind(orders as i64)
-        .bind(DIRECT)
-        .execute(store.writer())
-        .await?;
+    let mut _pg = None;
+    let (store, db): (Arc<dyn Store>, BenchDb) = match postgres {
+        Some(admin) => {
+            let pg = PgDatabase::create(admin).await?;
+            let store = server::store::PgStore::open(&pg.url).await?;
+            server::seed::seed_if_empty_postgres(&store).await?;
+            let db = BenchDb::Pg(store.pool().clone());
+            _pg = Some(pg);
+            (Arc::new(store), db)
+        }
+        None => {
+            let url = format!("sqlite://{}/desk.db", dir.path().display());
+            let store = server::store::SqliteStore::open(&url).await?;
+            server::seed::seed_if_empty(&store).await?;
+            let db = BenchDb::Sqlite(store.writer().clone());
+            (Arc::new(store), db)
+        }
+    };
+    db.exec(&format!(
+        "UPDATE products SET stock = {orders} WHERE id = {DIRECT}"
+    ))
+    .await?;
     let started = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     let mut acknowledged = 0_usize;
@@ -579,16 +700,106 @@ async fn desk_alone(orders: usize) -> anyhow::Result<bool> {
         acknowledged += usize::from(r.unwrap_or(false));
     }
     let secs = started.elapsed().as_secs_f64();
-    let stock: i64 = sqlx::query_scalar("SELECT stock FROM products WHERE id = ?")
-        .bind(DIRECT)
-        .fetch_one(store.writer())
+    let stock = db
+        .scalar("SELECT stock FROM products WHERE id = $1", DIRECT)
         .await?;
     println!(
         "  {acknowledged} acknowledged in {secs:.2} s: {:.0} durable orders/s; stock left {stock}",
         acknowledged as f64 / secs
     );
-    store.close().await;
     Ok(acknowledged == orders && stock == 0)
+}
+
+/// The naive way, for comparison, on the same Postgres: one transaction per order on the same hot
+/// row (the row lock is held through each commit's WAL flush), driven straight over a connection
+/// pool by `concurrency` clients. Returns orders per second.
+async fn naive_postgres(admin: &str, concurrency: usize, seconds: u64) -> anyhow::Result<f64> {
+    heading(&format!(
+        "naive baseline: one transaction per order, one hot row, {concurrency} clients, {seconds} s (no HTTP)"
+    ));
+    let pg = PgDatabase::create(admin).await?;
+    let store = server::store::PgStore::open(&pg.url).await?;
+    server::seed::seed_if_empty_postgres(&store).await?;
+    store.close().await;
+    // Postgres allows 100 connections by default; the clients queue for these
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(80)
+        .acquire_timeout(Duration::from_secs(60))
+        .connect(&pg.url)
+        .await?;
+    sqlx::query("UPDATE products SET stock = 100000000 WHERE id = $1")
+        .bind(DIRECT)
+        .execute(&pool)
+        .await?;
+    let p = pool.clone();
+    let (tally, elapsed) = run_load(
+        concurrency,
+        usize::MAX,
+        Duration::from_secs(seconds),
+        move |i| {
+            let pool = p.clone();
+            async move {
+                let t = Instant::now();
+                let kind = match naive_order(&pool, i).await {
+                    Ok(code) => {
+                        return (
+                            vec![Sample {
+                                what: "order",
+                                kind: "acknowledged".into(),
+                                latency: t.elapsed(),
+                                order_code: Some(code),
+                            }],
+                            None,
+                        )
+                    }
+                    Err(e) => format!("error: {e}"),
+                };
+                (vec![sample("order", &kind, t)], None)
+            }
+        },
+    )
+    .await?;
+    report(&tally, elapsed);
+    pool.close().await;
+    Ok(tally.acknowledged().len() as f64 / elapsed.as_secs_f64().max(1e-9))
+}
+
+async fn naive_order(pool: &sqlx::PgPool, i: usize) -> Result<String, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let (price,): (i64,) = sqlx::query_as(
+        "UPDATE products SET stock = stock - 1 WHERE id = $1 AND stock >= 1 RETURNING price_cents",
+    )
+    .bind(DIRECT)
+    .fetch_one(&mut *tx)
+    .await?;
+    let code = format!("N{i:011}");
+    let (order_id,): (i64,) = sqlx::query_as(
+        "INSERT INTO orders (code, status, customer_name, phone, address, note, total_cents, created_at) \
+         VALUES ($1, 'awaiting_payment', 'Naive', '+15550000000', '1 Harbour Row', '', $2, '2026-01-01T00:00:00.000Z') RETURNING id",
+    )
+    .bind(&code)
+    .bind(price)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO order_lines (order_id, product_id, product_name, unit_price_cents, quantity) \
+         VALUES ($1, $2, 'Sea-Salt Caramels', $3, 1)",
+    )
+    .bind(order_id)
+    .bind(DIRECT)
+    .bind(price)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO idempotency_keys (key, request_hash, order_id, created_at) \
+         VALUES ($1, '', $2, '2026-01-01T00:00:00.000Z')",
+    )
+    .bind(format!("naive-key-{i:012}"))
+    .bind(order_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(code)
 }
 
 fn heading(text: &str) {
@@ -716,23 +927,23 @@ async fn audit(
     acknowledged: &[String],
 ) -> anyhow::Result<bool> {
     let db = &server.db;
-    let one = |sql: &'static str| async move {
-        sqlx::query_scalar::<_, i64>(sql)
-            .bind(product)
-            .fetch_one(db)
-            .await
-    };
-    let stock = one("SELECT stock FROM products WHERE id = ?").await?;
-    let sold =
-        one("SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE product_id = ?").await?;
-    let held =
-        one("SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE product_id = ? AND state = 'live'")
-            .await?;
-    let stored: HashSet<String> = sqlx::query_scalar("SELECT code FROM orders")
-        .fetch_all(db)
-        .await?
-        .into_iter()
-        .collect();
+    let stock = db
+        .scalar("SELECT stock FROM products WHERE id = $1", product)
+        .await?;
+    let sold = db
+        .scalar(
+            "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM order_lines WHERE product_id = $1",
+            product,
+        )
+        .await?;
+    let held = db
+        .scalar(
+            "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds \
+             WHERE product_id = $1 AND state = 'live'",
+            product,
+        )
+        .await?;
+    let stored = db.codes().await?;
     let lost = acknowledged.iter().filter(|c| !stored.contains(*c)).count();
     let oversold = (sold - initial).max(0);
     let balanced = stock + sold + held == initial;
@@ -747,22 +958,35 @@ async fn audit(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
+    let database = match &args.postgres {
+        Some(_) => "Postgres (synchronous_commit on, a fresh database per scenario)",
+        None => "SQLite (WAL, synchronous=FULL)",
+    };
     println!(
-        "surge: Holdfast on SQLite (WAL, synchronous=FULL), {} cores, server and load generator on one machine",
+        "surge: Holdfast on {database}, {} cores, server and load generator on one machine",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    let pg = args.postgres.as_deref();
     let mut ok = true;
     let s = args.scenario.as_str();
     if s == "all" || s == "queue" {
         ok &= scenario_queue(&args, 512).await?;
     }
     if s == "all" || s == "orders" {
-        ok &= desk_alone(100_000).await?;
-        ok &= scenario_orders(&args, 64, 0).await?;
-        ok &= scenario_orders(&args, 512, 0).await?;
+        ok &= desk_alone(100_000, pg).await?;
+        ok &= scenario_orders(&args, 64, 0).await?.0;
+        let (fine, at_512) = scenario_orders(&args, 512, 0).await?;
+        ok &= fine;
+        if let Some(admin) = pg {
+            let naive = naive_postgres(admin, 512, args.seconds).await?;
+            println!(
+                "  ratio            {:.1} × (Holdfast over HTTP at 512 connections ÷ naive at 512 clients)",
+                at_512 / naive.max(1e-9)
+            );
+        }
     }
     if s == "all" || s == "mixed" {
-        ok &= scenario_orders(&args, 256, 90).await?;
+        ok &= scenario_orders(&args, 256, 90).await?.0;
     }
     if s == "all" || s == "connections" {
         ok &= scenario_connections(&args).await?;
