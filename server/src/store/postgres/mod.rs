@@ -6,7 +6,6 @@
 mod orders;
 mod queue;
 mod reads;
-mod tickets;
 mod writer;
 
 use super::classify;
@@ -176,7 +175,7 @@ impl WaitingRoom for PgStore {
 
     async fn ticket(&self, ticket_id: i64) -> Result<Option<TicketInfo>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(classify)?;
-        tickets::ticket_info(&mut conn, ticket_id, &Now::current()).await
+        reads::ticket_info(&mut conn, ticket_id, &Now::current()).await
     }
 
     async fn hold_line(&self, hold_id: i64) -> Result<Option<(i64, i64)>, StoreError> {

@@ -9,7 +9,6 @@
 mod orders;
 mod queue;
 mod reads;
-mod tickets;
 mod writer;
 
 use super::classify;
@@ -268,7 +267,7 @@ impl WaitingRoom for SqliteStore {
 
     async fn ticket(&self, ticket_id: i64) -> Result<Option<TicketInfo>, StoreError> {
         let mut conn = self.read.acquire().await.map_err(classify)?;
-        tickets::ticket_info(&mut conn, ticket_id, &Now::current()).await
+        reads::ticket_info(&mut conn, ticket_id, &Now::current()).await
     }
 
     async fn hold_line(&self, hold_id: i64) -> Result<Option<(i64, i64)>, StoreError> {
