@@ -60,3 +60,99 @@ pub(crate) async fn admit(desk: &WriteDesk) -> Result<AdmissionRound, StoreError
         _ => Err(wrong_outcome()),
     }
 }
+
+/// What every backend does the same way, given its desk (`self.desk`) and its sqlx read pool
+/// (`self.$pool`): the whole waiting room, and placing, finding and health-checking orders.
+/// Its `reads` module must come from `sql_reads!`.
+macro_rules! desk_backed {
+    ($store:ty, $pool:ident) => {
+        impl $store {
+            async fn desk_place(
+                &self,
+                order: app::domain::NewOrder,
+            ) -> Result<app::domain::OrderView, app::store::CheckoutError> {
+                $crate::store::jobs::place(&self.desk, order).await
+            }
+
+            async fn read_order(
+                &self,
+                code: &app::domain::OrderCode,
+            ) -> Result<Option<app::domain::OrderView>, app::store::StoreError> {
+                let mut conn = self
+                    .$pool
+                    .acquire()
+                    .await
+                    .map_err($crate::store::classify)?;
+                reads::load_order(&mut conn, code).await
+            }
+
+            /// The database answers and the order desk runs.
+            async fn health(&self) -> Result<(), app::store::StoreError> {
+                if !self.desk.is_running() {
+                    return Err(app::store::StoreError::Busy(
+                        "the order desk has stopped".into(),
+                    ));
+                }
+                sqlx::query("SELECT 1")
+                    .execute(&self.$pool)
+                    .await
+                    .map(|_| ())
+                    .map_err($crate::store::classify)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl app::store::WaitingRoom for $store {
+            async fn join_queue(
+                &self,
+                request: app::domain::JoinRequest,
+            ) -> Result<app::store::TicketInfo, app::store::JoinError> {
+                let ticket_id = $crate::store::jobs::join(&self.desk, request).await?;
+                self.ticket(ticket_id).await?.ok_or_else(|| {
+                    app::store::StoreError::Unexpected("a committed ticket is missing".into())
+                        .into()
+                })
+            }
+
+            async fn ticket(
+                &self,
+                ticket_id: i64,
+            ) -> Result<Option<app::store::TicketInfo>, app::store::StoreError> {
+                let mut conn = self
+                    .$pool
+                    .acquire()
+                    .await
+                    .map_err($crate::store::classify)?;
+                let now = $crate::store::clock::Now::current();
+                reads::ticket_info(&mut conn, ticket_id, &now).await
+            }
+
+            async fn hold_line(
+                &self,
+                hold_id: i64,
+            ) -> Result<Option<(i64, i64)>, app::store::StoreError> {
+                sqlx::query_as("SELECT product_id, quantity FROM holds WHERE id = $1")
+                    .bind(hold_id)
+                    .fetch_optional(&self.$pool)
+                    .await
+                    .map_err($crate::store::classify)
+            }
+
+            async fn leave_queue(
+                &self,
+                ticket_id: i64,
+            ) -> Result<Option<app::store::TicketInfo>, app::store::StoreError> {
+                $crate::store::jobs::leave(&self.desk, ticket_id).await?;
+                self.ticket(ticket_id).await
+            }
+
+            async fn run_admission(
+                &self,
+            ) -> Result<app::store::AdmissionRound, app::store::StoreError> {
+                $crate::store::jobs::admit(&self.desk).await
+            }
+        }
+    };
+}
+
+pub(crate) use desk_backed;

@@ -16,11 +16,8 @@ use crate::desk::Desk;
 use crate::store::clock::{fingerprint_hash, Now};
 use crate::store::jobs::{self, WriteDesk};
 use crate::store::rows::{product_views, ProductRow, PRODUCT_COLUMNS, PRODUCT_TABLES};
-use app::domain::{JoinRequest, NewOrder, OrderCode, OrderView, ProductImage, ProductView};
-use app::store::{
-    AdmissionRound, CheckoutError, JoinError, ProductKey, Store, StoreError, TicketInfo,
-    WaitingRoom,
-};
+use app::domain::{NewOrder, OrderCode, OrderView, ProductImage, ProductView};
+use app::store::{CheckoutError, ProductKey, Store, StoreError};
 use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -236,57 +233,19 @@ impl Store for SqliteStore {
     }
 
     async fn place_order(&self, order: NewOrder) -> Result<OrderView, CheckoutError> {
-        jobs::place(&self.desk, order).await
+        self.desk_place(order).await
     }
 
     async fn order(&self, code: &OrderCode) -> Result<Option<OrderView>, StoreError> {
-        let mut conn = self.read.acquire().await.map_err(classify)?;
-        reads::load_order(&mut conn, code).await
+        self.read_order(code).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        if !self.desk.is_running() {
-            return Err(StoreError::Busy("the order desk has stopped".into()));
-        }
-        sqlx::query("SELECT 1")
-            .execute(&self.read)
-            .await
-            .map(|_| ())
-            .map_err(classify)
+        self.health().await
     }
 }
 
-#[async_trait]
-impl WaitingRoom for SqliteStore {
-    async fn join_queue(&self, request: JoinRequest) -> Result<TicketInfo, JoinError> {
-        let ticket_id = jobs::join(&self.desk, request).await?;
-        self.ticket(ticket_id)
-            .await?
-            .ok_or_else(|| StoreError::Unexpected("a committed ticket is missing".into()).into())
-    }
-
-    async fn ticket(&self, ticket_id: i64) -> Result<Option<TicketInfo>, StoreError> {
-        let mut conn = self.read.acquire().await.map_err(classify)?;
-        reads::ticket_info(&mut conn, ticket_id, &Now::current()).await
-    }
-
-    async fn hold_line(&self, hold_id: i64) -> Result<Option<(i64, i64)>, StoreError> {
-        sqlx::query_as("SELECT product_id, quantity FROM holds WHERE id = ?")
-            .bind(hold_id)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(classify)
-    }
-
-    async fn leave_queue(&self, ticket_id: i64) -> Result<Option<TicketInfo>, StoreError> {
-        jobs::leave(&self.desk, ticket_id).await?;
-        self.ticket(ticket_id).await
-    }
-
-    async fn run_admission(&self) -> Result<AdmissionRound, StoreError> {
-        jobs::admit(&self.desk).await
-    }
-}
+jobs::desk_backed!(SqliteStore, read);
 
 /// The file a `sqlite://path` (or `sqlite:path`) URL names; `None` for other URLs.
 pub fn path_of(url: &str) -> Option<String> {
