@@ -22,7 +22,8 @@ pub trait BatchWriter: Send + 'static {
     /// refusal in its outcome and leaves no trace, the others go in. Returns one outcome per job,
     /// in order, and only after the commit succeeded; `Err` means nothing of the batch was
     /// written.
-    async fn write_batch(&mut self, jobs: &[Self::Job]) -> Result<Vec<Self::Outcome>, StoreError>;
+    async fn write_batch(&mut self, jobs: Vec<Self::Job>)
+        -> Result<Vec<Self::Outcome>, StoreError>;
 }
 
 struct Ticket<J, O> {
@@ -93,7 +94,7 @@ async fn run<W: BatchWriter>(
         let (jobs, replies): (Vec<W::Job>, Vec<_>) =
             batch.drain(..).map(|t| (t.job, t.reply)).unzip();
         let size = jobs.len();
-        match writer.write_batch(&jobs).await {
+        match writer.write_batch(jobs).await {
             Ok(outcomes) if outcomes.len() == size => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     // a caller that went away has nothing to be told
@@ -166,7 +167,7 @@ mod tests {
     impl BatchWriter for FakeWriter {
         type Job = NewOrder;
         type Outcome = Outcome;
-        async fn write_batch(&mut self, orders: &[NewOrder]) -> Result<Vec<Outcome>, StoreError> {
+        async fn write_batch(&mut self, orders: Vec<NewOrder>) -> Result<Vec<Outcome>, StoreError> {
             // let more callers queue up, as a real fsync would
             tokio::task::yield_now().await;
             let mut shop = self
@@ -370,7 +371,7 @@ mod tests {
     impl BatchWriter for GatedWriter {
         type Job = NewOrder;
         type Outcome = Outcome;
-        async fn write_batch(&mut self, orders: &[NewOrder]) -> Result<Vec<Outcome>, StoreError> {
+        async fn write_batch(&mut self, orders: Vec<NewOrder>) -> Result<Vec<Outcome>, StoreError> {
             self.holding.notify_one();
             let _go = self
                 .go

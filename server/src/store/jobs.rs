@@ -8,7 +8,6 @@ use app::store::{AdmissionRound, CheckoutError, JoinError, StoreError};
 pub(crate) type WriteDesk = Desk<WriteJob, WriteOutcome>;
 
 /// Everything that writes to the shop goes through the desk as one of these.
-#[derive(Clone)]
 pub(crate) enum WriteJob {
     Order(NewOrder),
     Join(JoinRequest),

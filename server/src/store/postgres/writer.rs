@@ -22,11 +22,11 @@ impl BatchWriter for PgBatchWriter {
     type Outcome = WriteOutcome;
 
     #[tracing::instrument(skip_all, fields(batch.size = jobs.len()))]
-    async fn write_batch(&mut self, jobs: &[WriteJob]) -> Result<Vec<WriteOutcome>, StoreError> {
+    async fn write_batch(&mut self, jobs: Vec<WriteJob>) -> Result<Vec<WriteOutcome>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(classify)?;
         let now = Now::current();
         let mut outcomes = Vec::with_capacity(jobs.len());
-        for job in jobs {
+        for job in &jobs {
             outcomes.push(match job {
                 WriteJob::Order(order) => {
                     savepoint(&mut tx, "SAVEPOINT one_job").await?;

@@ -40,8 +40,8 @@ impl BatchWriter for SqliteBatchWriter {
     type Outcome = WriteOutcome;
 
     #[tracing::instrument(skip_all, fields(batch.size = jobs.len()))]
-    async fn write_batch(&mut self, jobs: &[WriteJob]) -> Result<Vec<WriteOutcome>, StoreError> {
-        let (conn, jobs) = (self.conn.clone(), jobs.to_vec());
+    async fn write_batch(&mut self, jobs: Vec<WriteJob>) -> Result<Vec<WriteOutcome>, StoreError> {
+        let conn = self.conn.clone();
         // SQLite blocks (and fsyncs): off the async workers
         tokio::task::spawn_blocking(move || {
             let mut conn = conn
