@@ -61,11 +61,52 @@ pub(crate) async fn admit(desk: &WriteDesk) -> Result<AdmissionRound, StoreError
 }
 
 /// What every backend does the same way, given its desk (`self.desk`) and its sqlx read pool
-/// (`self.$pool`): the whole waiting room, and placing, finding and health-checking orders.
-/// Its `reads` module must come from `sql_reads!`.
+/// (`self.$pool`): the whole waiting room, reading the catalogue, and placing, finding and
+/// health-checking orders. Its `reads` module must come from `sql_reads!`, and it must have a
+/// `with_images` that dresses product rows with their pictures.
 macro_rules! desk_backed {
     ($store:ty, $pool:ident) => {
         impl $store {
+            async fn read_products(
+                &self,
+            ) -> Result<Vec<app::domain::ProductView>, app::store::StoreError> {
+                use $crate::store::rows::{ProductRow, PRODUCT_COLUMNS, PRODUCT_TABLES};
+                let sql = format!(
+                    "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} ORDER BY p.position, p.id"
+                );
+                let rows: Vec<ProductRow> = sqlx::query_as(&sql)
+                    .fetch_all(&self.$pool)
+                    .await
+                    .map_err($crate::store::classify)?;
+                self.with_images(rows).await
+            }
+
+            async fn read_product(
+                &self,
+                key: &app::store::ProductKey,
+            ) -> Result<Option<app::domain::ProductView>, app::store::StoreError> {
+                use $crate::store::rows::{ProductRow, PRODUCT_COLUMNS, PRODUCT_TABLES};
+                let query = |by: &str| {
+                    format!("SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} WHERE p.{by} = $1")
+                };
+                let row: Option<ProductRow> = match key {
+                    app::store::ProductKey::Id(id) => {
+                        sqlx::query_as(&query("id"))
+                            .bind(id)
+                            .fetch_optional(&self.$pool)
+                            .await
+                    }
+                    app::store::ProductKey::Slug(slug) => {
+                        sqlx::query_as(&query("slug"))
+                            .bind(slug)
+                            .fetch_optional(&self.$pool)
+                            .await
+                    }
+                }
+                .map_err($crate::store::classify)?;
+                Ok(self.with_images(row.into_iter().collect()).await?.pop())
+            }
+
             async fn desk_place(
                 &self,
                 order: app::domain::NewOrder,

@@ -94,36 +94,11 @@ impl PgStore {
 #[async_trait]
 impl Store for PgStore {
     async fn products(&self) -> Result<Vec<ProductView>, StoreError> {
-        let sql =
-            format!("SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} ORDER BY p.position, p.id");
-        let rows: Vec<ProductRow> = sqlx::query_as(&sql)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(classify)?;
-        self.with_images(rows).await
+        self.read_products().await
     }
 
     async fn product(&self, key: &ProductKey) -> Result<Option<ProductView>, StoreError> {
-        let row: Option<ProductRow> = match key {
-            ProductKey::Id(id) => {
-                sqlx::query_as(&format!(
-                    "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} WHERE p.id = $1"
-                ))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-            }
-            ProductKey::Slug(slug) => {
-                sqlx::query_as(&format!(
-                    "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} WHERE p.slug = $1"
-                ))
-                .bind(slug)
-                .fetch_optional(&self.pool)
-                .await
-            }
-        }
-        .map_err(classify)?;
-        Ok(self.with_images(row.into_iter().collect()).await?.pop())
+        self.read_product(key).await
     }
 
     async fn products_by_ids(&self, ids: &[i64]) -> Result<Vec<ProductView>, StoreError> {
