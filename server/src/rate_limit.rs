@@ -6,6 +6,12 @@
 //! Many phones on a mobile network can share one IPv4 address (carrier-grade NAT), so the
 //! allowance is generous and configurable. Behind a reverse proxy (`HOLDFAST_TRUST_PROXY`) the
 //! client is the last `X-Forwarded-For` entry, the one the proxy itself added.
+//!
+//! Each server checks its own allowance first (cheap, in memory). With several servers on one
+//! Postgres database the client's allowance is also checked across all of them
+//! ([`SharedAllowance`]), so spreading requests over servers gains nothing. If that check cannot
+//! be made (the database is away), the local decision stands: the request would be refused by the
+//! order desk anyway.
 
 use crate::api_guard::json_error;
 use app::domain::ApiError;
@@ -30,21 +36,39 @@ const LIMITED: &[&str] = &[
     "/api/queue/checkout",
 ];
 
+/// The window of the shared allowance: a client may make ten seconds' worth of its per-second
+/// rate in it (the same as its local burst).
+pub const SHARED_WINDOW: Duration = Duration::from_secs(10);
+
+/// A per-client allowance shared by every server of the shop.
+#[async_trait::async_trait]
+pub trait SharedAllowance: Send + Sync {
+    /// `Ok(Ok(()))` to go on, `Ok(Err(secs))` to wait, `Err` when no decision could be made.
+    async fn check(&self, client: String) -> Result<Result<(), u32>, app::store::StoreError>;
+}
+
 pub struct ClientLimits {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
     trust_proxy: bool,
+    shared: Option<Arc<dyn SharedAllowance>>,
 }
 
 impl ClientLimits {
     /// `per_sec` requests a second with bursts of ten times that; `None` when 0 (no limits).
-    pub fn new(per_sec: u32, trust_proxy: bool) -> Option<Arc<ClientLimits>> {
+    /// `shared`, when given, is checked after the local allowance (several servers).
+    pub fn new(
+        per_sec: u32,
+        trust_proxy: bool,
+        shared: Option<Arc<dyn SharedAllowance>>,
+    ) -> Option<Arc<ClientLimits>> {
         let rate = NonZeroU32::new(per_sec)?;
         let burst = NonZeroU32::new(per_sec.saturating_mul(10)).unwrap_or(rate);
         let limits = Arc::new(ClientLimits {
             limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
             clock: DefaultClock::default(),
             trust_proxy,
+            shared,
         });
         // forget clients that have been quiet long enough to be back at a full allowance
         let weak = Arc::downgrade(&limits);
@@ -122,6 +146,13 @@ pub async fn limit(
                 if let Err(secs) = limits.check(client) {
                     return json_error(&ApiError::rate_limited(secs));
                 }
+                if let Some(shared) = &limits.shared {
+                    match shared.check(client.to_string()).await {
+                        Ok(Err(secs)) => return json_error(&ApiError::rate_limited(secs)),
+                        Ok(Ok(())) => {}
+                        Err(e) => tracing::debug!(error = %e, "shared allowance unknown"),
+                    }
+                }
             }
         }
     }
@@ -166,8 +197,8 @@ mod tests {
     async fn behind_a_trusted_proxy_the_client_is_the_last_forwarded_entry_and_otherwise_the_peer()
     {
         let req = request("203.0.113.9, 198.51.100.2", [10, 0, 0, 1]);
-        let trusting = ClientLimits::new(1, true);
-        let direct = ClientLimits::new(1, false);
+        let trusting = ClientLimits::new(1, true, None);
+        let direct = ClientLimits::new(1, false, None);
         let (Some(trusting), Some(direct)) = (trusting, direct) else {
             panic!("limits on")
         };
@@ -186,7 +217,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_over_its_burst_waits_and_others_do_not() {
-        let limits = ClientLimits::new(2, false);
+        let limits = ClientLimits::new(2, false, None);
         let Some(limits) = limits else {
             panic!("limits on")
         };

@@ -70,6 +70,20 @@ impl Backend {
         }
     }
 
+    /// The per-client allowance all servers share: only several servers (Postgres) need one.
+    fn shared_allowance(
+        &self,
+        per_sec: u32,
+    ) -> Option<Arc<dyn crate::rate_limit::SharedAllowance>> {
+        match self {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(p) if per_sec > 0 => Some(Arc::new(
+                p.shared_allowance(per_sec.saturating_mul(10), crate::rate_limit::SHARED_WINDOW),
+            )),
+            Backend::Postgres(_) => None,
+        }
+    }
+
     async fn close(&self) {
         match self {
             Backend::Sqlite(s) => s.close().await,
@@ -107,7 +121,12 @@ impl Application {
         if !cfg!(debug_assertions) {
             crate::assets::spawn_precompress(&config.site_root);
         }
-        let router = router(state, &config);
+        let limits = crate::rate_limit::ClientLimits::new(
+            config.rate_limit_per_sec,
+            config.trust_proxy,
+            backend.shared_allowance(config.rate_limit_per_sec),
+        );
+        let router = router(state, limits, &config);
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;
@@ -153,7 +172,11 @@ fn raise_open_file_limit() {
     }
 }
 
-fn router(state: AppState, config: &Config) -> Router {
+fn router(
+    state: AppState,
+    limits: Option<Arc<crate::rate_limit::ClientLimits>>,
+    config: &Config,
+) -> Router {
     let leptos_options = config.leptos_options();
     let routes = generate_route_list(App);
     // leptos_routes_with_context also mounts every server function at /api/<endpoint>, with the
@@ -189,7 +212,7 @@ fn router(state: AppState, config: &Config) -> Router {
         .layer(axum::middleware::from_fn(crate::api_guard::guard))
         // outermost: a client over its allowance is refused before any other work
         .layer(axum::middleware::from_fn_with_state(
-            crate::rate_limit::ClientLimits::new(config.rate_limit_per_sec, config.trust_proxy),
+            limits,
             crate::rate_limit::limit,
         ))
         .layer(CompressionLayer::new())

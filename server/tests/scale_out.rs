@@ -26,6 +26,10 @@ struct Cluster {
 }
 
 async fn cluster() -> Option<Cluster> {
+    cluster_with(&[]).await
+}
+
+async fn cluster_with(extra: &[(&str, &str)]) -> Option<Cluster> {
     let pg = PgDatabase::create().await?;
     let mut dirs = Vec::new();
     let mut children = Vec::new();
@@ -34,15 +38,18 @@ async fn cluster() -> Option<Cluster> {
     for _ in 0..3 {
         let dir = tempfile::tempdir().unwrap();
         let (path, url) = (dir.path().to_owned(), pg.url.clone());
+        let extra: Vec<(String, String)> = extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         starting.push(std::thread::spawn(move || {
-            start_server_with(
-                &path,
-                &[
-                    ("DATABASE_URL", url.as_str()),
-                    ("HOLDFAST_SECRET", SECRET),
-                    ("HOLDFAST_MAX_ORDERS_IN_FLIGHT", "4096"),
-                ],
-            )
+            let mut env = vec![
+                ("DATABASE_URL", url.as_str()),
+                ("HOLDFAST_SECRET", SECRET),
+                ("HOLDFAST_MAX_ORDERS_IN_FLIGHT", "4096"),
+            ];
+            env.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            start_server_with(&path, &env)
         }));
         dirs.push(dir);
     }
@@ -217,4 +224,50 @@ async fn three_servers_run_one_fair_waiting_room_and_sell_exactly_the_stock() {
     );
     let stored: HashSet<String> = c.db.order_codes().await.into_iter().collect();
     assert!(acked.iter().all(|code| stored.contains(code)));
+}
+
+/// A client spreading its requests over the three servers still gets one allowance: 2 a second
+/// means 20 limited requests per 10 s window in all, not 20 on each server. Another client is not
+/// affected. (Clients are told apart by `X-Forwarded-For`, as behind a load balancer.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_has_one_allowance_across_all_servers() {
+    let Some(c) = cluster_with(&[
+        ("HOLDFAST_RATE_LIMIT_PER_SEC", "2"),
+        ("HOLDFAST_TRUST_PROXY", "true"),
+    ])
+    .await
+    else {
+        return;
+    };
+    let http = client();
+    let ask = |i: usize, client: &'static str| {
+        let url = format!("{}/api/queue/status?ticket=t1.bogus", c.bases[i % 3]);
+        http.get(url).header("x-forwarded-for", client).send()
+    };
+    let (mut passed, mut limited) = (0, 0);
+    for i in 0..60 {
+        let response = ask(i, "198.51.100.7").await.unwrap();
+        if response.status() == 429 {
+            let wait: u64 = response.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=10).contains(&wait), "Retry-After {wait}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["kind"], "rate_limited");
+            limited += 1;
+        } else {
+            passed += 1;
+        }
+    }
+    assert_eq!(
+        (passed, limited),
+        (20, 40),
+        "one allowance of 20 across three servers"
+    );
+    for i in 0..3 {
+        let other = ask(i, "198.51.100.8").await.unwrap();
+        assert_ne!(other.status(), 429, "another client is not limited");
+    }
 }

@@ -177,6 +177,84 @@ async fn thousands_of_concurrent_orders_with_duplicate_keys_never_oversell_or_du
     }
 }
 
+/// A burst where every kind of order arrives at once (so the desk's batches mix them): each gets
+/// the answer it would get alone, and what was acknowledged is exactly what is stored.
+async fn a_mixed_burst_answers_each_order_as_if_it_came_alone(shop: Shop) {
+    let store = &shop.store;
+    shop.set_stock(4, 10).await;
+    let first = store
+        .place_order(order("burst-reused-key-0001", &[(2, 1)]))
+        .await
+        .unwrap();
+    let before_2 = shop.stock(2).await;
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..120_usize {
+        let store = store.clone();
+        let (key, lines): (String, Vec<(i64, i64)>) = match i % 6 {
+            0 => ("burst-reused-key-0001".into(), vec![(2, 2)]),
+            1 => (
+                format!("burst-unknown-key-{i:04}"),
+                vec![(2, 1), (424_242, 1)],
+            ),
+            2 => (format!("burst-sale-key-{i:06}"), vec![(1, 1)]),
+            _ => (format!("burst-pair-key-{i:06}"), vec![(2, 1), (4, 1)]),
+        };
+        set.spawn(async move { (i, store.place_order(order(&key, &lines)).await) });
+    }
+    let mut pairs = Vec::new();
+    let mut pairs_sold_out = 0;
+    while let Some(r) = set.join_next().await {
+        let (i, outcome) = r.unwrap();
+        match (i % 6, outcome) {
+            (0, Err(CheckoutError::KeyReused)) => {}
+            (
+                1,
+                Err(CheckoutError::UnknownProduct {
+                    product_id: 424_242,
+                }),
+            ) => {}
+            (2, Err(CheckoutError::QueueRequired { product_id: 1, .. })) => {}
+            (3.., Ok(view)) => pairs.push(view),
+            (
+                3..,
+                Err(CheckoutError::SoldOut {
+                    product_id: 4,
+                    available: 0,
+                    ..
+                }),
+            ) => pairs_sold_out += 1,
+            (kind, other) => panic!("order kind {kind} got {other:?}"),
+        }
+    }
+    assert_eq!(
+        (pairs.len(), pairs_sold_out),
+        (10, 50),
+        "10 pairs fit the stock"
+    );
+    assert_eq!(shop.stock(4).await, 0);
+    assert_eq!(
+        shop.stock(2).await,
+        before_2 - 10,
+        "sold-out pairs took nothing"
+    );
+    assert_eq!(shop.orders().await, 11);
+    let price_2 = shop.price(2).await;
+    let price_4 = shop.price(4).await;
+    for view in &pairs {
+        assert_eq!(view.total_cents, price_2 + price_4);
+        assert_eq!(
+            store.order(&view.order_code).await.unwrap().as_ref(),
+            Some(view),
+            "acknowledged is stored"
+        );
+    }
+    let replay = store
+        .place_order(order("burst-reused-key-0001", &[(2, 1)]))
+        .await
+        .unwrap();
+    assert_eq!(replay, first);
+}
+
 #[tokio::test]
 async fn on_postgres_seeding_twice_adds_nothing_and_an_acknowledged_order_survives_a_reopen() {
     let Some(pg) = PgDatabase::create().await else {
@@ -209,4 +287,5 @@ contract_tests!(
     a_multi_line_order_is_all_or_nothing,
     an_unknown_product_is_refused_and_nothing_is_written,
     thousands_of_concurrent_orders_with_duplicate_keys_never_oversell_or_duplicate,
+    a_mixed_burst_answers_each_order_as_if_it_came_alone,
 );

@@ -3,6 +3,8 @@
 //! returns once its WAL is flushed), statements time out, and TLS (rustls) is used when the URL
 //! asks for it (`sslmode=require` and stronger).
 
+mod allowance;
+mod bulk;
 mod orders;
 mod queue;
 mod reads;
@@ -13,6 +15,7 @@ use crate::desk::Desk;
 use crate::store::clock::Now;
 use crate::store::jobs::{self, WriteDesk};
 use crate::store::rows::{product_views, ProductRow, PRODUCT_COLUMNS, PRODUCT_TABLES};
+pub use allowance::PgAllowance;
 use app::domain::{NewOrder, OrderCode, OrderView, ProductImage, ProductView};
 use app::store::{CheckoutError, ProductKey, Store, StoreError};
 use async_trait::async_trait;
@@ -62,6 +65,12 @@ impl PgStore {
         let (desk, _writer_task) =
             Desk::start(PgBatchWriter { pool: pool.clone() }, DESK_QUEUE, DESK_BATCH);
         Ok(PgStore { pool, desk })
+    }
+
+    /// Per-client rate limits shared with every server on this database: `allowance` limited
+    /// requests per client per `window`.
+    pub fn shared_allowance(&self, allowance: u32, window: Duration) -> PgAllowance {
+        PgAllowance::start(self.pool.clone(), allowance, window)
     }
 
     /// The pool, for seeding and for tests that set up data.

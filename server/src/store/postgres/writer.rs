@@ -1,7 +1,9 @@
 //! The Postgres side of the order desk: one transaction per batch (`synchronous_commit` on: one
 //! WAL flush for the whole batch), a savepoint per job — on Postgres any failed statement would
-//! otherwise abort the whole transaction — one commit, then the answers.
+//! otherwise abort the whole transaction — one commit, then the answers. The batch's plain orders
+//! go first, set-based (`bulk`); the rest one by one.
 
+use super::bulk::place_plain_orders;
 use super::classify;
 use super::orders::{place_in_tx, KEY_RACED};
 use super::queue::{admission_round, join_in_tx, leave_in_tx};
@@ -25,8 +27,13 @@ impl BatchWriter for PgBatchWriter {
     async fn write_batch(&mut self, jobs: Vec<WriteJob>) -> Result<Vec<WriteOutcome>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(classify)?;
         let now = Now::current();
+        let bulk = place_plain_orders(&mut tx, &jobs, &now).await?;
         let mut outcomes = Vec::with_capacity(jobs.len());
-        for job in &jobs {
+        for (job, answered) in jobs.iter().zip(bulk) {
+            if let Some(answer) = answered {
+                outcomes.push(WriteOutcome::Order(answer));
+                continue;
+            }
             outcomes.push(match job {
                 WriteJob::Order(order) => {
                     savepoint(&mut tx, "SAVEPOINT one_job").await?;
