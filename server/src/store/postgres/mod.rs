@@ -25,10 +25,15 @@ use std::str::FromStr;
 use std::time::Duration;
 use writer::PgBatchWriter;
 
-/// Connections per server process: the desk's writer takes one at a time; the rest serve reads.
+/// Connections per server process for reads and the waiting room's lookups; the desk's writer has
+/// one of its own besides.
 const POOL_SIZE: u32 = 16;
 const DESK_QUEUE: usize = 8192;
 const DESK_BATCH: usize = 256;
+
+/// Every connection's settings: durable commits, no statement or lock wait without end, UTC.
+const SESSION: &str = "SET synchronous_commit = on; SET statement_timeout = '10s'; \
+                       SET lock_timeout = '5s'; SET TIME ZONE 'UTC'";
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -46,24 +51,16 @@ impl PgStore {
             // a request waits at most this long for a connection, then is told to retry (503)
             .acquire_timeout(Duration::from_secs(3))
             .after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute(
-                        "SET synchronous_commit = on; SET statement_timeout = '10s'; \
-                         SET lock_timeout = '5s'; SET TIME ZONE 'UTC'",
-                    )
-                    .await
-                    .map(|_| ())
-                })
+                Box::pin(async move { conn.execute(SESSION).await.map(|_| ()) })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .context("cannot connect to Postgres")?;
         sqlx::migrate!("../migrations/postgres")
             .run(&pool)
             .await
             .context("Postgres migration failed")?;
-        let (desk, _writer_task) =
-            Desk::start(PgBatchWriter { pool: pool.clone() }, DESK_QUEUE, DESK_BATCH);
+        let (desk, _writer_task) = Desk::start(PgBatchWriter::new(options), DESK_QUEUE, DESK_BATCH);
         Ok(PgStore { pool, desk })
     }
 

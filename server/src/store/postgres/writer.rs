@@ -12,10 +12,46 @@ use crate::store::clock::Now;
 use crate::store::jobs::{WriteJob, WriteOutcome};
 use app::store::{CheckoutError, JoinError, StoreError};
 use async_trait::async_trait;
-use sqlx::{PgConnection, PgPool};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, Executor, PgConnection};
+use std::time::Duration;
 
+/// How long the writer waits to (re)connect before telling the batch to retry.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The desk's writer holds a connection of its own — never queued behind page reads for one —
+/// and makes a new one after any failure. When Postgres is down, connecting fails at once, so
+/// shoppers are told to retry at once rather than after a pool's patient retries.
 pub(super) struct PgBatchWriter {
-    pub(super) pool: PgPool,
+    options: PgConnectOptions,
+    conn: Option<PgConnection>,
+}
+
+impl PgBatchWriter {
+    pub(super) fn new(options: PgConnectOptions) -> PgBatchWriter {
+        PgBatchWriter {
+            options,
+            conn: None,
+        }
+    }
+
+    async fn connection(&mut self) -> Result<&mut PgConnection, StoreError> {
+        if self.conn.is_none() {
+            let connecting = async {
+                let mut conn = PgConnection::connect_with(&self.options).await?;
+                conn.execute(super::SESSION).await?;
+                Ok::<_, sqlx::Error>(conn)
+            };
+            let conn = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+                .await
+                .map_err(|_| StoreError::Busy("cannot reach the database in time".into()))?
+                .map_err(classify)?;
+            self.conn = Some(conn);
+        }
+        self.conn
+            .as_mut()
+            .ok_or_else(|| StoreError::Unexpected("writer connection vanished".into()))
+    }
 }
 
 #[async_trait]
@@ -25,7 +61,18 @@ impl BatchWriter for PgBatchWriter {
 
     #[tracing::instrument(skip_all, fields(batch.size = jobs.len()))]
     async fn write_batch(&mut self, jobs: Vec<WriteJob>) -> Result<Vec<WriteOutcome>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(classify)?;
+        let written = self.write(jobs).await;
+        if written.is_err() {
+            // whatever went wrong, the next batch starts on a fresh connection
+            self.conn = None;
+        }
+        written
+    }
+}
+
+impl PgBatchWriter {
+    async fn write(&mut self, jobs: Vec<WriteJob>) -> Result<Vec<WriteOutcome>, StoreError> {
+        let mut tx = self.connection().await?.begin().await.map_err(classify)?;
         let now = Now::current();
         let bulk = place_plain_orders(&mut tx, &jobs, &now).await?;
         let mut outcomes = Vec::with_capacity(jobs.len());
