@@ -1,6 +1,7 @@
 //! The Holdfast server: configuration, storage, and the axum application that serves the Leptos
 //! app, its server functions and static assets.
 
+pub mod admin;
 pub mod api_guard;
 pub mod assets;
 pub mod backup;

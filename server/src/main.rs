@@ -2,6 +2,8 @@
 //!
 //!   server                  serve the shop
 //!   server backup <file>    copy the live SQLite database to <file>, safely, while it serves
+//!   server admin create-owner --email EMAIL
+//!                           create an owner account (password from the terminal or stdin)
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -34,8 +36,18 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        ["admin", "create-owner", "--email", email] => {
+            let db = server::startup::admin_db(&config).await?;
+            let email = server::admin::cli::create_owner(&db, email).await?;
+            println!("owner {email} created: log in at /admin/login");
+            Ok(())
+        }
         _ => {
-            eprintln!("usage: server              (serve the shop)\n       server backup <file>  (copy the live database)");
+            eprintln!(
+                "usage: server              (serve the shop)\n       \
+                 server backup <file>  (copy the live database)\n       \
+                 server admin create-owner --email EMAIL  (password from the terminal or stdin)"
+            );
             std::process::exit(2);
         }
     }

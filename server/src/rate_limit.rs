@@ -93,32 +93,41 @@ impl ClientLimits {
     }
 
     fn client(&self, req: &Request) -> Option<IpAddr> {
-        let forwarded = self
-            .trust_proxy
-            .then(|| {
-                req.headers()
-                    .get_all("x-forwarded-for")
-                    .iter()
-                    .next_back()
-                    .cloned()
-            })
-            .flatten()
-            .and_then(|v| {
-                v.to_str()
-                    .ok()?
-                    .rsplit(',')
-                    .next()?
-                    .trim()
-                    .parse::<IpAddr>()
-                    .ok()
-            });
-        let ip = forwarded.or_else(|| {
-            req.extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip())
-        })?;
-        Some(client_key(ip))
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| *addr);
+        client_of(req.headers(), peer, self.trust_proxy)
     }
+}
+
+/// Who a request comes from, for limits: with `trust_proxy`, the last `X-Forwarded-For` entry
+/// (the one the proxy added), else the peer address; an IPv6 client by its /64.
+pub fn client_of(
+    headers: &axum::http::HeaderMap,
+    peer: Option<SocketAddr>,
+    trust_proxy: bool,
+) -> Option<IpAddr> {
+    let forwarded = trust_proxy
+        .then(|| {
+            headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .next_back()
+                .cloned()
+        })
+        .flatten()
+        .and_then(|v| {
+            v.to_str()
+                .ok()?
+                .rsplit(',')
+                .next()?
+                .trim()
+                .parse::<IpAddr>()
+                .ok()
+        });
+    let ip = forwarded.or_else(|| peer.map(|addr| addr.ip()))?;
+    Some(client_key(ip))
 }
 
 /// An IPv6 address stands for its /64; IPv4 (and IPv4-mapped) addresses for themselves.
@@ -229,6 +238,6 @@ mod tests {
         let refused = limits.check(one);
         assert!(matches!(refused, Err(1)), "{refused:?}");
         assert_eq!(limits.check(other), Ok(()));
-        assert!(ClientLimits::new(0, false).is_none(), "0 turns limits off");
+        assert!(ClientLimits::new(0, false, None).is_none(), "0 turns limits off");
     }
 }

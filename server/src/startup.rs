@@ -20,6 +20,17 @@ use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+/// Opens (and migrates) the shop's database for the owner's command-line tools, without
+/// seeding or serving.
+pub async fn admin_db(config: &Config) -> anyhow::Result<crate::admin::db::AdminDb> {
+    let mut config = config.clone();
+    config.seed_demo = false;
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir)?;
+    }
+    Ok(Backend::open(&config).await?.admin_db())
+}
+
 pub struct Application {
     listener: TcpListener,
     router: Router,
@@ -84,6 +95,14 @@ impl Backend {
         }
     }
 
+    fn admin_db(&self) -> crate::admin::db::AdminDb {
+        use crate::admin::db::AdminDb;
+        match self {
+            Backend::Sqlite(s) => AdminDb::Sqlite(s.writer().clone()),
+            Backend::Postgres(p) => AdminDb::Postgres(p.pool().clone()),
+        }
+    }
+
     async fn close(&self) {
         match self {
             Backend::Sqlite(s) => s.close().await,
@@ -126,11 +145,18 @@ impl Application {
             config.trust_proxy,
             backend.shared_allowance(config.rate_limit_per_sec),
         );
-        let router = router(state, limits, &config);
+        let admin = Arc::new(crate::admin::AdminState {
+            db: backend.admin_db(),
+            secure_cookies: config.secure_cookies,
+            trust_proxy: config.trust_proxy,
+            setup_code: crate::admin::setup_code(&config.signing_key()?),
+        });
+        let router = router(state, limits, admin.clone(), &config);
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;
         let port = listener.local_addr().context("no local address")?.port();
+        crate::admin::announce_setup(&admin, &format!("http://{}", config.addr)).await;
         Ok(Application {
             listener,
             router,
@@ -175,6 +201,7 @@ fn raise_open_file_limit() {
 fn router(
     state: AppState,
     limits: Option<Arc<crate::rate_limit::ClientLimits>>,
+    admin: Arc<crate::admin::AdminState>,
     config: &Config,
 ) -> Router {
     let leptos_options = config.leptos_options();
@@ -199,6 +226,7 @@ fn router(
             axum::routing::get(move || crate::health::healthz(store.clone())),
         )
         .nest_service("/pkg", pkg)
+        .merge(crate::admin::routes(admin))
         .leptos_routes_with_context(
             &leptos_options,
             routes,

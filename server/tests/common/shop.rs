@@ -87,6 +87,15 @@ impl Db {
         .unwrap();
     }
 
+    /// A query without parameters that answers one number.
+    pub async fn count(&self, sql: &str) -> i64 {
+        on_db!(self, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await).unwrap()
+    }
+
+    pub async fn exec(&self, sql: &str) {
+        on_db!(self, pool => sqlx::query(sql).execute(pool).await.map(|_| ())).unwrap();
+    }
+
     pub async fn scalar(&self, sql: &str, product_id: i64) -> i64 {
         on_db!(self, pool => sqlx::query_scalar::<_, i64>(sql).bind(product_id).fetch_one(pool).await)
             .unwrap()

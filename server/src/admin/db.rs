@@ -1,0 +1,258 @@
+//! Where owners, their sessions and failed logins are kept: the shop's own database, SQLite or
+//! Postgres. The SQL is the same for both (numbered parameters), written once and run on
+//! whichever pool the shop has. Admin traffic is light, so these go straight to the database
+//! rather than through the order desk.
+
+use crate::store::classify;
+use app::store::StoreError;
+use sqlx::{PgPool, SqlitePool};
+
+#[derive(Clone)]
+pub enum AdminDb {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool this is.
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            AdminDb::Sqlite($pool) => $body,
+            AdminDb::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// An owner account as stored. The hash never leaves the server.
+pub struct OwnerRow {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+}
+
+/// A live session, found by its token's hash.
+pub struct SessionRow {
+    pub owner_id: i64,
+    pub email: String,
+    pub csrf_token: String,
+    pub last_seen_at: String,
+    pub expires_at: String,
+}
+
+pub struct NewSession<'a> {
+    pub token_hash: &'a str,
+    pub owner_id: i64,
+    pub csrf_token: &'a str,
+    pub now: &'a str,
+    pub expires_at: &'a str,
+}
+
+impl AdminDb {
+    pub async fn owner_count(&self) -> Result<i64, StoreError> {
+        on_pool!(self, p => sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM owners")
+            .fetch_one(p)
+            .await
+            .map(|(n,)| n)
+            .map_err(classify))
+    }
+
+    pub async fn owner_by_email(&self, email: &str) -> Result<Option<OwnerRow>, StoreError> {
+        let row: Option<(i64, String, String)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT id, email, password_hash FROM owners WHERE email = $1",
+        )
+        .bind(email)
+        .fetch_optional(p)
+        .await
+        .map_err(classify))?;
+        Ok(row.map(|(id, email, password_hash)| OwnerRow {
+            id,
+            email,
+            password_hash,
+        }))
+    }
+
+    /// Adds an owner; `Ok(false)` when the email is taken. With `only_if_none`, only while the
+    /// shop has no owner at all (the one-time setup page), decided in the same statement.
+    pub async fn add_owner(
+        &self,
+        email: &str,
+        password_hash: &str,
+        now: &str,
+        only_if_none: bool,
+    ) -> Result<bool, StoreError> {
+        let sql = if only_if_none {
+            "INSERT INTO owners (email, password_hash, created_at) SELECT $1, $2, $3 \
+             WHERE NOT EXISTS (SELECT 1 FROM owners) ON CONFLICT (email) DO NOTHING"
+        } else {
+            "INSERT INTO owners (email, password_hash, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (email) DO NOTHING"
+        };
+        on_pool!(self, p => sqlx::query(sql)
+            .bind(email)
+            .bind(password_hash)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected() == 1)
+            .map_err(classify))
+    }
+
+    pub async fn set_password(&self, owner_id: i64, password_hash: &str) -> Result<(), StoreError> {
+        on_pool!(self, p => sqlx::query("UPDATE owners SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(owner_id)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(classify))
+    }
+
+    pub async fn add_session(&self, s: &NewSession<'_>) -> Result<(), StoreError> {
+        on_pool!(self, p => sqlx::query(
+            "INSERT INTO owner_sessions \
+             (token_hash, owner_id, csrf_token, created_at, last_seen_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $4, $5)",
+        )
+        .bind(s.token_hash)
+        .bind(s.owner_id)
+        .bind(s.csrf_token)
+        .bind(s.now)
+        .bind(s.expires_at)
+        .execute(p)
+        .await
+        .map(|_| ())
+        .map_err(classify))
+    }
+
+    pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>, StoreError> {
+        let row: Option<(i64, String, String, String, String)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT s.owner_id, o.email, s.csrf_token, s.last_seen_at, s.expires_at \
+             FROM owner_sessions s JOIN owners o ON o.id = s.owner_id WHERE s.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(p)
+        .await
+        .map_err(classify))?;
+        Ok(row.map(
+            |(owner_id, email, csrf_token, last_seen_at, expires_at)| SessionRow {
+                owner_id,
+                email,
+                csrf_token,
+                last_seen_at,
+                expires_at,
+            },
+        ))
+    }
+
+    pub async fn touch_session(&self, token_hash: &str, now: &str) -> Result<(), StoreError> {
+        on_pool!(self, p => sqlx::query(
+            "UPDATE owner_sessions SET last_seen_at = $1 WHERE token_hash = $2",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .execute(p)
+        .await
+        .map(|_| ())
+        .map_err(classify))
+    }
+
+    pub async fn end_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        on_pool!(self, p => sqlx::query("DELETE FROM owner_sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(classify))
+    }
+
+    /// Ends every session of the owner; how many.
+    pub async fn end_all_sessions(&self, owner_id: i64) -> Result<u64, StoreError> {
+        on_pool!(self, p => sqlx::query("DELETE FROM owner_sessions WHERE owner_id = $1")
+            .bind(owner_id)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(classify))
+    }
+
+    pub async fn sessions_of(&self, owner_id: i64) -> Result<i64, StoreError> {
+        on_pool!(self, p => sqlx::query_as::<_, (i64,)>(
+            "SELECT COUNT(*) FROM owner_sessions WHERE owner_id = $1",
+        )
+        .bind(owner_id)
+        .fetch_one(p)
+        .await
+        .map(|(n,)| n)
+        .map_err(classify))
+    }
+
+    /// Sessions past their end (idle or absolute) are deleted now and then.
+    pub async fn sweep_sessions(&self, idle_before: &str, now: &str) -> Result<(), StoreError> {
+        on_pool!(self, p => sqlx::query(
+            "DELETE FROM owner_sessions WHERE last_seen_at < $1 OR expires_at <= $2",
+        )
+        .bind(idle_before)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|_| ())
+        .map_err(classify))
+    }
+
+    pub async fn record_failure(
+        &self,
+        email: &str,
+        client: &str,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, p => sqlx::query(
+            "INSERT INTO login_failures (email, client, at) VALUES ($1, $2, $3)",
+        )
+        .bind(email)
+        .bind(client)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|_| ())
+        .map_err(classify))
+    }
+
+    /// Failed logins since `since` for this email and for this client: (count, oldest) each.
+    pub async fn failures_since(
+        &self,
+        email: &str,
+        client: &str,
+        since: &str,
+    ) -> Result<((i64, Option<String>), (i64, Option<String>)), StoreError> {
+        let by_email: (i64, Option<String>) = on_pool!(self, p => sqlx::query_as(
+            "SELECT COUNT(*), MIN(at) FROM login_failures WHERE email = $1 AND at > $2",
+        )
+        .bind(email)
+        .bind(since)
+        .fetch_one(p)
+        .await
+        .map_err(classify))?;
+        let by_client: (i64, Option<String>) = on_pool!(self, p => sqlx::query_as(
+            "SELECT COUNT(*), MIN(at) FROM login_failures WHERE client = $1 AND at > $2",
+        )
+        .bind(client)
+        .bind(since)
+        .fetch_one(p)
+        .await
+        .map_err(classify))?;
+        Ok((by_email, by_client))
+    }
+
+    /// A successful login forgets the account's failures; old failures go after a while.
+    pub async fn clear_failures(&self, email: &str, before: &str) -> Result<(), StoreError> {
+        on_pool!(self, p => sqlx::query(
+            "DELETE FROM login_failures WHERE email = $1 OR at < $2",
+        )
+        .bind(email)
+        .bind(before)
+        .execute(p)
+        .await
+        .map(|_| ())
+        .map_err(classify))
+    }
+}

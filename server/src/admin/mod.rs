@@ -1,0 +1,169 @@
+//! The owner's side of the shop, under `/admin`: accounts, sessions and (to come) the shop's
+//! management pages. Server-rendered HTML forms (see `pages`), so the shoppers' WebAssembly
+//! bundle carries none of it.
+//!
+//! Every guarded handler takes [`session::Owner`] as its first argument: the authorisation check,
+//! which answers 401 before the handler runs. Every state-changing request must come from this
+//! site (`Origin`) and carry the session's CSRF token. [`GUARDED`] lists the guarded endpoints;
+//! a test walks it.
+
+pub mod cli;
+pub mod db;
+mod error;
+mod login;
+mod pages;
+pub mod password;
+pub mod session;
+
+use crate::store::clock::Now;
+use axum::extract::{Request, State};
+use axum::http::header::{CACHE_CONTROL, HOST, ORIGIN, REFERRER_POLICY, X_FRAME_OPTIONS};
+use axum::http::{HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use db::AdminDb;
+pub use error::AdminError;
+use serde::Deserialize;
+use session::Owner;
+use std::sync::Arc;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Every endpoint that needs a signed-in owner, as (method, path).
+pub const GUARDED: &[(&str, &str)] = &[
+    ("GET", "/admin"),
+    ("POST", "/admin/logout"),
+    ("POST", "/admin/sessions/end-all"),
+];
+
+pub struct AdminState {
+    pub db: AdminDb,
+    pub secure_cookies: bool,
+    pub trust_proxy: bool,
+    /// Opens the one-time setup page (while there is no owner); derived from the shop's secret.
+    pub setup_code: String,
+}
+
+/// The code that opens `/admin/setup`: the same on every server of the shop, unguessable
+/// without its secret.
+pub fn setup_code(secret: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"holdfast owner setup\0");
+    h.update(secret);
+    session::hex(&h.finalize()[..12])
+}
+
+pub fn routes<S: Clone + Send + Sync + 'static>(state: Arc<AdminState>) -> Router<S> {
+    Router::new()
+        .route("/admin", get(home))
+        .route("/admin/login", get(login::page).post(login::submit))
+        .route("/admin/logout", post(logout))
+        .route("/admin/sessions/end-all", post(end_all_sessions))
+        .route("/admin/setup", get(login::setup_page).post(login::setup))
+        .layer(axum::middleware::from_fn(same_origin))
+        .layer(SetResponseHeaderLayer::overriding(
+            CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            axum::http::header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+            ),
+        ))
+        .with_state(state)
+}
+
+/// A POST from another site is refused whatever it carries (the browser names the page's origin
+/// in `Origin`; clients that send none, like curl, still need the session's CSRF token).
+async fn same_origin(req: Request, next: Next) -> Response {
+    if req.method() == Method::POST {
+        if let Some(origin) = req.headers().get(ORIGIN) {
+            let host = req
+                .headers()
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+                .or_else(|| req.uri().authority().map(|a| a.to_string()));
+            let origin_host = origin
+                .to_str()
+                .ok()
+                .and_then(|o| o.split_once("://"))
+                .map(|(_, rest)| rest.to_owned());
+            if host.is_none() || origin_host != host {
+                return AdminError::Csrf.into_response();
+            }
+        }
+    }
+    next.run(req).await
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn home(owner: Owner, State(state): State<Arc<AdminState>>) -> Result<Response, AdminError> {
+    let sessions = state.db.sessions_of(owner.id).await?;
+    Ok(pages::home(&owner.email, &owner.csrf_token, sessions).into_response())
+}
+
+async fn logout(
+    owner: Owner,
+    State(state): State<Arc<AdminState>>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, AdminError> {
+    owner.check_csrf(&form.csrf)?;
+    state.db.end_session(&owner.token_hash).await?;
+    tracing::info!(owner = owner.id, "owner logged out");
+    Ok(signed_out(&state))
+}
+
+async fn end_all_sessions(
+    owner: Owner,
+    State(state): State<Arc<AdminState>>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, AdminError> {
+    owner.check_csrf(&form.csrf)?;
+    let ended = state.db.end_all_sessions(owner.id).await?;
+    tracing::info!(owner = owner.id, ended, "owner ended all their sessions");
+    Ok(signed_out(&state))
+}
+
+fn signed_out(state: &AdminState) -> Response {
+    let mut response = Redirect::to("/admin/login").into_response();
+    session::with_cookie(
+        response.headers_mut(),
+        session::clear_cookie(state.secure_cookies),
+    );
+    response
+}
+
+/// Says at start how to create the first owner, if there is none yet.
+pub async fn announce_setup(state: &AdminState, base: &str) {
+    match state.db.owner_count().await {
+        Ok(0) => tracing::info!(
+            "no owner yet: run `server admin create-owner --email you@example.com`, or open \
+             {base}/admin/setup?code={} (works until the first owner exists)",
+            state.setup_code
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not count owners"),
+    }
+    let now = Now::current();
+    let _ = state
+        .db
+        .sweep_sessions(&now.plus_secs(-session::IDLE_SECS), now.text())
+        .await;
+}

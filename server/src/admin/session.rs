@@ -1,0 +1,185 @@
+//! Owner sessions: a 256-bit random token in a cookie (`HttpOnly`, `SameSite=Strict`, and over
+//! HTTPS `Secure` with the `__Host-` prefix), stored only as its SHA-256. A new token at every
+//! login; sessions end after 30 idle minutes or 12 hours in all, at logout, or with "end all my
+//! sessions". Each session has its own CSRF token, which every state-changing form must carry.
+//!
+//! [`Owner`] is the authorisation check: an extractor that every admin handler takes first, so a
+//! handler cannot run for a caller without a live session — it answers 401 instead.
+
+use super::error::AdminError;
+use super::AdminState;
+use crate::store::clock::{fingerprint_hash, Now};
+use axum::extract::FromRequestParts;
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
+use std::sync::Arc;
+
+pub const IDLE_SECS: i64 = 30 * 60;
+pub const ABSOLUTE_SECS: i64 = 12 * 60 * 60;
+/// A session's last-seen time is written at most this often.
+const TOUCH_EVERY_SECS: i64 = 60;
+
+/// The cookie's name: `__Host-` over HTTPS (the browser then insists on Secure, Path=/ and no
+/// Domain), a plain name for plain-HTTP development.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-holdfast_owner"
+    } else {
+        "holdfast_owner"
+    }
+}
+
+pub fn new_token() -> String {
+    // rand's thread generator is a CSPRNG (ChaCha, seeded and reseeded from the OS)
+    let bytes: [u8; 32] = rand::random();
+    hex(&bytes)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn token_hash(token: &str) -> String {
+    fingerprint_hash(token)
+}
+
+pub fn set_cookie(secure: bool, token: &str) -> HeaderValue {
+    let attrs = if secure { "; Secure" } else { "" };
+    let value = format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={ABSOLUTE_SECS}{attrs}",
+        cookie_name(secure)
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+pub fn clear_cookie(secure: bool) -> HeaderValue {
+    let attrs = if secure { "; Secure" } else { "" };
+    let value = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{attrs}",
+        cookie_name(secure)
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The value of cookie `name` in the request, if any.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Equal or not, in time that does not depend on where they differ.
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0_u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The signed-in owner of this request: proof that the session is live.
+pub struct Owner {
+    pub id: i64,
+    pub email: String,
+    pub csrf_token: String,
+    pub token_hash: String,
+}
+
+impl Owner {
+    /// The form's CSRF token must be this session's.
+    pub fn check_csrf(&self, sent: &str) -> Result<(), AdminError> {
+        if same(sent, &self.csrf_token) {
+            Ok(())
+        } else {
+            Err(AdminError::Csrf)
+        }
+    }
+}
+
+impl FromRequestParts<Arc<AdminState>> for Owner {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AdminState>,
+    ) -> Result<Owner, AdminError> {
+        let token = cookie(&parts.headers, cookie_name(state.secure_cookies))
+            .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or(AdminError::NotSignedIn)?;
+        let hash = token_hash(token);
+        let session = state
+            .db
+            .session(&hash)
+            .await?
+            .ok_or(AdminError::NotSignedIn)?;
+        let now = Now::current();
+        let idle_end = session_idle_end(&session.last_seen_at);
+        // an ended session changes nothing here: it is swept away at the next login or start
+        if session.expires_at.as_str() <= now.text() || idle_end.as_str() <= now.text() {
+            return Err(AdminError::NotSignedIn);
+        }
+        if now.secs_until(&session.last_seen_at) < -TOUCH_EVERY_SECS {
+            state.db.touch_session(&hash, now.text()).await?;
+        }
+        Ok(Owner {
+            id: session.owner_id,
+            email: session.email,
+            csrf_token: session.csrf_token,
+            token_hash: hash,
+        })
+    }
+}
+
+fn session_idle_end(last_seen_at: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(last_seen_at) {
+        Ok(t) => Now::at(t.with_timezone(&chrono::Utc)).plus_secs(IDLE_SECS),
+        // unreadable: treat as ended
+        Err(_) => String::new(),
+    }
+}
+
+/// Adds the session cookie to a response's headers.
+pub fn with_cookie(headers: &mut HeaderMap, value: HeaderValue) {
+    headers.append(SET_COOKIE, value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_is_256_random_bits_in_hex_and_never_repeats() {
+        let (a, b) = (new_token(), new_token());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        assert_ne!(token_hash(&a), a, "stored hashed");
+    }
+
+    #[test]
+    fn over_https_the_cookie_is_host_prefixed_secure_httponly_and_strict() {
+        let c = set_cookie(true, "abc");
+        let c = c.to_str().unwrap_or_default();
+        assert!(c.starts_with("__Host-holdfast_owner=abc; Path=/; HttpOnly; SameSite=Strict"));
+        assert!(c.ends_with("; Secure"));
+        let plain = set_cookie(false, "abc");
+        assert!(!plain.to_str().unwrap_or_default().contains("Secure"));
+    }
+
+    #[test]
+    fn the_cookie_is_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("a=1; holdfast_owner=xyz; b=2"),
+        );
+        assert_eq!(cookie(&h, "holdfast_owner"), Some("xyz"));
+        assert_eq!(cookie(&h, "missing"), None);
+        assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
+    }
+}
