@@ -37,6 +37,11 @@ pub struct Config {
     /// Take the client's address from the last `X-Forwarded-For` entry (`HOLDFAST_TRUST_PROXY`;
     /// set it only behind a reverse proxy that sets that header).
     pub trust_proxy: bool,
+    /// Orders still awaiting payment this long after they were placed are cancelled and their
+    /// units restocked (`HOLDFAST_UNPAID_EXPIRY_MINUTES`, default 1440 = a day; 0 never).
+    pub unpaid_expiry: Option<Duration>,
+    /// How often the expiry task looks (`HOLDFAST_EXPIRY_CHECK_SECS`, default 60).
+    pub expiry_check: Duration,
     /// The built site (`LEPTOS_SITE_ROOT`, default `target/site`).
     pub site_root: String,
     /// The name of the wasm/js/css bundle (`LEPTOS_OUTPUT_NAME`, default `holdfast`).
@@ -86,6 +91,22 @@ impl Config {
                 format!("HOLDFAST_RATE_LIMIT_PER_SEC must be a whole number, got {v:?}")
             })?,
         };
+        let unpaid_expiry_minutes = match get("HOLDFAST_UNPAID_EXPIRY_MINUTES") {
+            None => 1440,
+            Some(v) => v.parse::<u64>().with_context(|| {
+                format!(
+                    "HOLDFAST_UNPAID_EXPIRY_MINUTES must be a whole number of minutes, got {v:?}"
+                )
+            })?,
+        };
+        let expiry_check_secs = match get("HOLDFAST_EXPIRY_CHECK_SECS") {
+            None => 60,
+            Some(v) => v.parse::<u64>().ok().filter(|n| *n > 0).with_context(|| {
+                format!(
+                    "HOLDFAST_EXPIRY_CHECK_SECS must be a positive number of seconds, got {v:?}"
+                )
+            })?,
+        };
         let secret = get("HOLDFAST_SECRET").filter(|s| !s.is_empty());
         if secret.as_ref().is_some_and(|s| s.len() < 32) {
             bail!("HOLDFAST_SECRET must be at least 32 characters");
@@ -94,6 +115,9 @@ impl Config {
             addr,
             secret,
             queue_tick: Duration::from_millis(queue_tick_ms),
+            unpaid_expiry: (unpaid_expiry_minutes > 0)
+                .then(|| Duration::from_secs(unpaid_expiry_minutes.saturating_mul(60))),
+            expiry_check: Duration::from_secs(expiry_check_secs),
             rate_limit_per_sec,
             trust_proxy: parse_bool(get("HOLDFAST_TRUST_PROXY"), false, "HOLDFAST_TRUST_PROXY")?,
             catalogue_cache: Duration::from_millis(catalogue_cache_ms),

@@ -238,6 +238,9 @@ mod tests {
         let refused = limits.check(one);
         assert!(matches!(refused, Err(1)), "{refused:?}");
         assert_eq!(limits.check(other), Ok(()));
-        assert!(ClientLimits::new(0, false, None).is_none(), "0 turns limits off");
+        assert!(
+            ClientLimits::new(0, false, None).is_none(),
+            "0 turns limits off"
+        );
     }
 }

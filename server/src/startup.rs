@@ -37,6 +37,7 @@ pub struct Application {
     port: u16,
     backend: Backend,
     usher: tokio::task::JoinHandle<()>,
+    expiry: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// The database the shop runs on, chosen by `DATABASE_URL`.
@@ -151,6 +152,9 @@ impl Application {
             trust_proxy: config.trust_proxy,
             setup_code: crate::admin::setup_code(&config.signing_key()?),
         });
+        let expiry = config.unpaid_expiry.map(|after| {
+            crate::admin::orders::spawn_expiry(admin.clone(), after, config.expiry_check)
+        });
         let router = router(state, limits, admin.clone(), &config);
         let listener = TcpListener::bind(config.addr)
             .await
@@ -163,6 +167,7 @@ impl Application {
             port,
             backend,
             usher,
+            expiry,
         })
     }
 
@@ -184,6 +189,9 @@ impl Application {
             .await
             .context("server failed")?;
         self.usher.abort();
+        if let Some(expiry) = &self.expiry {
+            expiry.abort();
+        }
         self.backend.close().await;
         Ok(())
     }

@@ -4,83 +4,12 @@
 
 mod common;
 
-use common::{spawn_on, Kind, TestApp};
+use common::owner::{
+    csrf, first_owner, get_with, login, post_form, session_cookie, setup_code, shop, EMAIL,
+    PASSWORD, SECRET,
+};
+use common::Kind;
 use reqwest::header::{COOKIE, SET_COOKIE};
-
-const SECRET: &str = "admin-test-secret-0123456789abcdefghij";
-const EMAIL: &str = "owner@harbour.example";
-const PASSWORD: &str = "tide tables at dawn";
-
-async fn shop(kind: Kind) -> TestApp {
-    spawn_on(kind, &[("HOLDFAST_SECRET", SECRET)]).await
-}
-
-fn setup_code() -> String {
-    server::admin::setup_code(SECRET.as_bytes())
-}
-
-/// The session cookie a response set, as `name=value`.
-fn session_cookie(res: &reqwest::Response) -> Option<String> {
-    res.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("holdfast_owner=") && !v.starts_with("holdfast_owner=;"))
-        .map(|v| v.split(';').next().unwrap().to_owned())
-}
-
-async fn post_form(
-    app: &TestApp,
-    path: &str,
-    cookie: Option<&str>,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    let mut req = app.client.post(app.url(path)).form(form);
-    if let Some(c) = cookie {
-        req = req.header(COOKIE, c);
-    }
-    req.send().await.unwrap()
-}
-
-async fn get_with(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
-    app.client
-        .get(app.url(path))
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// Creates the first owner through the setup page; the session cookie it starts.
-async fn first_owner(app: &TestApp) -> String {
-    let code = setup_code();
-    let res = post_form(
-        app,
-        "/admin/setup",
-        None,
-        &[("code", &code), ("email", EMAIL), ("password", PASSWORD)],
-    )
-    .await;
-    assert_eq!(res.status(), 303);
-    session_cookie(&res).expect("setup signs the owner in")
-}
-
-async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    post_form(
-        app,
-        "/admin/login",
-        None,
-        &[("email", email), ("password", password), ("next", "/admin")],
-    )
-    .await
-}
-
-/// The CSRF token on the admin home page of this session.
-async fn csrf(app: &TestApp, cookie: &str) -> String {
-    let page = get_with(app, "/admin", cookie).await.text().await.unwrap();
-    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    page[at..at + 64].to_owned()
-}
 
 async fn the_setup_page_makes_one_first_owner_and_only_with_the_code(kind: Kind) {
     let app = shop(kind).await;
@@ -276,6 +205,20 @@ async fn every_admin_endpoint_refuses_callers_without_a_live_session(kind: Kind)
     ))
     .await;
     let forged = format!("holdfast_owner={}", "ab".repeat(32));
+    // a real order for the endpoints that act on one
+    let placed: serde_json::Value = app
+        .place_order(&common::order_body(&common::key(1), 2, 1))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let code = placed["order_code"].as_str().unwrap().to_owned();
+    let action = [
+        ("csrf", ""),
+        ("from", "awaiting_payment"),
+        ("to", "cancelled"),
+        ("confirm", "yes"),
+    ];
     let snapshot = || async {
         (
             app.count("SELECT COUNT(*) FROM owner_sessions").await,
@@ -289,6 +232,17 @@ async fn every_admin_endpoint_refuses_callers_without_a_live_session(kind: Kind)
     let live_csrf = csrf(&app, &live).await;
     assert!(!server::admin::GUARDED.is_empty());
     for (method, path) in server::admin::GUARDED {
+        let path = &path.replace("{code}", &code);
+        let with = |csrf: &'static str| {
+            let mut form = action.to_vec();
+            form[0] = ("csrf", csrf);
+            form
+        };
+        let live_form = {
+            let mut form = action.to_vec();
+            form[0] = ("csrf", live_csrf.as_str());
+            form
+        };
         for (who, cookie) in [
             ("anonymous", None),
             ("forged", Some(forged.as_str())),
@@ -313,16 +267,17 @@ async fn every_admin_endpoint_refuses_callers_without_a_live_session(kind: Kind)
             );
         }
         if *method == "POST" {
-            let no_token = post_form(&app, path, Some(&live), &[("csrf", "")]).await;
+            let no_token = post_form(&app, path, Some(&live), &with("")).await;
             assert_eq!(no_token.status(), 403, "{path} without the CSRF token");
-            let wrong = post_form(&app, path, Some(&live), &[("csrf", &"0".repeat(64))]).await;
+            let zeros = "0000000000000000000000000000000000000000000000000000000000000000";
+            let wrong = post_form(&app, path, Some(&live), &with(zeros)).await;
             assert_eq!(wrong.status(), 403, "{path} with a wrong CSRF token");
             let cross_site = app
                 .client
                 .post(app.url(path))
                 .header(COOKIE, &live)
                 .header("origin", "https://evil.example")
-                .form(&[("csrf", live_csrf.as_str())])
+                .form(&live_form)
                 .send()
                 .await
                 .unwrap();

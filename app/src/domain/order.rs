@@ -141,6 +141,28 @@ impl OrderStatus {
             OrderStatus::Cancelled => "Cancelled",
         }
     }
+
+    /// The owner's moves: awaiting payment → paid → shipped → completed; an order not yet shipped
+    /// can be cancelled (its units go back on the shelf). Nothing else, and never backwards.
+    pub fn can_become(self, to: OrderStatus) -> bool {
+        use OrderStatus::{AwaitingPayment, Cancelled, Completed, Paid, Shipped};
+        matches!(
+            (self, to),
+            (AwaitingPayment, Paid)
+                | (Paid, Shipped)
+                | (Shipped, Completed)
+                | (AwaitingPayment | Paid, Cancelled)
+        )
+    }
+
+    /// Every status, in the order an order goes through them.
+    pub const ALL: [OrderStatus; 5] = [
+        OrderStatus::AwaitingPayment,
+        OrderStatus::Paid,
+        OrderStatus::Shipped,
+        OrderStatus::Completed,
+        OrderStatus::Cancelled,
+    ];
 }
 
 /// A parsed, valid order request: at least one line, each product once, a valid customer.
@@ -270,6 +292,26 @@ pub struct OrderView {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_order_moves_forward_only_and_cannot_be_cancelled_once_shipped() {
+        use OrderStatus::*;
+        let allowed: Vec<(OrderStatus, OrderStatus)> = OrderStatus::ALL
+            .into_iter()
+            .flat_map(|a| OrderStatus::ALL.into_iter().map(move |b| (a, b)))
+            .filter(|(a, b)| a.can_become(*b))
+            .collect();
+        assert_eq!(
+            allowed,
+            vec![
+                (AwaitingPayment, Paid),
+                (AwaitingPayment, Cancelled),
+                (Paid, Shipped),
+                (Paid, Cancelled),
+                (Shipped, Completed),
+            ]
+        );
+    }
     use super::*;
 
     fn customer() -> CustomerInput {

@@ -23,6 +23,8 @@ macro_rules! on_pool {
     };
 }
 
+pub(super) use on_pool;
+
 /// An owner account as stored. The hash never leaves the server.
 pub struct OwnerRow {
     pub id: i64,

@@ -11,6 +11,8 @@ pub mod cli;
 pub mod db;
 mod error;
 mod login;
+pub mod orders;
+pub mod orders_db;
 mod pages;
 pub mod password;
 pub mod session;
@@ -30,11 +32,16 @@ use session::Owner;
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-/// Every endpoint that needs a signed-in owner, as (method, path).
+/// Every endpoint that needs a signed-in owner, as (method, path; `{code}` stands for an order's
+/// code).
 pub const GUARDED: &[(&str, &str)] = &[
     ("GET", "/admin"),
     ("POST", "/admin/logout"),
     ("POST", "/admin/sessions/end-all"),
+    ("GET", "/admin/orders"),
+    ("GET", "/admin/orders.csv"),
+    ("GET", "/admin/orders/{code}"),
+    ("POST", "/admin/orders/{code}/status"),
 ];
 
 pub struct AdminState {
@@ -62,6 +69,10 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: Arc<AdminState>) -> Route
         .route("/admin/logout", post(logout))
         .route("/admin/sessions/end-all", post(end_all_sessions))
         .route("/admin/setup", get(login::setup_page).post(login::setup))
+        .route("/admin/orders", get(orders::list))
+        .route("/admin/orders.csv", get(orders::csv))
+        .route("/admin/orders/{code}", get(orders::detail))
+        .route("/admin/orders/{code}/status", post(orders::change_status))
         .layer(axum::middleware::from_fn(same_origin))
         .layer(SetResponseHeaderLayer::overriding(
             CACHE_CONTROL,

@@ -2,6 +2,7 @@
 //! look at the database directly to check what really happened.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod owner;
 pub mod shop;
 
 use serde_json::{json, Value};

@@ -113,7 +113,9 @@ impl Db {
 
     pub async fn units_sold(&self, product_id: i64) -> i64 {
         self.scalar(
-            "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM order_lines WHERE product_id = $1",
+            // a cancelled order's units are back in stock
+            "SELECT CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) FROM order_lines l \
+             JOIN orders o ON o.id = l.order_id WHERE l.product_id = $1 AND o.status <> 'cancelled'",
             product_id,
         )
         .await

@@ -1,0 +1,332 @@
+//! The owner's reads and writes on orders, the same SQL on SQLite and Postgres. A status change
+//! is one conditional update (`… WHERE code = $1 AND status = $2`), so of two owners, two tabs or
+//! two servers' expiry tasks changing the same order, exactly one does it; a cancellation puts the
+//! units back (and frees the phone's per-sale allowance) in the same transaction, so exactly once.
+
+use super::db::{on_pool, AdminDb};
+use crate::store::classify;
+use app::domain::OrderStatus;
+use app::store::StoreError;
+
+/// What the list filters by; every field optional.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub status: Option<OrderStatus>,
+    /// RFC 3339 UTC bounds: created at or after `from`, before `until`.
+    pub from: Option<String>,
+    pub until: Option<String>,
+    pub product: Option<i64>,
+    /// An order code, or part of a phone number.
+    pub search: Option<String>,
+    /// Only orders older than this id (the next page).
+    pub before_id: Option<i64>,
+}
+
+pub struct OrderSummary {
+    pub id: i64,
+    pub code: String,
+    pub status: String,
+    pub customer_name: String,
+    pub phone: String,
+    pub address: String,
+    pub note: String,
+    pub total_cents: i64,
+    pub created_at: String,
+    pub tracking_number: String,
+    /// "2 × Hoodie; 1 × Print"
+    pub items: String,
+}
+
+pub struct OrderEvent {
+    pub from_status: String,
+    pub to_status: String,
+    pub actor: String,
+    pub note: String,
+    pub at: String,
+}
+
+pub struct OrderLine {
+    pub product_name: String,
+    pub unit_price_cents: i64,
+    pub quantity: i64,
+}
+
+pub struct OrderDetail {
+    pub summary: OrderSummary,
+    pub lines: Vec<OrderLine>,
+    pub events: Vec<OrderEvent>,
+    pub status_changed_at: String,
+}
+
+/// What became of a requested status change.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Changed {
+    Done,
+    /// The order is not (or no longer) in the expected status: nothing was done.
+    NotFrom {
+        now: Option<String>,
+    },
+}
+
+type SummaryRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+);
+
+const SUMMARY_COLUMNS: &str = "o.id, o.code, o.status, o.customer_name, o.phone, o.address, \
+     o.note, o.total_cents, o.created_at, o.tracking_number, \
+     (SELECT STRING_AGG(CAST(l.quantity AS TEXT) || ' × ' || l.product_name, '; ') \
+      FROM order_lines l WHERE l.order_id = o.id)";
+
+fn summary(row: SummaryRow) -> OrderSummary {
+    let (
+        id,
+        code,
+        status,
+        customer_name,
+        phone,
+        address,
+        note,
+        total_cents,
+        created_at,
+        tracking_number,
+        items,
+    ) = row;
+    OrderSummary {
+        id,
+        code,
+        status,
+        customer_name,
+        phone,
+        address,
+        note,
+        total_cents,
+        created_at,
+        tracking_number,
+        items: items.unwrap_or_default(),
+    }
+}
+
+/// `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\` taken literally.
+fn contains_pattern(text: &str) -> String {
+    let mut p = String::from("%");
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+impl AdminDb {
+    /// Newest first, at most `limit`.
+    pub async fn list_orders(
+        &self,
+        f: &OrderFilter,
+        limit: i64,
+    ) -> Result<Vec<OrderSummary>, StoreError> {
+        // one statement for every combination: a filter left out is NULL and matches all
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS} FROM orders o \
+             WHERE ($1 IS NULL OR o.status = $1) \
+               AND ($2 IS NULL OR o.created_at >= $2) \
+               AND ($3 IS NULL OR o.created_at < $3) \
+               AND ($4 IS NULL OR EXISTS (SELECT 1 FROM order_lines l \
+                                         WHERE l.order_id = o.id AND l.product_id = $4)) \
+               AND ($5 IS NULL OR o.code = UPPER($5) OR o.phone LIKE $6 ESCAPE '\\') \
+               AND ($7 IS NULL OR o.id < $7) \
+             ORDER BY o.id DESC LIMIT $8"
+        );
+        let search = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let rows: Vec<SummaryRow> = on_pool!(self, p => sqlx::query_as(&sql)
+            .bind(f.status.map(OrderStatus::as_str))
+            .bind(f.from.as_deref())
+            .bind(f.until.as_deref())
+            .bind(f.product)
+            .bind(search)
+            .bind(search.map(contains_pattern))
+            .bind(f.before_id)
+            .bind(limit)
+            .fetch_all(p)
+            .await
+            .map_err(classify))?;
+        Ok(rows.into_iter().map(summary).collect())
+    }
+
+    pub async fn order_detail(&self, code: &str) -> Result<Option<OrderDetail>, StoreError> {
+        let sql = format!("SELECT {SUMMARY_COLUMNS} FROM orders o WHERE o.code = $1");
+        let row: Option<SummaryRow> = on_pool!(self, p => sqlx::query_as(&sql)
+            .bind(code)
+            .fetch_optional(p)
+            .await
+            .map_err(classify))?;
+        let Some(row) = row else { return Ok(None) };
+        let summary = summary(row);
+        let lines: Vec<(String, i64, i64)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT product_name, unit_price_cents, quantity FROM order_lines \
+             WHERE order_id = $1 ORDER BY product_id",
+        )
+        .bind(summary.id)
+        .fetch_all(p)
+        .await
+        .map_err(classify))?;
+        let events: Vec<(String, String, String, String, String)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT from_status, to_status, actor, note, at FROM order_events \
+             WHERE order_id = $1 ORDER BY id",
+        )
+        .bind(summary.id)
+        .fetch_all(p)
+        .await
+        .map_err(classify))?;
+        let changed: (String,) = on_pool!(self, p => sqlx::query_as(
+            "SELECT status_changed_at FROM orders WHERE id = $1",
+        )
+        .bind(summary.id)
+        .fetch_one(p)
+        .await
+        .map_err(classify))?;
+        Ok(Some(OrderDetail {
+            summary,
+            lines: lines
+                .into_iter()
+                .map(|(product_name, unit_price_cents, quantity)| OrderLine {
+                    product_name,
+                    unit_price_cents,
+                    quantity,
+                })
+                .collect(),
+            events: events
+                .into_iter()
+                .map(|(from_status, to_status, actor, note, at)| OrderEvent {
+                    from_status,
+                    to_status,
+                    actor,
+                    note,
+                    at,
+                })
+                .collect(),
+            status_changed_at: changed.0,
+        }))
+    }
+
+    /// Moves an order from `from` to `to` (the caller has checked the move is allowed), with a
+    /// tracking number when shipping; a cancellation restocks. `actor` goes in the audit trail.
+    pub async fn change_status(
+        &self,
+        code: &str,
+        from: OrderStatus,
+        to: OrderStatus,
+        tracking: &str,
+        actor: &str,
+        now: &str,
+    ) -> Result<Changed, StoreError> {
+        on_pool!(self, p => {
+            let mut tx = p.begin().await.map_err(classify)?;
+            // the write comes first: on SQLite it takes the write lock before anything is read
+            let id: Option<(i64, String)> = sqlx::query_as(
+                "UPDATE orders SET status = $1, status_changed_at = $2, \
+                 tracking_number = CASE WHEN $3 = '' THEN tracking_number ELSE $3 END \
+                 WHERE code = $4 AND status = $5 RETURNING id, phone",
+            )
+            .bind(to.as_str())
+            .bind(now)
+            .bind(tracking)
+            .bind(code)
+            .bind(from.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(classify)?;
+            let Some((id, phone)) = id else {
+                let now_status: Option<(String,)> =
+                    sqlx::query_as("SELECT status FROM orders WHERE code = $1")
+                        .bind(code)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(classify)?;
+                return Ok(Changed::NotFrom { now: now_status.map(|(s,)| s) });
+            };
+            if to == OrderStatus::Cancelled {
+                let lines: Vec<(i64, i64)> = sqlx::query_as(
+                    "SELECT product_id, quantity FROM order_lines WHERE order_id = $1",
+                )
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(classify)?;
+                let phone_key: String = phone.chars().filter(char::is_ascii_digit).collect();
+                for (product_id, quantity) in lines {
+                    sqlx::query("UPDATE products SET stock = stock + $1 WHERE id = $2")
+                        .bind(quantity)
+                        .bind(product_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(classify)?;
+                    sqlx::query(
+                        "UPDATE customer_units SET units = CASE WHEN units > $1 THEN units - $1 ELSE 0 END \
+                         WHERE product_id = $2 AND phone_key = $3",
+                    )
+                    .bind(quantity)
+                    .bind(product_id)
+                    .bind(&phone_key)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                }
+            }
+            let note = if tracking.is_empty() {
+                String::new()
+            } else {
+                format!("tracking {tracking}")
+            };
+            sqlx::query(
+                "INSERT INTO order_events (order_id, from_status, to_status, actor, note, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .bind(actor)
+            .bind(&note)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+            tx.commit().await.map_err(classify)?;
+            Ok(Changed::Done)
+        })
+    }
+
+    /// Codes of orders still awaiting payment that were placed before `cutoff`, oldest first.
+    pub async fn unpaid_before(&self, cutoff: &str, limit: i64) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT code FROM orders WHERE status = $1 AND created_at < $2 \
+             ORDER BY created_at LIMIT $3",
+        )
+        .bind(OrderStatus::AwaitingPayment.as_str())
+        .bind(cutoff)
+        .bind(limit)
+        .fetch_all(p)
+        .await
+        .map_err(classify))?;
+        Ok(rows.into_iter().map(|(c,)| c).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_search_for_a_phone_fragment_takes_wildcards_literally() {
+        assert_eq!(super::contains_pattern("55_1%"), "%55\\_1\\%%");
+    }
+}

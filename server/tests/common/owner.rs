@@ -1,0 +1,80 @@
+//! The owner's side in tests: the first owner, logging in, and the session's CSRF token.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use super::{spawn_on, Kind, TestApp};
+use reqwest::header::{COOKIE, SET_COOKIE};
+
+pub const SECRET: &str = "admin-test-secret-0123456789abcdefghij";
+pub const EMAIL: &str = "owner@harbour.example";
+pub const PASSWORD: &str = "tide tables at dawn";
+
+pub async fn shop(kind: Kind) -> TestApp {
+    spawn_on(kind, &[("HOLDFAST_SECRET", SECRET)]).await
+}
+
+pub fn setup_code() -> String {
+    server::admin::setup_code(SECRET.as_bytes())
+}
+
+/// The session cookie a response set, as `name=value`.
+pub fn session_cookie(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("holdfast_owner=") && !v.starts_with("holdfast_owner=;"))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+}
+
+pub async fn post_form(
+    app: &TestApp,
+    path: &str,
+    cookie: Option<&str>,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = app.client.post(app.url(path)).form(form);
+    if let Some(c) = cookie {
+        req = req.header(COOKIE, c);
+    }
+    req.send().await.unwrap()
+}
+
+pub async fn get_with(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Creates the first owner through the setup page; the session cookie it starts.
+pub async fn first_owner(app: &TestApp) -> String {
+    let code = setup_code();
+    let res = post_form(
+        app,
+        "/admin/setup",
+        None,
+        &[("code", &code), ("email", EMAIL), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    session_cookie(&res).expect("setup signs the owner in")
+}
+
+pub async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    post_form(
+        app,
+        "/admin/login",
+        None,
+        &[("email", email), ("password", password), ("next", "/admin")],
+    )
+    .await
+}
+
+/// The CSRF token on the admin home page of this session.
+pub async fn csrf(app: &TestApp, cookie: &str) -> String {
+    let page = get_with(app, "/admin", cookie).await.text().await.unwrap();
+    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    page[at..at + 64].to_owned()
+}
