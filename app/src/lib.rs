@@ -6,6 +6,8 @@ pub mod components;
 pub mod domain;
 pub mod pages;
 #[cfg(feature = "ssr")]
+pub mod pulse;
+#[cfg(feature = "ssr")]
 pub mod state;
 #[cfg(feature = "ssr")]
 pub mod store;

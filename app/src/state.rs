@@ -15,6 +15,8 @@ pub struct AppState {
     pub order_admission: Arc<Semaphore>,
     /// Whether cookies get the `Secure` attribute (set when served over HTTPS).
     pub secure_cookies: bool,
+    /// This server's answers and latencies, for the owner's control room.
+    pub pulse: Arc<crate::pulse::Pulse>,
 }
 
 impl AppState {
@@ -24,6 +26,7 @@ impl AppState {
         signer: Signer,
         max_orders_in_flight: usize,
         secure_cookies: bool,
+        pulse: Arc<crate::pulse::Pulse>,
     ) -> AppState {
         AppState {
             store,
@@ -31,6 +34,7 @@ impl AppState {
             signer: Arc::new(signer),
             order_admission: Arc::new(Semaphore::new(max_orders_in_flight.max(1))),
             secure_cookies,
+            pulse,
         }
     }
 }

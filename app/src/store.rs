@@ -154,6 +154,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the store can serve right now: the database answers and the order desk runs.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// What the owner has paused: product ids, and 0 for the whole shop's checkout.
+    async fn brakes(&self) -> Result<Vec<i64>, StoreError>;
 }
 
 /// The waiting room of every sale that has one. Its writes go through the same order desk as

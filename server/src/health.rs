@@ -68,6 +68,9 @@ mod tests {
         async fn ping(&self) -> Result<(), StoreError> {
             Err(StoreError::Busy("the database is unreachable".into()))
         }
+        async fn brakes(&self) -> Result<Vec<i64>, StoreError> {
+            Err(StoreError::Busy("down".into()))
+        }
     }
 
     #[tokio::test]

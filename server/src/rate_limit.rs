@@ -52,6 +52,8 @@ pub struct ClientLimits {
     clock: DefaultClock,
     trust_proxy: bool,
     shared: Option<Arc<dyn SharedAllowance>>,
+    /// Where refusals are counted for the owner's control room.
+    pulse: Arc<app::pulse::Pulse>,
 }
 
 impl ClientLimits {
@@ -61,6 +63,7 @@ impl ClientLimits {
         per_sec: u32,
         trust_proxy: bool,
         shared: Option<Arc<dyn SharedAllowance>>,
+        pulse: Arc<app::pulse::Pulse>,
     ) -> Option<Arc<ClientLimits>> {
         let rate = NonZeroU32::new(per_sec)?;
         let burst = NonZeroU32::new(per_sec.saturating_mul(10)).unwrap_or(rate);
@@ -69,6 +72,7 @@ impl ClientLimits {
             clock: DefaultClock::default(),
             trust_proxy,
             shared,
+            pulse,
         });
         // forget clients that have been quiet long enough to be back at a full allowance
         let weak = Arc::downgrade(&limits);
@@ -90,6 +94,11 @@ impl ClientLimits {
             let wait = not_until.wait_time_from(self.clock.now());
             u32::try_from(wait.as_secs() + 1).unwrap_or(u32::MAX)
         })
+    }
+
+    fn refuse(&self, secs: u32) -> Response {
+        self.pulse.record(app::pulse::Answer::RateLimited, None);
+        json_error(&ApiError::rate_limited(secs))
     }
 
     fn client(&self, req: &Request) -> Option<IpAddr> {
@@ -153,11 +162,11 @@ pub async fn limit(
         if LIMITED.contains(&req.uri().path()) {
             if let Some(client) = limits.client(&req) {
                 if let Err(secs) = limits.check(client) {
-                    return json_error(&ApiError::rate_limited(secs));
+                    return limits.refuse(secs);
                 }
                 if let Some(shared) = &limits.shared {
                     match shared.check(client.to_string()).await {
-                        Ok(Err(secs)) => return json_error(&ApiError::rate_limited(secs)),
+                        Ok(Err(secs)) => return limits.refuse(secs),
                         Ok(Ok(())) => {}
                         Err(e) => tracing::debug!(error = %e, "shared allowance unknown"),
                     }
@@ -206,8 +215,8 @@ mod tests {
     async fn behind_a_trusted_proxy_the_client_is_the_last_forwarded_entry_and_otherwise_the_peer()
     {
         let req = request("203.0.113.9, 198.51.100.2", [10, 0, 0, 1]);
-        let trusting = ClientLimits::new(1, true, None);
-        let direct = ClientLimits::new(1, false, None);
+        let trusting = ClientLimits::new(1, true, None, Arc::default());
+        let direct = ClientLimits::new(1, false, None, Arc::default());
         let (Some(trusting), Some(direct)) = (trusting, direct) else {
             panic!("limits on")
         };
@@ -226,7 +235,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_over_its_burst_waits_and_others_do_not() {
-        let limits = ClientLimits::new(2, false, None);
+        let limits = ClientLimits::new(2, false, None, Arc::default());
         let Some(limits) = limits else {
             panic!("limits on")
         };
@@ -239,7 +248,7 @@ mod tests {
         assert!(matches!(refused, Err(1)), "{refused:?}");
         assert_eq!(limits.check(other), Ok(()));
         assert!(
-            ClientLimits::new(0, false, None).is_none(),
+            ClientLimits::new(0, false, None, Arc::default()).is_none(),
             "0 turns limits off"
         );
     }

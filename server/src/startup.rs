@@ -38,6 +38,7 @@ pub struct Application {
     backend: Backend,
     usher: tokio::task::JoinHandle<()>,
     expiry: Option<tokio::task::JoinHandle<()>>,
+    live_task: tokio::task::JoinHandle<()>,
 }
 
 /// The database the shop runs on, chosen by `DATABASE_URL`.
@@ -128,12 +129,14 @@ impl Application {
         let backend = Backend::open(&config).await?;
         let signer =
             app::tokens::Signer::new(&config.signing_key()?).map_err(anyhow::Error::msg)?;
+        let pulse = Arc::new(app::pulse::Pulse::default());
         let state = AppState::new(
             Arc::new(CatalogueCache::new(backend.store(), config.catalogue_cache)),
             backend.queue(),
             signer,
             config.max_orders_in_flight,
             config.secure_cookies,
+            pulse.clone(),
         );
         let usher = crate::usher::spawn(backend.queue(), config.queue_tick);
         // release builds only: under `cargo leptos watch` every rebuild would recompress a
@@ -145,8 +148,12 @@ impl Application {
             config.rate_limit_per_sec,
             config.trust_proxy,
             backend.shared_allowance(config.rate_limit_per_sec),
+            pulse.clone(),
         );
+        let (live, live_task) =
+            crate::admin::live::LiveFeed::start(backend.admin_db(), pulse.clone());
         let admin = Arc::new(crate::admin::AdminState {
+            live,
             db: backend.admin_db(),
             secure_cookies: config.secure_cookies,
             trust_proxy: config.trust_proxy,
@@ -168,6 +175,7 @@ impl Application {
             backend,
             usher,
             expiry,
+            live_task,
         })
     }
 
@@ -189,6 +197,7 @@ impl Application {
             .await
             .context("server failed")?;
         self.usher.abort();
+        self.live_task.abort();
         if let Some(expiry) = &self.expiry {
             expiry.abort();
         }

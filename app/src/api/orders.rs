@@ -31,9 +31,31 @@ mod edge {
     const YEAR: u32 = 365 * 24 * 3600;
     const DAY: u32 = 24 * 3600;
 
-    /// Places a parsed order if the shop has room for one more right now.
+    /// Places a parsed order if the shop has room for one more right now and the owner has not
+    /// paused checkout for it; every answer is counted in the server's pulse.
     pub async fn place(order: NewOrder) -> Result<OrderView, ApiError> {
+        use crate::pulse::Answer;
         let state = crate::api::state()?;
+        let started = std::time::Instant::now();
+        let placed = admit_and_place(&state, order).await;
+        let took = placed.is_ok().then(|| started.elapsed());
+        state
+            .pulse
+            .record(Answer::of(&placed.as_ref().map(|_| ())), took);
+        placed
+    }
+
+    async fn admit_and_place(
+        state: &crate::state::AppState,
+        order: NewOrder,
+    ) -> Result<OrderView, ApiError> {
+        let brakes = state.store.brakes().await?;
+        if brakes.contains(&0) {
+            return Err(ApiError::paused(None));
+        }
+        if let Some((id, _)) = order.lines.iter().find(|(id, _)| brakes.contains(id)) {
+            return Err(ApiError::paused(Some(*id)));
+        }
         let Ok(_permit) = state.order_admission.clone().try_acquire_owned() else {
             return Err(ApiError::overloaded(2));
         };

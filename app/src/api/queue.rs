@@ -59,15 +59,25 @@ mod edge {
             product_name: info.product_name,
             product_slug: info.product_slug,
             quantity: info.quantity,
+            paused: false,
             state: queue_state,
         }
+    }
+
+    /// The status, with whether the owner has paused this sale (a pause that cannot be read
+    /// right now is not shown: the waiting page asks again in a moment).
+    pub async fn status_now(state: &AppState, info: TicketInfo) -> QueueStatus {
+        let brakes = state.store.brakes().await.unwrap_or_default();
+        let mut status = status(state, info);
+        status.paused = brakes.contains(&0) || brakes.contains(&status.product_id);
+        status
     }
 
     pub async fn join(input: JoinInput) -> Result<QueueStatus, ApiError> {
         let request = JoinRequest::parse(&input)?;
         let state = crate::api::state()?;
         let info = state.queue.join_queue(request).await?;
-        let status = status(&state, info);
+        let status = status_now(&state, info).await;
         cookies::set(TICKET_COOKIE, &status.ticket, DAY, state.secure_cookies);
         Ok(status)
     }
@@ -97,7 +107,7 @@ mod edge {
                 "That place in line does not exist. Join the line again from the product page.",
             )
         })?;
-        Ok(status(&state, info))
+        Ok(status_now(&state, info).await)
     }
 
     pub fn hold_id(state: &AppState, token: &str) -> Result<i64, ApiError> {
@@ -176,7 +186,7 @@ pub async fn queue_leave(ticket: String) -> Result<QueueStatus, ApiError> {
         .leave_queue(id)
         .await?
         .ok_or_else(|| ApiError::not_found("That place in line does not exist."))?;
-    let status = edge::status(&state, info);
+    let status = edge::status_now(&state, info).await;
     leptos_axum::redirect(&format!("/p/{}", status.product_slug));
     Ok(status)
 }

@@ -70,6 +70,14 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u32,
     },
+    /// The owner has paused checkout (for this product or the whole shop): places in line are
+    /// kept; try again after `retry_after_secs`.
+    #[error("{message}")]
+    Paused {
+        message: String,
+        product_id: Option<i64>,
+        retry_after_secs: u32,
+    },
     /// The server is shedding load: try again after `retry_after_secs`.
     #[error("{message}")]
     Overloaded {
@@ -121,6 +129,17 @@ impl ApiError {
         }
     }
 
+    /// Checkout is paused by the owner: for `product_id`, or the whole shop when `None`.
+    pub fn paused(product_id: Option<i64>) -> ApiError {
+        ApiError::Paused {
+            message: "Checkout is paused for a moment by the shop. Your place in line is kept; \
+                      please try again shortly."
+                .to_owned(),
+            product_id,
+            retry_after_secs: 10,
+        }
+    }
+
     pub fn rate_limited(retry_after_secs: u32) -> ApiError {
         ApiError::RateLimited {
             message: format!(
@@ -134,6 +153,9 @@ impl ApiError {
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             ApiError::Overloaded {
+                retry_after_secs, ..
+            }
+            | ApiError::Paused {
                 retry_after_secs, ..
             }
             | ApiError::RateLimited {
@@ -176,7 +198,7 @@ impl ApiError {
             | ApiError::LimitReached { .. }
             | ApiError::HoldInvalid { .. } => 409,
             ApiError::RateLimited { .. } => 429,
-            ApiError::Overloaded { .. } => 503,
+            ApiError::Overloaded { .. } | ApiError::Paused { .. } => 503,
             ApiError::Internal { .. } => 500,
         }
     }

@@ -83,6 +83,9 @@ pub struct QueueStatus {
     pub product_name: String,
     pub product_slug: String,
     pub quantity: u32,
+    /// The owner has paused this sale: nobody is admitted meanwhile, places are kept.
+    #[serde(default)]
+    pub paused: bool,
     #[serde(flatten)]
     pub state: QueueState,
 }
@@ -106,6 +109,7 @@ mod tests {
             product_name: "Hoodie".into(),
             product_slug: "hoodie".into(),
             quantity: 2,
+            paused: false,
             state: QueueState::Waiting {
                 position: Some(4),
                 eta_seconds: 30,

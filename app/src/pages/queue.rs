@@ -65,6 +65,11 @@ fn Standing(data: QueuePageData) -> impl IntoView {
             ) />
             <h1>"You're in line"</h1>
             <p class="queue-what">{what}</p>
+            {status.paused.then(|| view! {
+                <p class="notice paused" role="status" data-testid="paused">
+                    "The sale is paused for a moment by the shop. Your place in line is kept."
+                </p>
+            })}
             <div class="notice queue-place" role="status" data-testid="queue-state" data-state="waiting">
                 {match (position, starts_in_secs) {
                     (_, Some(secs)) => view! {
@@ -101,7 +106,15 @@ fn Standing(data: QueuePageData) -> impl IntoView {
             hold_token,
             hold_seconds_left,
             ..
-        } => view! { <HeldCheckout data hold_token seconds_left=hold_seconds_left /> }.into_any(),
+        } => view! {
+            {status.paused.then(|| view! {
+                <p class="notice paused" role="status" data-testid="paused">
+                    "Checkout is paused for a moment by the shop. Your hold is kept: it will not run out while paused."
+                </p>
+            })}
+            <HeldCheckout data hold_token seconds_left=hold_seconds_left />
+        }
+        .into_any(),
         QueueState::SoldOut => view! {
             <h1>"Sold out"</h1>
             <div class="notice notice-error" role="status" data-testid="queue-state" data-state="sold_out">

@@ -10,6 +10,8 @@
 pub mod cli;
 pub mod db;
 mod error;
+pub mod live;
+mod live_db;
 mod login;
 pub mod orders;
 pub mod orders_db;
@@ -42,6 +44,9 @@ pub const GUARDED: &[(&str, &str)] = &[
     ("GET", "/admin/orders.csv"),
     ("GET", "/admin/orders/{code}"),
     ("POST", "/admin/orders/{code}/status"),
+    ("GET", "/admin/live"),
+    ("GET", "/admin/live/events"),
+    ("POST", "/admin/brake"),
 ];
 
 pub struct AdminState {
@@ -50,6 +55,8 @@ pub struct AdminState {
     pub trust_proxy: bool,
     /// Opens the one-time setup page (while there is no owner); derived from the shop's secret.
     pub setup_code: String,
+    /// The control room's latest figures.
+    pub live: live::LiveFeed,
 }
 
 /// The code that opens `/admin/setup`: the same on every server of the shop, unguessable
@@ -73,6 +80,9 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: Arc<AdminState>) -> Route
         .route("/admin/orders.csv", get(orders::csv))
         .route("/admin/orders/{code}", get(orders::detail))
         .route("/admin/orders/{code}/status", post(orders::change_status))
+        .route("/admin/live", get(live::page))
+        .route("/admin/live/events", get(live::events))
+        .route("/admin/brake", post(live::brake))
         .layer(axum::middleware::from_fn(same_origin))
         .layer(SetResponseHeaderLayer::overriding(
             CACHE_CONTROL,

@@ -20,6 +20,7 @@ pub fn document(title: &str, body: impl IntoView + 'static) -> Html<String> {
             <body class="admin">
                 <header class="admin-bar">
                     <a href="/admin" class="admin-brand">"Holdfast admin"</a>
+                    <a href="/admin/live">"Live"</a>
                     <a href="/admin/orders">"Orders"</a>
                     <a href="/">"Shop"</a>
                 </header>
@@ -102,6 +103,7 @@ pub fn home(email: &str, csrf: &str, sessions: i64) -> Html<String> {
         view! {
             <h1>"The shop"</h1>
             <p>"Signed in as " <strong>{email}</strong></p>
+            <p><a href="/admin/live">"Live control room →"</a></p>
             <p><a href="/admin/orders">"Orders →"</a></p>
             <section class="admin-card">
                 <h2>"Sessions"</h2>

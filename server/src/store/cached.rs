@@ -14,6 +14,7 @@ pub struct CatalogueCache {
     inner: Arc<dyn Store>,
     ttl: Duration,
     latest: Mutex<Option<(Instant, Arc<Vec<ProductView>>)>>,
+    brakes: Mutex<Option<(Instant, Arc<Vec<i64>>)>>,
 }
 
 impl CatalogueCache {
@@ -22,6 +23,7 @@ impl CatalogueCache {
             inner,
             ttl,
             latest: Mutex::new(None),
+            brakes: Mutex::new(None),
         }
     }
 
@@ -76,6 +78,22 @@ impl Store for CatalogueCache {
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }
+
+    /// Read at most once per `ttl` as well: a pause takes effect on every server within it.
+    async fn brakes(&self) -> Result<Vec<i64>, StoreError> {
+        if self.ttl.is_zero() {
+            return self.inner.brakes().await;
+        }
+        let mut latest = self.brakes.lock().await;
+        if let Some((at, brakes)) = latest.as_ref() {
+            if at.elapsed() < self.ttl {
+                return Ok(brakes.as_ref().clone());
+            }
+        }
+        let fresh = Arc::new(self.inner.brakes().await?);
+        *latest = Some((Instant::now(), fresh.clone()));
+        Ok(fresh.as_ref().clone())
+    }
 }
 
 #[cfg(test)]
@@ -119,6 +137,9 @@ mod tests {
         }
         async fn ping(&self) -> Result<(), StoreError> {
             Ok(())
+        }
+        async fn brakes(&self) -> Result<Vec<i64>, StoreError> {
+            Ok(Vec::new())
         }
     }
 

@@ -139,6 +139,15 @@ macro_rules! desk_backed {
                     .map(|_| ())
                     .map_err($crate::store::classify)
             }
+
+            async fn read_brakes(&self) -> Result<Vec<i64>, app::store::StoreError> {
+                let rows: Vec<(i64,)> =
+                    sqlx::query_as("SELECT product_id FROM brakes ORDER BY product_id")
+                        .fetch_all(&self.$pool)
+                        .await
+                        .map_err($crate::store::classify)?;
+                Ok(rows.into_iter().map(|(id,)| id).collect())
+            }
         }
 
         #[async_trait::async_trait]

@@ -75,10 +75,13 @@ macro_rules! sql_reads {
                 Option<String>,
                 Option<String>,
                 Option<String>,
+                i64,
             );
             let row: Option<Row> = sqlx::query_as(
                 "SELECT t.product_id, p.name, p.slug, t.quantity, t.state, t.rank, t.hold_id, h.expires_at, \
-                 o.code, s.starts_at FROM queue_tickets t JOIN products p ON p.id = t.product_id \
+                 o.code, s.starts_at, \
+                 (SELECT COUNT(*) FROM brakes b WHERE b.product_id IN (0, t.product_id)) \
+                 FROM queue_tickets t JOIN products p ON p.id = t.product_id \
                  LEFT JOIN holds h ON h.id = t.hold_id LEFT JOIN orders o ON o.id = h.order_id \
                  LEFT JOIN sales s ON s.product_id = t.product_id WHERE t.id = $1",
             )
@@ -97,6 +100,7 @@ macro_rules! sql_reads {
                 expires_at,
                 code,
                 starts_at,
+                paused,
             )) = row
             else {
                 return Ok(None);
@@ -107,7 +111,8 @@ macro_rules! sql_reads {
                 }
                 ("admitted", Some(hold_id), Some(expires_at), _) => {
                     let seconds_left = u64::try_from(now.secs_until(&expires_at)).unwrap_or(0);
-                    if seconds_left == 0 {
+                    // while the owner has paused the sale, holds do not run out (see the usher)
+                    if seconds_left == 0 && paused == 0 {
                         // the next admission round returns its units; it cannot be used any more
                         app::store::Standing::Expired
                     } else {

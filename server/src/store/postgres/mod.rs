@@ -132,6 +132,10 @@ impl Store for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.health().await
     }
+
+    async fn brakes(&self) -> Result<Vec<i64>, StoreError> {
+        self.read_brakes().await
+    }
 }
 
 jobs::desk_backed!(PgStore, pool);

@@ -165,7 +165,11 @@ pub(super) async fn admission_round(
 ) -> Result<AdmissionRound, StoreError> {
     let mut round = AdmissionRound::default();
     let overdue: Vec<(i64, i64)> =
-        sqlx::query_as("SELECT id, ticket_id FROM holds WHERE state = 'live' AND expires_at <= $1")
+        // a paused product's holds do not run out: their shoppers cannot check out meanwhile
+        sqlx::query_as(
+            "SELECT h.id, h.ticket_id FROM holds h WHERE h.state = 'live' AND h.expires_at <= $1 \
+             AND NOT EXISTS (SELECT 1 FROM brakes b WHERE b.product_id IN (0, h.product_id))",
+        )
             .bind(&now.text)
             .fetch_all(&mut *c)
             .await
@@ -196,7 +200,8 @@ pub(super) async fn admission_round(
     let lines: Vec<(i64,)> = sqlx::query_as(
         "SELECT s.product_id FROM sales s WHERE s.waiting_room AND s.starts_at <= $1 \
          AND s.ends_at > $1 AND EXISTS (SELECT 1 FROM queue_tickets t \
-         WHERE t.product_id = s.product_id AND t.state = 'waiting')",
+         WHERE t.product_id = s.product_id AND t.state = 'waiting') \
+         AND NOT EXISTS (SELECT 1 FROM brakes b WHERE b.product_id IN (0, s.product_id))",
     )
     .bind(&now.text)
     .fetch_all(&mut *c)
@@ -217,8 +222,10 @@ async fn serve_line(
 ) -> Result<AdmissionRound, StoreError> {
     let mut round = AdmissionRound::default();
     let sale: Option<(i64, i64, Option<i64>)> = sqlx::query_as(
+        // a paused line admits nobody: it keeps its order until the owner resumes
         "SELECT hold_seconds, sale_price_cents, per_customer_limit FROM sales \
-         WHERE product_id = $1 AND waiting_room AND starts_at <= $2 AND ends_at > $2",
+         WHERE product_id = $1 AND waiting_room AND starts_at <= $2 AND ends_at > $2 \
+         AND NOT EXISTS (SELECT 1 FROM brakes b WHERE b.product_id IN (0, $1))",
     )
     .bind(product_id)
     .bind(&now.text)

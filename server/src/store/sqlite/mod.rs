@@ -218,6 +218,10 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.health().await
     }
+
+    async fn brakes(&self) -> Result<Vec<i64>, StoreError> {
+        self.read_brakes().await
+    }
 }
 
 jobs::desk_backed!(SqliteStore, read);

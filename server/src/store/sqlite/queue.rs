@@ -151,7 +151,11 @@ fn return_hold(c: &Connection, hold_id: i64, end_state: &str) -> Result<bool, St
 pub(super) fn admission_round(c: &Connection, now: &Now) -> Result<AdmissionRound, StoreError> {
     let mut round = AdmissionRound::default();
     let overdue: Vec<(i64, i64)> = c
-        .prepare_cached("SELECT id, ticket_id FROM holds WHERE state = 'live' AND expires_at <= ?")
+        // a paused product's holds do not run out: their shoppers cannot check out meanwhile
+        .prepare_cached(
+            "SELECT h.id, h.ticket_id FROM holds h WHERE h.state = 'live' AND h.expires_at <= ? \
+             AND NOT EXISTS (SELECT 1 FROM brakes b WHERE b.product_id IN (0, h.product_id))",
+        )
         .and_then(|mut s| {
             s.query_map([&now.text], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect()
@@ -181,7 +185,8 @@ pub(super) fn admission_round(c: &Connection, now: &Now) -> Result<AdmissionRoun
         .prepare_cached(
             "SELECT s.product_id FROM sales s WHERE s.waiting_room = 1 AND s.starts_at <= ?1 \
              AND s.ends_at > ?1 AND EXISTS (SELECT 1 FROM queue_tickets t \
-             WHERE t.product_id = s.product_id AND t.state = 'waiting')",
+             WHERE t.product_id = s.product_id AND t.state = 'waiting') \
+             AND NOT EXISTS (SELECT 1 FROM brakes b WHERE b.product_id IN (0, s.product_id))",
         )
         .and_then(|mut s| s.query_map([&now.text], |r| r.get(0))?.collect())
         .map_err(db_error)?;
@@ -201,8 +206,10 @@ fn serve_line(c: &Connection, product_id: i64, now: &Now) -> Result<AdmissionRou
     let mut round = AdmissionRound::default();
     let sale: Option<(i64, i64, Option<i64>)> = c
         .prepare_cached(
+            // a paused line admits nobody: it keeps its order until the owner resumes
             "SELECT hold_seconds, sale_price_cents, per_customer_limit FROM sales \
-             WHERE product_id = ?1 AND waiting_room = 1 AND starts_at <= ?2 AND ends_at > ?2",
+             WHERE product_id = ?1 AND waiting_room = 1 AND starts_at <= ?2 AND ends_at > ?2 \
+             AND NOT EXISTS (SELECT 1 FROM brakes b WHERE b.product_id IN (0, ?1))",
         )
         .and_then(|mut s| {
             s.query_row(params![product_id, now.text], |r| {

@@ -1,0 +1,350 @@
+//! The surge control room, `/admin/live`: what is happening now, updated every second over
+//! server-sent events (`/admin/live/events`), and the brake. One task per server reads the
+//! shop's figures once a second (a handful of small queries) and keeps each sale's burn-down;
+//! every open control room gets the same snapshot. Without JavaScript the page reloads itself.
+
+use super::db::AdminDb;
+use super::error::AdminError;
+use super::live_db::SaleFigures;
+use super::session::Owner;
+use super::{pages, AdminState};
+use crate::store::clock::Now;
+use app::pulse::Pulse;
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Burn-down points kept per sale: ten minutes at one a second.
+const BURN_POINTS: usize = 600;
+/// After a pause, a held shopper has at least this long to check out.
+const RESUME_GRACE_SECS: i64 = 120;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Snapshot {
+    pub at: String,
+    pub orders_last_minute: i64,
+    /// Orders per minute, the last 15 minutes, oldest first.
+    pub orders_per_minute: Vec<i64>,
+    pub checkout_paused: bool,
+    pub sales: Vec<SaleView>,
+    pub holds_outstanding: i64,
+    pub units_held: i64,
+    pub queue_waiting: i64,
+    /// This server's own: answers by kind since it started, and p95 order latency (last minute).
+    pub answers: Vec<(String, u64)>,
+    pub p95_ms: Option<f64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SaleView {
+    #[serde(flatten)]
+    pub figures: SaleFigures,
+    pub paused: bool,
+    /// Seconds until the last in line is served at the last minute's pace (None: no pace yet).
+    pub eta_secs: Option<i64>,
+    /// Units left, one point a second, oldest first (at most ten minutes).
+    pub burn: Vec<i64>,
+}
+
+pub struct LiveFeed {
+    latest: watch::Receiver<Arc<Snapshot>>,
+}
+
+impl LiveFeed {
+    /// Starts the once-a-second reader.
+    pub fn start(db: AdminDb, pulse: Arc<Pulse>) -> (LiveFeed, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
+        let task = tokio::spawn(async move {
+            let mut burns: HashMap<i64, VecDeque<i64>> = HashMap::new();
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tick.tick().await;
+                let snapshot = read(&db, &pulse, &mut burns).await;
+                if tx.send(Arc::new(snapshot)).is_err() {
+                    break;
+                }
+            }
+        });
+        (LiveFeed { latest: rx }, task)
+    }
+}
+
+async fn read(db: &AdminDb, pulse: &Pulse, burns: &mut HashMap<i64, VecDeque<i64>>) -> Snapshot {
+    let mut snapshot = Snapshot {
+        answers: pulse
+            .answers()
+            .into_iter()
+            .map(|(k, n)| (k.to_owned(), n))
+            .collect(),
+        p95_ms: pulse.p95_ms(),
+        ..Snapshot::default()
+    };
+    let now = Now::current();
+    snapshot.at = now.text().to_owned();
+    if let Err(e) = fill(db, &now, burns, &mut snapshot).await {
+        snapshot.error = Some(format!("The database did not answer: {e}"));
+    }
+    snapshot
+}
+
+async fn fill(
+    db: &AdminDb,
+    now: &Now,
+    burns: &mut HashMap<i64, VecDeque<i64>>,
+    s: &mut Snapshot,
+) -> Result<(), app::store::StoreError> {
+    let minute_ago = now.plus_secs(-60);
+    let since = now.plus_secs(-15 * 60);
+    let by_minute: HashMap<String, i64> = db.orders_by_minute(&since).await?.into_iter().collect();
+    s.orders_per_minute = (0..15)
+        .rev()
+        .map(|ago| {
+            let minute = now.plus_secs(-60 * ago);
+            by_minute
+                .get(minute.get(..16).unwrap_or_default())
+                .copied()
+                .unwrap_or(0)
+        })
+        .collect();
+    s.orders_last_minute = db
+        .orders_by_minute(&minute_ago)
+        .await?
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
+    let paused = db.paused().await?;
+    s.checkout_paused = paused.contains(&0);
+    let (holds, units) = db.holds_outstanding().await?;
+    s.holds_outstanding = holds;
+    s.units_held = units;
+    let figures = db.sale_figures(now.text(), &minute_ago).await?;
+    burns.retain(|id, _| figures.iter().any(|f| f.id == *id));
+    s.sales = figures
+        .into_iter()
+        .map(|figures| {
+            let burn = burns.entry(figures.id).or_default();
+            if burn.len() == BURN_POINTS {
+                burn.pop_front();
+            }
+            burn.push_back(figures.left + figures.held);
+            let eta_secs = (figures.admitted_last_minute > 0)
+                .then(|| figures.waiting.saturating_mul(60) / figures.admitted_last_minute);
+            SaleView {
+                paused: s.checkout_paused || paused.contains(&figures.id),
+                eta_secs,
+                burn: burn.iter().copied().collect(),
+                figures,
+            }
+        })
+        .collect();
+    s.queue_waiting = s.sales.iter().map(|v| v.figures.waiting).sum();
+    Ok(())
+}
+
+pub async fn page(
+    owner: Owner,
+    State(state): State<Arc<AdminState>>,
+) -> Result<Response, AdminError> {
+    let snapshot = state.live.latest.borrow().clone();
+    Ok(render(&snapshot, &owner.csrf_token).into_response())
+}
+
+/// The snapshot as JSON, once a second, for as long as the page is open.
+pub async fn events(owner: Owner, State(state): State<Arc<AdminState>>) -> Response {
+    let _ = owner;
+    let rx = state.live.latest.clone();
+    // the latest snapshot at once, then each new one
+    let stream = futures::stream::unfold((rx, true), |(mut rx, first)| async move {
+        if !first && rx.changed().await.is_err() {
+            return None;
+        }
+        let snapshot = rx.borrow_and_update().clone();
+        let event = Event::default()
+            .event("snapshot")
+            .json_data(snapshot.as_ref())
+            .unwrap_or_else(|_| Event::default().comment("unserialisable"));
+        Some((Ok::<Event, std::convert::Infallible>(event), (rx, false)))
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct BrakeForm {
+    #[serde(default)]
+    csrf: String,
+    /// "all", or a product id.
+    #[serde(default)]
+    scope: String,
+    /// "pause" or "resume".
+    #[serde(default)]
+    action: String,
+}
+
+pub async fn brake(
+    owner: Owner,
+    State(state): State<Arc<AdminState>>,
+    Form(form): Form<BrakeForm>,
+) -> Result<Response, AdminError> {
+    owner.check_csrf(&form.csrf)?;
+    let product_id = match form.scope.as_str() {
+        "all" => 0,
+        id => {
+            let id = id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+                AdminError::BadInput("Choose the whole shop or a product.".into())
+            })?;
+            if !state.db.product_exists(id).await? {
+                return Err(AdminError::BadInput("There is no such product.".into()));
+            }
+            id
+        }
+    };
+    let now = Now::current();
+    match form.action.as_str() {
+        "pause" => {
+            state
+                .db
+                .pause(product_id, &format!("owner {}", owner.email), now.text())
+                .await?;
+            tracing::warn!(product_id, owner = owner.id, "checkout paused by the owner");
+        }
+        "resume" => {
+            state
+                .db
+                .resume(product_id, &now.plus_secs(RESUME_GRACE_SECS))
+                .await?;
+            tracing::warn!(
+                product_id,
+                owner = owner.id,
+                "checkout resumed by the owner"
+            );
+        }
+        _ => return Err(AdminError::BadInput("Pause or resume?".into())),
+    }
+    Ok(Redirect::to("/admin/live").into_response())
+}
+
+/// The burn-down as an SVG polyline: units left (and held) against time, full height = the
+/// sale's total.
+pub fn burn_svg(burn: &[i64], total: i64) -> String {
+    let (w, h) = (300.0_f64, 80.0_f64);
+    let total = total.max(1) as f64;
+    let n = burn.len().max(2) as f64 - 1.0;
+    let points: Vec<String> = burn
+        .iter()
+        .enumerate()
+        .map(|(i, left)| {
+            let x = (i as f64) / n * w;
+            let y = h - (*left as f64 / total).clamp(0.0, 1.0) * h;
+            format!("{x:.1},{y:.1}")
+        })
+        .collect();
+    format!(
+        r#"<svg class="burn" viewBox="0 0 300 80" preserveAspectRatio="none" role="img" aria-label="units left over the last minutes"><polyline fill="none" stroke="currentColor" stroke-width="2" points="{}"/></svg>"#,
+        points.join(" ")
+    )
+}
+
+fn render(s: &Snapshot, csrf: &str) -> axum::response::Html<String> {
+    let csrf = csrf.to_owned();
+    let brake_form = |scope: String, action: &'static str, label: String| {
+        let csrf = csrf.clone();
+        view! {
+            <form method="post" action="/admin/brake" class="admin-brake">
+                <input type="hidden" name="csrf" value=csrf />
+                <input type="hidden" name="scope" value=scope />
+                <input type="hidden" name="action" value=action />
+                <button type="submit" class=format!("brake-{action}")>{label}</button>
+            </form>
+        }
+    };
+    let shop_brake = if s.checkout_paused {
+        brake_form("all".into(), "resume", "Resume all checkout".into())
+    } else {
+        brake_form("all".into(), "pause", "Pause all checkout".into())
+    };
+    let sales = s
+        .sales
+        .iter()
+        .map(|v| {
+            let f = &v.figures;
+            let total = f.left + f.sold + f.held;
+            let svg = burn_svg(&v.burn, total);
+            let eta = v.eta_secs.map_or_else(|| "—".to_owned(), |e| format!("~{e} s"));
+            let brake = if v.paused {
+                brake_form(f.id.to_string(), "resume", format!("Resume {}", f.name))
+            } else {
+                brake_form(f.id.to_string(), "pause", format!("Pause {}", f.name))
+            };
+            view! {
+                <section class="admin-card live-sale" data-product=f.id>
+                    <h2>{f.name.clone()} {v.paused.then(|| view! { <span class="badge-paused">" paused"</span> })}</h2>
+                    <div inner_html=svg></div>
+                    <dl class="live-figures">
+                        <div><dt>"Sold"</dt><dd data-k="sold">{f.sold}</dd></div>
+                        <div><dt>"Left"</dt><dd data-k="left">{f.left}</dd></div>
+                        <div><dt>"Held"</dt><dd data-k="held">{f.held}</dd></div>
+                        <div><dt>"In line"</dt><dd data-k="waiting">{f.waiting}</dd></div>
+                        <div><dt>"Wait"</dt><dd data-k="eta">{eta}</dd></div>
+                    </dl>
+                    {brake}
+                </section>
+            }
+        })
+        .collect_view();
+    let answers = s
+        .answers
+        .iter()
+        .map(|(k, n)| view! { <tr><td>{k.clone()}</td><td class="num" data-answer=k.clone()>{*n}</td></tr> })
+        .collect_view();
+    let p95 = s
+        .p95_ms
+        .map_or_else(|| "—".to_owned(), |p| format!("{p:.0} ms"));
+    let per_minute = s
+        .orders_per_minute
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(" · ");
+    pages::document(
+        "Live",
+        view! {
+            <noscript><meta http-equiv="refresh" content="5" /></noscript>
+            <h1>"Live"</h1>
+            {s.error.clone().map(|e| view! { <p class="admin-error" role="alert">{e}</p> })}
+            <section class="admin-card">
+                <p class="live-big">
+                    <strong id="orders-last-minute">{s.orders_last_minute}</strong>" orders in the last minute"
+                </p>
+                <p><small>"Per minute, last 15: " <span id="orders-per-minute">{per_minute}</span></small></p>
+                <p>
+                    "In line " <strong id="queue-waiting">{s.queue_waiting}</strong>
+                    " · holds " <strong id="holds">{s.holds_outstanding}</strong>
+                    " (" <span id="units-held">{s.units_held}</span> " units)"
+                </p>
+                <p id="checkout-state" data-paused=s.checkout_paused.to_string()>
+                    {if s.checkout_paused { "Checkout is PAUSED for the whole shop." } else { "Checkout is open." }}
+                </p>
+                {shop_brake}
+            </section>
+            <div id="sales">{sales}</div>
+            <section class="admin-card">
+                <h2>"This server"</h2>
+                <p>"p95 checkout: " <strong id="p95">{p95}</strong></p>
+                <table><tbody id="answers">{answers}</tbody></table>
+            </section>
+            <p><small>"Updated " <span id="updated-at">{s.at.clone()}</span></small></p>
+            <script src="/admin-live.js" defer></script>
+        },
+    )
+}

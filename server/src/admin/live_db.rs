@@ -1,0 +1,161 @@
+//! The numbers behind the control room, read from the shop's database (so they are the whole
+//! shop's, whichever server the owner is looking at), and the brake's writes.
+
+use super::db::{on_pool, AdminDb};
+use crate::store::classify;
+use app::store::StoreError;
+
+/// One sale product as the control room shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SaleFigures {
+    pub id: i64,
+    pub name: String,
+    /// Units on the shelf, sold (not cancelled) and held for shoppers in line.
+    pub left: i64,
+    pub sold: i64,
+    pub held: i64,
+    pub waiting: i64,
+    pub admitted_last_minute: i64,
+    pub starts_at: String,
+    pub ends_at: String,
+}
+
+type SaleRow = (i64, String, i64, i64, i64, i64, i64, String, String);
+
+impl AdminDb {
+    /// Orders placed per minute since `since` (RFC 3339), as ("YYYY-MM-DDTHH:MM", count).
+    pub async fn orders_by_minute(&self, since: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        on_pool!(self, p => sqlx::query_as(
+            "SELECT SUBSTR(created_at, 1, 16) AS minute, COUNT(*) FROM orders \
+             WHERE created_at >= $1 GROUP BY SUBSTR(created_at, 1, 16) ORDER BY minute",
+        )
+        .bind(since)
+        .fetch_all(p)
+        .await
+        .map_err(classify))
+    }
+
+    /// Every product with a sale not yet over, or paused.
+    pub async fn sale_figures(
+        &self,
+        now: &str,
+        minute_ago: &str,
+    ) -> Result<Vec<SaleFigures>, StoreError> {
+        let rows: Vec<SaleRow> = on_pool!(self, p => sqlx::query_as(
+            "SELECT p.id, p.name, p.stock, \
+               CAST(COALESCE((SELECT SUM(l.quantity) FROM order_lines l JOIN orders o ON o.id = l.order_id \
+                 WHERE l.product_id = p.id AND o.status <> 'cancelled'), 0) AS BIGINT), \
+               CAST(COALESCE((SELECT SUM(h.quantity) FROM holds h \
+                 WHERE h.product_id = p.id AND h.state = 'live'), 0) AS BIGINT), \
+               (SELECT COUNT(*) FROM queue_tickets t WHERE t.product_id = p.id AND t.state = 'waiting'), \
+               (SELECT COUNT(*) FROM holds h WHERE h.product_id = p.id AND h.created_at >= $2), \
+               COALESCE(s.starts_at, ''), COALESCE(s.ends_at, '') \
+             FROM products p LEFT JOIN sales s ON s.product_id = p.id \
+             WHERE (s.ends_at IS NOT NULL AND s.ends_at > $1) \
+                OR EXISTS (SELECT 1 FROM brakes b WHERE b.product_id = p.id) \
+             ORDER BY p.position, p.id",
+        )
+        .bind(now)
+        .bind(minute_ago)
+        .fetch_all(p)
+        .await
+        .map_err(classify))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    id,
+                    name,
+                    left,
+                    sold,
+                    held,
+                    waiting,
+                    admitted_last_minute,
+                    starts_at,
+                    ends_at,
+                )| {
+                    SaleFigures {
+                        id,
+                        name,
+                        left,
+                        sold,
+                        held,
+                        waiting,
+                        admitted_last_minute,
+                        starts_at,
+                        ends_at,
+                    }
+                },
+            )
+            .collect())
+    }
+
+    /// (live holds, units they hold)
+    pub async fn holds_outstanding(&self) -> Result<(i64, i64), StoreError> {
+        on_pool!(self, p => sqlx::query_as(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds WHERE state = 'live'",
+        )
+        .fetch_one(p)
+        .await
+        .map_err(classify))
+    }
+
+    /// Paused product ids (0: the whole shop).
+    pub async fn paused(&self) -> Result<Vec<i64>, StoreError> {
+        let rows: Vec<(i64,)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT product_id FROM brakes ORDER BY product_id",
+        )
+        .fetch_all(p)
+        .await
+        .map_err(classify))?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    pub async fn product_exists(&self, id: i64) -> Result<bool, StoreError> {
+        let row: Option<(i64,)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT id FROM products WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(p)
+        .await
+        .map_err(classify))?;
+        Ok(row.is_some())
+    }
+
+    /// Pauses checkout for `product_id` (0: the whole shop); pausing twice changes nothing.
+    pub async fn pause(&self, product_id: i64, by: &str, now: &str) -> Result<(), StoreError> {
+        on_pool!(self, p => sqlx::query(
+            "INSERT INTO brakes (product_id, paused_at, paused_by) VALUES ($1, $2, $3) \
+             ON CONFLICT (product_id) DO NOTHING",
+        )
+        .bind(product_id)
+        .bind(now)
+        .bind(by)
+        .execute(p)
+        .await
+        .map(|_| ())
+        .map_err(classify))
+    }
+
+    /// Resumes; holds that the pause kept alive get at least `grace_until` to check out in.
+    pub async fn resume(&self, product_id: i64, grace_until: &str) -> Result<(), StoreError> {
+        on_pool!(self, p => {
+            let mut tx = p.begin().await.map_err(classify)?;
+            sqlx::query("DELETE FROM brakes WHERE product_id = $1")
+                .bind(product_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+            sqlx::query(
+                "UPDATE holds SET expires_at = $1 WHERE state = 'live' AND expires_at < $1 \
+                 AND ($2 = 0 OR product_id = $2)",
+            )
+            .bind(grace_until)
+            .bind(product_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+            tx.commit().await.map_err(classify)
+        })
+    }
+}
