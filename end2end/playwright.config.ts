@@ -46,8 +46,8 @@ export default defineConfig({
     ...phone,
   },
   projects: [
-    { name: "hydrated", use: { javaScriptEnabled: true }, testIgnore: /waiting-room/ },
-    { name: "no-js", use: { javaScriptEnabled: false }, testIgnore: /waiting-room/ },
+    { name: "hydrated", use: { javaScriptEnabled: true }, testIgnore: /waiting-room|owner/ },
+    { name: "no-js", use: { javaScriptEnabled: false }, testIgnore: /waiting-room|owner/ },
     // the waiting-room runs share the demo's one queued product: one after the other
     { name: "queue-hydrated", use: { javaScriptEnabled: true }, testMatch: /waiting-room/ },
     {
@@ -55,6 +55,13 @@ export default defineConfig({
       use: { javaScriptEnabled: false },
       testMatch: /waiting-room/,
       dependencies: ["queue-hydrated"],
+    },
+    // the owner pauses a product: alone, after every shopper test
+    {
+      name: "owner",
+      use: { javaScriptEnabled: true },
+      testMatch: /owner/,
+      dependencies: ["hydrated", "no-js", "queue-no-js"],
     },
   ],
   webServer: {
@@ -71,6 +78,8 @@ export default defineConfig({
       RUST_LOG: "warn",
       // every browser here shares 127.0.0.1, like phones behind one carrier NAT
       HOLDFAST_RATE_LIMIT_PER_SEC: "20",
+      // the owner test derives the one-time setup code from it
+      HOLDFAST_SECRET: process.env.HOLDFAST_E2E_SECRET ?? "e2e-owner-secret-0123456789abcdefghijk",
     },
   },
 });

@@ -49,7 +49,12 @@ mod edge {
         state: &crate::state::AppState,
         order: NewOrder,
     ) -> Result<OrderView, ApiError> {
-        let brakes = state.store.brakes().await?;
+        // the brake cannot be read: the database is away, and the order could not be placed
+        // either — shed it (503, retry shortly) rather than fail it
+        let brakes = state.store.brakes().await.map_err(|e| {
+            tracing::warn!(error = %e, "cannot read the brakes; shedding the order");
+            ApiError::overloaded(2)
+        })?;
         if brakes.contains(&0) {
             return Err(ApiError::paused(None));
         }

@@ -10,11 +10,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
+/// The paused product ids, or why they could not be read.
+type BrakesReading = Result<Arc<Vec<i64>>, String>;
+
+/// How long an order waits for the brakes to be read before it is shed.
+const BRAKES_READ_LIMIT: Duration = Duration::from_millis(500);
+
 pub struct CatalogueCache {
     inner: Arc<dyn Store>,
     ttl: Duration,
     latest: Mutex<Option<(Instant, Arc<Vec<ProductView>>)>>,
-    brakes: Mutex<Option<(Instant, Arc<Vec<i64>>)>>,
+    /// The last reading of the brakes, or why it failed: a failure is remembered for `ttl` too,
+    /// so that while the database is away orders are shed at once, not one read after another.
+    brakes: Mutex<Option<(Instant, BrakesReading)>>,
 }
 
 impl CatalogueCache {
@@ -87,12 +95,21 @@ impl Store for CatalogueCache {
         let mut latest = self.brakes.lock().await;
         if let Some((at, brakes)) = latest.as_ref() {
             if at.elapsed() < self.ttl {
-                return Ok(brakes.as_ref().clone());
+                return brakes
+                    .as_ref()
+                    .map(|b| b.as_ref().clone())
+                    .map_err(|e| StoreError::Busy(e.clone()));
             }
         }
-        let fresh = Arc::new(self.inner.brakes().await?);
-        *latest = Some((Instant::now(), fresh.clone()));
-        Ok(fresh.as_ref().clone())
+        // orders wait on this read: when the database is away, say so quickly rather than
+        // after the pool's patient retries
+        let read = match tokio::time::timeout(BRAKES_READ_LIMIT, self.inner.brakes()).await {
+            Ok(Ok(brakes)) => Ok(Arc::new(brakes)),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("the brakes could not be read in time".to_owned()),
+        };
+        *latest = Some((Instant::now(), read.clone()));
+        read.map(|b| b.as_ref().clone()).map_err(StoreError::Busy)
     }
 }
 

@@ -43,13 +43,15 @@ impl PgBatchWriter {
                 // the batch statements look many rows up by array (`key = ANY($1)`); for 256 keys
                 // the per-call plan picks a sequential scan of the whole table (8 ms at 50,000
                 // keys and growing) where the generic plan uses the index (under 1 ms)
-                conn.execute("SET plan_cache_mode = force_generic_plan").await?;
+                conn.execute("SET plan_cache_mode = force_generic_plan")
+                    .await?;
                 Ok::<_, sqlx::Error>(conn)
             };
             let conn = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
                 .await
                 .map_err(|_| StoreError::Busy("cannot reach the database in time".into()))?
-                .map_err(classify)?;
+                // whatever stops a connection being made (refused, cut mid-handshake) passes
+                .map_err(|e| StoreError::Busy(format!("cannot connect to the database: {e}")))?;
             self.conn = Some(conn);
         }
         self.conn
