@@ -174,7 +174,7 @@ pub async fn events(owner: Owner, State(state): State<Arc<AdminState>>) -> Respo
             .unwrap_or_else(|_| Event::default().comment("unserialisable"));
         Some((Ok::<Event, std::convert::Infallible>(event), (rx, false)))
     });
-    Sse::new(stream)
+    Sse::new(futures::StreamExt::fuse(stream))
         .keep_alive(KeepAlive::default())
         .into_response()
 }

@@ -490,7 +490,8 @@ pub async fn csv(
                 format!("attachment; filename=\"orders-{today}.csv\""),
             ),
         ],
-        Body::from_stream(stream),
+        // fused: the compression layer may ask again after the end
+        Body::from_stream(futures::StreamExt::fuse(stream)),
     )
         .into_response())
 }
