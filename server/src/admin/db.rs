@@ -99,16 +99,6 @@ impl AdminDb {
             .map_err(classify))
     }
 
-    pub async fn set_password(&self, owner_id: i64, password_hash: &str) -> Result<(), StoreError> {
-        on_pool!(self, p => sqlx::query("UPDATE owners SET password_hash = $1 WHERE id = $2")
-            .bind(password_hash)
-            .bind(owner_id)
-            .execute(p)
-            .await
-            .map(|_| ())
-            .map_err(classify))
-    }
-
     pub async fn add_session(&self, s: &NewSession<'_>) -> Result<(), StoreError> {
         on_pool!(self, p => sqlx::query(
             "INSERT INTO owner_sessions \

@@ -55,7 +55,6 @@ pub struct OrderDetail {
     pub summary: OrderSummary,
     pub lines: Vec<OrderLine>,
     pub events: Vec<OrderEvent>,
-    pub status_changed_at: String,
 }
 
 /// What became of a requested status change.
@@ -189,13 +188,6 @@ impl AdminDb {
         .fetch_all(p)
         .await
         .map_err(classify))?;
-        let changed: (String,) = on_pool!(self, p => sqlx::query_as(
-            "SELECT status_changed_at FROM orders WHERE id = $1",
-        )
-        .bind(summary.id)
-        .fetch_one(p)
-        .await
-        .map_err(classify))?;
         Ok(Some(OrderDetail {
             summary,
             lines: lines
@@ -216,7 +208,6 @@ impl AdminDb {
                     at,
                 })
                 .collect(),
-            status_changed_at: changed.0,
         }))
     }
 

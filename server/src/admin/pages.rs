@@ -56,11 +56,11 @@ pub fn login(email: Option<&str>, next: &str, error: Option<&str>) -> Html<Strin
 
 /// A short page with a heading and one message.
 pub fn message(heading: &str, text: &str) -> Html<String> {
-    let (heading, text) = (heading.to_owned(), text.to_owned());
+    let (title, text) = (heading.to_owned(), text.to_owned());
     document(
-        &heading.clone(),
+        heading,
         view! {
-            <h1>{heading}</h1>
+            <h1>{title}</h1>
             <p>{text}</p>
             <p><a href="/admin">"Back to the admin"</a></p>
         },
