@@ -60,8 +60,15 @@ export default defineConfig({
     {
       name: "owner",
       use: { javaScriptEnabled: true },
-      testMatch: /owner/,
+      testMatch: /owner\.spec\.ts/,
       dependencies: ["hydrated", "no-js", "queue-no-js"],
+    },
+    // then the owner's products (logs in as the owner that test created)
+    {
+      name: "owner-products",
+      use: { javaScriptEnabled: true },
+      testMatch: /owner-products\.spec\.ts/,
+      dependencies: ["owner"],
     },
   ],
   webServer: {

@@ -13,6 +13,41 @@ pub enum ProductKey {
     Slug(String),
 }
 
+/// The owner's settings an order is checked against at the edge, before it reaches the desk
+/// (read through the catalogue cache, so a change takes effect within its quarter second).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckoutRules {
+    /// Paused product ids; 0 pauses the whole shop's checkout.
+    pub paused: Vec<i64>,
+    /// Products the owner has archived: no longer sold.
+    pub archived: Vec<i64>,
+    /// The most units of a product one order may hold, for products that have a limit.
+    pub per_order: Vec<(i64, u32)>,
+}
+
+impl CheckoutRules {
+    /// Whether the whole shop's checkout is paused.
+    pub fn all_paused(&self) -> bool {
+        self.paused.contains(&0)
+    }
+
+    /// Whether checkout is paused for this product (by itself or with the whole shop).
+    pub fn is_paused(&self, product_id: i64) -> bool {
+        self.all_paused() || self.paused.contains(&product_id)
+    }
+
+    pub fn is_archived(&self, product_id: i64) -> bool {
+        self.archived.contains(&product_id)
+    }
+
+    pub fn per_order_limit(&self, product_id: i64) -> Option<u32> {
+        self.per_order
+            .iter()
+            .find(|(id, _)| *id == product_id)
+            .map(|(_, limit)| *limit)
+    }
+}
+
 /// Storage failed for a reason that is not the caller's fault.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -155,8 +190,9 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the store can serve right now: the database answers and the order desk runs.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// What the owner has paused: product ids, and 0 for the whole shop's checkout.
-    async fn brakes(&self) -> Result<Vec<i64>, StoreError>;
+    /// What the owner has set that every order is checked against before it is placed: the
+    /// brakes, archived products and per-order limits.
+    async fn checkout_rules(&self) -> Result<CheckoutRules, StoreError>;
 }
 
 /// The waiting room of every sale that has one. Its writes go through the same order desk as

@@ -68,7 +68,7 @@ mod tests {
         async fn ping(&self) -> Result<(), StoreError> {
             Err(StoreError::Busy("the database is unreachable".into()))
         }
-        async fn brakes(&self) -> Result<Vec<i64>, StoreError> {
+        async fn checkout_rules(&self) -> Result<app::store::CheckoutRules, StoreError> {
             Err(StoreError::Busy("down".into()))
         }
     }

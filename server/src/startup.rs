@@ -158,6 +158,7 @@ impl Application {
             secure_cookies: config.secure_cookies,
             trust_proxy: config.trust_proxy,
             setup_code: crate::admin::setup_code(&config.signing_key()?),
+            media_dir: config.data_dir.join("media"),
         });
         let expiry = config.unpaid_expiry.map(|after| {
             crate::admin::orders::spawn_expiry(admin.clone(), after, config.expiry_check)
@@ -243,6 +244,7 @@ fn router(
             axum::routing::get(move || crate::health::healthz(store.clone())),
         )
         .nest_service("/pkg", pkg)
+        .nest_service("/media", media(&config.data_dir.join("media")))
         .merge(crate::admin::routes(admin))
         .leptos_routes_with_context(
             &leptos_options,
@@ -262,6 +264,22 @@ fn router(
         ))
         .layer(CompressionLayer::new())
         .with_state(leptos_options)
+}
+
+/// The owner's uploaded pictures: named by their content, so they never change and may be kept
+/// for a year.
+fn media(dir: &Path) -> axum::routing::MethodRouter {
+    use axum::http::Response;
+    let immutable = |res: &Response<_>| {
+        res.status()
+            .is_success()
+            .then(|| HeaderValue::from_static("public, max-age=31536000, immutable"))
+    };
+    axum::routing::get_service(
+        ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::overriding(CACHE_CONTROL, immutable))
+            .service(ServeDir::new(dir)),
+    )
 }
 
 async fn shutdown_signal() {

@@ -226,13 +226,18 @@ async fn every_admin_endpoint_refuses_callers_without_a_live_session(kind: Kind)
             app.count("SELECT COUNT(*) FROM orders").await,
             app.count("SELECT CAST(COALESCE(SUM(stock), 0) AS BIGINT) FROM products")
                 .await,
+            app.count("SELECT COUNT(*) FROM products").await,
+            app.count("SELECT COUNT(*) FROM product_audit").await,
+            app.count("SELECT COUNT(*) FROM product_images").await,
+            app.count("SELECT COUNT(*) FROM sales").await,
+            app.count("SELECT COUNT(*) FROM brakes").await,
         )
     };
     let before = snapshot().await;
     let live_csrf = csrf(&app, &live).await;
     assert!(!server::admin::GUARDED.is_empty());
     for (method, path) in server::admin::GUARDED {
-        let path = &path.replace("{code}", &code);
+        let path = &path.replace("{code}", &code).replace("{id}", "3");
         let with = |csrf: &'static str| {
             let mut form = action.to_vec();
             form[0] = ("csrf", csrf);
@@ -266,7 +271,32 @@ async fn every_admin_endpoint_refuses_callers_without_a_live_session(kind: Kind)
                 "{method} {path} as {who}"
             );
         }
-        if *method == "POST" {
+        if *method == "POST" && path.ends_with("/pictures") {
+            // the upload is multipart: the token travels as one of its fields
+            for (what, token, origin) in [
+                ("without the CSRF token", String::new(), None),
+                ("with a wrong CSRF token", "0".repeat(64), None),
+                (
+                    "from another site",
+                    live_csrf.clone(),
+                    Some("https://evil.example"),
+                ),
+            ] {
+                let form = reqwest::multipart::Form::new().text("csrf", token).part(
+                    "picture",
+                    reqwest::multipart::Part::bytes(vec![0x89, b'P', b'N', b'G']),
+                );
+                let mut req = app
+                    .client
+                    .post(app.url(path))
+                    .header(COOKIE, &live)
+                    .multipart(form);
+                if let Some(o) = origin {
+                    req = req.header("origin", o);
+                }
+                assert_eq!(req.send().await.unwrap().status(), 403, "{path} {what}");
+            }
+        } else if *method == "POST" {
             let no_token = post_form(&app, path, Some(&live), &with("")).await;
             assert_eq!(no_token.status(), 403, "{path} without the CSRF token");
             let zeros = "0000000000000000000000000000000000000000000000000000000000000000";

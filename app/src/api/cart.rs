@@ -106,6 +106,14 @@ pub async fn add_to_cart(product_id: i64, quantity: i64) -> Result<(), ApiError>
         .quantity_of(product_id)
         .map_or(0, |q| i64::from(q.get()))
         + i64::from(quantity.get());
+    if let Some(limit) = product.max_per_order {
+        if wanted > i64::from(limit) {
+            return Err(ApiError::invalid_field(
+                "quantity",
+                format!("At most {limit} of this product fit in one order."),
+            ));
+        }
+    }
     if wanted > product.stock {
         return Err(crate::store::CheckoutError::SoldOut {
             product_id,

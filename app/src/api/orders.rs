@@ -49,22 +49,44 @@ mod edge {
         state: &crate::state::AppState,
         order: NewOrder,
     ) -> Result<OrderView, ApiError> {
-        // the brake cannot be read: the database is away, and the order could not be placed
+        // the rules cannot be read: the database is away, and the order could not be placed
         // either — shed it (503, retry shortly) rather than fail it
-        let brakes = state.store.brakes().await.map_err(|e| {
-            tracing::warn!(error = %e, "cannot read the brakes; shedding the order");
+        let rules = state.store.checkout_rules().await.map_err(|e| {
+            tracing::warn!(error = %e, "cannot read the checkout rules; shedding the order");
             ApiError::overloaded(2)
         })?;
-        if brakes.contains(&0) {
-            return Err(ApiError::paused(None));
-        }
-        if let Some((id, _)) = order.lines.iter().find(|(id, _)| brakes.contains(id)) {
-            return Err(ApiError::paused(Some(*id)));
-        }
+        check_rules(&rules, &order)?;
         let Ok(_permit) = state.order_admission.clone().try_acquire_owned() else {
             return Err(ApiError::overloaded(2));
         };
         Ok(state.store.place_order(order).await?)
+    }
+
+    /// The owner's brakes, archived products and per-order limits, checked before the desk.
+    pub fn check_rules(
+        rules: &crate::store::CheckoutRules,
+        order: &NewOrder,
+    ) -> Result<(), ApiError> {
+        if rules.all_paused() {
+            return Err(ApiError::paused(None));
+        }
+        for (id, quantity) in &order.lines {
+            if rules.is_paused(*id) {
+                return Err(ApiError::paused(Some(*id)));
+            }
+            if rules.is_archived(*id) {
+                return Err(crate::store::CheckoutError::UnknownProduct { product_id: *id }.into());
+            }
+            if let Some(limit) = rules.per_order_limit(*id) {
+                if quantity.get() > limit {
+                    return Err(ApiError::invalid_field(
+                        "lines",
+                        format!("At most {limit} of this product fit in one order."),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The order codes this browser placed (newest last).

@@ -67,15 +67,34 @@ mod edge {
     /// The status, with whether the owner has paused this sale (a pause that cannot be read
     /// right now is not shown: the waiting page asks again in a moment).
     pub async fn status_now(state: &AppState, info: TicketInfo) -> QueueStatus {
-        let brakes = state.store.brakes().await.unwrap_or_default();
+        let rules = state.store.checkout_rules().await.unwrap_or_default();
         let mut status = status(state, info);
-        status.paused = brakes.contains(&0) || brakes.contains(&status.product_id);
+        status.paused = rules.is_paused(status.product_id);
         status
     }
 
     pub async fn join(input: JoinInput) -> Result<QueueStatus, ApiError> {
         let request = JoinRequest::parse(&input)?;
         let state = crate::api::state()?;
+        let rules = state
+            .store
+            .checkout_rules()
+            .await
+            .map_err(|_| ApiError::overloaded(2))?;
+        if rules.is_archived(request.product_id) {
+            return Err(ApiError::invalid_field(
+                "product_id",
+                "This product is no longer sold.",
+            ));
+        }
+        if let Some(limit) = rules.per_order_limit(request.product_id) {
+            if request.quantity.get() > limit {
+                return Err(ApiError::invalid_field(
+                    "quantity",
+                    format!("At most {limit} of this product fit in one order."),
+                ));
+            }
+        }
         let info = state.queue.join_queue(request).await?;
         let status = status_now(&state, info).await;
         cookies::set(TICKET_COOKIE, &status.ticket, DAY, state.secure_cookies);

@@ -20,6 +20,55 @@ impl Money {
         self.0
     }
 
+    /// The most a price may be: $1,000,000.00.
+    pub const MAX: Money = Money(100_000_000);
+
+    /// An amount as an owner types it — `12`, `12.5`, `12.50`, `$1,250.00` — exactly, with no
+    /// float in between; at most [`Money::MAX`].
+    pub fn parse_amount(text: &str) -> Result<Money, String> {
+        let bad = || format!("“{}” is not an amount like 12.50.", text.trim());
+        let t = text.trim();
+        let t = t.strip_prefix('$').unwrap_or(t).trim();
+        let (grouped, fraction) = match t.split_once('.') {
+            Some((w, f)) => (w, Some(f)),
+            None => (t, None),
+        };
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        // commas only as thousands separators: 1,250 and 12,500,000, never 12,5
+        let mut groups = grouped.split(',');
+        let first = groups.next().unwrap_or_default();
+        let grouped_ok = !grouped.contains(',')
+            || ((1..=3).contains(&first.len()) && groups.all(|g| g.len() == 3));
+        let whole = grouped.replace(',', "");
+        let fraction = match fraction {
+            None => "",
+            Some(f) if digits(f) && f.len() <= 2 => f,
+            Some(_) => return Err(bad()),
+        };
+        if !digits(&whole) || !grouped_ok {
+            return Err(bad());
+        }
+        if whole.len() > 7 {
+            return Err("The most a price may be is $1,000,000.00.".to_owned());
+        }
+        let whole: i64 = whole.parse().map_err(|_| bad())?;
+        let cents: i64 = match fraction.len() {
+            0 => 0,
+            1 => fraction.parse::<i64>().map_err(|_| bad())? * 10,
+            _ => fraction.parse().map_err(|_| bad())?,
+        };
+        let amount = whole * 100 + cents;
+        if amount > Self::MAX.0 {
+            return Err("The most a price may be is $1,000,000.00.".to_owned());
+        }
+        Ok(Money(amount))
+    }
+
+    /// The amount as an owner would type it back: `1250.00`.
+    pub fn plain(self) -> String {
+        format!("{}.{:02}", self.0 / 100, self.0 % 100)
+    }
+
     pub fn checked_add(self, other: Money) -> Option<Money> {
         self.0.checked_add(other.0).map(Money)
     }
@@ -48,6 +97,40 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_are_read_exactly_as_typed() {
+        let cents = |t: &str| Money::parse_amount(t).map(Money::cents);
+        assert_eq!(cents("12"), Ok(1200));
+        assert_eq!(cents("12.5"), Ok(1250));
+        assert_eq!(cents("12.05"), Ok(1205));
+        assert_eq!(cents(" $1,250.00 "), Ok(125_000));
+        assert_eq!(cents("0.10"), Ok(10));
+        assert_eq!(cents("0"), Ok(0));
+        assert_eq!(cents("1000000"), Ok(100_000_000));
+        for bad in [
+            "",
+            "-1",
+            "12.345",
+            "1e3",
+            "12,5.",
+            ".5",
+            "abc",
+            "1000000.01",
+            "99999999",
+        ] {
+            assert!(Money::parse_amount(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn every_amount_reads_back_as_itself() {
+        for c in [0, 1, 9, 10, 99, 100, 101, 1250, 99_999, 100_000_000] {
+            let m = Money::from_cents(c).unwrap_or(Money::ZERO);
+            assert_eq!(Money::parse_amount(&m.plain()), Ok(m));
+            assert_eq!(Money::parse_amount(&m.to_string()), Ok(m));
+        }
+    }
 
     #[test]
     fn a_negative_amount_is_rejected() {

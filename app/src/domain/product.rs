@@ -26,6 +26,9 @@ pub struct ProductView {
     /// Its flash sale, if one is announced, running or just over.
     #[serde(default)]
     pub sale: Option<SaleView>,
+    /// The most units one order may hold, when the owner set a limit.
+    #[serde(default)]
+    pub max_per_order: Option<u32>,
 }
 
 impl ProductView {
@@ -47,6 +50,15 @@ impl ProductView {
         self.sale
             .as_ref()
             .is_some_and(|s| s.phase == super::sale::SalePhase::Upcoming)
+    }
+
+    /// The most a shopper can put in one order right now: what is in stock, within the
+    /// per-order limit and the largest quantity an order line takes.
+    pub fn max_quantity(&self) -> i64 {
+        let limit = self.max_per_order.map_or(i64::MAX, i64::from);
+        self.stock
+            .min(limit)
+            .clamp(1, i64::from(super::Quantity::MAX))
     }
 
     pub fn badge(&self) -> StockBadge {

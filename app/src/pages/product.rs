@@ -30,7 +30,7 @@ pub fn ProductPage() -> impl IntoView {
 fn ProductDetail(product: ProductView) -> impl IntoView {
     let add = ServerAction::<AddToCart>::new();
     let error = form_error(add.value());
-    let max = product.stock.clamp(1, i64::from(Quantity::MAX));
+    let max = product.max_quantity();
     let sold_out = product.stock <= 0;
     view! {
         <Title text=format!("{} — Holdfast", product.name) />
@@ -77,7 +77,11 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
                     }
                         .into_any()
                 } else {
+                    let limit_note = product.max_per_order.map(|l| {
+                        view! { <p class="muted">{format!("At most {l} per order.")}</p> }
+                    });
                     view! {
+                        {limit_note}
                         <ActionForm action=add attr:class="buy">
                             <input type="hidden" name="product_id" value=product.id />
                             <label for="quantity">"Quantity"</label>

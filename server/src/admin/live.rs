@@ -189,6 +189,9 @@ pub struct BrakeForm {
     /// "pause" or "resume".
     #[serde(default)]
     action: String,
+    /// "product": back to the product's page afterwards (else the control room).
+    #[serde(default)]
+    back: String,
 }
 
 pub async fn brake(
@@ -230,6 +233,9 @@ pub async fn brake(
             );
         }
         _ => return Err(AdminError::BadInput("Pause or resume?".into())),
+    }
+    if form.back == "product" && product_id > 0 {
+        return Ok(Redirect::to(&format!("/admin/products/{product_id}")).into_response());
     }
     Ok(Redirect::to("/admin/live").into_response())
 }

@@ -17,10 +17,13 @@ pub mod orders;
 pub mod orders_db;
 mod pages;
 pub mod password;
+pub mod pictures;
+pub mod products;
+pub mod products_db;
 pub mod session;
 
 use crate::store::clock::Now;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::{CACHE_CONTROL, HOST, ORIGIN, REFERRER_POLICY, X_FRAME_OPTIONS};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
@@ -35,7 +38,7 @@ use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Every endpoint that needs a signed-in owner, as (method, path; `{code}` stands for an order's
-/// code).
+/// code, `{id}` for a product's id).
 pub const GUARDED: &[(&str, &str)] = &[
     ("GET", "/admin"),
     ("POST", "/admin/logout"),
@@ -47,6 +50,17 @@ pub const GUARDED: &[(&str, &str)] = &[
     ("GET", "/admin/live"),
     ("GET", "/admin/live/events"),
     ("POST", "/admin/brake"),
+    ("GET", "/admin/products"),
+    ("GET", "/admin/products/new"),
+    ("POST", "/admin/products"),
+    ("GET", "/admin/products/{id}"),
+    ("POST", "/admin/products/{id}"),
+    ("POST", "/admin/products/{id}/stock"),
+    ("POST", "/admin/products/{id}/archive"),
+    ("POST", "/admin/products/{id}/pictures"),
+    ("POST", "/admin/products/{id}/pictures/remove"),
+    ("POST", "/admin/products/{id}/sale"),
+    ("POST", "/admin/products/{id}/sale/end"),
 ];
 
 pub struct AdminState {
@@ -57,6 +71,8 @@ pub struct AdminState {
     pub setup_code: String,
     /// The control room's latest figures.
     pub live: live::LiveFeed,
+    /// Where uploaded product pictures are kept (`<data dir>/media`), served at `/media/`.
+    pub media_dir: std::path::PathBuf,
 }
 
 /// The code that opens `/admin/setup`: the same on every server of the shop, unguessable
@@ -83,6 +99,26 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: Arc<AdminState>) -> Route
         .route("/admin/live", get(live::page))
         .route("/admin/live/events", get(live::events))
         .route("/admin/brake", post(live::brake))
+        .route("/admin/products", get(products::list).post(products::create))
+        .route("/admin/products/new", get(products::new_page))
+        .route(
+            "/admin/products/{id}",
+            get(products::detail).post(products::update),
+        )
+        .route("/admin/products/{id}/stock", post(products::adjust_stock))
+        .route("/admin/products/{id}/archive", post(products::archive))
+        .route(
+            "/admin/products/{id}/pictures",
+            post(products::upload_picture).layer(DefaultBodyLimit::max(
+                pictures::MAX_UPLOAD_BYTES + 64 * 1024,
+            )),
+        )
+        .route(
+            "/admin/products/{id}/pictures/remove",
+            post(products::remove_picture),
+        )
+        .route("/admin/products/{id}/sale", post(products::save_sale))
+        .route("/admin/products/{id}/sale/end", post(products::end_sale))
         .layer(axum::middleware::from_fn(same_origin))
         .layer(SetResponseHeaderLayer::overriding(
             CACHE_CONTROL,

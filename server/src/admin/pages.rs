@@ -22,6 +22,7 @@ pub fn document(title: &str, body: impl IntoView + 'static) -> Html<String> {
                     <a href="/admin" class="admin-brand">"Holdfast admin"</a>
                     <a href="/admin/live">"Live"</a>
                     <a href="/admin/orders">"Orders"</a>
+                    <a href="/admin/products">"Products"</a>
                     <a href="/">"Shop"</a>
                 </header>
                 <main class="admin-main">{body}</main>
@@ -105,6 +106,7 @@ pub fn home(email: &str, csrf: &str, sessions: i64) -> Html<String> {
             <p>"Signed in as " <strong>{email}</strong></p>
             <p><a href="/admin/live">"Live control room →"</a></p>
             <p><a href="/admin/orders">"Orders →"</a></p>
+            <p><a href="/admin/products">"Products →"</a></p>
             <section class="admin-card">
                 <h2>"Sessions"</h2>
                 <p>{sessions}</p>

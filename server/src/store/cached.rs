@@ -4,25 +4,25 @@
 //! `ttl` old; placing an order never reads from here.
 
 use app::domain::{NewOrder, OrderCode, OrderView, ProductView};
-use app::store::{CheckoutError, ProductKey, Store, StoreError};
+use app::store::{CheckoutError, CheckoutRules, ProductKey, Store, StoreError};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
-/// The paused product ids, or why they could not be read.
-type BrakesReading = Result<Arc<Vec<i64>>, String>;
+/// The checkout rules (brakes, archived products, per-order limits), or why they could not be read.
+type RulesReading = Result<Arc<CheckoutRules>, String>;
 
-/// How long an order waits for the brakes to be read before it is shed.
-const BRAKES_READ_LIMIT: Duration = Duration::from_millis(500);
+/// How long an order waits for the checkout rules to be read before it is shed.
+const RULES_READ_LIMIT: Duration = Duration::from_millis(500);
 
 pub struct CatalogueCache {
     inner: Arc<dyn Store>,
     ttl: Duration,
     latest: Mutex<Option<(Instant, Arc<Vec<ProductView>>)>>,
-    /// The last reading of the brakes, or why it failed: a failure is remembered for `ttl` too,
+    /// The last reading of the checkout rules, or why it failed: a failure is remembered for `ttl` too,
     /// so that while the database is away orders are shed at once, not one read after another.
-    brakes: Mutex<Option<(Instant, BrakesReading)>>,
+    rules: Mutex<Option<(Instant, RulesReading)>>,
 }
 
 impl CatalogueCache {
@@ -31,7 +31,7 @@ impl CatalogueCache {
             inner,
             ttl,
             latest: Mutex::new(None),
-            brakes: Mutex::new(None),
+            rules: Mutex::new(None),
         }
     }
 
@@ -87,29 +87,30 @@ impl Store for CatalogueCache {
         self.inner.ping().await
     }
 
-    /// Read at most once per `ttl` as well: a pause takes effect on every server within it.
-    async fn brakes(&self) -> Result<Vec<i64>, StoreError> {
+    /// Read at most once per `ttl` as well: a pause, an archived product or a new limit takes
+    /// effect on every server within it.
+    async fn checkout_rules(&self) -> Result<CheckoutRules, StoreError> {
         if self.ttl.is_zero() {
-            return self.inner.brakes().await;
+            return self.inner.checkout_rules().await;
         }
-        let mut latest = self.brakes.lock().await;
-        if let Some((at, brakes)) = latest.as_ref() {
+        let mut latest = self.rules.lock().await;
+        if let Some((at, rules)) = latest.as_ref() {
             if at.elapsed() < self.ttl {
-                return brakes
+                return rules
                     .as_ref()
-                    .map(|b| b.as_ref().clone())
+                    .map(|r| r.as_ref().clone())
                     .map_err(|e| StoreError::Busy(e.clone()));
             }
         }
         // orders wait on this read: when the database is away, say so quickly rather than
         // after the pool's patient retries
-        let read = match tokio::time::timeout(BRAKES_READ_LIMIT, self.inner.brakes()).await {
-            Ok(Ok(brakes)) => Ok(Arc::new(brakes)),
+        let read = match tokio::time::timeout(RULES_READ_LIMIT, self.inner.checkout_rules()).await {
+            Ok(Ok(rules)) => Ok(Arc::new(rules)),
             Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("the brakes could not be read in time".to_owned()),
+            Err(_) => Err("the checkout rules could not be read in time".to_owned()),
         };
         *latest = Some((Instant::now(), read.clone()));
-        read.map(|b| b.as_ref().clone()).map_err(StoreError::Busy)
+        read.map(|r| r.as_ref().clone()).map_err(StoreError::Busy)
     }
 }
 
@@ -138,6 +139,7 @@ mod tests {
                 images: Vec::new(),
                 flash_sale: false,
                 sale: None,
+                max_per_order: None,
             }])
         }
         async fn product(&self, _: &ProductKey) -> Result<Option<ProductView>, StoreError> {
@@ -155,8 +157,8 @@ mod tests {
         async fn ping(&self) -> Result<(), StoreError> {
             Ok(())
         }
-        async fn brakes(&self) -> Result<Vec<i64>, StoreError> {
-            Ok(Vec::new())
+        async fn checkout_rules(&self) -> Result<CheckoutRules, StoreError> {
+            Ok(CheckoutRules::default())
         }
     }
 

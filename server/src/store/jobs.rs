@@ -72,7 +72,8 @@ macro_rules! desk_backed {
             ) -> Result<Vec<app::domain::ProductView>, app::store::StoreError> {
                 use $crate::store::rows::{ProductRow, PRODUCT_COLUMNS, PRODUCT_TABLES};
                 let sql = format!(
-                    "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} ORDER BY p.position, p.id"
+                    "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} WHERE NOT p.archived \
+                     ORDER BY p.position, p.id"
                 );
                 let rows: Vec<ProductRow> = sqlx::query_as(&sql)
                     .fetch_all(&self.$pool)
@@ -87,7 +88,10 @@ macro_rules! desk_backed {
             ) -> Result<Option<app::domain::ProductView>, app::store::StoreError> {
                 use $crate::store::rows::{ProductRow, PRODUCT_COLUMNS, PRODUCT_TABLES};
                 let query = |by: &str| {
-                    format!("SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} WHERE p.{by} = $1")
+                    format!(
+                        "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} \
+                         WHERE p.{by} = $1 AND NOT p.archived"
+                    )
                 };
                 let row: Option<ProductRow> = match key {
                     app::store::ProductKey::Id(id) => {
@@ -140,13 +144,33 @@ macro_rules! desk_backed {
                     .map_err($crate::store::classify)
             }
 
-            async fn read_brakes(&self) -> Result<Vec<i64>, app::store::StoreError> {
-                let rows: Vec<(i64,)> =
+            async fn read_checkout_rules(
+                &self,
+            ) -> Result<app::store::CheckoutRules, app::store::StoreError> {
+                let paused: Vec<(i64,)> =
                     sqlx::query_as("SELECT product_id FROM brakes ORDER BY product_id")
                         .fetch_all(&self.$pool)
                         .await
                         .map_err($crate::store::classify)?;
-                Ok(rows.into_iter().map(|(id,)| id).collect())
+                let products: Vec<(i64, bool, Option<i64>)> = sqlx::query_as(
+                    "SELECT id, archived, max_per_order FROM products \
+                     WHERE archived OR max_per_order IS NOT NULL ORDER BY id",
+                )
+                .fetch_all(&self.$pool)
+                .await
+                .map_err($crate::store::classify)?;
+                Ok(app::store::CheckoutRules {
+                    paused: paused.into_iter().map(|(id,)| id).collect(),
+                    archived: products
+                        .iter()
+                        .filter(|(_, archived, _)| *archived)
+                        .map(|(id, ..)| *id)
+                        .collect(),
+                    per_order: products
+                        .iter()
+                        .filter_map(|(id, _, limit)| Some((*id, u32::try_from((*limit)?).ok()?)))
+                        .collect(),
+                })
             }
         }
 

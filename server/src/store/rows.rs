@@ -20,12 +20,13 @@ pub(crate) type ProductRow = (
     Option<i64>,
     Option<bool>,
     Option<i64>,
+    Option<i64>,
 );
 
 pub(crate) const PRODUCT_COLUMNS: &str =
     "p.id, p.slug, p.name, p.description, p.price_cents, p.stock, \
      p.image_url, p.flash_sale, s.starts_at, s.ends_at, s.sale_price_cents, s.per_customer_limit, \
-     s.waiting_room, s.hold_seconds";
+     s.waiting_room, s.hold_seconds, p.max_per_order";
 pub(crate) const PRODUCT_TABLES: &str = "products p LEFT JOIN sales s ON s.product_id = p.id";
 
 /// Rows and their pictures (product id, picture) as shoppers see them; a product without pictures
@@ -69,6 +70,7 @@ pub(crate) fn product_views(
                     },
                     now,
                 ),
+                max_per_order: r.14.and_then(|l| u32::try_from(l).ok()),
             }
         })
         .collect()

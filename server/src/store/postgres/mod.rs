@@ -17,7 +17,7 @@ use crate::store::jobs::{self, WriteDesk};
 use crate::store::rows::{product_views, ProductRow, PRODUCT_COLUMNS, PRODUCT_TABLES};
 pub use allowance::PgAllowance;
 use app::domain::{NewOrder, OrderCode, OrderView, ProductImage, ProductView};
-use app::store::{CheckoutError, ProductKey, Store, StoreError};
+use app::store::{CheckoutError, CheckoutRules, ProductKey, Store, StoreError};
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool};
@@ -112,7 +112,7 @@ impl Store for PgStore {
             return Ok(Vec::new());
         }
         let rows: Vec<ProductRow> = sqlx::query_as(&format!(
-            "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} WHERE p.id = ANY($1)"
+            "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} WHERE p.id = ANY($1) AND NOT p.archived"
         ))
         .bind(ids)
         .fetch_all(&self.pool)
@@ -133,8 +133,8 @@ impl Store for PgStore {
         self.health().await
     }
 
-    async fn brakes(&self) -> Result<Vec<i64>, StoreError> {
-        self.read_brakes().await
+    async fn checkout_rules(&self) -> Result<CheckoutRules, StoreError> {
+        self.read_checkout_rules().await
     }
 }
 

@@ -17,7 +17,7 @@ use crate::store::clock::{fingerprint_hash, Now};
 use crate::store::jobs::{self, WriteDesk};
 use crate::store::rows::{product_views, ProductRow, PRODUCT_COLUMNS, PRODUCT_TABLES};
 use app::domain::{NewOrder, OrderCode, OrderView, ProductImage, ProductView};
-use app::store::{CheckoutError, ProductKey, Store, StoreError};
+use app::store::{CheckoutError, CheckoutRules, ProductKey, Store, StoreError};
 use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -196,7 +196,7 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} WHERE p.id IN ({})",
+            "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} WHERE p.id IN ({}) AND NOT p.archived",
             placeholders(ids.len())
         );
         let mut q = sqlx::query_as::<_, ProductRow>(&sql);
@@ -219,8 +219,8 @@ impl Store for SqliteStore {
         self.health().await
     }
 
-    async fn brakes(&self) -> Result<Vec<i64>, StoreError> {
-        self.read_brakes().await
+    async fn checkout_rules(&self) -> Result<CheckoutRules, StoreError> {
+        self.read_checkout_rules().await
     }
 }
 

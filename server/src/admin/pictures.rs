@@ -1,0 +1,271 @@
+//! Product pictures from the owner's phone: the type is read from the bytes (not the file name or
+//! the browser's word), the size and pixel count are bounded before decoding, the picture is
+//! turned upright (phones store the camera's orientation in EXIF), cropped to the shop's 4:3
+//! frame and re-encoded as JPEG in two web sizes. Files are named by a hash of their content, so
+//! they never change and are served with a year-long cache.
+//!
+//! The stored files are the re-encoded ones only: whatever else the upload carried (EXIF with
+//! the phone's GPS position, say) is dropped.
+
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+use sha2::{Digest, Sha256};
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+/// The largest upload taken (a phone's camera picture is 2–8 MB).
+pub const MAX_UPLOAD_BYTES: usize = 15 * 1024 * 1024;
+/// No side longer than this is decoded (a 48-megapixel phone picture is 8,064 px wide).
+const MAX_SIDE: u32 = 10_000;
+/// Nor smaller than this: it would look blurred even on the listing.
+const MIN_SIDE: u32 = 200;
+/// The decoder's memory budget.
+const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
+const JPEG_QUALITY: u8 = 80;
+
+/// The web sizes every picture is stored in: (name, width, height), all 4:3 like the shop's
+/// picture frames. The small one is for the catalogue and cart (320 × 240 CSS px at 2×), the
+/// large one for the product page.
+pub const SIZES: [(&str, u32, u32); 2] = [("s", 640, 480), ("l", 1280, 960)];
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PictureError {
+    #[error("Choose a JPEG, PNG or WebP picture; this file is {0}.")]
+    WrongType(String),
+    #[error("The picture is larger than 15 MB; choose a smaller one.")]
+    TooLarge,
+    #[error("The picture is {width} × {height} pixels; it must be between 200 and 10,000 pixels on each side.")]
+    BadDimensions { width: u32, height: u32 },
+    #[error("This picture cannot be read ({0}); try another.")]
+    Unreadable(String),
+    #[error("No picture was chosen.")]
+    Empty,
+}
+
+/// A picture turned into its web sizes, ready to store.
+pub struct WebPicture {
+    /// Names the content: the same upload gives the same files.
+    pub id: String,
+    /// JPEG bytes for each of [`SIZES`], in that order.
+    pub files: Vec<Vec<u8>>,
+}
+
+impl WebPicture {
+    /// The file name of one size (`<id>-s.jpg`).
+    pub fn file_name(&self, size: &str) -> String {
+        format!("{}-{size}.jpg", self.id)
+    }
+}
+
+/// Checks and converts one upload. CPU-heavy (tens to hundreds of milliseconds): run it off the
+/// async workers.
+pub fn process(bytes: &[u8]) -> Result<WebPicture, PictureError> {
+    if bytes.is_empty() {
+        return Err(PictureError::Empty);
+    }
+    if bytes.len() > MAX_UPLOAD_BYTES {
+        return Err(PictureError::TooLarge);
+    }
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| PictureError::Unreadable(e.to_string()))?;
+    match reader.format() {
+        Some(ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP) => {}
+        Some(other) => {
+            return Err(PictureError::WrongType(
+                (*other.extensions_str().first().unwrap_or(&"another kind")).to_owned(),
+            ))
+        }
+        None if looks_like_heic(bytes) => {
+            return Err(PictureError::WrongType(
+                "HEIC (set the camera to “Most Compatible”, or share it as JPEG)".to_owned(),
+            ))
+        }
+        None => return Err(PictureError::WrongType("not a picture".to_owned())),
+    }
+    let mut reader = reader;
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(decode_error)?;
+    let (width, height) = decoder.dimensions();
+    if width < MIN_SIDE || height < MIN_SIDE {
+        return Err(PictureError::BadDimensions { width, height });
+    }
+    let orientation = decoder.orientation().map_err(decode_error)?;
+    let mut picture = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    picture.apply_orientation(orientation);
+
+    let mut files = Vec::with_capacity(SIZES.len());
+    for (_, w, h) in SIZES {
+        let sized = picture.resize_to_fill(w, h, image::imageops::FilterType::Triangle);
+        let mut out = Vec::new();
+        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY);
+        DynamicImage::ImageRgb8(sized.to_rgb8())
+            .write_with_encoder(encoder)
+            .map_err(|e| PictureError::Unreadable(e.to_string()))?;
+        files.push(out);
+    }
+    let digest = Sha256::digest(bytes);
+    Ok(WebPicture {
+        id: crate::admin::session::hex(&digest[..16]),
+        files,
+    })
+}
+
+fn decode_error(e: image::ImageError) -> PictureError {
+    match e {
+        image::ImageError::Limits(_) => PictureError::TooLarge,
+        other => PictureError::Unreadable(other.to_string()),
+    }
+}
+
+/// iPhones' default format: an ISO box `ftyp` with a HEIF brand.
+fn looks_like_heic(bytes: &[u8]) -> bool {
+    bytes.get(4..8) == Some(b"ftyp")
+        && bytes
+            .get(8..12)
+            .is_some_and(|b| matches!(b, b"heic" | b"heix" | b"mif1" | b"msf1" | b"hevc"))
+}
+
+/// Writes every size into `dir` (created if missing): each to a temporary name, synced, then
+/// renamed, so a reader never sees half a file. Returns the URL path of each size.
+pub fn store(dir: &Path, picture: &WebPicture) -> std::io::Result<Vec<String>> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let mut urls = Vec::with_capacity(SIZES.len());
+    for ((size, ..), bytes) in SIZES.iter().zip(&picture.files) {
+        let name = picture.file_name(size);
+        let path = dir.join(&name);
+        if !path.exists() {
+            let tmp: PathBuf = dir.join(format!(".{name}.tmp"));
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+        }
+        urls.push(format!("/media/{name}"));
+    }
+    Ok(urls)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use image::{ImageBuffer, Rgb};
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let img = ImageBuffer::from_fn(width, height, |x, _| Rgb([(x % 256) as u8, 90, 160]));
+        let mut out = Vec::new();
+        DynamicImage::ImageRgb8(img)
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_picture_becomes_two_jpegs_in_the_shops_frame() {
+        let picture = process(&png(900, 1600)).unwrap();
+        assert_eq!(picture.files.len(), 2);
+        for (bytes, (_, w, h)) in picture.files.iter().zip(SIZES) {
+            let decoded = image::load_from_memory(bytes).unwrap();
+            assert_eq!(image::guess_format(bytes).unwrap(), ImageFormat::Jpeg);
+            assert_eq!((decoded.width(), decoded.height()), (w, h));
+        }
+        assert_eq!(picture.id.len(), 32);
+        assert_eq!(
+            process(&png(900, 1600)).unwrap().id,
+            picture.id,
+            "named by content"
+        );
+    }
+
+    #[test]
+    fn a_phone_picture_is_turned_upright_by_its_exif_orientation() {
+        use image::ImageEncoder;
+        // landscape pixels, left half red and right half blue, that the camera marks
+        // "rotate 90° clockwise to show" (EXIF orientation 6): upright, red is on top
+        let img = ImageBuffer::from_fn(800, 600, |x, _| {
+            if x < 400 {
+                Rgb([220_u8, 20, 20])
+            } else {
+                Rgb([20_u8, 20, 220])
+            }
+        });
+        let exif = [
+            b'M', b'M', 0, 42, 0, 0, 0, 8, // big-endian TIFF, first IFD at 8
+            0, 1, // one entry
+            0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, // Orientation, SHORT, 1, = 6
+            0, 0, 0, 0, // no next IFD
+        ];
+        let mut jpeg = Vec::new();
+        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95);
+        encoder.set_exif_metadata(exif.to_vec()).unwrap();
+        encoder
+            .write_image(img.as_raw(), 800, 600, image::ExtendedColorType::Rgb8)
+            .unwrap();
+
+        let picture = process(&jpeg).unwrap();
+        let small = image::load_from_memory(&picture.files[0])
+            .unwrap()
+            .to_rgb8();
+        let (top, bottom) = (small.get_pixel(100, 30), small.get_pixel(100, 450));
+        assert!(top[0] > 150 && top[2] < 100, "top is red: {top:?}");
+        assert!(
+            bottom[2] > 150 && bottom[0] < 100,
+            "bottom is blue: {bottom:?}"
+        );
+        // and nothing of the camera's metadata is kept
+        assert!(!picture.files[0].windows(4).any(|w| w == b"Exif"));
+    }
+
+    #[test]
+    fn what_is_not_a_picture_is_refused_by_its_bytes() {
+        assert!(matches!(
+            process(b"GIF89a\x01\x00\x01\x00"),
+            Err(PictureError::WrongType(_))
+        ));
+        assert!(matches!(
+            process(b"<svg xmlns='http://www.w3.org/2000/svg'/>"),
+            Err(PictureError::WrongType(_))
+        ));
+        let mut heic = vec![0, 0, 0, 24];
+        heic.extend_from_slice(b"ftypheic");
+        heic.extend_from_slice(&[0; 16]);
+        let Err(PictureError::WrongType(what)) = process(&heic) else {
+            panic!("HEIC must be named");
+        };
+        assert!(what.contains("HEIC"));
+        assert_eq!(process(b"").err(), Some(PictureError::Empty));
+    }
+
+    #[test]
+    fn tiny_truncated_and_oversized_uploads_are_refused() {
+        assert!(matches!(
+            process(&png(120, 90)),
+            Err(PictureError::BadDimensions { .. })
+        ));
+        let whole = png(400, 300);
+        assert!(matches!(
+            process(&whole[..whole.len() / 2]),
+            Err(PictureError::Unreadable(_))
+        ));
+        let mut huge = png(400, 300);
+        huge.resize(MAX_UPLOAD_BYTES + 1, 0);
+        assert_eq!(process(&huge).err(), Some(PictureError::TooLarge));
+    }
+
+    #[test]
+    fn a_png_claiming_to_be_enormous_is_refused_before_decoding() {
+        // a valid header saying 60,000 × 60,000 pixels (a decompression bomb's first move)
+        let mut bomb = png(400, 300);
+        bomb[16..20].copy_from_slice(&60_000_u32.to_be_bytes());
+        bomb[20..24].copy_from_slice(&60_000_u32.to_be_bytes());
+        assert!(matches!(
+            process(&bomb),
+            Err(PictureError::TooLarge | PictureError::Unreadable(_))
+        ));
+    }
+}
