@@ -385,6 +385,15 @@ async fn a_picture_from_a_phone_is_checked_resized_and_served_for_a_year(kind: K
         owner.upload(3, &owner.csrf, half, "mug.png").await.status(),
         422
     );
+    let mut huge = png(800, 600);
+    huge.resize(16 * 1024 * 1024, 0);
+    assert_eq!(
+        owner
+            .upload(3, &owner.csrf, huge, "huge.png")
+            .await
+            .status(),
+        413
+    );
     assert_eq!(app.count(pictures).await, before, "refusals store nothing");
 
     // a portrait phone picture, 1200 × 1600

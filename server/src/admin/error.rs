@@ -20,6 +20,9 @@ pub enum AdminError {
     TooManyAttempts { secs: u64, minutes: u64 },
     #[error("not found")]
     NotFound,
+    /// An upload over its limit: 413.
+    #[error("{0}")]
+    TooLarge(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -51,6 +54,10 @@ impl IntoResponse for AdminError {
                 return response;
             }
             AdminError::NotFound => (StatusCode::NOT_FOUND, "There is nothing here."),
+            AdminError::TooLarge(m) => {
+                return (StatusCode::PAYLOAD_TOO_LARGE, pages::message("Too large", m))
+                    .into_response()
+            }
             AdminError::Store(StoreError::Busy(detail)) => {
                 tracing::warn!(%detail, "admin: storage busy");
                 let mut response = (

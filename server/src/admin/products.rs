@@ -638,7 +638,11 @@ pub async fn upload_picture(
     mut multipart: Multipart,
 ) -> Result<Response, AdminError> {
     let unreadable = |e: axum::extract::multipart::MultipartError| {
-        AdminError::BadInput(format!("The upload could not be read: {}", e.body_text()))
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AdminError::TooLarge(pictures::PictureError::TooLarge.to_string())
+        } else {
+            AdminError::BadInput(format!("The upload could not be read: {}", e.body_text()))
+        }
     };
     let (mut csrf, mut alt, mut picture) = (None, String::new(), None);
     while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
@@ -665,7 +669,10 @@ pub async fn upload_picture(
     };
     let dir = state.media_dir.clone();
     let stored = tokio::task::spawn_blocking(move || {
-        let web = pictures::process(&bytes).map_err(|e| AdminError::BadInput(e.to_string()))?;
+        let web = pictures::process(&bytes).map_err(|e| match e {
+            pictures::PictureError::TooLarge => AdminError::TooLarge(e.to_string()),
+            other => AdminError::BadInput(other.to_string()),
+        })?;
         pictures::store(&dir, &web).map_err(|e| {
             AdminError::Store(app::store::StoreError::Unexpected(format!(
                 "cannot store a picture in {}: {e}",
