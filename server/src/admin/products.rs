@@ -482,7 +482,7 @@ pub async fn detail(
             <form method="post" action={format!("{base}/stock")} class="admin-step">
                 {hidden()}
                 <label>"Add or take away (e.g. 12 or -3)"
-                    <input name="delta" required inputmode="numeric" pattern="[+-]?[0-9]+" />
+                    <input name="delta" required inputmode="numeric" pattern="\\+?-?[0-9]+" />
                 </label>
                 <label>"Reason (kept in the log)"
                     <input name="reason" required minlength="3" maxlength="200" placeholder="New batch from the printer" />

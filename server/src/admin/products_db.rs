@@ -191,6 +191,18 @@ macro_rules! lock_product {
     };
 }
 
+/// The product as it stands inside `$tx` (after [`lock_product!`], so it exists).
+macro_rules! product_in {
+    ($tx:expr, $id:expr) => {
+        sqlx::query_as::<_, ProductRow>(&format!("{PRODUCT_SELECT} WHERE p.id = $1"))
+            .bind($id)
+            .fetch_one(&mut *$tx)
+            .await
+            .map(product)
+            .map_err(classify)
+    };
+}
+
 fn money(cents: i64) -> String {
     app::domain::Money::from_cents(cents).map_or_else(|| format!("{cents} ¢"), |m| m.to_string())
 }
@@ -679,13 +691,7 @@ impl AdminDb {
             if archived {
                 return Ok(Outcome::Refused("An archived product cannot go on sale: restore it first.".to_owned()));
             }
-            let sql = format!("{PRODUCT_SELECT} WHERE p.id = $1");
-            let row: ProductRow = sqlx::query_as(&sql)
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(classify)?;
-            let current = product(row);
+            let current = product_in!(tx, id)?;
             let fresh = current
                 .sale
                 .as_ref()
@@ -739,13 +745,7 @@ impl AdminDb {
             if lock_product!(tx, id)?.is_none() {
                 return Ok(Outcome::NotFound);
             }
-            let sql = format!("{PRODUCT_SELECT} WHERE p.id = $1");
-            let row: ProductRow = sqlx::query_as(&sql)
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(classify)?;
-            let current = product(row);
+            let current = product_in!(tx, id)?;
             let Some(sale) = current.sale else {
                 return Ok(Outcome::Refused("This product has no sale.".to_owned()));
             };
