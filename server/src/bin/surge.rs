@@ -200,6 +200,10 @@ impl Server {
         let mut child = command
             .env("HOLDFAST_ADDR", "127.0.0.1:0")
             .env("HOLDFAST_DATA_DIR", dir.path())
+            // no bundles: a release server compresses its WASM once at first start (brotli 11,
+            // seconds of a core; a debug bundle left in target/site takes minutes), which is not
+            // what a surge costs — by then the compressed files exist. Pages render without them.
+            .env("LEPTOS_SITE_ROOT", dir.path().join("site"))
             .env("HOLDFAST_MAX_ORDERS_IN_FLIGHT", max_in_flight.to_string())
             // every simulated shopper connects from 127.0.0.1: per-client limits would refuse
             // them (behind a real proxy each phone has its own address)
