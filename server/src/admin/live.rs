@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -63,12 +63,12 @@ impl LiveFeed {
     pub fn start(db: AdminDb, pulse: Arc<Pulse>) -> (LiveFeed, tokio::task::JoinHandle<()>) {
         let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
         let task = tokio::spawn(async move {
-            let mut burns: HashMap<i64, VecDeque<i64>> = HashMap::new();
+            let mut feed = FeedState::default();
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tick.tick().await;
-                let snapshot = read(&db, &pulse, &mut burns).await;
+                let snapshot = read(&db, &pulse, &mut feed).await;
                 if tx.send(Arc::new(snapshot)).is_err() {
                     break;
                 }
@@ -78,7 +78,15 @@ impl LiveFeed {
     }
 }
 
-async fn read(db: &AdminDb, pulse: &Pulse, burns: &mut HashMap<i64, VecDeque<i64>>) -> Snapshot {
+/// What the feed keeps from one tick to the next.
+#[derive(Debug, Default)]
+struct FeedState {
+    minutes: OrderMinutes,
+    /// Each sale's burn-down points.
+    burns: HashMap<i64, VecDeque<i64>>,
+}
+
+async fn read(db: &AdminDb, pulse: &Pulse, feed: &mut FeedState) -> Snapshot {
     let mut snapshot = Snapshot {
         answers: pulse
             .answers()
@@ -90,37 +98,84 @@ async fn read(db: &AdminDb, pulse: &Pulse, burns: &mut HashMap<i64, VecDeque<i64
     };
     let now = Now::current();
     snapshot.at = now.text().to_owned();
-    if let Err(e) = fill(db, &now, burns, &mut snapshot).await {
+    if let Err(e) = fill(db, &now, feed, &mut snapshot).await {
         snapshot.error = Some(format!("The database did not answer: {e}"));
     }
     snapshot
 }
 
+/// Orders per minute, kept across the feed's ticks so that each tick reads only the orders of
+/// the last one to two minutes, however long the surge has run (reading all fifteen minutes
+/// every second scanned millions of rows a second into a long surge). A minute is final once it
+/// ended a minute ago: an order is committed within seconds of its timestamp (statement and lock
+/// timeouts), so nothing arrives for it later.
+#[derive(Debug, Default)]
+struct OrderMinutes {
+    /// "YYYY-MM-DDTHH:MM" → orders placed in it, for the last 15 minutes.
+    counts: BTreeMap<String, i64>,
+    /// Minutes before this one were final at the last successful read.
+    final_before: Option<String>,
+}
+
+const WINDOW_MINUTES: i64 = 15;
+
+/// The start of the minute `stamp` (RFC 3339) falls in.
+fn minute_start(stamp: &str) -> String {
+    format!("{}:00.000Z", stamp.get(..16).unwrap_or(stamp))
+}
+
+impl OrderMinutes {
+    /// Where this tick's read starts: the first minute that may have changed since the last
+    /// successful read (the whole window the first time, or after a long outage).
+    fn since(&self, now: &Now) -> String {
+        let window = minute_start(&now.plus_secs(-60 * (WINDOW_MINUTES - 1)));
+        match &self.final_before {
+            Some(f) if *f > window => f.clone(),
+            _ => window,
+        }
+    }
+
+    /// Takes the counts read from `since` on (whole minutes) as they now are.
+    fn update(&mut self, since: &str, rows: Vec<(String, i64)>, now: &Now) {
+        let from = since.get(..16).unwrap_or(since).to_owned();
+        self.counts.retain(|minute, _| *minute < from);
+        self.counts.extend(rows);
+        let window = now.plus_secs(-60 * (WINDOW_MINUTES - 1));
+        let oldest = window.get(..16).unwrap_or_default().to_owned();
+        self.counts.retain(|minute, _| *minute >= oldest);
+        self.final_before = Some(minute_start(&now.plus_secs(-60)));
+    }
+
+    /// The last 15 minutes' counts, oldest first.
+    fn last_15(&self, now: &Now) -> Vec<i64> {
+        (0..WINDOW_MINUTES)
+            .rev()
+            .map(|ago| {
+                let minute = now.plus_secs(-60 * ago);
+                self.counts
+                    .get(minute.get(..16).unwrap_or_default())
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .collect()
+    }
+}
+
 async fn fill(
     db: &AdminDb,
     now: &Now,
-    burns: &mut HashMap<i64, VecDeque<i64>>,
+    state: &mut FeedState,
     s: &mut Snapshot,
 ) -> Result<(), app::store::StoreError> {
     let minute_ago = now.plus_secs(-60);
-    let since = now.plus_secs(-15 * 60);
-    let by_minute: HashMap<String, i64> = db.orders_by_minute(&since).await?.into_iter().collect();
-    s.orders_per_minute = (0..15)
-        .rev()
-        .map(|ago| {
-            let minute = now.plus_secs(-60 * ago);
-            by_minute
-                .get(minute.get(..16).unwrap_or_default())
-                .copied()
-                .unwrap_or(0)
-        })
-        .collect();
-    s.orders_last_minute = db
-        .orders_by_minute(&minute_ago)
-        .await?
-        .iter()
-        .map(|(_, n)| n)
-        .sum();
+    // the read reaches back at least to the start of the minute a minute ago, for the rolling
+    // last-minute count
+    let since = state.minutes.since(now).min(minute_start(&minute_ago));
+    let (rows, last_minute) = db.order_counts(&since, &minute_ago).await?;
+    state.minutes.update(&since, rows, now);
+    s.orders_per_minute = state.minutes.last_15(now);
+    s.orders_last_minute = last_minute;
+    let burns = &mut state.burns;
     let paused = db.paused().await?;
     s.checkout_paused = paused.contains(&0);
     let (holds, units) = db.holds_outstanding().await?;
@@ -353,4 +408,62 @@ fn render(s: &Snapshot, csrf: &str) -> axum::response::Html<String> {
             <script src="/admin-live.js" defer></script>
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn at(h: u32, m: u32, s: u32) -> Now {
+        Now::at(
+            Utc.with_ymd_and_hms(2026, 12, 2, h, m, s)
+                .single()
+                .unwrap_or_default(),
+        )
+    }
+
+    #[test]
+    fn the_first_read_covers_the_window_and_later_ones_only_the_last_minutes() {
+        let mut minutes = OrderMinutes::default();
+        let first = at(12, 30, 20);
+        assert_eq!(minutes.since(&first), "2026-12-02T12:16:00.000Z");
+        minutes.update(
+            &minutes.since(&first),
+            vec![
+                ("2026-12-02T12:10".into(), 99), // outside the window
+                ("2026-12-02T12:20".into(), 7),
+                ("2026-12-02T12:29".into(), 40),
+                ("2026-12-02T12:30".into(), 5),
+            ],
+            &first,
+        );
+        // a second later only the minute a minute ago onwards is read again
+        let next = at(12, 30, 21);
+        assert_eq!(minutes.since(&next), "2026-12-02T12:29:00.000Z");
+        minutes.update(
+            "2026-12-02T12:29:00.000Z",
+            vec![
+                ("2026-12-02T12:29".into(), 40),
+                ("2026-12-02T12:30".into(), 9),
+            ],
+            &next,
+        );
+        let counts = minutes.last_15(&next);
+        assert_eq!(counts.len(), 15);
+        assert_eq!(counts[14], 9, "this minute, read afresh");
+        assert_eq!(counts[13], 40);
+        assert_eq!(counts[4], 7, "12:20 is kept without being read again");
+        assert_eq!(counts.iter().sum::<i64>(), 56, "12:10 left the window");
+    }
+
+    #[test]
+    fn after_an_outage_the_read_reaches_back_to_the_last_good_one() {
+        let mut minutes = OrderMinutes::default();
+        let before = at(12, 0, 30);
+        minutes.update(&minutes.since(&before), Vec::new(), &before);
+        assert_eq!(minutes.since(&at(12, 6, 0)), "2026-12-02T11:59:00.000Z");
+        // past the window, the whole window again
+        assert_eq!(minutes.since(&at(13, 0, 0)), "2026-12-02T12:46:00.000Z");
+    }
 }

@@ -23,16 +23,28 @@ pub struct SaleFigures {
 type SaleRow = (i64, String, i64, i64, i64, i64, i64, String, String);
 
 impl AdminDb {
-    /// Orders placed per minute since `since` (RFC 3339), as ("YYYY-MM-DDTHH:MM", count).
-    pub async fn orders_by_minute(&self, since: &str) -> Result<Vec<(String, i64)>, StoreError> {
-        on_pool!(self, p => sqlx::query_as(
-            "SELECT SUBSTR(created_at, 1, 16) AS minute, COUNT(*) FROM orders \
+    /// Orders placed per minute since `since` (RFC 3339), as ("YYYY-MM-DDTHH:MM", count), and
+    /// how many were placed at or after `recent` — one scan of the orders since `since`.
+    pub async fn order_counts(
+        &self,
+        since: &str,
+        recent: &str,
+    ) -> Result<(Vec<(String, i64)>, i64), StoreError> {
+        let rows: Vec<(String, i64, i64)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT SUBSTR(created_at, 1, 16) AS minute, COUNT(*), \
+             CAST(SUM(CASE WHEN created_at >= $2 THEN 1 ELSE 0 END) AS BIGINT) FROM orders \
              WHERE created_at >= $1 GROUP BY SUBSTR(created_at, 1, 16) ORDER BY minute",
         )
         .bind(since)
+        .bind(recent)
         .fetch_all(p)
         .await
-        .map_err(classify))
+        .map_err(classify))?;
+        let recent_count = rows.iter().map(|(_, _, r)| r).sum();
+        Ok((
+            rows.into_iter().map(|(minute, n, _)| (minute, n)).collect(),
+            recent_count,
+        ))
     }
 
     /// Every product with a sale not yet over, or paused.
