@@ -157,8 +157,12 @@ fn product(r: ProductRow) -> AdminProduct {
     }
 }
 
-/// Inserts one audit line inside `$tx`.
+/// Inserts one audit line inside `$tx` (with the stock change and the stock after, for a stock
+/// adjustment).
 macro_rules! audit {
+    ($tx:expr, $product:expr, $action:expr, $detail:expr, $actor:expr, $now:expr) => {
+        audit!($tx, $product, $action, $detail, None::<i64>, None::<i64>, $actor, $now)
+    };
     ($tx:expr, $product:expr, $action:expr, $detail:expr, $delta:expr, $after:expr, $actor:expr, $now:expr) => {
         sqlx::query(
             "INSERT INTO product_audit (product_id, action, detail, stock_delta, stock_after, actor, at) \
@@ -421,7 +425,7 @@ impl AdminDb {
                 )));
             };
             let detail = format!("“{}” at {}", fields.name, money(fields.price_cents));
-            audit!(tx, id, "created", &detail, None::<i64>, None::<i64>, actor, now)?;
+            audit!(tx, id, "created", &detail, actor, now)?;
             if stock > 0 {
                 audit!(tx, id, "stock", "opening stock", Some(stock), Some(stock), actor, now)?;
             }
@@ -479,7 +483,7 @@ impl AdminDb {
             if done.rows_affected() == 0 {
                 return Ok(Outcome::NotFound);
             }
-            audit!(tx, id, "edited", &detail, None::<i64>, None::<i64>, actor, now)?;
+            audit!(tx, id, "edited", &detail, actor, now)?;
             tx.commit().await.map_err(classify)?;
             Ok(Outcome::Done(()))
         })
@@ -564,7 +568,7 @@ impl AdminDb {
                 .await
                 .map_err(classify)?;
             let action = if archived { "archived" } else { "restored" };
-            audit!(tx, id, action, "", None::<i64>, None::<i64>, actor, now)?;
+            audit!(tx, id, action, "", actor, now)?;
             tx.commit().await.map_err(classify)?;
             Ok(Outcome::Done(()))
         })
@@ -619,7 +623,7 @@ impl AdminDb {
                 .execute(&mut *tx)
                 .await
                 .map_err(classify)?;
-            audit!(tx, id, "picture", &format!("added {large}"), None::<i64>, None::<i64>, actor, now)?;
+            audit!(tx, id, "picture", &format!("added {large}"), actor, now)?;
             tx.commit().await.map_err(classify)?;
             Ok(Outcome::Done(()))
         })
@@ -668,7 +672,7 @@ impl AdminDb {
                 .execute(&mut *tx)
                 .await
                 .map_err(classify)?;
-            audit!(tx, id, "picture", &format!("removed {url}"), None::<i64>, None::<i64>, actor, now)?;
+            audit!(tx, id, "picture", &format!("removed {url}"), actor, now)?;
             tx.commit().await.map_err(classify)?;
             Ok(Outcome::Done(()))
         })
@@ -726,7 +730,7 @@ impl AdminDb {
             .await
             .map_err(classify)?;
             let verb = if fresh { "scheduled" } else { "changed" };
-            audit!(tx, id, "sale", &format!("{verb}: {}", describe_sale(&sale)), None::<i64>, None::<i64>, actor, now)?;
+            audit!(tx, id, "sale", &format!("{verb}: {}", describe_sale(&sale)), actor, now)?;
             tx.commit().await.map_err(classify)?;
             Ok(Outcome::Done(()))
         })
@@ -775,7 +779,7 @@ impl AdminDb {
                     "called off before the start"
                 }
             };
-            audit!(tx, id, "sale", detail, None::<i64>, None::<i64>, actor, now)?;
+            audit!(tx, id, "sale", detail, actor, now)?;
             tx.commit().await.map_err(classify)?;
             Ok(Outcome::Done(()))
         })
