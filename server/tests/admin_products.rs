@@ -525,6 +525,23 @@ async fn a_sale_is_scheduled_changed_within_its_rules_and_ended(kind: Kind) {
     let direct: Value = direct.json().await.unwrap();
     assert_eq!(direct["kind"], "queue_required");
 
+    // the per-order limit holds in the line too: three when two is the most is refused
+    app.exec("UPDATE products SET max_per_order = 2 WHERE id = 2")
+        .await;
+    let tickets = app.count("SELECT COUNT(*) FROM queue_tickets").await;
+    let three = app
+        .client
+        .post(app.url("/api/queue/join"))
+        .json(&serde_json::json!({"product_id": 2, "quantity": 3, "phone": "+1 555 010 2030"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(three.status(), 422);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM queue_tickets").await,
+        tickets
+    );
+
     // a shopper joins the line; the running sale keeps its waiting room and limit
     let join = app
         .client
