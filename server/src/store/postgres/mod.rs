@@ -32,9 +32,9 @@ const DESK_QUEUE: usize = 8192;
 const DESK_BATCH: usize = 256;
 
 /// Every connection's settings: durable commits, no statement or lock wait without end, UTC,
-/// and no JIT: the shop's statements are short, and the few that scan many rows (the control
-/// room's figures, a batch's multi-row inserts) cross the JIT's cost threshold and were compiled
-/// by LLVM on every run — 15 % of the machine's CPU in a surge (perf, 512 connections).
+/// and no JIT: the shop's statements are short, and the few that scan many rows (likely the
+/// control room's aggregates) crossed the JIT's cost threshold and were compiled by LLVM on
+/// every run — 15 % of the machine's CPU in a surge (perf, 512 connections).
 const SESSION: &str = "SET synchronous_commit = on; SET statement_timeout = '10s'; \
                        SET lock_timeout = '5s'; SET TIME ZONE 'UTC'; SET jit = off";
 
