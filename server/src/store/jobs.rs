@@ -147,30 +147,28 @@ macro_rules! desk_backed {
             async fn read_checkout_rules(
                 &self,
             ) -> Result<app::store::CheckoutRules, app::store::StoreError> {
-                let paused: Vec<(i64,)> =
-                    sqlx::query_as("SELECT product_id FROM brakes ORDER BY product_id")
-                        .fetch_all(&self.$pool)
-                        .await
-                        .map_err($crate::store::classify)?;
-                let products: Vec<(i64, bool, Option<i64>)> = sqlx::query_as(
-                    "SELECT id, archived, max_per_order FROM products \
-                     WHERE archived OR max_per_order IS NOT NULL ORDER BY id",
+                // one statement, one connection from the pool: every order waits on this read
+                let rows: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT 'paused', product_id, NULL FROM brakes \
+                     UNION ALL SELECT CASE WHEN archived THEN 'archived' ELSE 'limited' END, \
+                     id, max_per_order FROM products WHERE archived OR max_per_order IS NOT NULL",
                 )
                 .fetch_all(&self.$pool)
                 .await
                 .map_err($crate::store::classify)?;
-                Ok(app::store::CheckoutRules {
-                    paused: paused.into_iter().map(|(id,)| id).collect(),
-                    archived: products
-                        .iter()
-                        .filter(|(_, archived, _)| *archived)
-                        .map(|(id, ..)| *id)
-                        .collect(),
-                    per_order: products
-                        .iter()
-                        .filter_map(|(id, _, limit)| Some((*id, u32::try_from((*limit)?).ok()?)))
-                        .collect(),
-                })
+                let mut rules = app::store::CheckoutRules::default();
+                for (kind, id, limit) in rows {
+                    match kind.as_str() {
+                        "paused" => rules.paused.push(id),
+                        "archived" => rules.archived.push(id),
+                        _ => {
+                            if let Some(limit) = limit.and_then(|l| u32::try_from(l).ok()) {
+                                rules.per_order.push((id, limit));
+                            }
+                        }
+                    }
+                }
+                Ok(rules)
             }
         }
 
