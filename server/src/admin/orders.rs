@@ -5,6 +5,7 @@
 
 use super::error::AdminError;
 use super::orders_db::{Changed, OrderDetail, OrderFilter, OrderSummary};
+use super::pages::{money, when};
 use super::session::Owner;
 use super::{pages, AdminState};
 use crate::store::clock::Now;
@@ -164,7 +165,7 @@ fn list_page(
             view! {
                 <tr>
                     <td><a href=href>{o.code}</a></td>
-                    <td>{o.created_at.get(..16).unwrap_or_default().replace('T', " ")}</td>
+                    <td>{when(&o.created_at)}</td>
                     <td>{o.customer_name}<br /><small>{o.phone}</small></td>
                     <td>{o.items}</td>
                     <td class="num">{money(o.total_cents)}</td>
@@ -213,10 +214,6 @@ fn list_page(
             {next.map(|href| view! { <p><a href=href>"Older orders →"</a></p> })}
         },
     )
-}
-
-fn money(cents: i64) -> String {
-    Money::from_cents(cents).map_or_else(|| format!("{cents} ¢"), |m| m.to_string())
 }
 
 fn status_label(s: &str) -> &'static str {
@@ -301,7 +298,7 @@ fn detail_page(
         .map(|e| {
             let line = format!(
                 "{} — {} → {} ({}) {}",
-                e.at.get(..16).unwrap_or_default().replace('T', " "),
+                when(&e.at),
                 status_label(&e.from_status),
                 status_label(&e.to_status),
                 e.actor,

@@ -5,6 +5,16 @@
 use axum::response::Html;
 use leptos::prelude::*;
 
+/// An amount of cents as the owner reads it (`$12.50`).
+pub fn money(cents: i64) -> String {
+    app::domain::Money::from_cents(cents).map_or_else(|| format!("{cents} ¢"), |m| m.to_string())
+}
+
+/// An RFC 3339 UTC stamp as the owner reads it: `2026-12-02 14:05`.
+pub fn when(stamp: &str) -> String {
+    stamp.get(..16).unwrap_or_default().replace('T', " ")
+}
+
 /// A whole admin document around `body`.
 pub fn document(title: &str, body: impl IntoView + 'static) -> Html<String> {
     let title = format!("{title} · Holdfast admin");

@@ -8,6 +8,7 @@
 //! change's own transaction.
 
 use super::error::AdminError;
+use super::pages::{money, when};
 use super::pictures;
 use super::products_db::{AdminProduct, Outcome, ProductFields, SaleInput, SaleStage};
 use super::session::Owner;
@@ -147,10 +148,6 @@ pub fn slug_from(name: &str) -> String {
         }
     }
     slug.trim_end_matches('-').to_owned()
-}
-
-fn money(cents: i64) -> String {
-    Money::from_cents(cents).map_or_else(|| format!("{cents} ¢"), |m| m.to_string())
 }
 
 fn actor(owner: &Owner) -> String {
@@ -422,7 +419,7 @@ pub async fn detail(
             };
             let line = format!(
                 "{} — {}{}{}{} ({})",
-                e.at.get(..16).unwrap_or_default().replace('T', " "),
+                when(&e.at),
                 e.action,
                 if e.detail.is_empty() { "" } else { ": " },
                 e.detail,
@@ -435,15 +432,15 @@ pub async fn detail(
 
     let stage = product.sale.as_ref().map(|s| s.stage(now.text()));
     let sale_summary = product.sale.as_ref().map(|s| {
-        let when = match s.stage(now.text()) {
+        let stage = match s.stage(now.text()) {
             SaleStage::Upcoming => "Announced",
             SaleStage::Running => "Running",
             SaleStage::Over => "Over",
         };
         format!(
-            "{when}: {} to {} (UTC) at {}{}{}",
-            s.starts_at.get(..16).unwrap_or_default().replace('T', " "),
-            s.ends_at.get(..16).unwrap_or_default().replace('T', " "),
+            "{stage}: {} to {} (UTC) at {}{}{}",
+            when(&s.starts_at),
+            when(&s.ends_at),
             money(s.sale_price_cents),
             s.per_customer_limit
                 .map(|l| format!(", {l} per customer"))
@@ -845,7 +842,7 @@ fn sale_fields(p: &AdminProduct, form: &SaleForm, csrf: &str, now: &Now) -> impl
     } else {
         "Schedule the sale"
     };
-    let utc_now = now.text().get(..16).unwrap_or_default().replace('T', " ");
+    let utc_now = when(now.text());
     view! {
         <form method="post" action=action class="admin-step">
             <input type="hidden" name="csrf" value=csrf.to_owned() />

@@ -10,6 +10,7 @@
 //! updates (`stock + delta >= 0`), like the order desk's decrements.
 
 use super::db::{on_pool, AdminDb};
+use super::pages::money;
 use crate::store::classify;
 use app::store::StoreError;
 
@@ -205,10 +206,6 @@ macro_rules! product_in {
             .map(product)
             .map_err(classify)
     };
-}
-
-fn money(cents: i64) -> String {
-    app::domain::Money::from_cents(cents).map_or_else(|| format!("{cents} ¢"), |m| m.to_string())
 }
 
 /// "price $12.00 → $14.00; name “Mug” → “Big mug”" — what an edit changed, for the audit log.
