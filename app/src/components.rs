@@ -6,6 +6,31 @@ use leptos::server_fn::error::ServerFnUrlError;
 use leptos_router::hooks::use_query_map;
 
 /// `$12.50` from cents.
+/// Text made safe to stand as HTML markup: `&`, `<`, `>` and quotes as entities.
+///
+/// Leptos 0.8's server renderer writes the children of `<textarea>` raw (it treats the element
+/// like `<script>`), so a textarea's text must go in as escaped `inner_html` instead:
+/// [`textarea_text`] does that. Anywhere else, pass text as children and the renderer escapes it.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The only way to put text in a `<textarea>`: always escaped (see [`escape_html`]).
+pub fn textarea_text(text: &str) -> String {
+    escape_html(text)
+}
+
 pub fn price(cents: i64) -> String {
     Money::from_cents(cents)
         .map(|m| m.to_string())
@@ -176,5 +201,19 @@ pub fn Countdown(secs: i64) -> impl IntoView {
         <span class="countdown" data-testid="countdown">
             {move || crate::domain::countdown_text(left.get())}
         </span>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_in_text_is_escaped_so_it_cannot_close_a_textarea() {
+        assert_eq!(
+            escape_html("</textarea><script>alert(1)</script> & 'x'"),
+            "&lt;/textarea&gt;&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#39;x&#39;"
+        );
+        assert_eq!(escape_html("李小龙, 2 Main St"), "李小龙, 2 Main St");
     }
 }

@@ -3,7 +3,11 @@
 
 pub mod api;
 pub mod components;
+#[cfg(feature = "ssr")]
+pub mod csp;
 pub mod domain;
+#[cfg(feature = "ssr")]
+pub mod lookup_limits;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod pulse;
@@ -21,6 +25,8 @@ use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    csp::set_for_this_page(options.reload_port);
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -17,6 +17,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// This server's answers and latencies, for the owner's control room.
     pub pulse: Arc<crate::pulse::Pulse>,
+    /// How often orders may be looked up, per client and per code.
+    pub lookups: Arc<crate::lookup_limits::LookupLimits>,
 }
 
 impl AppState {
@@ -27,6 +29,7 @@ impl AppState {
         max_orders_in_flight: usize,
         secure_cookies: bool,
         pulse: Arc<crate::pulse::Pulse>,
+        lookups_per_client_per_min: u32,
     ) -> AppState {
         AppState {
             store,
@@ -35,6 +38,9 @@ impl AppState {
             order_admission: Arc::new(Semaphore::new(max_orders_in_flight.max(1))),
             secure_cookies,
             pulse,
+            lookups: Arc::new(crate::lookup_limits::LookupLimits::new(
+                lookups_per_client_per_min,
+            )),
         }
     }
 }

@@ -127,6 +127,10 @@ pub enum JoinError {
         limit: i64,
         already: i64,
     },
+    /// This phone number already has a place in this line (ticket `ticket_id`). The store does
+    /// not hand that place over: only a client that holds the ticket may act on it.
+    #[error("this phone number is already in line for product {product_id}")]
+    AlreadyInLine { product_id: i64, ticket_id: i64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -199,8 +203,9 @@ pub trait Store: Send + Sync + 'static {
 /// orders (one writer, one transaction per batch).
 #[async_trait]
 pub trait WaitingRoom: Send + Sync + 'static {
-    /// Puts a shopper in a sale's waiting room (or returns the place this phone number already
-    /// has). A shopper who can be served at once is admitted before this returns.
+    /// Puts a shopper in a sale's waiting room; a phone number already in this line gets
+    /// [`JoinError::AlreadyInLine`]. A shopper who can be served at once is admitted before
+    /// this returns.
     async fn join_queue(&self, request: JoinRequest) -> Result<TicketInfo, JoinError>;
 
     async fn ticket(&self, ticket_id: i64) -> Result<Option<TicketInfo>, StoreError>;

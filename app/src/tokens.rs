@@ -55,6 +55,40 @@ impl Signer {
         format!("{}{id}.{tag}", kind.prefix())
     }
 
+    /// `payload` sealed for `purpose`: `<mac>.<payload>`, the mac an HMAC over both (so a value
+    /// sealed for one cookie cannot be replayed as another). For values the server wrote and
+    /// reads back, like cookies: the payload is readable, but cannot be changed or made up.
+    pub fn seal(&self, purpose: &str, payload: &str) -> String {
+        let tag = self
+            .purpose_mac(purpose, payload)
+            .map(|m| hex(&m.finalize().into_bytes()[..MAC_BYTES]))
+            .unwrap_or_default();
+        format!("{tag}.{payload}")
+    }
+
+    /// The payload of a value [`Signer::seal`]ed for `purpose` under this key; `None` for a
+    /// forged, altered or foreign one.
+    pub fn open<'a>(&self, purpose: &str, sealed: &'a str) -> Option<&'a str> {
+        let (tag, payload) = sealed.split_once('.')?;
+        if tag.len() != MAC_BYTES * 2 {
+            return None;
+        }
+        let tag = unhex(tag)?;
+        self.purpose_mac(purpose, payload)?
+            .verify_truncated_left(&tag)
+            .ok()?;
+        Some(payload)
+    }
+
+    fn purpose_mac(&self, purpose: &str, payload: &str) -> Option<HmacSha256> {
+        let mut mac = HmacSha256::new_from_slice(&self.key).ok()?;
+        mac.update(b"seal\0");
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(payload.as_bytes());
+        Some(mac)
+    }
+
     /// The id in a genuine token of this kind; `None` for anything else.
     pub fn verify(&self, kind: TokenKind, token: &str) -> Option<i64> {
         let rest = token.trim().strip_prefix(kind.prefix())?;
@@ -135,5 +169,27 @@ mod tests {
             assert_eq!(s.verify(TokenKind::Ticket, junk), None, "{junk:?}");
         }
         assert!(Signer::new(&[1; 16]).is_err(), "short keys are refused");
+    }
+
+    #[test]
+    fn a_sealed_value_opens_only_unchanged_for_its_purpose_and_key() {
+        let s = signer(7);
+        let sealed = s.seal("hf_orders", "K7M3Q9PX.ABCD2345");
+        assert_eq!(s.open("hf_orders", &sealed), Some("K7M3Q9PX.ABCD2345"));
+        assert_eq!(
+            s.open("hf_checkout", &sealed),
+            None,
+            "another cookie's seal"
+        );
+        assert_eq!(
+            signer(8).open("hf_orders", &sealed),
+            None,
+            "another shop's key"
+        );
+        let altered = sealed.replace("K7M3", "K7M4");
+        assert_eq!(s.open("hf_orders", &altered), None);
+        for junk in ["", ".", "K7M3Q9PX", "00.K7M3Q9PX", &format!("x{sealed}")] {
+            assert_eq!(s.open("hf_orders", junk), None, "{junk:?}");
+        }
     }
 }

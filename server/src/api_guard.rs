@@ -1,11 +1,14 @@
-//! The edge of `/api/*`: bounds request bodies, and gives server-function errors their real HTTP
-//! status (409, 400/422, 404, 429/503 + `Retry-After`) — server functions alone would answer 500.
+//! The edge of `/api/*`: refuses form posts from other sites, bounds request bodies, and gives
+//! server-function errors their real HTTP status (409, 400/422, 404, 429/503 + `Retry-After`) —
+//! server functions alone would answer 500. A refusal made here reaches a plain browser form
+//! (no JavaScript) as a small HTML page that says what happened and links back, an API client as
+//! the JSON error.
 
 use app::domain::ApiError;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HOST, REFERER, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
@@ -15,9 +18,21 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Error bodies are small; anything larger is passed through untouched.
 const MAX_ERROR_BYTES: usize = 64 * 1024;
 
-pub async fn guard(req: Request, next: Next) -> Response {
+/// How long an API request's body may take to arrive in full.
+#[derive(Clone, Copy)]
+pub struct BodyDeadline(pub std::time::Duration);
+
+pub async fn guard(
+    axum::extract::State(deadline): axum::extract::State<BodyDeadline>,
+    req: Request,
+    next: Next,
+) -> Response {
     if !req.uri().path().starts_with("/api/") {
         return next.run(req).await;
+    }
+    if req.method() == Method::POST && crate::origin::from_another_site(req.headers(), req.uri()) {
+        tracing::info!(path = %req.uri().path(), "refused a form posted from another site");
+        return refusal(req.headers(), &ApiError::cross_site());
     }
     let (parts, body) = req.into_parts();
     let declared = parts
@@ -26,12 +41,14 @@ pub async fn guard(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return too_large();
+        return too_large(&parts.headers);
     }
-    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(_) => return too_large(),
-    };
+    let bytes =
+        match tokio::time::timeout(deadline.0, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(_)) => return too_large(&parts.headers),
+            Err(_) => return too_slow(&parts.headers, deadline.0),
+        };
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
@@ -58,14 +75,121 @@ async fn with_error_status(response: Response) -> Response {
     Response::from_parts(parts, Body::from(bytes))
 }
 
-fn too_large() -> Response {
+fn too_large(headers: &HeaderMap) -> Response {
     let error = ApiError::malformed(format!(
         "The request body is too large (at most {} KiB).",
         MAX_BODY_BYTES / 1024
     ));
-    let mut response = json_error(&error);
+    let mut response = refusal(headers, &error);
     *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
     response
+}
+
+/// A body that did not arrive in time: 408, and the connection is not kept.
+fn too_slow(headers: &HeaderMap, deadline: std::time::Duration) -> Response {
+    let error = ApiError::malformed(format!(
+        "The request took too long to arrive (over {} s). Check your connection and try again.",
+        deadline.as_secs()
+    ));
+    let mut response = refusal(headers, &error);
+    *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
+    response.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        HeaderValue::from_static("close"),
+    );
+    response
+}
+
+/// A plain browser form (no JavaScript) asks for HTML; API clients must not (see the README).
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
+/// A refusal made before the server function ran: an HTML page for a plain form, else JSON.
+pub fn refusal(headers: &HeaderMap, error: &ApiError) -> Response {
+    if !wants_html(headers) {
+        return json_error(error);
+    }
+    let status =
+        StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let back = back_link(headers);
+    let wait = error
+        .retry_after_secs()
+        .map(|s| format!("<p>You can try again in {s} s.</p>"))
+        .unwrap_or_default();
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Holdfast shop</title><link rel=\"stylesheet\" href=\"/pkg/holdfast.css\"></head>\
+         <body><main><h1>That did not go through</h1><p>{}</p>{wait}\
+         <p><a class=\"button\" href=\"{}\">Go back</a></p></main></body></html>",
+        app::components::escape_html(&error.to_string()),
+        app::components::escape_html(&back),
+    );
+    let mut response = (
+        status,
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        )],
+        page,
+    )
+        .into_response();
+    if let Some(secs) = error.retry_after_secs() {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+/// Where "Go back" leads: the page the form was on when it is this shop's, else the catalogue.
+fn back_link(headers: &HeaderMap) -> String {
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    let referer = headers.get(REFERER).and_then(|r| r.to_str().ok());
+    let (Some(host), Some(referer)) = (host, referer) else {
+        return "/".to_owned();
+    };
+    referer
+        .split_once("://")
+        .and_then(|(_, rest)| rest.strip_prefix(host))
+        .filter(|path| path.starts_with('/') && !path.starts_with("//"))
+        .unwrap_or("/")
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_back_leads_only_to_a_page_of_this_shop() {
+        let mut h = HeaderMap::new();
+        h.insert(HOST, HeaderValue::from_static("shop.example"));
+        h.insert(
+            REFERER,
+            HeaderValue::from_static("https://shop.example/checkout?x=1"),
+        );
+        assert_eq!(back_link(&h), "/checkout?x=1");
+        h.insert(
+            REFERER,
+            HeaderValue::from_static("https://evil.example/phish"),
+        );
+        assert_eq!(back_link(&h), "/");
+        h.insert(
+            REFERER,
+            HeaderValue::from_static("https://shop.example//evil.example"),
+        );
+        assert_eq!(back_link(&h), "/");
+        h.insert(
+            REFERER,
+            HeaderValue::from_static("https://shop.example.evil/x"),
+        );
+        assert_eq!(back_link(&h), "/");
+    }
 }
 
 /// An error as the JSON body every API client expects, with its status.

@@ -46,6 +46,19 @@ pub struct Config {
     pub site_root: String,
     /// The name of the wasm/js/css bundle (`LEPTOS_OUTPUT_NAME`, default `holdfast`).
     pub output_name: String,
+    /// How long a client may take to send a request's headers, and how long a connection may
+    /// wait idle for its next request (`HOLDFAST_HEADER_TIMEOUT_SECS`, default 30).
+    pub header_timeout: Duration,
+    /// How long an API request's body may take to arrive (`HOLDFAST_BODY_TIMEOUT_SECS`,
+    /// default 30; the body is at most 64 KiB). Beyond it: 408.
+    pub body_timeout: Duration,
+    /// Connections open at once (`HOLDFAST_MAX_CONNECTIONS`, default 20,000, ~20 KiB each);
+    /// beyond it a new connection gets a one-line 503 and is closed, and those open are served.
+    pub max_connections: usize,
+    /// Order lookups (status page, order page, their API) one client may make a minute
+    /// (`HOLDFAST_LOOKUPS_PER_MIN`, default 60); one order code may be looked up 20 times a
+    /// minute by anyone.
+    pub lookups_per_min: u32,
 }
 
 impl Config {
@@ -107,6 +120,10 @@ impl Config {
                 )
             })?,
         };
+        let header_timeout = positive(&get, "HOLDFAST_HEADER_TIMEOUT_SECS", 30, "seconds")?;
+        let body_timeout = positive(&get, "HOLDFAST_BODY_TIMEOUT_SECS", 30, "seconds")?;
+        let max_connections = positive(&get, "HOLDFAST_MAX_CONNECTIONS", 20_000, "connections")?;
+        let lookups_per_min = positive(&get, "HOLDFAST_LOOKUPS_PER_MIN", 60, "lookups")?;
         let secret = get("HOLDFAST_SECRET").filter(|s| !s.is_empty());
         if secret.as_ref().is_some_and(|s| s.len() < 32) {
             bail!("HOLDFAST_SECRET must be at least 32 characters");
@@ -114,6 +131,10 @@ impl Config {
         Ok(Config {
             addr,
             secret,
+            header_timeout: Duration::from_secs(header_timeout),
+            body_timeout: Duration::from_secs(body_timeout),
+            max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+            lookups_per_min: u32::try_from(lookups_per_min).unwrap_or(u32::MAX),
             queue_tick: Duration::from_millis(queue_tick_ms),
             unpaid_expiry: (unpaid_expiry_minutes > 0)
                 .then(|| Duration::from_secs(unpaid_expiry_minutes.saturating_mul(60))),
@@ -184,8 +205,25 @@ impl Config {
     }
 }
 
-/// Writes a file only its owner can read.
-fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+/// A positive whole number from `key`, or `default` when unset.
+fn positive(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: u64,
+    unit: &str,
+) -> anyhow::Result<u64> {
+    match get(key) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .with_context(|| format!("{key} must be a positive number of {unit}, got {v:?}")),
+    }
+}
+
+/// Writes a new file only its owner can read (an existing one is an error).
+pub(crate) fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -251,5 +289,8 @@ mod tests {
         assert!(config(&[("HOLDFAST_SEED_DEMO", "maybe")]).is_err());
         assert!(config(&[("HOLDFAST_MAX_ORDERS_IN_FLIGHT", "0")]).is_err());
         assert!(config(&[("HOLDFAST_CATALOGUE_CACHE_MS", "soon")]).is_err());
+        let e = config(&[("HOLDFAST_MAX_CONNECTIONS", "0")]).err();
+        assert!(e.is_some_and(|e| e.to_string().contains("HOLDFAST_MAX_CONNECTIONS")));
+        assert!(config(&[("HOLDFAST_HEADER_TIMEOUT_SECS", "-1")]).is_err());
     }
 }

@@ -13,7 +13,7 @@
 //! be made (the database is away), the local decision stands: the request would be refused by the
 //! order desk anyway.
 
-use crate::api_guard::json_error;
+use crate::api_guard::refusal;
 use app::domain::ApiError;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
@@ -96,9 +96,9 @@ impl ClientLimits {
         })
     }
 
-    fn refuse(&self, secs: u32) -> Response {
+    fn refuse(&self, headers: &axum::http::HeaderMap, secs: u32) -> Response {
         self.pulse.record(app::pulse::Answer::RateLimited, None);
-        json_error(&ApiError::rate_limited(secs))
+        refusal(headers, &ApiError::rate_limited(secs))
     }
 
     fn client(&self, req: &Request) -> Option<IpAddr> {
@@ -153,6 +153,20 @@ fn client_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// Names the client of every request ([`app::lookup_limits::ClientAddr`]) for the limits that
+/// live inside server functions (order lookups).
+pub async fn identify(State(trust_proxy): State<bool>, mut req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| *addr);
+    if let Some(client) = client_of(req.headers(), peer, trust_proxy) {
+        req.extensions_mut()
+            .insert(app::lookup_limits::ClientAddr(client));
+    }
+    next.run(req).await
+}
+
 pub async fn limit(
     State(limits): State<Option<Arc<ClientLimits>>>,
     req: Request,
@@ -162,11 +176,11 @@ pub async fn limit(
         if LIMITED.contains(&req.uri().path()) {
             if let Some(client) = limits.client(&req) {
                 if let Err(secs) = limits.check(client) {
-                    return limits.refuse(secs);
+                    return limits.refuse(req.headers(), secs);
                 }
                 if let Some(shared) = &limits.shared {
                     match shared.check(client.to_string()).await {
-                        Ok(Err(secs)) => return limits.refuse(secs),
+                        Ok(Err(secs)) => return limits.refuse(req.headers(), secs),
                         Ok(Ok(())) => {}
                         Err(e) => tracing::debug!(error = %e, "shared allowance unknown"),
                     }

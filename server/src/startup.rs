@@ -39,6 +39,7 @@ pub struct Application {
     usher: tokio::task::JoinHandle<()>,
     expiry: Option<tokio::task::JoinHandle<()>>,
     live_task: tokio::task::JoinHandle<()>,
+    connection_limits: crate::serve::ConnectionLimits,
 }
 
 /// The database the shop runs on, chosen by `DATABASE_URL`.
@@ -137,6 +138,7 @@ impl Application {
             config.max_orders_in_flight,
             config.secure_cookies,
             pulse.clone(),
+            config.lookups_per_min,
         );
         let usher = crate::usher::spawn(backend.queue(), config.queue_tick);
         // release builds only: under `cargo leptos watch` every rebuild would recompress a
@@ -168,7 +170,8 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;
         let port = listener.local_addr().context("no local address")?.port();
-        crate::admin::announce_setup(&admin, &format!("http://{}", config.addr)).await;
+        crate::admin::announce_setup(&admin, &format!("http://{}", config.addr), &config.data_dir)
+            .await;
         Ok(Application {
             listener,
             router,
@@ -177,6 +180,10 @@ impl Application {
             usher,
             expiry,
             live_task,
+            connection_limits: crate::serve::ConnectionLimits {
+                header_timeout: config.header_timeout,
+                max_connections: config.max_connections,
+            },
         })
     }
 
@@ -190,13 +197,13 @@ impl Application {
             "Holdfast is serving on http://{}",
             self.listener.local_addr()?
         );
-        let app = self
-            .router
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("server failed")?;
+        crate::serve::serve(
+            self.listener,
+            self.router,
+            self.connection_limits,
+            shutdown_signal(),
+        )
+        .await;
         self.usher.abort();
         self.live_task.abort();
         if let Some(expiry) = &self.expiry {
@@ -256,13 +263,24 @@ fn router(
             },
         )
         .fallback(leptos_axum::file_and_error_handler(shell))
-        .layer(axum::middleware::from_fn(crate::api_guard::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            crate::api_guard::BodyDeadline(config.body_timeout),
+            crate::api_guard::guard,
+        ))
         // outermost: a client over its allowance is refused before any other work
         .layer(axum::middleware::from_fn_with_state(
             limits,
             crate::rate_limit::limit,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            config.trust_proxy,
+            crate::rate_limit::identify,
+        ))
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(
+            crate::security_headers::OverHttps(config.secure_cookies),
+            crate::security_headers::add,
+        ))
         .with_state(leptos_options)
 }
 

@@ -182,9 +182,14 @@ async fn the_line_is_served_in_order_and_those_stock_cannot_reach_are_told_sold_
     assert_eq!(states.get("sold_out"), Some(&4));
     assert_eq!(shop.accounted(P).await, 3);
 
-    // re-joining with the same phone number keeps the same place
-    let again = store.join_queue(join(P, 1, 4)).await.unwrap();
-    assert_eq!(again.ticket_id, tickets[4].ticket_id);
+    // re-joining with the same phone number is refused, naming the place (for the edge to
+    // hand back only to the client holding its ticket), and adds nobody to the line
+    let again = store.join_queue(join(P, 1, 4)).await;
+    assert!(
+        matches!(again, Err(JoinError::AlreadyInLine { ticket_id, .. }) if ticket_id == tickets[4].ticket_id),
+        "{again:?}"
+    );
+    assert_eq!(shop.ticket_states(P).await.get("waiting"), Some(&3));
 }
 
 async fn an_expired_hold_returns_its_units_exactly_once_and_admits_the_next_in_line(shop: Shop) {

@@ -20,6 +20,26 @@ pub fn read(name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
+/// The payload of a cookie this server sealed with the shop's key ([`set_sealed`]); `None` when
+/// it is missing, forged, altered or sealed for another cookie. A cookie is input like any other:
+/// what the server acts on later, it must have signed.
+pub fn read_sealed(signer: &crate::tokens::Signer, name: &str) -> Option<String> {
+    let raw = read(name)?;
+    signer.open(name, &raw).map(str::to_owned)
+}
+
+/// Sets a cookie whose value the server will trust when it comes back: sealed (HMAC) under the
+/// shop's key for this cookie's name. `payload` must be cookie-safe, as for [`set`].
+pub fn set_sealed(
+    signer: &crate::tokens::Signer,
+    name: &str,
+    payload: &str,
+    max_age_secs: u32,
+    secure: bool,
+) {
+    set(name, &signer.seal(name, payload), max_age_secs, secure);
+}
+
 /// Whether the request came from a plain HTML form (no JavaScript): it accepts `text/html`.
 pub fn from_plain_form() -> bool {
     use_context::<Parts>()

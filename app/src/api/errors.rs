@@ -128,6 +128,7 @@ impl From<JoinError> for ApiError {
                 limit,
                 already,
             } => limit_reached(product_id, &product_name, limit, already),
+            JoinError::AlreadyInLine { product_id, .. } => ApiError::already_in_line(product_id),
             JoinError::Store(e) => e.into(),
         }
     }

@@ -24,6 +24,7 @@ mod edge {
     use super::*;
     use crate::api::cookies;
     use crate::domain::{NewOrder, OrderCode};
+    use crate::state::AppState;
 
     pub const ORDERS_COOKIE: &str = "hf_orders";
     pub const DRAFT_COOKIE: &str = "hf_checkout";
@@ -89,9 +90,10 @@ mod edge {
         Ok(())
     }
 
-    /// The order codes this browser placed (newest last).
-    pub fn my_codes() -> Vec<String> {
-        cookies::read(ORDERS_COOKIE)
+    /// The order codes this browser placed (newest last), from the sealed orders cookie: a
+    /// cookie the shop did not write (a code typed in by someone else) opens nothing.
+    pub fn my_codes(signer: &crate::tokens::Signer) -> Vec<String> {
+        cookies::read_sealed(signer, ORDERS_COOKIE)
             .map(|v| {
                 v.split('.')
                     .filter_map(|c| OrderCode::parse(c).ok())
@@ -101,33 +103,63 @@ mod edge {
             .unwrap_or_default()
     }
 
-    pub fn remember_code(code: &OrderCode, secure: bool) {
-        let mut codes = my_codes();
+    pub fn remember_code(state: &AppState, code: &OrderCode) {
+        let mut codes = my_codes(&state.signer);
         codes.retain(|c| c != code.as_str());
         codes.push(code.to_string());
         let skip = codes.len().saturating_sub(ORDERS_KEPT);
-        cookies::set(ORDERS_COOKIE, &codes[skip..].join("."), YEAR, secure);
+        cookies::set_sealed(
+            &state.signer,
+            ORDERS_COOKIE,
+            &codes[skip..].join("."),
+            YEAR,
+            state.secure_cookies,
+        );
     }
 
-    pub fn read_draft() -> Option<CustomerInput> {
-        let raw = cookies::read(DRAFT_COOKIE)?;
+    /// What the shopper typed last time, from the sealed draft cookie (see [`save_draft`]).
+    pub fn read_draft(signer: &crate::tokens::Signer) -> Option<CustomerInput> {
+        let raw = cookies::read_sealed(signer, DRAFT_COOKIE)?;
         serde_json::from_str(&cookies::decode(&raw)?).ok()
     }
 
-    /// Keeps what the shopper typed for a day, so a no-JS error page does not lose it.
-    pub fn save_draft(values: &CustomerInput, secure: bool) {
+    /// Keeps what the shopper typed for a day, so a no-JS error page does not lose it. Sealed
+    /// with the shop's key: a draft planted by anyone else is ignored (and whatever a draft
+    /// holds is rendered as escaped text, never markup).
+    pub fn save_draft(state: &AppState, values: &CustomerInput) {
         let Ok(json) = serde_json::to_string(values) else {
             return;
         };
         let encoded = cookies::encode(&json);
         // browsers drop cookies over 4 KiB; better no draft than a broken one
-        if encoded.len() <= 3800 {
-            cookies::set(DRAFT_COOKIE, &encoded, DAY, secure);
+        if encoded.len() <= 3700 {
+            cookies::set_sealed(
+                &state.signer,
+                DRAFT_COOKIE,
+                &encoded,
+                DAY,
+                state.secure_cookies,
+            );
         }
     }
 
     pub fn clear_draft(secure: bool) {
         cookies::set(DRAFT_COOKIE, "", 0, secure);
+    }
+
+    /// Refuses a lookup of `code` when this client or this code has asked too often.
+    pub fn check_lookup(state: &AppState, code: &OrderCode) -> Result<(), ApiError> {
+        let client = leptos::prelude::use_context::<http::request::Parts>()
+            .and_then(|p| {
+                p.extensions
+                    .get::<crate::lookup_limits::ClientAddr>()
+                    .copied()
+            })
+            .map(|c| c.0);
+        state
+            .lookups
+            .check(client, code.as_str())
+            .map_err(ApiError::rate_limited)
     }
 
     pub fn new_idempotency_key() -> String {
@@ -181,10 +213,10 @@ pub(crate) async fn place_with_hold(
     match &placed {
         Ok(order) => {
             edge::clear_draft(state.secure_cookies);
-            edge::remember_code(&order.order_code, state.secure_cookies);
+            edge::remember_code(&state, &order.order_code);
         }
         Err(_) if super::cookies::from_plain_form() => {
-            edge::save_draft(values, state.secure_cookies);
+            edge::save_draft(&state, values);
         }
         Err(_) => {}
     }
@@ -225,13 +257,13 @@ pub async fn checkout(
         Ok(order) => {
             super::cart::write_cart(&crate::domain::Cart::default(), secure);
             edge::clear_draft(secure);
-            edge::remember_code(&order.order_code, secure);
+            edge::remember_code(&state, &order.order_code);
             leptos_axum::redirect(&format!("/order/{}", order.order_code));
             Ok(order.order_code.to_string())
         }
         Err(e) => {
             if super::cookies::from_plain_form() {
-                edge::save_draft(&values, secure);
+                edge::save_draft(&state, &values);
             }
             Err(e)
         }
@@ -245,7 +277,7 @@ pub async fn checkout_form() -> Result<CheckoutPageData, ApiError> {
     let cart = super::cart::price_cart(&state, &super::cart::read_cart()).await?;
     Ok(CheckoutPageData {
         idempotency_key: edge::new_idempotency_key(),
-        values: edge::read_draft().unwrap_or_default(),
+        values: edge::read_draft(&state.signer).unwrap_or_default(),
         cart,
     })
 }
@@ -257,10 +289,14 @@ pub async fn my_order(code: String) -> Result<OrderView, ApiError> {
     let not_mine =
         || ApiError::not_found("Look up this order with its code and your phone number.");
     let code = OrderCode::parse(&code).map_err(|_| not_mine())?;
-    if !edge::my_codes().iter().any(|c| c == code.as_str()) {
+    let state = super::state()?;
+    edge::check_lookup(&state, &code)?;
+    if !edge::my_codes(&state.signer)
+        .iter()
+        .any(|c| c == code.as_str())
+    {
         return Err(not_mine());
     }
-    let state = super::state()?;
     state.store.order(&code).await?.ok_or_else(not_mine)
 }
 
@@ -281,6 +317,7 @@ pub async fn order_status(code: String, phone: String) -> Result<OrderView, ApiE
         }
     };
     let state = super::state()?;
+    edge::check_lookup(&state, &code)?;
     let not_found = || ApiError::not_found("No order with that code and phone number.");
     let order = state.store.order(&code).await?.ok_or_else(not_found)?;
     if !phone.same_number(&order.phone) {

@@ -73,7 +73,10 @@ mod edge {
         status
     }
 
-    pub async fn join(input: JoinInput) -> Result<QueueStatus, ApiError> {
+    /// Joins the line. A phone number already in it gets that place back only from a client
+    /// that shows its ticket (the one it was given, or the ticket cookie): anyone else who
+    /// knows the number is told it is already in line, and learns nothing else.
+    pub async fn join(input: JoinInput, shown: Option<&str>) -> Result<QueueStatus, ApiError> {
         let request = JoinRequest::parse(&input)?;
         let state = crate::api::state()?;
         // best effort: a join is not shed because the owner's rules are slow to read (the
@@ -93,10 +96,37 @@ mod edge {
                 ));
             }
         }
-        let info = state.queue.join_queue(request).await?;
+        let info = match state.queue.join_queue(request).await {
+            Ok(info) => info,
+            Err(crate::store::JoinError::AlreadyInLine {
+                product_id,
+                ticket_id,
+            }) => {
+                if shown_ticket(&state, shown) != Some(ticket_id) {
+                    return Err(ApiError::already_in_line(product_id));
+                }
+                state
+                    .queue
+                    .ticket(ticket_id)
+                    .await?
+                    .ok_or_else(|| ApiError::already_in_line(product_id))?
+            }
+            Err(e) => return Err(e.into()),
+        };
         let status = status_now(&state, info).await;
         cookies::set(TICKET_COOKIE, &status.ticket, DAY, state.secure_cookies);
         Ok(status)
+    }
+
+    /// The genuine ticket this client shows: the one it sent, else its ticket cookie.
+    fn shown_ticket(state: &AppState, sent: Option<&str>) -> Option<i64> {
+        let sent = sent
+            .filter(|t| !t.trim().is_empty())
+            .and_then(|t| state.signer.verify(TokenKind::Ticket, t));
+        sent.or_else(|| {
+            let cookie = cookies::read(TICKET_COOKIE)?;
+            state.signer.verify(TokenKind::Ticket, &cookie)
+        })
     }
 
     /// The ticket id in a token (or, when none is given, in the ticket cookie).
@@ -143,17 +173,23 @@ pub(crate) use edge::hold_id;
 
 /// Joins a sale's waiting line. Answers with the ticket (also set as the `hf_ticket` cookie) and
 /// where it stands — already `admitted` with a hold when stock is free and nobody is ahead.
+/// A phone number already in line gets 409 `already_in_line`, unless the request shows that
+/// place's `ticket` (or carries its cookie): then it gets its place back, as a retry would.
 #[server(endpoint = "queue/join", input = Json, output = Json)]
 pub async fn queue_join(
     product_id: i64,
     quantity: i64,
     phone: String,
+    ticket: Option<String>,
 ) -> Result<QueueStatus, ApiError> {
-    edge::join(crate::domain::JoinInput {
-        product_id,
-        quantity,
-        phone,
-    })
+    edge::join(
+        crate::domain::JoinInput {
+            product_id,
+            quantity,
+            phone,
+        },
+        ticket.as_deref(),
+    )
     .await
 }
 
@@ -164,11 +200,14 @@ pub async fn queue_join_form(
     quantity: i64,
     phone: String,
 ) -> Result<String, ApiError> {
-    let status = edge::join(crate::domain::JoinInput {
-        product_id,
-        quantity,
-        phone,
-    })
+    let status = edge::join(
+        crate::domain::JoinInput {
+            product_id,
+            quantity,
+            phone,
+        },
+        None,
+    )
     .await?;
     leptos_axum::redirect(&format!("/queue/{}", status.ticket));
     Ok(status.ticket)
@@ -185,10 +224,11 @@ pub async fn ticket_status(ticket: String) -> Result<QueueStatus, ApiError> {
 #[server(endpoint = "queue/page", input = GetUrl, output = Json)]
 pub async fn queue_page(ticket: String) -> Result<QueuePageData, ApiError> {
     let status = edge::lookup(&ticket).await?;
+    let state = super::state()?;
     Ok(QueuePageData {
         status,
         idempotency_key: super::orders::new_idempotency_key(),
-        values: super::orders::read_draft().unwrap_or_default(),
+        values: super::orders::read_draft(&state.signer).unwrap_or_default(),
     })
 }
 

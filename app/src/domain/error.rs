@@ -84,6 +84,13 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u32,
     },
+    /// This phone number already has a place in this line, and the request did not come with
+    /// its ticket: nothing about that place is told or changed.
+    #[error("{message}")]
+    AlreadyInLine { message: String, product_id: i64 },
+    /// A form posted from another site: refused before anything is read or changed.
+    #[error("{message}")]
+    Forbidden { message: String },
     #[error("{message}")]
     Internal { message: String },
 }
@@ -168,6 +175,23 @@ impl ApiError {
         }
     }
 
+    pub fn already_in_line(product_id: i64) -> ApiError {
+        ApiError::AlreadyInLine {
+            message: "This phone number is already in line for this product. Use the page or \
+                      link you got when you joined."
+                .to_owned(),
+            product_id,
+        }
+    }
+
+    pub fn cross_site() -> ApiError {
+        ApiError::Forbidden {
+            message: "This form came from another site, so the shop did not accept it. Go back \
+                      to the shop and try again there."
+                .to_owned(),
+        }
+    }
+
     pub fn internal() -> ApiError {
         ApiError::Internal {
             message: "Something went wrong on our side. Nothing was charged; please try again."
@@ -196,7 +220,9 @@ impl ApiError {
             ApiError::SaleNotStarted { .. }
             | ApiError::QueueRequired { .. }
             | ApiError::LimitReached { .. }
-            | ApiError::HoldInvalid { .. } => 409,
+            | ApiError::HoldInvalid { .. }
+            | ApiError::AlreadyInLine { .. } => 409,
+            ApiError::Forbidden { .. } => 403,
             ApiError::RateLimited { .. } => 429,
             ApiError::Overloaded { .. } | ApiError::Paused { .. } => 503,
             ApiError::Internal { .. } => 500,

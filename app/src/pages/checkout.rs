@@ -168,9 +168,8 @@ fn Field(
                 autocomplete=autocomplete
                 aria-invalid=invalid
                 aria-describedby=described
-            >
-                {value}
-            </textarea>
+                inner_html=crate::components::textarea_text(&value)
+            ></textarea>
         }
         .into_any()
     } else {

@@ -213,25 +213,60 @@ pub async fn page(
     Ok(render(&snapshot, &owner.csrf_token).into_response())
 }
 
-/// The snapshot as JSON, once a second, for as long as the page is open.
+/// How often an open event stream checks that its session is still live.
+const SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The snapshot as JSON, once a second, for as long as the page is open and the session lives:
+/// logging out, ending all sessions or the session's end closes the stream within
+/// [`SESSION_CHECK`] (an open control room counts as use, so it keeps an idle session alive).
 pub async fn events(owner: Owner, State(state): State<Arc<AdminState>>) -> Response {
-    let _ = owner;
     let rx = state.live.latest.clone();
+    let watch = Watch {
+        rx,
+        first: true,
+        checked: std::time::Instant::now(),
+        token_hash: owner.token_hash,
+        state: state.clone(),
+    };
     // the latest snapshot at once, then each new one
-    let stream = futures::stream::unfold((rx, true), |(mut rx, first)| async move {
-        if !first && rx.changed().await.is_err() {
-            return None;
+    let stream = futures::stream::unfold(watch, |mut w| async move {
+        if !w.first {
+            if w.rx.changed().await.is_err() {
+                return None;
+            }
+            if w.checked.elapsed() >= SESSION_CHECK {
+                w.checked = std::time::Instant::now();
+                if !super::session::still_live(&w.state, &w.token_hash).await {
+                    tracing::info!("control room stream closed: its session ended");
+                    return None;
+                }
+                let _ = w
+                    .state
+                    .db
+                    .touch_session(&w.token_hash, crate::store::clock::Now::current().text())
+                    .await;
+            }
         }
-        let snapshot = rx.borrow_and_update().clone();
+        w.first = false;
+        let snapshot = w.rx.borrow_and_update().clone();
         let event = Event::default()
             .event("snapshot")
             .json_data(snapshot.as_ref())
             .unwrap_or_else(|_| Event::default().comment("unserialisable"));
-        Some((Ok::<Event, std::convert::Infallible>(event), (rx, false)))
+        Some((Ok::<Event, std::convert::Infallible>(event), w))
     });
     Sse::new(futures::StreamExt::fuse(stream))
         .keep_alive(KeepAlive::default())
         .into_response()
+}
+
+/// What an open event stream keeps between snapshots.
+struct Watch {
+    rx: tokio::sync::watch::Receiver<Arc<Snapshot>>,
+    first: bool,
+    checked: std::time::Instant,
+    token_hash: String,
+    state: Arc<AdminState>,
 }
 
 #[derive(Deserialize)]

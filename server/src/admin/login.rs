@@ -38,6 +38,12 @@ fn safe_next(next: &str) -> &str {
     }
 }
 
+/// How a typed email appears in the logs: a short fingerprint, never the text (someone may type
+/// their password into the email field).
+fn log_id(email: &str) -> String {
+    crate::store::clock::fingerprint_hash(email)[..12].to_owned()
+}
+
 pub async fn page(Query(q): Query<Next>) -> Response {
     pages::login(None, safe_next(&q.next), None).into_response()
 }
@@ -102,7 +108,7 @@ pub async fn submit(
         let secs = u64::try_from(now.secs_until(&oldest) + WINDOW_SECS)
             .unwrap_or(1)
             .max(1);
-        tracing::warn!(%email, %client, "login refused: too many failures");
+        tracing::warn!(account = %log_id(&email), %client, "login refused: too many failures");
         return Err(AdminError::TooManyAttempts {
             secs,
             minutes: secs.div_ceil(60),
@@ -112,7 +118,7 @@ pub async fn submit(
     let stored = owner.as_ref().map(|o| o.password_hash.clone());
     if !password::verify(form.password.clone(), stored).await {
         state.db.record_failure(&email, &client, now.text()).await?;
-        tracing::warn!(%email, %client, "failed owner login");
+        tracing::warn!(account = %log_id(&email), %client, "failed owner login");
         return Ok(refuse("Wrong email or password."));
     }
     let Some(owner) = owner else {

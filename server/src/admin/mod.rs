@@ -24,7 +24,7 @@ pub mod session;
 
 use crate::store::clock::Now;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::header::{CACHE_CONTROL, HOST, ORIGIN, REFERRER_POLICY, X_FRAME_OPTIONS};
+use axum::http::header::{CACHE_CONTROL, REFERRER_POLICY, X_FRAME_OPTIONS};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -135,7 +135,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: Arc<AdminState>) -> Route
         .layer(SetResponseHeaderLayer::overriding(
             axum::http::header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+                "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
             ),
         ))
         .with_state(state)
@@ -144,23 +144,8 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: Arc<AdminState>) -> Route
 /// A POST from another site is refused whatever it carries (the browser names the page's origin
 /// in `Origin`; clients that send none, like curl, still need the session's CSRF token).
 async fn same_origin(req: Request, next: Next) -> Response {
-    if req.method() == Method::POST {
-        if let Some(origin) = req.headers().get(ORIGIN) {
-            let host = req
-                .headers()
-                .get(HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-                .or_else(|| req.uri().authority().map(|a| a.to_string()));
-            let origin_host = origin
-                .to_str()
-                .ok()
-                .and_then(|o| o.split_once("://"))
-                .map(|(_, rest)| rest.to_owned());
-            if host.is_none() || origin_host != host {
-                return AdminError::Csrf.into_response();
-            }
-        }
+    if req.method() == Method::POST && crate::origin::from_another_site(req.headers(), req.uri()) {
+        return AdminError::Csrf.into_response();
     }
     next.run(req).await
 }
@@ -207,15 +192,33 @@ fn signed_out(state: &AdminState) -> Response {
     response
 }
 
-/// Says at start how to create the first owner, if there is none yet.
-pub async fn announce_setup(state: &AdminState, base: &str) {
+/// Says at start how to create the first owner, if there is none yet. The setup address opens
+/// the shop to whoever has it, so it is not logged: it goes into `<data dir>/setup-address`,
+/// readable by the shop's user only, and the log says where.
+pub async fn announce_setup(state: &AdminState, base: &str, data_dir: &std::path::Path) {
     match state.db.owner_count().await {
-        Ok(0) => tracing::info!(
-            "no owner yet: run `server admin create-owner --email you@example.com`, or open \
-             {base}/admin/setup?code={} (works until the first owner exists)",
-            state.setup_code
-        ),
-        Ok(_) => {}
+        Ok(0) => {
+            let file = data_dir.join("setup-address");
+            let address = format!("{base}/admin/setup?code={}\n", state.setup_code);
+            let _ = std::fs::remove_file(&file);
+            match crate::config::write_private(&file, &address) {
+                Ok(()) => tracing::info!(
+                    "no owner yet: run `server admin create-owner --email you@example.com`, or \
+                     open the one-time setup address kept in {} (works until the first owner \
+                     exists)",
+                    file.display()
+                ),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "no owner yet: run `server admin create-owner --email you@example.com` \
+                     (the setup address could not be written to {})",
+                    file.display()
+                ),
+            }
+        }
+        Ok(_) => {
+            let _ = std::fs::remove_file(data_dir.join("setup-address"));
+        }
         Err(e) => tracing::warn!(error = %e, "could not count owners"),
     }
     let now = Now::current();

@@ -279,7 +279,7 @@ fn product_fields(
             {creating.then(|| view! {
                 <label>"Stock on the shelf" <input name="stock" inputmode="numeric" value=f.stock.clone() placeholder="0" /></label>
             })}
-            <label>"Description" <textarea name="description" rows="4" maxlength="2000">{f.description}</textarea></label>
+            <label>"Description" <textarea name="description" rows="4" maxlength="2000" inner_html=app::components::textarea_text(&f.description)></textarea></label>
             <label>"Most per order (empty: no limit)"
                 <input name="max_per_order" inputmode="numeric" value=f.max_per_order />
             </label>

@@ -113,17 +113,10 @@ impl FromRequestParts<Arc<AdminState>> for Owner {
             .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
             .ok_or(AdminError::NotSignedIn)?;
         let hash = token_hash(token);
-        let session = state
-            .db
-            .session(&hash)
+        let now = Now::current();
+        let session = live_session(state, &hash, &now)
             .await?
             .ok_or(AdminError::NotSignedIn)?;
-        let now = Now::current();
-        let idle_end = session_idle_end(&session.last_seen_at);
-        // an ended session changes nothing here: it is swept away at the next login or start
-        if session.expires_at.as_str() <= now.text() || idle_end.as_str() <= now.text() {
-            return Err(AdminError::NotSignedIn);
-        }
         if now.secs_until(&session.last_seen_at) < -TOUCH_EVERY_SECS {
             state.db.touch_session(&hash, now.text()).await?;
         }
@@ -134,6 +127,33 @@ impl FromRequestParts<Arc<AdminState>> for Owner {
             token_hash: hash,
         })
     }
+}
+
+/// The session with this token hash, if it has not ended (logged out, ended with all the
+/// owner's sessions, idle too long or past its absolute end) at `now`.
+async fn live_session(
+    state: &AdminState,
+    hash: &str,
+    now: &Now,
+) -> Result<Option<super::db::SessionRow>, AdminError> {
+    let Some(session) = state.db.session(hash).await? else {
+        return Ok(None);
+    };
+    let idle_end = session_idle_end(&session.last_seen_at);
+    // an ended session changes nothing here: it is swept away at the next login or start
+    if session.expires_at.as_str() <= now.text() || idle_end.as_str() <= now.text() {
+        return Ok(None);
+    }
+    Ok(Some(session))
+}
+
+/// Whether the session is still live, for what outlasts the request that opened it (the
+/// control room's event stream). A database that cannot answer counts as not live.
+pub async fn still_live(state: &AdminState, hash: &str) -> bool {
+    matches!(
+        live_session(state, hash, &Now::current()).await,
+        Ok(Some(_))
+    )
 }
 
 fn session_idle_end(last_seen_at: &str) -> String {

@@ -44,8 +44,11 @@ pub(super) async fn join_in_tx(
     .fetch_optional(&mut *c)
     .await
     .map_err(classify)?;
-    if let Some((id,)) = existing {
-        return Ok(id);
+    if let Some((ticket_id,)) = existing {
+        return Err(JoinError::AlreadyInLine {
+            product_id,
+            ticket_id,
+        });
     }
     let q = i64::from(request.quantity.get());
     if let Some(limit) = limit {

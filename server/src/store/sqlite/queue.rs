@@ -17,7 +17,7 @@ const ARRIVAL_RANKS: i64 = 1 << 62;
 /// Waiting tickets read at a time by the sold-out pass.
 const PAGE: i64 = 512;
 
-/// A new place in line (or the one this phone number already holds). Returns the ticket id.
+/// A new place in line; a phone number already in this line is refused. Returns the ticket id.
 pub(super) fn join_in_tx(
     c: &Connection,
     request: &JoinRequest,
@@ -54,8 +54,11 @@ pub(super) fn join_in_tx(
                 .optional()
         })
         .map_err(db_error)?;
-    if let Some(id) = existing {
-        return Ok(id);
+    if let Some(ticket_id) = existing {
+        return Err(JoinError::AlreadyInLine {
+            product_id,
+            ticket_id,
+        });
     }
     let q = i64::from(request.quantity.get());
     if let Some(limit) = limit {

@@ -1,0 +1,55 @@
+//! The Content-Security-Policy of the shopper's pages: scripts only with this response's nonce
+//! (Leptos puts it on its hydration and resource scripts; what they load is trusted through
+//! `'strict-dynamic'`), WebAssembly allowed to compile, nothing framed, no `<base>`, forms only
+//! to the shop. Injected markup, if any ever got through, could not run.
+
+use http::header::CONTENT_SECURITY_POLICY;
+use http::HeaderValue;
+
+/// The policy for a page rendered with `nonce`. `dev_reload` adds the websocket of
+/// `cargo leptos watch` (debug builds only).
+pub fn page_policy(nonce: &str, dev_reload: Option<u32>) -> String {
+    let reload = dev_reload
+        .map(|port| format!(" ws://127.0.0.1:{port} ws://localhost:{port}"))
+        .unwrap_or_default();
+    format!(
+        "default-src 'self'; \
+         script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval' 'self'; \
+         style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'{reload}; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Sets the page policy on the response being rendered (called from the shell, where the
+/// request's nonce is known).
+pub fn set_for_this_page(reload_port: u32) {
+    use leptos::prelude::use_context;
+    let Some(nonce) = leptos::nonce::use_nonce() else {
+        return;
+    };
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    let reload = cfg!(debug_assertions).then_some(reload_port);
+    if let Ok(value) = HeaderValue::from_str(&page_policy(&nonce, reload)) {
+        response.insert_header(CONTENT_SECURITY_POLICY, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_allows_only_the_nonce_and_forbids_framing_and_base() {
+        let p = page_policy("abc123", None);
+        assert!(
+            p.contains("script-src 'nonce-abc123' 'strict-dynamic'"),
+            "{p}"
+        );
+        assert!(!p.contains("unsafe-inline"), "{p}");
+        assert!(p.contains("frame-ancestors 'none'") && p.contains("base-uri 'none'"));
+        assert!(!p.contains("ws://"), "no dev websocket unless asked");
+        assert!(page_policy("n", Some(3001)).contains("ws://127.0.0.1:3001"));
+    }
+}

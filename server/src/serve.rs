@@ -1,0 +1,126 @@
+//! The accept loop. Like `axum::serve`, with what a public shop needs that it lacks: a client
+//! must send its request headers within a deadline (and an idle keep-alive connection is closed
+//! after it), so one sending a byte a minute is closed; and the connections open at once are
+//! capped, beyond which a new one gets a one-line 503 and is closed at once — cheap for the
+//! server, while the shoppers already connected keep being served. Stops accepting at the
+//! shutdown signal and lets requests in flight finish.
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tower::ServiceExt;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// For a request's headers to arrive, and for an idle connection's next request.
+    pub header_timeout: Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
+}
+
+/// What a connection over the cap is told before it is closed.
+const FULL: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: text/plain\r\n\
+Content-Length: 49\r\nConnection: close\r\n\r\nThe shop is very busy. Please try again in 5 s.\r\n";
+
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(limits.header_timeout))
+        .keep_alive_timeout(limits.header_timeout);
+    let builder = Arc::new(builder);
+    // dropped at shutdown: every connection starts closing gracefully
+    let (stop_tx, stop_rx) = watch::channel(());
+    tokio::spawn(async move {
+        shutdown.await;
+        drop(stop_rx);
+    });
+    // each connection holds a receiver: when all are dropped, every connection has finished
+    let (done_tx, done_rx) = watch::channel(());
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stop_tx.closed() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(conn) => conn,
+            Err(e) => {
+                // out of file descriptors, or the peer gave up while queued: wait a moment
+                tracing::debug!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            refuse(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+            let mut req = req.map(axum::body::Body::new);
+            req.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().oneshot(req)
+        });
+        let builder = builder.clone();
+        let header_timeout = limits.header_timeout;
+        let stop = stop_tx.clone();
+        let done = done_rx.clone();
+        tokio::spawn(async move {
+            // hyper's header deadline starts with the first byte: a client that connects and
+            // says nothing gets the same deadline for its first one
+            let mut first = [0u8; 1];
+            if !matches!(
+                tokio::time::timeout(header_timeout, stream.peek(&mut first)).await,
+                Ok(Ok(1..))
+            ) {
+                return;
+            }
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            let mut stopping = std::pin::pin!(stop.closed());
+            loop {
+                tokio::select! {
+                    result = conn.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::trace!(error = %e, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    () = &mut stopping => conn.as_mut().graceful_shutdown(),
+                }
+            }
+            drop(permit);
+            drop(done);
+        });
+    }
+    drop(listener);
+    drop(done_rx);
+    done_tx.closed().await;
+}
+
+/// Tells a connection over the cap to come back later, without reading from it or waiting for
+/// it (a full send buffer just means it is closed without the message).
+fn refuse(stream: TcpStream) {
+    let _ = stream.try_write(FULL);
+    drop(stream);
+}

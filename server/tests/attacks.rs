@@ -1,0 +1,674 @@
+//! The shop tried as an attacker would, over real HTTP against the real server: one test per
+//! hole closed (script through the checkout draft, forged cookies, missing security headers, a
+//! stolen place in line, order details read with a code alone, slow and idle clients, the
+//! owner's stream outliving the session, raw JSON for a person's form post, what /healthz tells).
+//! Each of these passed an attacker through on the main branch before this suite.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::owner::{csrf, first_owner, get_with, post_form, shop};
+use common::{key, order_body, spawn_app_with, spawn_on, Kind, TestApp};
+use reqwest::header::{ACCEPT, CONTENT_SECURITY_POLICY, COOKIE, SET_COOKIE};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const SCRIPT: &str = "</textarea><script>alert(document.cookie)</script>";
+/// The demo's plain product (no sale) and its flash-sale hoodie (waiting room, running).
+const CARAMELS: i64 = 2;
+const HOODIE: i64 = 1;
+
+/// `name=value` of each cookie a response set.
+fn cookies_set(res: &reqwest::Response) -> Vec<String> {
+    res.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        .filter(|c| !c.ends_with('='))
+        .collect()
+}
+
+fn cookie_named<'a>(cookies: &'a [String], name: &str) -> Option<&'a String> {
+    cookies.iter().find(|c| c.starts_with(&format!("{name}=")))
+}
+
+/// Posts a form the way a browser without JavaScript does (it accepts HTML).
+async fn plain_form(
+    app: &TestApp,
+    path: &str,
+    cookie: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .header(ACCEPT, "text/html,application/xhtml+xml")
+        .header(COOKIE, cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A cart cookie with one box of caramels, as the shop set it.
+async fn cart_with_caramels(app: &TestApp) -> String {
+    let res = plain_form(
+        app,
+        "/api/add_to_cart",
+        "",
+        &[("product_id", &CARAMELS.to_string()), ("quantity", "1")],
+    )
+    .await;
+    cookie_named(&cookies_set(&res), "hf_cart")
+        .expect("the cart cookie")
+        .clone()
+}
+
+// 1. ---------------------------------------------------------------------------------------
+
+async fn markup_typed_into_the_checkout_comes_back_as_text_never_as_script(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
+    let cart = cart_with_caramels(&app).await;
+    let before = app.snapshot().await;
+    // a failed no-JS checkout keeps what was typed in the draft cookie...
+    let res = plain_form(
+        &app,
+        "/api/checkout",
+        &cart,
+        &[
+            ("idempotency_key", &key(1)),
+            ("name", ""),
+            ("phone", "+1 555 010 2030"),
+            ("address", SCRIPT),
+            ("note", SCRIPT),
+        ],
+    )
+    .await;
+    assert!(res.status().is_redirection(), "{}", res.status());
+    let draft = cookie_named(&cookies_set(&res), "hf_checkout")
+        .expect("a draft was kept")
+        .clone();
+    assert_eq!(app.snapshot().await, before, "nothing ordered");
+    // ...and the checkout page shows it again, escaped
+    let page = get_with(&app, "/checkout", &format!("{cart}; {draft}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("<script>alert"),
+        "the typed script is live markup"
+    );
+    assert!(
+        page.contains("&lt;/textarea&gt;&lt;script&gt;alert(document.cookie)"),
+        "the typed text is shown back as text"
+    );
+}
+
+async fn a_draft_or_orders_cookie_the_shop_did_not_sign_is_ignored(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
+    let cart = cart_with_caramels(&app).await;
+    // a draft planted by someone else (plain JSON, percent-encoded, as main wrote them)
+    let planted = "hf_checkout=%7B%22name%22%3A%22Mallory%20Planted%22%2C%22phone%22%3A%22%22%2C%22address%22%3A%22%22%2C%22note%22%3A%22%22%7D";
+    let page = get_with(&app, "/checkout", &format!("{cart}; {planted}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Checkout"), "the checkout page rendered");
+    assert!(
+        !page.contains("Mallory Planted"),
+        "an unsigned draft is used"
+    );
+
+    // an order placed from this browser is readable through its signed cookie...
+    let res = app
+        .client
+        .post(app.url("/api/checkout"))
+        .header(COOKIE, &cart)
+        .form(&[
+            ("idempotency_key", key(2).as_str()),
+            ("name", "Ada Lovelace"),
+            ("phone", "+1 555 010 2030"),
+            ("address", "1 Harbour Row, Porthaven"),
+            ("note", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mine = cookie_named(&cookies_set(&res), "hf_orders")
+        .expect("the orders cookie")
+        .clone();
+    let code: String = res.json().await.unwrap();
+    let path = format!("/api/my_order?code={code}");
+    assert_eq!(get_with(&app, &path, &mine).await.status(), 200);
+    // ...but a cookie naming the code without the shop's signature reads nothing
+    let forged = format!("hf_orders={}", code.replace('-', ""));
+    let res = get_with(&app, &path, &forged).await;
+    assert_eq!(res.status(), 404, "a code alone opened the order");
+    let forged_page = get_with(&app, &format!("/order/{code}"), &forged)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!forged_page.contains("1 Harbour Row"), "the address leaked");
+}
+
+async fn the_owners_product_description_is_shown_as_text_in_its_form(kind: Kind) {
+    let app = shop(kind).await;
+    let owner = first_owner(&app).await;
+    let token = csrf(&app, &owner).await;
+    let res = post_form(
+        &app,
+        "/admin/products",
+        Some(&owner),
+        &[
+            ("csrf", &token),
+            ("name", "Glass Float"),
+            ("price", "12.00"),
+            ("stock", "3"),
+            ("description", SCRIPT),
+            ("max_per_order", ""),
+            ("slug", ""),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let at = res.headers()["location"].to_str().unwrap().to_owned();
+    let page = get_with(&app, &at, &owner).await.text().await.unwrap();
+    assert!(!page.contains("<script>alert"), "live markup in the admin");
+    assert!(page.contains("&lt;script&gt;alert"));
+}
+
+// 2. ---------------------------------------------------------------------------------------
+
+async fn every_page_carries_a_nonce_policy_that_its_own_scripts_satisfy(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
+    for path in ["/", "/p/sea-salt-caramels", "/cart", "/checkout", "/status"] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let h = res.headers().clone();
+        let csp = h[CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert!(h.contains_key("referrer-policy"), "{path}");
+        assert!(!h.contains_key("strict-transport-security"), "plain HTTP");
+        for part in [
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "object-src 'none'",
+        ] {
+            assert!(csp.contains(part), "{path}: {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .expect("a script nonce")
+            .to_owned();
+        let body = res.text().await.unwrap();
+        let scripts = body.matches("<script").count();
+        assert!(scripts >= 1, "{path}: the hydration script");
+        assert_eq!(
+            body.matches(&format!("<script nonce=\"{nonce}\"")).count()
+                + body
+                    .matches(&format!("<script type=\"module\" nonce=\"{nonce}\""))
+                    .count(),
+            scripts,
+            "{path}: every script carries this response's nonce"
+        );
+    }
+    // two responses, two nonces
+    let a = app.get("/").await.headers()[CONTENT_SECURITY_POLICY].clone();
+    let b = app.get("/").await.headers()[CONTENT_SECURITY_POLICY].clone();
+    assert_ne!(a, b, "a nonce is used once");
+    // answers that are not pages run nothing at all
+    for path in ["/api/products", "/healthz", "/nowhere"] {
+        let res = app.get(path).await;
+        let h = res.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert!(
+            h[CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_https_browsers_are_told_to_keep_to_it() {
+    let app = spawn_app_with(&[("HOLDFAST_SECURE_COOKIES", "true")]).await;
+    for path in ["/", "/api/products", "/admin/login"] {
+        let res = app.get(path).await;
+        assert_eq!(
+            res.headers()["strict-transport-security"],
+            "max-age=31536000",
+            "{path}"
+        );
+    }
+}
+
+// 3. ---------------------------------------------------------------------------------------
+
+async fn join(app: &TestApp, body: Value, cookie: Option<&str>) -> (u16, Value, Vec<String>) {
+    let mut req = app.client.post(app.url("/api/queue/join")).json(&body);
+    if let Some(c) = cookie {
+        req = req.header(COOKIE, c);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let cookies = cookies_set(&res);
+    (status, res.json().await.unwrap(), cookies)
+}
+
+async fn a_stranger_who_knows_a_phone_number_gets_nothing_of_that_place_in_line(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
+    let phone = "+1 555 010 2030";
+    let body = json!({"product_id": HOODIE, "quantity": 1, "phone": phone});
+    let (status, first, cookies) = join(&app, body.clone(), None).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["state"], "admitted", "stock is free: held at once");
+    let ticket = first["ticket"].as_str().unwrap().to_owned();
+    let tickets = app.tickets().await;
+
+    // the stranger: same phone number, no ticket
+    let (status, stolen, _) = join(&app, body.clone(), None).await;
+    assert_eq!(status, 409, "{stolen}");
+    assert_eq!(stolen["kind"], "already_in_line");
+    let text = stolen.to_string();
+    assert!(
+        !text.contains(&ticket) && !text.contains("hold_token") && !text.contains("h1."),
+        "the answer hands over the place: {text}"
+    );
+    assert_eq!(app.tickets().await, tickets, "no second place either");
+    // nor through the form, which main answered with a redirect to the ticket's page
+    let res = plain_form(
+        &app,
+        "/api/queue/join_form",
+        "",
+        &[
+            ("product_id", &HOODIE.to_string()),
+            ("quantity", "1"),
+            ("phone", phone),
+        ],
+    )
+    .await;
+    let location = res
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    assert!(!location.contains(&ticket), "redirected to {location}");
+
+    // the shopper herself gets her place back: with her ticket, or her ticket cookie
+    let mut with_ticket = body.clone();
+    with_ticket["ticket"] = json!(ticket);
+    let (status, again, _) = join(&app, with_ticket, None).await;
+    assert_eq!(
+        (status, again["ticket"].as_str()),
+        (200, Some(ticket.as_str()))
+    );
+    let cookie = cookie_named(&cookies, "hf_ticket").unwrap().clone();
+    let (status, again, _) = join(&app, body, Some(&cookie)).await;
+    assert_eq!(
+        (status, again["ticket"].as_str()),
+        (200, Some(ticket.as_str()))
+    );
+    assert!(again["hold_token"].is_string());
+
+    // leaving, polling and buying need the ticket's (or hold's) secret
+    let forged = ticket.split('.').next().unwrap().to_owned() + ".00000000000000000000000000000000";
+    let res = app
+        .client
+        .post(app.url("/api/queue/leave"))
+        .form(&[("ticket", forged.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = app.get(&format!("/api/queue/status?ticket={forged}")).await;
+    assert_eq!(res.status(), 404);
+    let hold = again["hold_token"].as_str().unwrap();
+    let forged_hold =
+        hold.split('.').next().unwrap().to_owned() + ".ffffffffffffffffffffffffffffffff";
+    let mut order = order_body(&key(3), HOODIE, 1);
+    order["hold_token"] = json!(forged_hold);
+    let before = app.snapshot().await;
+    let res = app.place_order(&order).await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(res.json::<Value>().await.unwrap()["reason"], "unknown");
+    assert_eq!(app.snapshot().await, before);
+    let status: Value = app
+        .get(&format!("/api/queue/status?ticket={ticket}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["state"], "admitted", "her hold is untouched");
+}
+
+// 5. ---------------------------------------------------------------------------------------
+
+async fn order_lookups_are_limited_per_code_whoever_asks(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
+    let res = app.place_order(&order_body(&key(4), CARAMELS, 1)).await;
+    let code = res.json::<Value>().await.unwrap()["order_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // someone with the code walks through phone numbers
+    let mut statuses = Vec::new();
+    for n in 0..25 {
+        let path = format!("/api/order_status?code={code}&phone=%2B1555000{n:04}");
+        statuses.push(app.get(&path).await.status().as_u16());
+    }
+    assert!(statuses[..20].iter().all(|s| *s == 404), "{statuses:?}");
+    assert!(statuses[20..].iter().all(|s| *s == 429), "{statuses:?}");
+    // the page that looks it up is limited the same way, not only the API
+    let page = app
+        .get(&format!("/status?code={code}&phone=%2B15550102030"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("1 Harbour Row"),
+        "the page bypassed the limit"
+    );
+    assert!(page.contains("Too many requests"), "and says why");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_looking_up_many_codes_is_slowed() {
+    let app = spawn_app_with(&[("HOLDFAST_LOOKUPS_PER_MIN", "5")]).await;
+    let mut statuses = Vec::new();
+    for n in "CDEFGHJ".chars() {
+        let path = format!("/api/order_status?code=AAAA-BBB{n}&phone=%2B15550102030");
+        statuses.push(app.get(&path).await.status().as_u16());
+    }
+    assert_eq!(statuses, [404, 404, 404, 404, 404, 429, 429]);
+}
+
+// 6. ---------------------------------------------------------------------------------------
+
+fn addr(app: &TestApp) -> String {
+    app.base.trim_start_matches("http://").to_owned()
+}
+
+/// Reads until the server closes the connection (or `limit` passes); what it sent.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<String> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(String::from_utf8_lossy(&got).into_owned()),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_sending_its_headers_a_byte_at_a_time_is_closed() {
+    let app = spawn_app_with(&[("HOLDFAST_HEADER_TIMEOUT_SECS", "2")]).await;
+    let mut slow = TcpStream::connect(addr(&app)).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: shop\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let drip = async {
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if slow.write_all(b"X").await.is_err() {
+                break;
+            }
+        }
+    };
+    // the drip stops by itself after 10 s; the server must close well before
+    let mut reader = TcpStream::connect(addr(&app)).await.unwrap();
+    let idle_closed = read_until_closed(&mut reader, Duration::from_secs(8));
+    let (_, idle) = tokio::join!(drip, idle_closed);
+    assert!(
+        idle.is_some(),
+        "an idle connection was kept past the timeout"
+    );
+    let mut rest = [0u8; 64];
+    let closed = matches!(
+        tokio::time::timeout(Duration::from_secs(1), slow.read(&mut rest)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    );
+    assert!(closed, "the slow client is still connected");
+    assert!(started.elapsed() < Duration::from_secs(11));
+    // shoppers are served meanwhile
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    // and a keep-alive connection left idle after its request is closed too
+    let mut kept = TcpStream::connect(addr(&app)).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: shop\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut kept, Duration::from_secs(8))
+        .await
+        .expect("the idle keep-alive connection was kept");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_never_finishes_arriving_gets_408_and_changes_nothing() {
+    let app = spawn_app_with(&[("HOLDFAST_BODY_TIMEOUT_SECS", "1")]).await;
+    let before = app.snapshot().await;
+    let mut s = TcpStream::connect(addr(&app)).await.unwrap();
+    s.write_all(
+        b"POST /api/place_order HTTP/1.1\r\nHost: shop\r\nContent-Type: application/json\r\n\
+          Content-Length: 500\r\n\r\n{\"idempotency_key\":",
+    )
+    .await
+    .unwrap();
+    let answer = read_until_closed(&mut s, Duration::from_secs(5))
+        .await
+        .expect("answered and closed within the deadline");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(app.snapshot().await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_are_refused_at_once_while_open_ones_are_served() {
+    let app = spawn_app_with(&[("HOLDFAST_MAX_CONNECTIONS", "4")]).await;
+    let mut open = Vec::new();
+    for _ in 0..4 {
+        open.push(TcpStream::connect(addr(&app)).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut extra = TcpStream::connect(addr(&app)).await.unwrap();
+    let refused = read_until_closed(&mut extra, Duration::from_secs(2))
+        .await
+        .expect("closed at once");
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused:?}");
+    assert!(refused.contains("Retry-After: 5"));
+    // a shopper already connected is served as usual
+    let first = &mut open[0];
+    first
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(first, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // and once it is gone, there is room again
+    drop(open);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+// 7. ---------------------------------------------------------------------------------------
+
+/// Opens the control room's stream; a task reads it and reports when it ends.
+async fn open_stream(app: &TestApp, owner: &str) -> tokio::sync::oneshot::Receiver<Instant> {
+    let mut res = get_with(app, "/admin/live/events", owner).await;
+    assert_eq!(res.status(), 200);
+    let first = res.chunk().await.unwrap().unwrap_or_default();
+    assert!(String::from_utf8_lossy(&first).contains("snapshot"));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        // bounded: a stream still open after 20 s fails the test below
+        let _ = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Ok(Some(_)) = res.chunk().await {}
+        })
+        .await;
+        let _ = tx.send(Instant::now());
+    });
+    rx
+}
+
+async fn the_control_rooms_stream_closes_when_its_session_ends(kind: Kind) {
+    let app = shop(kind).await;
+    let owner = first_owner(&app).await;
+    let token = csrf(&app, &owner).await;
+
+    // logout
+    let ended = open_stream(&app, &owner).await;
+    let res = post_form(&app, "/admin/logout", Some(&owner), &[("csrf", &token)]).await;
+    assert_eq!(res.status(), 303);
+    let at = Instant::now();
+    let closed = tokio::time::timeout(Duration::from_secs(15), ended)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        closed.duration_since(at) < Duration::from_secs(8),
+        "closed late"
+    );
+
+    // "end all my sessions", from another device
+    let res = common::owner::login(&app, common::owner::EMAIL, common::owner::PASSWORD).await;
+    let phone = common::owner::session_cookie(&res).unwrap();
+    let res = common::owner::login(&app, common::owner::EMAIL, common::owner::PASSWORD).await;
+    let laptop = common::owner::session_cookie(&res).unwrap();
+    let ended = open_stream(&app, &phone).await;
+    let token = csrf(&app, &laptop).await;
+    let res = post_form(
+        &app,
+        "/admin/sessions/end-all",
+        Some(&laptop),
+        &[("csrf", &token)],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    tokio::time::timeout(Duration::from_secs(8), ended)
+        .await
+        .expect("the stream outlived 'end all my sessions'")
+        .unwrap();
+
+    // the session's absolute end
+    let res = common::owner::login(&app, common::owner::EMAIL, common::owner::PASSWORD).await;
+    let tablet = common::owner::session_cookie(&res).unwrap();
+    let ended = open_stream(&app, &tablet).await;
+    app.exec("UPDATE owner_sessions SET expires_at = '2000-01-01T00:00:00.000Z'")
+        .await;
+    tokio::time::timeout(Duration::from_secs(8), ended)
+        .await
+        .expect("the stream outlived its session's end")
+        .unwrap();
+}
+
+// 9. ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_form_post_is_a_page_a_person_can_read() {
+    let app = spawn_app_with(&[("HOLDFAST_RATE_LIMIT_PER_SEC", "1")]).await;
+    let cart = cart_with_caramels(&app).await;
+    let form = [
+        ("idempotency_key", "not-a-valid-key!"),
+        ("name", "Ada"),
+        ("phone", "+1 555 010 2030"),
+        ("address", "1 Harbour Row"),
+        ("note", ""),
+    ];
+    let mut last = None;
+    for _ in 0..15 {
+        let res = plain_form(&app, "/api/checkout", &cart, &form).await;
+        if res.status() == 429 {
+            last = Some(res);
+            break;
+        }
+    }
+    let res = last.expect("the burst of 10 ran out");
+    assert!(res.headers().contains_key("retry-after"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Too many requests"), "{page}");
+    assert!(page.contains("href=\"/\""), "a way back: {page}");
+    assert!(!page.contains("\"kind\""), "not JSON: {page}");
+    // an API client still gets JSON
+    let mut json_answer = None;
+    for _ in 0..3 {
+        let res = app.place_order(&order_body(&key(9), CARAMELS, 1)).await;
+        if res.status() == 429 {
+            json_answer = Some(res.json::<Value>().await.unwrap());
+        }
+    }
+    assert_eq!(json_answer.expect("limited")["kind"], "rate_limited");
+}
+
+async fn a_form_posted_from_another_site_is_refused_and_changes_nothing(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
+    let cart = cart_with_caramels(&app).await;
+    let before = app.snapshot().await;
+    let res = app
+        .client
+        .post(app.url("/api/checkout"))
+        .header(ACCEPT, "text/html")
+        .header(COOKIE, &cart)
+        .header("origin", "https://evil.example")
+        .form(&[
+            ("idempotency_key", key(5).as_str()),
+            ("name", "Ada Lovelace"),
+            ("phone", "+1 555 010 2030"),
+            ("address", SCRIPT),
+            ("note", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(cookies_set(&res).is_empty(), "no cookie planted");
+    assert!(res.text().await.unwrap().contains("another site"));
+    assert_eq!(app.snapshot().await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_setup_address_is_kept_in_a_private_file_not_the_log() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, _base) = common::start_server_with(dir.path(), &[]);
+    let file = dir.path().join("setup-address");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("/admin/setup?code="), "{text}");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "readable by others: {mode:o}");
+    let _ = server.kill();
+}
+
+// 10. --------------------------------------------------------------------------------------
+
+http_contract_tests!(
+    markup_typed_into_the_checkout_comes_back_as_text_never_as_script,
+    a_draft_or_orders_cookie_the_shop_did_not_sign_is_ignored,
+    the_owners_product_description_is_shown_as_text_in_its_form,
+    every_page_carries_a_nonce_policy_that_its_own_scripts_satisfy,
+    a_stranger_who_knows_a_phone_number_gets_nothing_of_that_place_in_line,
+    order_lookups_are_limited_per_code_whoever_asks,
+    the_control_rooms_stream_closes_when_its_session_ends,
+    a_form_posted_from_another_site_is_refused_and_changes_nothing,
+);
