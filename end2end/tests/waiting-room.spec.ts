@@ -40,6 +40,8 @@ test("a shopper waits in line, is admitted when units come free, and buys with t
   await open(page, `/p/${HOODIE.slug}`, js);
   await expect(page.getByTestId("sale")).toContainText("Flash sale");
   await expect(page.getByTestId("sale")).toContainText("At most 2 per customer");
+  // the drop's payment window (the demo's default, 15 minutes)
+  await expect(page.getByTestId("sale")).toContainText("not paid within 15 min are cancelled");
   if (js) await markLive(page);
   await page.getByLabel("Quantity").fill("1");
   await page.getByLabel("Your phone number").fill(`${prefix}555`);

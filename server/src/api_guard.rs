@@ -161,6 +161,25 @@ fn back_link(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
+/// An error as the JSON body every API client expects, with its status.
+pub fn json_error(error: &ApiError) -> Response {
+    let status =
+        StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(error).unwrap_or_else(|_| b"{\"kind\":\"internal\"}".to_vec());
+    let mut response = (
+        status,
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response();
+    if let Some(secs) = error.retry_after_secs() {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,23 +209,4 @@ mod tests {
         );
         assert_eq!(back_link(&h), "/");
     }
-}
-
-/// An error as the JSON body every API client expects, with its status.
-pub fn json_error(error: &ApiError) -> Response {
-    let status =
-        StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = serde_json::to_vec(error).unwrap_or_else(|_| b"{\"kind\":\"internal\"}".to_vec());
-    let mut response = (
-        status,
-        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        body,
-    )
-        .into_response();
-    if let Some(secs) = error.retry_after_secs() {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(secs));
-    }
-    response
 }

@@ -37,7 +37,7 @@ pub struct Application {
     port: u16,
     backend: Backend,
     usher: tokio::task::JoinHandle<()>,
-    expiry: Option<tokio::task::JoinHandle<()>>,
+    expiry: tokio::task::JoinHandle<()>,
     live_task: tokio::task::JoinHandle<()>,
     connection_limits: crate::serve::ConnectionLimits,
 }
@@ -161,10 +161,19 @@ impl Application {
             trust_proxy: config.trust_proxy,
             setup_code: crate::admin::setup_code(&config.signing_key()?),
             media_dir: config.data_dir.join("media"),
+            signer: Arc::new(
+                app::tokens::Signer::new(&config.signing_key()?).map_err(anyhow::Error::msg)?,
+            ),
+            hashers: crate::admin::hashing::Hashers::new()
+                .context("cannot start the password-hashing threads")?,
+            login_limits: crate::admin::login::LoginLimits::default(),
         });
-        let expiry = config.unpaid_expiry.map(|after| {
-            crate::admin::orders::spawn_expiry(admin.clone(), after, config.expiry_check)
-        });
+        // always: each sale has its own payment window even when the shop-wide one is off
+        let expiry = crate::admin::orders::spawn_expiry(
+            admin.clone(),
+            config.unpaid_expiry,
+            config.expiry_check,
+        );
         let router = router(state, limits, admin.clone(), &config);
         let listener = TcpListener::bind(config.addr)
             .await
@@ -206,9 +215,7 @@ impl Application {
         .await;
         self.usher.abort();
         self.live_task.abort();
-        if let Some(expiry) = &self.expiry {
-            expiry.abort();
-        }
+        self.expiry.abort();
         self.backend.close().await;
         Ok(())
     }

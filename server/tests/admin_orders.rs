@@ -361,7 +361,7 @@ async fn unpaid_orders_expire_exactly_once_with_two_passes_racing(kind: Kind) {
         common::shop::Db::Sqlite(p) => (AdminDb::Sqlite(p.clone()), AdminDb::Sqlite(p.clone())),
         common::shop::Db::Pg(p) => (AdminDb::Postgres(p.clone()), AdminDb::Postgres(p.clone())),
     };
-    let day = Duration::from_secs(86_400);
+    let day = Some(Duration::from_secs(86_400));
     let (x, y) = tokio::join!(expire_unpaid(&a, day), expire_unpaid(&b, day));
     assert_eq!(x.unwrap() + y.unwrap(), 20, "each stale unpaid order once");
     assert_eq!(

@@ -353,6 +353,113 @@ async fn a_stranger_who_knows_a_phone_number_gets_nothing_of_that_place_in_line(
     assert_eq!(status["state"], "admitted", "her hold is untouched");
 }
 
+// 4. ---------------------------------------------------------------------------------------
+
+/// A login from `ip` (the shop trusts the proxy's `X-Forwarded-For` in these tests).
+async fn login_from(app: &TestApp, ip: &str, password: &str, cookie: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/admin/login"))
+        .header("x-forwarded-for", ip)
+        .header(COOKIE, cookie)
+        .form(&[
+            ("email", common::owner::EMAIL),
+            ("password", password),
+            ("next", "/admin"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn owner_shop_behind_a_proxy(kind: Kind) -> TestApp {
+    spawn_on(
+        kind,
+        &[
+            ("HOLDFAST_SECRET", common::owner::SECRET),
+            ("HOLDFAST_TRUST_PROXY", "true"),
+        ],
+    )
+    .await
+}
+
+async fn wrong_logins_sent_all_at_once_cannot_race_past_the_count(kind: Kind) {
+    let app = owner_shop_behind_a_proxy(kind).await;
+    let _ = first_owner(&app).await;
+    let mut set = tokio::task::JoinSet::new();
+    for n in 0..30 {
+        let (client, url) = (app.client.clone(), app.url("/admin/login"));
+        set.spawn(async move {
+            client
+                .post(url)
+                .header("x-forwarded-for", format!("203.0.113.{n}"))
+                .form(&[
+                    ("email", common::owner::EMAIL),
+                    ("password", "wrong guess number x"),
+                    ("next", "/admin"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    let mut answers = std::collections::BTreeMap::<u16, usize>::new();
+    while let Some(status) = set.join_next().await {
+        *answers.entry(status.unwrap()).or_default() += 1;
+    }
+    // 401: the password was checked (and was wrong); 429: refused before; 503: lane full
+    let checked = answers.get(&401).copied().unwrap_or(0);
+    assert!(checked <= 5, "{checked} passwords checked: {answers:?}");
+    assert_eq!(
+        answers
+            .keys()
+            .filter(|s| ![401, 429, 503].contains(*s))
+            .count(),
+        0,
+        "{answers:?}"
+    );
+}
+
+async fn a_strangers_flood_throttles_strangers_but_not_the_owners_own_device(kind: Kind) {
+    let app = owner_shop_behind_a_proxy(kind).await;
+    let _ = first_owner(&app).await;
+    // the owner logs in from her phone once: it becomes a known device
+    let res = login_from(&app, "198.51.100.7", common::owner::PASSWORD, "").await;
+    assert_eq!(res.status(), 303);
+    let device = cookie_named(&cookies_set(&res), "holdfast_device")
+        .expect("a known-device cookie")
+        .clone();
+    // strangers from many addresses try wrong passwords until the account is throttled
+    // (strangers' passwords are checked at most 4 a second, bursts of 8: beyond, 503)
+    let mut answers = Vec::new();
+    for n in 0..60 {
+        let res = login_from(&app, &format!("203.0.113.{n}"), "not her password!", "").await;
+        answers.push(res.status().as_u16());
+        match res.status().as_u16() {
+            429 => break,
+            503 => tokio::time::sleep(Duration::from_millis(300)).await,
+            _ => {}
+        }
+    }
+    assert_eq!(answers.last(), Some(&429), "never throttled: {answers:?}");
+    assert_eq!(
+        answers.iter().filter(|s| **s == 401).count(),
+        5,
+        "five wrong passwords checked: {answers:?}"
+    );
+    // an unknown device, even with the right password, waits...
+    let res = login_from(&app, "192.0.2.50", common::owner::PASSWORD, "").await;
+    assert_eq!(res.status(), 429);
+    // ...and so does one with a forged device cookie...
+    let forged = format!("holdfast_device={}", "0".repeat(32) + ".1.abc");
+    let res = login_from(&app, "192.0.2.51", common::owner::PASSWORD, &forged).await;
+    assert_eq!(res.status(), 429);
+    // ...but the owner's phone gets in (and her login forgets the strangers' failures)
+    let res = login_from(&app, "198.51.100.7", common::owner::PASSWORD, &device).await;
+    assert_eq!(res.status(), 303, "the owner was locked out of her shop");
+}
+
 // 5. ---------------------------------------------------------------------------------------
 
 async fn order_lookups_are_limited_per_code_whoever_asks(kind: Kind) {
@@ -579,6 +686,134 @@ async fn the_control_rooms_stream_closes_when_its_session_ends(kind: Kind) {
         .unwrap();
 }
 
+// 8. ---------------------------------------------------------------------------------------
+
+/// Whether the order with this code has this status (read from the database: polling the
+/// shop's lookup would run into its per-code limit).
+async fn order_is(app: &TestApp, code: &str, status: &str) -> bool {
+    app.count(&format!(
+        "SELECT COUNT(*) FROM orders WHERE code = '{code}' AND status = '{status}'"
+    ))
+    .await
+        == 1
+}
+
+async fn a_bots_unpaid_sale_orders_give_their_stock_back_after_the_sales_window(kind: Kind) {
+    let app = spawn_on(
+        kind,
+        &[
+            ("HOLDFAST_SECRET", common::owner::SECRET),
+            ("HOLDFAST_EXPIRY_CHECK_SECS", "1"),
+            ("HOLDFAST_RATE_LIMIT_PER_SEC", "0"),
+        ],
+    )
+    .await;
+    let owner = first_owner(&app).await;
+    let token = csrf(&app, &owner).await;
+    // the owner puts the caramels on sale (no waiting room), unpaid sale orders cancelled after
+    // 10 minutes; the shop-wide deadline stays a day
+    let minute = |secs: i64| {
+        (chrono::Utc::now() + chrono::Duration::seconds(secs))
+            .format("%Y-%m-%dT%H:%M")
+            .to_string()
+    };
+    let (start, end) = (minute(-3600), minute(3600));
+    let res = post_form(
+        &app,
+        &format!("/admin/products/{CARAMELS}/sale"),
+        Some(&owner),
+        &[
+            ("csrf", token.as_str()),
+            ("starts_at", start.as_str()),
+            ("ends_at", end.as_str()),
+            ("sale_price", "9.99"),
+            ("hold_minutes", "5"),
+            ("pay_minutes", "10"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert_eq!(
+        app.count("SELECT pay_seconds FROM sales WHERE product_id = 2")
+            .await,
+        600
+    );
+    // a window outside 1..=1440 minutes is refused and changes nothing
+    let res = post_form(
+        &app,
+        &format!("/admin/products/{CARAMELS}/sale"),
+        Some(&owner),
+        &[
+            ("csrf", token.as_str()),
+            ("starts_at", start.as_str()),
+            ("ends_at", end.as_str()),
+            ("sale_price", "9.99"),
+            ("hold_minutes", "5"),
+            ("pay_minutes", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(
+        app.count("SELECT pay_seconds FROM sales WHERE product_id = 2")
+            .await,
+        600
+    );
+
+    let stock = app.stock(CARAMELS).await;
+    let plain_stock = app.stock(3).await;
+    let place = |body: Value| {
+        let app = &app;
+        async move {
+            let res = app.place_order(&body).await;
+            assert_eq!(res.status(), 200);
+            let v: Value = res.json().await.unwrap();
+            v["order_code"].as_str().unwrap().to_owned()
+        }
+    };
+    // a bot's sale order, placed eleven minutes ago and never paid
+    let bot = place(order_body(&key(1), CARAMELS, 3)).await;
+    // a shopper's sale order from a minute ago, and an order of a product not on sale from
+    // eleven minutes ago (the shop-wide day applies to it)
+    let fresh = place(order_body(&key(2), CARAMELS, 1)).await;
+    let plain = place(order_body(&key(3), 3, 1)).await;
+    let ago = |secs: i64| common::stamp(chrono::Utc::now() - chrono::Duration::seconds(secs));
+    app.exec(&format!(
+        "UPDATE orders SET created_at = '{}' WHERE code IN ('{bot}', '{plain}')",
+        ago(660)
+    ))
+    .await;
+    app.exec(&format!(
+        "UPDATE orders SET created_at = '{}' WHERE code = '{fresh}'",
+        ago(60)
+    ))
+    .await;
+
+    // the server's own expiry task (every second here) cancels the bot's order by itself
+    for _ in 0..100 {
+        if order_is(&app, &bot, "cancelled").await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        order_is(&app, &bot, "cancelled").await,
+        "the bot's order stands"
+    );
+    assert_eq!(app.stock(CARAMELS).await, stock - 1, "the bot's 3 are back");
+    // a few more passes change nothing: cancelled exactly once
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(app.stock(CARAMELS).await, stock - 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM order_events WHERE to_status = 'cancelled'")
+            .await,
+        1
+    );
+    assert!(order_is(&app, &fresh, "awaiting_payment").await);
+    assert!(order_is(&app, &plain, "awaiting_payment").await);
+    assert_eq!(app.stock(3).await, plain_stock - 1);
+}
+
 // 9. ---------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -668,7 +903,10 @@ http_contract_tests!(
     the_owners_product_description_is_shown_as_text_in_its_form,
     every_page_carries_a_nonce_policy_that_its_own_scripts_satisfy,
     a_stranger_who_knows_a_phone_number_gets_nothing_of_that_place_in_line,
+    wrong_logins_sent_all_at_once_cannot_race_past_the_count,
+    a_strangers_flood_throttles_strangers_but_not_the_owners_own_device,
     order_lookups_are_limited_per_code_whoever_asks,
     the_control_rooms_stream_closes_when_its_session_ends,
+    a_bots_unpaid_sale_orders_give_their_stock_back_after_the_sales_window,
     a_form_posted_from_another_site_is_refused_and_changes_nothing,
 );

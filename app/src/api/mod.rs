@@ -7,7 +7,7 @@ pub mod orders;
 pub mod queue;
 
 #[cfg(feature = "ssr")]
-pub(crate) mod cookies;
+pub mod cookies;
 #[cfg(feature = "ssr")]
 pub(crate) mod errors;
 

@@ -28,6 +28,9 @@ pub struct SaleView {
     pub waiting_room: bool,
     /// How long an admitted shopper's units are held for them.
     pub hold_seconds: u32,
+    /// Orders placed during the sale and still unpaid this long after are cancelled and their
+    /// units go back on sale.
+    pub pay_seconds: u32,
     pub phase: SalePhase,
     /// Seconds from when this view was made until the start (0 once started).
     pub starts_in_secs: i64,

@@ -113,6 +113,10 @@ fn SaleNotice(sale: SaleView, normal: i64) -> impl IntoView {
     let limit = sale
         .per_customer_limit
         .map(|l| format!(" At most {l} per customer."));
+    let pay = format!(
+        "Sale orders not paid within {} min are cancelled.",
+        (sale.pay_seconds / 60).max(1)
+    );
     view! {
         <div class="notice sale" data-testid="sale">
             {match sale.phase {
@@ -140,6 +144,7 @@ fn SaleNotice(sale: SaleView, normal: i64) -> impl IntoView {
                 }
             }}
             {limit.map(|l| view! { <p>{l}</p> })}
+            <p class="muted">{pay}</p>
         </div>
     }
 }

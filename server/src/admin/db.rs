@@ -209,6 +209,26 @@ impl AdminDb {
         .map_err(classify))
     }
 
+    /// Takes back an attempt recorded by [`AdminDb::record_failure`] that was never tried (it
+    /// was refused before its password was checked).
+    pub async fn forget_failure(
+        &self,
+        email: &str,
+        client: &str,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, p => sqlx::query(
+            "DELETE FROM login_failures WHERE email = $1 AND client = $2 AND at = $3",
+        )
+        .bind(email)
+        .bind(client)
+        .bind(at)
+        .execute(p)
+        .await
+        .map(|_| ())
+        .map_err(classify))
+    }
+
     /// Failed logins since `since` for this email and for this client: (count, oldest) each.
     pub async fn failures_since(
         &self,

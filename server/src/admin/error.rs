@@ -18,6 +18,10 @@ pub enum AdminError {
     BadInput(String),
     #[error("Too many failed logins. Try again in {minutes} min.")]
     TooManyAttempts { secs: u64, minutes: u64 },
+    /// Passwords are being checked as fast as the shop allows (a flood of logins): try again
+    /// in a moment. 503, and checkout is not slowed.
+    #[error("The shop is checking many logins right now. Try again in a few seconds.")]
+    LoginBusy,
     #[error("not found")]
     NotFound,
     /// An upload over its limit: 413.
@@ -51,6 +55,17 @@ impl IntoResponse for AdminError {
                 if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                     response.headers_mut().insert(RETRY_AFTER, v);
                 }
+                return response;
+            }
+            AdminError::LoginBusy => {
+                let mut response = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    pages::login(None, "/admin", Some(&self.to_string())),
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("3"));
                 return response;
             }
             AdminError::NotFound => (StatusCode::NOT_FOUND, "There is nothing here."),

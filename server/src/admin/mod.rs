@@ -10,9 +10,10 @@
 pub mod cli;
 pub mod db;
 mod error;
+pub mod hashing;
 pub mod live;
 mod live_db;
-mod login;
+pub mod login;
 pub mod orders;
 pub mod orders_db;
 mod pages;
@@ -73,6 +74,12 @@ pub struct AdminState {
     pub live: live::LiveFeed,
     /// Where uploaded product pictures are kept (`<data dir>/media`), served at `/media/`.
     pub media_dir: std::path::PathBuf,
+    /// Signs the owner's known-device cookie.
+    pub signer: Arc<app::tokens::Signer>,
+    /// Where passwords are hashed: bounded, on threads of their own.
+    pub hashers: hashing::Hashers,
+    /// Login attempts per client, checked before anything costs.
+    pub login_limits: login::LoginLimits,
 }
 
 /// The code that opens `/admin/setup`: the same on every server of the shop, unguessable

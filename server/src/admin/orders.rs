@@ -530,11 +530,13 @@ pub fn csv_cell(value: &str) -> String {
     }
 }
 
-/// Every `every`, cancels (and restocks) orders still unpaid `after` their placing. Safe with
-/// several servers: each order's cancellation is one conditional update, so exactly one wins.
+/// Every `every`, cancels (and restocks) orders still unpaid past their deadline: `after` their
+/// placing for every order (`None`: no shop-wide deadline), and each sale's own payment window
+/// for orders placed during that sale. Safe with several servers: each order's cancellation is
+/// one conditional update, so exactly one wins.
 pub fn spawn_expiry(
     state: Arc<AdminState>,
-    after: Duration,
+    after: Option<Duration>,
     every: Duration,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -551,22 +553,51 @@ pub fn spawn_expiry(
     })
 }
 
+/// At most this many orders are cancelled per deadline in one pass (the next pass takes more).
+const PER_PASS: i64 = 200;
+
 /// One expiry pass: how many orders this call cancelled.
 pub async fn expire_unpaid(
     db: &super::db::AdminDb,
-    after: Duration,
+    after: Option<Duration>,
 ) -> Result<u64, app::store::StoreError> {
     let now = Now::current();
-    let cutoff = now.plus_secs(-i64::try_from(after.as_secs()).unwrap_or(i64::MAX / 2));
     let mut cancelled = 0;
-    for code in db.unpaid_before(&cutoff, 200).await? {
+    for window in db.sale_pay_windows().await? {
+        let cutoff = now.plus_secs(-window);
+        let codes = db
+            .unpaid_sale_orders_before(window, &cutoff, PER_PASS)
+            .await?;
+        let why = format!(
+            "expiry: sale order unpaid after {} min",
+            (window / 60).max(1)
+        );
+        cancelled += cancel_unpaid(db, &codes, &why, &now).await?;
+    }
+    if let Some(after) = after {
+        let cutoff = now.plus_secs(-i64::try_from(after.as_secs()).unwrap_or(i64::MAX / 2));
+        let codes = db.unpaid_before(&cutoff, PER_PASS).await?;
+        cancelled += cancel_unpaid(db, &codes, "expiry: unpaid past the deadline", &now).await?;
+    }
+    Ok(cancelled)
+}
+
+/// Cancels (and restocks) each order that is still awaiting payment: how many this call did.
+async fn cancel_unpaid(
+    db: &super::db::AdminDb,
+    codes: &[String],
+    why: &str,
+    now: &Now,
+) -> Result<u64, app::store::StoreError> {
+    let mut cancelled = 0;
+    for code in codes {
         let changed = db
             .change_status(
-                &code,
+                code,
                 OrderStatus::AwaitingPayment,
                 OrderStatus::Cancelled,
                 "",
-                "expiry: unpaid past the deadline",
+                why,
                 now.text(),
             )
             .await?;

@@ -312,6 +312,44 @@ impl AdminDb {
         .map_err(classify))?;
         Ok(rows.into_iter().map(|(c,)| c).collect())
     }
+
+    /// The payment windows of the shop's sales (seconds), each once.
+    pub async fn sale_pay_windows(&self) -> Result<Vec<i64>, StoreError> {
+        let rows: Vec<(i64,)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT DISTINCT pay_seconds FROM sales ORDER BY pay_seconds",
+        )
+        .fetch_all(p)
+        .await
+        .map_err(classify))?;
+        Ok(rows.into_iter().map(|(w,)| w).collect())
+    }
+
+    /// Codes of orders still awaiting payment that were placed during the sale of one of their
+    /// products, where that sale's payment window is `window` seconds, before `cutoff` (now less
+    /// the window), oldest first.
+    pub async fn unpaid_sale_orders_before(
+        &self,
+        window: i64,
+        cutoff: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String, String)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT DISTINCT o.code, o.created_at FROM orders o \
+             JOIN order_lines l ON l.order_id = o.id \
+             JOIN sales s ON s.product_id = l.product_id \
+             WHERE o.status = $1 AND o.created_at < $2 AND s.pay_seconds = $3 \
+             AND o.created_at >= s.starts_at AND o.created_at < s.ends_at \
+             ORDER BY o.created_at LIMIT $4",
+        )
+        .bind(OrderStatus::AwaitingPayment.as_str())
+        .bind(cutoff)
+        .bind(window)
+        .bind(limit)
+        .fetch_all(p)
+        .await
+        .map_err(classify))?;
+        Ok(rows.into_iter().map(|(c, _)| c).collect())
+    }
 }
 
 #[cfg(test)]

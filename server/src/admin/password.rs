@@ -1,6 +1,7 @@
 //! Owner passwords: at least 12 characters, hashed with argon2id (19 MiB, 2 passes, 1 lane — the
 //! OWASP minimum) into a PHC string that carries its own salt and parameters. Hashing costs tens
-//! of milliseconds of CPU on purpose, so it runs on a blocking thread.
+//! of milliseconds of CPU on purpose, so requests run it on the bounded lanes of
+//! [`super::hashing`], the command line on a blocking thread.
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -42,38 +43,44 @@ fn hasher() -> Result<Argon2<'static>, String> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-/// The PHC string to store.
+/// The PHC string to store (for the command line: requests hash on a [`super::hashing`] lane).
 pub async fn hash(password: Password) -> Result<String, String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        hasher()?
-            .hash_password(password.expose().as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| e.to_string())?
+    tokio::task::spawn_blocking(move || hash_now(&password))
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+/// Hashes on this thread: tens of milliseconds of CPU.
+pub fn hash_now(password: &Password) -> Result<String, String> {
+    let salt = SaltString::generate(&mut OsRng);
+    hasher()?
+        .hash_password(password.expose().as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// Whether `candidate` matches `stored`. With no stored hash (no such owner) a dummy hash is
 /// checked all the same, so the answer takes as long either way and does not tell which emails
 /// are owners.
 pub async fn verify(candidate: String, stored: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
-        let Ok(argon) = hasher() else { return false };
-        let known = stored.is_some();
-        let stored = match stored {
-            Some(s) => s,
-            None => dummy().to_owned(),
-        };
-        let Ok(parsed) = PasswordHash::new(&stored) else {
-            return false;
-        };
-        let matches = argon.verify_password(candidate.as_bytes(), &parsed).is_ok();
-        known && matches
-    })
-    .await
-    .unwrap_or(false)
+    tokio::task::spawn_blocking(move || verify_now(&candidate, stored))
+        .await
+        .unwrap_or(false)
+}
+
+/// [`verify`] on this thread.
+pub fn verify_now(candidate: &str, stored: Option<String>) -> bool {
+    let Ok(argon) = hasher() else { return false };
+    let known = stored.is_some();
+    let stored = match stored {
+        Some(s) => s,
+        None => dummy().to_owned(),
+    };
+    let Ok(parsed) = PasswordHash::new(&stored) else {
+        return false;
+    };
+    let matches = argon.verify_password(candidate.as_bytes(), &parsed).is_ok();
+    known && matches
 }
 
 /// An argon2id hash of a random string nobody knows, with the same parameters as real ones.

@@ -114,6 +114,9 @@ impl ProductForm {
 }
 
 /// An empty field is `None`; otherwise a whole number in `min..=max`.
+/// How long a sale's orders may stay unpaid when the owner does not say.
+const DEFAULT_PAY_MINUTES: i64 = 15;
+
 fn optional_count(text: &str, min: i64, max: i64) -> Result<Option<i64>, ()> {
     match text.trim() {
         "" => Ok(None),
@@ -741,6 +744,8 @@ pub struct SaleForm {
     waiting_room: String,
     #[serde(default)]
     hold_minutes: String,
+    #[serde(default)]
+    pay_minutes: String,
 }
 
 impl SaleForm {
@@ -764,9 +769,11 @@ impl SaleForm {
                     String::new()
                 },
                 hold_minutes: (s.hold_seconds / 60).max(1).to_string(),
+                pay_minutes: (s.pay_seconds / 60).max(1).to_string(),
             },
             None => SaleForm {
                 hold_minutes: "5".into(),
+                pay_minutes: "15".into(),
                 ..SaleForm::default()
             },
         }
@@ -803,14 +810,23 @@ impl SaleForm {
                 problems.push("Holds last 1 to 60 minutes.".into());
                 None
             });
-        match (price, hold) {
-            (Some(price), Some(hold)) if problems.is_empty() => Ok(SaleInput {
+        // empty: the default window, 15 minutes
+        let pay = optional_count(&self.pay_minutes, 1, 1440)
+            .ok()
+            .map(|m| m.unwrap_or(DEFAULT_PAY_MINUTES))
+            .or_else(|| {
+                problems.push("Sale orders must be paid within 1 to 1440 minutes (a day).".into());
+                None
+            });
+        match (price, hold, pay) {
+            (Some(price), Some(hold), Some(pay)) if problems.is_empty() => Ok(SaleInput {
                 starts_at,
                 ends_at,
                 sale_price_cents: price.cents(),
                 per_customer_limit: limit,
                 waiting_room: self.waiting_room == "on",
                 hold_seconds: hold * 60,
+                pay_seconds: pay * 60,
             }),
             _ => Err(problems),
         }
@@ -848,7 +864,7 @@ fn sale_fields(p: &AdminProduct, form: &SaleForm, csrf: &str, now: &Now) -> impl
             <input type="hidden" name="csrf" value=csrf.to_owned() />
             <p><small>"Times are UTC (now " {utc_now} ")."</small></p>
             {running.then(|| view! {
-                <p><small>"While the sale runs, its end, price and hold time can change; its start, waiting room and per-customer limit stay."</small></p>
+                <p><small>"While the sale runs, its end, price, hold time and payment window can change; its start, waiting room and per-customer limit stay."</small></p>
             })}
             <label>"Starts (UTC)" <input type="datetime-local" name="starts_at" required value=f.starts_at readonly=running /></label>
             <label>"Ends (UTC)" <input type="datetime-local" name="ends_at" required value=f.ends_at /></label>
@@ -862,6 +878,9 @@ fn sale_fields(p: &AdminProduct, form: &SaleForm, csrf: &str, now: &Now) -> impl
             </label>
             {running.then(|| view! { <input type="hidden" name="waiting_room" value=f.waiting_room.clone() /> })}
             <label>"Hold lasts (minutes)" <input name="hold_minutes" required inputmode="numeric" value=f.hold_minutes /></label>
+            <label>"Sale orders unpaid after (minutes) are cancelled and restocked"
+                <input name="pay_minutes" required inputmode="numeric" value=f.pay_minutes />
+            </label>
             <button type="submit">{button}</button>
         </form>
     }

@@ -42,6 +42,8 @@ pub struct SaleRow {
     pub per_customer_limit: Option<i64>,
     pub waiting_room: bool,
     pub hold_seconds: i64,
+    /// Orders placed during the sale and unpaid this long after are cancelled and restocked.
+    pub pay_seconds: i64,
 }
 
 /// What the product form sets (already checked).
@@ -117,13 +119,14 @@ struct ProductRow {
     per_customer_limit: Option<i64>,
     waiting_room: Option<bool>,
     hold_seconds: Option<i64>,
+    pay_seconds: Option<i64>,
     in_line: i64,
     held: i64,
 }
 
 const PRODUCT_SELECT: &str = "SELECT p.id, p.slug, p.name, p.description, p.price_cents, p.stock, \
      p.image_url, p.archived, p.max_per_order, s.starts_at, s.ends_at, s.sale_price_cents, \
-     s.per_customer_limit, s.waiting_room, s.hold_seconds, \
+     s.per_customer_limit, s.waiting_room, s.hold_seconds, s.pay_seconds, \
      (SELECT COUNT(*) FROM queue_tickets t WHERE t.product_id = p.id \
         AND t.state IN ('waiting', 'admitted')) AS in_line, \
      (SELECT CAST(COALESCE(SUM(h.quantity), 0) AS BIGINT) FROM holds h \
@@ -139,6 +142,7 @@ fn product(r: ProductRow) -> AdminProduct {
             per_customer_limit: r.per_customer_limit,
             waiting_room: r.waiting_room.unwrap_or(false),
             hold_seconds: r.hold_seconds.unwrap_or(300),
+            pay_seconds: r.pay_seconds.unwrap_or(900),
         }),
         _ => None,
     };
@@ -247,11 +251,12 @@ pub struct SaleInput {
     pub per_customer_limit: Option<i64>,
     pub waiting_room: bool,
     pub hold_seconds: i64,
+    pub pay_seconds: i64,
 }
 
 /// The sale to store, given what is stored and what is in the line — or why not. A running sale
 /// keeps its start, waiting room and per-customer limit (shoppers have queued and bought under
-/// them); its end, price and hold time may change. A line with people in it keeps its waiting
+/// them); its end, price, hold time and payment window may change. A line with people in it keeps its waiting
 /// room.
 pub fn next_sale(
     current: Option<&SaleRow>,
@@ -282,6 +287,7 @@ pub fn next_sale(
                 per_customer_limit: current.per_customer_limit,
                 waiting_room: current.waiting_room,
                 hold_seconds: input.hold_seconds,
+                pay_seconds: input.pay_seconds,
             })
         }
         _ => {
@@ -300,6 +306,7 @@ pub fn next_sale(
                 per_customer_limit: input.per_customer_limit,
                 waiting_room: input.waiting_room,
                 hold_seconds: input.hold_seconds,
+                pay_seconds: input.pay_seconds,
             })
         }
     }
@@ -307,7 +314,7 @@ pub fn next_sale(
 
 fn describe_sale(s: &SaleRow) -> String {
     format!(
-        "{} to {} at {}; {}; {}; holds {} min",
+        "{} to {} at {}; {}; {}; holds {} min; unpaid orders cancelled after {} min",
         s.starts_at,
         s.ends_at,
         money(s.sale_price_cents),
@@ -320,7 +327,8 @@ fn describe_sale(s: &SaleRow) -> String {
         } else {
             "no waiting room"
         },
-        s.hold_seconds / 60
+        s.hold_seconds / 60,
+        s.pay_seconds / 60
     )
 }
 
@@ -710,11 +718,13 @@ impl AdminDb {
             }
             sqlx::query(
                 "INSERT INTO sales (product_id, starts_at, ends_at, sale_price_cents, \
-                 per_customer_limit, waiting_room, hold_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 per_customer_limit, waiting_room, hold_seconds, pay_seconds) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                  ON CONFLICT (product_id) DO UPDATE SET starts_at = excluded.starts_at, \
                  ends_at = excluded.ends_at, sale_price_cents = excluded.sale_price_cents, \
                  per_customer_limit = excluded.per_customer_limit, \
-                 waiting_room = excluded.waiting_room, hold_seconds = excluded.hold_seconds",
+                 waiting_room = excluded.waiting_room, hold_seconds = excluded.hold_seconds, \
+                 pay_seconds = excluded.pay_seconds",
             )
             .bind(id)
             .bind(&sale.starts_at)
@@ -723,6 +733,7 @@ impl AdminDb {
             .bind(sale.per_customer_limit)
             .bind(sale.waiting_room)
             .bind(sale.hold_seconds)
+            .bind(sale.pay_seconds)
             .execute(&mut *tx)
             .await
             .map_err(classify)?;
@@ -802,6 +813,7 @@ mod tests {
             per_customer_limit: Some(2),
             waiting_room: true,
             hold_seconds: 300,
+            pay_seconds: 900,
         }
     }
 
@@ -824,11 +836,13 @@ mod tests {
             per_customer_limit: Some(1),
             waiting_room: true,
             hold_seconds: 300,
+            pay_seconds: 900,
         };
         let mut asked = input("2026-12-03T09:00:00.000Z", "2026-12-02T18:00:00.000Z");
         asked.waiting_room = false;
         asked.per_customer_limit = None;
         asked.hold_seconds = 600;
+        asked.pay_seconds = 1800;
         let sale =
             next_sale(Some(&running), &asked, 40, 1000, NOW).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(sale.starts_at, running.starts_at);
@@ -836,6 +850,7 @@ mod tests {
         assert_eq!(sale.per_customer_limit, Some(1));
         assert_eq!(sale.ends_at, "2026-12-02T18:00:00.000Z");
         assert_eq!((sale.sale_price_cents, sale.hold_seconds), (900, 600));
+        assert_eq!(sale.pay_seconds, 1800, "the payment window may change");
     }
 
     #[test]
@@ -847,6 +862,7 @@ mod tests {
             per_customer_limit: None,
             waiting_room: true,
             hold_seconds: 300,
+            pay_seconds: 900,
         };
         let mut off = input("2026-12-03T09:00:00.000Z", "2026-12-04T09:00:00.000Z");
         off.waiting_room = false;

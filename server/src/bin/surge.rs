@@ -11,8 +11,11 @@
 //!   c. `mixed`     — 90 % product page views, 10 % orders, 256 connections, 20 s
 //!   d. `connections` — 10,000 open connections held idle: server memory, and a page view and an
 //!      order still answered
+//!   e. `login-flood` — checkout at 64 connections alone, then again while 600 connections flood
+//!      the owner's login with wrong passwords from ever-new addresses (half at her email, half at
+//!      ever-new ones); the owner logs in from her known phone meanwhile
 //!
-//! `surge [--scenario all|queue|orders|mixed|connections] [--seconds S] [--shoppers N] [--stock S]`
+//! `surge [--scenario all|queue|orders|mixed|connections|login-flood] [--seconds S] [--shoppers N] [--stock S]`
 //!
 //! `--postgres ADMIN_URL` runs them on Postgres instead (a fresh database per scenario, dropped
 //! after) and adds a naive one-transaction-per-order baseline to `orders`.
@@ -62,14 +65,23 @@ fn parse_args() -> anyhow::Result<Args> {
             "--connections" => args.connections = value()?.parse()?,
             "--postgres" => args.postgres = Some(value()?),
             "-h" | "--help" => {
-                println!("surge [--scenario all|queue|orders|mixed|connections] [--seconds S] [--shoppers N] [--stock S] [--connections N] [--postgres ADMIN_URL]");
+                println!("surge [--scenario all|queue|orders|mixed|connections|login-flood] [--seconds S] [--shoppers N] [--stock S] [--connections N] [--postgres ADMIN_URL]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
         }
     }
-    if !["all", "queue", "orders", "mixed", "connections"].contains(&args.scenario.as_str()) {
-        bail!("--scenario is all, queue, orders, mixed or connections");
+    if ![
+        "all",
+        "queue",
+        "orders",
+        "mixed",
+        "connections",
+        "login-flood",
+    ]
+    .contains(&args.scenario.as_str())
+    {
+        bail!("--scenario is all, queue, orders, mixed, connections or login-flood");
     }
     if args.seconds == 0 || args.seconds > 300 || args.shoppers == 0 {
         bail!("--seconds must be 1–300 and --shoppers positive");
@@ -180,7 +192,11 @@ impl Drop for PgDatabase {
 }
 
 impl Server {
-    async fn start(max_in_flight: usize, postgres: Option<&str>) -> anyhow::Result<Server> {
+    async fn start(
+        max_in_flight: usize,
+        postgres: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Server> {
         let exe = std::env::current_exe()?.with_file_name("server");
         if !exe.exists() {
             bail!(
@@ -197,6 +213,7 @@ impl Server {
         if let Some(pg) = &pg {
             command.env("DATABASE_URL", &pg.url);
         }
+        command.envs(env.iter().copied());
         let mut child = command
             .env("HOLDFAST_ADDR", "127.0.0.1:0")
             .env("HOLDFAST_DATA_DIR", dir.path())
@@ -292,7 +309,7 @@ async fn send(what: &'static str, req: reqwest::RequestBuilder) -> (Sample, Valu
     let (kind, body) = match req.send().await {
         Ok(r) => {
             let status = r.status().as_u16();
-            let body: Value = if what == "page" {
+            let body: Value = if what == "page" || what.starts_with("login") {
                 match r.bytes().await {
                     Ok(_) => Value::Null,
                     Err(_) => return (sample(what, "connection_error", t), Value::Null),
@@ -303,6 +320,7 @@ async fn send(what: &'static str, req: reqwest::RequestBuilder) -> (Sample, Valu
             let kind = match (status, body["kind"].as_str()) {
                 (200, _) if what == "order" => "acknowledged".to_owned(),
                 (200, _) if what == "page" => "page_viewed".to_owned(),
+                (303, _) if what.starts_with("login") => "logged_in".to_owned(),
                 (200, _) => body["state"].as_str().unwrap_or("ok").to_owned(),
                 (_, Some(kind)) => kind.to_owned(),
                 (s, None) => format!("http_{s}"),
@@ -390,7 +408,7 @@ fn client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
 /// (a) Shoppers race for the units of a drop through its waiting room: join; when admitted, order
 /// with the hold; while waiting, ask again every second; stop at sold out.
 async fn scenario_queue(args: &Args, concurrency: usize) -> anyhow::Result<bool> {
-    let server = Server::start(concurrency * 2, args.postgres.as_deref()).await?;
+    let server = Server::start(concurrency * 2, args.postgres.as_deref(), &[]).await?;
     server
         .exec(&format!(
             "UPDATE products SET stock = {} WHERE id = {QUEUED}",
@@ -491,7 +509,7 @@ async fn scenario_orders(
     concurrency: usize,
     page_view_percent: usize,
 ) -> anyhow::Result<(bool, f64)> {
-    let server = Server::start(concurrency * 2, args.postgres.as_deref()).await?;
+    let server = Server::start(concurrency * 2, args.postgres.as_deref(), &[]).await?;
     let initial: i64 = 100_000_000;
     server
         .exec(&format!(
@@ -559,7 +577,7 @@ async fn scenario_connections(args: &Args) -> anyhow::Result<bool> {
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
         println!("  (could not raise this process's open-file limit: {e})");
     }
-    let server = Server::start(512, args.postgres.as_deref()).await?;
+    let server = Server::start(512, args.postgres.as_deref(), &[]).await?;
     heading(&format!("(d) {} open idle connections", args.connections));
     let (idle_mib, _) = server.memory_mib();
     let addr = server.base.trim_start_matches("http://").to_owned();
@@ -644,6 +662,211 @@ async fn scenario_connections(args: &Args) -> anyhow::Result<bool> {
 }
 
 /// The order desk alone, in this process, no HTTP: how fast the single writer commits durable
+/// (e) A flood of wrong owner logins from ever-new addresses (600 connections) while shoppers
+/// check out at 64 connections: checkout p99 with and without the flood, what the flood was
+/// answered, and the owner's own logins from her known phone meanwhile.
+async fn scenario_login_flood(args: &Args) -> anyhow::Result<bool> {
+    const SECRET: &str = "surge-login-flood-secret-0123456789abcdef";
+    const EMAIL: &str = "owner@surge.example";
+    const PASSWORD: &str = "surge owner password";
+    let checkout = 64;
+    let flood = 600;
+    let server = Server::start(
+        checkout * 2,
+        args.postgres.as_deref(),
+        &[
+            ("HOLDFAST_SECRET", SECRET),
+            // the flood comes from ever-new addresses, as a botnet's would
+            ("HOLDFAST_TRUST_PROXY", "true"),
+        ],
+    )
+    .await?;
+    let initial: i64 = 100_000_000;
+    server
+        .exec(&format!(
+            "UPDATE products SET stock = {initial} WHERE id = {DIRECT}"
+        ))
+        .await?;
+    let http = client(checkout + flood + 8)?;
+    let base = server.base.clone();
+    // the owner, and her phone's known-device cookie from a first login
+    let code = server::admin::setup_code(SECRET.as_bytes());
+    let setup = http
+        .post(format!("{base}/admin/setup"))
+        .form(&[
+            ("code", code.as_str()),
+            ("email", EMAIL),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await?;
+    if setup.status() != 303 {
+        bail!("owner setup answered {}", setup.status());
+    }
+    let first = http
+        .post(format!("{base}/admin/login"))
+        .header("x-forwarded-for", "198.51.100.1")
+        .form(&[("email", EMAIL), ("password", PASSWORD), ("next", "/admin")])
+        .send()
+        .await?;
+    let device = first
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("holdfast_device="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+        .context("the owner's first login set no known-device cookie")?;
+
+    let seconds = args.seconds;
+    let checkout_load = |offset: usize| {
+        let (http, base) = (http.clone(), base.clone());
+        run_load(
+            checkout,
+            usize::MAX,
+            Duration::from_secs(seconds),
+            move |i| {
+                let (http, base) = (http.clone(), base.clone());
+                let i = i + offset;
+                async move {
+                    let body = order_body(
+                        format!("surge-{i:012}"),
+                        DIRECT,
+                        &format!("+1555{i:08}"),
+                        None,
+                    );
+                    let s = send(
+                        "order",
+                        http.post(format!("{base}/api/place_order")).json(&body),
+                    )
+                    .await
+                    .0;
+                    (vec![s], None)
+                }
+            },
+        )
+    };
+
+    heading(&format!(
+        "(e) checkout alone: one hot product, {checkout} connections, {seconds} s"
+    ));
+    let (calm, calm_elapsed) = checkout_load(0).await?;
+    report(&calm, calm_elapsed);
+
+    heading(&format!(
+        "(e) the same checkout while {flood} connections flood the owner's login, {seconds} s"
+    ));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flooders = {
+        let (http, base, stop) = (http.clone(), base.clone(), stop.clone());
+        run_load(
+            flood,
+            usize::MAX,
+            Duration::from_secs(seconds + 2),
+            move |i| {
+                let (http, base, stop) = (http.clone(), base.clone(), stop.clone());
+                async move {
+                    if stop.load(Ordering::Relaxed) {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        return (Vec::new(), None);
+                    }
+                    // a new address every attempt, so per-address limits alone cannot stop
+                    // it; half at the owner's email, half at ever-new ones (no account
+                    // throttle stops those)
+                    let from = format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+                    let email = if i % 2 == 0 {
+                        EMAIL.to_owned()
+                    } else {
+                        format!("bot{i}@flood.example")
+                    };
+                    let s = send(
+                        "login",
+                        http.post(format!("{base}/admin/login"))
+                            .header("x-forwarded-for", from)
+                            .form(&[
+                                ("email", email.as_str()),
+                                ("password", "not the password"),
+                                ("next", "/admin"),
+                            ]),
+                    )
+                    .await
+                    .0;
+                    (vec![s], None)
+                }
+            },
+        )
+    };
+    let owner = {
+        let (http, base, device, stop) = (http.clone(), base.clone(), device.clone(), stop.clone());
+        async move {
+            let mut samples = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let (s, _) = send(
+                    "login-owner",
+                    http.post(format!("{base}/admin/login"))
+                        .header("x-forwarded-for", "198.51.100.1")
+                        .header(reqwest::header::COOKIE, &device)
+                        .form(&[("email", EMAIL), ("password", PASSWORD), ("next", "/admin")]),
+                )
+                .await;
+                samples.push(s);
+            }
+            samples
+        }
+    };
+    let flooding = tokio::spawn(flooders);
+    let owner = tokio::spawn(owner);
+    // the flood gets a second's head start, so checkout meets it at full strength
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (stormy, stormy_elapsed) = checkout_load(10_000_000).await?;
+    stop.store(true, Ordering::Relaxed);
+    let (logins, login_elapsed) = flooding.await??;
+    let owner_tally = Tally {
+        samples: owner.await?,
+        ..Tally::default()
+    };
+    report(&stormy, stormy_elapsed);
+    println!("  the flood:");
+    report(&logins, login_elapsed);
+    println!("  the owner's own logins from her known phone, once a second:");
+    report(&owner_tally, stormy_elapsed);
+
+    let p99 = |t: &Tally| {
+        let lat: Vec<Duration> = t
+            .samples
+            .iter()
+            .filter(|s| s.what == "order")
+            .map(|s| s.latency)
+            .collect();
+        ms(percentile(&sorted(&lat), 99.0))
+    };
+    let rate = |t: &Tally, e: Duration| t.acknowledged().len() as f64 / e.as_secs_f64().max(1e-9);
+    println!(
+        "  checkout p99     {:.1} ms alone, {:.1} ms under the flood ({:.2} ×); orders/s {:.0} → {:.0}",
+        p99(&calm),
+        p99(&stormy),
+        p99(&stormy) / p99(&calm).max(1e-9),
+        rate(&calm, calm_elapsed),
+        rate(&stormy, stormy_elapsed)
+    );
+    let owner_in = owner_tally
+        .samples
+        .iter()
+        .filter(|s| s.kind == "logged_in")
+        .count();
+    println!(
+        "  owner logged in  {owner_in} of {} tries during the flood",
+        owner_tally.samples.len()
+    );
+    let mut acknowledged = calm.acknowledged();
+    acknowledged.extend(stormy.acknowledged());
+    let ok = audit(&server, DIRECT, initial, &acknowledged).await?;
+    memory(&server);
+    Ok(ok && owner_in == owner_tally.samples.len())
+}
+
 /// orders for one hot product. Tells the writer's share of the cost from the web stack's.
 async fn desk_alone(orders: usize, postgres: Option<&str>) -> anyhow::Result<bool> {
     use app::domain::{CustomerInput, LineRequest, NewOrder};
@@ -876,7 +1099,7 @@ fn report(tally: &Tally, elapsed: Duration) {
         "  orders/s         {:.0} (acknowledged, durable)",
         tally.acknowledged().len() as f64 / secs
     );
-    for what in ["order", "join", "status", "page"] {
+    for what in ["order", "join", "status", "page", "login", "login-owner"] {
         let lat: Vec<Duration> = tally
             .samples
             .iter()
@@ -994,6 +1217,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if s == "all" || s == "connections" {
         ok &= scenario_connections(&args).await?;
+    }
+    if s == "all" || s == "login-flood" {
+        ok &= scenario_login_flood(&args).await?;
     }
     if !ok {
         bail!("an audit failed");

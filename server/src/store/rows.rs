@@ -21,12 +21,13 @@ pub(crate) type ProductRow = (
     Option<bool>,
     Option<i64>,
     Option<i64>,
+    Option<i64>,
 );
 
 pub(crate) const PRODUCT_COLUMNS: &str =
     "p.id, p.slug, p.name, p.description, p.price_cents, p.stock, \
      p.image_url, p.flash_sale, s.starts_at, s.ends_at, s.sale_price_cents, s.per_customer_limit, \
-     s.waiting_room, s.hold_seconds, p.max_per_order";
+     s.waiting_room, s.hold_seconds, p.max_per_order, s.pay_seconds";
 pub(crate) const PRODUCT_TABLES: &str = "products p LEFT JOIN sales s ON s.product_id = p.id";
 
 /// Rows and their pictures (product id, picture) as shoppers see them; a product without pictures
@@ -67,6 +68,7 @@ pub(crate) fn product_views(
                         per_customer_limit: r.11,
                         waiting_room: r.12,
                         hold_seconds: r.13,
+                        pay_seconds: r.15,
                     },
                     now,
                 ),

@@ -11,6 +11,7 @@ pub(crate) struct SaleColumns {
     pub per_customer_limit: Option<i64>,
     pub waiting_room: Option<bool>,
     pub hold_seconds: Option<i64>,
+    pub pay_seconds: Option<i64>,
 }
 
 /// The sale as shown; `None` when there is none or it is over (the product is back to normal).
@@ -35,6 +36,10 @@ pub(crate) fn sale_view(c: SaleColumns, now: &Now) -> Option<SaleView> {
             .hold_seconds
             .and_then(|s| u32::try_from(s).ok())
             .unwrap_or(300),
+        pay_seconds: c
+            .pay_seconds
+            .and_then(|s| u32::try_from(s).ok())
+            .unwrap_or(900),
         phase,
         starts_in_secs,
         ends_in_secs,
