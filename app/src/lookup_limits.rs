@@ -17,6 +17,42 @@ pub struct LookupLimits {
     per_client: DefaultKeyedRateLimiter<IpAddr>,
     per_code: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
+    sweeps: Sweeps,
+}
+
+/// When a keyed limiter was last swept. Sweeping scans every key, so it happens at most every
+/// few seconds, never per request: a flood from ever-new addresses must not make each of its
+/// requests (and everyone else's) pay for a scan of all the others.
+#[derive(Default)]
+pub struct Sweeps {
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// Keys a limiter may hold before quiet ones are forgotten.
+const SWEEP_ABOVE: usize = 50_000;
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Sweeps {
+    /// Forgets the limiter's keys that are back at a full allowance (they carry no
+    /// information), when it holds many and the last sweep was a while ago.
+    pub fn keep_bounded<K>(&self, limiter: &DefaultKeyedRateLimiter<K>)
+    where
+        K: std::hash::Hash + Eq + Clone,
+    {
+        if limiter.len() <= SWEEP_ABOVE {
+            return;
+        }
+        let now = std::time::Instant::now();
+        let Ok(mut last) = self.last.try_lock() else {
+            return; // another request is sweeping
+        };
+        if last.is_some_and(|at| now.duration_since(at) < SWEEP_EVERY) {
+            return;
+        }
+        *last = Some(now);
+        limiter.retain_recent();
+        limiter.shrink_to_fit();
+    }
 }
 
 /// Lookups of one order code a minute, from anyone (a shopper refreshing her order page fits).
@@ -33,6 +69,7 @@ impl LookupLimits {
             per_client: RateLimiter::keyed(quota(per_client_per_min)),
             per_code: RateLimiter::keyed(quota(PER_CODE_PER_MIN)),
             clock: DefaultClock::default(),
+            sweeps: Sweeps::default(),
         }
     }
 
@@ -51,12 +88,8 @@ impl LookupLimits {
 
     /// Keeps memory bounded: keys back at a full allowance carry no information.
     fn forget_the_quiet(&self) {
-        if self.per_client.len() > 50_000 {
-            self.per_client.retain_recent();
-        }
-        if self.per_code.len() > 50_000 {
-            self.per_code.retain_recent();
-        }
+        self.sweeps.keep_bounded(&self.per_client);
+        self.sweeps.keep_bounded(&self.per_code);
     }
 }
 

@@ -58,9 +58,14 @@ impl IntoResponse for AdminError {
                 return response;
             }
             AdminError::LoginBusy => {
+                // rendered once: under a flood of logins this is the answer most of them get
+                static BUSY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+                let page = BUSY.get_or_init(|| {
+                    pages::login(None, "/admin", Some(&AdminError::LoginBusy.to_string())).0
+                });
                 let mut response = (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    pages::login(None, "/admin", Some(&self.to_string())),
+                    axum::response::Html(page.as_str()),
                 )
                     .into_response();
                 response

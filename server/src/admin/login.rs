@@ -3,7 +3,7 @@
 //! A login cannot be turned against the shop or its owner. In the order a login meets them,
 //! the cheap checks first, so a flood is refused from memory before it costs the database or a
 //! hash:
-//! - each client may try 10 times a minute;
+//! - each client may try 10 times a minute (the owner's known devices aside);
 //! - an account throttled by earlier failures is refused from memory until its window ends;
 //! - passwords are hashed on bounded threads of their own ([`super::hashing`]), and a place on
 //!   them is reserved before anything else: a full lane answers 503 at once, and checkout goes
@@ -57,6 +57,7 @@ const DEVICE_SECS: u32 = 365 * 24 * 3600;
 /// known device: all in memory, checked before the database is asked anything.
 pub struct LoginLimits {
     per_client: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
+    sweeps: app::lookup_limits::Sweeps,
     /// Passwords checked a second for logins not from a known device, whoever sends them: a
     /// flood from ever-new addresses and emails costs at most this much hashing.
     strangers_hashes: governor::DefaultDirectRateLimiter,
@@ -71,6 +72,7 @@ impl Default for LoginLimits {
             per_client: governor::RateLimiter::keyed(
                 governor::Quota::per_minute(ten).allow_burst(ten),
             ),
+            sweeps: app::lookup_limits::Sweeps::default(),
             strangers_hashes: governor::RateLimiter::direct(
                 governor::Quota::per_second(STRANGER_HASHES_PER_SEC)
                     .allow_burst(STRANGER_HASH_BURST),
@@ -86,9 +88,7 @@ impl LoginLimits {
     fn check_client(&self, client: Option<std::net::IpAddr>) -> Result<(), u64> {
         use governor::clock::{Clock, DefaultClock};
         let Some(client) = client else { return Ok(()) };
-        if self.per_client.len() > 50_000 {
-            self.per_client.retain_recent();
-        }
+        self.sweeps.keep_bounded(&self.per_client);
         self.per_client.check_key(&client).map_err(|not_until| {
             not_until
                 .wait_time_from(DefaultClock::default().now())
@@ -267,12 +267,15 @@ pub async fn submit(
         secs,
         minutes: secs.div_ceil(60),
     };
-    state
-        .login_limits
-        .check_client(client_ip)
-        .map_err(too_many)?;
-    // a known device is checked against the owner row below; its own lane and no account count
+    // a known device is checked against the owner row below; its own lane, and no client or
+    // account count (strangers sharing the owner's address or email cannot lock her out)
     let device = known_device(&state, &headers);
+    if device.is_none() {
+        state
+            .login_limits
+            .check_client(client_ip)
+            .map_err(too_many)?;
+    }
     let now = Now::current();
     let since = now.plus_secs(-WINDOW_SECS);
     let slot = match &device {
