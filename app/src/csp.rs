@@ -2,9 +2,10 @@
 //! (Leptos puts it on its hydration and resource scripts; what they load is trusted through
 //! `'strict-dynamic'`), WebAssembly allowed to compile, nothing framed, no `<base>`, forms only
 //! to the shop. Injected markup, if any ever got through, could not run.
-
-use http::header::CONTENT_SECURITY_POLICY;
-use http::HeaderValue;
+//!
+//! The server makes each page view's nonce before Leptos renders it, hands it to Leptos as its
+//! `Nonce`, and sets this policy on the response itself (`server::security_headers`): set from
+//! inside the render, the header was lost on about one page view in a hundred.
 
 /// The policy for a page rendered with `nonce`. `dev_reload` adds the websocket of
 /// `cargo leptos watch` (debug builds only).
@@ -18,22 +19,6 @@ pub fn page_policy(nonce: &str, dev_reload: Option<u32>) -> String {
          style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'{reload}; \
          object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
-}
-
-/// Sets the page policy on the response being rendered (called from the shell, where the
-/// request's nonce is known).
-pub fn set_for_this_page(reload_port: u32) {
-    use leptos::prelude::use_context;
-    let Some(nonce) = leptos::nonce::use_nonce() else {
-        return;
-    };
-    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
-        return;
-    };
-    let reload = cfg!(debug_assertions).then_some(reload_port);
-    if let Ok(value) = HeaderValue::from_str(&page_policy(&nonce, reload)) {
-        response.insert_header(CONTENT_SECURITY_POLICY, value);
-    }
 }
 
 #[cfg(test)]

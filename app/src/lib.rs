@@ -25,8 +25,6 @@ use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    csp::set_for_this_page(options.reload_port);
     view! {
         <!DOCTYPE html>
         <html lang="en">

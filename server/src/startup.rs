@@ -263,13 +263,19 @@ fn router(
         .leptos_routes_with_context(
             &leptos_options,
             routes,
-            move || provide_context(state.clone()),
+            move || {
+                provide_context(state.clone());
+                crate::security_headers::provide_page_nonce();
+            },
             {
                 let options = leptos_options.clone();
                 move || shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            crate::security_headers::provide_page_nonce,
+            shell,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             crate::api_guard::BodyDeadline(config.body_timeout),
             crate::api_guard::guard,
@@ -284,6 +290,11 @@ fn router(
             crate::rate_limit::identify,
         ))
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(
+            // the dev server's live reload (`cargo leptos watch`) in debug builds only
+            cfg!(debug_assertions).then_some(leptos_options.reload_port),
+            crate::security_headers::page_nonce,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             crate::security_headers::OverHttps(config.secure_cookies),
             crate::security_headers::add,
