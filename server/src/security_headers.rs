@@ -3,7 +3,7 @@
 //! (shopper pages set one with their script nonce, the owner's pages theirs) — a policy that
 //! allows nothing at all to run.
 //!
-//! Shopper pages: [`page_nonce`] makes the page view's script nonce before Leptos renders it,
+//! Shopper pages: [`add`] makes the page view's script nonce before Leptos renders it,
 //! [`provide_page_nonce`] hands it to Leptos (its hydration scripts carry it), and the policy
 //! naming it is set here on the response.
 
@@ -21,11 +21,22 @@ use axum::response::Response;
 const NOTHING_RUNS: &str =
     "default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-/// Whether the shop is served over HTTPS (then browsers are told to keep to it for a year).
+/// What the headers depend on: whether the shop is served over HTTPS (then browsers are told to
+/// keep to it for a year), and in debug builds the port of `cargo leptos watch`'s live reload.
 #[derive(Clone, Copy)]
-pub struct OverHttps(pub bool);
+pub struct Headers {
+    pub over_https: bool,
+    pub reload_port: Option<u32>,
+}
 
-pub async fn add(State(https): State<OverHttps>, req: Request, next: Next) -> Response {
+/// Every answer's headers; for a page view also its script nonce (see [`PageNonce`]).
+pub async fn add(State(state): State<Headers>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let page = req.method() == Method::GET && !NOT_PAGES.iter().any(|p| path.starts_with(p));
+    let nonce = page.then(new_nonce);
+    if let Some(nonce) = &nonce {
+        req.extensions_mut().insert(PageNonce(nonce.clone()));
+    }
     let mut response = next.run(req).await;
     let h = response.headers_mut();
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -36,13 +47,22 @@ pub async fn add(State(https): State<OverHttps>, req: Request, next: Next) -> Re
             HeaderValue::from_static("strict-origin-when-cross-origin"),
         );
     }
-    if !h.contains_key(CONTENT_SECURITY_POLICY) {
+    let html = h
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    let page_policy = nonce
+        .filter(|_| html)
+        .and_then(|n| HeaderValue::from_str(&app::csp::page_policy(&n, state.reload_port)).ok());
+    if let Some(policy) = page_policy {
+        h.insert(CONTENT_SECURITY_POLICY, policy);
+    } else if !h.contains_key(CONTENT_SECURITY_POLICY) {
         h.insert(
             CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(NOTHING_RUNS),
         );
     }
-    if https.0 {
+    if state.over_https {
         h.insert(
             STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000"),
@@ -58,43 +78,26 @@ pub struct PageNonce(pub String);
 /// Where pages are not: the API, bundles, pictures, the owner's side (its own policy), health.
 const NOT_PAGES: [&str; 5] = ["/api/", "/pkg/", "/media/", "/admin", "/healthz"];
 
-/// For a page view: a fresh nonce for Leptos to render with, and the page policy naming it on
-/// the answer (when the answer is HTML). `State` is the dev reload port (debug builds).
-pub async fn page_nonce(
-    State(reload): State<Option<u32>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let path = req.uri().path();
-    if req.method() != Method::GET || NOT_PAGES.iter().any(|p| path.starts_with(p)) {
-        return next.run(req).await;
+/// 128 random bits as hex.
+fn new_nonce() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes: [u8; 16] = rand::random();
+    let mut out = String::with_capacity(32);
+    for b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
     }
-    let nonce: String = rand::random::<[u8; 16]>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    req.extensions_mut().insert(PageNonce(nonce.clone()));
-    let mut response = next.run(req).await;
-    let html = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("text/html"));
-    if html {
-        if let Ok(policy) = HeaderValue::from_str(&app::csp::page_policy(&nonce, reload)) {
-            response
-                .headers_mut()
-                .insert(CONTENT_SECURITY_POLICY, policy);
-        }
-    }
-    response
+    out
 }
 
 /// Inside a Leptos render: use this page view's nonce (called after Leptos provided its own).
 pub fn provide_page_nonce() {
-    use leptos::prelude::{provide_context, use_context};
-    let nonce = use_context::<axum::http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<PageNonce>().cloned());
+    use leptos::prelude::{provide_context, with_context};
+    // read in place: the request's parts are not cloned for it
+    let nonce = with_context::<axum::http::request::Parts, _>(|parts| {
+        parts.extensions.get::<PageNonce>().cloned()
+    })
+    .flatten();
     if let Some(PageNonce(nonce)) = nonce {
         provide_context(leptos::nonce::Nonce::from_value(nonce));
     }

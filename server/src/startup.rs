@@ -291,12 +291,11 @@ fn router(
         ))
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(
-            // the dev server's live reload (`cargo leptos watch`) in debug builds only
-            cfg!(debug_assertions).then_some(leptos_options.reload_port),
-            crate::security_headers::page_nonce,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            crate::security_headers::OverHttps(config.secure_cookies),
+            crate::security_headers::Headers {
+                over_https: config.secure_cookies,
+                // the dev server's live reload (`cargo leptos watch`) in debug builds only
+                reload_port: cfg!(debug_assertions).then_some(leptos_options.reload_port),
+            },
             crate::security_headers::add,
         ))
         .with_state(leptos_options)
