@@ -718,47 +718,33 @@ async fn a_bots_unpaid_sale_orders_give_their_stock_back_after_the_sales_window(
             .to_string()
     };
     let (start, end) = (minute(-3600), minute(3600));
-    let res = post_form(
-        &app,
-        &format!("/admin/products/{CARAMELS}/sale"),
-        Some(&owner),
-        &[
-            ("csrf", token.as_str()),
-            ("starts_at", start.as_str()),
-            ("ends_at", end.as_str()),
-            ("sale_price", "9.99"),
-            ("hold_minutes", "5"),
-            ("pay_minutes", "10"),
-        ],
-    )
-    .await;
+    let sale_with_window = |pay_minutes: &'static str| {
+        let (app, owner, token, start, end) = (&app, &owner, &token, &start, &end);
+        async move {
+            post_form(
+                app,
+                &format!("/admin/products/{CARAMELS}/sale"),
+                Some(owner),
+                &[
+                    ("csrf", token.as_str()),
+                    ("starts_at", start.as_str()),
+                    ("ends_at", end.as_str()),
+                    ("sale_price", "9.99"),
+                    ("hold_minutes", "5"),
+                    ("pay_minutes", pay_minutes),
+                ],
+            )
+            .await
+        }
+    };
+    let window = || app.count("SELECT pay_seconds FROM sales WHERE product_id = 2");
+    let res = sale_with_window("10").await;
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
-    assert_eq!(
-        app.count("SELECT pay_seconds FROM sales WHERE product_id = 2")
-            .await,
-        600
-    );
+    assert_eq!(window().await, 600);
     // a window outside 1..=1440 minutes is refused and changes nothing
-    let res = post_form(
-        &app,
-        &format!("/admin/products/{CARAMELS}/sale"),
-        Some(&owner),
-        &[
-            ("csrf", token.as_str()),
-            ("starts_at", start.as_str()),
-            ("ends_at", end.as_str()),
-            ("sale_price", "9.99"),
-            ("hold_minutes", "5"),
-            ("pay_minutes", "0"),
-        ],
-    )
-    .await;
-    assert_eq!(res.status(), 422);
-    assert_eq!(
-        app.count("SELECT pay_seconds FROM sales WHERE product_id = 2")
-            .await,
-        600
-    );
+    assert_eq!(sale_with_window("0").await.status(), 422);
+    assert_eq!(sale_with_window("1441").await.status(), 422);
+    assert_eq!(window().await, 600);
 
     let stock = app.stock(CARAMELS).await;
     let plain_stock = app.stock(3).await;
