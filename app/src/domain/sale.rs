@@ -38,6 +38,20 @@ pub struct SaleView {
     pub ends_in_secs: i64,
 }
 
+impl SalePhase {
+    /// Where a sale running from `starts_at` until `ends_at` is at `now` (RFC 3339 UTC text,
+    /// which sorts as time): the one definition the shop, the API and the owner's pages use.
+    pub fn at(starts_at: &str, ends_at: &str, now: &str) -> SalePhase {
+        if now < starts_at {
+            SalePhase::Upcoming
+        } else if now < ends_at {
+            SalePhase::Live
+        } else {
+            SalePhase::Ended
+        }
+    }
+}
+
 impl SaleView {
     pub fn is_live(&self) -> bool {
         self.phase == SalePhase::Live

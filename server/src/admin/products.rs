@@ -10,11 +10,12 @@
 use super::error::AdminError;
 use super::pages::{money, when};
 use super::pictures;
-use super::products_db::{AdminProduct, Outcome, ProductFields, SaleInput, SaleStage};
+use super::products_db::{AdminProduct, Outcome, ProductFields, SaleInput};
 use super::session::Owner;
 use super::{pages, AdminState};
 use crate::store::clock::Now;
 use app::domain::Money;
+use app::domain::SalePhase;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -191,8 +192,8 @@ pub async fn list(
         .map(|p| {
             let href = format!("/admin/products/{}", p.id);
             let sale = match p.sale.as_ref().map(|s| s.stage(now.text())) {
-                Some(SaleStage::Upcoming) => "sale announced",
-                Some(SaleStage::Running) => "on sale",
+                Some(SalePhase::Upcoming) => "sale announced",
+                Some(SalePhase::Live) => "on sale",
                 _ => "",
             };
             let label = if p.archived { "archived" } else { sale };
@@ -436,9 +437,9 @@ pub async fn detail(
     let stage = product.sale.as_ref().map(|s| s.stage(now.text()));
     let sale_summary = product.sale.as_ref().map(|s| {
         let stage = match s.stage(now.text()) {
-            SaleStage::Upcoming => "Announced",
-            SaleStage::Running => "Running",
-            SaleStage::Over => "Over",
+            SalePhase::Upcoming => "Announced",
+            SalePhase::Live => "Running",
+            SalePhase::Ended => "Over",
         };
         format!(
             "{stage}: {} to {} (UTC) at {}{}{}",
@@ -453,8 +454,8 @@ pub async fn detail(
     });
     let sale_form = sale_fields(&product, &SaleForm::of(&product), &owner.csrf_token, &now);
     let end_label = match stage {
-        Some(SaleStage::Running) => Some("End the sale now"),
-        Some(SaleStage::Upcoming) => Some("Call off the sale"),
+        Some(SalePhase::Live) => Some("End the sale now"),
+        Some(SalePhase::Upcoming) => Some("Call off the sale"),
         _ => None,
     };
     let archived = product.archived;
@@ -846,13 +847,13 @@ fn sale_fields(p: &AdminProduct, form: &SaleForm, csrf: &str, now: &Now) -> impl
     let running = p
         .sale
         .as_ref()
-        .is_some_and(|s| s.stage(now.text()) == SaleStage::Running);
+        .is_some_and(|s| s.stage(now.text()) == SalePhase::Live);
     let f = form.clone();
     let action = format!("/admin/products/{}/sale", p.id);
     let button = if p
         .sale
         .as_ref()
-        .is_some_and(|s| s.stage(now.text()) != SaleStage::Over)
+        .is_some_and(|s| s.stage(now.text()) != SalePhase::Ended)
     {
         "Save the sale"
     } else {

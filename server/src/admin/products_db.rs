@@ -12,6 +12,7 @@
 use super::db::{on_pool, AdminDb};
 use super::pages::money;
 use crate::store::classify;
+use app::domain::SalePhase;
 use app::store::StoreError;
 
 /// A product as the owner sees it, archived or not, with its stored sale (upcoming, running or
@@ -80,23 +81,10 @@ pub enum Outcome<T> {
     Refused(String),
 }
 
-/// Where a sale stands, against its stored row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SaleStage {
-    Upcoming,
-    Running,
-    Over,
-}
-
 impl SaleRow {
-    pub fn stage(&self, now: &str) -> SaleStage {
-        if now < self.starts_at.as_str() {
-            SaleStage::Upcoming
-        } else if now < self.ends_at.as_str() {
-            SaleStage::Running
-        } else {
-            SaleStage::Over
-        }
+    /// Where the sale stands at `now`.
+    pub fn stage(&self, now: &str) -> SalePhase {
+        SalePhase::at(&self.starts_at, &self.ends_at, now)
     }
 }
 
@@ -276,7 +264,7 @@ pub fn next_sale(
         return Err("The sale's end is in the past.".to_owned());
     }
     match current.map(|c| (c, c.stage(now))) {
-        Some((current, SaleStage::Running)) => {
+        Some((current, SalePhase::Live)) => {
             if input.ends_at.as_str() <= current.starts_at.as_str() {
                 return Err("The sale's end is before its start.".to_owned());
             }
@@ -704,7 +692,7 @@ impl AdminDb {
             let fresh = current
                 .sale
                 .as_ref()
-                .is_none_or(|s| s.stage(now) == SaleStage::Over);
+                .is_none_or(|s| s.stage(now) == SalePhase::Ended);
             let sale = match next_sale(current.sale.as_ref(), input, current.in_line, current.price_cents, now) {
                 Ok(sale) => sale,
                 Err(reason) => return Ok(Outcome::Refused(reason)),
@@ -762,8 +750,8 @@ impl AdminDb {
                 return Ok(Outcome::Refused("This product has no sale.".to_owned()));
             };
             let detail = match sale.stage(now) {
-                SaleStage::Over => return Ok(Outcome::Refused("This sale is already over.".to_owned())),
-                SaleStage::Running => {
+                SalePhase::Ended => return Ok(Outcome::Refused("This sale is already over.".to_owned())),
+                SalePhase::Live => {
                     sqlx::query("UPDATE sales SET ends_at = $1 WHERE product_id = $2")
                         .bind(now)
                         .bind(id)
@@ -772,13 +760,13 @@ impl AdminDb {
                         .map_err(classify)?;
                     "ended early"
                 }
-                SaleStage::Upcoming if current.in_line > 0 => {
+                SalePhase::Upcoming if current.in_line > 0 => {
                     return Ok(Outcome::Refused(format!(
                         "{} shoppers are already in the line for this sale; it cannot be called off. Let it start, then end it.",
                         current.in_line
                     )))
                 }
-                SaleStage::Upcoming => {
+                SalePhase::Upcoming => {
                     sqlx::query("DELETE FROM sales WHERE product_id = $1")
                         .bind(id)
                         .execute(&mut *tx)

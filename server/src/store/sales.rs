@@ -19,12 +19,9 @@ pub(crate) fn sale_view(c: SaleColumns, now: &Now) -> Option<SaleView> {
     let (starts_at, ends_at, sale_price_cents) = (c.starts_at?, c.ends_at?, c.sale_price_cents?);
     let starts_in_secs = now.secs_until(&starts_at).max(0);
     let ends_in_secs = now.secs_until(&ends_at).max(0);
-    let phase = if now.text() < starts_at.as_str() {
-        SalePhase::Upcoming
-    } else if now.text() < ends_at.as_str() {
-        SalePhase::Live
-    } else {
-        return None;
+    let phase = match SalePhase::at(&starts_at, &ends_at, now.text()) {
+        SalePhase::Ended => return None,
+        phase => phase,
     };
     Some(SaleView {
         starts_at,
