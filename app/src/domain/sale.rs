@@ -83,6 +83,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_sale_is_upcoming_before_its_start_live_until_its_end_and_ended_from_then() {
+        let (start, end) = ("2026-12-03T09:00:00.000Z", "2026-12-03T10:00:00.000Z");
+        let at = |now| SalePhase::at(start, end, now);
+        assert_eq!(at("2026-12-03T08:59:59.999Z"), SalePhase::Upcoming);
+        assert_eq!(
+            at(start),
+            SalePhase::Live,
+            "live from its first millisecond"
+        );
+        assert_eq!(at("2026-12-03T09:59:59.999Z"), SalePhase::Live);
+        assert_eq!(at(end), SalePhase::Ended, "over at its end");
+    }
+
+    #[test]
     fn countdowns_read_naturally() {
         assert_eq!(countdown_text(-3), "0 s");
         assert_eq!(countdown_text(12), "12 s");
