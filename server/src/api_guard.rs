@@ -113,8 +113,6 @@ pub fn refusal(headers: &HeaderMap, error: &ApiError) -> Response {
     if !wants_html(headers) {
         return json_error(error);
     }
-    let status =
-        StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let back = back_link(headers);
     let wait = error
         .retry_after_secs()
@@ -129,21 +127,7 @@ pub fn refusal(headers: &HeaderMap, error: &ApiError) -> Response {
         app::components::escape_html(&error.to_string()),
         app::components::escape_html(&back),
     );
-    let mut response = (
-        status,
-        [(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        )],
-        page,
-    )
-        .into_response();
-    if let Some(secs) = error.retry_after_secs() {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(secs));
-    }
-    response
+    answer(error, "text/html; charset=utf-8", page.into_bytes())
 }
 
 /// Where "Go back" leads: the page the form was on when it is this shop's, else the catalogue.
@@ -163,12 +147,17 @@ fn back_link(headers: &HeaderMap) -> String {
 
 /// An error as the JSON body every API client expects, with its status.
 pub fn json_error(error: &ApiError) -> Response {
+    let body = serde_json::to_vec(error).unwrap_or_else(|_| b"{\"kind\":\"internal\"}".to_vec());
+    answer(error, "application/json", body)
+}
+
+/// The error's status and `Retry-After`, with `body` of `content_type`.
+fn answer(error: &ApiError, content_type: &'static str, body: Vec<u8>) -> Response {
     let status =
         StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = serde_json::to_vec(error).unwrap_or_else(|_| b"{\"kind\":\"internal\"}".to_vec());
     let mut response = (
         status,
-        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(CONTENT_TYPE, HeaderValue::from_static(content_type))],
         body,
     )
         .into_response();
