@@ -69,6 +69,9 @@ pub enum CheckoutError {
     },
     #[error("no product with id {product_id}")]
     UnknownProduct { product_id: i64 },
+    /// The owner allows at most `limit` units of this product in one order.
+    #[error("at most {limit} of product {product_id} in one order")]
+    TooManyInOneOrder { product_id: i64, limit: i64 },
     /// The idempotency key was used before for a different request.
     #[error("idempotency key reused for a different order")]
     KeyReused,
@@ -117,6 +120,12 @@ pub enum HoldProblem {
 pub enum JoinError {
     #[error("no product with id {product_id}")]
     UnknownProduct { product_id: i64 },
+    /// The owner archived the product: it is no longer sold.
+    #[error("product {product_id} is no longer sold")]
+    NotSold { product_id: i64 },
+    /// The owner allows at most `limit` units of this product in one order.
+    #[error("at most {limit} of product {product_id} in one order")]
+    TooManyInOneOrder { product_id: i64, limit: i64 },
     /// No sale with a waiting room is announced or running for it.
     #[error("{product_name} has no waiting room")]
     NoWaitingRoom { product_name: String },

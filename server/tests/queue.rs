@@ -210,7 +210,7 @@ async fn an_expired_hold_returns_its_units_exactly_once_and_admits_the_next_in_l
         matches!(second.standing, Standing::Waiting { position: Some(1), eta_seconds, .. } if eta_seconds <= 2)
     );
 
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    shop.clock.advance(Duration::from_millis(1_000));
     let round = store.run_admission().await.unwrap();
     assert_eq!((round.holds_expired, round.admitted), (1, 1));
     let again = store.run_admission().await.unwrap();
@@ -444,7 +444,7 @@ async fn after_the_sale_ends_the_product_sells_normally_and_the_line_is_closed(s
         matches!(hopeful.standing, Standing::Waiting { .. }),
         "{hopeful:?}"
     );
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    shop.clock.advance(Duration::from_millis(1_000));
     store.run_admission().await.unwrap();
     let after = store.ticket(hopeful.ticket_id).await.unwrap().unwrap();
     assert_eq!(

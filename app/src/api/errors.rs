@@ -40,6 +40,7 @@ impl From<CheckoutError> for ApiError {
                 "lines",
                 format!("There is no product with id {product_id}."),
             ),
+            CheckoutError::TooManyInOneOrder { limit, .. } => too_many("lines", limit),
             CheckoutError::KeyReused => ApiError::invalid_field(
                 "idempotency_key",
                 "This idempotency key was already used for a different order.",
@@ -94,6 +95,14 @@ impl From<CheckoutError> for ApiError {
     }
 }
 
+/// The owner's per-order limit, named on the form field that asked for more.
+fn too_many(field: &str, limit: i64) -> ApiError {
+    ApiError::invalid_field(
+        field,
+        format!("At most {limit} of this product fit in one order."),
+    )
+}
+
 fn limit_reached(product_id: i64, product_name: &str, limit: i64, already: i64) -> ApiError {
     ApiError::LimitReached {
         message: if already == 0 {
@@ -116,6 +125,10 @@ impl From<JoinError> for ApiError {
                 "product_id",
                 format!("There is no product with id {product_id}."),
             ),
+            JoinError::NotSold { .. } => {
+                ApiError::invalid_field("product_id", "This product is no longer sold.")
+            }
+            JoinError::TooManyInOneOrder { limit, .. } => too_many("quantity", limit),
             JoinError::NoWaitingRoom { product_name } => ApiError::invalid_field(
                 "product_id",
                 format!(

@@ -80,10 +80,11 @@ mod edge {
             }
             if let Some(limit) = rules.per_order_limit(*id) {
                 if quantity.get() > limit {
-                    return Err(ApiError::invalid_field(
-                        "lines",
-                        format!("At most {limit} of this product fit in one order."),
-                    ));
+                    return Err(crate::store::CheckoutError::TooManyInOneOrder {
+                        product_id: *id,
+                        limit: i64::from(limit),
+                    }
+                    .into());
                 }
             }
         }

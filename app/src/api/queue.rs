@@ -82,18 +82,16 @@ mod edge {
         // best effort: a join is not shed because the owner's rules are slow to read (the
         // desk still applies the sale's rules, and an archived product has no sale to join)
         let rules = state.store.checkout_rules().await.unwrap_or_default();
-        if rules.is_archived(request.product_id) {
-            return Err(ApiError::invalid_field(
-                "product_id",
-                "This product is no longer sold.",
-            ));
+        let product_id = request.product_id;
+        if rules.is_archived(product_id) {
+            return Err(crate::store::JoinError::NotSold { product_id }.into());
         }
-        if let Some(limit) = rules.per_order_limit(request.product_id) {
+        if let Some(limit) = rules.per_order_limit(product_id) {
             if request.quantity.get() > limit {
-                return Err(ApiError::invalid_field(
-                    "quantity",
-                    format!("At most {limit} of this product fit in one order."),
-                ));
+                let limit = i64::from(limit);
+                return Err(
+                    crate::store::JoinError::TooManyInOneOrder { product_id, limit }.into(),
+                );
             }
         }
         let info = match state.queue.join_queue(request).await {

@@ -5,7 +5,7 @@
 use super::db::AdminDb;
 use super::login::parse_email;
 use super::password::{self, Password};
-use crate::store::clock::Now;
+use crate::store::clock::system_now;
 use anyhow::{bail, Context};
 use std::io::{BufRead, IsTerminal};
 
@@ -15,7 +15,7 @@ pub async fn create_owner(db: &AdminDb, email: &str) -> anyhow::Result<String> {
     let password = Password::parse(&raw).map_err(anyhow::Error::msg)?;
     let hash = password::hash(password).await.map_err(anyhow::Error::msg)?;
     let created = db
-        .add_owner(&email, &hash, Now::current().text(), false)
+        .add_owner(&email, &hash, system_now().text(), false)
         .await
         .context("could not store the owner")?;
     if !created {

@@ -8,7 +8,7 @@ use super::error::AdminError;
 use super::live_db::SaleFigures;
 use super::session::Owner;
 use super::{pages, AdminState};
-use crate::store::clock::Now;
+use crate::store::clock::{system_now, Now};
 use app::pulse::Pulse;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -96,7 +96,7 @@ async fn read(db: &AdminDb, pulse: &Pulse, feed: &mut FeedState) -> Snapshot {
         p95_ms: pulse.p95_ms(),
         ..Snapshot::default()
     };
-    let now = Now::current();
+    let now = system_now();
     snapshot.at = now.text().to_owned();
     if let Err(e) = fill(db, &now, feed, &mut snapshot).await {
         snapshot.error = Some(format!("The database did not answer: {e}"));
@@ -243,7 +243,7 @@ pub async fn events(owner: Owner, State(state): State<Arc<AdminState>>) -> Respo
                 let _ = w
                     .state
                     .db
-                    .touch_session(&w.token_hash, crate::store::clock::Now::current().text())
+                    .touch_session(&w.token_hash, crate::store::clock::system_now().text())
                     .await;
             }
         }
@@ -302,7 +302,7 @@ pub async fn brake(
             id
         }
     };
-    let now = Now::current();
+    let now = system_now();
     match form.action.as_str() {
         "pause" => {
             state

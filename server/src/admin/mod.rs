@@ -23,7 +23,7 @@ pub mod products;
 pub mod products_db;
 pub mod session;
 
-use crate::store::clock::Now;
+use crate::store::clock::system_now;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::{CACHE_CONTROL, REFERRER_POLICY, X_FRAME_OPTIONS};
 use axum::http::{HeaderValue, Method};
@@ -228,7 +228,7 @@ pub async fn announce_setup(state: &AdminState, base: &str, data_dir: &std::path
         }
         Err(e) => tracing::warn!(error = %e, "could not count owners"),
     }
-    let now = Now::current();
+    let now = system_now();
     let _ = state
         .db
         .sweep_sessions(&now.plus_secs(-session::IDLE_SECS), now.text())

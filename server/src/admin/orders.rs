@@ -8,7 +8,7 @@ use super::orders_db::{Changed, OrderDetail, OrderFilter, OrderSummary};
 use super::pages::{money, when};
 use super::session::Owner;
 use super::{pages, AdminState};
-use crate::store::clock::Now;
+use crate::store::clock::{system_now, Now};
 use app::domain::{Money, OrderStatus};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -397,7 +397,7 @@ pub async fn change_status(
         ""
     };
     let actor = format!("owner {}", owner.email);
-    let now = Now::current();
+    let now = system_now();
     match state
         .db
         .change_status(&code, from, to, tracking, &actor, now.text())
@@ -474,11 +474,7 @@ pub async fn csv(
             }
         },
     );
-    let today = Now::current()
-        .text()
-        .get(..10)
-        .unwrap_or("orders")
-        .to_owned();
+    let today = system_now().text().get(..10).unwrap_or("orders").to_owned();
     Ok((
         [
             (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -561,7 +557,7 @@ pub async fn expire_unpaid(
     db: &super::db::AdminDb,
     after: Option<Duration>,
 ) -> Result<u64, app::store::StoreError> {
-    let now = Now::current();
+    let now = system_now();
     let mut cancelled = 0;
     for window in db.sale_pay_windows().await? {
         let cutoff = now.plus_secs(-window);

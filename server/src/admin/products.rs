@@ -13,7 +13,7 @@ use super::pictures;
 use super::products_db::{AdminProduct, Outcome, ProductFields, SaleInput};
 use super::session::Owner;
 use super::{pages, AdminState};
-use crate::store::clock::Now;
+use crate::store::clock::{system_now, Now};
 use app::domain::Money;
 use app::domain::SalePhase;
 use axum::extract::{Multipart, Path, State};
@@ -186,7 +186,7 @@ pub async fn list(
 ) -> Result<Response, AdminError> {
     let _ = owner;
     let products = state.db.list_products().await?;
-    let now = Now::current();
+    let now = system_now();
     let rows = products
         .into_iter()
         .map(|p| {
@@ -323,7 +323,7 @@ pub async fn create(
             )));
         }
     };
-    let now = Now::current();
+    let now = system_now();
     match state
         .db
         .create_product(&fields, stock, &actor(&owner), now.text())
@@ -366,7 +366,7 @@ pub async fn update(
             )))
         }
     };
-    let now = Now::current();
+    let now = system_now();
     match state
         .db
         .update_product(id, &fields, &actor(&owner), now.text())
@@ -393,7 +393,7 @@ pub async fn detail(
     let audit = state.db.audit(id, 50).await?;
     let paused = state.db.paused().await?.contains(&id);
     let csrf = owner.csrf_token.clone();
-    let now = Now::current();
+    let now = system_now();
     let base = format!("/admin/products/{id}");
     let hidden = move || view! { <input type="hidden" name="csrf" value=csrf.clone() /> };
 
@@ -585,7 +585,7 @@ pub async fn adjust_stock(
             "Say why the stock changes (3 to 200 characters): it goes in the log.".into(),
         ));
     }
-    let now = Now::current();
+    let now = system_now();
     let result = state
         .db
         .adjust_stock(id, delta, reason, &actor(&owner), now.text())
@@ -622,7 +622,7 @@ pub async fn archive(
         "no" => false,
         _ => return Err(AdminError::BadInput("Archive or restore?".into())),
     };
-    let now = Now::current();
+    let now = system_now();
     let result = state
         .db
         .set_archived(id, archived, &actor(&owner), now.text())
@@ -688,7 +688,7 @@ pub async fn upload_picture(
             "a picture was stored without its sizes".into(),
         )));
     };
-    let now = Now::current();
+    let now = system_now();
     let result = state
         .db
         .add_picture(id, small, large, &alt, &actor(&owner), now.text())
@@ -719,7 +719,7 @@ pub async fn remove_picture(
         .trim()
         .parse::<i64>()
         .map_err(|_| AdminError::BadInput("Which picture?".into()))?;
-    let now = Now::current();
+    let now = system_now();
     let result = state
         .db
         .remove_picture(id, position, &actor(&owner), now.text())
@@ -898,7 +898,7 @@ pub async fn save_sale(
     let input = match form.input() {
         Ok(input) => input,
         Err(problems) => {
-            let now = Now::current();
+            let now = system_now();
             let page = pages::document(
                 "Check the sale",
                 view! {
@@ -911,7 +911,7 @@ pub async fn save_sale(
             return Ok(invalid(page));
         }
     };
-    let now = Now::current();
+    let now = system_now();
     let result = state
         .db
         .save_sale(id, &input, &actor(&owner), now.text())
@@ -929,7 +929,7 @@ pub async fn end_sale(
     Form(form): Form<super::CsrfOnly>,
 ) -> Result<Response, AdminError> {
     owner.check_csrf(&form.csrf)?;
-    let now = Now::current();
+    let now = system_now();
     let result = state.db.end_sale(id, &actor(&owner), now.text()).await?;
     if matches!(result, Outcome::Done(_)) {
         tracing::warn!(product.id = id, owner = owner.id, "sale ended by the owner");

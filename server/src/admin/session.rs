@@ -8,7 +8,7 @@
 
 use super::error::AdminError;
 use super::AdminState;
-use crate::store::clock::{fingerprint_hash, Now};
+use crate::store::clock::{fingerprint_hash, system_now, Now};
 use axum::extract::FromRequestParts;
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
@@ -113,7 +113,7 @@ impl FromRequestParts<Arc<AdminState>> for Owner {
             .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
             .ok_or(AdminError::NotSignedIn)?;
         let hash = token_hash(token);
-        let now = Now::current();
+        let now = system_now();
         let session = live_session(state, &hash, &now)
             .await?
             .ok_or(AdminError::NotSignedIn)?;
@@ -150,10 +150,7 @@ async fn live_session(
 /// Whether the session is still live, for what outlasts the request that opened it (the
 /// control room's event stream). A database that cannot answer counts as not live.
 pub async fn still_live(state: &AdminState, hash: &str) -> bool {
-    matches!(
-        live_session(state, hash, &Now::current()).await,
-        Ok(Some(_))
-    )
+    matches!(live_session(state, hash, &system_now()).await, Ok(Some(_)))
 }
 
 fn session_idle_end(last_seen_at: &str) -> String {

@@ -194,7 +194,7 @@ macro_rules! desk_backed {
                     .acquire()
                     .await
                     .map_err($crate::store::classify)?;
-                let now = $crate::store::clock::Now::current();
+                let now = self.clock.now();
                 reads::ticket_info(&mut conn, ticket_id, &now).await
             }
 

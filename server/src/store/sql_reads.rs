@@ -105,14 +105,20 @@ macro_rules! sql_reads {
             else {
                 return Ok(None);
             };
-            let standing = match (state.as_str(), hold_id, expires_at, code) {
-                ("waiting", ..) => {
+            use app::rules::TicketState;
+            let ticket_state = TicketState::parse(&state).ok_or_else(|| {
+                app::store::StoreError::Unexpected(format!(
+                    "ticket {ticket_id} in an unknown state {state}"
+                ))
+            })?;
+            let standing = match (ticket_state, hold_id, expires_at, code) {
+                (TicketState::Waiting, ..) => {
                     waiting_standing(conn, product_id, rank, quantity, starts_at, now).await?
                 }
-                ("admitted", Some(hold_id), Some(expires_at), _) => {
+                (TicketState::Admitted, Some(hold_id), Some(expires_at), _) => {
                     let seconds_left = u64::try_from(now.secs_until(&expires_at)).unwrap_or(0);
                     // while the owner has paused the sale, holds do not run out (see the usher)
-                    if seconds_left == 0 && paused == 0 {
+                    if app::rules::hold_ran_out(&expires_at, now) && paused == 0 {
                         // the next admission round returns its units; it cannot be used any more
                         app::store::Standing::Expired
                     } else {
@@ -123,10 +129,12 @@ macro_rules! sql_reads {
                         }
                     }
                 }
-                ("ordered", _, _, Some(order_code)) => app::store::Standing::Ordered { order_code },
-                ("sold_out", ..) => app::store::Standing::SoldOut,
-                ("expired", ..) => app::store::Standing::Expired,
-                ("left", ..) => app::store::Standing::Left,
+                (TicketState::Ordered, _, _, Some(order_code)) => {
+                    app::store::Standing::Ordered { order_code }
+                }
+                (TicketState::SoldOut, ..) => app::store::Standing::SoldOut,
+                (TicketState::Expired, ..) => app::store::Standing::Expired,
+                (TicketState::Left, ..) => app::store::Standing::Left,
                 (other, ..) => {
                     return Err(app::store::StoreError::Unexpected(format!(
                         "ticket {ticket_id} in an impossible state {other}"

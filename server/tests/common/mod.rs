@@ -39,9 +39,18 @@ pub enum Kind {
 
 /// The SQLite store alone (no HTTP), on a fresh file with the demo catalogue.
 pub async fn fresh_store() -> (server::store::SqliteStore, tempfile::TempDir) {
+    fresh_store_at(app::rules::Clock::system()).await
+}
+
+/// [`fresh_store`], reading the time from `clock`.
+pub async fn fresh_store_at(
+    clock: app::rules::Clock,
+) -> (server::store::SqliteStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/shop.db", dir.path().display());
-    let store = server::store::SqliteStore::open(&url).await.unwrap();
+    let store = server::store::SqliteStore::open_with_clock(&url, clock)
+        .await
+        .unwrap();
     server::seed::seed_if_empty(&store).await.unwrap();
     (store, dir)
 }

@@ -22,6 +22,8 @@ pub struct Shop {
     pub store: Arc<dyn Backend>,
     pub db: Db,
     pub name: &'static str,
+    /// The store's clock: stopped at the shop's opening, moved by the test (no sleeping).
+    pub clock: app::rules::Clock,
     _sqlite_dir: Option<tempfile::TempDir>,
     _pg: Option<PgDatabase>,
 }
@@ -46,8 +48,14 @@ macro_rules! on_db {
 impl Shop {
     /// A fresh SQLite file with the demo catalogue.
     pub async fn sqlite() -> Shop {
-        let (store, dir) = super::fresh_store().await;
+        Shop::sqlite_at(app::rules::Clock::stopped_at(chrono::Utc::now())).await
+    }
+
+    /// [`Shop::sqlite`], its desk and reads on `clock`.
+    pub async fn sqlite_at(clock: app::rules::Clock) -> Shop {
+        let (store, dir) = super::fresh_store_at(clock.clone()).await;
         Shop {
+            clock,
             db: Db::Sqlite(store.writer().clone()),
             store: Arc::new(store),
             name: "sqlite",
@@ -59,20 +67,45 @@ impl Shop {
     /// A fresh Postgres database with the demo catalogue, or `None` when Postgres is not
     /// reachable and not required (`HOLDFAST_REQUIRE_POSTGRES=1` makes that a failure).
     pub async fn postgres() -> Option<Shop> {
+        Shop::postgres_at(app::rules::Clock::stopped_at(chrono::Utc::now())).await
+    }
+
+    /// [`Shop::postgres`], its desk and reads on `clock`.
+    pub async fn postgres_at(clock: app::rules::Clock) -> Option<Shop> {
         let pg = PgDatabase::create().await?;
-        let store = server::store::PgStore::open(&pg.url)
+        let store = server::store::PgStore::open_with_clock(&pg.url, clock.clone())
             .await
             .expect("Postgres store opens");
         server::seed::seed_if_empty_postgres(&store)
             .await
             .expect("seeding Postgres");
         Some(Shop {
+            clock,
             db: Db::Pg(store.pool().clone()),
             store: Arc::new(store),
             name: "postgres",
             _sqlite_dir: None,
             _pg: Some(pg),
         })
+    }
+}
+
+impl Shop {
+    /// Puts a product on sale, its times relative to the shop's clock.
+    pub async fn set_sale(&self, product_id: i64, sale: super::Sale) {
+        self.db
+            .set_sale_from(self.clock.instant(), product_id, sale)
+            .await;
+    }
+
+    /// Moves a sale's start to a second ago on the shop's clock.
+    pub async fn start_sale_now(&self, product_id: i64) {
+        self.db
+            .start_sale_at(
+                self.clock.instant() - chrono::Duration::seconds(1),
+                product_id,
+            )
+            .await;
     }
 }
 
@@ -165,7 +198,18 @@ impl Db {
     }
 
     pub async fn set_sale(&self, product_id: i64, sale: super::Sale) {
-        let starts = chrono::Utc::now() + chrono::Duration::seconds(sale.starts_in_secs);
+        self.set_sale_from(chrono::Utc::now(), product_id, sale)
+            .await;
+    }
+
+    /// Puts a product on sale, its times relative to `now`.
+    pub async fn set_sale_from(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        product_id: i64,
+        sale: super::Sale,
+    ) {
+        let starts = now + chrono::Duration::seconds(sale.starts_in_secs);
         let ends = starts + chrono::Duration::seconds(sale.lasts_secs);
         on_db!(self, pool => sqlx::query(
             "INSERT INTO sales (product_id, starts_at, ends_at, sale_price_cents, \
@@ -190,7 +234,15 @@ impl Db {
 
     /// Moves a sale's start to a second ago (the draw happens at the next admission round).
     pub async fn start_sale_now(&self, product_id: i64) {
-        let start = super::stamp(chrono::Utc::now() - chrono::Duration::seconds(1));
+        self.start_sale_at(
+            chrono::Utc::now() - chrono::Duration::seconds(1),
+            product_id,
+        )
+        .await;
+    }
+
+    pub async fn start_sale_at(&self, start: chrono::DateTime<chrono::Utc>, product_id: i64) {
+        let start = super::stamp(start);
         on_db!(self, pool => sqlx::query("UPDATE sales SET starts_at = $1 WHERE product_id = $2")
             .bind(&start)
             .bind(product_id)

@@ -2,14 +2,15 @@
 //! products with no sale running, a key never seen) are placed with a fixed handful of statements
 //! for the whole batch — one locking read of the products, one decrement per product, one
 //! multi-row insert each for orders, lines and keys — instead of several round trips per order.
-//! Stock is shared out in the batch's arrival order, so the answers are the ones the
-//! one-by-one path would give. Everything else (holds, sales, replays, anything unusual) is left to
+//! Stock is shared out in the batch's arrival order by the same rules (`app::rules`), so the
+//! answers are the ones the one-by-one path would give. Everything else (holds, sales, replays, anything unusual) is left to
 //! that path, which runs after this in the same transaction.
 
 use super::classify;
 use crate::store::clock::{fingerprint_hash, Now};
 use crate::store::jobs::WriteJob;
 use app::domain::{NewOrder, OrderCode, OrderLineView, OrderStatus, OrderView};
+use app::rules::{self, ProductFacts};
 use app::store::{CheckoutError, StoreError};
 use sqlx::PgConnection;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -19,12 +20,6 @@ const MIN_BULK: usize = 4;
 
 /// One answer per job: `Some` when this path answered it, `None` when the one-by-one path must.
 pub(super) type BulkAnswers = Vec<Option<Result<OrderView, CheckoutError>>>;
-
-struct Product {
-    name: String,
-    price_cents: i64,
-    stock: i64,
-}
 
 /// Answers what it can of `jobs`. On any surprise (an order code or a key taken meanwhile by
 /// another server) it undoes its writes and answers nothing, leaving every order to the
@@ -66,9 +61,11 @@ pub(super) async fn place_plain_orders(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    // locked in id order, the same order every order's lines lock them in
-    let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(
-        "SELECT p.id, p.name, p.price_cents, p.stock FROM products p WHERE p.id = ANY($1) \
+    // locked in id order, the same order every order's lines lock them in; a product with a sale
+    // announced or running is left to the one-by-one path
+    let rows: Vec<(i64, String, i64, i64, bool, Option<i64>)> = sqlx::query_as(
+        "SELECT p.id, p.name, p.price_cents, p.stock, p.archived, p.max_per_order FROM products p \
+         WHERE p.id = ANY($1) \
          AND NOT EXISTS (SELECT 1 FROM sales s WHERE s.product_id = p.id AND s.ends_at > $2) \
          ORDER BY p.id FOR NO KEY UPDATE",
     )
@@ -77,17 +74,18 @@ pub(super) async fn place_plain_orders(
     .fetch_all(&mut *c)
     .await
     .map_err(classify)?;
-    let mut products: HashMap<i64, Product> = rows
+    let mut products: HashMap<i64, ProductFacts> = rows
         .into_iter()
-        .map(|(id, name, price_cents, stock)| {
-            (
+        .map(|(id, name, price_cents, stock, archived, max_per_order)| {
+            let product = ProductFacts {
                 id,
-                Product {
-                    name,
-                    price_cents,
-                    stock,
-                },
-            )
+                name,
+                price_cents,
+                stock,
+                archived,
+                max_per_order,
+            };
+            (id, product)
         })
         .collect();
 
@@ -99,15 +97,14 @@ pub(super) async fn place_plain_orders(
         if !plain {
             continue;
         }
-        match share_out(&mut products, order) {
-            Ok(Ok((lines, total))) => {
+        match share_out(&mut products, order, now) {
+            Ok((lines, total)) => {
                 for line in &lines {
                     *taken.entry(line.product_id).or_default() += i64::from(line.quantity);
                 }
                 placed.push((i, order, lines, total));
             }
-            Ok(Err(sold_out)) => answers[i] = Some(Err(sold_out)),
-            Err(e) => answers[i] = Some(Err(e.into())),
+            Err(refused) => answers[i] = Some(Err(refused)),
         }
     }
     if placed.is_empty() {
@@ -130,48 +127,26 @@ pub(super) async fn place_plain_orders(
     }
 }
 
-/// Takes one order's units from what the batch has left, all lines or none: its lines and total,
-/// or the sold-out answer for the first line that does not fit.
+/// One order, decided by the same rules as the one-by-one path against what the batch has left
+/// of each product: all its lines or none. Its lines and total, or the first line's refusal.
 fn share_out(
-    products: &mut HashMap<i64, Product>,
+    products: &mut HashMap<i64, ProductFacts>,
     order: &NewOrder,
-) -> Result<Result<(Vec<OrderLineView>, i64), CheckoutError>, StoreError> {
+    now: &Now,
+) -> Result<(Vec<OrderLineView>, i64), CheckoutError> {
+    let mut lines = Vec::with_capacity(order.lines.len());
     for (id, quantity) in &order.lines {
-        let product = products
-            .get(id)
-            .ok_or_else(|| StoreError::Unexpected("product vanished from the batch".into()))?;
-        if product.stock < i64::from(quantity.get()) {
-            return Ok(Err(CheckoutError::SoldOut {
-                product_id: *id,
-                product_name: product.name.clone(),
-                available: product.stock,
-            }));
+        // no sale is in force for these products (they were read without one)
+        let line = rules::decide_line(*id, *quantity, products.get(id), None, 0, now)?;
+        lines.push(line.view()?);
+    }
+    for line in &lines {
+        if let Some(product) = products.get_mut(&line.product_id) {
+            product.stock -= i64::from(line.quantity);
         }
     }
-    let mut lines = Vec::with_capacity(order.lines.len());
-    let mut total = 0_i64;
-    for (id, quantity) in &order.lines {
-        let product = products
-            .get_mut(id)
-            .ok_or_else(|| StoreError::Unexpected("product vanished from the batch".into()))?;
-        let q = i64::from(quantity.get());
-        product.stock -= q;
-        let line_total = product
-            .price_cents
-            .checked_mul(q)
-            .ok_or_else(|| StoreError::Unexpected("line total overflows".into()))?;
-        total = total
-            .checked_add(line_total)
-            .ok_or_else(|| StoreError::Unexpected("order total overflows".into()))?;
-        lines.push(OrderLineView {
-            product_id: *id,
-            product_name: product.name.clone(),
-            unit_price_cents: product.price_cents,
-            quantity: quantity.get(),
-            line_total_cents: line_total,
-        });
-    }
-    Ok(Ok((lines, total)))
+    let total = rules::order_total(&lines)?;
+    Ok((lines, total))
 }
 
 /// The writes, set-based. `None` when an order code or a key turned out to be taken already.

@@ -12,7 +12,7 @@ mod writer;
 
 use super::classify;
 use crate::desk::Desk;
-use crate::store::clock::Now;
+use crate::store::clock::Clock;
 use crate::store::jobs::{self, WriteDesk};
 use crate::store::rows::{product_views, ProductRow, PRODUCT_COLUMNS, PRODUCT_TABLES};
 pub use allowance::PgAllowance;
@@ -42,11 +42,18 @@ const SESSION: &str = "SET synchronous_commit = on; SET statement_timeout = '10s
 pub struct PgStore {
     pool: PgPool,
     desk: WriteDesk,
+    /// Where the desk, the reads and the usher read the time (a test may set it).
+    clock: Clock,
 }
 
 impl PgStore {
     /// Connects (failing fast when the database is unreachable) and migrates.
     pub async fn open(url: &str) -> anyhow::Result<PgStore> {
+        PgStore::open_with_clock(url, Clock::system()).await
+    }
+
+    /// [`PgStore::open`], reading the time from `clock`.
+    pub async fn open_with_clock(url: &str, clock: Clock) -> anyhow::Result<PgStore> {
         use anyhow::Context;
         let options = PgConnectOptions::from_str(url).context("bad Postgres URL")?;
         let pool = PgPoolOptions::new()
@@ -63,8 +70,12 @@ impl PgStore {
             .run(&pool)
             .await
             .context("Postgres migration failed")?;
-        let (desk, _writer_task) = Desk::start(PgBatchWriter::new(options), DESK_QUEUE, DESK_BATCH);
-        Ok(PgStore { pool, desk })
+        let (desk, _writer_task) = Desk::start(
+            PgBatchWriter::new(options, clock.clone()),
+            DESK_QUEUE,
+            DESK_BATCH,
+        );
+        Ok(PgStore { pool, desk, clock })
     }
 
     /// Per-client rate limits shared with every server on this database: `allowance` limited
@@ -96,7 +107,7 @@ impl PgStore {
             .into_iter()
             .map(|(id, url, alt)| (id, ProductImage { url, alt }))
             .collect();
-        Ok(product_views(rows, &images, &Now::current()))
+        Ok(product_views(rows, &images, &self.clock.now()))
     }
 }
 

@@ -1,12 +1,14 @@
 //! One order inside a desk batch's transaction on Postgres: the same steps as the SQLite order
-//! path (idempotency check, conditional decrement or hold, sale rules, order, lines, key).
+//! path, deciding with the same rules (`app::rules`); what differs is the row locks and the key
+//! another server may commit first.
 
 use super::classify;
 use crate::store::clock::{fingerprint_hash, Now};
 use app::domain::{
-    Customer, IdempotencyKey, NewOrder, OrderCode, OrderLineView, OrderStatus, OrderView, Quantity,
+    Customer, IdempotencyKey, NewOrder, OrderCode, OrderStatus, OrderView, Quantity,
 };
-use app::store::{CheckoutError, HoldProblem, StoreError};
+use app::rules::{self, HoldFacts, HoldState, Line, ProductFacts, SaleFacts, TicketState};
+use app::store::{CheckoutError, StoreError};
 use sqlx::PgConnection;
 
 /// The sign that another server committed the same idempotency key first.
@@ -24,21 +26,23 @@ pub(super) async fn place_in_tx(
     let phone_key = order.customer.phone.key();
     let (lines, hold) = match order.hold {
         Some(hold_id) => {
-            let hold = check_hold(c, hold_id, order, &phone_key, now).await?;
-            (vec![hold.line.clone()], Some(hold))
+            let hold = hold_facts(c, hold_id).await?;
+            let line = rules::check_hold(hold.as_ref(), &order.lines, &phone_key, now)?;
+            (vec![line.view()?], hold)
         }
         None => {
             let mut lines = Vec::with_capacity(order.lines.len());
             for (product_id, quantity) in &order.lines {
-                lines.push(take_stock(c, *product_id, *quantity, &phone_key, now).await?);
+                lines.push(
+                    take_stock(c, *product_id, *quantity, &phone_key, now)
+                        .await?
+                        .view()?,
+                );
             }
             (lines, None)
         }
     };
-    let total = lines.iter().try_fold(0_i64, |sum, l| {
-        sum.checked_add(l.line_total_cents)
-            .ok_or_else(|| StoreError::Unexpected("order total overflows".into()))
-    })?;
+    let total = rules::order_total(&lines)?;
     let (order_id, code) = insert_order(c, &order.customer, total, &now.text).await?;
     for line in &lines {
         sqlx::query(
@@ -103,9 +107,7 @@ async fn replay(
     let Some((hash, code)) = row else {
         return Ok(None);
     };
-    if hash != fingerprint {
-        return Err(CheckoutError::KeyReused);
-    }
+    rules::replay_allowed(&hash, fingerprint)?;
     let code = OrderCode::parse(&code).map_err(StoreError::Unexpected)?;
     let order = super::reads::load_order(c, &code)
         .await?
@@ -113,113 +115,119 @@ async fn replay(
     Ok(Some(order))
 }
 
-fn line_view(
-    product_id: i64,
-    product_name: String,
-    unit_price_cents: i64,
-    quantity: Quantity,
-) -> Result<OrderLineView, StoreError> {
-    Ok(OrderLineView {
-        product_id,
-        product_name,
-        unit_price_cents,
-        quantity: quantity.get(),
-        line_total_cents: unit_price_cents
-            .checked_mul(i64::from(quantity.get()))
-            .ok_or_else(|| StoreError::Unexpected("line total overflows".into()))?,
-    })
+macro_rules! product_facts_sql {
+    () => {
+        "SELECT p.name, p.price_cents, p.stock, p.archived, p.max_per_order, s.starts_at, \
+         s.ends_at, s.sale_price_cents, s.per_customer_limit, s.waiting_room FROM products p \
+         LEFT JOIN sales s ON s.product_id = p.id AND s.ends_at > $2 WHERE p.id = $1"
+    };
 }
 
+/// Whether reading a product locks its row until the transaction ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lock {
+    Row,
+    None,
+}
+
+/// A product and its sale (announced or running) as the rules need them. With `Lock::Row` the
+/// product row is locked: another server's desk cannot change its stock until this transaction
+/// ends, so the rules' stock check stands.
+pub(super) async fn product_facts(
+    c: &mut PgConnection,
+    product_id: i64,
+    now: &Now,
+    lock: Lock,
+) -> Result<Option<(ProductFacts, Option<SaleFacts>)>, StoreError> {
+    type Row = (
+        String,
+        i64,
+        i64,
+        bool,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<bool>,
+    );
+    let row: Option<Row> = sqlx::query_as(match lock {
+        Lock::Row => concat!(product_facts_sql!(), " FOR NO KEY UPDATE OF p"),
+        Lock::None => product_facts_sql!(),
+    })
+    .bind(product_id)
+    .bind(&now.text)
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(classify)?;
+    let Some((
+        name,
+        price_cents,
+        stock,
+        archived,
+        max_per_order,
+        starts,
+        ends,
+        sale_price,
+        limit,
+        room,
+    )) = row
+    else {
+        return Ok(None);
+    };
+    let product = ProductFacts {
+        id: product_id,
+        name,
+        price_cents,
+        stock,
+        archived,
+        max_per_order,
+    };
+    let sale = match (starts, ends, sale_price) {
+        (Some(starts_at), Some(ends_at), Some(sale_price_cents)) => Some(SaleFacts {
+            starts_at,
+            ends_at,
+            sale_price_cents,
+            per_customer_limit: limit,
+            waiting_room: room.unwrap_or(false),
+        }),
+        _ => None,
+    };
+    Ok(Some((product, sale)))
+}
+
+/// One line without a hold: load (and lock) the product and its sale, let the rules decide, then
+/// take the units with a conditional decrement (and count them against the phone's allowance).
 async fn take_stock(
     c: &mut PgConnection,
     product_id: i64,
     quantity: Quantity,
     phone_key: &str,
     now: &Now,
-) -> Result<OrderLineView, CheckoutError> {
-    let q = i64::from(quantity.get());
-    let taken: Option<(String, i64)> = sqlx::query_as(
-        "UPDATE products SET stock = stock - $1 WHERE id = $2 AND stock >= $1 \
-         AND NOT EXISTS (SELECT 1 FROM sales s WHERE s.product_id = $2 AND s.ends_at > $3) \
-         RETURNING name, price_cents",
-    )
-    .bind(q)
-    .bind(product_id)
-    .bind(&now.text)
-    .fetch_optional(&mut *c)
-    .await
-    .map_err(classify)?;
-    if let Some((name, price)) = taken {
-        return Ok(line_view(product_id, name, price, quantity)?);
-    }
-    type Row = (
-        String,
-        i64,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-        Option<bool>,
-    );
-    let found: Option<Row> = sqlx::query_as(
-        "SELECT p.name, p.stock, s.starts_at, s.sale_price_cents, s.per_customer_limit, s.waiting_room \
-         FROM products p LEFT JOIN sales s ON s.product_id = p.id AND s.ends_at > $2 WHERE p.id = $1",
-    )
-    .bind(product_id)
-    .bind(&now.text)
-    .fetch_optional(&mut *c)
-    .await
-    .map_err(classify)?;
-    let Some((product_name, available, starts_at, sale_price, limit, waiting_room)) = found else {
-        return Err(CheckoutError::UnknownProduct { product_id });
+) -> Result<Line, CheckoutError> {
+    let facts = product_facts(c, product_id, now, Lock::Row).await?;
+    let (product, sale) = match &facts {
+        Some((p, s)) => (Some(p), s.as_ref()),
+        None => (None, None),
     };
-    let (Some(starts_at), Some(sale_price)) = (starts_at, sale_price) else {
-        return Err(CheckoutError::SoldOut {
-            product_id,
-            product_name,
-            available,
-        });
+    let already = match rules::limit_in_force(sale, now) {
+        Some(_) => units_bought(c, product_id, phone_key).await?,
+        None => 0,
     };
-    if now.text < starts_at {
-        return Err(CheckoutError::SaleNotStarted {
-            product_id,
-            product_name,
-            starts_in_secs: now.secs_until(&starts_at),
-        });
-    }
-    if waiting_room == Some(true) {
-        return Err(CheckoutError::QueueRequired {
-            product_id,
-            product_name,
-        });
-    }
-    if let Some(limit) = limit {
-        let already = units_bought(c, product_id, phone_key).await?;
-        if already + q > limit {
-            return Err(CheckoutError::LimitReached {
-                product_id,
-                product_name,
-                limit,
-                already,
-            });
-        }
-    }
+    let line = rules::decide_line(product_id, quantity, product, sale, already, now)?;
     let done = sqlx::query("UPDATE products SET stock = stock - $1 WHERE id = $2 AND stock >= $1")
-        .bind(q)
+        .bind(line.units())
         .bind(product_id)
         .execute(&mut *c)
         .await
         .map_err(classify)?;
     if done.rows_affected() != 1 {
-        return Err(CheckoutError::SoldOut {
-            product_id,
-            product_name,
-            available,
-        });
+        return Err(StoreError::Unexpected("stock changed under its row lock".into()).into());
     }
-    if limit.is_some() {
-        add_units(c, product_id, phone_key, q).await?;
+    if line.counts_against_limit {
+        add_units(c, product_id, phone_key, line.units()).await?;
     }
-    Ok(line_view(product_id, product_name, sale_price, quantity)?)
+    Ok(line)
 }
 
 pub(super) async fn units_bought(
@@ -257,80 +265,71 @@ pub(super) async fn add_units(
     .map_err(classify)
 }
 
-struct UsableHold {
-    id: i64,
-    ticket_id: i64,
-    line: OrderLineView,
-}
-
-async fn check_hold(
-    c: &mut PgConnection,
-    hold_id: i64,
-    order: &NewOrder,
-    phone_key: &str,
-    now: &Now,
-) -> Result<UsableHold, CheckoutError> {
-    type Row = (i64, i64, String, i64, i64, String, String, String);
-    // the row lock: another server's desk cannot use or expire this hold meanwhile
+/// The hold an order names, as the rules need it, locked: another server's desk cannot use or
+/// expire it meanwhile.
+async fn hold_facts(c: &mut PgConnection, hold_id: i64) -> Result<Option<HoldFacts>, StoreError> {
+    type Row = (i64, i64, String, i64, i64, String, String, String, bool);
     let row: Option<Row> = sqlx::query_as(
         "SELECT h.ticket_id, h.product_id, h.phone_key, h.quantity, h.unit_price_cents, h.state, \
-         h.expires_at, p.name FROM holds h JOIN products p ON p.id = h.product_id WHERE h.id = $1 \
-         FOR NO KEY UPDATE OF h",
+         h.expires_at, p.name, p.archived FROM holds h JOIN products p ON p.id = h.product_id \
+         WHERE h.id = $1 FOR NO KEY UPDATE OF h",
     )
     .bind(hold_id)
     .fetch_optional(&mut *c)
     .await
     .map_err(classify)?;
-    let Some((ticket_id, product_id, held_phone, held, unit_price, state, expires_at, name)) = row
-    else {
-        return Err(CheckoutError::Hold(HoldProblem::Unknown));
-    };
-    match state.as_str() {
-        "used" => return Err(CheckoutError::Hold(HoldProblem::Used)),
-        "expired" | "released" => return Err(CheckoutError::Hold(HoldProblem::Expired)),
-        _ if expires_at <= now.text => return Err(CheckoutError::Hold(HoldProblem::Expired)),
-        _ => {}
-    }
-    let asks_for_it = matches!(order.lines.as_slice(),
-        [(p, q)] if *p == product_id && i64::from(q.get()) == held);
-    if !asks_for_it {
-        return Err(CheckoutError::Hold(HoldProblem::Mismatch(format!(
-            "This hold is for {held} × {name}; the order must be exactly that."
-        ))));
-    }
-    if held_phone != phone_key {
-        return Err(CheckoutError::Hold(HoldProblem::Mismatch(
-            "Use the phone number you joined the line with.".to_owned(),
-        )));
-    }
-    let quantity = order.lines[0].1;
-    Ok(UsableHold {
-        id: hold_id,
-        ticket_id,
-        line: line_view(product_id, name, unit_price, quantity)?,
-    })
+    row.map(
+        |(
+            ticket_id,
+            product_id,
+            phone_key,
+            quantity,
+            unit_price_cents,
+            state,
+            expires_at,
+            name,
+            archived,
+        )| {
+            Ok(HoldFacts {
+                id: hold_id,
+                ticket_id,
+                product_id,
+                product_name: name,
+                product_archived: archived,
+                phone_key,
+                quantity,
+                unit_price_cents,
+                state: HoldState::parse(&state)
+                    .ok_or_else(|| StoreError::Unexpected(format!("unknown hold state {state}")))?,
+                expires_at,
+            })
+        },
+    )
+    .transpose()
 }
 
 async fn use_hold(
     c: &mut PgConnection,
-    hold: &UsableHold,
+    hold: &HoldFacts,
     order_id: i64,
     now: &Now,
 ) -> Result<(), StoreError> {
-    let used = sqlx::query(
-        "UPDATE holds SET state = 'used', order_id = $1 WHERE id = $2 AND state = 'live'",
-    )
-    .bind(order_id)
-    .bind(hold.id)
-    .execute(&mut *c)
-    .await
-    .map_err(classify)?;
+    let used =
+        sqlx::query("UPDATE holds SET state = $1, order_id = $2 WHERE id = $3 AND state = $4")
+            .bind(HoldState::Used.as_str())
+            .bind(order_id)
+            .bind(hold.id)
+            .bind(HoldState::Live.as_str())
+            .execute(&mut *c)
+            .await
+            .map_err(classify)?;
     if used.rows_affected() != 1 {
         return Err(StoreError::Unexpected(
             "hold changed under its row lock".into(),
         ));
     }
-    sqlx::query("UPDATE queue_tickets SET state = 'ordered', updated_at = $1 WHERE id = $2")
+    sqlx::query("UPDATE queue_tickets SET state = $1, updated_at = $2 WHERE id = $3")
+        .bind(TicketState::Ordered.as_str())
         .bind(&now.text)
         .bind(hold.ticket_id)
         .execute(&mut *c)

@@ -3,13 +3,13 @@
 //! one line however many servers take joins.
 
 use super::classify;
-use super::orders::{add_units, units_bought};
+use super::orders::{add_units, product_facts, units_bought, Lock};
 use crate::store::clock::Now;
 use app::domain::JoinRequest;
+use app::rules::{self, HoldState, Placing, SoldOutWalk, TicketState, Turn, ARRIVAL_RANKS};
 use app::store::{AdmissionRound, JoinError, StoreError};
 use sqlx::PgConnection;
 
-const ARRIVAL_RANKS: i64 = 1 << 62;
 const PAGE: i64 = 512;
 
 pub(super) async fn join_in_tx(
@@ -18,24 +18,14 @@ pub(super) async fn join_in_tx(
     now: &Now,
 ) -> Result<i64, JoinError> {
     let product_id = request.product_id;
-    type Row = (String, Option<String>, Option<i64>, Option<bool>);
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT p.name, s.starts_at, s.per_customer_limit, s.waiting_room FROM products p \
-         LEFT JOIN sales s ON s.product_id = p.id AND s.ends_at > $2 WHERE p.id = $1",
-    )
-    .bind(product_id)
-    .bind(&now.text)
-    .fetch_optional(&mut *c)
-    .await
-    .map_err(classify)?;
-    let Some((product_name, starts_at, limit, waiting_room)) = row else {
-        return Err(JoinError::UnknownProduct { product_id });
-    };
-    let (Some(starts_at), Some(true)) = (starts_at, waiting_room) else {
-        return Err(JoinError::NoWaitingRoom { product_name });
-    };
     let phone_key = request.phone.key();
-    let existing: Option<(i64,)> = sqlx::query_as(
+    // not locked: joins before the start touch no stock, and serving the line locks the row
+    let facts = product_facts(c, product_id, now, Lock::None).await?;
+    let (product, sale) = match &facts {
+        Some((p, s)) => (Some(p), s.as_ref()),
+        None => (None, None),
+    };
+    let in_line: Option<(i64,)> = sqlx::query_as(
         "SELECT id FROM queue_tickets WHERE product_id = $1 AND phone_key = $2 \
          AND state IN ('waiting', 'admitted')",
     )
@@ -44,25 +34,21 @@ pub(super) async fn join_in_tx(
     .fetch_optional(&mut *c)
     .await
     .map_err(classify)?;
-    if let Some((ticket_id,)) = existing {
-        return Err(JoinError::AlreadyInLine {
-            product_id,
-            ticket_id,
-        });
-    }
+    let already = match rules::limit_in_force(sale, now) {
+        Some(_) => units_bought(c, product_id, &phone_key).await?,
+        None => 0,
+    };
+    let placing = rules::decide_join(
+        product_id,
+        request.quantity,
+        product,
+        sale,
+        in_line.map(|(id,)| id),
+        already,
+        now,
+    )?;
     let q = i64::from(request.quantity.get());
-    if let Some(limit) = limit {
-        let already = units_bought(c, product_id, &phone_key).await?;
-        if already + q > limit {
-            return Err(JoinError::LimitReached {
-                product_id,
-                product_name,
-                limit,
-                already,
-            });
-        }
-    }
-    let started = starts_at <= now.text;
+    let started = placing == Placing::Arrival;
     let draw: i64 = rand::random_range(0..ARRIVAL_RANKS);
     // the same phone joining through another server at the same instant: keep its ticket
     let inserted: Option<(i64,)> = sqlx::query_as(
@@ -115,10 +101,12 @@ pub(super) async fn leave_in_tx(
     let Some((product_id, state, hold_id)) = row else {
         return Ok(());
     };
-    match (state.as_str(), hold_id) {
-        ("waiting", _) => {}
-        ("admitted", Some(hold_id)) => {
-            return_hold(c, hold_id, "released").await?;
+    let state = TicketState::parse(&state)
+        .ok_or_else(|| StoreError::Unexpected(format!("unknown ticket state {state}")))?;
+    match (state, hold_id) {
+        (TicketState::Waiting, _) => {}
+        (TicketState::Admitted, Some(hold_id)) => {
+            return_hold(c, hold_id, HoldState::Released).await?;
         }
         _ => return Ok(()),
     }
@@ -138,13 +126,13 @@ pub(super) async fn leave_in_tx(
 async fn return_hold(
     c: &mut PgConnection,
     hold_id: i64,
-    end_state: &str,
+    end_state: HoldState,
 ) -> Result<bool, StoreError> {
     let ended: Option<(i64, String, i64)> = sqlx::query_as(
         "UPDATE holds SET state = $1 WHERE id = $2 AND state = 'live' \
          RETURNING product_id, phone_key, quantity",
     )
-    .bind(end_state)
+    .bind(end_state.as_str())
     .bind(hold_id)
     .fetch_optional(&mut *c)
     .await
@@ -178,7 +166,7 @@ pub(super) async fn admission_round(
             .await
             .map_err(classify)?;
     for (hold_id, ticket_id) in overdue {
-        if return_hold(c, hold_id, "expired").await? {
+        if return_hold(c, hold_id, HoldState::Expired).await? {
             round.holds_expired += 1;
             sqlx::query(
                 "UPDATE queue_tickets SET state = 'expired', updated_at = $1 \
@@ -259,15 +247,23 @@ async fn serve_line(
         let Some((ticket_id, phone_key, quantity)) = head else {
             break;
         };
-        if quantity > stock {
-            break;
-        }
-        if let Some(limit) = limit {
-            if units_bought(c, product_id, &phone_key).await? + quantity > limit {
-                set_state(c, ticket_id, "left", now).await?;
+        let already = match limit {
+            Some(_) => units_bought(c, product_id, &phone_key).await?,
+            None => 0,
+        };
+        match rules::next_turn(quantity, stock, limit, already) {
+            Turn::Stop => break,
+            Turn::Leave => {
+                set_state(c, ticket_id, TicketState::Left, now).await?;
                 continue;
             }
-            add_units(c, product_id, &phone_key, quantity).await?;
+            Turn::Admit {
+                counts_against_limit,
+            } => {
+                if counts_against_limit {
+                    add_units(c, product_id, &phone_key, quantity).await?;
+                }
+            }
         }
         sqlx::query("UPDATE products SET stock = stock - $1 WHERE id = $2 AND stock >= $1")
             .bind(quantity)
@@ -318,10 +314,10 @@ async fn tell_sold_out(
     .fetch_one(&mut *c)
     .await
     .map_err(classify)?;
-    let mut budget = stock + held;
+    let mut walk = SoldOutWalk::new(stock, held);
     let mut told = 0_u64;
     let mut after = i64::MIN;
-    'walk: while budget > 0 {
+    'walk: while !walk.spent() {
         let page: Vec<(i64, i64, i64)> = sqlx::query_as(
             "SELECT id, rank, quantity FROM queue_tickets WHERE product_id = $1 \
              AND state = 'waiting' AND rank > $2 ORDER BY rank LIMIT $3",
@@ -336,14 +332,12 @@ async fn tell_sold_out(
             return Ok(told);
         }
         for (id, rank, quantity) in page {
-            if budget <= 0 {
+            if walk.spent() {
                 break 'walk;
             }
             after = rank;
-            if quantity <= budget {
-                budget -= quantity;
-            } else {
-                set_state(c, id, "sold_out", now).await?;
+            if !walk.keeps_place(quantity) {
+                set_state(c, id, TicketState::SoldOut, now).await?;
                 told += 1;
             }
         }
@@ -364,11 +358,11 @@ async fn tell_sold_out(
 async fn set_state(
     c: &mut PgConnection,
     ticket_id: i64,
-    state: &str,
+    state: TicketState,
     now: &Now,
 ) -> Result<(), StoreError> {
     sqlx::query("UPDATE queue_tickets SET state = $1, updated_at = $2 WHERE id = $3")
-        .bind(state)
+        .bind(state.as_str())
         .bind(&now.text)
         .bind(ticket_id)
         .execute(&mut *c)

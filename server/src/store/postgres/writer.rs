@@ -8,7 +8,7 @@ use super::classify;
 use super::orders::{place_in_tx, KEY_RACED};
 use super::queue::{admission_round, join_in_tx, leave_in_tx};
 use crate::desk::BatchWriter;
-use crate::store::clock::Now;
+use crate::store::clock::Clock;
 use crate::store::jobs::{WriteJob, WriteOutcome};
 use app::store::{CheckoutError, JoinError, StoreError};
 use async_trait::async_trait;
@@ -25,13 +25,15 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub(super) struct PgBatchWriter {
     options: PgConnectOptions,
     conn: Option<PgConnection>,
+    clock: Clock,
 }
 
 impl PgBatchWriter {
-    pub(super) fn new(options: PgConnectOptions) -> PgBatchWriter {
+    pub(super) fn new(options: PgConnectOptions, clock: Clock) -> PgBatchWriter {
         PgBatchWriter {
             options,
             conn: None,
+            clock,
         }
     }
 
@@ -78,8 +80,8 @@ impl BatchWriter for PgBatchWriter {
 
 impl PgBatchWriter {
     async fn write(&mut self, jobs: Vec<WriteJob>) -> Result<Vec<WriteOutcome>, StoreError> {
+        let now = self.clock.now();
         let mut tx = self.connection().await?.begin().await.map_err(classify)?;
-        let now = Now::current();
         let bulk = place_plain_orders(&mut tx, &jobs, &now).await?;
         let mut outcomes = Vec::with_capacity(jobs.len());
         for (job, answered) in jobs.iter().zip(bulk) {

@@ -13,7 +13,7 @@ mod writer;
 
 use super::classify;
 use crate::desk::Desk;
-use crate::store::clock::{fingerprint_hash, Now};
+use crate::store::clock::{fingerprint_hash, Clock, Now};
 use crate::store::jobs::{self, WriteDesk};
 use crate::store::rows::{product_views, ProductRow, PRODUCT_COLUMNS, PRODUCT_TABLES};
 use app::domain::{NewOrder, OrderCode, OrderView, ProductImage, ProductView};
@@ -59,6 +59,8 @@ pub struct SqliteStore {
     write: SqlitePool,
     desk: WriteDesk,
     desk_connection: WriterConnection,
+    /// Where the desk, the reads and the usher read the time (a test may set it).
+    clock: Clock,
 }
 
 /// Jobs waiting for the desk before new ones are told to retry.
@@ -69,6 +71,11 @@ const DESK_BATCH: usize = 256;
 impl SqliteStore {
     /// Opens (creating if missing) and migrates the database at `url` (`sqlite://path`).
     pub async fn open(url: &str) -> anyhow::Result<SqliteStore> {
+        SqliteStore::open_with_clock(url, Clock::system()).await
+    }
+
+    /// [`SqliteStore::open`], reading the time from `clock`.
+    pub async fn open_with_clock(url: &str, clock: Clock) -> anyhow::Result<SqliteStore> {
         use anyhow::Context;
         let base = SqliteConnectOptions::from_str(url)
             .with_context(|| format!("bad SQLite URL {url}"))?
@@ -103,6 +110,7 @@ impl SqliteStore {
         let (desk, _writer_task) = Desk::start(
             SqliteBatchWriter {
                 conn: desk_connection.clone(),
+                clock: clock.clone(),
             },
             DESK_QUEUE,
             DESK_BATCH,
@@ -112,6 +120,7 @@ impl SqliteStore {
             write,
             desk,
             desk_connection,
+            clock,
         })
     }
 
@@ -177,7 +186,7 @@ impl SqliteStore {
     async fn with_images(&self, rows: Vec<ProductRow>) -> Result<Vec<ProductView>, StoreError> {
         let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
         let images = self.images_for(&ids).await?;
-        Ok(product_views(rows, &images, &Now::current()))
+        Ok(product_views(rows, &images, &self.clock.now()))
     }
 }
 

@@ -1,6 +1,7 @@
-//! One order inside a desk batch's transaction: the idempotency check, a conditional stock
-//! decrement per line (or turning a waiting-room hold into the order), the sale rules, the order
-//! and its lines at the database's prices, and the idempotency key.
+//! One order inside a desk batch's transaction: load what the rules need (`app::rules`), let them
+//! decide, apply: the idempotency check, a conditional stock decrement per line (or turning a
+//! waiting-room hold into the order), the order and its lines at the database's prices, and the
+//! idempotency key.
 //!
 //! Runs on the writer's own rusqlite connection with cached prepared statements: this is the hot
 //! path of a surge.
@@ -9,7 +10,8 @@ use super::{db_error, fingerprint_hash, Now};
 use app::domain::{
     Customer, IdempotencyKey, NewOrder, OrderCode, OrderLineView, OrderStatus, OrderView, Quantity,
 };
-use app::store::{CheckoutError, HoldProblem, StoreError};
+use app::rules::{self, HoldFacts, HoldState, Line, ProductFacts, SaleFacts, TicketState};
+use app::store::{CheckoutError, StoreError};
 use rusqlite::{params, Connection, OptionalExtension};
 
 pub(super) fn place_in_tx(
@@ -26,21 +28,19 @@ pub(super) fn place_in_tx(
     // Every refusal happens before the first write, so a one-line order needs no savepoint.
     let (lines, hold) = match order.hold {
         Some(hold_id) => {
-            let hold = check_hold(c, hold_id, order, &phone_key, now)?;
-            (vec![hold.line.clone()], Some(hold))
+            let hold = hold_facts(c, hold_id)?;
+            let line = rules::check_hold(hold.as_ref(), &order.lines, &phone_key, now)?;
+            (vec![line.view()?], hold)
         }
         None => {
             let mut lines = Vec::with_capacity(order.lines.len());
             for (product_id, quantity) in &order.lines {
-                lines.push(take_stock(c, *product_id, *quantity, &phone_key, now)?);
+                lines.push(take_stock(c, *product_id, *quantity, &phone_key, now)?.view()?);
             }
             (lines, None)
         }
     };
-    let total = lines.iter().try_fold(0_i64, |sum, l| {
-        sum.checked_add(l.line_total_cents)
-            .ok_or_else(|| StoreError::Unexpected("order total overflows".into()))
-    })?;
+    let total = rules::order_total(&lines)?;
 
     let (order_id, code) = insert_order(c, &order.customer, total, &now.text)?;
     {
@@ -108,9 +108,7 @@ fn replay(
     let Some((hash, order_id)) = row else {
         return Ok(None);
     };
-    if hash != fingerprint {
-        return Err(CheckoutError::KeyReused);
-    }
+    rules::replay_allowed(&hash, fingerprint)?;
     Ok(Some(load_order(c, order_id)?))
 }
 
@@ -172,62 +170,29 @@ fn load_order(c: &Connection, order_id: i64) -> Result<OrderView, StoreError> {
     })
 }
 
-fn line_view(
-    product_id: i64,
-    product_name: String,
-    unit_price_cents: i64,
-    quantity: Quantity,
-) -> Result<OrderLineView, StoreError> {
-    Ok(OrderLineView {
-        product_id,
-        product_name,
-        unit_price_cents,
-        quantity: quantity.get(),
-        line_total_cents: unit_price_cents
-            .checked_mul(i64::from(quantity.get()))
-            .ok_or_else(|| StoreError::Unexpected("line total overflows".into()))?,
-    })
-}
-
-/// The conditional decrement: succeeds only if enough stock is there at this instant. The fast
-/// path is for products with no sale announced or running; the rest take the sale path.
-fn take_stock(
+/// A product and its sale (announced or running) as the rules need them, read inside the
+/// write transaction.
+pub(super) fn product_facts(
     c: &Connection,
     product_id: i64,
-    quantity: Quantity,
-    phone_key: &str,
     now: &Now,
-) -> Result<OrderLineView, CheckoutError> {
-    let q = i64::from(quantity.get());
-    let taken: Option<(String, i64)> = c
-        .prepare_cached(
-            "UPDATE products SET stock = stock - ?1 WHERE id = ?2 AND stock >= ?1 \
-             AND NOT EXISTS (SELECT 1 FROM sales s WHERE s.product_id = ?2 AND s.ends_at > ?3) \
-             RETURNING name, price_cents",
-        )
-        .and_then(|mut s| {
-            s.query_row(params![q, product_id, now.text], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()
-        })
-        .map_err(db_error)?;
-    if let Some((name, price)) = taken {
-        return Ok(line_view(product_id, name, price, quantity)?);
-    }
-
+) -> Result<Option<(ProductFacts, Option<SaleFacts>)>, StoreError> {
     type Row = (
         String,
         i64,
+        i64,
+        bool,
+        Option<i64>,
+        Option<String>,
         Option<String>,
         Option<i64>,
         Option<i64>,
         Option<bool>,
     );
-    let found: Option<Row> = c
+    let row: Option<Row> = c
         .prepare_cached(
-            "SELECT p.name, p.stock, s.starts_at, s.sale_price_cents, s.per_customer_limit, \
-             s.waiting_room FROM products p \
+            "SELECT p.name, p.price_cents, p.stock, p.archived, p.max_per_order, s.starts_at, \
+             s.ends_at, s.sale_price_cents, s.per_customer_limit, s.waiting_room FROM products p \
              LEFT JOIN sales s ON s.product_id = p.id AND s.ends_at > ?2 WHERE p.id = ?1",
         )
         .and_then(|mut s| {
@@ -239,65 +204,83 @@ fn take_stock(
                     r.get(3)?,
                     r.get(4)?,
                     r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
                 ))
             })
             .optional()
         })
         .map_err(db_error)?;
-    let Some((product_name, available, starts_at, sale_price, limit, waiting_room)) = found else {
-        return Err(CheckoutError::UnknownProduct { product_id });
+    let Some((
+        name,
+        price_cents,
+        stock,
+        archived,
+        max_per_order,
+        starts,
+        ends,
+        sale_price,
+        limit,
+        room,
+    )) = row
+    else {
+        return Ok(None);
     };
-    let (Some(starts_at), Some(sale_price)) = (starts_at, sale_price) else {
-        return Err(CheckoutError::SoldOut {
-            product_id,
-            product_name,
-            available,
-        });
+    let product = ProductFacts {
+        id: product_id,
+        name,
+        price_cents,
+        stock,
+        archived,
+        max_per_order,
     };
-    if now.text < starts_at {
-        return Err(CheckoutError::SaleNotStarted {
-            product_id,
-            product_name,
-            starts_in_secs: now.secs_until(&starts_at),
-        });
-    }
-    if waiting_room == Some(true) {
-        return Err(CheckoutError::QueueRequired {
-            product_id,
-            product_name,
-        });
-    }
-    if let Some(limit) = limit {
-        let already = units_bought(c, product_id, phone_key)?;
-        if already + q > limit {
-            return Err(CheckoutError::LimitReached {
-                product_id,
-                product_name,
-                limit,
-                already,
-            });
-        }
-    }
-    if available < q {
-        return Err(CheckoutError::SoldOut {
-            product_id,
-            product_name,
-            available,
-        });
-    }
-    // the batch's transaction holds the write lock, so the check above still stands; the
+    let sale = match (starts, ends, sale_price) {
+        (Some(starts_at), Some(ends_at), Some(sale_price_cents)) => Some(SaleFacts {
+            starts_at,
+            ends_at,
+            sale_price_cents,
+            per_customer_limit: limit,
+            waiting_room: room.unwrap_or(false),
+        }),
+        _ => None,
+    };
+    Ok(Some((product, sale)))
+}
+
+/// One line without a hold: load the product and its sale, let the rules decide, then take the
+/// units with a conditional decrement (and count them against the phone's allowance).
+fn take_stock(
+    c: &Connection,
+    product_id: i64,
+    quantity: Quantity,
+    phone_key: &str,
+    now: &Now,
+) -> Result<Line, CheckoutError> {
+    let facts = product_facts(c, product_id, now)?;
+    let (product, sale) = match &facts {
+        Some((p, s)) => (Some(p), s.as_ref()),
+        None => (None, None),
+    };
+    let already = match rules::limit_in_force(sale, now) {
+        Some(_) => units_bought(c, product_id, phone_key)?,
+        None => 0,
+    };
+    let line = rules::decide_line(product_id, quantity, product, sale, already, now)?;
+    // the batch's transaction holds the write lock, so the rules' stock check still stands; the
     // decrement stays conditional all the same
     let done = c
         .prepare_cached("UPDATE products SET stock = stock - ?1 WHERE id = ?2 AND stock >= ?1")
-        .and_then(|mut s| s.execute(params![q, product_id]))
+        .and_then(|mut s| s.execute(params![line.units(), product_id]))
         .map_err(db_error)?;
     if done != 1 {
         return Err(StoreError::Unexpected("stock changed inside the write lock".into()).into());
     }
-    if limit.is_some() {
-        add_units(c, product_id, phone_key, q)?;
+    if line.counts_against_limit {
+        add_units(c, product_id, phone_key, line.units())?;
     }
-    Ok(line_view(product_id, product_name, sale_price, quantity)?)
+    Ok(line)
 }
 
 /// Units this phone number bought (or holds) of a product during its limited sale.
@@ -332,27 +315,14 @@ pub(super) fn add_units(
     .map_err(db_error)
 }
 
-/// A live hold that matches the order, ready to be used.
-struct UsableHold {
-    id: i64,
-    ticket_id: i64,
-    line: OrderLineView,
-}
-
-/// Checks that the hold exists, is live and unexpired, and is for exactly what the order asks.
-fn check_hold(
-    c: &Connection,
-    hold_id: i64,
-    order: &NewOrder,
-    phone_key: &str,
-    now: &Now,
-) -> Result<UsableHold, CheckoutError> {
-    type Row = (i64, i64, String, i64, i64, String, String, String);
+/// The hold an order names, as the rules need it.
+fn hold_facts(c: &Connection, hold_id: i64) -> Result<Option<HoldFacts>, StoreError> {
+    type Row = (i64, i64, String, i64, i64, String, String, String, bool);
     let row: Option<Row> = c
         .prepare_cached(
             "SELECT h.ticket_id, h.product_id, h.phone_key, h.quantity, h.unit_price_cents, \
-             h.state, h.expires_at, p.name FROM holds h JOIN products p ON p.id = h.product_id \
-             WHERE h.id = ?",
+             h.state, h.expires_at, p.name, p.archived FROM holds h \
+             JOIN products p ON p.id = h.product_id WHERE h.id = ?",
         )
         .and_then(|mut s| {
             s.query_row([hold_id], |r| {
@@ -365,57 +335,69 @@ fn check_hold(
                     r.get(5)?,
                     r.get(6)?,
                     r.get(7)?,
+                    r.get(8)?,
                 ))
             })
             .optional()
         })
         .map_err(db_error)?;
-    let Some((ticket_id, product_id, held_phone, held, unit_price, state, expires_at, name)) = row
-    else {
-        return Err(CheckoutError::Hold(HoldProblem::Unknown));
-    };
-    match state.as_str() {
-        "used" => return Err(CheckoutError::Hold(HoldProblem::Used)),
-        "expired" | "released" => return Err(CheckoutError::Hold(HoldProblem::Expired)),
-        _ if expires_at <= now.text => return Err(CheckoutError::Hold(HoldProblem::Expired)),
-        _ => {}
-    }
-    let asks_for_it = matches!(order.lines.as_slice(),
-        [(p, q)] if *p == product_id && i64::from(q.get()) == held);
-    if !asks_for_it {
-        return Err(CheckoutError::Hold(HoldProblem::Mismatch(format!(
-            "This hold is for {held} × {name}; the order must be exactly that."
-        ))));
-    }
-    if held_phone != phone_key {
-        return Err(CheckoutError::Hold(HoldProblem::Mismatch(
-            "Use the phone number you joined the line with.".to_owned(),
-        )));
-    }
-    let quantity = order.lines[0].1;
-    Ok(UsableHold {
-        id: hold_id,
-        ticket_id,
-        line: line_view(product_id, name, unit_price, quantity)?,
-    })
+    row.map(
+        |(
+            ticket_id,
+            product_id,
+            phone_key,
+            quantity,
+            unit_price_cents,
+            state,
+            expires_at,
+            name,
+            archived,
+        )| {
+            Ok(HoldFacts {
+                id: hold_id,
+                ticket_id,
+                product_id,
+                product_name: name,
+                product_archived: archived,
+                phone_key,
+                quantity,
+                unit_price_cents,
+                state: HoldState::parse(&state)
+                    .ok_or_else(|| StoreError::Unexpected(format!("unknown hold state {state}")))?,
+                expires_at,
+            })
+        },
+    )
+    .transpose()
 }
 
 /// The hold becomes the order: its units were taken out of stock when it was granted, so there is
 /// no second decrement. The state guard makes a second use impossible.
-fn use_hold(c: &Connection, hold: &UsableHold, order_id: i64, now: &Now) -> Result<(), StoreError> {
+fn use_hold(c: &Connection, hold: &HoldFacts, order_id: i64, now: &Now) -> Result<(), StoreError> {
     let used = c
-        .prepare_cached(
-            "UPDATE holds SET state = 'used', order_id = ? WHERE id = ? AND state = 'live'",
-        )
-        .and_then(|mut s| s.execute(params![order_id, hold.id]))
+        .prepare_cached("UPDATE holds SET state = ?, order_id = ? WHERE id = ? AND state = ?")
+        .and_then(|mut s| {
+            s.execute(params![
+                HoldState::Used.as_str(),
+                order_id,
+                hold.id,
+                HoldState::Live.as_str()
+            ])
+        })
         .map_err(db_error)?;
     if used != 1 {
         return Err(StoreError::Unexpected(
             "hold changed inside the write lock".into(),
         ));
     }
-    c.prepare_cached("UPDATE queue_tickets SET state = 'ordered', updated_at = ? WHERE id = ?")
-        .and_then(|mut s| s.execute(params![now.text, hold.ticket_id]))
+    c.prepare_cached("UPDATE queue_tickets SET state = ?, updated_at = ? WHERE id = ?")
+        .and_then(|mut s| {
+            s.execute(params![
+                TicketState::Ordered.as_str(),
+                now.text,
+                hold.ticket_id
+            ])
+        })
         .map(|_| ())
         .map_err(db_error)
 }

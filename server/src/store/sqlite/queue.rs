@@ -6,14 +6,13 @@
 //! hold; a used hold is an order; an expired or released hold puts its units back, once (every
 //! transition is guarded by the state it leaves).
 
-use super::orders::{add_units, units_bought};
+use super::orders::{add_units, product_facts, units_bought};
 use super::{db_error, Now};
 use app::domain::JoinRequest;
+use app::rules::{self, HoldState, Placing, SoldOutWalk, TicketState, Turn, ARRIVAL_RANKS};
 use app::store::{AdmissionRound, JoinError, StoreError};
 use rusqlite::{params, Connection, OptionalExtension};
 
-/// Ranks at or above this are arrival order (2^62 + ticket id); below it, the pre-start draw.
-const ARRIVAL_RANKS: i64 = 1 << 62;
 /// Waiting tickets read at a time by the sold-out pass.
 const PAGE: i64 = 512;
 
@@ -24,27 +23,13 @@ pub(super) fn join_in_tx(
     now: &Now,
 ) -> Result<i64, JoinError> {
     let product_id = request.product_id;
-    type Row = (String, Option<String>, Option<i64>, Option<bool>);
-    let row: Option<Row> = c
-        .prepare_cached(
-            "SELECT p.name, s.starts_at, s.per_customer_limit, s.waiting_room FROM products p \
-             LEFT JOIN sales s ON s.product_id = p.id AND s.ends_at > ?2 WHERE p.id = ?1",
-        )
-        .and_then(|mut s| {
-            s.query_row(params![product_id, now.text], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .optional()
-        })
-        .map_err(db_error)?;
-    let Some((product_name, starts_at, limit, waiting_room)) = row else {
-        return Err(JoinError::UnknownProduct { product_id });
-    };
-    let (Some(starts_at), Some(true)) = (starts_at, waiting_room) else {
-        return Err(JoinError::NoWaitingRoom { product_name });
-    };
     let phone_key = request.phone.key();
-    let existing: Option<i64> = c
+    let facts = product_facts(c, product_id, now)?;
+    let (product, sale) = match &facts {
+        Some((p, s)) => (Some(p), s.as_ref()),
+        None => (None, None),
+    };
+    let in_line: Option<i64> = c
         .prepare_cached(
             "SELECT id FROM queue_tickets WHERE product_id = ? AND phone_key = ? \
              AND state IN ('waiting', 'admitted')",
@@ -54,26 +39,21 @@ pub(super) fn join_in_tx(
                 .optional()
         })
         .map_err(db_error)?;
-    if let Some(ticket_id) = existing {
-        return Err(JoinError::AlreadyInLine {
-            product_id,
-            ticket_id,
-        });
-    }
+    let already = match rules::limit_in_force(sale, now) {
+        Some(_) => units_bought(c, product_id, &phone_key)?,
+        None => 0,
+    };
+    let placing = rules::decide_join(
+        product_id,
+        request.quantity,
+        product,
+        sale,
+        in_line,
+        already,
+        now,
+    )?;
     let q = i64::from(request.quantity.get());
-    if let Some(limit) = limit {
-        let already = units_bought(c, product_id, &phone_key)?;
-        if already + q > limit {
-            return Err(JoinError::LimitReached {
-                product_id,
-                product_name,
-                limit,
-                already,
-            });
-        }
-    }
-    let started = starts_at <= now.text;
-    // before the start: a random rank, so joining early buys nothing but a place in the draw
+    let started = placing == Placing::Arrival;
     let draw: i64 = rand::random_range(0..ARRIVAL_RANKS);
     let id: i64 = c
         .prepare_cached(
@@ -107,10 +87,10 @@ pub(super) fn leave_in_tx(c: &Connection, ticket_id: i64, now: &Now) -> Result<(
     let Some((product_id, state, hold_id)) = row else {
         return Ok(());
     };
-    match (state.as_str(), hold_id) {
-        ("waiting", _) => {}
-        ("admitted", Some(hold_id)) => {
-            return_hold(c, hold_id, "released")?;
+    match (ticket_state(&state)?, hold_id) {
+        (TicketState::Waiting, _) => {}
+        (TicketState::Admitted, Some(hold_id)) => {
+            return_hold(c, hold_id, HoldState::Released)?;
         }
         _ => return Ok(()),
     }
@@ -126,14 +106,14 @@ pub(super) fn leave_in_tx(c: &Connection, ticket_id: i64, now: &Now) -> Result<(
 
 /// Ends a live hold (`expired` or `released`): its units go back to stock and off the phone
 /// number's count, exactly once. Returns whether it was live.
-fn return_hold(c: &Connection, hold_id: i64, end_state: &str) -> Result<bool, StoreError> {
+fn return_hold(c: &Connection, hold_id: i64, end_state: HoldState) -> Result<bool, StoreError> {
     let ended: Option<(i64, String, i64)> = c
         .prepare_cached(
             "UPDATE holds SET state = ? WHERE id = ? AND state = 'live' \
              RETURNING product_id, phone_key, quantity",
         )
         .and_then(|mut s| {
-            s.query_row(params![end_state, hold_id], |r| {
+            s.query_row(params![end_state.as_str(), hold_id], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()
@@ -165,7 +145,7 @@ pub(super) fn admission_round(c: &Connection, now: &Now) -> Result<AdmissionRoun
         })
         .map_err(db_error)?;
     for (hold_id, ticket_id) in overdue {
-        if return_hold(c, hold_id, "expired")? {
+        if return_hold(c, hold_id, HoldState::Expired)? {
             round.holds_expired += 1;
             c.prepare_cached(
                 "UPDATE queue_tickets SET state = 'expired', updated_at = ? \
@@ -243,17 +223,23 @@ fn serve_line(c: &Connection, product_id: i64, now: &Now) -> Result<AdmissionRou
         let Some((ticket_id, phone_key, quantity)) = head else {
             break;
         };
-        if quantity > stock {
-            break;
-        }
-        if let Some(limit) = limit {
-            // a phone number holds one live ticket per product, so this only trips if the owner
-            // changed the sale meanwhile
-            if units_bought(c, product_id, &phone_key)? + quantity > limit {
-                set_state(c, ticket_id, "left", now)?;
+        let already = match limit {
+            Some(_) => units_bought(c, product_id, &phone_key)?,
+            None => 0,
+        };
+        match rules::next_turn(quantity, stock, limit, already) {
+            Turn::Stop => break,
+            Turn::Leave => {
+                set_state(c, ticket_id, TicketState::Left, now)?;
                 continue;
             }
-            add_units(c, product_id, &phone_key, quantity)?;
+            Turn::Admit {
+                counts_against_limit,
+            } => {
+                if counts_against_limit {
+                    add_units(c, product_id, &phone_key, quantity)?;
+                }
+            }
         }
         c.prepare_cached("UPDATE products SET stock = stock - ?1 WHERE id = ?2 AND stock >= ?1")
             .and_then(|mut s| s.execute(params![quantity, product_id]))
@@ -298,11 +284,11 @@ fn tell_sold_out(
         )
         .and_then(|mut s| s.query_row([product_id], |r| r.get(0)))
         .map_err(db_error)?;
-    let mut budget = stock + held;
+    let mut walk = SoldOutWalk::new(stock, held);
     let mut told = 0_u64;
     // the rank of the last ticket looked at
     let mut after = i64::MIN;
-    'walk: while budget > 0 {
+    'walk: while !walk.spent() {
         let page: Vec<(i64, i64, i64)> = c
             .prepare_cached(
                 "SELECT id, rank, quantity FROM queue_tickets WHERE product_id = ? \
@@ -319,14 +305,12 @@ fn tell_sold_out(
             return Ok(told);
         }
         for (id, rank, quantity) in page {
-            if budget <= 0 {
+            if walk.spent() {
                 break 'walk;
             }
             after = rank;
-            if quantity <= budget {
-                budget -= quantity;
-            } else {
-                set_state(c, id, "sold_out", now)?;
+            if !walk.keeps_place(quantity) {
+                set_state(c, id, TicketState::SoldOut, now)?;
                 told += 1;
             }
         }
@@ -342,9 +326,19 @@ fn tell_sold_out(
     Ok(told + rest as u64)
 }
 
-fn set_state(c: &Connection, ticket_id: i64, state: &str, now: &Now) -> Result<(), StoreError> {
+fn set_state(
+    c: &Connection,
+    ticket_id: i64,
+    state: TicketState,
+    now: &Now,
+) -> Result<(), StoreError> {
     c.prepare_cached("UPDATE queue_tickets SET state = ?, updated_at = ? WHERE id = ?")
-        .and_then(|mut s| s.execute(params![state, now.text, ticket_id]))
+        .and_then(|mut s| s.execute(params![state.as_str(), now.text, ticket_id]))
         .map(|_| ())
         .map_err(db_error)
+}
+
+fn ticket_state(text: &str) -> Result<TicketState, StoreError> {
+    TicketState::parse(text)
+        .ok_or_else(|| StoreError::Unexpected(format!("unknown ticket state {text}")))
 }

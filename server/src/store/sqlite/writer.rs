@@ -6,6 +6,7 @@ use super::orders::place_in_tx;
 use super::queue::{admission_round, join_in_tx, leave_in_tx};
 use super::{db_error, Now};
 use crate::desk::BatchWriter;
+use crate::store::clock::Clock;
 use crate::store::jobs::{WriteJob, WriteOutcome};
 use app::domain::{NewOrder, OrderView};
 use app::store::{CheckoutError, JoinError, StoreError};
@@ -32,6 +33,7 @@ pub(crate) fn open_writer(path: &str, busy_timeout: Duration) -> anyhow::Result<
 
 pub(crate) struct SqliteBatchWriter {
     pub(crate) conn: WriterConnection,
+    pub(crate) clock: Clock,
 }
 
 #[async_trait]
@@ -42,31 +44,35 @@ impl BatchWriter for SqliteBatchWriter {
     #[tracing::instrument(skip_all, fields(batch.size = jobs.len()))]
     async fn write_batch(&mut self, jobs: Vec<WriteJob>) -> Result<Vec<WriteOutcome>, StoreError> {
         let conn = self.conn.clone();
+        // one clock reading per batch: every job in it happens at the same instant
+        let now = self.clock.now();
         // SQLite blocks (and fsyncs): off the async workers
         tokio::task::spawn_blocking(move || {
             let mut conn = conn
                 .lock()
                 .map_err(|_| StoreError::Unexpected("the writer connection is poisoned".into()))?;
-            apply(&mut conn, &jobs)
+            apply(&mut conn, &jobs, &now)
         })
         .await
         .map_err(|e| StoreError::Unexpected(format!("the writer thread failed: {e}")))?
     }
 }
 
-fn apply(conn: &mut Connection, jobs: &[WriteJob]) -> Result<Vec<WriteOutcome>, StoreError> {
+fn apply(
+    conn: &mut Connection,
+    jobs: &[WriteJob],
+    now: &Now,
+) -> Result<Vec<WriteOutcome>, StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(db_error)?;
-    // one clock reading per batch: every job in it happens at the same instant
-    let now = Now::current();
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
         outcomes.push(match job {
-            WriteJob::Order(order) => WriteOutcome::Order(order_job(&tx, order, &now)?),
+            WriteJob::Order(order) => WriteOutcome::Order(order_job(&tx, order, now)?),
             WriteJob::Join(request) => {
                 savepoint(&tx, "SAVEPOINT one_job")?;
-                let joined = join_in_tx(&tx, request, &now);
+                let joined = join_in_tx(&tx, request, now);
                 finish_savepoint(&tx, joined.is_err())?;
                 if let Err(JoinError::Store(e)) = joined {
                     return Err(e);
@@ -74,10 +80,10 @@ fn apply(conn: &mut Connection, jobs: &[WriteJob]) -> Result<Vec<WriteOutcome>, 
                 WriteOutcome::Join(joined)
             }
             WriteJob::Leave(ticket_id) => {
-                leave_in_tx(&tx, *ticket_id, &now)?;
+                leave_in_tx(&tx, *ticket_id, now)?;
                 WriteOutcome::Leave
             }
-            WriteJob::Admit => WriteOutcome::Admit(admission_round(&tx, &now)?),
+            WriteJob::Admit => WriteOutcome::Admit(admission_round(&tx, now)?),
         });
     }
     // one fsync for the whole batch (synchronous=FULL); nobody is answered before it. On any

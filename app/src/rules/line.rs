@@ -1,0 +1,132 @@
+//! The waiting line's rules: who may join, who is admitted next, and who can no longer be served.
+
+use super::checkout::{sale_in_force, ProductFacts, SaleFacts};
+use super::clock::Now;
+use crate::domain::{Quantity, SalePhase};
+use crate::store::JoinError;
+
+/// Where a new place in line goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placing {
+    /// Before the start: a random rank, so joining early buys a place in the draw, not the head.
+    Draw,
+    /// The sale runs: the back of the line, and the line is served at once.
+    Arrival,
+}
+
+/// Ranks at or above this are arrival order (2^62 + a sequence); below it, the pre-start draw.
+pub const ARRIVAL_RANKS: i64 = 1 << 62;
+
+/// Whether a phone number may join a product's line for `quantity` units: the product is sold,
+/// the quantity respects its per-order limit, a sale with a waiting room is announced or running,
+/// the phone number has no place in this line already (`in_line` is its ticket if it has), and
+/// its allowance covers the units (`already` is what it has bought or holds).
+pub fn decide_join(
+    product_id: i64,
+    quantity: Quantity,
+    product: Option<&ProductFacts>,
+    sale: Option<&SaleFacts>,
+    in_line: Option<i64>,
+    already: i64,
+    now: &Now,
+) -> Result<Placing, JoinError> {
+    let Some(product) = product else {
+        return Err(JoinError::UnknownProduct { product_id });
+    };
+    if product.archived {
+        return Err(JoinError::NotSold { product_id });
+    }
+    let q = i64::from(quantity.get());
+    if let Some(limit) = product.max_per_order.filter(|limit| q > *limit) {
+        return Err(JoinError::TooManyInOneOrder { product_id, limit });
+    }
+    let Some(sale) = sale_in_force(sale, now).filter(|s| s.waiting_room) else {
+        return Err(JoinError::NoWaitingRoom {
+            product_name: product.name.clone(),
+        });
+    };
+    if let Some(ticket_id) = in_line {
+        return Err(JoinError::AlreadyInLine {
+            product_id,
+            ticket_id,
+        });
+    }
+    if let Some(limit) = sale.per_customer_limit {
+        if already + q > limit {
+            return Err(JoinError::LimitReached {
+                product_id,
+                product_name: product.name.clone(),
+                limit,
+                already,
+            });
+        }
+    }
+    Ok(match sale.phase(now) {
+        SalePhase::Live => Placing::Arrival,
+        _ => Placing::Draw,
+    })
+}
+
+/// What to do with the shopper at the head of a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// Grant a hold: their units leave stock (and count against their allowance if the sale has
+    /// a limit).
+    Admit { counts_against_limit: bool },
+    /// Their allowance no longer covers them (the owner changed the sale meanwhile): they leave
+    /// the line, and the next one is looked at.
+    Leave,
+    /// The free stock does not cover them: nobody further back is admitted either (nobody
+    /// jumps the line).
+    Stop,
+}
+
+/// The head of the line asks for `quantity`; `stock` units are free; the sale's per-customer
+/// limit is `limit`, of which the phone number has `already`.
+pub fn next_turn(quantity: i64, stock: i64, limit: Option<i64>, already: i64) -> Turn {
+    if quantity > stock {
+        return Turn::Stop;
+    }
+    match limit {
+        Some(limit) if already + quantity > limit => Turn::Leave,
+        Some(_) => Turn::Admit {
+            counts_against_limit: true,
+        },
+        None => Turn::Admit {
+            counts_against_limit: false,
+        },
+    }
+}
+
+/// The walk of a line, in order, that tells who can no longer be served: the free units plus the
+/// units held for admitted shoppers (who may still not buy) make a budget; each waiting shopper
+/// the budget still covers keeps their place and reserves their units from it; whoever it does
+/// not cover is sold out; once it is spent, everyone further back is too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SoldOutWalk {
+    budget: i64,
+}
+
+impl SoldOutWalk {
+    pub fn new(free: i64, held: i64) -> SoldOutWalk {
+        SoldOutWalk {
+            budget: free.saturating_add(held),
+        }
+    }
+
+    /// The next waiting shopper, in line order: `true` if they keep their place, `false` if they
+    /// are sold out.
+    pub fn keeps_place(&mut self, quantity: i64) -> bool {
+        if quantity <= self.budget {
+            self.budget -= quantity;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Nothing is left to reach anyone further back.
+    pub fn spent(&self) -> bool {
+        self.budget <= 0
+    }
+}
