@@ -1,6 +1,7 @@
 //! Small pieces shared by the pages.
 
-use crate::domain::{ApiError, Money, OrderView, ProductView};
+use crate::api::ApiError;
+use crate::domain::{Money, OrderView, ProductView};
 use leptos::prelude::*;
 use leptos::server_fn::error::ServerFnUrlError;
 use leptos_router::hooks::use_query_map;

@@ -2,7 +2,7 @@
 //! how long placing orders took (the last few thousand, for a p95). Counting is a few atomic
 //! additions and one short lock per order.
 
-use crate::domain::ApiError;
+use crate::api::ApiError;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;

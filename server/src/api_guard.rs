@@ -1,22 +1,18 @@
-//! The edge of `/api/*`: refuses form posts from other sites, bounds request bodies, and gives
-//! server-function errors their real HTTP status (409, 400/422, 404, 429/503 + `Retry-After`) —
-//! server functions alone would answer 500. A refusal made here reaches a plain browser form
-//! (no JavaScript) as a small HTML page that says what happened and links back, an API client as
-//! the JSON error.
+//! The edge of `/api/*`: refuses form posts from other sites and bounds request bodies (in size
+//! and in the time they take to arrive). A refusal made here reaches a plain browser form (no
+//! JavaScript) as a small HTML page that says what happened and links back, an API client as the
+//! JSON error. Server functions set their own errors' HTTP status (`app::api::answered`).
 
-use app::domain::ApiError;
+use app::api::ApiError;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HOST, REFERER, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
 
 /// No API request needs more than this (an order with 20 lines and long fields is ~15 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Error bodies are small; anything larger is passed through untouched.
-const MAX_ERROR_BYTES: usize = 64 * 1024;
 
 /// How long an API request's body may take to arrive in full.
 #[derive(Clone, Copy)]
@@ -49,30 +45,8 @@ pub async fn guard(
             Ok(Err(_)) => return too_large(&parts.headers),
             Err(_) => return too_slow(&parts.headers, deadline.0),
         };
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
-    with_error_status(response).await
-}
-
-async fn with_error_status(response: Response) -> Response {
-    if !response.headers().contains_key(SERVER_FN_ERROR_HEADER)
-        || response.status() != StatusCode::INTERNAL_SERVER_ERROR
-    {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_ERROR_BYTES).await else {
-        return json_error(&ApiError::internal());
-    };
-    if let Ok(error) = serde_json::from_slice::<ApiError>(&bytes) {
-        parts.status =
-            StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if let Some(secs) = error.retry_after_secs() {
-            parts.headers.insert(RETRY_AFTER, HeaderValue::from(secs));
-        }
-    }
-    Response::from_parts(parts, Body::from(bytes))
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 fn too_large(headers: &HeaderMap) -> Response {

@@ -14,7 +14,7 @@
 //! order desk anyway.
 
 use crate::api_guard::refusal;
-use app::domain::ApiError;
+use app::api::ApiError;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;

@@ -1,6 +1,7 @@
 //! The cart: kept in a cookie, priced from the database on every read.
 
-use crate::domain::{ApiError, ProductView};
+use crate::api::ApiError;
+use crate::domain::ProductView;
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json, PostUrl};
 use serde::{Deserialize, Serialize};
@@ -85,76 +86,99 @@ pub(crate) async fn price_cart(
 
 #[server(endpoint = "cart", input = GetUrl, output = Json)]
 pub async fn get_cart() -> Result<CartView, ApiError> {
-    let state = super::state()?;
-    price_cart(&state, &read_cart()).await
+    super::answered(
+        async move {
+            let state = super::state()?;
+            price_cart(&state, &read_cart()).await
+        }
+        .await,
+    )
 }
 
 /// Adds units of a product to the cart, refusing what the shop cannot sell, then shows the cart.
 #[server(endpoint = "add_to_cart", input = PostUrl, output = Json)]
 pub async fn add_to_cart(product_id: i64, quantity: i64) -> Result<(), ApiError> {
-    use crate::domain::Quantity;
-    use crate::store::ProductKey;
-    let quantity = Quantity::parse(quantity).map_err(|m| ApiError::invalid_field("quantity", m))?;
-    let state = super::state()?;
-    let product = state
-        .store
-        .product(&ProductKey::Id(product_id))
-        .await?
-        .ok_or_else(|| ApiError::invalid_field("product_id", "There is no such product."))?;
-    let mut cart = read_cart();
-    let wanted = cart
-        .quantity_of(product_id)
-        .map_or(0, |q| i64::from(q.get()))
-        + i64::from(quantity.get());
-    if let Some(limit) = product.max_per_order {
-        if wanted > i64::from(limit) {
-            return Err(ApiError::invalid_field(
-                "quantity",
-                format!("At most {limit} of this product fit in one order."),
-            ));
+    super::answered(
+        async move {
+            use crate::domain::Quantity;
+            use crate::store::ProductKey;
+            let quantity =
+                Quantity::parse(quantity).map_err(|m| ApiError::invalid_field("quantity", m))?;
+            let state = super::state()?;
+            let product = state
+                .store
+                .product(&ProductKey::Id(product_id))
+                .await?
+                .ok_or_else(|| {
+                    ApiError::invalid_field("product_id", "There is no such product.")
+                })?;
+            let mut cart = read_cart();
+            let wanted = cart
+                .quantity_of(product_id)
+                .map_or(0, |q| i64::from(q.get()))
+                + i64::from(quantity.get());
+            if let Some(limit) = product.max_per_order {
+                if wanted > i64::from(limit) {
+                    return Err(ApiError::invalid_field(
+                        "quantity",
+                        format!("At most {limit} of this product fit in one order."),
+                    ));
+                }
+            }
+            if wanted > product.stock {
+                return Err(crate::store::CheckoutError::SoldOut {
+                    product_id,
+                    product_name: product.name,
+                    available: product.stock,
+                }
+                .into());
+            }
+            if !cart.add(product_id, quantity) {
+                return Err(ApiError::invalid_field(
+                    "product_id",
+                    "Your cart is full: check out or remove something first.",
+                ));
+            }
+            write_cart(&cart, state.secure_cookies);
+            leptos_axum::redirect("/cart");
+            Ok(())
         }
-    }
-    if wanted > product.stock {
-        return Err(crate::store::CheckoutError::SoldOut {
-            product_id,
-            product_name: product.name,
-            available: product.stock,
-        }
-        .into());
-    }
-    if !cart.add(product_id, quantity) {
-        return Err(ApiError::invalid_field(
-            "product_id",
-            "Your cart is full: check out or remove something first.",
-        ));
-    }
-    write_cart(&cart, state.secure_cookies);
-    leptos_axum::redirect("/cart");
-    Ok(())
+        .await,
+    )
 }
 
 /// Sets a line's quantity; 0 removes it.
 #[server(endpoint = "update_cart", input = PostUrl, output = Json)]
 pub async fn update_cart(product_id: i64, quantity: i64) -> Result<(), ApiError> {
-    use crate::domain::Quantity;
-    let quantity = match quantity {
-        0 => None,
-        n => Some(Quantity::parse(n).map_err(|m| ApiError::invalid_field("quantity", m))?),
-    };
-    let state = super::state()?;
-    let mut cart = read_cart();
-    if !cart.set(product_id, quantity) {
-        return Err(ApiError::invalid_field("product_id", "Your cart is full."));
-    }
-    write_cart(&cart, state.secure_cookies);
-    Ok(())
+    super::answered(
+        async move {
+            use crate::domain::Quantity;
+            let quantity = match quantity {
+                0 => None,
+                n => Some(Quantity::parse(n).map_err(|m| ApiError::invalid_field("quantity", m))?),
+            };
+            let state = super::state()?;
+            let mut cart = read_cart();
+            if !cart.set(product_id, quantity) {
+                return Err(ApiError::invalid_field("product_id", "Your cart is full."));
+            }
+            write_cart(&cart, state.secure_cookies);
+            Ok(())
+        }
+        .await,
+    )
 }
 
 #[server(endpoint = "remove_from_cart", input = PostUrl, output = Json)]
 pub async fn remove_from_cart(product_id: i64) -> Result<(), ApiError> {
-    let state = super::state()?;
-    let mut cart = read_cart();
-    cart.set(product_id, None);
-    write_cart(&cart, state.secure_cookies);
-    Ok(())
+    super::answered(
+        async move {
+            let state = super::state()?;
+            let mut cart = read_cart();
+            cart.set(product_id, None);
+            write_cart(&cart, state.secure_cookies);
+            Ok(())
+        }
+        .await,
+    )
 }

@@ -1,29 +1,42 @@
 //! Reading the catalogue: `GET /api/products`, `GET /api/product?id=…` (or `?slug=…`).
 
-use crate::domain::{ApiError, ProductView};
+use crate::api::ApiError;
+use crate::domain::ProductView;
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json};
 
 /// Every product on sale with its current stock.
 #[server(endpoint = "products", input = GetUrl, output = Json)]
 pub async fn list_products() -> Result<Vec<ProductView>, ApiError> {
-    let state = super::state()?;
-    Ok(state.store.products().await?)
+    super::answered(
+        async move {
+            let state = super::state()?;
+            Ok(state.store.products().await?)
+        }
+        .await,
+    )
 }
 
 /// One product by `id` or by `slug`, with its current stock.
 #[server(endpoint = "product", input = GetUrl, output = Json)]
 pub async fn get_product(id: Option<i64>, slug: Option<String>) -> Result<ProductView, ApiError> {
-    use crate::store::ProductKey;
-    let key = match (id, slug) {
-        (Some(id), _) => ProductKey::Id(id),
-        (None, Some(slug)) if !slug.is_empty() && slug.len() <= 100 => ProductKey::Slug(slug),
-        _ => return Err(ApiError::invalid_field("id", "Give a product id or slug.")),
-    };
-    let state = super::state()?;
-    state
-        .store
-        .product(&key)
-        .await?
-        .ok_or_else(|| ApiError::not_found("There is no such product."))
+    super::answered(
+        async move {
+            use crate::store::ProductKey;
+            let key = match (id, slug) {
+                (Some(id), _) => ProductKey::Id(id),
+                (None, Some(slug)) if !slug.is_empty() && slug.len() <= 100 => {
+                    ProductKey::Slug(slug)
+                }
+                _ => return Err(ApiError::invalid_field("id", "Give a product id or slug.")),
+            };
+            let state = super::state()?;
+            state
+                .store
+                .product(&key)
+                .await?
+                .ok_or_else(|| ApiError::not_found("There is no such product."))
+        }
+        .await,
+    )
 }

@@ -1,7 +1,7 @@
 //! Storage and checkout failures turned into what the shopper is told. Internal details are
 //! logged here, once, and never sent to the client.
 
-use crate::domain::ApiError;
+use crate::api::ApiError;
 use crate::store::{CheckoutError, HoldProblem, JoinError, StoreError};
 
 impl From<StoreError> for ApiError {

@@ -3,8 +3,11 @@
 
 pub mod cart;
 pub mod catalogue;
+pub mod error;
 pub mod orders;
 pub mod queue;
+
+pub use error::ApiError;
 
 #[cfg(feature = "ssr")]
 pub mod cookies;
@@ -12,9 +15,46 @@ pub mod cookies;
 pub(crate) mod errors;
 
 #[cfg(feature = "ssr")]
-pub(crate) fn state() -> Result<crate::state::AppState, crate::domain::ApiError> {
+pub(crate) fn state() -> Result<crate::state::AppState, crate::api::ApiError> {
     leptos::prelude::use_context::<crate::state::AppState>().ok_or_else(|| {
         tracing::error!("AppState missing from the server function context");
-        crate::domain::ApiError::internal()
+        crate::api::ApiError::internal()
     })
+}
+
+/// A server function's outcome, with its error's HTTP status (and `Retry-After`) set where the
+/// error is made: the framework alone answers every error with 500. A plain form post (no
+/// JavaScript) that came from a page keeps the framework's redirect back to it.
+#[cfg(feature = "ssr")]
+pub(crate) fn answered<T>(outcome: Result<T, ApiError>) -> Result<T, ApiError> {
+    if let Err(error) = &outcome {
+        set_status(error);
+    }
+    outcome
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) fn set_status(error: &ApiError) {
+    use http::header::{ACCEPT, REFERER, RETRY_AFTER};
+    use http::{HeaderValue, StatusCode};
+    use leptos::prelude::use_context;
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    if let Some(request) = use_context::<http::request::Parts>() {
+        let html = request
+            .headers
+            .get(ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"));
+        if html && request.headers.contains_key(REFERER) {
+            return;
+        }
+    }
+    response.set_status(
+        StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+    );
+    if let Some(secs) = error.retry_after_secs() {
+        response.insert_header(RETRY_AFTER, HeaderValue::from(secs));
+    }
 }

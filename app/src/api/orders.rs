@@ -1,7 +1,8 @@
 //! Placing and finding orders: `POST /api/place_order` (JSON), the checkout form, and lookups.
 
 use super::cart::CartView;
-use crate::domain::{ApiError, CustomerInput, LineRequest, OrderView};
+use crate::api::ApiError;
+use crate::domain::{CustomerInput, LineRequest, OrderView};
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json, PostUrl};
 use serde::{Deserialize, Serialize};
@@ -180,11 +181,16 @@ pub async fn place_order(
     customer: CustomerInput,
     hold_token: Option<String>,
 ) -> Result<OrderView, ApiError> {
-    let mut order = crate::domain::NewOrder::parse(&idempotency_key, &lines, &customer)?;
-    if let Some(token) = hold_token {
-        order.hold = Some(super::queue::hold_id(&crate::api::state()?, &token)?);
-    }
-    edge::place(order).await
+    super::answered(
+        async move {
+            let mut order = crate::domain::NewOrder::parse(&idempotency_key, &lines, &customer)?;
+            if let Some(token) = hold_token {
+                order.hold = Some(super::queue::hold_id(&crate::api::state()?, &token)?);
+            }
+            edge::place(order).await
+        }
+        .await,
+    )
 }
 
 /// Places the order for a waiting-room hold: the held product and quantity, nothing else.
@@ -233,96 +239,116 @@ pub async fn checkout(
     address: String,
     note: String,
 ) -> Result<String, ApiError> {
-    let state = super::state()?;
-    let secure = state.secure_cookies;
-    let values = CustomerInput {
-        name,
-        phone,
-        address,
-        note,
-    };
-    let cart = super::cart::read_cart();
-    let lines: Vec<LineRequest> = cart
-        .lines()
-        .iter()
-        .map(|(id, q)| LineRequest {
-            product_id: *id,
-            quantity: i64::from(q.get()),
-        })
-        .collect();
-    let outcome = match crate::domain::NewOrder::parse(&idempotency_key, &lines, &values) {
-        Ok(order) => edge::place(order).await,
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(order) => {
-            super::cart::write_cart(&crate::domain::Cart::default(), secure);
-            edge::clear_draft(secure);
-            edge::remember_code(&state, &order.order_code);
-            leptos_axum::redirect(&format!("/order/{}", order.order_code));
-            Ok(order.order_code.to_string())
-        }
-        Err(e) => {
-            if super::cookies::from_plain_form() {
-                edge::save_draft(&state, &values);
+    super::answered(
+        async move {
+            let state = super::state()?;
+            let secure = state.secure_cookies;
+            let values = CustomerInput {
+                name,
+                phone,
+                address,
+                note,
+            };
+            let cart = super::cart::read_cart();
+            let lines: Vec<LineRequest> = cart
+                .lines()
+                .iter()
+                .map(|(id, q)| LineRequest {
+                    product_id: *id,
+                    quantity: i64::from(q.get()),
+                })
+                .collect();
+            let outcome = match crate::domain::NewOrder::parse(&idempotency_key, &lines, &values) {
+                Ok(order) => edge::place(order).await,
+                Err(e) => Err(e.into()),
+            };
+            match outcome {
+                Ok(order) => {
+                    super::cart::write_cart(&crate::domain::Cart::default(), secure);
+                    edge::clear_draft(secure);
+                    edge::remember_code(&state, &order.order_code);
+                    leptos_axum::redirect(&format!("/order/{}", order.order_code));
+                    Ok(order.order_code.to_string())
+                }
+                Err(e) => {
+                    if super::cookies::from_plain_form() {
+                        edge::save_draft(&state, &values);
+                    }
+                    Err(e)
+                }
             }
-            Err(e)
         }
-    }
+        .await,
+    )
 }
 
 /// What the checkout page shows.
 #[server(endpoint = "checkout_form", input = GetUrl, output = Json)]
 pub async fn checkout_form() -> Result<CheckoutPageData, ApiError> {
-    let state = super::state()?;
-    let cart = super::cart::price_cart(&state, &super::cart::read_cart()).await?;
-    Ok(CheckoutPageData {
-        idempotency_key: edge::new_idempotency_key(),
-        values: edge::read_draft(&state.signer).unwrap_or_default(),
-        cart,
-    })
+    super::answered(
+        async move {
+            let state = super::state()?;
+            let cart = super::cart::price_cart(&state, &super::cart::read_cart()).await?;
+            Ok(CheckoutPageData {
+                idempotency_key: edge::new_idempotency_key(),
+                values: edge::read_draft(&state.signer).unwrap_or_default(),
+                cart,
+            })
+        }
+        .await,
+    )
 }
 
 /// An order placed from this browser (its code is in the orders cookie).
 #[server(endpoint = "my_order", input = GetUrl, output = Json)]
 pub async fn my_order(code: String) -> Result<OrderView, ApiError> {
-    use crate::domain::OrderCode;
-    let not_mine =
-        || ApiError::not_found("Look up this order with its code and your phone number.");
-    let code = OrderCode::parse(&code).map_err(|_| not_mine())?;
-    let state = super::state()?;
-    edge::check_lookup(&state, &code)?;
-    if !edge::my_codes(&state.signer)
-        .iter()
-        .any(|c| c == code.as_str())
-    {
-        return Err(not_mine());
-    }
-    state.store.order(&code).await?.ok_or_else(not_mine)
+    super::answered(
+        async move {
+            use crate::domain::OrderCode;
+            let not_mine =
+                || ApiError::not_found("Look up this order with its code and your phone number.");
+            let code = OrderCode::parse(&code).map_err(|_| not_mine())?;
+            let state = super::state()?;
+            edge::check_lookup(&state, &code)?;
+            if !edge::my_codes(&state.signer)
+                .iter()
+                .any(|c| c == code.as_str())
+            {
+                return Err(not_mine());
+            }
+            state.store.order(&code).await?.ok_or_else(not_mine)
+        }
+        .await,
+    )
 }
 
 /// Looks an order up by its code and the phone number it was placed with.
 #[server(endpoint = "order_status", input = GetUrl, output = Json)]
 pub async fn order_status(code: String, phone: String) -> Result<OrderView, ApiError> {
-    use crate::domain::{FieldError, OrderCode, Phone};
-    let parsed_code = OrderCode::parse(&code);
-    let parsed_phone = Phone::parse(&phone);
-    let (code, phone) = match (parsed_code, parsed_phone) {
-        (Ok(c), Ok(p)) => (c, p),
-        (c, p) => {
-            let errors = [
-                c.err().map(|m| FieldError::new("code", m)),
-                p.err().map(|m| FieldError::new("phone", m)),
-            ];
-            return Err(ApiError::invalid(errors.into_iter().flatten().collect()));
+    super::answered(
+        async move {
+            use crate::domain::{FieldError, OrderCode, Phone};
+            let parsed_code = OrderCode::parse(&code);
+            let parsed_phone = Phone::parse(&phone);
+            let (code, phone) = match (parsed_code, parsed_phone) {
+                (Ok(c), Ok(p)) => (c, p),
+                (c, p) => {
+                    let errors = [
+                        c.err().map(|m| FieldError::new("code", m)),
+                        p.err().map(|m| FieldError::new("phone", m)),
+                    ];
+                    return Err(ApiError::invalid(errors.into_iter().flatten().collect()));
+                }
+            };
+            let state = super::state()?;
+            edge::check_lookup(&state, &code)?;
+            let not_found = || ApiError::not_found("No order with that code and phone number.");
+            let order = state.store.order(&code).await?.ok_or_else(not_found)?;
+            if !phone.same_number(&order.phone) {
+                return Err(not_found());
+            }
+            Ok(order)
         }
-    };
-    let state = super::state()?;
-    edge::check_lookup(&state, &code)?;
-    let not_found = || ApiError::not_found("No order with that code and phone number.");
-    let order = state.store.order(&code).await?.ok_or_else(not_found)?;
-    if !phone.same_number(&order.phone) {
-        return Err(not_found());
-    }
-    Ok(order)
+        .await,
+    )
 }

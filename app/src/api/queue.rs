@@ -2,7 +2,8 @@
 //! and checking out with a hold. Tickets and holds travel as signed tokens; the latest ticket is
 //! also kept in a cookie.
 
-use crate::domain::{ApiError, CustomerInput, QueueStatus};
+use crate::api::ApiError;
+use crate::domain::{CustomerInput, QueueStatus};
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json, PostUrl};
 use serde::{Deserialize, Serialize};
@@ -180,15 +181,20 @@ pub async fn queue_join(
     phone: String,
     ticket: Option<String>,
 ) -> Result<QueueStatus, ApiError> {
-    edge::join(
-        crate::domain::JoinInput {
-            product_id,
-            quantity,
-            phone,
-        },
-        ticket.as_deref(),
+    super::answered(
+        async move {
+            edge::join(
+                crate::domain::JoinInput {
+                    product_id,
+                    quantity,
+                    phone,
+                },
+                ticket.as_deref(),
+            )
+            .await
+        }
+        .await,
     )
-    .await
 }
 
 /// The same, from the product page's form (works without JavaScript): goes to the waiting page.
@@ -198,52 +204,67 @@ pub async fn queue_join_form(
     quantity: i64,
     phone: String,
 ) -> Result<String, ApiError> {
-    let status = edge::join(
-        crate::domain::JoinInput {
-            product_id,
-            quantity,
-            phone,
-        },
-        None,
+    super::answered(
+        async move {
+            let status = edge::join(
+                crate::domain::JoinInput {
+                    product_id,
+                    quantity,
+                    phone,
+                },
+                None,
+            )
+            .await?;
+            leptos_axum::redirect(&format!("/queue/{}", status.ticket));
+            Ok(status.ticket)
+        }
+        .await,
     )
-    .await?;
-    leptos_axum::redirect(&format!("/queue/{}", status.ticket));
-    Ok(status.ticket)
 }
 
 /// Where a ticket stands: `waiting` (position, eta), `admitted` (hold token and expiry),
 /// `sold_out`, `expired`, `left` or `ordered`.
 #[server(endpoint = "queue/status", input = GetUrl, output = Json)]
 pub async fn ticket_status(ticket: String) -> Result<QueueStatus, ApiError> {
-    edge::lookup(&ticket).await
+    super::answered(async move { edge::lookup(&ticket).await }.await)
 }
 
 /// What the waiting page shows.
 #[server(endpoint = "queue/page", input = GetUrl, output = Json)]
 pub async fn queue_page(ticket: String) -> Result<QueuePageData, ApiError> {
-    let status = edge::lookup(&ticket).await?;
-    let state = super::state()?;
-    Ok(QueuePageData {
-        status,
-        idempotency_key: super::orders::new_idempotency_key(),
-        values: super::orders::read_draft(&state.signer).unwrap_or_default(),
-    })
+    super::answered(
+        async move {
+            let status = edge::lookup(&ticket).await?;
+            let state = super::state()?;
+            Ok(QueuePageData {
+                status,
+                idempotency_key: super::orders::new_idempotency_key(),
+                values: super::orders::read_draft(&state.signer).unwrap_or_default(),
+            })
+        }
+        .await,
+    )
 }
 
 /// Leaves the line; a held shopper's units go to the next in line at once. Goes back to the
 /// product page.
 #[server(endpoint = "queue/leave", input = PostUrl, output = Json)]
 pub async fn queue_leave(ticket: String) -> Result<QueueStatus, ApiError> {
-    let state = super::state()?;
-    let id = edge::ticket_id(&state, &ticket)?;
-    let info = state
-        .queue
-        .leave_queue(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("That place in line does not exist."))?;
-    let status = edge::status_now(&state, info).await;
-    leptos_axum::redirect(&format!("/p/{}", status.product_slug));
-    Ok(status)
+    super::answered(
+        async move {
+            let state = super::state()?;
+            let id = edge::ticket_id(&state, &ticket)?;
+            let info = state
+                .queue
+                .leave_queue(id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("That place in line does not exist."))?;
+            let status = edge::status_now(&state, info).await;
+            leptos_axum::redirect(&format!("/p/{}", status.product_slug));
+            Ok(status)
+        }
+        .await,
+    )
 }
 
 /// Checks out the held units (works without JavaScript): goes to the order page.
@@ -256,13 +277,19 @@ pub async fn hold_checkout(
     address: String,
     note: String,
 ) -> Result<String, ApiError> {
-    let values = CustomerInput {
-        name,
-        phone,
-        address,
-        note,
-    };
-    let order = super::orders::place_with_hold(&idempotency_key, &hold_token, &values).await?;
-    leptos_axum::redirect(&format!("/order/{}", order.order_code));
-    Ok(order.order_code.to_string())
+    super::answered(
+        async move {
+            let values = CustomerInput {
+                name,
+                phone,
+                address,
+                note,
+            };
+            let order =
+                super::orders::place_with_hold(&idempotency_key, &hold_token, &values).await?;
+            leptos_axum::redirect(&format!("/order/{}", order.order_code));
+            Ok(order.order_code.to_string())
+        }
+        .await,
+    )
 }

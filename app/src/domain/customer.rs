@@ -163,6 +163,11 @@ impl Phone {
     pub fn key(&self) -> String {
         digits(&self.0)
     }
+
+    /// The key of a number as an order stored it (see [`Phone::key`]).
+    pub fn key_of(stored: &str) -> String {
+        digits(stored)
+    }
 }
 
 fn digits(s: &str) -> String {

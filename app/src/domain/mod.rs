@@ -14,7 +14,7 @@ pub mod sale;
 
 pub use cart::Cart;
 pub use customer::{Address, Customer, CustomerInput, CustomerName, Note, Phone};
-pub use error::{ApiError, FieldError};
+pub use error::{FieldError, Invalid};
 pub use money::Money;
 pub use order::{
     IdempotencyKey, LineRequest, NewOrder, OrderCode, OrderLineView, OrderStatus, OrderView,

@@ -1,7 +1,7 @@
 //! Orders: what a shopper asks for (`NewOrder`, parsed from raw input) and what they are told (`OrderView`).
 
 use super::customer::{Customer, CustomerInput};
-use super::error::{ApiError, FieldError};
+use super::error::{FieldError, Invalid};
 use super::quantity::Quantity;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -182,7 +182,7 @@ impl NewOrder {
         idempotency_key: &str,
         lines: &[LineRequest],
         customer: &CustomerInput,
-    ) -> Result<NewOrder, ApiError> {
+    ) -> Result<NewOrder, Invalid> {
         let mut errors = Vec::new();
         let key = IdempotencyKey::parse(idempotency_key)
             .map_err(|m| errors.push(FieldError::new("idempotency_key", m)))
@@ -237,7 +237,7 @@ impl NewOrder {
                 customer,
                 hold: None,
             }),
-            _ => Err(ApiError::invalid(errors)),
+            _ => Err(Invalid(errors)),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The waiting room as the shopper and the JSON API see it.
 
 use super::customer::Phone;
-use super::error::{ApiError, FieldError};
+use super::error::{FieldError, Invalid};
 use super::quantity::Quantity;
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +22,7 @@ pub struct JoinRequest {
 }
 
 impl JoinRequest {
-    pub fn parse(input: &JoinInput) -> Result<JoinRequest, ApiError> {
+    pub fn parse(input: &JoinInput) -> Result<JoinRequest, Invalid> {
         let mut errors = Vec::new();
         if input.product_id < 1 {
             errors.push(FieldError::new("product_id", "Unknown product."));
@@ -39,7 +39,7 @@ impl JoinRequest {
                 quantity,
                 phone,
             }),
-            _ => Err(ApiError::invalid(errors)),
+            _ => Err(Invalid(errors)),
         }
     }
 }
@@ -133,7 +133,7 @@ mod tests {
             quantity: 0,
             phone: "x".into(),
         });
-        let Err(ApiError::InvalidInput { fields, .. }) = bad else {
+        let Err(Invalid(fields)) = bad else {
             panic!("expected invalid input, got {bad:?}");
         };
         let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();

@@ -1,8 +1,9 @@
 //! Checkout: who and where to deliver to. Each bad field gets its message right beside it.
 
 use crate::api::orders::{checkout_form, Checkout, CheckoutPageData};
+use crate::api::ApiError;
 use crate::components::{form_error, price, ErrorBox};
-use crate::domain::{Address, ApiError, CustomerInput, CustomerName, Note};
+use crate::domain::{Address, CustomerInput, CustomerName, Note};
 use leptos::prelude::*;
 use leptos_meta::Title;
 

@@ -1,8 +1,8 @@
 //! The confirmation page for an order placed from this browser.
 
 use crate::api::orders::my_order;
+use crate::api::ApiError;
 use crate::components::OrderSummary;
-use crate::domain::ApiError;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;

@@ -255,7 +255,7 @@ impl AdminDb {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(classify)?;
-                let phone_key: String = phone.chars().filter(char::is_ascii_digit).collect();
+                let phone_key = app::domain::Phone::key_of(&phone);
                 for (product_id, quantity) in lines {
                     sqlx::query("UPDATE products SET stock = stock + $1 WHERE id = $2")
                         .bind(quantity)

@@ -3,6 +3,8 @@
 use super::clock::Now;
 use super::sales;
 use app::domain::{ProductImage, ProductView};
+use app::rules::{HoldFacts, HoldState, ProductFacts, SaleFacts};
+use app::store::StoreError;
 
 /// `SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} …` reads one of these.
 pub(crate) type ProductRow = (
@@ -76,4 +78,75 @@ pub(crate) fn product_views(
             }
         })
         .collect()
+}
+
+/// A product and its sale as the desk reads them for the rules (`FACTS_COLUMNS`, with the sale
+/// joined on `s.ends_at > now`).
+pub(crate) type FactsRow = (
+    String,
+    i64,
+    i64,
+    bool,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<bool>,
+);
+
+/// The facts of product `id` from its row: the sale is `None` when none is announced or running.
+pub(crate) fn product_facts(id: i64, row: FactsRow) -> (ProductFacts, Option<SaleFacts>) {
+    let (name, price_cents, stock, archived, max_per_order, starts, ends, sale_price, limit, room) =
+        row;
+    let product = ProductFacts {
+        id,
+        name,
+        price_cents,
+        stock,
+        archived,
+        max_per_order,
+    };
+    let sale = match (starts, ends, sale_price) {
+        (Some(starts_at), Some(ends_at), Some(sale_price_cents)) => Some(SaleFacts {
+            starts_at,
+            ends_at,
+            sale_price_cents,
+            per_customer_limit: limit,
+            waiting_room: room.unwrap_or(false),
+        }),
+        _ => None,
+    };
+    (product, sale)
+}
+
+/// A hold with its product's name and whether it is archived, as the desk reads it.
+pub(crate) type HoldRow = (i64, i64, String, i64, i64, String, String, String, bool);
+
+/// The facts of hold `id` from its row.
+pub(crate) fn hold_facts(id: i64, row: HoldRow) -> Result<HoldFacts, StoreError> {
+    let (
+        ticket_id,
+        product_id,
+        phone_key,
+        quantity,
+        unit_price_cents,
+        state,
+        expires_at,
+        name,
+        archived,
+    ) = row;
+    Ok(HoldFacts {
+        id,
+        ticket_id,
+        product_id,
+        product_name: name,
+        product_archived: archived,
+        phone_key,
+        quantity,
+        unit_price_cents,
+        state: HoldState::parse(&state)
+            .ok_or_else(|| StoreError::Unexpected(format!("unknown hold state {state}")))?,
+        expires_at,
+    })
 }

@@ -4,6 +4,7 @@
 
 use super::classify;
 use crate::store::clock::{fingerprint_hash, Now};
+use crate::store::rows::{self, FactsRow, HoldRow};
 use app::domain::{
     Customer, IdempotencyKey, NewOrder, OrderCode, OrderStatus, OrderView, Quantity,
 };
@@ -139,19 +140,7 @@ pub(super) async fn product_facts(
     now: &Now,
     lock: Lock,
 ) -> Result<Option<(ProductFacts, Option<SaleFacts>)>, StoreError> {
-    type Row = (
-        String,
-        i64,
-        i64,
-        bool,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-        Option<bool>,
-    );
-    let row: Option<Row> = sqlx::query_as(match lock {
+    let row: Option<FactsRow> = sqlx::query_as(match lock {
         Lock::Row => concat!(product_facts_sql!(), " FOR NO KEY UPDATE OF p"),
         Lock::None => product_facts_sql!(),
     })
@@ -160,40 +149,7 @@ pub(super) async fn product_facts(
     .fetch_optional(&mut *c)
     .await
     .map_err(classify)?;
-    let Some((
-        name,
-        price_cents,
-        stock,
-        archived,
-        max_per_order,
-        starts,
-        ends,
-        sale_price,
-        limit,
-        room,
-    )) = row
-    else {
-        return Ok(None);
-    };
-    let product = ProductFacts {
-        id: product_id,
-        name,
-        price_cents,
-        stock,
-        archived,
-        max_per_order,
-    };
-    let sale = match (starts, ends, sale_price) {
-        (Some(starts_at), Some(ends_at), Some(sale_price_cents)) => Some(SaleFacts {
-            starts_at,
-            ends_at,
-            sale_price_cents,
-            per_customer_limit: limit,
-            waiting_room: room.unwrap_or(false),
-        }),
-        _ => None,
-    };
-    Ok(Some((product, sale)))
+    Ok(row.map(|row| rows::product_facts(product_id, row)))
 }
 
 /// One line without a hold: load (and lock) the product and its sale, let the rules decide, then
@@ -268,8 +224,7 @@ pub(super) async fn add_units(
 /// The hold an order names, as the rules need it, locked: another server's desk cannot use or
 /// expire it meanwhile.
 async fn hold_facts(c: &mut PgConnection, hold_id: i64) -> Result<Option<HoldFacts>, StoreError> {
-    type Row = (i64, i64, String, i64, i64, String, String, String, bool);
-    let row: Option<Row> = sqlx::query_as(
+    let row: Option<HoldRow> = sqlx::query_as(
         "SELECT h.ticket_id, h.product_id, h.phone_key, h.quantity, h.unit_price_cents, h.state, \
          h.expires_at, p.name, p.archived FROM holds h JOIN products p ON p.id = h.product_id \
          WHERE h.id = $1 FOR NO KEY UPDATE OF h",
@@ -278,34 +233,7 @@ async fn hold_facts(c: &mut PgConnection, hold_id: i64) -> Result<Option<HoldFac
     .fetch_optional(&mut *c)
     .await
     .map_err(classify)?;
-    row.map(
-        |(
-            ticket_id,
-            product_id,
-            phone_key,
-            quantity,
-            unit_price_cents,
-            state,
-            expires_at,
-            name,
-            archived,
-        )| {
-            Ok(HoldFacts {
-                id: hold_id,
-                ticket_id,
-                product_id,
-                product_name: name,
-                product_archived: archived,
-                phone_key,
-                quantity,
-                unit_price_cents,
-                state: HoldState::parse(&state)
-                    .ok_or_else(|| StoreError::Unexpected(format!("unknown hold state {state}")))?,
-                expires_at,
-            })
-        },
-    )
-    .transpose()
+    row.map(|row| rows::hold_facts(hold_id, row)).transpose()
 }
 
 async fn use_hold(

@@ -7,6 +7,7 @@
 //! path of a surge.
 
 use super::{db_error, fingerprint_hash, Now};
+use crate::store::rows::{self, FactsRow, HoldRow};
 use app::domain::{
     Customer, IdempotencyKey, NewOrder, OrderCode, OrderLineView, OrderStatus, OrderView, Quantity,
 };
@@ -177,19 +178,7 @@ pub(super) fn product_facts(
     product_id: i64,
     now: &Now,
 ) -> Result<Option<(ProductFacts, Option<SaleFacts>)>, StoreError> {
-    type Row = (
-        String,
-        i64,
-        i64,
-        bool,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-        Option<bool>,
-    );
-    let row: Option<Row> = c
+    let row: Option<FactsRow> = c
         .prepare_cached(
             "SELECT p.name, p.price_cents, p.stock, p.archived, p.max_per_order, s.starts_at, \
              s.ends_at, s.sale_price_cents, s.per_customer_limit, s.waiting_room FROM products p \
@@ -213,40 +202,7 @@ pub(super) fn product_facts(
             .optional()
         })
         .map_err(db_error)?;
-    let Some((
-        name,
-        price_cents,
-        stock,
-        archived,
-        max_per_order,
-        starts,
-        ends,
-        sale_price,
-        limit,
-        room,
-    )) = row
-    else {
-        return Ok(None);
-    };
-    let product = ProductFacts {
-        id: product_id,
-        name,
-        price_cents,
-        stock,
-        archived,
-        max_per_order,
-    };
-    let sale = match (starts, ends, sale_price) {
-        (Some(starts_at), Some(ends_at), Some(sale_price_cents)) => Some(SaleFacts {
-            starts_at,
-            ends_at,
-            sale_price_cents,
-            per_customer_limit: limit,
-            waiting_room: room.unwrap_or(false),
-        }),
-        _ => None,
-    };
-    Ok(Some((product, sale)))
+    Ok(row.map(|row| rows::product_facts(product_id, row)))
 }
 
 /// One line without a hold: load the product and its sale, let the rules decide, then take the
@@ -317,8 +273,7 @@ pub(super) fn add_units(
 
 /// The hold an order names, as the rules need it.
 fn hold_facts(c: &Connection, hold_id: i64) -> Result<Option<HoldFacts>, StoreError> {
-    type Row = (i64, i64, String, i64, i64, String, String, String, bool);
-    let row: Option<Row> = c
+    let row: Option<HoldRow> = c
         .prepare_cached(
             "SELECT h.ticket_id, h.product_id, h.phone_key, h.quantity, h.unit_price_cents, \
              h.state, h.expires_at, p.name, p.archived FROM holds h \
@@ -341,34 +296,7 @@ fn hold_facts(c: &Connection, hold_id: i64) -> Result<Option<HoldFacts>, StoreEr
             .optional()
         })
         .map_err(db_error)?;
-    row.map(
-        |(
-            ticket_id,
-            product_id,
-            phone_key,
-            quantity,
-            unit_price_cents,
-            state,
-            expires_at,
-            name,
-            archived,
-        )| {
-            Ok(HoldFacts {
-                id: hold_id,
-                ticket_id,
-                product_id,
-                product_name: name,
-                product_archived: archived,
-                phone_key,
-                quantity,
-                unit_price_cents,
-                state: HoldState::parse(&state)
-                    .ok_or_else(|| StoreError::Unexpected(format!("unknown hold state {state}")))?,
-                expires_at,
-            })
-        },
-    )
-    .transpose()
+    row.map(|row| rows::hold_facts(hold_id, row)).transpose()
 }
 
 /// The hold becomes the order: its units were taken out of stock when it was granted, so there is
