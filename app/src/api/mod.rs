@@ -24,7 +24,7 @@ pub(crate) fn state() -> Result<crate::state::AppState, crate::api::ApiError> {
 
 /// A server function's outcome, with its error's HTTP status (and `Retry-After`) set where the
 /// error is made: the framework alone answers every error with 500. A plain form post (no
-/// JavaScript) that came from a page keeps the framework's redirect back to it.
+/// JavaScript) keeps the framework's redirect back to its page, which shows the error.
 #[cfg(feature = "ssr")]
 pub(crate) fn answered<T>(outcome: Result<T, ApiError>) -> Result<T, ApiError> {
     if let Err(error) = &outcome {
@@ -35,21 +35,16 @@ pub(crate) fn answered<T>(outcome: Result<T, ApiError>) -> Result<T, ApiError> {
 
 #[cfg(feature = "ssr")]
 pub(crate) fn set_status(error: &ApiError) {
-    use http::header::{ACCEPT, REFERER, RETRY_AFTER};
+    use http::header::RETRY_AFTER;
     use http::{HeaderValue, StatusCode};
     use leptos::prelude::use_context;
     let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
         return;
     };
-    if let Some(request) = use_context::<http::request::Parts>() {
-        let html = request
-            .headers
-            .get(ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/html"));
-        if html && request.headers.contains_key(REFERER) {
-            return;
-        }
+    // a plain form (no JavaScript) is sent back to its page (or on, by the function itself)
+    // with the error in the address: server_fn's form redirects, which a status would break
+    if crate::api::cookies::from_plain_form() {
+        return;
     }
     response.set_status(
         StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),

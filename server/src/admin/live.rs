@@ -271,8 +271,6 @@ struct Watch {
 
 #[derive(Deserialize)]
 pub struct BrakeForm {
-    #[serde(default)]
-    csrf: String,
     /// "all", or a product id.
     #[serde(default)]
     scope: String,
@@ -289,7 +287,6 @@ pub async fn brake(
     State(state): State<Arc<AdminState>>,
     Form(form): Form<BrakeForm>,
 ) -> Result<Response, AdminError> {
-    owner.check_csrf(&form.csrf)?;
     let product_id = match form.scope.as_str() {
         "all" => 0,
         id => {

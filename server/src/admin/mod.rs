@@ -2,14 +2,16 @@
 //! management pages. Server-rendered HTML forms (see `pages`), so the shoppers' WebAssembly
 //! bundle carries none of it.
 //!
-//! Every guarded handler takes [`session::Owner`] as its first argument: the authorisation check,
-//! which answers 401 before the handler runs. Every state-changing request must come from this
-//! site (`Origin`) and carry the session's CSRF token. [`GUARDED`] lists the guarded endpoints;
-//! a test walks it.
+//! Every route is behind one guard (`guard.rs`) unless it is put outside on purpose (login,
+//! setup): it needs a live session, and a state-changing request the session's CSRF token, before
+//! its handler runs; handlers take the checked [`session::Owner`]. Every state-changing request
+//! must also come from this site (`Origin`). [`GUARDED`] lists the guarded endpoints; a test
+//! walks it.
 
 pub mod cli;
 pub mod db;
 mod error;
+pub mod guard;
 pub mod hashing;
 pub mod live;
 mod live_db;
@@ -30,10 +32,9 @@ use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use db::AdminDb;
 pub use error::AdminError;
-use serde::Deserialize;
 use session::Owner;
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -93,12 +94,15 @@ pub fn setup_code(secret: &[u8]) -> String {
 }
 
 pub fn routes<S: Clone + Send + Sync + 'static>(state: Arc<AdminState>) -> Router<S> {
-    Router::new()
-        .route("/admin", get(home))
+    // outside the guard, on purpose: the ways in
+    let ways_in = Router::new()
         .route("/admin/login", get(login::page).post(login::submit))
+        .route("/admin/setup", get(login::setup_page).post(login::setup));
+    // everything else needs a live session, and a state change its CSRF token (`guard.rs`)
+    let guarded = Router::new()
+        .route("/admin", get(home))
         .route("/admin/logout", post(logout))
         .route("/admin/sessions/end-all", post(end_all_sessions))
-        .route("/admin/setup", get(login::setup_page).post(login::setup))
         .route("/admin/orders", get(orders::list))
         .route("/admin/orders.csv", get(orders::csv))
         .route("/admin/orders/{code}", get(orders::detail))
@@ -106,7 +110,10 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: Arc<AdminState>) -> Route
         .route("/admin/live", get(live::page))
         .route("/admin/live/events", get(live::events))
         .route("/admin/brake", post(live::brake))
-        .route("/admin/products", get(products::list).post(products::create))
+        .route(
+            "/admin/products",
+            get(products::list).post(products::create),
+        )
         .route("/admin/products/new", get(products::new_page))
         .route(
             "/admin/products/{id}",
@@ -116,9 +123,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: Arc<AdminState>) -> Route
         .route("/admin/products/{id}/archive", post(products::archive))
         .route(
             "/admin/products/{id}/pictures",
-            post(products::upload_picture).layer(DefaultBodyLimit::max(
-                pictures::MAX_UPLOAD_BYTES + 64 * 1024,
-            )),
+            post(products::upload_picture),
         )
         .route(
             "/admin/products/{id}/pictures/remove",
@@ -126,6 +131,13 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: Arc<AdminState>) -> Route
         )
         .route("/admin/products/{id}/sale", post(products::save_sale))
         .route("/admin/products/{id}/sale/end", post(products::end_sale))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::require_owner,
+        ))
+        .layer(DefaultBodyLimit::max(guard::MAX_BODY_BYTES));
+    ways_in
+        .merge(guarded)
         .layer(axum::middleware::from_fn(same_origin))
         .layer(SetResponseHeaderLayer::overriding(
             CACHE_CONTROL,
@@ -157,12 +169,6 @@ async fn same_origin(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 async fn home(owner: Owner, State(state): State<Arc<AdminState>>) -> Result<Response, AdminError> {
     let sessions = state.db.sessions_of(owner.id).await?;
     Ok(pages::home(&owner.email, &owner.csrf_token, sessions).into_response())
@@ -171,9 +177,7 @@ async fn home(owner: Owner, State(state): State<Arc<AdminState>>) -> Result<Resp
 async fn logout(
     owner: Owner,
     State(state): State<Arc<AdminState>>,
-    Form(form): Form<CsrfOnly>,
 ) -> Result<Response, AdminError> {
-    owner.check_csrf(&form.csrf)?;
     state.db.end_session(&owner.token_hash).await?;
     tracing::info!(owner = owner.id, "owner logged out");
     Ok(signed_out(&state))
@@ -182,9 +186,7 @@ async fn logout(
 async fn end_all_sessions(
     owner: Owner,
     State(state): State<Arc<AdminState>>,
-    Form(form): Form<CsrfOnly>,
 ) -> Result<Response, AdminError> {
-    owner.check_csrf(&form.csrf)?;
     let ended = state.db.end_all_sessions(owner.id).await?;
     tracing::info!(owner = owner.id, ended, "owner ended all their sessions");
     Ok(signed_out(&state))

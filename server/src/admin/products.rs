@@ -29,8 +29,6 @@ use std::sync::Arc;
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct ProductForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     name: String,
     #[serde(default)]
     slug: String,
@@ -51,7 +49,6 @@ type Problems = Vec<String>;
 impl ProductForm {
     fn of(p: &AdminProduct) -> ProductForm {
         ProductForm {
-            csrf: String::new(),
             name: p.name.clone(),
             slug: p.slug.clone(),
             description: p.description.clone(),
@@ -300,7 +297,6 @@ pub async fn create(
     State(state): State<Arc<AdminState>>,
     Form(form): Form<ProductForm>,
 ) -> Result<Response, AdminError> {
-    owner.check_csrf(&form.csrf)?;
     let stock = match form.stock.trim() {
         "" => Ok(0),
         s => s
@@ -353,7 +349,6 @@ pub async fn update(
     Path(id): Path<i64>,
     Form(form): Form<ProductForm>,
 ) -> Result<Response, AdminError> {
-    owner.check_csrf(&form.csrf)?;
     let product = state.db.product(id).await?.ok_or(AdminError::NotFound)?;
     let fields = match form.fields() {
         Ok(f) => f,
@@ -553,8 +548,6 @@ pub async fn detail(
 #[derive(Deserialize)]
 pub struct StockForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     delta: String,
     #[serde(default)]
     reason: String,
@@ -566,7 +559,6 @@ pub async fn adjust_stock(
     Path(id): Path<i64>,
     Form(form): Form<StockForm>,
 ) -> Result<Response, AdminError> {
-    owner.check_csrf(&form.csrf)?;
     let delta = form
         .delta
         .trim()
@@ -605,8 +597,6 @@ pub async fn adjust_stock(
 #[derive(Deserialize)]
 pub struct ArchiveForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     archived: String,
 }
 
@@ -616,7 +606,6 @@ pub async fn archive(
     Path(id): Path<i64>,
     Form(form): Form<ArchiveForm>,
 ) -> Result<Response, AdminError> {
-    owner.check_csrf(&form.csrf)?;
     let archived = match form.archived.as_str() {
         "yes" => true,
         "no" => false,
@@ -645,21 +634,17 @@ pub async fn upload_picture(
             AdminError::BadInput(format!("The upload could not be read: {}", e.body_text()))
         }
     };
-    let (mut csrf, mut alt, mut picture) = (None, String::new(), None);
+    let (mut alt, mut picture) = (String::new(), None);
     while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
         let name = field.name().map(str::to_owned);
         match name.as_deref() {
-            Some("csrf") => csrf = Some(field.text().await.map_err(unreadable)?),
             Some("alt") => alt = field.text().await.map_err(unreadable)?,
             Some("picture") => {
-                // nothing of the file is read for a caller without the token
-                owner.check_csrf(csrf.as_deref().unwrap_or_default())?;
                 picture = Some(field.bytes().await.map_err(unreadable)?);
             }
             _ => {}
         }
     }
-    owner.check_csrf(csrf.as_deref().unwrap_or_default())?;
     let product = state.db.product(id).await?.ok_or(AdminError::NotFound)?;
     let bytes = picture.ok_or_else(|| AdminError::BadInput("No picture was chosen.".into()))?;
     let alt = alt.trim();
@@ -702,8 +687,6 @@ pub async fn upload_picture(
 #[derive(Deserialize)]
 pub struct RemovePictureForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     position: String,
 }
 
@@ -713,7 +696,6 @@ pub async fn remove_picture(
     Path(id): Path<i64>,
     Form(form): Form<RemovePictureForm>,
 ) -> Result<Response, AdminError> {
-    owner.check_csrf(&form.csrf)?;
     let position = form
         .position
         .trim()
@@ -731,8 +713,6 @@ pub async fn remove_picture(
 /// (`2026-12-24T09:00`).
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct SaleForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     starts_at: String,
     #[serde(default)]
@@ -754,7 +734,6 @@ impl SaleForm {
         let local = |t: &str| t.get(..16).unwrap_or_default().to_owned();
         match &p.sale {
             Some(s) => SaleForm {
-                csrf: String::new(),
                 starts_at: local(&s.starts_at),
                 ends_at: local(&s.ends_at),
                 sale_price: Money::from_cents(s.sale_price_cents)
@@ -893,7 +872,6 @@ pub async fn save_sale(
     Path(id): Path<i64>,
     Form(form): Form<SaleForm>,
 ) -> Result<Response, AdminError> {
-    owner.check_csrf(&form.csrf)?;
     let product = state.db.product(id).await?.ok_or(AdminError::NotFound)?;
     let input = match form.input() {
         Ok(input) => input,
@@ -926,9 +904,7 @@ pub async fn end_sale(
     owner: Owner,
     State(state): State<Arc<AdminState>>,
     Path(id): Path<i64>,
-    Form(form): Form<super::CsrfOnly>,
 ) -> Result<Response, AdminError> {
-    owner.check_csrf(&form.csrf)?;
     let now = system_now();
     let result = state.db.end_sale(id, &actor(&owner), now.text()).await?;
     if matches!(result, Outcome::Done(_)) {

@@ -3,8 +3,9 @@
 //! login; sessions end after 30 idle minutes or 12 hours in all, at logout, or with "end all my
 //! sessions". Each session has its own CSRF token, which every state-changing form must carry.
 //!
-//! [`Owner`] is the authorisation check: an extractor that every admin handler takes first, so a
-//! handler cannot run for a caller without a live session — it answers 401 instead.
+//! [`owner_of`] is the authorisation check, made once per request by the guard (`guard.rs`) in
+//! front of every owner's route; handlers take the checked [`Owner`] as an extractor, which
+//! answers 401 on a route left outside the guard.
 
 use super::error::AdminError;
 use super::AdminState;
@@ -13,7 +14,6 @@ use axum::extract::FromRequestParts;
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
-use std::sync::Arc;
 
 pub const IDLE_SECS: i64 = 30 * 60;
 pub const ABSOLUTE_SECS: i64 = 12 * 60 * 60;
@@ -84,6 +84,7 @@ pub fn same(a: &str, b: &str) -> bool {
 }
 
 /// The signed-in owner of this request: proof that the session is live.
+#[derive(Debug, Clone)]
 pub struct Owner {
     pub id: i64,
     pub email: String,
@@ -102,30 +103,38 @@ impl Owner {
     }
 }
 
-impl FromRequestParts<Arc<AdminState>> for Owner {
+/// The owner whose live session this request's cookie names, or `NotSignedIn`.
+pub async fn owner_of(headers: &HeaderMap, state: &AdminState) -> Result<Owner, AdminError> {
+    let token = cookie(headers, cookie_name(state.secure_cookies))
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or(AdminError::NotSignedIn)?;
+    let hash = token_hash(token);
+    let now = system_now();
+    let session = live_session(state, &hash, &now)
+        .await?
+        .ok_or(AdminError::NotSignedIn)?;
+    if now.secs_until(&session.last_seen_at) < -TOUCH_EVERY_SECS {
+        state.db.touch_session(&hash, now.text()).await?;
+    }
+    Ok(Owner {
+        id: session.owner_id,
+        email: session.email,
+        csrf_token: session.csrf_token,
+        token_hash: hash,
+    })
+}
+
+/// The owner the guard checked. A handler on a route outside the guard gets 401: it is never
+/// run for a stranger by mistake.
+impl<S: Send + Sync> FromRequestParts<S> for Owner {
     type Rejection = AdminError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AdminState>,
-    ) -> Result<Owner, AdminError> {
-        let token = cookie(&parts.headers, cookie_name(state.secure_cookies))
-            .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
-            .ok_or(AdminError::NotSignedIn)?;
-        let hash = token_hash(token);
-        let now = system_now();
-        let session = live_session(state, &hash, &now)
-            .await?
-            .ok_or(AdminError::NotSignedIn)?;
-        if now.secs_until(&session.last_seen_at) < -TOUCH_EVERY_SECS {
-            state.db.touch_session(&hash, now.text()).await?;
-        }
-        Ok(Owner {
-            id: session.owner_id,
-            email: session.email,
-            csrf_token: session.csrf_token,
-            token_hash: hash,
-        })
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Owner, AdminError> {
+        parts
+            .extensions
+            .get::<Owner>()
+            .cloned()
+            .ok_or(AdminError::NotSignedIn)
     }
 }
 
