@@ -10,6 +10,7 @@
 pub mod checkout;
 pub mod clock;
 pub mod line;
+pub mod sale_settings;
 pub mod states;
 
 pub use checkout::{
@@ -18,4 +19,5 @@ pub use checkout::{
 };
 pub use clock::{Clock, Now};
 pub use line::{decide_join, next_turn, Placing, SoldOutWalk, Turn, ARRIVAL_RANKS};
+pub use sale_settings::{next_sale, SaleInput, SaleSettings};
 pub use states::{HoldState, TicketState};

@@ -6,150 +6,32 @@
 //! what was typed and a 422, and changes nothing. What may be done depends on the stored state
 //! (a running sale, people in line, free stock) and is decided in `products_db`, inside the
 //! change's own transaction.
+//!
+//! The handlers are here; the forms and their checks in `forms.rs`, the pieces of page they
+//! share in `views.rs`, the queries in `products_db`.
+
+mod forms;
+mod views;
+
+pub use forms::{
+    slug_from, utc_stamp, ArchiveForm, ProductForm, RemovePictureForm, SaleForm, StockForm,
+};
+use views::{problem_list, product_fields, product_form_page, sale_fields};
 
 use super::error::AdminError;
 use super::pages::{money, when};
 use super::pictures;
-use super::products_db::{AdminProduct, Outcome, ProductFields, SaleInput};
+use super::products_db::Outcome;
 use super::session::Owner;
 use super::{pages, AdminState};
-use crate::store::clock::{system_now, Now};
-use app::domain::Money;
+use crate::store::clock::system_now;
 use app::domain::SalePhase;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
-use chrono::NaiveDateTime;
 use leptos::prelude::*;
-use serde::Deserialize;
 use std::sync::Arc;
-
-/// The product form as typed: every field a string, checked by [`ProductForm::fields`].
-#[derive(Debug, Default, Clone, Deserialize)]
-pub struct ProductForm {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    slug: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    price: String,
-    #[serde(default)]
-    max_per_order: String,
-    /// Only when creating: the opening stock.
-    #[serde(default)]
-    stock: String,
-}
-
-/// A form's problems, shown above it.
-type Problems = Vec<String>;
-
-impl ProductForm {
-    fn of(p: &AdminProduct) -> ProductForm {
-        ProductForm {
-            name: p.name.clone(),
-            slug: p.slug.clone(),
-            description: p.description.clone(),
-            price: Money::from_cents(p.price_cents)
-                .map(Money::plain)
-                .unwrap_or_default(),
-            max_per_order: p.max_per_order.map(|l| l.to_string()).unwrap_or_default(),
-            stock: String::new(),
-        }
-    }
-
-    fn fields(&self) -> Result<ProductFields, Problems> {
-        let mut problems = Vec::new();
-        let name = self.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            problems.push("Give the product a name of up to 100 characters.".to_owned());
-        }
-        let slug = if self.slug.trim().is_empty() {
-            slug_from(&name)
-        } else {
-            self.slug.trim().to_lowercase()
-        };
-        if !valid_slug(&slug) {
-            problems.push(
-                "The address must be 1–60 of a–z, 0–9 and dashes (like harbour-mug).".to_owned(),
-            );
-        }
-        let description = self.description.trim().replace("\r\n", "\n");
-        if description.chars().count() > 2000
-            || description
-                .chars()
-                .any(|c| c.is_control() && c != '\n' && c != '\t')
-        {
-            problems.push("The description may have up to 2,000 characters.".to_owned());
-        }
-        let price = Money::parse_amount(&self.price).map_err(|e| format!("Price: {e}"));
-        let max_per_order = match optional_count(&self.max_per_order, 1, 99) {
-            Ok(l) => l,
-            Err(()) => {
-                problems.push(
-                    "The per-order limit is a number from 1 to 99, or empty for none.".to_owned(),
-                );
-                None
-            }
-        };
-        match price {
-            Ok(price) if problems.is_empty() => Ok(ProductFields {
-                slug,
-                name,
-                description,
-                price_cents: price.cents(),
-                max_per_order,
-            }),
-            Ok(_) => Err(problems),
-            Err(e) => {
-                problems.push(e);
-                Err(problems)
-            }
-        }
-    }
-}
-
-/// An empty field is `None`; otherwise a whole number in `min..=max`.
-/// How long a sale's orders may stay unpaid when the owner does not say.
-const DEFAULT_PAY_MINUTES: i64 = 15;
-
-fn optional_count(text: &str, min: i64, max: i64) -> Result<Option<i64>, ()> {
-    match text.trim() {
-        "" => Ok(None),
-        t => t
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (min..=max).contains(n))
-            .map(Some)
-            .ok_or(()),
-    }
-}
-
-fn valid_slug(s: &str) -> bool {
-    (1..=60).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-/// `Big Harbour Mug (blue)` → `big-harbour-mug-blue`; letters outside a–z are dropped.
-pub fn slug_from(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-        if slug.len() >= 60 {
-            break;
-        }
-    }
-    slug.trim_end_matches('-').to_owned()
-}
 
 fn actor(owner: &Owner) -> String {
     format!("owner {}", owner.email)
@@ -188,7 +70,7 @@ pub async fn list(
         .into_iter()
         .map(|p| {
             let href = format!("/admin/products/{}", p.id);
-            let sale = match p.sale.as_ref().map(|s| s.stage(now.text())) {
+            let sale = match p.sale.as_ref().map(|s| s.phase(now.text())) {
                 Some(SalePhase::Upcoming) => "sale announced",
                 Some(SalePhase::Live) => "on sale",
                 _ => "",
@@ -222,74 +104,6 @@ pub async fn list(
 
 pub async fn new_page(owner: Owner) -> Result<Response, AdminError> {
     Ok(product_form_page(None, &ProductForm::default(), &owner.csrf_token, &[]).into_response())
-}
-
-/// The create form (`product` None) or the edit form, with what was typed and its problems.
-fn product_form_page(
-    product: Option<&AdminProduct>,
-    form: &ProductForm,
-    csrf: &str,
-    problems: &[String],
-) -> Html<String> {
-    let (action, title, button) = match product {
-        Some(p) => (
-            format!("/admin/products/{}", p.id),
-            format!("Edit {}", p.name),
-            "Save",
-        ),
-        None => (
-            "/admin/products".to_owned(),
-            "New product".to_owned(),
-            "Create the product",
-        ),
-    };
-    let creating = product.is_none();
-    let body = view! {
-        <h1>{title.clone()}</h1>
-        {problem_list(problems)}
-        {product_fields(&action, form, csrf, creating, button)}
-    };
-    pages::document(&title, body)
-}
-
-fn problem_list(problems: &[String]) -> impl IntoView {
-    (!problems.is_empty()).then(|| {
-        let items = problems
-            .iter()
-            .map(|p| view! { <li>{p.clone()}</li> })
-            .collect_view();
-        view! { <ul class="admin-error" role="alert">{items}</ul> }
-    })
-}
-
-fn product_fields(
-    action: &str,
-    form: &ProductForm,
-    csrf: &str,
-    creating: bool,
-    button: &'static str,
-) -> impl IntoView {
-    let f = form.clone();
-    view! {
-        <form method="post" action=action.to_owned() class="admin-form">
-            <input type="hidden" name="csrf" value=csrf.to_owned() />
-            <label>"Name" <input name="name" required maxlength="100" value=f.name /></label>
-            <label>"Price (e.g. 12.50)"
-                <input name="price" required inputmode="decimal" value=f.price />
-            </label>
-            {creating.then(|| view! {
-                <label>"Stock on the shelf" <input name="stock" inputmode="numeric" value=f.stock.clone() placeholder="0" /></label>
-            })}
-            <label>"Description" <textarea name="description" rows="4" maxlength="2000" inner_html=app::components::textarea_text(&f.description)></textarea></label>
-            <label>"Most per order (empty: no limit)"
-                <input name="max_per_order" inputmode="numeric" value=f.max_per_order />
-            </label>
-            <label>"Address /p/… (empty: made from the name)"
-                <input name="slug" maxlength="60" value=f.slug autocapitalize="none" />
-            </label>
-            <button type="submit">{button}</button>
-        </form>
-    }
 }
 
 pub async fn create(
@@ -429,9 +243,9 @@ pub async fn detail(
         })
         .collect_view();
 
-    let stage = product.sale.as_ref().map(|s| s.stage(now.text()));
+    let stage = product.sale.as_ref().map(|s| s.phase(now.text()));
     let sale_summary = product.sale.as_ref().map(|s| {
-        let stage = match s.stage(now.text()) {
+        let stage = match s.phase(now.text()) {
             SalePhase::Upcoming => "Announced",
             SalePhase::Live => "Running",
             SalePhase::Ended => "Over",
@@ -545,14 +359,6 @@ pub async fn detail(
     Ok(pages::document(&product.name, body).into_response())
 }
 
-#[derive(Deserialize)]
-pub struct StockForm {
-    #[serde(default)]
-    delta: String,
-    #[serde(default)]
-    reason: String,
-}
-
 pub async fn adjust_stock(
     owner: Owner,
     State(state): State<Arc<AdminState>>,
@@ -592,12 +398,6 @@ pub async fn adjust_stock(
         );
     }
     outcome(result, id)
-}
-
-#[derive(Deserialize)]
-pub struct ArchiveForm {
-    #[serde(default)]
-    archived: String,
 }
 
 pub async fn archive(
@@ -684,12 +484,6 @@ pub async fn upload_picture(
     outcome(result, id)
 }
 
-#[derive(Deserialize)]
-pub struct RemovePictureForm {
-    #[serde(default)]
-    position: String,
-}
-
 pub async fn remove_picture(
     owner: Owner,
     State(state): State<Arc<AdminState>>,
@@ -707,163 +501,6 @@ pub async fn remove_picture(
         .remove_picture(id, position, &actor(&owner), now.text())
         .await?;
     outcome(result, id)
-}
-
-/// The sale form as typed. Times are UTC, as `datetime-local` inputs send them
-/// (`2026-12-24T09:00`).
-#[derive(Debug, Default, Clone, Deserialize)]
-pub struct SaleForm {
-    #[serde(default)]
-    starts_at: String,
-    #[serde(default)]
-    ends_at: String,
-    #[serde(default)]
-    sale_price: String,
-    #[serde(default)]
-    per_customer_limit: String,
-    #[serde(default)]
-    waiting_room: String,
-    #[serde(default)]
-    hold_minutes: String,
-    #[serde(default)]
-    pay_minutes: String,
-}
-
-impl SaleForm {
-    fn of(p: &AdminProduct) -> SaleForm {
-        let local = |t: &str| t.get(..16).unwrap_or_default().to_owned();
-        match &p.sale {
-            Some(s) => SaleForm {
-                starts_at: local(&s.starts_at),
-                ends_at: local(&s.ends_at),
-                sale_price: Money::from_cents(s.sale_price_cents)
-                    .map(Money::plain)
-                    .unwrap_or_default(),
-                per_customer_limit: s
-                    .per_customer_limit
-                    .map(|l| l.to_string())
-                    .unwrap_or_default(),
-                waiting_room: if s.waiting_room {
-                    "on".into()
-                } else {
-                    String::new()
-                },
-                hold_minutes: (s.hold_seconds / 60).max(1).to_string(),
-                pay_minutes: (s.pay_seconds / 60).max(1).to_string(),
-            },
-            None => SaleForm {
-                hold_minutes: "5".into(),
-                pay_minutes: "15".into(),
-                ..SaleForm::default()
-            },
-        }
-    }
-
-    fn input(&self) -> Result<SaleInput, Problems> {
-        let mut problems = Vec::new();
-        let mut time = |t: &str, what: &str| match utc_stamp(t) {
-            Some(s) => s,
-            None => {
-                problems.push(format!(
-                    "The {what} must be a date and time, like 2026-12-24 09:00."
-                ));
-                String::new()
-            }
-        };
-        let starts_at = time(&self.starts_at, "start");
-        let ends_at = time(&self.ends_at, "end");
-        let price = Money::parse_amount(&self.sale_price)
-            .map_err(|e| problems.push(format!("Sale price: {e}")))
-            .ok();
-        let limit = optional_count(&self.per_customer_limit, 1, 99)
-            .map_err(|()| {
-                problems.push(
-                    "The per-customer limit is a number from 1 to 99, or empty for none.".into(),
-                )
-            })
-            .ok()
-            .flatten();
-        let hold = optional_count(&self.hold_minutes, 1, 60)
-            .ok()
-            .flatten()
-            .or_else(|| {
-                problems.push("Holds last 1 to 60 minutes.".into());
-                None
-            });
-        // empty: the default window, 15 minutes
-        let pay = optional_count(&self.pay_minutes, 1, 1440)
-            .ok()
-            .map(|m| m.unwrap_or(DEFAULT_PAY_MINUTES))
-            .or_else(|| {
-                problems.push("Sale orders must be paid within 1 to 1440 minutes (a day).".into());
-                None
-            });
-        match (price, hold, pay) {
-            (Some(price), Some(hold), Some(pay)) if problems.is_empty() => Ok(SaleInput {
-                starts_at,
-                ends_at,
-                sale_price_cents: price.cents(),
-                per_customer_limit: limit,
-                waiting_room: self.waiting_room == "on",
-                hold_seconds: hold * 60,
-                pay_seconds: pay * 60,
-            }),
-            _ => Err(problems),
-        }
-    }
-}
-
-/// `2026-12-24T09:00` (or with seconds, or a space), read as UTC → `2026-12-24T09:00:00.000Z`.
-pub fn utc_stamp(text: &str) -> Option<String> {
-    let t = text.trim().replace(' ', "T");
-    let at = NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M")
-        .or_else(|_| NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M:%S"))
-        .ok()?;
-    Some(at.format("%Y-%m-%dT%H:%M:%S.000Z").to_string())
-}
-
-fn sale_fields(p: &AdminProduct, form: &SaleForm, csrf: &str, now: &Now) -> impl IntoView {
-    let running = p
-        .sale
-        .as_ref()
-        .is_some_and(|s| s.stage(now.text()) == SalePhase::Live);
-    let f = form.clone();
-    let action = format!("/admin/products/{}/sale", p.id);
-    let button = if p
-        .sale
-        .as_ref()
-        .is_some_and(|s| s.stage(now.text()) != SalePhase::Ended)
-    {
-        "Save the sale"
-    } else {
-        "Schedule the sale"
-    };
-    let utc_now = when(now.text());
-    view! {
-        <form method="post" action=action class="admin-step">
-            <input type="hidden" name="csrf" value=csrf.to_owned() />
-            <p><small>"Times are UTC (now " {utc_now} ")."</small></p>
-            {running.then(|| view! {
-                <p><small>"While the sale runs, its end, price, hold time and payment window can change; its start, waiting room and per-customer limit stay."</small></p>
-            })}
-            <label>"Starts (UTC)" <input type="datetime-local" name="starts_at" required value=f.starts_at readonly=running /></label>
-            <label>"Ends (UTC)" <input type="datetime-local" name="ends_at" required value=f.ends_at /></label>
-            <label>"Sale price" <input name="sale_price" required inputmode="decimal" value=f.sale_price /></label>
-            <label>"Most per customer (empty: no limit)"
-                <input name="per_customer_limit" inputmode="numeric" value=f.per_customer_limit readonly=running />
-            </label>
-            <label class="admin-check">
-                <input type="checkbox" name="waiting_room" value="on" checked={f.waiting_room == "on"} disabled=running />
-                " Waiting room (shoppers queue for a timed hold)"
-            </label>
-            {running.then(|| view! { <input type="hidden" name="waiting_room" value=f.waiting_room.clone() /> })}
-            <label>"Hold lasts (minutes)" <input name="hold_minutes" required inputmode="numeric" value=f.hold_minutes /></label>
-            <label>"Sale orders unpaid after (minutes) are cancelled and restocked"
-                <input name="pay_minutes" required inputmode="numeric" value=f.pay_minutes />
-            </label>
-            <button type="submit">{button}</button>
-        </form>
-    }
 }
 
 pub async fn save_sale(
@@ -911,55 +548,4 @@ pub async fn end_sale(
         tracing::warn!(product.id = id, owner = owner.id, "sale ended by the owner");
     }
     outcome(result, id)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slugs_are_made_from_names() {
-        assert_eq!(slug_from("Big Harbour Mug (blue)"), "big-harbour-mug-blue");
-        assert_eq!(slug_from("  Crème brûlée!! "), "cr-me-br-l-e");
-        assert_eq!(slug_from("王小明"), "");
-        assert!(valid_slug("harbour-mug-2"));
-        assert!(!valid_slug("-mug") && !valid_slug("Mug") && !valid_slug("") && !valid_slug("a b"));
-    }
-
-    #[test]
-    fn sale_times_are_read_as_utc() {
-        assert_eq!(
-            utc_stamp("2026-12-24T09:00").as_deref(),
-            Some("2026-12-24T09:00:00.000Z")
-        );
-        assert_eq!(
-            utc_stamp("2026-12-24 09:00:30").as_deref(),
-            Some("2026-12-24T09:00:30.000Z")
-        );
-        assert_eq!(utc_stamp("24/12/2026 9am"), None);
-        assert_eq!(utc_stamp("2026-02-30T09:00"), None);
-    }
-
-    #[test]
-    fn a_product_form_reports_every_bad_field() {
-        let form = ProductForm {
-            name: String::new(),
-            price: "12.345".into(),
-            max_per_order: "0".into(),
-            slug: "Not OK".into(),
-            ..ProductForm::default()
-        };
-        let problems = form.fields().err().unwrap_or_default();
-        assert_eq!(problems.len(), 4, "{problems:?}");
-        let good = ProductForm {
-            name: "Harbour Mug".into(),
-            price: "18".into(),
-            ..ProductForm::default()
-        };
-        let fields = good.fields().unwrap_or_else(|p| panic!("{p:?}"));
-        assert_eq!(
-            (fields.slug.as_str(), fields.price_cents),
-            ("harbour-mug", 1800)
-        );
-    }
 }

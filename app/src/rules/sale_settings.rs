@@ -1,0 +1,189 @@
+//! The rules of changing a sale's settings: what the owner may set, and what a sale that has
+//! started keeps whatever the form says (shoppers have queued and bought under it).
+
+use crate::domain::{Money, SalePhase};
+
+/// A sale's settings, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleSettings {
+    pub starts_at: String,
+    pub ends_at: String,
+    pub sale_price_cents: i64,
+    pub per_customer_limit: Option<i64>,
+    pub waiting_room: bool,
+    pub hold_seconds: i64,
+    /// Orders placed during the sale and unpaid this long after are cancelled and restocked.
+    pub pay_seconds: i64,
+}
+
+impl SaleSettings {
+    /// Where the sale stands at `now`.
+    pub fn phase(&self, now: &str) -> SalePhase {
+        SalePhase::at(&self.starts_at, &self.ends_at, now)
+    }
+}
+
+/// What the sale form asks for (already checked on its own: ends after it starts, and so on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleInput {
+    pub starts_at: String,
+    pub ends_at: String,
+    pub sale_price_cents: i64,
+    pub per_customer_limit: Option<i64>,
+    pub waiting_room: bool,
+    pub hold_seconds: i64,
+    pub pay_seconds: i64,
+}
+
+/// The sale to store, given what is stored and what is in the line — or why not. A running sale
+/// keeps its start, waiting room and per-customer limit (shoppers have queued and bought under
+/// them); its end, price, hold time and payment window may change. A line with people in it keeps its waiting
+/// room.
+pub fn next_sale(
+    current: Option<&SaleSettings>,
+    input: &SaleInput,
+    in_line: i64,
+    price_cents: i64,
+    now: &str,
+) -> Result<SaleSettings, String> {
+    if input.sale_price_cents > price_cents {
+        return Err(format!(
+            "The sale price ({}) is above the normal price ({}).",
+            money(input.sale_price_cents),
+            money(price_cents)
+        ));
+    }
+    if input.ends_at.as_str() <= now {
+        return Err("The sale's end is in the past.".to_owned());
+    }
+    match current.map(|c| (c, c.phase(now))) {
+        Some((current, SalePhase::Live)) => {
+            if input.ends_at.as_str() <= current.starts_at.as_str() {
+                return Err("The sale's end is before its start.".to_owned());
+            }
+            Ok(SaleSettings {
+                starts_at: current.starts_at.clone(),
+                ends_at: input.ends_at.clone(),
+                sale_price_cents: input.sale_price_cents,
+                per_customer_limit: current.per_customer_limit,
+                waiting_room: current.waiting_room,
+                hold_seconds: input.hold_seconds,
+                pay_seconds: input.pay_seconds,
+            })
+        }
+        _ => {
+            if in_line > 0 && !input.waiting_room {
+                return Err(format!(
+                    "{in_line} shoppers are in the waiting line: the waiting room stays on."
+                ));
+            }
+            if input.ends_at <= input.starts_at {
+                return Err("The sale's end is before its start.".to_owned());
+            }
+            Ok(SaleSettings {
+                starts_at: input.starts_at.clone(),
+                ends_at: input.ends_at.clone(),
+                sale_price_cents: input.sale_price_cents,
+                per_customer_limit: input.per_customer_limit,
+                waiting_room: input.waiting_room,
+                hold_seconds: input.hold_seconds,
+                pay_seconds: input.pay_seconds,
+            })
+        }
+    }
+}
+
+fn money(cents: i64) -> String {
+    Money::from_cents(cents).map_or_else(|| format!("{cents} ¢"), |m| m.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(starts: &str, ends: &str) -> SaleInput {
+        SaleInput {
+            starts_at: starts.to_owned(),
+            ends_at: ends.to_owned(),
+            sale_price_cents: 900,
+            per_customer_limit: Some(2),
+            waiting_room: true,
+            hold_seconds: 300,
+            pay_seconds: 900,
+        }
+    }
+
+    const NOW: &str = "2026-12-02T12:00:00.000Z";
+
+    #[test]
+    fn a_new_sale_takes_the_form_as_it_is() {
+        let asked = input("2026-12-03T09:00:00.000Z", "2026-12-04T09:00:00.000Z");
+        let sale = next_sale(None, &asked, 0, 1000, NOW).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sale.starts_at, asked.starts_at);
+        assert_eq!(sale.per_customer_limit, Some(2));
+    }
+
+    #[test]
+    fn a_running_sale_keeps_its_start_waiting_room_and_limit() {
+        let running = SaleSettings {
+            starts_at: "2026-12-01T09:00:00.000Z".into(),
+            ends_at: "2026-12-05T09:00:00.000Z".into(),
+            sale_price_cents: 800,
+            per_customer_limit: Some(1),
+            waiting_room: true,
+            hold_seconds: 300,
+            pay_seconds: 900,
+        };
+        let mut asked = input("2026-12-03T09:00:00.000Z", "2026-12-02T18:00:00.000Z");
+        asked.waiting_room = false;
+        asked.per_customer_limit = None;
+        asked.hold_seconds = 600;
+        asked.pay_seconds = 1800;
+        let sale =
+            next_sale(Some(&running), &asked, 40, 1000, NOW).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sale.starts_at, running.starts_at);
+        assert!(sale.waiting_room);
+        assert_eq!(sale.per_customer_limit, Some(1));
+        assert_eq!(sale.ends_at, "2026-12-02T18:00:00.000Z");
+        assert_eq!((sale.sale_price_cents, sale.hold_seconds), (900, 600));
+        assert_eq!(sale.pay_seconds, 1800, "the payment window may change");
+    }
+
+    #[test]
+    fn the_rules_refuse_what_would_strand_shoppers_or_make_no_sense() {
+        let upcoming = SaleSettings {
+            starts_at: "2026-12-03T09:00:00.000Z".into(),
+            ends_at: "2026-12-05T09:00:00.000Z".into(),
+            sale_price_cents: 800,
+            per_customer_limit: None,
+            waiting_room: true,
+            hold_seconds: 300,
+            pay_seconds: 900,
+        };
+        let mut off = input("2026-12-03T09:00:00.000Z", "2026-12-04T09:00:00.000Z");
+        off.waiting_room = false;
+        assert!(
+            next_sale(Some(&upcoming), &off, 3, 1000, NOW).is_err(),
+            "people in line"
+        );
+        assert!(
+            next_sale(Some(&upcoming), &off, 0, 1000, NOW).is_ok(),
+            "empty line"
+        );
+        let past = input("2026-11-01T09:00:00.000Z", "2026-11-02T09:00:00.000Z");
+        assert!(
+            next_sale(None, &past, 0, 1000, NOW).is_err(),
+            "ends in the past"
+        );
+        let backwards = input("2026-12-04T09:00:00.000Z", "2026-12-03T09:00:00.000Z");
+        assert!(
+            next_sale(None, &backwards, 0, 1000, NOW).is_err(),
+            "ends before it starts"
+        );
+        let dear = input("2026-12-03T09:00:00.000Z", "2026-12-04T09:00:00.000Z");
+        assert!(
+            next_sale(None, &dear, 0, 500, NOW).is_err(),
+            "above the normal price"
+        );
+    }
+}
