@@ -35,15 +35,8 @@ pub async fn require_owner(
     let body = if matches!(parts.method, Method::GET | Method::HEAD) {
         body
     } else {
-        let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-            Ok(bytes) => bytes,
-            Err(_) => {
-                let most = MAX_BODY_BYTES / (1024 * 1024);
-                return AdminError::TooLarge(format!(
-                    "The request is too large (at most {most} MB)."
-                ))
-                .into_response();
-            }
+        let Some(bytes) = read_within_limit(body).await else {
+            return too_large();
         };
         let sent = sent_csrf(&parts.headers, &bytes).await.unwrap_or_default();
         if let Err(e) = owner.check_csrf(&sent) {
@@ -54,6 +47,36 @@ pub async fn require_owner(
     };
     parts.extensions.insert(owner);
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// The body, or `None` when it is over [`MAX_BODY_BYTES`]. An oversized body is still read (and
+/// dropped) up to four times the limit, so the browser, which sends it all before it listens,
+/// gets the 413 page rather than a broken connection.
+async fn read_within_limit(body: Body) -> Option<Bytes> {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut kept = Vec::new();
+    let mut seen = 0_usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map(|f| f.into_data()) else {
+            return None;
+        };
+        let Ok(data) = data else { continue };
+        seen = seen.saturating_add(data.len());
+        if seen > 4 * MAX_BODY_BYTES {
+            return None;
+        }
+        if seen <= MAX_BODY_BYTES {
+            kept.extend_from_slice(&data);
+        }
+    }
+    (seen <= MAX_BODY_BYTES).then(|| Bytes::from(kept))
+}
+
+/// 413: the request is larger than any owner's form.
+fn too_large() -> Response {
+    let most = MAX_BODY_BYTES / (1024 * 1024);
+    AdminError::TooLarge(format!("The request is too large (at most {most} MB).")).into_response()
 }
 
 #[derive(Deserialize)]
