@@ -48,14 +48,69 @@ impl CheckoutRules {
     }
 }
 
-/// Storage failed for a reason that is not the caller's fault.
-#[derive(Debug, thiserror::Error)]
+/// Storage failed for a reason that is not the caller's fault. The driver's error is kept whole
+/// as the source, for the log; shoppers are only told "busy" or "our fault".
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    /// Temporarily unable to serve (pool exhausted, database busy): worth a retry.
+    /// Temporarily unable to serve (pool exhausted, database busy or unreachable): worth a retry.
     #[error("storage is busy: {0}")]
-    Busy(String),
+    Busy(#[source] Cause),
     #[error("storage failed: {0}")]
-    Unexpected(String),
+    Unexpected(#[source] Cause),
+    /// Another server committed this idempotency key first (Postgres, several servers): the desk
+    /// undoes this attempt and answers with that server's order.
+    #[error("the idempotency key was committed by another server meanwhile")]
+    KeyRaced,
+}
+
+impl StoreError {
+    pub fn busy(cause: impl Into<Cause>) -> StoreError {
+        StoreError::Busy(cause.into())
+    }
+
+    pub fn unexpected(cause: impl Into<Cause>) -> StoreError {
+        StoreError::Unexpected(cause.into())
+    }
+}
+
+/// What went wrong underneath a [`StoreError`]: the driver's error (with its own sources), or a
+/// sentence when the store itself found something wrong.
+#[derive(Debug, Clone)]
+pub struct Cause(std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl Cause {
+    pub fn of(error: impl std::error::Error + Send + Sync + 'static) -> Cause {
+        Cause(std::sync::Arc::new(error))
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// A sentence the store wrote itself.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Said(String);
+
+impl From<String> for Cause {
+    fn from(text: String) -> Cause {
+        Cause::of(Said(text))
+    }
+}
+
+impl From<&str> for Cause {
+    fn from(text: &str) -> Cause {
+        Cause::of(Said(text.to_owned()))
+    }
 }
 
 /// Why an order was not placed.

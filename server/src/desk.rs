@@ -71,15 +71,15 @@ impl<J: Send + 'static, O: Send + 'static> Desk<J, O> {
             .try_send(Ticket { job, reply })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
-                    StoreError::Busy("the order desk queue is full".into())
+                    StoreError::busy("the order desk queue is full")
                 }
                 mpsc::error::TrySendError::Closed(_) => {
-                    StoreError::Busy("the order desk has stopped".into())
+                    StoreError::busy("the order desk has stopped")
                 }
             })?;
         answer
             .await
-            .map_err(|_| StoreError::Unexpected("the order desk stopped before answering".into()))?
+            .map_err(|_| StoreError::unexpected("the order desk stopped before answering"))?
     }
 }
 
@@ -108,13 +108,13 @@ async fn run<W: BatchWriter>(
                     "batch writer answered the wrong number of jobs"
                 );
                 fail_all(replies, || {
-                    StoreError::Unexpected("order desk bookkeeping error".into())
+                    StoreError::unexpected("order desk bookkeeping error")
                 });
             }
             Err(e) => {
                 tracing::warn!(size, error = %e, "batch not committed; callers told to retry");
                 fail_all(replies, || {
-                    StoreError::Busy(format!("batch not committed: {e}"))
+                    StoreError::busy(format!("batch not committed: {e}"))
                 });
             }
         }
@@ -173,7 +173,7 @@ mod tests {
             let mut shop = self
                 .0
                 .lock()
-                .map_err(|_| StoreError::Unexpected("poisoned".into()))?;
+                .map_err(|_| StoreError::unexpected("poisoned"))?;
             let keys: Vec<String> = orders
                 .iter()
                 .map(|o| o.idempotency_key.as_str().to_owned())
@@ -225,7 +225,7 @@ mod tests {
             }
             if shop.fail_next_commit {
                 shop.fail_next_commit = false;
-                return Err(StoreError::Unexpected("disk full".into()));
+                return Err(StoreError::unexpected("disk full"));
             }
             shop.stock = stock;
             shop.keys = new_keys;
@@ -377,7 +377,7 @@ mod tests {
                 .go
                 .acquire()
                 .await
-                .map_err(|_| StoreError::Unexpected("closed".into()))?;
+                .map_err(|_| StoreError::unexpected("closed"))?;
             Ok(orders
                 .iter()
                 .map(|_| Err(CheckoutError::KeyReused))

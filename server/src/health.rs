@@ -52,25 +52,25 @@ mod tests {
     #[async_trait]
     impl Store for Down {
         async fn products(&self) -> Result<Vec<ProductView>, StoreError> {
-            Err(StoreError::Busy("down".into()))
+            Err(StoreError::busy("down"))
         }
         async fn product(&self, _: &ProductKey) -> Result<Option<ProductView>, StoreError> {
-            Err(StoreError::Busy("down".into()))
+            Err(StoreError::busy("down"))
         }
         async fn products_by_ids(&self, _: &[i64]) -> Result<Vec<ProductView>, StoreError> {
-            Err(StoreError::Busy("down".into()))
+            Err(StoreError::busy("down"))
         }
         async fn place_order(&self, _: NewOrder) -> Result<OrderView, CheckoutError> {
-            Err(StoreError::Busy("down".into()).into())
+            Err(StoreError::busy("down").into())
         }
         async fn order(&self, _: &OrderCode) -> Result<Option<OrderView>, StoreError> {
-            Err(StoreError::Busy("down".into()))
+            Err(StoreError::busy("down"))
         }
         async fn ping(&self) -> Result<(), StoreError> {
-            Err(StoreError::Busy("the database is unreachable".into()))
+            Err(StoreError::busy("the database is unreachable"))
         }
         async fn checkout_rules(&self) -> Result<app::store::CheckoutRules, StoreError> {
-            Err(StoreError::Busy("down".into()))
+            Err(StoreError::busy("down"))
         }
     }
 

@@ -11,6 +11,10 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(%detail, "storage busy; shedding");
                 ApiError::overloaded(2)
             }
+            StoreError::KeyRaced => {
+                tracing::warn!("an order's key raced another server's past the desk; shedding");
+                ApiError::overloaded(1)
+            }
             StoreError::Unexpected(detail) => {
                 tracing::error!(%detail, "storage failed");
                 ApiError::internal()

@@ -75,7 +75,7 @@ impl Line {
             line_total_cents: self
                 .unit_price_cents
                 .checked_mul(self.units())
-                .ok_or_else(|| StoreError::Unexpected("line total overflows".into()))?,
+                .ok_or_else(|| StoreError::unexpected("line total overflows"))?,
         })
     }
 }
@@ -242,6 +242,6 @@ pub fn replay_allowed(stored_fingerprint: &str, fingerprint: &str) -> Result<(),
 pub fn order_total(lines: &[OrderLineView]) -> Result<i64, StoreError> {
     lines.iter().try_fold(0_i64, |sum, l| {
         sum.checked_add(l.line_total_cents)
-            .ok_or_else(|| StoreError::Unexpected("order total overflows".into()))
+            .ok_or_else(|| StoreError::unexpected("order total overflows"))
     })
 }

@@ -482,7 +482,7 @@ pub async fn setup(
         .run(move || password::hash_now(&password))
         .await
         .map_err(|_| AdminError::LoginBusy)?
-        .map_err(|e| AdminError::Store(app::store::StoreError::Unexpected(e)))?;
+        .map_err(|e| AdminError::Store(app::store::StoreError::unexpected(e)))?;
     let now = system_now();
     // decided in one statement: two people racing through setup make one owner
     if !state.db.add_owner(&email, &hash, now.text(), true).await? {

@@ -99,7 +99,7 @@ impl Store for CatalogueCache {
                 return rules
                     .as_ref()
                     .map(|r| r.as_ref().clone())
-                    .map_err(|e| StoreError::Busy(e.clone()));
+                    .map_err(|e| StoreError::busy(e.clone()));
             }
         }
         // orders wait on this read: when the database is away, say so quickly rather than
@@ -110,7 +110,7 @@ impl Store for CatalogueCache {
             Err(_) => Err("the checkout rules could not be read in time".to_owned()),
         };
         *latest = Some((Instant::now(), read.clone()));
-        read.map(|r| r.as_ref().clone()).map_err(StoreError::Busy)
+        read.map(|r| r.as_ref().clone()).map_err(StoreError::busy)
     }
 }
 
@@ -143,7 +143,7 @@ mod tests {
             }])
         }
         async fn product(&self, _: &ProductKey) -> Result<Option<ProductView>, StoreError> {
-            Err(StoreError::Unexpected("the cache should answer".into()))
+            Err(StoreError::unexpected("the cache should answer"))
         }
         async fn products_by_ids(&self, _: &[i64]) -> Result<Vec<ProductView>, StoreError> {
             Ok(Vec::new())

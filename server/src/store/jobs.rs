@@ -25,7 +25,7 @@ pub(crate) enum WriteOutcome {
 }
 
 fn wrong_outcome() -> StoreError {
-    StoreError::Unexpected("the desk answered a different kind of job".into())
+    StoreError::unexpected("the desk answered a different kind of job")
 }
 
 /// Places an order through the desk. The desk's writer task owns the transaction: if the
@@ -180,7 +180,7 @@ macro_rules! desk_backed {
             ) -> Result<app::store::TicketInfo, app::store::JoinError> {
                 let ticket_id = $crate::store::jobs::join(&self.desk, request).await?;
                 self.ticket(ticket_id).await?.ok_or_else(|| {
-                    app::store::StoreError::Unexpected("a committed ticket is missing".into())
+                    app::store::StoreError::unexpected("a committed ticket is missing")
                         .into()
                 })
             }

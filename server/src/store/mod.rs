@@ -14,7 +14,7 @@ pub use postgres::PgStore;
 
 pub use sqlite::SqliteStore;
 
-use app::store::StoreError;
+use app::store::{Cause, StoreError};
 
 /// Sorts a database failure into "busy, try again" and "broken".
 pub(crate) fn classify(e: sqlx::Error) -> StoreError {
@@ -24,7 +24,7 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
-        | sqlx::Error::WorkerCrashed => StoreError::Busy(e.to_string()),
+        | sqlx::Error::WorkerCrashed => StoreError::busy(Cause::of(e)),
         // Postgres: serialization failure, deadlock, lock or statement timeout, too many
         // connections, shutting down, connection exceptions (class 08)
         sqlx::Error::Database(db)
@@ -35,12 +35,12 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
                 ) || c.starts_with("08")
             }) =>
         {
-            StoreError::Busy(e.to_string())
+            StoreError::busy(Cause::of(e))
         }
         // SQLITE_BUSY (5) / SQLITE_LOCKED (6): only if busy_timeout ran out
         sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5" | "6" | "517")) => {
-            StoreError::Busy(e.to_string())
+            StoreError::busy(Cause::of(e))
         }
-        _ => StoreError::Unexpected(e.to_string()),
+        _ => StoreError::unexpected(Cause::of(e)),
     }
 }

@@ -146,7 +146,7 @@ pub(crate) fn hold_facts(id: i64, row: HoldRow) -> Result<HoldFacts, StoreError>
         quantity,
         unit_price_cents,
         state: HoldState::parse(&state)
-            .ok_or_else(|| StoreError::Unexpected(format!("unknown hold state {state}")))?,
+            .ok_or_else(|| StoreError::unexpected(format!("unknown hold state {state}")))?,
         expires_at,
     })
 }

@@ -31,7 +31,7 @@ macro_rules! sql_reads {
             .await
             .map_err($crate::store::classify)?;
             let status = app::domain::OrderStatus::parse(&status)
-                .ok_or_else(|| app::store::StoreError::Unexpected(format!("unknown order status {status}")))?;
+                .ok_or_else(|| app::store::StoreError::unexpected(format!("unknown order status {status}")))?;
             let lines = lines
                 .into_iter()
                 .map(|(product_id, product_name, unit_price_cents, quantity)| {
@@ -40,7 +40,7 @@ macro_rules! sql_reads {
                         product_name,
                         unit_price_cents,
                         quantity: u32::try_from(quantity)
-                            .map_err(|_| app::store::StoreError::Unexpected("bad stored quantity".into()))?,
+                            .map_err(|_| app::store::StoreError::unexpected("bad stored quantity"))?,
                         line_total_cents: unit_price_cents.saturating_mul(quantity),
                     })
                 })
@@ -107,7 +107,7 @@ macro_rules! sql_reads {
             };
             use app::rules::TicketState;
             let ticket_state = TicketState::parse(&state).ok_or_else(|| {
-                app::store::StoreError::Unexpected(format!(
+                app::store::StoreError::unexpected(format!(
                     "ticket {ticket_id} in an unknown state {state}"
                 ))
             })?;
@@ -136,7 +136,7 @@ macro_rules! sql_reads {
                 (TicketState::Expired, ..) => app::store::Standing::Expired,
                 (TicketState::Left, ..) => app::store::Standing::Left,
                 (other, ..) => {
-                    return Err(app::store::StoreError::Unexpected(format!(
+                    return Err(app::store::StoreError::unexpected(format!(
                         "ticket {ticket_id} in an impossible state {other}"
                     )))
                 }
@@ -147,7 +147,7 @@ macro_rules! sql_reads {
                 product_name,
                 product_slug,
                 quantity: u32::try_from(quantity)
-                    .map_err(|_| app::store::StoreError::Unexpected("bad stored quantity".into()))?,
+                    .map_err(|_| app::store::StoreError::unexpected("bad stored quantity"))?,
                 standing,
             }))
         }

@@ -460,14 +460,16 @@ pub async fn upload_picture(
             other => AdminError::BadInput(other.to_string()),
         })?;
         pictures::store(&dir, &web).map_err(|e| {
-            AdminError::Store(app::store::StoreError::Unexpected(format!(
+            AdminError::Store(app::store::StoreError::unexpected(format!(
                 "cannot store a picture in {}: {e}",
                 dir.display()
             )))
         })
     })
     .await
-    .map_err(|e| AdminError::Store(app::store::StoreError::Unexpected(e.to_string())))??;
+    .map_err(|e| {
+        AdminError::Store(app::store::StoreError::unexpected(app::store::Cause::of(e)))
+    })??;
     let (Some(small), Some(large)) = (stored.first(), stored.get(1)) else {
         return Err(AdminError::Store(app::store::StoreError::Unexpected(
             "a picture was stored without its sizes".into(),

@@ -216,7 +216,7 @@ async fn write(
         order_ids
             .get(code.as_str())
             .copied()
-            .ok_or_else(|| StoreError::Unexpected("an inserted order has no id".into()))
+            .ok_or_else(|| StoreError::unexpected("an inserted order has no id"))
     };
 
     let mut line_orders = Vec::new();

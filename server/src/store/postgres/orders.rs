@@ -12,9 +12,6 @@ use app::rules::{self, HoldFacts, HoldState, Line, ProductFacts, SaleFacts, Tick
 use app::store::{CheckoutError, StoreError};
 use sqlx::PgConnection;
 
-/// The sign that another server committed the same idempotency key first.
-pub(super) const KEY_RACED: &str = "idempotency key committed by another server meanwhile";
-
 pub(super) async fn place_in_tx(
     c: &mut PgConnection,
     order: &NewOrder,
@@ -76,7 +73,7 @@ pub(super) async fn place_in_tx(
     .await
     .map_err(classify)?;
     if recorded.is_none() {
-        return Err(StoreError::Busy(KEY_RACED.to_owned()).into());
+        return Err(StoreError::KeyRaced.into());
     }
     let customer = &order.customer;
     Ok(OrderView {
@@ -109,10 +106,10 @@ async fn replay(
         return Ok(None);
     };
     rules::replay_allowed(&hash, fingerprint)?;
-    let code = OrderCode::parse(&code).map_err(StoreError::Unexpected)?;
+    let code = OrderCode::parse(&code).map_err(StoreError::unexpected)?;
     let order = super::reads::load_order(c, &code)
         .await?
-        .ok_or_else(|| StoreError::Unexpected("idempotency key without its order".into()))?;
+        .ok_or_else(|| StoreError::unexpected("idempotency key without its order"))?;
     Ok(Some(order))
 }
 
@@ -178,7 +175,7 @@ async fn take_stock(
         .await
         .map_err(classify)?;
     if done.rows_affected() != 1 {
-        return Err(StoreError::Unexpected("stock changed under its row lock".into()).into());
+        return Err(StoreError::unexpected("stock changed under its row lock").into());
     }
     if line.counts_against_limit {
         add_units(c, product_id, phone_key, line.units()).await?;
@@ -293,5 +290,5 @@ async fn insert_order(
             return Ok((id, code));
         }
     }
-    Err(StoreError::Unexpected("could not find a free order code".into()).into())
+    Err(StoreError::unexpected("could not find a free order code").into())
 }

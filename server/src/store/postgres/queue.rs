@@ -102,7 +102,7 @@ pub(super) async fn leave_in_tx(
         return Ok(());
     };
     let state = TicketState::parse(&state)
-        .ok_or_else(|| StoreError::Unexpected(format!("unknown ticket state {state}")))?;
+        .ok_or_else(|| StoreError::unexpected(format!("unknown ticket state {state}")))?;
     match (state, hold_id) {
         (TicketState::Waiting, _) => {}
         (TicketState::Admitted, Some(hold_id)) => {

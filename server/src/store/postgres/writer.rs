@@ -5,7 +5,7 @@
 
 use super::bulk::place_plain_orders;
 use super::classify;
-use super::orders::{place_in_tx, KEY_RACED};
+use super::orders::place_in_tx;
 use super::queue::{admission_round, join_in_tx, leave_in_tx};
 use crate::desk::BatchWriter;
 use crate::store::clock::Clock;
@@ -51,14 +51,14 @@ impl PgBatchWriter {
             };
             let conn = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
                 .await
-                .map_err(|_| StoreError::Busy("cannot reach the database in time".into()))?
+                .map_err(|_| StoreError::busy("cannot reach the database in time"))?
                 // whatever stops a connection being made (refused, cut mid-handshake) passes
-                .map_err(|e| StoreError::Busy(format!("cannot connect to the database: {e}")))?;
+                .map_err(|e| StoreError::busy(format!("cannot connect to the database: {e}")))?;
             self.conn = Some(conn);
         }
         self.conn
             .as_mut()
-            .ok_or_else(|| StoreError::Unexpected("writer connection vanished".into()))
+            .ok_or_else(|| StoreError::unexpected("writer connection vanished"))
     }
 }
 
@@ -126,7 +126,7 @@ impl PgBatchWriter {
 }
 
 fn raced<T>(outcome: &Result<T, CheckoutError>) -> bool {
-    matches!(outcome, Err(CheckoutError::Store(StoreError::Busy(m))) if m == KEY_RACED)
+    matches!(outcome, Err(CheckoutError::Store(StoreError::KeyRaced)))
 }
 
 async fn finish_savepoint(c: &mut PgConnection, undo: bool) -> Result<(), StoreError> {

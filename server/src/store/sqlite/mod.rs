@@ -17,7 +17,7 @@ use crate::store::clock::{fingerprint_hash, Clock, Now};
 use crate::store::jobs::{self, WriteDesk};
 use crate::store::rows::{product_views, ProductRow, PRODUCT_COLUMNS, PRODUCT_TABLES};
 use app::domain::{NewOrder, OrderCode, OrderView, ProductImage, ProductView};
-use app::store::{CheckoutError, CheckoutRules, ProductKey, Store, StoreError};
+use app::store::{Cause, CheckoutError, CheckoutRules, ProductKey, Store, StoreError};
 use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -30,9 +30,9 @@ use writer::{SqliteBatchWriter, WriterConnection};
 fn db_error(e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-            StoreError::Busy(e.to_string())
+            StoreError::busy(Cause::of(e))
         }
-        _ => StoreError::Unexpected(e.to_string()),
+        _ => StoreError::unexpected(Cause::of(e)),
     }
 }
 
@@ -130,7 +130,7 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || {
             let c = conn
                 .lock()
-                .map_err(|_| StoreError::Unexpected("the writer connection is poisoned".into()))?;
+                .map_err(|_| StoreError::unexpected("the writer connection is poisoned"))?;
             let read = |pragma: &str| -> Result<rusqlite::types::Value, StoreError> {
                 c.pragma_query_value(None, pragma, |r| r.get(0))
                     .map_err(db_error)
@@ -150,7 +150,7 @@ impl SqliteStore {
             })
         })
         .await
-        .map_err(|e| StoreError::Unexpected(e.to_string()))?
+        .map_err(|e| StoreError::unexpected(Cause::of(e)))?
     }
 
     /// The setup pool, for seeding and for tests that set up data.

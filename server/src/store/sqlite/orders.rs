@@ -158,9 +158,9 @@ fn load_order(c: &Connection, order_id: i64) -> Result<OrderView, StoreError> {
         .and_then(Iterator::collect::<Result<Vec<_>, _>>)
         .map_err(db_error)?;
     Ok(OrderView {
-        order_code: OrderCode::parse(&code).map_err(StoreError::Unexpected)?,
+        order_code: OrderCode::parse(&code).map_err(StoreError::unexpected)?,
         status: OrderStatus::parse(&status)
-            .ok_or_else(|| StoreError::Unexpected(format!("unknown order status {status}")))?,
+            .ok_or_else(|| StoreError::unexpected(format!("unknown order status {status}")))?,
         total_cents,
         lines,
         customer_name,
@@ -231,7 +231,7 @@ fn take_stock(
         .and_then(|mut s| s.execute(params![line.units(), product_id]))
         .map_err(db_error)?;
     if done != 1 {
-        return Err(StoreError::Unexpected("stock changed inside the write lock".into()).into());
+        return Err(StoreError::unexpected("stock changed inside the write lock").into());
     }
     if line.counts_against_limit {
         add_units(c, product_id, phone_key, line.units())?;
@@ -365,5 +365,5 @@ fn insert_order(
             return Ok((id, code));
         }
     }
-    Err(StoreError::Unexpected("could not find a free order code".into()).into())
+    Err(StoreError::unexpected("could not find a free order code").into())
 }

@@ -340,5 +340,5 @@ fn set_state(
 
 fn ticket_state(text: &str) -> Result<TicketState, StoreError> {
     TicketState::parse(text)
-        .ok_or_else(|| StoreError::Unexpected(format!("unknown ticket state {text}")))
+        .ok_or_else(|| StoreError::unexpected(format!("unknown ticket state {text}")))
 }

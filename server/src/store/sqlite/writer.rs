@@ -50,11 +50,11 @@ impl BatchWriter for SqliteBatchWriter {
         tokio::task::spawn_blocking(move || {
             let mut conn = conn
                 .lock()
-                .map_err(|_| StoreError::Unexpected("the writer connection is poisoned".into()))?;
+                .map_err(|_| StoreError::unexpected("the writer connection is poisoned"))?;
             apply(&mut conn, &jobs, &now)
         })
         .await
-        .map_err(|e| StoreError::Unexpected(format!("the writer thread failed: {e}")))?
+        .map_err(|e| StoreError::unexpected(format!("the writer thread failed: {e}")))?
     }
 }
 
