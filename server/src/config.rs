@@ -17,6 +17,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Fill an empty database with the demo catalogue (`HOLDFAST_SEED_DEMO`, default true).
     pub seed_demo: bool,
+    /// Where the desk, the reads, the usher and the expiry read the time: the system clock; a
+    /// test sets its own (not from the environment).
+    pub clock: app::rules::Clock,
     /// Orders being placed at once before new ones are told to retry (`HOLDFAST_MAX_ORDERS_IN_FLIGHT`).
     pub max_orders_in_flight: usize,
     /// How stale the catalogue on listing and product pages may be (`HOLDFAST_CATALOGUE_CACHE_MS`,
@@ -147,6 +150,7 @@ impl Config {
                 .into(),
             database_url: get("DATABASE_URL").filter(|u| !u.is_empty()),
             seed_demo: parse_bool(get("HOLDFAST_SEED_DEMO"), true, "HOLDFAST_SEED_DEMO")?,
+            clock: app::rules::Clock::system(),
             max_orders_in_flight,
             secure_cookies: parse_bool(
                 get("HOLDFAST_SECURE_COOKIES"),

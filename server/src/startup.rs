@@ -52,9 +52,9 @@ impl Backend {
     async fn open(config: &Config) -> anyhow::Result<Backend> {
         let url = config.database_url();
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres(PgStore::open(&url).await?)
+            Backend::Postgres(PgStore::open_with_clock(&url, config.clock.clone()).await?)
         } else if url.starts_with("sqlite:") {
-            Backend::Sqlite(SqliteStore::open(&url).await?)
+            Backend::Sqlite(SqliteStore::open_with_clock(&url, config.clock.clone()).await?)
         } else {
             anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://");
         };
@@ -173,6 +173,7 @@ impl Application {
             admin.clone(),
             config.unpaid_expiry,
             config.expiry_check,
+            config.clock.clone(),
         );
         let router = router(state, limits, admin.clone(), &config);
         let listener = TcpListener::bind(config.addr)

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::owner::{csrf, first_owner, get_with, post_form, shop};
+use common::owner::{csrf, first_owner, get_with, post_form, shop, shop_at};
 use common::{key, order_body, Kind, Sale, TestApp};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -143,7 +143,7 @@ async fn standing(app: &TestApp, ticket: &str) -> Value {
 }
 
 async fn a_paused_line_admits_nobody_keeps_its_order_and_lets_no_hold_run_out(kind: Kind) {
-    let app = shop(kind).await;
+    let app = shop_at(kind, app::rules::Clock::stopped_at(chrono::Utc::now())).await;
     let owner = first_owner(&app).await;
     app.set_stock(2, 1).await;
     app.set_sale(
@@ -160,8 +160,10 @@ async fn a_paused_line_admits_nobody_keeps_its_order_and_lets_no_hold_run_out(ki
     let b = join(&app, "+1 555 000 0002").await;
     let c = join(&app, "+1 555 000 0003").await;
     let (bt, ct) = (b["ticket"].as_str().unwrap(), c["ticket"].as_str().unwrap());
-    // well past A's 2-second hold, with the usher running every 100 ms
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // well past A's 2-second hold on the shop's clock; then a few of the usher's rounds (every
+    // 100 ms) run at that time
+    app.clock.advance(Duration::from_secs(3));
+    tokio::time::sleep(Duration::from_millis(400)).await;
     let a_now = standing(&app, a["ticket"].as_str().unwrap()).await;
     assert_eq!(
         a_now["state"], "admitted",

@@ -362,10 +362,11 @@ async fn unpaid_orders_expire_exactly_once_with_two_passes_racing(kind: Kind) {
         common::shop::Db::Pg(p) => (AdminDb::Postgres(p.clone()), AdminDb::Postgres(p.clone())),
     };
     let day = Some(Duration::from_secs(86_400));
-    let (x, y) = tokio::join!(expire_unpaid(&a, day), expire_unpaid(&b, day));
+    let now = app.clock.now();
+    let (x, y) = tokio::join!(expire_unpaid(&a, day, &now), expire_unpaid(&b, day, &now));
     assert_eq!(x.unwrap() + y.unwrap(), 20, "each stale unpaid order once");
     assert_eq!(
-        expire_unpaid(&a, day).await.unwrap(),
+        expire_unpaid(&a, day, &app.clock.now()).await.unwrap(),
         0,
         "nothing left to expire"
     );

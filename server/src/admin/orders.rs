@@ -531,13 +531,14 @@ pub fn spawn_expiry(
     state: Arc<AdminState>,
     after: Option<Duration>,
     every: Duration,
+    clock: crate::store::clock::Clock,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match expire_unpaid(&state.db, after).await {
+            match expire_unpaid(&state.db, after, &clock.now()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(expired = n, "unpaid orders cancelled and restocked"),
                 Err(e) => tracing::warn!(error = %e, "unpaid-order expiry failed; will retry"),
@@ -553,8 +554,8 @@ const PER_PASS: i64 = 200;
 pub async fn expire_unpaid(
     db: &super::db::AdminDb,
     after: Option<Duration>,
+    now: &Now,
 ) -> Result<u64, app::store::StoreError> {
-    let now = system_now();
     let mut cancelled = 0;
     for window in db.sale_pay_windows().await? {
         let cutoff = now.plus_secs(-window);
@@ -565,12 +566,12 @@ pub async fn expire_unpaid(
             "expiry: sale order unpaid after {} min",
             (window / 60).max(1)
         );
-        cancelled += cancel_unpaid(db, &codes, &why, &now).await?;
+        cancelled += cancel_unpaid(db, &codes, &why, now).await?;
     }
     if let Some(after) = after {
         let cutoff = now.plus_secs(-i64::try_from(after.as_secs()).unwrap_or(i64::MAX / 2));
         let codes = db.unpaid_before(&cutoff, PER_PASS).await?;
-        cancelled += cancel_unpaid(db, &codes, "expiry: unpaid past the deadline", &now).await?;
+        cancelled += cancel_unpaid(db, &codes, "expiry: unpaid past the deadline", now).await?;
     }
     Ok(cancelled)
 }

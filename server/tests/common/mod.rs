@@ -20,6 +20,8 @@ pub struct TestApp {
     /// A separate connection to the same database file, for assertions.
     /// The same database, for setting up and checking what really happened.
     pub db: shop::Db,
+    /// The server's clock (the system's, unless the test set its own with [`spawn_on_at`]).
+    pub clock: app::rules::Clock,
     _dir: tempfile::TempDir,
     _pg: Option<shop::PgDatabase>,
 }
@@ -65,6 +67,11 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
 
 /// The real server on port 0, on a fresh SQLite file or a fresh Postgres database.
 pub async fn spawn_on(kind: Kind, extra: &[(&str, &str)]) -> TestApp {
+    spawn_on_at(kind, extra, app::rules::Clock::system()).await
+}
+
+/// [`spawn_on`], the server's desk, reads, usher and expiry reading the time from `clock`.
+pub async fn spawn_on_at(kind: Kind, extra: &[(&str, &str)], clock: app::rules::Clock) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut env: HashMap<String, String> = HashMap::new();
     env.insert("HOLDFAST_ADDR".into(), "127.0.0.1:0".into());
@@ -83,7 +90,8 @@ pub async fn spawn_on(kind: Kind, extra: &[(&str, &str)]) -> TestApp {
     for (k, v) in extra {
         env.insert((*k).into(), (*v).into());
     }
-    let config = Config::from_lookup(|k| env.get(k).cloned()).expect("config");
+    let mut config = Config::from_lookup(|k| env.get(k).cloned()).expect("config");
+    config.clock = clock.clone();
     let db_url = config.database_url();
     let app = Application::build(config).await.expect("app builds");
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -110,6 +118,7 @@ pub async fn spawn_on(kind: Kind, extra: &[(&str, &str)]) -> TestApp {
         base,
         client,
         db,
+        clock,
         _dir: dir,
         _pg: pg,
     }

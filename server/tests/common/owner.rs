@@ -12,6 +12,11 @@ pub async fn shop(kind: Kind) -> TestApp {
     spawn_on(kind, &[("HOLDFAST_SECRET", SECRET)]).await
 }
 
+/// [`shop`] on a clock the test moves.
+pub async fn shop_at(kind: Kind, clock: app::rules::Clock) -> TestApp {
+    super::spawn_on_at(kind, &[("HOLDFAST_SECRET", SECRET)], clock).await
+}
+
 pub fn setup_code() -> String {
     server::admin::setup_code(SECRET.as_bytes())
 }
