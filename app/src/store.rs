@@ -1,6 +1,7 @@
 //! The storage port the server functions talk to: plain Rust, no web or database types.
 //!
-//! Each backend (SQLite today) implements [`Store`] in the server crate; the server functions only
+//! Each backend (SQLite, Postgres) implements [`Store`] in the server crate, deciding with the
+//! shop's rules (`crate::rules`); the server functions only
 //! ever see `Arc<dyn Store>`.
 
 use crate::domain::{JoinRequest, NewOrder, OrderCode, OrderView, ProductView};

@@ -2,9 +2,10 @@
 //! orders waiting in its bounded queue, applies them in arrival order inside one transaction,
 //! commits once (one fsync for the whole batch), and only then answers each caller.
 //!
-//! Plain Rust: no web or database types, and generic over what a job is (the SQLite writer
-//! takes orders, queue joins and admission rounds). The writer is a [`BatchWriter`]; the SQLite one lives in
-//! `store::sqlite`, and the tests here use an in-memory one.
+//! Plain Rust: no web or database types, and generic over what a job is (the stores' writers
+//! take orders, queue joins, leaves and admission rounds; the Postgres rate limits take client
+//! checks). The writer is a [`BatchWriter`]: `store::sqlite::writer`, `store::postgres::writer`,
+//! and an in-memory one in the tests here.
 
 use app::store::StoreError;
 use async_trait::async_trait;

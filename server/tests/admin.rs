@@ -1,5 +1,7 @@
 //! The owner's side: the first owner, logging in and out, sessions, and the guard on every admin
 //! endpoint — over real HTTP, on SQLite and on Postgres.
+// Test code: a panic is how a test reports failure, so `unwrap`/`expect` are fine here (the
+// workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

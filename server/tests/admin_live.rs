@@ -2,6 +2,8 @@
 //! shop) refuses orders with "paused" and changes nothing; a paused line admits nobody, keeps its
 //! order and lets no hold run out; resuming lets everyone on in order; the control room streams
 //! the shop's figures as server-sent events.
+// Test code: a panic is how a test reports failure, so `unwrap`/`expect` are fine here (the
+// workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -1,6 +1,8 @@
 //! The owner's orders over real HTTP, on SQLite and Postgres: finding them, moving them through
 //! paid → shipped → completed, cancelling with a restock exactly once, the CSV export, and the
 //! expiry of unpaid orders (exactly once, even with two expiry passes racing).
+// Test code: a panic is how a test reports failure, so `unwrap`/`expect` are fine here (the
+// workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -2,6 +2,8 @@
 //! shop then shows and charges), stock adjustments with their reason in the log (and exactly as
 //! many as the stock allows when they race), the per-order limit, archiving, pictures uploaded
 //! and served, and the flash-sale settings with their rules. Every refusal changes nothing.
+// Test code: a panic is how a test reports failure, so `unwrap`/`expect` are fine here (the
+// workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -1,5 +1,7 @@
 //! The JSON API over real HTTP: reading the catalogue, placing and looking up orders, and every
 //! kind of bad input getting a clear 4xx that changes nothing.
+// Test code: a panic is how a test reports failure, so `unwrap`/`expect` are fine here (the
+// workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -1,5 +1,7 @@
 //! Static assets reach phones compressed: the bundles from their precompressed `.br`/`.gz`
 //! copies, pages compressed on the fly.
+// Test code: a panic is how a test reports failure, so `unwrap`/`expect` are fine here (the
+// workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -3,6 +3,8 @@
 //! stolen place in line, order details read with a code alone, slow and idle clients, the
 //! owner's stream outliving the session, raw JSON for a person's form post, what /healthz tells).
 //! Each of these passed an attacker through on the main branch before this suite.
+// Test code: a panic is how a test reports failure, so `unwrap`/`expect` are fine here (the
+// workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

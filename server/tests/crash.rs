@@ -1,5 +1,7 @@
 //! Crash safety with the real server binary as a separate process: `kill -9` in the middle of a
 //! surge loses no acknowledged order, and SIGTERM answers everyone in flight before exiting.
+// Test code: a panic is how a test reports failure, so `unwrap`/`expect` are fine here (the
+// workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -3,6 +3,8 @@
 //! picture headers, and over real HTTP the JSON bodies, form bodies, cookies and tokens of the
 //! shopper's endpoints. Never a panic, never a 5xx; what is refused changes nothing in the
 //! database.
+// Test code: a panic is how a test reports failure, so `unwrap`/`expect` are fine here (the
+// workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -1,5 +1,7 @@
 //! What an operator relies on, against the real server binary: `GET /healthz` for the load
 //! balancer, and `server backup <file>` taking a consistent copy while the shop keeps selling.
+// Test code: a panic is how a test reports failure, so `unwrap`/`expect` are fine here (the
+// workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -6,6 +6,8 @@
 //! `Retry-After` (never hang, never a 500), no acknowledged order is lost, nothing is
 //! half-written, and the server recovers by itself. And a server process killed with `kill -9`
 //! mid-surge loses no acknowledged order. Needs Postgres (CI has it).
+// Test code: a panic is how a test reports failure, so `unwrap`/`expect` are fine here (the
+// workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -2,6 +2,8 @@
 //! pre-start draw, immediate sold-out notice, holds used once and expired once, per-customer
 //! limits under racing orders, and the stock equation stock + sold + held = initial throughout.
 //! Every test runs on SQLite and on Postgres (`contract_tests!`).
+// Test code: a panic is how a test reports failure, so `unwrap`/`expect` are fine here (the
+// workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -1,4 +1,6 @@
 //! Concurrency over real HTTP: a stampede never oversells, and retries never duplicate.
+// Test code: a panic is how a test reports failure, so `unwrap`/`expect` are fine here (the
+// workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

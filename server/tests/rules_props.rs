@@ -6,6 +6,8 @@
 //! with that model, on a clock the test moves (no sleeping): every answer must be the model's, and
 //! after every step stock + sold + held = the units put up, no phone number holds or bought more
 //! than its limit, the line is served in order, and a key never makes a second order.
+// Test code: a panic is how a test reports failure, so `unwrap`/`expect` are fine here (the
+// workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

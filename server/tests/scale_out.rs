@@ -2,6 +2,8 @@
 //! Postgres database: 3,000 concurrent shoppers for 100 units — with and without the waiting
 //! room — buy exactly 100, lose nothing and duplicate nothing. Tickets and holds work on any
 //! server (the servers share the signing key). Skipped without Postgres unless required (CI).
+// Test code: a panic is how a test reports failure, so `unwrap`/`expect` are fine here (the
+// workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -1,5 +1,7 @@
 //! The stores on their own (no HTTP): durability settings and the atomic order path. The order
 //! path tests run on SQLite and on Postgres (`contract_tests!`).
+// Test code: a panic is how a test reports failure, so `unwrap`/`expect` are fine here (the
+// workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -1,6 +1,8 @@
 //! The waiting room, flash-sale rules and rate limits over real HTTP: the JSON shapes, statuses and
 //! headers a client sees, signed tickets, the no-JavaScript waiting page, and refusals that change
 //! nothing.
+// Test code: a panic is how a test reports failure, so `unwrap`/`expect` are fine here (the
+// workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -1,5 +1,5 @@
-//! The owner's side of the shop, under `/admin`: accounts, sessions and (to come) the shop's
-//! management pages. Server-rendered HTML forms (see `pages`), so the shoppers' WebAssembly
+//! The owner's side of the shop, under `/admin`: accounts and sessions, orders, products, the
+//! control room and its brake. Server-rendered HTML forms (see `pages`), so the shoppers' WebAssembly
 //! bundle carries none of it.
 //!
 //! Every route is behind one guard (`guard.rs`) unless it is put outside on purpose (login,

@@ -1,5 +1,7 @@
 //! Test helpers: start the real server on port 0 with a fresh SQLite file, talk HTTP to it, and
 //! look at the database directly to check what really happened.
+// Every test crate compiles this module and uses only some of it, so the rest is dead code there;
+// and in test code a panic is how a test reports failure (`unwrap`/`expect`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod owner;
@@ -234,36 +236,6 @@ pub fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-pub async fn set_sale(db: &SqlitePool, product_id: i64, sale: Sale) {
-    let starts = chrono::Utc::now() + chrono::Duration::seconds(sale.starts_in_secs);
-    let ends = starts + chrono::Duration::seconds(sale.lasts_secs);
-    sqlx::query(
-        "INSERT OR REPLACE INTO sales (product_id, starts_at, ends_at, sale_price_cents, \
-         per_customer_limit, waiting_room, hold_seconds) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(product_id)
-    .bind(stamp(starts))
-    .bind(stamp(ends))
-    .bind(sale.price_cents)
-    .bind(sale.limit)
-    .bind(sale.waiting_room)
-    .bind(sale.hold_seconds)
-    .execute(db)
-    .await
-    .unwrap();
-}
-
-/// Moves a sale's start to a second ago (the draw happens at the next admission round).
-pub async fn start_sale_now(db: &SqlitePool, product_id: i64) {
-    let start = stamp(chrono::Utc::now() - chrono::Duration::seconds(1));
-    sqlx::query("UPDATE sales SET starts_at = ? WHERE product_id = ?")
-        .bind(start)
-        .bind(product_id)
-        .execute(db)
-        .await
-        .unwrap();
-}
-
 /// Units of a product in live holds.
 pub async fn units_held(db: &SqlitePool, product_id: i64) -> i64 {
     sqlx::query_scalar(
@@ -273,18 +245,6 @@ pub async fn units_held(db: &SqlitePool, product_id: i64) -> i64 {
     .fetch_one(db)
     .await
     .unwrap()
-}
-
-/// How many tickets of a product are in each state.
-pub async fn ticket_states(db: &SqlitePool, product_id: i64) -> HashMap<String, i64> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT state, COUNT(*) FROM queue_tickets WHERE product_id = ? GROUP BY state",
-    )
-    .bind(product_id)
-    .fetch_all(db)
-    .await
-    .unwrap();
-    rows.into_iter().collect()
 }
 
 /// The server process; killed when dropped, so a failing test leaves nothing running.

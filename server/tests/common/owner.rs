@@ -1,4 +1,5 @@
 //! The owner's side in tests: the first owner, logging in, and the session's CSRF token.
+// Not every test crate uses every helper; in test code a panic is the failure report.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use super::{spawn_on, Kind, TestApp};

@@ -232,15 +232,6 @@ impl Db {
         .unwrap();
     }
 
-    /// Moves a sale's start to a second ago (the draw happens at the next admission round).
-    pub async fn start_sale_now(&self, product_id: i64) {
-        self.start_sale_at(
-            chrono::Utc::now() - chrono::Duration::seconds(1),
-            product_id,
-        )
-        .await;
-    }
-
     pub async fn start_sale_at(&self, start: chrono::DateTime<chrono::Utc>, product_id: i64) {
         let start = super::stamp(start);
         on_db!(self, pool => sqlx::query("UPDATE sales SET starts_at = $1 WHERE product_id = $2")
