@@ -350,9 +350,11 @@ impl Model {
         let now = self.clock.now();
         while let Some(&head) = self.waiting_by_rank().first() {
             let (phone, qty) = (self.tickets[head].phone, self.tickets[head].qty);
+            if !rules::stock_covers(qty, self.product.stock) {
+                break;
+            }
             let already = self.units.get(&phone).copied().unwrap_or(0);
-            match rules::next_turn(qty, self.product.stock, limit, already) {
-                Turn::Stop => break,
+            match rules::turn_within(qty, limit, already) {
                 Turn::Leave => {
                     self.tickets[head].state = TicketState::Left;
                     continue;

@@ -67,7 +67,13 @@ pub fn decide_join(
     })
 }
 
-/// What to do with the shopper at the head of a line.
+/// Whether the free stock covers the shopper at the head of a line. When it does not, nobody
+/// further back is admitted either (nobody jumps the line): the round stops there.
+pub fn stock_covers(quantity: i64, stock: i64) -> bool {
+    quantity <= stock
+}
+
+/// What to do with the head of a line that stock covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Turn {
     /// Grant a hold: their units leave stock (and count against their allowance if the sale has
@@ -76,17 +82,11 @@ pub enum Turn {
     /// Their allowance no longer covers them (the owner changed the sale meanwhile): they leave
     /// the line, and the next one is looked at.
     Leave,
-    /// The free stock does not cover them: nobody further back is admitted either (nobody
-    /// jumps the line).
-    Stop,
 }
 
-/// The head of the line asks for `quantity`; `stock` units are free; the sale's per-customer
-/// limit is `limit`, of which the phone number has `already`.
-pub fn next_turn(quantity: i64, stock: i64, limit: Option<i64>, already: i64) -> Turn {
-    if quantity > stock {
-        return Turn::Stop;
-    }
+/// The head asks for `quantity`, which stock covers; the sale's per-customer limit is `limit`,
+/// of which the phone number has `already` (a store loads it only when there is a limit).
+pub fn turn_within(quantity: i64, limit: Option<i64>, already: i64) -> Turn {
     match limit {
         Some(limit) if already + quantity > limit => Turn::Leave,
         Some(_) => Turn::Admit {

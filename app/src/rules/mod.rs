@@ -18,6 +18,6 @@ pub use checkout::{
     sale_in_force, HoldFacts, Line, ProductFacts, SaleFacts,
 };
 pub use clock::{Clock, Now};
-pub use line::{decide_join, next_turn, Placing, SoldOutWalk, Turn, ARRIVAL_RANKS};
+pub use line::{decide_join, stock_covers, turn_within, Placing, SoldOutWalk, Turn, ARRIVAL_RANKS};
 pub use sale_settings::{next_sale, SaleInput, SaleSettings};
 pub use states::{HoldState, TicketState};

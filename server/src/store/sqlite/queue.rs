@@ -223,12 +223,14 @@ fn serve_line(c: &Connection, product_id: i64, now: &Now) -> Result<AdmissionRou
         let Some((ticket_id, phone_key, quantity)) = head else {
             break;
         };
+        if !rules::stock_covers(quantity, stock) {
+            break;
+        }
         let already = match limit {
             Some(_) => units_bought(c, product_id, &phone_key)?,
             None => 0,
         };
-        match rules::next_turn(quantity, stock, limit, already) {
-            Turn::Stop => break,
+        match rules::turn_within(quantity, limit, already) {
             Turn::Leave => {
                 set_state(c, ticket_id, TicketState::Left, now)?;
                 continue;
