@@ -1,29 +1,18 @@
 //! Where owners, their sessions and failed logins are kept: the shop's own database, SQLite or
-//! Postgres. The SQL is the same for both (numbered parameters), written once and run on
-//! whichever pool the shop has. Admin traffic is light, so these go straight to the database
+//! Postgres. The SQL is the same for both (numbered parameters), written once and run through
+//! `admin::sql` on whichever pool the shop has. Admin traffic is light, so these go straight to the database
 //! rather than through the order desk.
 
-use crate::store::classify;
+use super::sql::sql;
 use app::store::StoreError;
 use sqlx::{PgPool, SqlitePool};
 
+/// The shop's database, for the owner's side; its queries go through `admin::sql`.
 #[derive(Clone)]
 pub enum AdminDb {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
-
-/// Runs `$body` with `$pool` bound to whichever pool this is.
-macro_rules! on_pool {
-    ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            AdminDb::Sqlite($pool) => $body,
-            AdminDb::Postgres($pool) => $body,
-        }
-    };
-}
-
-pub(super) use on_pool;
 
 /// An owner account as stored. The hash never leaves the server.
 pub struct OwnerRow {
@@ -51,21 +40,16 @@ pub struct NewSession<'a> {
 
 impl AdminDb {
     pub async fn owner_count(&self) -> Result<i64, StoreError> {
-        on_pool!(self, p => sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM owners")
-            .fetch_one(p)
-            .await
-            .map(|(n,)| n)
-            .map_err(classify))
+        let (n,): (i64,) = self.one(sql("SELECT COUNT(*) FROM owners")).await?;
+        Ok(n)
     }
 
     pub async fn owner_by_email(&self, email: &str) -> Result<Option<OwnerRow>, StoreError> {
-        let row: Option<(i64, String, String)> = on_pool!(self, p => sqlx::query_as(
-            "SELECT id, email, password_hash FROM owners WHERE email = $1",
-        )
-        .bind(email)
-        .fetch_optional(p)
-        .await
-        .map_err(classify))?;
+        let row: Option<(i64, String, String)> = self
+            .optional(
+                sql("SELECT id, email, password_hash FROM owners WHERE email = $1").bind(email),
+            )
+            .await?;
         Ok(row.map(|(id, email, password_hash)| OwnerRow {
             id,
             email,
@@ -82,49 +66,45 @@ impl AdminDb {
         now: &str,
         only_if_none: bool,
     ) -> Result<bool, StoreError> {
-        let sql = if only_if_none {
+        let text = if only_if_none {
             "INSERT INTO owners (email, password_hash, created_at) SELECT $1, $2, $3 \
              WHERE NOT EXISTS (SELECT 1 FROM owners) ON CONFLICT (email) DO NOTHING"
         } else {
             "INSERT INTO owners (email, password_hash, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (email) DO NOTHING"
         };
-        on_pool!(self, p => sqlx::query(sql)
-            .bind(email)
-            .bind(password_hash)
-            .bind(now)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected() == 1)
-            .map_err(classify))
+        let added = self
+            .execute(sql(text).bind(email).bind(password_hash).bind(now))
+            .await?;
+        Ok(added == 1)
     }
 
     pub async fn add_session(&self, s: &NewSession<'_>) -> Result<(), StoreError> {
-        on_pool!(self, p => sqlx::query(
-            "INSERT INTO owner_sessions \
-             (token_hash, owner_id, csrf_token, created_at, last_seen_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $4, $5)",
+        self.execute(
+            sql("INSERT INTO owner_sessions \
+                 (token_hash, owner_id, csrf_token, created_at, last_seen_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $4, $5)")
+            .bind(s.token_hash)
+            .bind(s.owner_id)
+            .bind(s.csrf_token)
+            .bind(s.now)
+            .bind(s.expires_at),
         )
-        .bind(s.token_hash)
-        .bind(s.owner_id)
-        .bind(s.csrf_token)
-        .bind(s.now)
-        .bind(s.expires_at)
-        .execute(p)
         .await
         .map(|_| ())
-        .map_err(classify))
     }
 
     pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>, StoreError> {
-        let row: Option<(i64, String, String, String, String)> = on_pool!(self, p => sqlx::query_as(
-            "SELECT s.owner_id, o.email, s.csrf_token, s.last_seen_at, s.expires_at \
-             FROM owner_sessions s JOIN owners o ON o.id = s.owner_id WHERE s.token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(p)
-        .await
-        .map_err(classify))?;
+        let row: Option<(i64, String, String, String, String)> = self
+            .optional(
+                sql(
+                    "SELECT s.owner_id, o.email, s.csrf_token, s.last_seen_at, s.expires_at \
+                     FROM owner_sessions s JOIN owners o ON o.id = s.owner_id \
+                     WHERE s.token_hash = $1",
+                )
+                .bind(token_hash),
+            )
+            .await?;
         Ok(row.map(
             |(owner_id, email, csrf_token, last_seen_at, expires_at)| SessionRow {
                 owner_id,
@@ -137,58 +117,43 @@ impl AdminDb {
     }
 
     pub async fn touch_session(&self, token_hash: &str, now: &str) -> Result<(), StoreError> {
-        on_pool!(self, p => sqlx::query(
-            "UPDATE owner_sessions SET last_seen_at = $1 WHERE token_hash = $2",
+        self.execute(
+            sql("UPDATE owner_sessions SET last_seen_at = $1 WHERE token_hash = $2")
+                .bind(now)
+                .bind(token_hash),
         )
-        .bind(now)
-        .bind(token_hash)
-        .execute(p)
         .await
         .map(|_| ())
-        .map_err(classify))
     }
 
     pub async fn end_session(&self, token_hash: &str) -> Result<(), StoreError> {
-        on_pool!(self, p => sqlx::query("DELETE FROM owner_sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(p)
+        self.execute(sql("DELETE FROM owner_sessions WHERE token_hash = $1").bind(token_hash))
             .await
             .map(|_| ())
-            .map_err(classify))
     }
 
     /// Ends every session of the owner; how many.
     pub async fn end_all_sessions(&self, owner_id: i64) -> Result<u64, StoreError> {
-        on_pool!(self, p => sqlx::query("DELETE FROM owner_sessions WHERE owner_id = $1")
-            .bind(owner_id)
-            .execute(p)
+        self.execute(sql("DELETE FROM owner_sessions WHERE owner_id = $1").bind(owner_id))
             .await
-            .map(|r| r.rows_affected())
-            .map_err(classify))
     }
 
     pub async fn sessions_of(&self, owner_id: i64) -> Result<i64, StoreError> {
-        on_pool!(self, p => sqlx::query_as::<_, (i64,)>(
-            "SELECT COUNT(*) FROM owner_sessions WHERE owner_id = $1",
-        )
-        .bind(owner_id)
-        .fetch_one(p)
-        .await
-        .map(|(n,)| n)
-        .map_err(classify))
+        let (n,): (i64,) = self
+            .one(sql("SELECT COUNT(*) FROM owner_sessions WHERE owner_id = $1").bind(owner_id))
+            .await?;
+        Ok(n)
     }
 
     /// Sessions past their end (idle or absolute) are deleted now and then.
     pub async fn sweep_sessions(&self, idle_before: &str, now: &str) -> Result<(), StoreError> {
-        on_pool!(self, p => sqlx::query(
-            "DELETE FROM owner_sessions WHERE last_seen_at < $1 OR expires_at <= $2",
+        self.execute(
+            sql("DELETE FROM owner_sessions WHERE last_seen_at < $1 OR expires_at <= $2")
+                .bind(idle_before)
+                .bind(now),
         )
-        .bind(idle_before)
-        .bind(now)
-        .execute(p)
         .await
         .map(|_| ())
-        .map_err(classify))
     }
 
     pub async fn record_failure(
@@ -197,16 +162,14 @@ impl AdminDb {
         client: &str,
         now: &str,
     ) -> Result<(), StoreError> {
-        on_pool!(self, p => sqlx::query(
-            "INSERT INTO login_failures (email, client, at) VALUES ($1, $2, $3)",
+        self.execute(
+            sql("INSERT INTO login_failures (email, client, at) VALUES ($1, $2, $3)")
+                .bind(email)
+                .bind(client)
+                .bind(now),
         )
-        .bind(email)
-        .bind(client)
-        .bind(now)
-        .execute(p)
         .await
         .map(|_| ())
-        .map_err(classify))
     }
 
     /// Takes back an attempt recorded by [`AdminDb::record_failure`] that was never tried (it
@@ -217,16 +180,14 @@ impl AdminDb {
         client: &str,
         at: &str,
     ) -> Result<(), StoreError> {
-        on_pool!(self, p => sqlx::query(
-            "DELETE FROM login_failures WHERE email = $1 AND client = $2 AND at = $3",
+        self.execute(
+            sql("DELETE FROM login_failures WHERE email = $1 AND client = $2 AND at = $3")
+                .bind(email)
+                .bind(client)
+                .bind(at),
         )
-        .bind(email)
-        .bind(client)
-        .bind(at)
-        .execute(p)
         .await
         .map(|_| ())
-        .map_err(classify))
     }
 
     /// Failed logins since `since` for this email and for this client: (count, oldest) each.
@@ -236,35 +197,31 @@ impl AdminDb {
         client: &str,
         since: &str,
     ) -> Result<((i64, Option<String>), (i64, Option<String>)), StoreError> {
-        let by_email: (i64, Option<String>) = on_pool!(self, p => sqlx::query_as(
-            "SELECT COUNT(*), MIN(at) FROM login_failures WHERE email = $1 AND at > $2",
-        )
-        .bind(email)
-        .bind(since)
-        .fetch_one(p)
-        .await
-        .map_err(classify))?;
-        let by_client: (i64, Option<String>) = on_pool!(self, p => sqlx::query_as(
-            "SELECT COUNT(*), MIN(at) FROM login_failures WHERE client = $1 AND at > $2",
-        )
-        .bind(client)
-        .bind(since)
-        .fetch_one(p)
-        .await
-        .map_err(classify))?;
+        let by_email = self
+            .one(
+                sql("SELECT COUNT(*), MIN(at) FROM login_failures WHERE email = $1 AND at > $2")
+                    .bind(email)
+                    .bind(since),
+            )
+            .await?;
+        let by_client = self
+            .one(
+                sql("SELECT COUNT(*), MIN(at) FROM login_failures WHERE client = $1 AND at > $2")
+                    .bind(client)
+                    .bind(since),
+            )
+            .await?;
         Ok((by_email, by_client))
     }
 
     /// A successful login forgets the account's failures; old failures go after a while.
     pub async fn clear_failures(&self, email: &str, before: &str) -> Result<(), StoreError> {
-        on_pool!(self, p => sqlx::query(
-            "DELETE FROM login_failures WHERE email = $1 OR at < $2",
+        self.execute(
+            sql("DELETE FROM login_failures WHERE email = $1 OR at < $2")
+                .bind(email)
+                .bind(before),
         )
-        .bind(email)
-        .bind(before)
-        .execute(p)
         .await
         .map(|_| ())
-        .map_err(classify))
     }
 }

@@ -1,8 +1,8 @@
 //! The numbers behind the control room, read from the shop's database (so they are the whole
 //! shop's, whichever server the owner is looking at), and the brake's writes.
 
-use super::db::{on_pool, AdminDb};
-use crate::store::classify;
+use super::db::AdminDb;
+use super::sql::sql;
 use app::store::StoreError;
 
 /// One sale product as the control room shows it.
@@ -30,16 +30,15 @@ impl AdminDb {
         since: &str,
         recent: &str,
     ) -> Result<(Vec<(String, i64)>, i64), StoreError> {
-        let rows: Vec<(String, i64, i64)> = on_pool!(self, p => sqlx::query_as(
-            "SELECT SUBSTR(created_at, 1, 16) AS minute, COUNT(*), \
+        let rows: Vec<(String, i64, i64)> = self
+            .all(
+                sql("SELECT SUBSTR(created_at, 1, 16) AS minute, COUNT(*), \
              CAST(SUM(CASE WHEN created_at >= $2 THEN 1 ELSE 0 END) AS BIGINT) FROM orders \
-             WHERE created_at >= $1 GROUP BY SUBSTR(created_at, 1, 16) ORDER BY minute",
-        )
-        .bind(since)
-        .bind(recent)
-        .fetch_all(p)
-        .await
-        .map_err(classify))?;
+             WHERE created_at >= $1 GROUP BY SUBSTR(created_at, 1, 16) ORDER BY minute")
+                .bind(since)
+                .bind(recent),
+            )
+            .await?;
         let recent_count = rows.iter().map(|(_, _, r)| r).sum();
         Ok((
             rows.into_iter().map(|(minute, n, _)| (minute, n)).collect(),
@@ -53,8 +52,7 @@ impl AdminDb {
         now: &str,
         minute_ago: &str,
     ) -> Result<Vec<SaleFigures>, StoreError> {
-        let rows: Vec<SaleRow> = on_pool!(self, p => sqlx::query_as(
-            "SELECT p.id, p.name, p.stock, \
+        let rows: Vec<SaleRow> = self.all(sql("SELECT p.id, p.name, p.stock, \
                CAST(COALESCE((SELECT SUM(l.quantity) FROM order_lines l JOIN orders o ON o.id = l.order_id \
                  WHERE l.product_id = p.id AND o.status <> 'cancelled'), 0) AS BIGINT), \
                CAST(COALESCE((SELECT SUM(h.quantity) FROM holds h \
@@ -65,13 +63,7 @@ impl AdminDb {
              FROM products p LEFT JOIN sales s ON s.product_id = p.id \
              WHERE (s.ends_at IS NOT NULL AND s.ends_at > $1) \
                 OR EXISTS (SELECT 1 FROM brakes b WHERE b.product_id = p.id) \
-             ORDER BY p.position, p.id",
-        )
-        .bind(now)
-        .bind(minute_ago)
-        .fetch_all(p)
-        .await
-        .map_err(classify))?;
+             ORDER BY p.position, p.id").bind(now).bind(minute_ago)).await?;
         Ok(rows
             .into_iter()
             .map(
@@ -104,70 +96,57 @@ impl AdminDb {
 
     /// (live holds, units they hold)
     pub async fn holds_outstanding(&self) -> Result<(i64, i64), StoreError> {
-        on_pool!(self, p => sqlx::query_as(
-            "SELECT COUNT(*), CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds WHERE state = 'live'",
-        )
-        .fetch_one(p)
+        self.one(sql(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds WHERE \
+                    state = 'live'",
+        ))
         .await
-        .map_err(classify))
     }
 
     /// Paused product ids (0: the whole shop).
     pub async fn paused(&self) -> Result<Vec<i64>, StoreError> {
-        let rows: Vec<(i64,)> = on_pool!(self, p => sqlx::query_as(
-            "SELECT product_id FROM brakes ORDER BY product_id",
-        )
-        .fetch_all(p)
-        .await
-        .map_err(classify))?;
+        let rows: Vec<(i64,)> = self
+            .all(sql("SELECT product_id FROM brakes ORDER BY product_id"))
+            .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
     pub async fn product_exists(&self, id: i64) -> Result<bool, StoreError> {
-        let row: Option<(i64,)> = on_pool!(self, p => sqlx::query_as(
-            "SELECT id FROM products WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(p)
-        .await
-        .map_err(classify))?;
+        let row: Option<(i64,)> = self
+            .optional(sql("SELECT id FROM products WHERE id = $1").bind(id))
+            .await?;
         Ok(row.is_some())
     }
 
     /// Pauses checkout for `product_id` (0: the whole shop); pausing twice changes nothing.
     pub async fn pause(&self, product_id: i64, by: &str, now: &str) -> Result<(), StoreError> {
-        on_pool!(self, p => sqlx::query(
-            "INSERT INTO brakes (product_id, paused_at, paused_by) VALUES ($1, $2, $3) \
+        self.execute(
+            sql(
+                "INSERT INTO brakes (product_id, paused_at, paused_by) VALUES ($1, $2, $3) \
              ON CONFLICT (product_id) DO NOTHING",
+            )
+            .bind(product_id)
+            .bind(now)
+            .bind(by),
         )
-        .bind(product_id)
-        .bind(now)
-        .bind(by)
-        .execute(p)
         .await
         .map(|_| ())
-        .map_err(classify))
     }
 
     /// Resumes; holds that the pause kept alive get at least `grace_until` to check out in.
     pub async fn resume(&self, product_id: i64, grace_until: &str) -> Result<(), StoreError> {
-        on_pool!(self, p => {
-            let mut tx = p.begin().await.map_err(classify)?;
-            sqlx::query("DELETE FROM brakes WHERE product_id = $1")
-                .bind(product_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
-            sqlx::query(
+        let mut tx = self.begin().await?;
+        tx.execute(sql("DELETE FROM brakes WHERE product_id = $1").bind(product_id))
+            .await?;
+        tx.execute(
+            sql(
                 "UPDATE holds SET expires_at = $1 WHERE state = 'live' AND expires_at < $1 \
                  AND ($2 = 0 OR product_id = $2)",
             )
             .bind(grace_until)
-            .bind(product_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-            tx.commit().await.map_err(classify)
-        })
+            .bind(product_id),
+        )
+        .await?;
+        tx.commit().await
     }
 }

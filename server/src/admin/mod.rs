@@ -24,6 +24,7 @@ pub mod pictures;
 pub mod products;
 pub mod products_db;
 pub mod session;
+pub mod sql;
 
 use crate::store::clock::system_now;
 use axum::extract::{DefaultBodyLimit, Request, State};

@@ -3,8 +3,8 @@
 //! two servers' expiry tasks changing the same order, exactly one does it; a cancellation puts the
 //! units back (and frees the phone's per-sale allowance) in the same transaction, so exactly once.
 
-use super::db::{on_pool, AdminDb};
-use crate::store::classify;
+use super::db::AdminDb;
+use super::sql::sql;
 use app::domain::OrderStatus;
 use app::store::StoreError;
 
@@ -136,7 +136,7 @@ impl AdminDb {
         limit: i64,
     ) -> Result<Vec<OrderSummary>, StoreError> {
         // one statement for every combination: a filter left out is NULL and matches all
-        let sql = format!(
+        let text = format!(
             "SELECT {SUMMARY_COLUMNS} FROM orders o \
              WHERE ($1 IS NULL OR o.status = $1) \
                AND ($2 IS NULL OR o.created_at >= $2) \
@@ -148,46 +148,46 @@ impl AdminDb {
              ORDER BY o.id DESC LIMIT $8"
         );
         let search = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
-        let rows: Vec<SummaryRow> = on_pool!(self, p => sqlx::query_as(&sql)
-            .bind(f.status.map(OrderStatus::as_str))
-            .bind(f.from.as_deref())
-            .bind(f.until.as_deref())
-            .bind(f.product)
-            .bind(search)
-            .bind(search.map(contains_pattern))
-            .bind(f.before_id)
-            .bind(limit)
-            .fetch_all(p)
-            .await
-            .map_err(classify))?;
+        let pattern = search.map(contains_pattern);
+        let rows: Vec<SummaryRow> = self
+            .all(
+                sql(&text)
+                    .bind(f.status.map(OrderStatus::as_str))
+                    .bind(f.from.as_deref())
+                    .bind(f.until.as_deref())
+                    .bind(f.product)
+                    .bind(search)
+                    .bind(pattern.as_deref())
+                    .bind(f.before_id)
+                    .bind(limit),
+            )
+            .await?;
         Ok(rows.into_iter().map(summary).collect())
     }
 
     pub async fn order_detail(&self, code: &str) -> Result<Option<OrderDetail>, StoreError> {
-        let sql = format!("SELECT {SUMMARY_COLUMNS} FROM orders o WHERE o.code = $1");
-        let row: Option<SummaryRow> = on_pool!(self, p => sqlx::query_as(&sql)
-            .bind(code)
-            .fetch_optional(p)
-            .await
-            .map_err(classify))?;
+        let text = format!("SELECT {SUMMARY_COLUMNS} FROM orders o WHERE o.code = $1");
+        let row: Option<SummaryRow> = self.optional(sql(&text).bind(code)).await?;
         let Some(row) = row else { return Ok(None) };
         let summary = summary(row);
-        let lines: Vec<(String, i64, i64)> = on_pool!(self, p => sqlx::query_as(
-            "SELECT product_name, unit_price_cents, quantity FROM order_lines \
+        let lines: Vec<(String, i64, i64)> = self
+            .all(
+                sql(
+                    "SELECT product_name, unit_price_cents, quantity FROM order_lines \
              WHERE order_id = $1 ORDER BY product_id",
-        )
-        .bind(summary.id)
-        .fetch_all(p)
-        .await
-        .map_err(classify))?;
-        let events: Vec<(String, String, String, String, String)> = on_pool!(self, p => sqlx::query_as(
-            "SELECT from_status, to_status, actor, note, at FROM order_events \
+                )
+                .bind(summary.id),
+            )
+            .await?;
+        let events: Vec<(String, String, String, String, String)> = self
+            .all(
+                sql(
+                    "SELECT from_status, to_status, actor, note, at FROM order_events \
              WHERE order_id = $1 ORDER BY id",
-        )
-        .bind(summary.id)
-        .fetch_all(p)
-        .await
-        .map_err(classify))?;
+                )
+                .bind(summary.id),
+            )
+            .await?;
         Ok(Some(OrderDetail {
             summary,
             lines: lines
@@ -222,65 +222,60 @@ impl AdminDb {
         actor: &str,
         now: &str,
     ) -> Result<Changed, StoreError> {
-        on_pool!(self, p => {
-            let mut tx = p.begin().await.map_err(classify)?;
-            // the write comes first: on SQLite it takes the write lock before anything is read
-            let id: Option<(i64, String)> = sqlx::query_as(
-                "UPDATE orders SET status = $1, status_changed_at = $2, \
-                 tracking_number = CASE WHEN $3 = '' THEN tracking_number ELSE $3 END \
-                 WHERE code = $4 AND status = $5 RETURNING id, phone",
+        let mut tx = self.begin().await?;
+        // the write comes first: on SQLite it takes the write lock before anything is read
+        let id: Option<(i64, String)> = tx
+            .optional(
+                sql("UPDATE orders SET status = $1, status_changed_at = $2, \
+                     tracking_number = CASE WHEN $3 = '' THEN tracking_number ELSE $3 END \
+                     WHERE code = $4 AND status = $5 RETURNING id, phone")
+                .bind(to.as_str())
+                .bind(now)
+                .bind(tracking)
+                .bind(code)
+                .bind(from.as_str()),
             )
-            .bind(to.as_str())
-            .bind(now)
-            .bind(tracking)
-            .bind(code)
-            .bind(from.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(classify)?;
-            let Some((id, phone)) = id else {
-                let now_status: Option<(String,)> =
-                    sqlx::query_as("SELECT status FROM orders WHERE code = $1")
-                        .bind(code)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(classify)?;
-                return Ok(Changed::NotFrom { now: now_status.map(|(s,)| s) });
-            };
-            if to == OrderStatus::Cancelled {
-                let lines: Vec<(i64, i64)> = sqlx::query_as(
-                    "SELECT product_id, quantity FROM order_lines WHERE order_id = $1",
+            .await?;
+        let Some((id, phone)) = id else {
+            let now_status: Option<(String,)> = tx
+                .optional(sql("SELECT status FROM orders WHERE code = $1").bind(code))
+                .await?;
+            return Ok(Changed::NotFrom {
+                now: now_status.map(|(s,)| s),
+            });
+        };
+        if to == OrderStatus::Cancelled {
+            let lines: Vec<(i64, i64)> = tx
+                .all(
+                    sql("SELECT product_id, quantity FROM order_lines WHERE order_id = $1")
+                        .bind(id),
                 )
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(classify)?;
-                let phone_key = app::domain::Phone::key_of(&phone);
-                for (product_id, quantity) in lines {
-                    sqlx::query("UPDATE products SET stock = stock + $1 WHERE id = $2")
+                .await?;
+            let phone_key = app::domain::Phone::key_of(&phone);
+            for (product_id, quantity) in lines {
+                tx.execute(
+                    sql("UPDATE products SET stock = stock + $1 WHERE id = $2")
                         .bind(quantity)
-                        .bind(product_id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(classify)?;
-                    sqlx::query(
-                        "UPDATE customer_units SET units = CASE WHEN units > $1 THEN units - $1 ELSE 0 END \
-                         WHERE product_id = $2 AND phone_key = $3",
-                    )
+                        .bind(product_id),
+                )
+                .await?;
+                tx.execute(
+                    sql("UPDATE customer_units SET units = CASE WHEN units > $1 THEN units - $1 ELSE 0 \
+                                END WHERE product_id = $2 AND phone_key = $3")
                     .bind(quantity)
                     .bind(product_id)
-                    .bind(&phone_key)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-                }
+                    .bind(&phone_key),
+                )
+                .await?;
             }
-            let note = if tracking.is_empty() {
-                String::new()
-            } else {
-                format!("tracking {tracking}")
-            };
-            sqlx::query(
+        }
+        let note = if tracking.is_empty() {
+            String::new()
+        } else {
+            format!("tracking {tracking}")
+        };
+        tx.execute(
+            sql(
                 "INSERT INTO order_events (order_id, from_status, to_status, actor, note, at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
@@ -289,38 +284,36 @@ impl AdminDb {
             .bind(to.as_str())
             .bind(actor)
             .bind(&note)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-            tx.commit().await.map_err(classify)?;
-            Ok(Changed::Done)
-        })
+            .bind(now),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Changed::Done)
     }
 
     /// Codes of orders still awaiting payment that were placed before `cutoff`, oldest first.
     pub async fn unpaid_before(&self, cutoff: &str, limit: i64) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String,)> = on_pool!(self, p => sqlx::query_as(
-            "SELECT code FROM orders WHERE status = $1 AND created_at < $2 \
+        let rows: Vec<(String,)> = self
+            .all(
+                sql(
+                    "SELECT code FROM orders WHERE status = $1 AND created_at < $2 \
              ORDER BY created_at LIMIT $3",
-        )
-        .bind(OrderStatus::AwaitingPayment.as_str())
-        .bind(cutoff)
-        .bind(limit)
-        .fetch_all(p)
-        .await
-        .map_err(classify))?;
+                )
+                .bind(OrderStatus::AwaitingPayment.as_str())
+                .bind(cutoff)
+                .bind(limit),
+            )
+            .await?;
         Ok(rows.into_iter().map(|(c,)| c).collect())
     }
 
     /// The payment windows of the shop's sales (seconds), each once.
     pub async fn sale_pay_windows(&self) -> Result<Vec<i64>, StoreError> {
-        let rows: Vec<(i64,)> = on_pool!(self, p => sqlx::query_as(
-            "SELECT DISTINCT pay_seconds FROM sales ORDER BY pay_seconds",
-        )
-        .fetch_all(p)
-        .await
-        .map_err(classify))?;
+        let rows: Vec<(i64,)> = self
+            .all(sql(
+                "SELECT DISTINCT pay_seconds FROM sales ORDER BY pay_seconds",
+            ))
+            .await?;
         Ok(rows.into_iter().map(|(w,)| w).collect())
     }
 
@@ -333,21 +326,20 @@ impl AdminDb {
         cutoff: &str,
         limit: i64,
     ) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String, String)> = on_pool!(self, p => sqlx::query_as(
-            "SELECT DISTINCT o.code, o.created_at FROM orders o \
+        let rows: Vec<(String, String)> = self
+            .all(
+                sql("SELECT DISTINCT o.code, o.created_at FROM orders o \
              JOIN order_lines l ON l.order_id = o.id \
              JOIN sales s ON s.product_id = l.product_id \
              WHERE o.status = $1 AND o.created_at < $2 AND s.pay_seconds = $3 \
              AND o.created_at >= s.starts_at AND o.created_at < s.ends_at \
-             ORDER BY o.created_at LIMIT $4",
-        )
-        .bind(OrderStatus::AwaitingPayment.as_str())
-        .bind(cutoff)
-        .bind(window)
-        .bind(limit)
-        .fetch_all(p)
-        .await
-        .map_err(classify))?;
+             ORDER BY o.created_at LIMIT $4")
+                .bind(OrderStatus::AwaitingPayment.as_str())
+                .bind(cutoff)
+                .bind(window)
+                .bind(limit),
+            )
+            .await?;
         Ok(rows.into_iter().map(|(c, _)| c).collect())
     }
 }

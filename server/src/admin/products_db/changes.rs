@@ -1,64 +1,79 @@
 //! The owner's changes to products, each in one transaction with its line in the audit log.
 
-use super::super::db::{on_pool, AdminDb};
+use super::super::db::AdminDb;
 use super::super::pages::money;
+use super::super::sql::{sql, Tx};
 use super::audit_text::{describe_edit, describe_sale};
 use super::{
     next_sale, product, small_of, Outcome, ProductFields, ProductRow, SaleInput, PLACEHOLDER_IMAGE,
     PRODUCT_SELECT,
 };
-use crate::store::classify;
 use app::domain::SalePhase;
 use app::store::StoreError;
 
-/// Inserts one audit line inside `$tx` (with the stock change and the stock after, for a stock
-/// adjustment).
-macro_rules! audit {
-    ($tx:expr, $product:expr, $action:expr, $detail:expr, $actor:expr, $now:expr) => {
-        audit!($tx, $product, $action, $detail, None::<i64>, None::<i64>, $actor, $now)
-    };
-    ($tx:expr, $product:expr, $action:expr, $detail:expr, $delta:expr, $after:expr, $actor:expr, $now:expr) => {
-        sqlx::query(
-            "INSERT INTO product_audit (product_id, action, detail, stock_delta, stock_after, actor, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind($product)
-        .bind($action)
-        .bind($detail)
-        .bind($delta)
-        .bind($after)
-        .bind($actor)
-        .bind($now)
-        .execute(&mut *$tx)
-        .await
-        .map_err(classify)
-    };
+/// One line of a product's audit log.
+struct AuditLine<'a> {
+    product: i64,
+    action: &'a str,
+    detail: &'a str,
+    /// For a stock change: by how much, and the stock after it.
+    stock_delta: Option<i64>,
+    stock_after: Option<i64>,
 }
 
-/// Takes the product's row for this transaction (see the module's note); `None` if there is
-/// no such product.
-macro_rules! lock_product {
-    ($tx:expr, $id:expr) => {
-        sqlx::query_as::<_, (i64, bool)>(
-            "UPDATE products SET archived = archived WHERE id = $1 RETURNING stock, archived",
-        )
-        .bind($id)
-        .fetch_optional(&mut *$tx)
-        .await
-        .map_err(classify)
-    };
+impl<'a> AuditLine<'a> {
+    fn new(product: i64, action: &'a str, detail: &'a str) -> AuditLine<'a> {
+        AuditLine {
+            product,
+            action,
+            detail,
+            stock_delta: None,
+            stock_after: None,
+        }
+    }
+
+    fn stock(self, delta: Option<i64>, after: Option<i64>) -> AuditLine<'a> {
+        AuditLine {
+            stock_delta: delta,
+            stock_after: after,
+            ..self
+        }
+    }
 }
 
-/// The product as it stands inside `$tx` (after [`lock_product!`], so it exists).
-macro_rules! product_in {
-    ($tx:expr, $id:expr) => {
-        sqlx::query_as::<_, ProductRow>(&format!("{PRODUCT_SELECT} WHERE p.id = $1"))
-            .bind($id)
-            .fetch_one(&mut *$tx)
-            .await
-            .map(product)
-            .map_err(classify)
-    };
+/// Writes the audit line inside the change's transaction.
+async fn audit(tx: &mut Tx, line: AuditLine<'_>, actor: &str, now: &str) -> Result<(), StoreError> {
+    tx.execute(
+        sql("INSERT INTO product_audit \
+             (product_id, action, detail, stock_delta, stock_after, actor, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(line.product)
+        .bind(line.action)
+        .bind(line.detail)
+        .bind(line.stock_delta)
+        .bind(line.stock_after)
+        .bind(actor)
+        .bind(now),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Takes the product's row for this transaction (see the module's note): its (stock,
+/// archived), or `None` if there is no such product.
+async fn lock_product(tx: &mut Tx, id: i64) -> Result<Option<(i64, bool)>, StoreError> {
+    tx.optional(
+        sql("UPDATE products SET archived = archived WHERE id = $1 RETURNING stock, archived")
+            .bind(id),
+    )
+    .await
+}
+
+/// The product as it stands inside the transaction (after [`lock_product`], so it exists).
+async fn product_in(tx: &mut Tx, id: i64) -> Result<super::AdminProduct, StoreError> {
+    let text = format!("{PRODUCT_SELECT} WHERE p.id = $1");
+    let row: ProductRow = tx.one(sql(&text).bind(id)).await?;
+    Ok(product(row))
 }
 
 impl AdminDb {
@@ -71,40 +86,40 @@ impl AdminDb {
         actor: &str,
         now: &str,
     ) -> Result<Outcome<i64>, StoreError> {
-        on_pool!(self, p => {
-            let mut tx = p.begin().await.map_err(classify)?;
-            let id: Option<(i64,)> = sqlx::query_as(
-                "INSERT INTO products (slug, name, description, price_cents, stock, image_url, \
-                 flash_sale, position, created_at, max_per_order) \
-                 SELECT $1, $2, $3, $4, $5, $6, $7, COALESCE(MAX(position), 0) + 1, $8, $9 FROM products \
-                 WHERE TRUE ON CONFLICT (slug) DO NOTHING RETURNING id",
+        let mut tx = self.begin().await?;
+        let id: Option<(i64,)> = tx.optional(
+            sql("INSERT INTO products (slug, name, description, price_cents, stock, image_url, \
+                    flash_sale, position, created_at, max_per_order) SELECT $1, $2, $3, $4, $5, \
+                    $6, $7, COALESCE(MAX(position), 0) + 1, $8, $9 FROM products WHERE TRUE ON \
+                    CONFLICT (slug) DO NOTHING RETURNING id")
+                .bind(&fields.slug)
+                .bind(&fields.name)
+                .bind(&fields.description)
+                .bind(fields.price_cents)
+                .bind(stock)
+                .bind(PLACEHOLDER_IMAGE)
+                .bind(false)
+                .bind(now)
+                .bind(fields.max_per_order)).await?;
+        let Some((id,)) = id else {
+            return Ok(Outcome::Refused(format!(
+                "The address /p/{} is taken by another product.",
+                fields.slug
+            )));
+        };
+        let detail = format!("“{}” at {}", fields.name, money(fields.price_cents));
+        audit(&mut tx, AuditLine::new(id, "created", &detail), actor, now).await?;
+        if stock > 0 {
+            audit(
+                &mut tx,
+                AuditLine::new(id, "stock", "opening stock").stock(Some(stock), Some(stock)),
+                actor,
+                now,
             )
-            .bind(&fields.slug)
-            .bind(&fields.name)
-            .bind(&fields.description)
-            .bind(fields.price_cents)
-            .bind(stock)
-            .bind(PLACEHOLDER_IMAGE)
-            .bind(false)
-            .bind(now)
-            .bind(fields.max_per_order)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(classify)?;
-            let Some((id,)) = id else {
-                return Ok(Outcome::Refused(format!(
-                    "The address /p/{} is taken by another product.",
-                    fields.slug
-                )));
-            };
-            let detail = format!("“{}” at {}", fields.name, money(fields.price_cents));
-            audit!(tx, id, "created", &detail, actor, now)?;
-            if stock > 0 {
-                audit!(tx, id, "stock", "opening stock", Some(stock), Some(stock), actor, now)?;
-            }
-            tx.commit().await.map_err(classify)?;
-            Ok(Outcome::Done(id))
-        })
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Outcome::Done(id))
     }
 
     /// Changes the product's name, address, description, price and per-order limit.
@@ -122,44 +137,38 @@ impl AdminDb {
         if detail.is_empty() {
             return Ok(Outcome::Done(()));
         }
-        on_pool!(self, p => {
-            let mut tx = p.begin().await.map_err(classify)?;
-            if lock_product!(tx, id)?.is_none() {
-                return Ok(Outcome::NotFound);
-            }
-            let taken: Option<(i64,)> =
-                sqlx::query_as("SELECT id FROM products WHERE slug = $1 AND id <> $2")
+        let mut tx = self.begin().await?;
+        if lock_product(&mut tx, id).await?.is_none() {
+            return Ok(Outcome::NotFound);
+        }
+        let taken: Option<(i64,)> = tx
+            .optional(
+                sql("SELECT id FROM products WHERE slug = $1 AND id <> $2")
                     .bind(&fields.slug)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-            if taken.is_some() {
-                return Ok(Outcome::Refused(format!(
-                    "The address /p/{} is taken by another product.",
-                    fields.slug
-                )));
-            }
-            let done = sqlx::query(
-                "UPDATE products SET slug = $1, name = $2, description = $3, price_cents = $4, \
-                 max_per_order = $5 WHERE id = $6",
+                    .bind(id),
             )
-            .bind(&fields.slug)
-            .bind(&fields.name)
-            .bind(&fields.description)
-            .bind(fields.price_cents)
-            .bind(fields.max_per_order)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-            if done.rows_affected() == 0 {
-                return Ok(Outcome::NotFound);
-            }
-            audit!(tx, id, "edited", &detail, actor, now)?;
-            tx.commit().await.map_err(classify)?;
-            Ok(Outcome::Done(()))
-        })
+            .await?;
+        if taken.is_some() {
+            return Ok(Outcome::Refused(format!(
+                "The address /p/{} is taken by another product.",
+                fields.slug
+            )));
+        }
+        let done = tx.execute(
+            sql("UPDATE products SET slug = $1, name = $2, description = $3, price_cents = $4, \
+                    max_per_order = $5 WHERE id = $6")
+                .bind(&fields.slug)
+                .bind(&fields.name)
+                .bind(&fields.description)
+                .bind(fields.price_cents)
+                .bind(fields.max_per_order)
+                .bind(id)).await?;
+        if done == 0 {
+            return Ok(Outcome::NotFound);
+        }
+        audit(&mut tx, AuditLine::new(id, "edited", &detail), actor, now).await?;
+        tx.commit().await?;
+        Ok(Outcome::Done(()))
     }
 
     /// Adds (or with a negative `delta` takes away) free stock, with the owner's reason; refused
@@ -172,34 +181,37 @@ impl AdminDb {
         actor: &str,
         now: &str,
     ) -> Result<Outcome<i64>, StoreError> {
-        on_pool!(self, p => {
-            let mut tx = p.begin().await.map_err(classify)?;
-            let after: Option<(i64,)> = sqlx::query_as(
-                "UPDATE products SET stock = stock + $1 WHERE id = $2 AND stock + $1 >= 0 \
+        let mut tx = self.begin().await?;
+        let after: Option<(i64,)> = tx
+            .optional(
+                sql(
+                    "UPDATE products SET stock = stock + $1 WHERE id = $2 AND stock + $1 >= 0 \
                  RETURNING stock",
+                )
+                .bind(delta)
+                .bind(id),
             )
-            .bind(delta)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(classify)?;
-            let Some((after,)) = after else {
-                let stock: Option<(i64,)> = sqlx::query_as("SELECT stock FROM products WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-                return Ok(match stock {
+            .await?;
+        let Some((after,)) = after else {
+            let stock: Option<(i64,)> = tx
+                .optional(sql("SELECT stock FROM products WHERE id = $1").bind(id))
+                .await?;
+            return Ok(match stock {
                     None => Outcome::NotFound,
                     Some((stock,)) => Outcome::Refused(format!(
                         "Only {stock} are free to take away (units in orders and holds are not on the shelf)."
                     )),
                 });
-            };
-            audit!(tx, id, "stock", reason, Some(delta), Some(after), actor, now)?;
-            tx.commit().await.map_err(classify)?;
-            Ok(Outcome::Done(after))
-        })
+        };
+        audit(
+            &mut tx,
+            AuditLine::new(id, "stock", reason).stock(Some(delta), Some(after)),
+            actor,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Outcome::Done(after))
     }
 
     /// Archives a product (no longer shown or sold; its orders stay) or brings it back. A product
@@ -211,40 +223,37 @@ impl AdminDb {
         actor: &str,
         now: &str,
     ) -> Result<Outcome<()>, StoreError> {
-        on_pool!(self, p => {
-            let mut tx = p.begin().await.map_err(classify)?;
-            let Some((_, was)) = lock_product!(tx, id)? else {
-                return Ok(Outcome::NotFound);
-            };
-            if was == archived {
-                return Ok(Outcome::Done(()));
-            }
-            if archived {
-                let sale: Option<(String,)> = sqlx::query_as(
-                    "SELECT ends_at FROM sales WHERE product_id = $1 AND ends_at > $2",
+        let mut tx = self.begin().await?;
+        let Some((_, was)) = lock_product(&mut tx, id).await? else {
+            return Ok(Outcome::NotFound);
+        };
+        if was == archived {
+            return Ok(Outcome::Done(()));
+        }
+        if archived {
+            let sale: Option<(String,)> = tx
+                .optional(
+                    sql("SELECT ends_at FROM sales WHERE product_id = $1 AND ends_at > $2")
+                        .bind(id)
+                        .bind(now),
                 )
-                .bind(id)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(classify)?;
-                if sale.is_some() {
-                    return Ok(Outcome::Refused(
-                        "This product has a sale announced or running: end the sale first.".to_owned(),
-                    ));
-                }
+                .await?;
+            if sale.is_some() {
+                return Ok(Outcome::Refused(
+                    "This product has a sale announced or running: end the sale first.".to_owned(),
+                ));
             }
-            sqlx::query("UPDATE products SET archived = $1 WHERE id = $2")
+        }
+        tx.execute(
+            sql("UPDATE products SET archived = $1 WHERE id = $2")
                 .bind(archived)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
-            let action = if archived { "archived" } else { "restored" };
-            audit!(tx, id, action, "", actor, now)?;
-            tx.commit().await.map_err(classify)?;
-            Ok(Outcome::Done(()))
-        })
+                .bind(id),
+        )
+        .await?;
+        let action = if archived { "archived" } else { "restored" };
+        audit(&mut tx, AuditLine::new(id, action, ""), actor, now).await?;
+        tx.commit().await?;
+        Ok(Outcome::Done(()))
     }
 
     /// Adds a picture after the product's others; the first one also becomes the main picture
@@ -258,48 +267,55 @@ impl AdminDb {
         actor: &str,
         now: &str,
     ) -> Result<Outcome<()>, StoreError> {
-        on_pool!(self, p => {
-            let mut tx = p.begin().await.map_err(classify)?;
-            if lock_product!(tx, id)?.is_none() {
-                return Ok(Outcome::NotFound);
-            }
-            let (count, next): (i64, i64) = sqlx::query_as(
-                "SELECT COUNT(*), COALESCE(MAX(position), -1) + 1 FROM product_images \
+        let mut tx = self.begin().await?;
+        if lock_product(&mut tx, id).await?.is_none() {
+            return Ok(Outcome::NotFound);
+        }
+        let (count, next): (i64, i64) = tx
+            .one(
+                sql(
+                    "SELECT COUNT(*), COALESCE(MAX(position), -1) + 1 FROM product_images \
                  WHERE product_id = $1 AND url LIKE '/media/%'",
+                )
+                .bind(id),
+            )
+            .await?;
+        if count >= 8 {
+            return Ok(Outcome::Refused(
+                "A product has at most 8 pictures: remove one first.".to_owned(),
+            ));
+        }
+        if count == 0 {
+            // the first uploaded picture replaces the placeholder (or the demo drawings)
+            tx.execute(sql("DELETE FROM product_images WHERE product_id = $1").bind(id))
+                .await?;
+            tx.execute(
+                sql("UPDATE products SET image_url = $1 WHERE id = $2")
+                    .bind(small)
+                    .bind(id),
+            )
+            .await?;
+        }
+        tx.execute(
+            sql(
+                "INSERT INTO product_images (product_id, position, url, alt) VALUES ($1, $2, \
+                    $3, $4)",
             )
             .bind(id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(classify)?;
-            if count >= 8 {
-                return Ok(Outcome::Refused("A product has at most 8 pictures: remove one first.".to_owned()));
-            }
-            if count == 0 {
-                // the first uploaded picture replaces the placeholder (or the demo drawings)
-                sqlx::query("DELETE FROM product_images WHERE product_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-                sqlx::query("UPDATE products SET image_url = $1 WHERE id = $2")
-                    .bind(small)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-            }
-            sqlx::query("INSERT INTO product_images (product_id, position, url, alt) VALUES ($1, $2, $3, $4)")
-                .bind(id)
-                .bind(if count == 0 { 0 } else { next })
-                .bind(large)
-                .bind(alt)
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
-            audit!(tx, id, "picture", &format!("added {large}"), actor, now)?;
-            tx.commit().await.map_err(classify)?;
-            Ok(Outcome::Done(()))
-        })
+            .bind(if count == 0 { 0 } else { next })
+            .bind(large)
+            .bind(alt),
+        )
+        .await?;
+        audit(
+            &mut tx,
+            AuditLine::new(id, "picture", &format!("added {large}")),
+            actor,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Outcome::Done(()))
     }
 
     /// Removes one picture; when it was the first, the next one becomes the main picture (or the
@@ -311,44 +327,43 @@ impl AdminDb {
         actor: &str,
         now: &str,
     ) -> Result<Outcome<()>, StoreError> {
-        on_pool!(self, p => {
-            let mut tx = p.begin().await.map_err(classify)?;
-            if lock_product!(tx, id)?.is_none() {
-                return Ok(Outcome::NotFound);
-            }
-            let removed: Option<(String,)> = sqlx::query_as(
-                "DELETE FROM product_images WHERE product_id = $1 AND position = $2 RETURNING url",
-            )
-            .bind(id)
-            .bind(position)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(classify)?;
-            let Some((url,)) = removed else {
-                return Ok(Outcome::NotFound);
-            };
-            let first: Option<(String,)> = sqlx::query_as(
-                "SELECT url FROM product_images WHERE product_id = $1 ORDER BY position LIMIT 1",
-            )
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(classify)?;
-            // the card shows the small size of the first picture that is left
-            let main = first.map_or_else(
-                || PLACEHOLDER_IMAGE.to_owned(),
-                |(url,)| small_of(&url),
-            );
-            sqlx::query("UPDATE products SET image_url = $1 WHERE id = $2")
-                .bind(&main)
+        let mut tx = self.begin().await?;
+        if lock_product(&mut tx, id).await?.is_none() {
+            return Ok(Outcome::NotFound);
+        }
+        let removed: Option<(String,)> = tx
+            .optional(
+                sql(
+                    "DELETE FROM product_images WHERE product_id = $1 AND position = $2 RETURNING \
+                    url",
+                )
                 .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
-            audit!(tx, id, "picture", &format!("removed {url}"), actor, now)?;
-            tx.commit().await.map_err(classify)?;
-            Ok(Outcome::Done(()))
-        })
+                .bind(position),
+            )
+            .await?;
+        let Some((url,)) = removed else {
+            return Ok(Outcome::NotFound);
+        };
+        let first: Option<(String,)> = tx.optional(
+            sql("SELECT url FROM product_images WHERE product_id = $1 ORDER BY position LIMIT 1")
+                .bind(id)).await?;
+        // the card shows the small size of the first picture that is left
+        let main = first.map_or_else(|| PLACEHOLDER_IMAGE.to_owned(), |(url,)| small_of(&url));
+        tx.execute(
+            sql("UPDATE products SET image_url = $1 WHERE id = $2")
+                .bind(&main)
+                .bind(id),
+        )
+        .await?;
+        audit(
+            &mut tx,
+            AuditLine::new(id, "picture", &format!("removed {url}")),
+            actor,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Outcome::Done(()))
     }
 
     /// Schedules a sale, or changes the one announced or running, within [`next_sale`]'s rules.
@@ -360,31 +375,36 @@ impl AdminDb {
         actor: &str,
         now: &str,
     ) -> Result<Outcome<()>, StoreError> {
-        on_pool!(self, p => {
-            let mut tx = p.begin().await.map_err(classify)?;
-            let Some((_, archived)) = lock_product!(tx, id)? else {
-                return Ok(Outcome::NotFound);
-            };
-            if archived {
-                return Ok(Outcome::Refused("An archived product cannot go on sale: restore it first.".to_owned()));
-            }
-            let current = product_in!(tx, id)?;
-            let fresh = current
-                .sale
-                .as_ref()
-                .is_none_or(|s| s.phase(now) == SalePhase::Ended);
-            let sale = match next_sale(current.sale.as_ref(), input, current.in_line, current.price_cents, now) {
-                Ok(sale) => sale,
-                Err(reason) => return Ok(Outcome::Refused(reason)),
-            };
-            if fresh {
-                sqlx::query("DELETE FROM customer_units WHERE product_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-            }
-            sqlx::query(
+        let mut tx = self.begin().await?;
+        let Some((_, archived)) = lock_product(&mut tx, id).await? else {
+            return Ok(Outcome::NotFound);
+        };
+        if archived {
+            return Ok(Outcome::Refused(
+                "An archived product cannot go on sale: restore it first.".to_owned(),
+            ));
+        }
+        let current = product_in(&mut tx, id).await?;
+        let fresh = current
+            .sale
+            .as_ref()
+            .is_none_or(|s| s.phase(now) == SalePhase::Ended);
+        let sale = match next_sale(
+            current.sale.as_ref(),
+            input,
+            current.in_line,
+            current.price_cents,
+            now,
+        ) {
+            Ok(sale) => sale,
+            Err(reason) => return Ok(Outcome::Refused(reason)),
+        };
+        if fresh {
+            tx.execute(sql("DELETE FROM customer_units WHERE product_id = $1").bind(id))
+                .await?;
+        }
+        tx.execute(
+            sql(
                 "INSERT INTO sales (product_id, starts_at, ends_at, sale_price_cents, \
                  per_customer_limit, waiting_room, hold_seconds, pay_seconds) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -401,15 +421,19 @@ impl AdminDb {
             .bind(sale.per_customer_limit)
             .bind(sale.waiting_room)
             .bind(sale.hold_seconds)
-            .bind(sale.pay_seconds)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-            let verb = if fresh { "scheduled" } else { "changed" };
-            audit!(tx, id, "sale", &format!("{verb}: {}", describe_sale(&sale)), actor, now)?;
-            tx.commit().await.map_err(classify)?;
-            Ok(Outcome::Done(()))
-        })
+            .bind(sale.pay_seconds),
+        )
+        .await?;
+        let verb = if fresh { "scheduled" } else { "changed" };
+        audit(
+            &mut tx,
+            AuditLine::new(id, "sale", &format!("{verb}: {}", describe_sale(&sale))),
+            actor,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Outcome::Done(()))
     }
 
     /// Ends a running sale now (the line is told it is over, holds run out as usual), or calls
@@ -420,24 +444,20 @@ impl AdminDb {
         actor: &str,
         now: &str,
     ) -> Result<Outcome<()>, StoreError> {
-        on_pool!(self, p => {
-            let mut tx = p.begin().await.map_err(classify)?;
-            if lock_product!(tx, id)?.is_none() {
-                return Ok(Outcome::NotFound);
-            }
-            let current = product_in!(tx, id)?;
-            let Some(sale) = current.sale else {
-                return Ok(Outcome::Refused("This product has no sale.".to_owned()));
-            };
-            let detail = match sale.phase(now) {
+        let mut tx = self.begin().await?;
+        if lock_product(&mut tx, id).await?.is_none() {
+            return Ok(Outcome::NotFound);
+        }
+        let current = product_in(&mut tx, id).await?;
+        let Some(sale) = current.sale else {
+            return Ok(Outcome::Refused("This product has no sale.".to_owned()));
+        };
+        let detail = match sale.phase(now) {
                 SalePhase::Ended => return Ok(Outcome::Refused("This sale is already over.".to_owned())),
                 SalePhase::Live => {
-                    sqlx::query("UPDATE sales SET ends_at = $1 WHERE product_id = $2")
-                        .bind(now)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(classify)?;
+                    tx.execute(sql("UPDATE sales SET ends_at = $1 WHERE product_id = $2")
+                            .bind(now)
+                            .bind(id)).await?;
                     "ended early"
                 }
                 SalePhase::Upcoming if current.in_line > 0 => {
@@ -447,17 +467,12 @@ impl AdminDb {
                     )))
                 }
                 SalePhase::Upcoming => {
-                    sqlx::query("DELETE FROM sales WHERE product_id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(classify)?;
+                    tx.execute(sql("DELETE FROM sales WHERE product_id = $1").bind(id)).await?;
                     "called off before the start"
                 }
             };
-            audit!(tx, id, "sale", detail, actor, now)?;
-            tx.commit().await.map_err(classify)?;
-            Ok(Outcome::Done(()))
-        })
+        audit(&mut tx, AuditLine::new(id, "sale", detail), actor, now).await?;
+        tx.commit().await?;
+        Ok(Outcome::Done(()))
     }
 }

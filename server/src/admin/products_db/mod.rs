@@ -15,8 +15,8 @@
 mod audit_text;
 mod changes;
 
-use super::db::{on_pool, AdminDb};
-use crate::store::classify;
+use super::db::AdminDb;
+use super::sql::sql;
 pub use app::rules::{next_sale, SaleInput, SaleSettings};
 use app::store::StoreError;
 
@@ -139,32 +139,27 @@ fn product(r: ProductRow) -> AdminProduct {
 impl AdminDb {
     /// Every product, archived ones last.
     pub async fn list_products(&self) -> Result<Vec<AdminProduct>, StoreError> {
-        let sql = format!("{PRODUCT_SELECT} ORDER BY p.archived, p.position, p.id");
-        let rows: Vec<ProductRow> = on_pool!(self, p => sqlx::query_as(&sql)
-            .fetch_all(p)
-            .await
-            .map_err(classify))?;
+        let text = format!("{PRODUCT_SELECT} ORDER BY p.archived, p.position, p.id");
+        let rows: Vec<ProductRow> = self.all(sql(&text)).await?;
         Ok(rows.into_iter().map(product).collect())
     }
 
     pub async fn product(&self, id: i64) -> Result<Option<AdminProduct>, StoreError> {
-        let sql = format!("{PRODUCT_SELECT} WHERE p.id = $1");
-        let row: Option<ProductRow> = on_pool!(self, p => sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(p)
-            .await
-            .map_err(classify))?;
+        let text = format!("{PRODUCT_SELECT} WHERE p.id = $1");
+        let row: Option<ProductRow> = self.optional(sql(&text).bind(id)).await?;
         Ok(row.map(product))
     }
 
     pub async fn pictures(&self, id: i64) -> Result<Vec<Picture>, StoreError> {
-        let rows: Vec<(i64, String, String)> = on_pool!(self, p => sqlx::query_as(
-            "SELECT position, url, alt FROM product_images WHERE product_id = $1 ORDER BY position",
-        )
-        .bind(id)
-        .fetch_all(p)
-        .await
-        .map_err(classify))?;
+        let rows: Vec<(i64, String, String)> = self
+            .all(
+                sql(
+                    "SELECT position, url, alt FROM product_images WHERE product_id = $1 ORDER BY \
+                    position",
+                )
+                .bind(id),
+            )
+            .await?;
         Ok(rows
             .into_iter()
             .map(|(position, url, alt)| Picture { position, url, alt })
@@ -174,15 +169,11 @@ impl AdminDb {
     /// The product's audit log, newest first.
     pub async fn audit(&self, id: i64, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
         type Row = (String, String, Option<i64>, Option<i64>, String, String);
-        let rows: Vec<Row> = on_pool!(self, p => sqlx::query_as(
-            "SELECT action, detail, stock_delta, stock_after, actor, at FROM product_audit \
-             WHERE product_id = $1 ORDER BY id DESC LIMIT $2",
-        )
-        .bind(id)
-        .bind(limit)
-        .fetch_all(p)
-        .await
-        .map_err(classify))?;
+        let rows: Vec<Row> = self.all(
+            sql("SELECT action, detail, stock_delta, stock_after, actor, at FROM product_audit \
+                    WHERE product_id = $1 ORDER BY id DESC LIMIT $2")
+                .bind(id)
+                .bind(limit)).await?;
         Ok(rows
             .into_iter()
             .map(

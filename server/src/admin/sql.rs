@@ -1,0 +1,240 @@
+//! The one way the owner's side reaches its database: a statement ([`Sql`], the same text on
+//! SQLite and Postgres, numbered `$n` parameters) run by [`AdminDb`] or inside a transaction
+//! ([`Tx`]). Which database it is gets decided in the few methods here, not at every query.
+
+use super::db::AdminDb;
+use crate::store::classify;
+use app::store::StoreError;
+use sqlx::postgres::PgRow;
+use sqlx::query::{Query, QueryAs};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Database, Encode, FromRow, Postgres, Sqlite, Type};
+
+/// One argument of a statement, bound the same way on either database.
+#[derive(Debug, Clone, Copy)]
+pub enum Arg<'a> {
+    Int(i64),
+    OptInt(Option<i64>),
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Bool(bool),
+}
+
+impl From<i64> for Arg<'_> {
+    fn from(v: i64) -> Self {
+        Arg::Int(v)
+    }
+}
+
+impl From<Option<i64>> for Arg<'_> {
+    fn from(v: Option<i64>) -> Self {
+        Arg::OptInt(v)
+    }
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(v: &'a str) -> Self {
+        Arg::Text(v)
+    }
+}
+
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(v: &'a String) -> Self {
+        Arg::Text(v)
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Arg<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        Arg::OptText(v)
+    }
+}
+
+impl From<bool> for Arg<'_> {
+    fn from(v: bool) -> Self {
+        Arg::Bool(v)
+    }
+}
+
+/// A statement and its arguments.
+#[derive(Debug, Clone)]
+pub struct Sql<'a> {
+    text: &'a str,
+    args: Vec<Arg<'a>>,
+}
+
+/// A statement: `sql("… WHERE id = $1").bind(id)`.
+pub fn sql(text: &str) -> Sql<'_> {
+    Sql {
+        text,
+        args: Vec::new(),
+    }
+}
+
+impl<'a> Sql<'a> {
+    pub fn bind(mut self, arg: impl Into<Arg<'a>>) -> Sql<'a> {
+        self.args.push(arg.into());
+        self
+    }
+}
+
+/// What a row can be read into on both databases (tuples of `i64`, `String`, `bool`, options, or
+/// a `FromRow` struct).
+pub trait Rows: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+
+impl<T> Rows for T where
+    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+/// The statement as a query returning rows of `T` on database `DB`.
+fn rows_query<'q, DB, T>(q: &'q Sql<'q>) -> QueryAs<'q, DB, T, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    T: for<'r> FromRow<'r, DB::Row>,
+    i64: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    bool: Encode<'q, DB> + Type<DB>,
+{
+    q.args
+        .iter()
+        .fold(sqlx::query_as::<DB, T>(q.text), |query, arg| match *arg {
+            Arg::Int(v) => query.bind(v),
+            Arg::OptInt(v) => query.bind(v),
+            Arg::Text(v) => query.bind(v),
+            Arg::OptText(v) => query.bind(v),
+            Arg::Bool(v) => query.bind(v),
+        })
+}
+
+/// The statement as a command on database `DB`.
+fn command<'q, DB>(q: &'q Sql<'q>) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    i64: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    bool: Encode<'q, DB> + Type<DB>,
+{
+    q.args
+        .iter()
+        .fold(sqlx::query::<DB>(q.text), |query, arg| match *arg {
+            Arg::Int(v) => query.bind(v),
+            Arg::OptInt(v) => query.bind(v),
+            Arg::Text(v) => query.bind(v),
+            Arg::OptText(v) => query.bind(v),
+            Arg::Bool(v) => query.bind(v),
+        })
+}
+
+impl AdminDb {
+    pub async fn all<T: Rows>(&self, q: Sql<'_>) -> Result<Vec<T>, StoreError> {
+        match self {
+            AdminDb::Sqlite(p) => rows_query::<Sqlite, T>(&q).fetch_all(p).await,
+            AdminDb::Postgres(p) => rows_query::<Postgres, T>(&q).fetch_all(p).await,
+        }
+        .map_err(classify)
+    }
+
+    pub async fn optional<T: Rows>(&self, q: Sql<'_>) -> Result<Option<T>, StoreError> {
+        match self {
+            AdminDb::Sqlite(p) => rows_query::<Sqlite, T>(&q).fetch_optional(p).await,
+            AdminDb::Postgres(p) => rows_query::<Postgres, T>(&q).fetch_optional(p).await,
+        }
+        .map_err(classify)
+    }
+
+    pub async fn one<T: Rows>(&self, q: Sql<'_>) -> Result<T, StoreError> {
+        match self {
+            AdminDb::Sqlite(p) => rows_query::<Sqlite, T>(&q).fetch_one(p).await,
+            AdminDb::Postgres(p) => rows_query::<Postgres, T>(&q).fetch_one(p).await,
+        }
+        .map_err(classify)
+    }
+
+    /// Runs a command; the rows it changed.
+    pub async fn execute(&self, q: Sql<'_>) -> Result<u64, StoreError> {
+        match self {
+            AdminDb::Sqlite(p) => command::<Sqlite>(&q)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()),
+            AdminDb::Postgres(p) => command::<Postgres>(&q)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()),
+        }
+        .map_err(classify)
+    }
+
+    /// A transaction: committed by [`Tx::commit`], rolled back when dropped without it.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        match self {
+            AdminDb::Sqlite(p) => p.begin().await.map(Tx::Sqlite),
+            AdminDb::Postgres(p) => p.begin().await.map(Tx::Postgres),
+        }
+        .map_err(classify)
+    }
+}
+
+/// A transaction on whichever database the shop has.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub async fn all<T: Rows>(&mut self, q: Sql<'_>) -> Result<Vec<T>, StoreError> {
+        match self {
+            Tx::Sqlite(tx) => rows_query::<Sqlite, T>(&q).fetch_all(&mut **tx).await,
+            Tx::Postgres(tx) => rows_query::<Postgres, T>(&q).fetch_all(&mut **tx).await,
+        }
+        .map_err(classify)
+    }
+
+    pub async fn optional<T: Rows>(&mut self, q: Sql<'_>) -> Result<Option<T>, StoreError> {
+        match self {
+            Tx::Sqlite(tx) => rows_query::<Sqlite, T>(&q).fetch_optional(&mut **tx).await,
+            Tx::Postgres(tx) => {
+                rows_query::<Postgres, T>(&q)
+                    .fetch_optional(&mut **tx)
+                    .await
+            }
+        }
+        .map_err(classify)
+    }
+
+    pub async fn one<T: Rows>(&mut self, q: Sql<'_>) -> Result<T, StoreError> {
+        match self {
+            Tx::Sqlite(tx) => rows_query::<Sqlite, T>(&q).fetch_one(&mut **tx).await,
+            Tx::Postgres(tx) => rows_query::<Postgres, T>(&q).fetch_one(&mut **tx).await,
+        }
+        .map_err(classify)
+    }
+
+    /// Runs a command; the rows it changed.
+    pub async fn execute(&mut self, q: Sql<'_>) -> Result<u64, StoreError> {
+        match self {
+            Tx::Sqlite(tx) => command::<Sqlite>(&q)
+                .execute(&mut **tx)
+                .await
+                .map(|r| r.rows_affected()),
+            Tx::Postgres(tx) => command::<Postgres>(&q)
+                .execute(&mut **tx)
+                .await
+                .map(|r| r.rows_affected()),
+        }
+        .map_err(classify)
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+        .map_err(classify)
+    }
+}
