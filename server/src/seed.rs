@@ -1,6 +1,7 @@
 //! The demo catalogue, written into an empty database on first start so a new shop has
 //! something to show (and the browser tests something to buy).
 
+use crate::store::sql::{sql, Tx};
 use crate::store::{PgStore, SqliteStore};
 use anyhow::Context;
 
@@ -62,12 +63,11 @@ pub const DEMO_SALES: &[DemoSale] = &[
     },
 ];
 
-/// The seeding steps, the same SQL on both backends (numbered parameters read the same in SQLite
-/// and Postgres); `$tx` is an open transaction that has the products table to itself.
-macro_rules! seed_in {
-    ($tx:ident) => {{
-    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM products")
-        .fetch_one(&mut *$tx)
+/// The seeding steps, the same SQL on both backends; `tx` is an open transaction that has the
+/// products table to itself.
+async fn seed_in(mut tx: Tx) -> anyhow::Result<bool> {
+    let (count,): (i64,) = tx
+        .one(sql("SELECT COUNT(*) FROM products"))
         .await
         .context("cannot count products")?;
     if count > 0 {
@@ -76,38 +76,36 @@ macro_rules! seed_in {
     let now = crate::store::clock::now_utc();
     for (position, p) in (0_i64..).zip(DEMO_CATALOGUE) {
         let main = format!("/images/{}.svg", p.slug);
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO products (slug, name, description, price_cents, stock, image_url, flash_sale, position, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(p.slug)
-        .bind(p.name)
-        .bind(p.description)
-        .bind(p.price_cents)
-        .bind(p.stock)
-        .bind(&main)
-        .bind(p.flash_sale)
-        .bind(position)
-        .bind(&now)
-        .fetch_one(&mut *$tx)
-        .await
-        .with_context(|| format!("cannot seed {}", p.slug))?;
-        let images = [
-            (main, p.name.to_owned()),
-            (
-                format!("/images/{}-detail.svg", p.slug),
-                format!("{} — detail", p.name),
-            ),
-        ];
-        for (pos, (url, alt)) in (0_i64..).zip(images) {
-            sqlx::query(
-                "INSERT INTO product_images (product_id, position, url, alt) VALUES ($1, $2, $3, $4)",
+        let (id,): (i64,) = tx
+            .one(
+                sql("INSERT INTO products (slug, name, description, price_cents, stock, image_url, \
+                     flash_sale, position, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
+                .bind(p.slug)
+                .bind(p.name)
+                .bind(p.description)
+                .bind(p.price_cents)
+                .bind(p.stock)
+                .bind(&main)
+                .bind(p.flash_sale)
+                .bind(position)
+                .bind(&now),
             )
-            .bind(id)
-            .bind(pos)
-            .bind(url)
-            .bind(alt)
-            .execute(&mut *$tx)
+            .await
+            .with_context(|| format!("cannot seed {}", p.slug))?;
+        let detail = format!("/images/{}-detail.svg", p.slug);
+        let detail_alt = format!("{} — detail", p.name);
+        for (pos, (url, alt)) in (0_i64..).zip([(&main, p.name), (&detail, &detail_alt)]) {
+            tx.execute(
+                sql(
+                    "INSERT INTO product_images (product_id, position, url, alt) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(id)
+                .bind(pos)
+                .bind(url)
+                .bind(alt),
+            )
             .await
             .with_context(|| format!("cannot seed images of {}", p.slug))?;
         }
@@ -116,38 +114,42 @@ macro_rules! seed_in {
     let stamp =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     for sale in DEMO_SALES {
-        let starts = at + chrono::Duration::minutes(sale.starts_in_min);
-        let ends = starts + chrono::Duration::days(sale.lasts_days);
-        sqlx::query(
-            "INSERT INTO sales (product_id, starts_at, ends_at, sale_price_cents, per_customer_limit, \
-             waiting_room, hold_seconds) SELECT id, $1, $2, $3, $4, $5, $6 FROM products WHERE slug = $7",
+        let starts = stamp(at + chrono::Duration::minutes(sale.starts_in_min));
+        let ends = stamp(
+            at + chrono::Duration::minutes(sale.starts_in_min)
+                + chrono::Duration::days(sale.lasts_days),
+        );
+        tx.execute(
+            sql(
+                "INSERT INTO sales (product_id, starts_at, ends_at, sale_price_cents, \
+                 per_customer_limit, waiting_room, hold_seconds) \
+                 SELECT id, $1, $2, $3, $4, $5, $6 FROM products WHERE slug = $7",
+            )
+            .bind(&starts)
+            .bind(&ends)
+            .bind(sale.sale_price_cents)
+            .bind(sale.per_customer_limit)
+            .bind(sale.waiting_room)
+            .bind(sale.hold_seconds)
+            .bind(sale.slug),
         )
-        .bind(stamp(starts))
-        .bind(stamp(ends))
-        .bind(sale.sale_price_cents)
-        .bind(sale.per_customer_limit)
-        .bind(sale.waiting_room)
-        .bind(sale.hold_seconds)
-        .bind(sale.slug)
-        .execute(&mut *$tx)
         .await
         .with_context(|| format!("cannot seed the sale of {}", sale.slug))?;
     }
-        $tx.commit()
-            .await
-            .context("cannot commit the demo catalogue")?;
-        Ok(true)
-    }};
+    tx.commit()
+        .await
+        .context("cannot commit the demo catalogue")?;
+    Ok(true)
 }
 
 /// Writes the demo catalogue if the shop has no products yet. Returns whether it did.
 pub async fn seed_if_empty(store: &SqliteStore) -> anyhow::Result<bool> {
-    let mut tx = store
+    let tx = store
         .writer()
         .begin_with("BEGIN IMMEDIATE")
         .await
         .context("cannot start the seeding transaction")?;
-    seed_in!(tx)
+    seed_in(Tx::Sqlite(tx)).await
 }
 
 /// The same on Postgres; the table lock keeps two servers starting at once from both seeding.
@@ -161,5 +163,5 @@ pub async fn seed_if_empty_postgres(store: &PgStore) -> anyhow::Result<bool> {
         .execute(&mut *tx)
         .await
         .context("cannot lock the products table")?;
-    seed_in!(tx)
+    seed_in(Tx::Postgres(tx)).await
 }

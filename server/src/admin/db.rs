@@ -1,18 +1,13 @@
 //! Where owners, their sessions and failed logins are kept: the shop's own database, SQLite or
 //! Postgres. The SQL is the same for both (numbered parameters), written once and run through
-//! `admin::sql` on whichever pool the shop has. Admin traffic is light, so these go straight to the database
+//! `store::sql` on whichever pool the shop has. Admin traffic is light, so these go straight to the database
 //! rather than through the order desk.
 
-use super::sql::sql;
+use crate::store::sql::sql;
 use app::store::StoreError;
-use sqlx::{PgPool, SqlitePool};
 
-/// The shop's database, for the owner's side; its queries go through `admin::sql`.
-#[derive(Clone)]
-pub enum AdminDb {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
+/// The shop's database, as the owner's side reaches it (`store::sql`).
+pub use crate::store::sql::Db as AdminDb;
 
 /// An owner account as stored. The hash never leaves the server.
 pub struct OwnerRow {

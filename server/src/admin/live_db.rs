@@ -2,7 +2,7 @@
 //! shop's, whichever server the owner is looking at), and the brake's writes.
 
 use super::db::AdminDb;
-use super::sql::sql;
+use crate::store::sql::sql;
 use app::store::StoreError;
 
 /// One sale product as the control room shows it.

@@ -24,7 +24,6 @@ pub mod pictures;
 pub mod products;
 pub mod products_db;
 pub mod session;
-pub mod sql;
 
 use crate::store::clock::system_now;
 use axum::extract::{DefaultBodyLimit, Request, State};

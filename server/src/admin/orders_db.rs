@@ -4,7 +4,7 @@
 //! units back (and frees the phone's per-sale allowance) in the same transaction, so exactly once.
 
 use super::db::AdminDb;
-use super::sql::sql;
+use crate::store::sql::sql;
 use app::domain::OrderStatus;
 use app::store::StoreError;
 

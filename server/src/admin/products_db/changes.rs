@@ -2,12 +2,12 @@
 
 use super::super::db::AdminDb;
 use super::super::pages::money;
-use super::super::sql::{sql, Tx};
 use super::audit_text::{describe_edit, describe_sale};
 use super::{
     next_sale, product, small_of, Outcome, ProductFields, ProductRow, SaleInput, PLACEHOLDER_IMAGE,
     PRODUCT_SELECT,
 };
+use crate::store::sql::{sql, Tx};
 use app::domain::SalePhase;
 use app::store::StoreError;
 

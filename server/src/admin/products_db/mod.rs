@@ -16,7 +16,7 @@ mod audit_text;
 mod changes;
 
 use super::db::AdminDb;
-use super::sql::sql;
+use crate::store::sql::sql;
 pub use app::rules::{next_sale, SaleInput, SaleSettings};
 use app::store::StoreError;
 

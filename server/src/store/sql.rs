@@ -1,9 +1,10 @@
-//! The one way the owner's side reaches its database: a statement ([`Sql`], the same text on
-//! SQLite and Postgres, numbered `$n` parameters) run by [`AdminDb`] or inside a transaction
-//! ([`Tx`]). Which database it is gets decided in the few methods here, not at every query.
+//! The one way to reach the shop's database off the order desk's hot path: a statement ([`Sql`],
+//! the same text on SQLite and Postgres, numbered `$n` parameters) run on the pool ([`Db`]) or
+//! inside a transaction ([`Tx`]). Which database it is gets decided in the few methods here, not
+//! at every query. The owner's side, the seeding and the shop's reads use it; the desk's writers
+//! keep their own drivers (rusqlite on SQLite, set-based statements on Postgres).
 
-use super::db::AdminDb;
-use crate::store::classify;
+use super::classify;
 use app::store::StoreError;
 use sqlx::postgres::PgRow;
 use sqlx::query::{Query, QueryAs};
@@ -130,27 +131,34 @@ where
         })
 }
 
-impl AdminDb {
+/// The shop's database: its pool, whichever database it is.
+#[derive(Clone)]
+pub enum Db {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Db {
     pub async fn all<T: Rows>(&self, q: Sql<'_>) -> Result<Vec<T>, StoreError> {
         match self {
-            AdminDb::Sqlite(p) => rows_query::<Sqlite, T>(&q).fetch_all(p).await,
-            AdminDb::Postgres(p) => rows_query::<Postgres, T>(&q).fetch_all(p).await,
+            Db::Sqlite(p) => rows_query::<Sqlite, T>(&q).fetch_all(p).await,
+            Db::Postgres(p) => rows_query::<Postgres, T>(&q).fetch_all(p).await,
         }
         .map_err(classify)
     }
 
     pub async fn optional<T: Rows>(&self, q: Sql<'_>) -> Result<Option<T>, StoreError> {
         match self {
-            AdminDb::Sqlite(p) => rows_query::<Sqlite, T>(&q).fetch_optional(p).await,
-            AdminDb::Postgres(p) => rows_query::<Postgres, T>(&q).fetch_optional(p).await,
+            Db::Sqlite(p) => rows_query::<Sqlite, T>(&q).fetch_optional(p).await,
+            Db::Postgres(p) => rows_query::<Postgres, T>(&q).fetch_optional(p).await,
         }
         .map_err(classify)
     }
 
     pub async fn one<T: Rows>(&self, q: Sql<'_>) -> Result<T, StoreError> {
         match self {
-            AdminDb::Sqlite(p) => rows_query::<Sqlite, T>(&q).fetch_one(p).await,
-            AdminDb::Postgres(p) => rows_query::<Postgres, T>(&q).fetch_one(p).await,
+            Db::Sqlite(p) => rows_query::<Sqlite, T>(&q).fetch_one(p).await,
+            Db::Postgres(p) => rows_query::<Postgres, T>(&q).fetch_one(p).await,
         }
         .map_err(classify)
     }
@@ -158,11 +166,11 @@ impl AdminDb {
     /// Runs a command; the rows it changed.
     pub async fn execute(&self, q: Sql<'_>) -> Result<u64, StoreError> {
         match self {
-            AdminDb::Sqlite(p) => command::<Sqlite>(&q)
+            Db::Sqlite(p) => command::<Sqlite>(&q)
                 .execute(p)
                 .await
                 .map(|r| r.rows_affected()),
-            AdminDb::Postgres(p) => command::<Postgres>(&q)
+            Db::Postgres(p) => command::<Postgres>(&q)
                 .execute(p)
                 .await
                 .map(|r| r.rows_affected()),
@@ -173,8 +181,8 @@ impl AdminDb {
     /// A transaction: committed by [`Tx::commit`], rolled back when dropped without it.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         match self {
-            AdminDb::Sqlite(p) => p.begin().await.map(Tx::Sqlite),
-            AdminDb::Postgres(p) => p.begin().await.map(Tx::Postgres),
+            Db::Sqlite(p) => p.begin().await.map(Tx::Sqlite),
+            Db::Postgres(p) => p.begin().await.map(Tx::Postgres),
         }
         .map_err(classify)
     }
