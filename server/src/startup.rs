@@ -70,18 +70,20 @@ impl Backend {
         Ok(backend)
     }
 
-    fn store(&self) -> Arc<dyn Store> {
+    /// The storage ports, the same for both databases.
+    fn ports(&self) -> crate::store::DeskStore {
         match self {
-            Backend::Sqlite(s) => Arc::new(s.clone()),
-            Backend::Postgres(p) => Arc::new(p.clone()),
+            Backend::Sqlite(s) => s.ports(),
+            Backend::Postgres(p) => p.ports(),
         }
     }
 
+    fn store(&self) -> Arc<dyn Store> {
+        Arc::new(self.ports())
+    }
+
     fn queue(&self) -> Arc<dyn WaitingRoom> {
-        match self {
-            Backend::Sqlite(s) => Arc::new(s.clone()),
-            Backend::Postgres(p) => Arc::new(p.clone()),
-        }
+        Arc::new(self.ports())
     }
 
     /// The per-client allowance all servers share: only several servers (Postgres) need one.

@@ -887,14 +887,14 @@ async fn desk_alone(orders: usize, postgres: Option<&str>) -> anyhow::Result<boo
             server::seed::seed_if_empty_postgres(&store).await?;
             let db = BenchDb::Pg(store.pool().clone());
             _pg = Some(pg);
-            (Arc::new(store), db)
+            (Arc::new(store.ports()), db)
         }
         None => {
             let url = format!("sqlite://{}/desk.db", dir.path().display());
             let store = server::store::SqliteStore::open(&url).await?;
             server::seed::seed_if_empty(&store).await?;
             let db = BenchDb::Sqlite(store.writer().clone());
-            (Arc::new(store), db)
+            (Arc::new(store.ports()), db)
         }
     };
     db.exec(&format!(

@@ -2,6 +2,7 @@
 
 pub mod cached;
 pub(crate) mod clock;
+pub mod desk_store;
 pub(crate) mod jobs;
 pub mod postgres;
 pub(crate) mod rows;
@@ -11,6 +12,7 @@ pub(crate) mod sql_reads;
 pub mod sqlite;
 
 pub use cached::CatalogueCache;
+pub use desk_store::DeskStore;
 pub use postgres::PgStore;
 
 pub use sqlite::SqliteStore;

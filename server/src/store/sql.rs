@@ -246,3 +246,55 @@ impl Tx {
         .map_err(classify)
     }
 }
+
+/// One connection (a reader from a pool, or the desk's writer inside its transaction), for reads
+/// that must all see the same state.
+pub enum Conn<'c> {
+    Sqlite(&'c mut sqlx::SqliteConnection),
+    Postgres(&'c mut sqlx::PgConnection),
+}
+
+impl Conn<'_> {
+    pub async fn all<T: Rows>(&mut self, q: Sql<'_>) -> Result<Vec<T>, StoreError> {
+        match self {
+            Conn::Sqlite(c) => rows_query::<Sqlite, T>(&q).fetch_all(&mut **c).await,
+            Conn::Postgres(c) => rows_query::<Postgres, T>(&q).fetch_all(&mut **c).await,
+        }
+        .map_err(classify)
+    }
+
+    pub async fn optional<T: Rows>(&mut self, q: Sql<'_>) -> Result<Option<T>, StoreError> {
+        match self {
+            Conn::Sqlite(c) => rows_query::<Sqlite, T>(&q).fetch_optional(&mut **c).await,
+            Conn::Postgres(c) => rows_query::<Postgres, T>(&q).fetch_optional(&mut **c).await,
+        }
+        .map_err(classify)
+    }
+
+    pub async fn one<T: Rows>(&mut self, q: Sql<'_>) -> Result<T, StoreError> {
+        match self {
+            Conn::Sqlite(c) => rows_query::<Sqlite, T>(&q).fetch_one(&mut **c).await,
+            Conn::Postgres(c) => rows_query::<Postgres, T>(&q).fetch_one(&mut **c).await,
+        }
+        .map_err(classify)
+    }
+}
+
+impl Db {
+    /// Runs `read` on one connection of the pool.
+    pub async fn on_one_connection<T>(
+        &self,
+        read: impl for<'c> AsyncFnOnce(&mut Conn<'c>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self {
+            Db::Sqlite(p) => {
+                let mut c = p.acquire().await.map_err(classify)?;
+                read(&mut Conn::Sqlite(&mut c)).await
+            }
+            Db::Postgres(p) => {
+                let mut c = p.acquire().await.map_err(classify)?;
+                read(&mut Conn::Postgres(&mut c)).await
+            }
+        }
+    }
+}

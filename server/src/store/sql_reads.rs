@@ -1,211 +1,194 @@
-//! Reads that both backends make the same way through sqlx — an order by its code, where a
-//! waiting-room ticket stands — written once: the SQL uses numbered parameters (`$1`), which
-//! SQLite and Postgres both read, and the macro is instantiated with each backend's connection.
+//! Reads that both backends make the same way — an order by its code, where a waiting-room
+//! ticket stands — written once with `store::sql`: the SQL uses numbered parameters (`$1`), which
+//! SQLite and Postgres both read.
 
-/// Defines `load_order`, `ticket_info` and `waiting_standing` for one sqlx connection type.
-macro_rules! sql_reads {
-    ($conn:ty) => {
-        pub(super) async fn load_order(
-            conn: &mut $conn,
-            code: &app::domain::OrderCode,
-        ) -> Result<Option<app::domain::OrderView>, app::store::StoreError> {
-            type OrderRow = (i64, String, String, String, String, String, i64, String);
-            let row: Option<OrderRow> = sqlx::query_as(
+use super::clock::Now;
+use super::sql::{sql, Conn};
+
+pub(crate) async fn load_order(
+    conn: &mut Conn<'_>,
+    code: &app::domain::OrderCode,
+) -> Result<Option<app::domain::OrderView>, app::store::StoreError> {
+    type OrderRow = (i64, String, String, String, String, String, i64, String);
+    let row: Option<OrderRow> = conn
+        .optional(
+            sql(
                 "SELECT id, status, customer_name, phone, address, note, total_cents, created_at \
-                 FROM orders WHERE code = $1",
+         FROM orders WHERE code = $1",
             )
-            .bind(code.as_str())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err($crate::store::classify)?;
-            let Some((id, status, customer_name, phone, address, note, total_cents, created_at)) = row
-            else {
-                return Ok(None);
-            };
-            let lines: Vec<(i64, String, i64, i64)> = sqlx::query_as(
+            .bind(code.as_str()),
+        )
+        .await?;
+    let Some((id, status, customer_name, phone, address, note, total_cents, created_at)) = row
+    else {
+        return Ok(None);
+    };
+    let lines: Vec<(i64, String, i64, i64)> = conn
+        .all(
+            sql(
                 "SELECT product_id, product_name, unit_price_cents, quantity FROM order_lines \
-                 WHERE order_id = $1 ORDER BY product_id",
+         WHERE order_id = $1 ORDER BY product_id",
             )
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err($crate::store::classify)?;
-            let status = app::domain::OrderStatus::parse(&status)
-                .ok_or_else(|| app::store::StoreError::unexpected(format!("unknown order status {status}")))?;
-            let lines = lines
-                .into_iter()
-                .map(|(product_id, product_name, unit_price_cents, quantity)| {
-                    Ok(app::domain::OrderLineView {
-                        product_id,
-                        product_name,
-                        unit_price_cents,
-                        quantity: u32::try_from(quantity)
-                            .map_err(|_| app::store::StoreError::unexpected("bad stored quantity"))?,
-                        line_total_cents: unit_price_cents.saturating_mul(quantity),
-                    })
-                })
-                .collect::<Result<Vec<_>, app::store::StoreError>>()?;
-            Ok(Some(app::domain::OrderView {
-                order_code: code.clone(),
-                status,
-                total_cents,
-                lines,
-                customer_name,
-                phone,
-                address,
-                note,
-                created_at,
-            }))
-        }
-
-        /// Where a ticket stands, read on a reader connection.
-        pub(super) async fn ticket_info(
-            conn: &mut $conn,
-            ticket_id: i64,
-            now: &$crate::store::clock::Now,
-        ) -> Result<Option<app::store::TicketInfo>, app::store::StoreError> {
-            type Row = (
-                i64,
-                String,
-                String,
-                i64,
-                String,
-                i64,
-                Option<i64>,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                i64,
-            );
-            let row: Option<Row> = sqlx::query_as(
-                "SELECT t.product_id, p.name, p.slug, t.quantity, t.state, t.rank, t.hold_id, h.expires_at, \
-                 o.code, s.starts_at, \
-                 (SELECT COUNT(*) FROM brakes b WHERE b.product_id IN (0, t.product_id)) \
-                 FROM queue_tickets t JOIN products p ON p.id = t.product_id \
-                 LEFT JOIN holds h ON h.id = t.hold_id LEFT JOIN orders o ON o.id = h.order_id \
-                 LEFT JOIN sales s ON s.product_id = t.product_id WHERE t.id = $1",
-            )
-            .bind(ticket_id)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err($crate::store::classify)?;
-            let Some((
+            .bind(id),
+        )
+        .await?;
+    let status = app::domain::OrderStatus::parse(&status).ok_or_else(|| {
+        app::store::StoreError::unexpected(format!("unknown order status {status}"))
+    })?;
+    let lines = lines
+        .into_iter()
+        .map(|(product_id, product_name, unit_price_cents, quantity)| {
+            Ok(app::domain::OrderLineView {
                 product_id,
                 product_name,
-                product_slug,
-                quantity,
-                state,
-                rank,
-                hold_id,
-                expires_at,
-                code,
-                starts_at,
-                paused,
-            )) = row
-            else {
-                return Ok(None);
-            };
-            use app::rules::TicketState;
-            let ticket_state = TicketState::parse(&state).ok_or_else(|| {
-                app::store::StoreError::unexpected(format!(
-                    "ticket {ticket_id} in an unknown state {state}"
-                ))
-            })?;
-            let standing = match (ticket_state, hold_id, expires_at, code) {
-                (TicketState::Waiting, ..) => {
-                    waiting_standing(conn, product_id, rank, quantity, starts_at, now).await?
-                }
-                (TicketState::Admitted, Some(hold_id), Some(expires_at), _) => {
-                    let seconds_left = u64::try_from(now.secs_until(&expires_at)).unwrap_or(0);
-                    // while the owner has paused the sale, holds do not run out (see the usher)
-                    if app::rules::hold_ran_out(&expires_at, now) && paused == 0 {
-                        // the next admission round returns its units; it cannot be used any more
-                        app::store::Standing::Expired
-                    } else {
-                        app::store::Standing::Admitted {
-                            hold_id,
-                            expires_at,
-                            seconds_left,
-                        }
-                    }
-                }
-                (TicketState::Ordered, _, _, Some(order_code)) => {
-                    app::store::Standing::Ordered { order_code }
-                }
-                (TicketState::SoldOut, ..) => app::store::Standing::SoldOut,
-                (TicketState::Expired, ..) => app::store::Standing::Expired,
-                (TicketState::Left, ..) => app::store::Standing::Left,
-                (other, ..) => {
-                    return Err(app::store::StoreError::unexpected(format!(
-                        "ticket {ticket_id} in an impossible state {other}"
-                    )))
-                }
-            };
-            Ok(Some(app::store::TicketInfo {
-                ticket_id,
-                product_id,
-                product_name,
-                product_slug,
+                unit_price_cents,
                 quantity: u32::try_from(quantity)
                     .map_err(|_| app::store::StoreError::unexpected("bad stored quantity"))?,
-                standing,
-            }))
-        }
-
-        /// A waiting ticket's position and the earliest it could be admitted: at once if free stock covers
-        /// everyone ahead and itself, otherwise when enough live holds would have expired.
-        async fn waiting_standing(
-            conn: &mut $conn,
-            product_id: i64,
-            rank: i64,
-            quantity: i64,
-            starts_at: Option<String>,
-            now: &$crate::store::clock::Now,
-        ) -> Result<app::store::Standing, app::store::StoreError> {
-            if let Some(starts_at) = starts_at.filter(|s| now.text < *s) {
-                let secs = u64::try_from(now.secs_until(&starts_at)).unwrap_or(0);
-                return Ok(app::store::Standing::Waiting {
-                    position: None,
-                    eta_seconds: secs,
-                    starts_in_secs: Some(secs),
-                });
-            }
-            let (ahead, units_ahead, stock): (i64, i64, i64) = sqlx::query_as(
-                "SELECT COUNT(*), CAST(COALESCE(SUM(t.quantity), 0) AS BIGINT), (SELECT stock FROM products WHERE id = $1) \
-                 FROM queue_tickets t WHERE t.product_id = $1 AND t.state = 'waiting' AND t.rank < $2",
-            )
-            .bind(product_id)
-            .bind(rank)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err($crate::store::classify)?;
-            let deficit = units_ahead + quantity - stock;
-            let mut eta = 1_i64;
-            if deficit > 0 {
-                let holds: Vec<(i64, String)> = sqlx::query_as(
-                    "SELECT quantity, expires_at FROM holds WHERE product_id = $1 AND state = 'live' \
-                     ORDER BY expires_at",
-                )
-                .bind(product_id)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err($crate::store::classify)?;
-                let mut freed = 0;
-                for (q, expires_at) in holds {
-                    freed += q;
-                    eta = now.secs_until(&expires_at).max(0) + 1;
-                    if freed >= deficit {
-                        break;
-                    }
-                }
-            }
-            Ok(app::store::Standing::Waiting {
-                position: Some(u64::try_from(ahead + 1).unwrap_or(1)),
-                eta_seconds: u64::try_from(eta).unwrap_or(1),
-                starts_in_secs: None,
+                line_total_cents: unit_price_cents.saturating_mul(quantity),
             })
-        }
-    };
+        })
+        .collect::<Result<Vec<_>, app::store::StoreError>>()?;
+    Ok(Some(app::domain::OrderView {
+        order_code: code.clone(),
+        status,
+        total_cents,
+        lines,
+        customer_name,
+        phone,
+        address,
+        note,
+        created_at,
+    }))
 }
 
-pub(crate) use sql_reads;
+/// Where a ticket stands, read on a reader connection.
+pub(crate) async fn ticket_info(
+    conn: &mut Conn<'_>,
+    ticket_id: i64,
+    now: &Now,
+) -> Result<Option<app::store::TicketInfo>, app::store::StoreError> {
+    type Row = (
+        i64,
+        String,
+        String,
+        i64,
+        String,
+        i64,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        i64,
+    );
+    let row: Option<Row> = conn.optional(sql("SELECT t.product_id, p.name, p.slug, t.quantity, t.state, t.rank, t.hold_id, h.expires_at, \
+         o.code, s.starts_at, \
+         (SELECT COUNT(*) FROM brakes b WHERE b.product_id IN (0, t.product_id)) \
+         FROM queue_tickets t JOIN products p ON p.id = t.product_id \
+         LEFT JOIN holds h ON h.id = t.hold_id LEFT JOIN orders o ON o.id = h.order_id \
+         LEFT JOIN sales s ON s.product_id = t.product_id WHERE t.id = $1").bind(ticket_id)).await
+    ?;
+    let Some((
+        product_id,
+        product_name,
+        product_slug,
+        quantity,
+        state,
+        rank,
+        hold_id,
+        expires_at,
+        code,
+        starts_at,
+        paused,
+    )) = row
+    else {
+        return Ok(None);
+    };
+    use app::rules::TicketState;
+    let ticket_state = TicketState::parse(&state).ok_or_else(|| {
+        app::store::StoreError::unexpected(format!(
+            "ticket {ticket_id} in an unknown state {state}"
+        ))
+    })?;
+    let standing = match (ticket_state, hold_id, expires_at, code) {
+        (TicketState::Waiting, ..) => {
+            waiting_standing(conn, product_id, rank, quantity, starts_at, now).await?
+        }
+        (TicketState::Admitted, Some(hold_id), Some(expires_at), _) => {
+            let seconds_left = u64::try_from(now.secs_until(&expires_at)).unwrap_or(0);
+            // while the owner has paused the sale, holds do not run out (see the usher)
+            if app::rules::hold_ran_out(&expires_at, now) && paused == 0 {
+                // the next admission round returns its units; it cannot be used any more
+                app::store::Standing::Expired
+            } else {
+                app::store::Standing::Admitted {
+                    hold_id,
+                    expires_at,
+                    seconds_left,
+                }
+            }
+        }
+        (TicketState::Ordered, _, _, Some(order_code)) => {
+            app::store::Standing::Ordered { order_code }
+        }
+        (TicketState::SoldOut, ..) => app::store::Standing::SoldOut,
+        (TicketState::Expired, ..) => app::store::Standing::Expired,
+        (TicketState::Left, ..) => app::store::Standing::Left,
+        (other, ..) => {
+            return Err(app::store::StoreError::unexpected(format!(
+                "ticket {ticket_id} in an impossible state {other}"
+            )))
+        }
+    };
+    Ok(Some(app::store::TicketInfo {
+        ticket_id,
+        product_id,
+        product_name,
+        product_slug,
+        quantity: u32::try_from(quantity)
+            .map_err(|_| app::store::StoreError::unexpected("bad stored quantity"))?,
+        standing,
+    }))
+}
+
+/// A waiting ticket's position and the earliest it could be admitted: at once if free stock covers
+/// everyone ahead and itself, otherwise when enough live holds would have expired.
+async fn waiting_standing(
+    conn: &mut Conn<'_>,
+    product_id: i64,
+    rank: i64,
+    quantity: i64,
+    starts_at: Option<String>,
+    now: &Now,
+) -> Result<app::store::Standing, app::store::StoreError> {
+    if let Some(starts_at) = starts_at.filter(|s| now.text < *s) {
+        let secs = u64::try_from(now.secs_until(&starts_at)).unwrap_or(0);
+        return Ok(app::store::Standing::Waiting {
+            position: None,
+            eta_seconds: secs,
+            starts_in_secs: Some(secs),
+        });
+    }
+    let (ahead, units_ahead, stock): (i64, i64, i64) = conn.one(sql("SELECT COUNT(*), CAST(COALESCE(SUM(t.quantity), 0) AS BIGINT), (SELECT stock FROM products WHERE id = $1) \
+         FROM queue_tickets t WHERE t.product_id = $1 AND t.state = 'waiting' AND t.rank < $2").bind(product_id).bind(rank)).await
+    ?;
+    let deficit = units_ahead + quantity - stock;
+    let mut eta = 1_i64;
+    if deficit > 0 {
+        let holds: Vec<(i64, String)> = conn.all(sql("SELECT quantity, expires_at FROM holds WHERE product_id = $1 AND state = 'live' \
+             ORDER BY expires_at").bind(product_id)).await
+        ?;
+        let mut freed = 0;
+        for (q, expires_at) in holds {
+            freed += q;
+            eta = now.secs_until(&expires_at).max(0) + 1;
+            if freed >= deficit {
+                break;
+            }
+        }
+    }
+    Ok(app::store::Standing::Waiting {
+        position: Some(u64::try_from(ahead + 1).unwrap_or(1)),
+        eta_seconds: u64::try_from(eta).unwrap_or(1),
+        starts_in_secs: None,
+    })
+}

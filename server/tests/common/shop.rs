@@ -57,7 +57,7 @@ impl Shop {
         Shop {
             clock,
             db: Db::Sqlite(store.writer().clone()),
-            store: Arc::new(store),
+            store: Arc::new(store.ports()),
             name: "sqlite",
             _sqlite_dir: Some(dir),
             _pg: None,
@@ -82,7 +82,7 @@ impl Shop {
         Some(Shop {
             clock,
             db: Db::Pg(store.pool().clone()),
-            store: Arc::new(store),
+            store: Arc::new(store.ports()),
             name: "postgres",
             _sqlite_dir: None,
             _pg: Some(pg),

@@ -7,18 +7,14 @@ mod allowance;
 mod bulk;
 mod orders;
 mod queue;
-mod reads;
 mod writer;
 
 use super::classify;
 use crate::desk::Desk;
 use crate::store::clock::Clock;
-use crate::store::jobs::{self, WriteDesk};
-use crate::store::rows::{product_views, ProductRow, PRODUCT_COLUMNS, PRODUCT_TABLES};
+use crate::store::desk_store::DeskStore;
+use crate::store::sql::Db;
 pub use allowance::PgAllowance;
-use app::domain::{NewOrder, OrderCode, OrderView, ProductImage, ProductView};
-use app::store::{CheckoutError, CheckoutRules, ProductKey, Store, StoreError};
-use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool};
 use std::str::FromStr;
@@ -41,9 +37,8 @@ const SESSION: &str = "SET synchronous_commit = on; SET statement_timeout = '10s
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
-    desk: WriteDesk,
-    /// Where the desk, the reads and the usher read the time (a test may set it).
-    clock: Clock,
+    /// The storage ports: reads on `pool`, writes through the desk.
+    ports: DeskStore,
 }
 
 impl PgStore {
@@ -75,7 +70,10 @@ impl PgStore {
             DESK_QUEUE,
             DESK_BATCH,
         );
-        Ok(PgStore { pool, desk, clock })
+        Ok(PgStore {
+            ports: DeskStore::new(Db::Postgres(pool.clone()), desk, clock),
+            pool,
+        })
     }
 
     /// Per-client rate limits shared with every server on this database: `allowance` limited
@@ -93,63 +91,15 @@ impl PgStore {
         self.pool.close().await;
     }
 
-    async fn with_images(&self, rows: Vec<ProductRow>) -> Result<Vec<ProductView>, StoreError> {
-        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-        let images: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT product_id, url, alt FROM product_images WHERE product_id = ANY($1) \
-             ORDER BY product_id, position",
-        )
-        .bind(&ids)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(classify)?;
-        let images: Vec<(i64, ProductImage)> = images
-            .into_iter()
-            .map(|(id, url, alt)| (id, ProductImage { url, alt }))
-            .collect();
-        Ok(product_views(rows, &images, &self.clock.now()))
+    /// The storage ports (`Store`, `WaitingRoom`) of this database.
+    pub fn ports(&self) -> DeskStore {
+        self.ports.clone()
     }
 }
 
-#[async_trait]
-impl Store for PgStore {
-    async fn products(&self) -> Result<Vec<ProductView>, StoreError> {
-        self.read_products().await
-    }
-
-    async fn product(&self, key: &ProductKey) -> Result<Option<ProductView>, StoreError> {
-        self.read_product(key).await
-    }
-
-    async fn products_by_ids(&self, ids: &[i64]) -> Result<Vec<ProductView>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows: Vec<ProductRow> = sqlx::query_as(&format!(
-            "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} WHERE p.id = ANY($1) AND NOT p.archived"
-        ))
-        .bind(ids)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(classify)?;
-        self.with_images(rows).await
-    }
-
-    async fn place_order(&self, order: NewOrder) -> Result<OrderView, CheckoutError> {
-        self.desk_place(order).await
-    }
-
-    async fn order(&self, code: &OrderCode) -> Result<Option<OrderView>, StoreError> {
-        self.read_order(code).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.health().await
-    }
-
-    async fn checkout_rules(&self) -> Result<CheckoutRules, StoreError> {
-        self.read_checkout_rules().await
+impl std::ops::Deref for PgStore {
+    type Target = DeskStore;
+    fn deref(&self) -> &DeskStore {
+        &self.ports
     }
 }
-
-jobs::desk_backed!(PgStore, pool);

@@ -5,6 +5,7 @@
 use super::classify;
 use crate::store::clock::{fingerprint_hash, Now};
 use crate::store::rows::{self, FactsRow, HoldRow};
+use crate::store::sql::Conn;
 use app::domain::{
     Customer, IdempotencyKey, NewOrder, OrderCode, OrderStatus, OrderView, Quantity,
 };
@@ -107,7 +108,7 @@ async fn replay(
     };
     rules::replay_allowed(&hash, fingerprint)?;
     let code = OrderCode::parse(&code).map_err(StoreError::unexpected)?;
-    let order = super::reads::load_order(c, &code)
+    let order = crate::store::sql_reads::load_order(&mut Conn::Postgres(c), &code)
         .await?
         .ok_or_else(|| StoreError::unexpected("idempotency key without its order"))?;
     Ok(Some(order))

@@ -8,17 +8,13 @@
 
 mod orders;
 mod queue;
-mod reads;
 mod writer;
 
-use super::classify;
 use crate::desk::Desk;
 use crate::store::clock::{fingerprint_hash, Clock, Now};
-use crate::store::jobs::{self, WriteDesk};
-use crate::store::rows::{product_views, ProductRow, PRODUCT_COLUMNS, PRODUCT_TABLES};
-use app::domain::{NewOrder, OrderCode, OrderView, ProductImage, ProductView};
-use app::store::{Cause, CheckoutError, CheckoutRules, ProductKey, Store, StoreError};
-use async_trait::async_trait;
+use crate::store::desk_store::DeskStore;
+use crate::store::sql::Db;
+use app::store::{Cause, StoreError};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -57,10 +53,9 @@ pub struct SqliteStore {
     /// For migrations, seeding and tests' setup; orders and the waiting room write through the
     /// desk's own connection.
     write: SqlitePool,
-    desk: WriteDesk,
     desk_connection: WriterConnection,
-    /// Where the desk, the reads and the usher read the time (a test may set it).
-    clock: Clock,
+    /// The storage ports: reads on `read`, writes through the desk.
+    ports: DeskStore,
 }
 
 /// Jobs waiting for the desk before new ones are told to retry.
@@ -116,11 +111,10 @@ impl SqliteStore {
             DESK_BATCH,
         );
         Ok(SqliteStore {
+            ports: DeskStore::new(Db::Sqlite(read.clone()), desk, clock),
             read,
             write,
-            desk,
             desk_connection,
-            clock,
         })
     }
 
@@ -163,77 +157,18 @@ impl SqliteStore {
         self.write.close().await;
     }
 
-    async fn images_for(&self, ids: &[i64]) -> Result<Vec<(i64, ProductImage)>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT product_id, url, alt FROM product_images WHERE product_id IN ({}) \
-             ORDER BY product_id, position",
-            placeholders(ids.len())
-        );
-        let mut q = sqlx::query_as::<_, (i64, String, String)>(&sql);
-        for id in ids {
-            q = q.bind(id);
-        }
-        let rows = q.fetch_all(&self.read).await.map_err(classify)?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, url, alt)| (id, ProductImage { url, alt }))
-            .collect())
-    }
-
-    async fn with_images(&self, rows: Vec<ProductRow>) -> Result<Vec<ProductView>, StoreError> {
-        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-        let images = self.images_for(&ids).await?;
-        Ok(product_views(rows, &images, &self.clock.now()))
+    /// The storage ports (`Store`, `WaitingRoom`) of this database.
+    pub fn ports(&self) -> DeskStore {
+        self.ports.clone()
     }
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    async fn products(&self) -> Result<Vec<ProductView>, StoreError> {
-        self.read_products().await
-    }
-
-    async fn product(&self, key: &ProductKey) -> Result<Option<ProductView>, StoreError> {
-        self.read_product(key).await
-    }
-
-    async fn products_by_ids(&self, ids: &[i64]) -> Result<Vec<ProductView>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} WHERE p.id IN ({}) AND NOT p.archived",
-            placeholders(ids.len())
-        );
-        let mut q = sqlx::query_as::<_, ProductRow>(&sql);
-        for id in ids {
-            q = q.bind(id);
-        }
-        let rows = q.fetch_all(&self.read).await.map_err(classify)?;
-        self.with_images(rows).await
-    }
-
-    async fn place_order(&self, order: NewOrder) -> Result<OrderView, CheckoutError> {
-        self.desk_place(order).await
-    }
-
-    async fn order(&self, code: &OrderCode) -> Result<Option<OrderView>, StoreError> {
-        self.read_order(code).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.health().await
-    }
-
-    async fn checkout_rules(&self) -> Result<CheckoutRules, StoreError> {
-        self.read_checkout_rules().await
+impl std::ops::Deref for SqliteStore {
+    type Target = DeskStore;
+    fn deref(&self) -> &DeskStore {
+        &self.ports
     }
 }
-
-jobs::desk_backed!(SqliteStore, read);
 
 /// The file a `sqlite://path` (or `sqlite:path`) URL names; `None` for other URLs.
 pub fn path_of(url: &str) -> Option<String> {
@@ -241,8 +176,4 @@ pub fn path_of(url: &str) -> Option<String> {
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;
     rest.split('?').next().map(str::to_owned)
-}
-
-fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
 }

@@ -1,0 +1,177 @@
+//! The storage ports (`app::store::Store` and `WaitingRoom`), implemented once for both
+//! databases: reads go through `store::sql` (the same SQL text on SQLite and Postgres), every
+//! write through the backend's order desk. A backend opens its pools and its desk's writer and
+//! hands them to a [`DeskStore`]; that is all that differs.
+
+use super::clock::Clock;
+use super::jobs::{self, WriteDesk};
+use super::rows::{product_views, ProductRow, PRODUCT_COLUMNS, PRODUCT_TABLES};
+use super::sql::{sql, Db, Sql};
+use super::sql_reads;
+use app::domain::{JoinRequest, NewOrder, OrderCode, OrderView, ProductImage, ProductView};
+use app::store::{
+    AdmissionRound, CheckoutError, CheckoutRules, JoinError, ProductKey, Store, StoreError,
+    TicketInfo, WaitingRoom,
+};
+use async_trait::async_trait;
+
+/// A backend's reads (its pool), its desk and its clock.
+#[derive(Clone)]
+pub struct DeskStore {
+    db: Db,
+    desk: WriteDesk,
+    clock: Clock,
+}
+
+impl DeskStore {
+    pub(crate) fn new(db: Db, desk: WriteDesk, clock: Clock) -> DeskStore {
+        DeskStore { db, desk, clock }
+    }
+
+    /// Product rows dressed with their pictures, as shoppers see them now.
+    async fn with_images(&self, rows: Vec<ProductRow>) -> Result<Vec<ProductView>, StoreError> {
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let images: Vec<(i64, String, String)> = if ids.is_empty() {
+            Vec::new()
+        } else {
+            let text = format!(
+                "SELECT product_id, url, alt FROM product_images WHERE product_id IN ({}) \
+                 ORDER BY product_id, position",
+                placeholders(ids.len())
+            );
+            self.db.all(bind_ids(sql(&text), &ids)).await?
+        };
+        let images: Vec<(i64, ProductImage)> = images
+            .into_iter()
+            .map(|(id, url, alt)| (id, ProductImage { url, alt }))
+            .collect();
+        Ok(product_views(rows, &images, &self.clock.now()))
+    }
+}
+
+/// `$1, $2, …, $n`: numbered placeholders, which both databases read.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn bind_ids<'a>(q: Sql<'a>, ids: &[i64]) -> Sql<'a> {
+    ids.iter().fold(q, |q, id| q.bind(*id))
+}
+
+#[async_trait]
+impl Store for DeskStore {
+    async fn products(&self) -> Result<Vec<ProductView>, StoreError> {
+        let text = format!(
+            "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} WHERE NOT p.archived \
+             ORDER BY p.position, p.id"
+        );
+        let rows: Vec<ProductRow> = self.db.all(sql(&text)).await?;
+        self.with_images(rows).await
+    }
+
+    async fn product(&self, key: &ProductKey) -> Result<Option<ProductView>, StoreError> {
+        let by = |column: &str| {
+            format!(
+                "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} \
+                 WHERE p.{column} = $1 AND NOT p.archived"
+            )
+        };
+        let row: Option<ProductRow> = match key {
+            ProductKey::Id(id) => self.db.optional(sql(&by("id")).bind(*id)).await?,
+            ProductKey::Slug(slug) => self.db.optional(sql(&by("slug")).bind(slug)).await?,
+        };
+        Ok(self.with_images(row.into_iter().collect()).await?.pop())
+    }
+
+    async fn products_by_ids(&self, ids: &[i64]) -> Result<Vec<ProductView>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let text = format!(
+            "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} WHERE p.id IN ({}) AND NOT p.archived",
+            placeholders(ids.len())
+        );
+        let rows: Vec<ProductRow> = self.db.all(bind_ids(sql(&text), ids)).await?;
+        self.with_images(rows).await
+    }
+
+    /// Through the desk. The desk's writer task owns the transaction: if the shopper's
+    /// connection drops mid-way, the order still commits or rolls back whole.
+    async fn place_order(&self, order: NewOrder) -> Result<OrderView, CheckoutError> {
+        jobs::place(&self.desk, order).await
+    }
+
+    async fn order(&self, code: &OrderCode) -> Result<Option<OrderView>, StoreError> {
+        self.db
+            .on_one_connection(async |c| sql_reads::load_order(c, code).await)
+            .await
+    }
+
+    /// The database answers and the order desk runs.
+    async fn ping(&self) -> Result<(), StoreError> {
+        if !self.desk.is_running() {
+            return Err(StoreError::busy("the order desk has stopped"));
+        }
+        self.db.execute(sql("SELECT 1")).await.map(|_| ())
+    }
+
+    async fn checkout_rules(&self) -> Result<CheckoutRules, StoreError> {
+        // one statement, one connection from the pool: every order waits on this read
+        let rows: Vec<(String, i64, Option<i64>)> = self
+            .db
+            .all(sql(
+                "SELECT 'paused', product_id, NULL FROM brakes \
+                 UNION ALL SELECT CASE WHEN archived THEN 'archived' ELSE 'limited' END, \
+                 id, max_per_order FROM products WHERE archived OR max_per_order IS NOT NULL",
+            ))
+            .await?;
+        let mut rules = CheckoutRules::default();
+        for (kind, id, limit) in rows {
+            match kind.as_str() {
+                "paused" => rules.paused.push(id),
+                "archived" => rules.archived.push(id),
+                _ => {
+                    if let Some(limit) = limit.and_then(|l| u32::try_from(l).ok()) {
+                        rules.per_order.push((id, limit));
+                    }
+                }
+            }
+        }
+        Ok(rules)
+    }
+}
+
+#[async_trait]
+impl WaitingRoom for DeskStore {
+    async fn join_queue(&self, request: JoinRequest) -> Result<TicketInfo, JoinError> {
+        let ticket_id = jobs::join(&self.desk, request).await?;
+        self.ticket(ticket_id)
+            .await?
+            .ok_or_else(|| StoreError::unexpected("a committed ticket is missing").into())
+    }
+
+    async fn ticket(&self, ticket_id: i64) -> Result<Option<TicketInfo>, StoreError> {
+        let now = self.clock.now();
+        self.db
+            .on_one_connection(async |c| sql_reads::ticket_info(c, ticket_id, &now).await)
+            .await
+    }
+
+    async fn hold_line(&self, hold_id: i64) -> Result<Option<(i64, i64)>, StoreError> {
+        self.db
+            .optional(sql("SELECT product_id, quantity FROM holds WHERE id = $1").bind(hold_id))
+            .await
+    }
+
+    async fn leave_queue(&self, ticket_id: i64) -> Result<Option<TicketInfo>, StoreError> {
+        jobs::leave(&self.desk, ticket_id).await?;
+        self.ticket(ticket_id).await
+    }
+
+    async fn run_admission(&self) -> Result<AdmissionRound, StoreError> {
+        jobs::admit(&self.desk).await
+    }
+}
