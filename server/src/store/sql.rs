@@ -195,47 +195,29 @@ pub enum Tx {
 }
 
 impl Tx {
-    pub async fn all<T: Rows>(&mut self, q: Sql<'_>) -> Result<Vec<T>, StoreError> {
+    /// The transaction's connection, for its statements.
+    fn conn(&mut self) -> Conn<'_> {
         match self {
-            Tx::Sqlite(tx) => rows_query::<Sqlite, T>(&q).fetch_all(&mut **tx).await,
-            Tx::Postgres(tx) => rows_query::<Postgres, T>(&q).fetch_all(&mut **tx).await,
+            Tx::Sqlite(tx) => Conn::Sqlite(tx),
+            Tx::Postgres(tx) => Conn::Postgres(tx),
         }
-        .map_err(classify)
+    }
+
+    pub async fn all<T: Rows>(&mut self, q: Sql<'_>) -> Result<Vec<T>, StoreError> {
+        self.conn().all(q).await
     }
 
     pub async fn optional<T: Rows>(&mut self, q: Sql<'_>) -> Result<Option<T>, StoreError> {
-        match self {
-            Tx::Sqlite(tx) => rows_query::<Sqlite, T>(&q).fetch_optional(&mut **tx).await,
-            Tx::Postgres(tx) => {
-                rows_query::<Postgres, T>(&q)
-                    .fetch_optional(&mut **tx)
-                    .await
-            }
-        }
-        .map_err(classify)
+        self.conn().optional(q).await
     }
 
     pub async fn one<T: Rows>(&mut self, q: Sql<'_>) -> Result<T, StoreError> {
-        match self {
-            Tx::Sqlite(tx) => rows_query::<Sqlite, T>(&q).fetch_one(&mut **tx).await,
-            Tx::Postgres(tx) => rows_query::<Postgres, T>(&q).fetch_one(&mut **tx).await,
-        }
-        .map_err(classify)
+        self.conn().one(q).await
     }
 
     /// Runs a command; the rows it changed.
     pub async fn execute(&mut self, q: Sql<'_>) -> Result<u64, StoreError> {
-        match self {
-            Tx::Sqlite(tx) => command::<Sqlite>(&q)
-                .execute(&mut **tx)
-                .await
-                .map(|r| r.rows_affected()),
-            Tx::Postgres(tx) => command::<Postgres>(&q)
-                .execute(&mut **tx)
-                .await
-                .map(|r| r.rows_affected()),
-        }
-        .map_err(classify)
+        self.conn().execute(q).await
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {
@@ -275,6 +257,21 @@ impl Conn<'_> {
         match self {
             Conn::Sqlite(c) => rows_query::<Sqlite, T>(&q).fetch_one(&mut **c).await,
             Conn::Postgres(c) => rows_query::<Postgres, T>(&q).fetch_one(&mut **c).await,
+        }
+        .map_err(classify)
+    }
+
+    /// Runs a command; the rows it changed.
+    pub async fn execute(&mut self, q: Sql<'_>) -> Result<u64, StoreError> {
+        match self {
+            Conn::Sqlite(c) => command::<Sqlite>(&q)
+                .execute(&mut **c)
+                .await
+                .map(|r| r.rows_affected()),
+            Conn::Postgres(c) => command::<Postgres>(&q)
+                .execute(&mut **c)
+                .await
+                .map(|r| r.rows_affected()),
         }
         .map_err(classify)
     }
