@@ -412,7 +412,7 @@ impl Model {
         let (phone, qty) = (self.holds[h].phone, self.holds[h].qty);
         self.product.stock += qty;
         let units = self.units.entry(phone).or_default();
-        *units = (*units - qty).max(0);
+        *units = rules::allowance_after_return(*units, qty);
         true
     }
 
@@ -459,7 +459,7 @@ impl Model {
         let (phone, qty) = (self.orders[n].phone, self.orders[n].qty);
         self.product.stock += qty;
         if let Some(units) = self.units.get_mut(&phone) {
-            *units = (*units - qty).max(0);
+            *units = rules::allowance_after_return(*units, qty);
         }
         true
     }

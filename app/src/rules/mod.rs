@@ -7,12 +7,14 @@
 //! transaction, asks these functions, and applies the answer: load → decide → apply. The SQL keeps
 //! only what truly differs between databases (locks, `ON CONFLICT`, set-based batches).
 
+pub mod allowance;
 pub mod checkout;
 pub mod clock;
 pub mod line;
 pub mod sale_settings;
 pub mod states;
 
+pub use allowance::allowance_after_return;
 pub use checkout::{
     check_hold, decide_line, hold_ran_out, limit_in_force, order_total, replay_allowed,
     sale_in_force, HoldFacts, Line, ProductFacts, SaleFacts,

@@ -259,14 +259,25 @@ impl AdminDb {
                         .bind(product_id),
                 )
                 .await?;
-                tx.execute(
-                    sql("UPDATE customer_units SET units = CASE WHEN units > $1 THEN units - $1 ELSE 0 \
-                                END WHERE product_id = $2 AND phone_key = $3")
-                    .bind(quantity)
-                    .bind(product_id)
-                    .bind(&phone_key),
-                )
-                .await?;
+                // the units come off the phone's allowance, as the shop's rules say
+                let counted: Option<(i64,)> = tx
+                    .optional(
+                        sql("SELECT units FROM customer_units \
+                             WHERE product_id = $1 AND phone_key = $2")
+                        .bind(product_id)
+                        .bind(&phone_key),
+                    )
+                    .await?;
+                if let Some((units,)) = counted {
+                    tx.execute(
+                        sql("UPDATE customer_units SET units = $1 \
+                             WHERE product_id = $2 AND phone_key = $3")
+                        .bind(app::rules::allowance_after_return(units, quantity))
+                        .bind(product_id)
+                        .bind(&phone_key),
+                    )
+                    .await?;
+                }
             }
         }
         let note = if tracking.is_empty() {

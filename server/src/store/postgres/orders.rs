@@ -203,20 +203,37 @@ pub(super) async fn add_units(
     c: &mut PgConnection,
     product_id: i64,
     phone_key: &str,
-    delta: i64,
+    taken: i64,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO customer_units (product_id, phone_key, units) VALUES ($1, $2, GREATEST($3, 0)) \
-         ON CONFLICT (product_id, phone_key) \
-         DO UPDATE SET units = GREATEST(customer_units.units + $3, 0)",
+        "INSERT INTO customer_units (product_id, phone_key, units) VALUES ($1, $2, $3) \
+         ON CONFLICT (product_id, phone_key) DO UPDATE SET units = customer_units.units + $3",
     )
     .bind(product_id)
     .bind(phone_key)
-    .bind(delta)
+    .bind(taken)
     .execute(&mut *c)
     .await
     .map(|_| ())
     .map_err(classify)
+}
+
+/// Gives `returned` units back to a phone number's allowance, as the rules say.
+pub(super) async fn return_units(
+    c: &mut PgConnection,
+    product_id: i64,
+    phone_key: &str,
+    returned: i64,
+) -> Result<(), StoreError> {
+    let had = units_bought(c, product_id, phone_key).await?;
+    sqlx::query("UPDATE customer_units SET units = $3 WHERE product_id = $1 AND phone_key = $2")
+        .bind(product_id)
+        .bind(phone_key)
+        .bind(rules::allowance_after_return(had, returned))
+        .execute(&mut *c)
+        .await
+        .map(|_| ())
+        .map_err(classify)
 }
 
 /// The hold an order names, as the rules need it, locked: another server's desk cannot use or

@@ -3,7 +3,7 @@
 //! one line however many servers take joins.
 
 use super::classify;
-use super::orders::{add_units, product_facts, units_bought, Lock};
+use super::orders::{add_units, product_facts, return_units, units_bought, Lock};
 use crate::store::clock::Now;
 use app::domain::JoinRequest;
 use app::rules::{self, HoldState, Placing, SoldOutWalk, TicketState, Turn, ARRIVAL_RANKS};
@@ -146,7 +146,7 @@ async fn return_hold(
         .execute(&mut *c)
         .await
         .map_err(classify)?;
-    add_units(c, product_id, &phone_key, -quantity).await?;
+    return_units(c, product_id, &phone_key, quantity).await?;
     Ok(true)
 }
 

@@ -255,18 +255,34 @@ pub(super) fn units_bought(
     Ok(units.unwrap_or(0))
 }
 
-/// Adds (or, negative, takes back) units to a phone number's count for a product.
+/// Counts `taken` more units against a phone number's allowance for a product.
 pub(super) fn add_units(
     c: &Connection,
     product_id: i64,
     phone_key: &str,
-    delta: i64,
+    taken: i64,
 ) -> Result<(), StoreError> {
     c.prepare_cached(
-        "INSERT INTO customer_units (product_id, phone_key, units) VALUES (?1, ?2, MAX(?3, 0)) \
-         ON CONFLICT (product_id, phone_key) DO UPDATE SET units = MAX(units + ?3, 0)",
+        "INSERT INTO customer_units (product_id, phone_key, units) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (product_id, phone_key) DO UPDATE SET units = units + ?3",
     )
-    .and_then(|mut s| s.execute(params![product_id, phone_key, delta]))
+    .and_then(|mut s| s.execute(params![product_id, phone_key, taken]))
+    .map(|_| ())
+    .map_err(db_error)
+}
+
+/// Gives `returned` units back to a phone number's allowance, as the rules say.
+pub(super) fn return_units(
+    c: &Connection,
+    product_id: i64,
+    phone_key: &str,
+    returned: i64,
+) -> Result<(), StoreError> {
+    let units = rules::allowance_after_return(units_bought(c, product_id, phone_key)?, returned);
+    c.prepare_cached(
+        "UPDATE customer_units SET units = ?3 WHERE product_id = ?1 AND phone_key = ?2",
+    )
+    .and_then(|mut s| s.execute(params![product_id, phone_key, units]))
     .map(|_| ())
     .map_err(db_error)
 }

@@ -6,7 +6,7 @@
 //! hold; a used hold is an order; an expired or released hold puts its units back, once (every
 //! transition is guarded by the state it leaves).
 
-use super::orders::{add_units, product_facts, units_bought};
+use super::orders::{add_units, product_facts, return_units, units_bought};
 use super::{db_error, Now};
 use app::domain::JoinRequest;
 use app::rules::{self, HoldState, Placing, SoldOutWalk, TicketState, Turn, ARRIVAL_RANKS};
@@ -125,7 +125,7 @@ fn return_hold(c: &Connection, hold_id: i64, end_state: HoldState) -> Result<boo
     c.prepare_cached("UPDATE products SET stock = stock + ? WHERE id = ?")
         .and_then(|mut s| s.execute(params![quantity, product_id]))
         .map_err(db_error)?;
-    add_units(c, product_id, &phone_key, -quantity)?;
+    return_units(c, product_id, &phone_key, quantity)?;
     Ok(true)
 }
 
