@@ -80,8 +80,25 @@ pub(crate) fn product_views(
         .collect()
 }
 
-/// A product and its sale as the desk reads them for the rules (`FACTS_COLUMNS`, with the sale
-/// joined on `s.ends_at > now`).
+/// A product's own columns as the desk reads them for the rules: name, price, stock, archived,
+/// per-order limit.
+pub(crate) type ProductFactsRow = (String, i64, i64, bool, Option<i64>);
+
+/// The facts of product `id` from its own columns.
+pub(crate) fn product_only(id: i64, row: ProductFactsRow) -> ProductFacts {
+    let (name, price_cents, stock, archived, max_per_order) = row;
+    ProductFacts {
+        id,
+        name,
+        price_cents,
+        stock,
+        archived,
+        max_per_order,
+    }
+}
+
+/// A product and its sale as the desk reads them for the rules (the product's own columns, then
+/// the sale's, joined on `s.ends_at > now`).
 pub(crate) type FactsRow = (
     String,
     i64,
@@ -99,14 +116,7 @@ pub(crate) type FactsRow = (
 pub(crate) fn product_facts(id: i64, row: FactsRow) -> (ProductFacts, Option<SaleFacts>) {
     let (name, price_cents, stock, archived, max_per_order, starts, ends, sale_price, limit, room) =
         row;
-    let product = ProductFacts {
-        id,
-        name,
-        price_cents,
-        stock,
-        archived,
-        max_per_order,
-    };
+    let product = product_only(id, (name, price_cents, stock, archived, max_per_order));
     let sale = match (starts, ends, sale_price) {
         (Some(starts_at), Some(ends_at), Some(sale_price_cents)) => Some(SaleFacts {
             starts_at,

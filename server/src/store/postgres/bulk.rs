@@ -9,6 +9,7 @@
 use super::classify;
 use crate::store::clock::{fingerprint_hash, Now};
 use crate::store::jobs::WriteJob;
+use crate::store::rows;
 use app::domain::{NewOrder, OrderCode, OrderLineView, OrderStatus, OrderView};
 use app::rules::{self, ProductFacts};
 use app::store::{CheckoutError, StoreError};
@@ -77,15 +78,8 @@ pub(super) async fn place_plain_orders(
     let mut products: HashMap<i64, ProductFacts> = rows
         .into_iter()
         .map(|(id, name, price_cents, stock, archived, max_per_order)| {
-            let product = ProductFacts {
-                id,
-                name,
-                price_cents,
-                stock,
-                archived,
-                max_per_order,
-            };
-            (id, product)
+            let row = (name, price_cents, stock, archived, max_per_order);
+            (id, rows::product_only(id, row))
         })
         .collect();
 
