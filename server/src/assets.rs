@@ -29,7 +29,10 @@ pub fn precompress_dir(dir: &Path) -> io::Result<usize> {
             continue;
         }
         for (suffix, compress) in [
-            ("br", brotli_bytes as fn(&[u8]) -> io::Result<Vec<u8>>),
+            (
+                "br",
+                (|b| brotli_bytes(b, 11)) as fn(&[u8]) -> io::Result<Vec<u8>>,
+            ),
             ("gz", gzip_bytes),
         ] {
             let target = with_suffix(&path, suffix);
@@ -63,17 +66,19 @@ fn is_fresh(target: &Path, source: &Path) -> io::Result<bool> {
     }
 }
 
-fn brotli_bytes(input: &[u8]) -> io::Result<Vec<u8>> {
+/// `input` in brotli at `quality` (0–11).
+pub(crate) fn brotli_bytes(input: &[u8], quality: u32) -> io::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(input.len() / 3);
     {
-        let mut writer = brotli::CompressorWriter::new(&mut out, 64 * 1024, 11, 22);
+        let mut writer = brotli::CompressorWriter::new(&mut out, 64 * 1024, quality, 22);
         writer.write_all(input)?;
         writer.flush()?;
     }
     Ok(out)
 }
 
-fn gzip_bytes(input: &[u8]) -> io::Result<Vec<u8>> {
+/// `input` in gzip at the best compression.
+pub(crate) fn gzip_bytes(input: &[u8]) -> io::Result<Vec<u8>> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     encoder.write_all(input)?;
     encoder.finish()

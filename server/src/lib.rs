@@ -9,6 +9,7 @@ pub mod config;
 pub mod desk;
 pub mod health;
 pub mod origin;
+pub mod page_cache;
 pub mod rate_limit;
 pub mod security_headers;
 pub mod seed;

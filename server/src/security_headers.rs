@@ -5,7 +5,8 @@
 //!
 //! Shopper pages: [`add`] makes the page view's script nonce before Leptos renders it,
 //! [`provide_page_nonce`] hands it to Leptos (its hydration scripts carry it), and the policy
-//! naming it is set here on the response.
+//! naming it is set here on the response — unless the answer already has one: a page from the
+//! page cache (`crate::page_cache`) carries the policy of the nonce it was rendered with.
 
 use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;
@@ -54,12 +55,11 @@ pub async fn add(State(state): State<Headers>, mut req: Request, next: Next) -> 
     let page_policy = nonce
         .filter(|_| html)
         .and_then(|n| HeaderValue::from_str(&app::csp::page_policy(&n, state.reload_port)).ok());
-    if let Some(policy) = page_policy {
-        h.insert(CONTENT_SECURITY_POLICY, policy);
-    } else if !h.contains_key(CONTENT_SECURITY_POLICY) {
+    // a page kept by the page cache carries the policy naming the nonce it was rendered with
+    if !h.contains_key(CONTENT_SECURITY_POLICY) {
         h.insert(
             CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(NOTHING_RUNS),
+            page_policy.unwrap_or_else(|| HeaderValue::from_static(NOTHING_RUNS)),
         );
     }
     if state.over_https {

@@ -133,8 +133,11 @@ impl Application {
         let signer =
             app::tokens::Signer::new(&config.signing_key()?).map_err(anyhow::Error::msg)?;
         let pulse = Arc::new(app::pulse::Pulse::default());
+        let catalogue = Arc::new(CatalogueCache::new(backend.store(), config.catalogue_cache));
+        let pages = crate::page_cache::PageCache::new(catalogue.clone(), reload_port(&config))
+            .map(Arc::new);
         let state = AppState::new(
-            Arc::new(CatalogueCache::new(backend.store(), config.catalogue_cache)),
+            catalogue,
             backend.queue(),
             signer,
             config.max_orders_in_flight,
@@ -177,7 +180,7 @@ impl Application {
             config.expiry_check,
             config.clock.clone(),
         );
-        let router = router(state, limits, admin.clone(), &config);
+        let router = router(state, pages, limits, admin.clone(), &config);
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;
@@ -233,8 +236,14 @@ fn raise_open_file_limit() {
     }
 }
 
+/// The port of `cargo leptos watch`'s live reload, in debug builds only.
+fn reload_port(config: &Config) -> Option<u32> {
+    cfg!(debug_assertions).then_some(config.leptos_options().reload_port)
+}
+
 fn router(
     state: AppState,
+    pages: Option<Arc<crate::page_cache::PageCache>>,
     limits: Option<Arc<crate::rate_limit::ClientLimits>>,
     admin: Arc<crate::admin::AdminState>,
     config: &Config,
@@ -283,6 +292,11 @@ fn router(
             crate::api_guard::BodyDeadline(config.body_timeout),
             crate::api_guard::guard,
         ))
+        // catalogue and product pages from memory; after the rate limit, which counts them too
+        .layer(axum::middleware::from_fn_with_state(
+            pages,
+            crate::page_cache::serve,
+        ))
         // outermost: a client over its allowance is refused before any other work
         .layer(axum::middleware::from_fn_with_state(
             limits,
@@ -296,8 +310,7 @@ fn router(
         .layer(axum::middleware::from_fn_with_state(
             crate::security_headers::Headers {
                 over_https: config.secure_cookies,
-                // the dev server's live reload (`cargo leptos watch`) in debug builds only
-                reload_port: cfg!(debug_assertions).then_some(leptos_options.reload_port),
+                reload_port: reload_port(config),
             },
             crate::security_headers::add,
         ))

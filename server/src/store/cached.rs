@@ -2,6 +2,9 @@
 //! few products, so the product list is read from the database at most once per `ttl` (one
 //! refresh at a time; everyone else waits for it). Listing and product pages may show stock up to
 //! `ttl` old; placing an order never reads from here.
+//!
+//! Each reading that differs from the one before gets a new [`Edition`]: the rendered-page cache
+//! (`crate::page_cache`) keeps a catalogue or product page until the edition it showed changes.
 
 use app::domain::{NewOrder, OrderCode, OrderView, ProductView};
 use app::store::{CheckoutError, CheckoutRules, ProductKey, Store, StoreError};
@@ -16,10 +19,21 @@ type RulesReading = Result<Arc<CheckoutRules>, String>;
 /// How long an order waits for the checkout rules to be read before it is shed.
 const RULES_READ_LIMIT: Duration = Duration::from_millis(500);
 
+/// Which reading of the catalogue a page showed: a new number whenever a reading differs from the
+/// one before it (stock, prices, a sale's countdown), the same one while nothing changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edition(pub u64);
+
+struct Reading {
+    at: Instant,
+    products: Arc<Vec<ProductView>>,
+    edition: Edition,
+}
+
 pub struct CatalogueCache {
     inner: Arc<dyn Store>,
     ttl: Duration,
-    latest: Mutex<Option<(Instant, Arc<Vec<ProductView>>)>>,
+    latest: Mutex<Option<Reading>>,
     /// The last reading of the checkout rules, or why it failed: a failure is remembered for `ttl` too,
     /// so that while the database is away orders are shed at once, not one read after another.
     rules: Mutex<Option<(Instant, RulesReading)>>,
@@ -35,16 +49,41 @@ impl CatalogueCache {
         }
     }
 
+    /// Whether readings are kept at all (a zero `ttl` reads through every time).
+    pub fn keeps_readings(&self) -> bool {
+        !self.ttl.is_zero()
+    }
+
+    /// The edition of the catalogue as it is now (read again if the last reading is older than
+    /// `ttl`).
+    pub async fn edition(&self) -> Result<Edition, StoreError> {
+        Ok(self.reading().await?.1)
+    }
+
     async fn catalogue(&self) -> Result<Arc<Vec<ProductView>>, StoreError> {
+        Ok(self.reading().await?.0)
+    }
+
+    async fn reading(&self) -> Result<(Arc<Vec<ProductView>>, Edition), StoreError> {
         let mut latest = self.latest.lock().await;
-        if let Some((at, products)) = latest.as_ref() {
-            if at.elapsed() < self.ttl {
-                return Ok(products.clone());
+        if let Some(r) = latest.as_ref() {
+            if r.at.elapsed() < self.ttl {
+                return Ok((r.products.clone(), r.edition));
             }
         }
-        let fresh = Arc::new(self.inner.products().await?);
-        *latest = Some((Instant::now(), fresh.clone()));
-        Ok(fresh)
+        let fresh = self.inner.products().await?;
+        let edition = match latest.as_ref() {
+            Some(r) if *r.products == fresh => r.edition,
+            Some(r) => Edition(r.edition.0 + 1),
+            None => Edition(0),
+        };
+        let products = Arc::new(fresh);
+        *latest = Some(Reading {
+            at: Instant::now(),
+            products: products.clone(),
+            edition,
+        });
+        Ok((products, edition))
     }
 }
 
@@ -198,6 +237,58 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(40)).await;
         assert_eq!(stock(cache.products().await), Some(1), "refreshed");
         assert_eq!(inner.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn the_edition_changes_only_when_a_reading_differs() -> Result<(), StoreError> {
+        let inner = Arc::new(Counting::default());
+        let cache = CatalogueCache::new(inner.clone(), Duration::from_millis(20));
+        let first = cache.edition().await?;
+        assert_eq!(cache.edition().await?, first, "the same reading");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        // Counting reports one more unit on every read: a different catalogue
+        let second = cache.edition().await?;
+        assert_ne!(second, first);
+
+        let steady = Arc::new(Steady);
+        let cache = CatalogueCache::new(steady, Duration::from_millis(10));
+        let first = cache.edition().await?;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            cache.edition().await?,
+            first,
+            "read again, but nothing changed"
+        );
+        Ok(())
+    }
+
+    /// The same catalogue on every read.
+    struct Steady;
+
+    #[async_trait]
+    impl Store for Steady {
+        async fn products(&self) -> Result<Vec<ProductView>, StoreError> {
+            let counting = Counting::default();
+            counting.products().await
+        }
+        async fn product(&self, _: &ProductKey) -> Result<Option<ProductView>, StoreError> {
+            Ok(None)
+        }
+        async fn products_by_ids(&self, _: &[i64]) -> Result<Vec<ProductView>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn place_order(&self, _: NewOrder) -> Result<OrderView, CheckoutError> {
+            Err(CheckoutError::KeyReused)
+        }
+        async fn order(&self, _: &OrderCode) -> Result<Option<OrderView>, StoreError> {
+            Ok(None)
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn checkout_rules(&self) -> Result<CheckoutRules, StoreError> {
+            Ok(CheckoutRules::default())
+        }
     }
 
     #[tokio::test]

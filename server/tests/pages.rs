@@ -1,0 +1,273 @@
+//! The rendered-page cache, against the real server: the catalogue and product pages are rendered
+//! once per change and served from memory, in brotli or gzip, with a validator; what a shopper did
+//! never shows on another shopper's page; every other page is marked not to be kept.
+// in test code a panic is how a test reports failure
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::spawn_app;
+use reqwest::header::{
+    ACCEPT, ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, COOKIE,
+    ETAG, IF_NONE_MATCH, LOCATION, REFERER,
+};
+use std::io::Read;
+use std::time::Duration;
+
+const CARAMELS: i64 = 2;
+const CARAMELS_PAGE: &str = "/p/sea-salt-caramels";
+
+fn header(res: &reqwest::Response, name: impl reqwest::header::AsHeaderName) -> Option<String> {
+    res.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn nonce_of(csp: &str) -> String {
+    csp.split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a script nonce")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_is_rendered_once_then_served_from_memory_with_a_validator() {
+    let app = spawn_app().await;
+    let first = app.get("/").await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(header(&first, "x-page-cache").as_deref(), Some("miss"));
+    let etag = header(&first, ETAG).expect("an ETag");
+    let csp = header(&first, CONTENT_SECURITY_POLICY).expect("a policy");
+    let cache_control = header(&first, CACHE_CONTROL).expect("Cache-Control");
+    assert!(
+        cache_control.contains("s-maxage=") && cache_control.contains("stale-while-revalidate="),
+        "{cache_control}"
+    );
+    let body = first.text().await.unwrap();
+    assert!(body.contains("Sea-Salt Caramels"), "the catalogue");
+
+    // another shopper, with a cookie and a chat app's tracking query: the same page, from memory
+    let second = app
+        .client
+        .get(app.url("/?from=singlemessage&isappinstalled=0"))
+        .header(COOKIE, "hf_cart=someone-elses")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&second, "x-page-cache").as_deref(), Some("hit"));
+    assert_eq!(header(&second, ETAG).as_deref(), Some(etag.as_str()));
+    // the page carries the policy naming the nonce its scripts were rendered with
+    let second_csp = header(&second, CONTENT_SECURITY_POLICY).unwrap();
+    assert_eq!(second_csp, csp);
+    let second_body = second.text().await.unwrap();
+    assert_eq!(second_body, body);
+    let nonce = nonce_of(&csp);
+    assert!(second_body.contains(&format!("nonce=\"{nonce}\"")));
+
+    // a phone that has this version is told so, without the body, and keeps the same policy
+    let again = app
+        .client
+        .get(app.url("/"))
+        .header(IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(header(&again, ETAG).as_deref(), Some(etag.as_str()));
+    assert_eq!(
+        header(&again, CONTENT_SECURITY_POLICY).as_deref(),
+        Some(csp.as_str())
+    );
+    assert!(again.bytes().await.unwrap().is_empty());
+
+    // phones ask for brotli (or gzip): the kept encodings are the same page
+    let br = app
+        .client
+        .get(app.url("/"))
+        .header(ACCEPT_ENCODING, "gzip, deflate, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&br, CONTENT_ENCODING).as_deref(), Some("br"));
+    let compressed = br.bytes().await.unwrap();
+    assert!(
+        compressed.len() * 3 < body.len(),
+        "brotli makes the page much smaller"
+    );
+    let mut plain = String::new();
+    brotli::Decompressor::new(compressed.as_ref(), 4096)
+        .read_to_string(&mut plain)
+        .unwrap();
+    assert_eq!(plain, body);
+    let gz = app
+        .client
+        .get(app.url("/"))
+        .header(ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&gz, CONTENT_ENCODING).as_deref(), Some("gzip"));
+    let mut plain = String::new();
+    flate2::read::GzDecoder::new(gz.bytes().await.unwrap().as_ref())
+        .read_to_string(&mut plain)
+        .unwrap();
+    assert_eq!(plain, body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_in_stock_is_on_the_page_within_the_freshness_window() {
+    let app = spawn_app().await;
+    let before = app.get(CARAMELS_PAGE).await;
+    let etag = header(&before, ETAG).unwrap();
+    assert!(!before.text().await.unwrap().contains("Only 3 left"));
+    app.set_stock(CARAMELS, 3).await;
+    // the catalogue is read again at most every 250 ms
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let after = app.get(CARAMELS_PAGE).await;
+    assert_eq!(header(&after, "x-page-cache").as_deref(), Some("miss"));
+    assert_ne!(header(&after, ETAG).unwrap(), etag, "a new version");
+    assert!(after.text().await.unwrap().contains("Only 3 left"));
+    // a phone holding the old version gets the new page, not a 304
+    let stale = app
+        .client
+        .get(app.url(CARAMELS_PAGE))
+        .header(IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 200);
+    // nothing changed since: the next reading keeps the page
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let steady = app.get(CARAMELS_PAGE).await;
+    assert_eq!(header(&steady, "x-page-cache").as_deref(), Some("hit"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_one_shopper_did_never_shows_on_another_shoppers_page() {
+    let app = spawn_app().await;
+    // warm: the anonymous page is kept
+    assert_eq!(app.get(CARAMELS_PAGE).await.status(), 200);
+    // a shopper without JavaScript asks for an impossible quantity: the shop sends her back to
+    // the product page with the error in its address
+    let res = app
+        .client
+        .post(app.url("/api/add_to_cart"))
+        .header(ACCEPT, "text/html,application/xhtml+xml")
+        .header(REFERER, app.url(CARAMELS_PAGE))
+        .form(&[
+            ("product_id", CARAMELS.to_string().as_str()),
+            ("quantity", "0"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    let location = header(&res, LOCATION).expect("sent back");
+    assert!(location.contains("__err="), "{location}");
+    let mine = app
+        .client
+        .get(if location.starts_with("http") {
+            location.clone()
+        } else {
+            app.url(&location)
+        })
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mine.status(), 200);
+    assert_eq!(
+        header(&mine, "x-page-cache"),
+        None,
+        "rendered for her alone"
+    );
+    assert_eq!(
+        header(&mine, CACHE_CONTROL).as_deref(),
+        Some("private, no-store")
+    );
+    let mine = mine.text().await.unwrap();
+    let error_text = "notice-error";
+    assert!(mine.contains(error_text), "her page explains her error");
+
+    // everyone else's page, before and after the next reading, has no trace of it
+    for _ in 0..2 {
+        let theirs = app.get(CARAMELS_PAGE).await;
+        assert!(header(&theirs, "x-page-cache").is_some());
+        let theirs = theirs.text().await.unwrap();
+        assert!(
+            !theirs.contains(error_text),
+            "another shopper sees no error"
+        );
+        assert!(!theirs.contains("__err"));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // a shopper with a cart: the kept page is the same bytes as a stranger's
+    let cart = app
+        .client
+        .post(app.url("/api/add_to_cart"))
+        .header(ACCEPT, "text/html")
+        .header(REFERER, app.url(CARAMELS_PAGE))
+        .form(&[
+            ("product_id", CARAMELS.to_string().as_str()),
+            ("quantity", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cart_cookie = cart
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("hf_cart="))
+        .and_then(|c| c.split(';').next())
+        .expect("a cart cookie")
+        .to_owned();
+    let with_cart = app
+        .client
+        .get(app.url(CARAMELS_PAGE))
+        .header(COOKIE, &cart_cookie)
+        .send()
+        .await
+        .unwrap();
+    let stranger = app.get(CARAMELS_PAGE).await;
+    assert_eq!(header(&with_cart, ETAG), header(&stranger, ETAG));
+    assert_eq!(
+        with_cart.text().await.unwrap(),
+        stranger.text().await.unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_pages_are_never_kept_and_strangers_urls_fill_nothing() {
+    let app = spawn_app().await;
+    for path in [
+        "/cart",
+        "/checkout",
+        "/status",
+        "/queue/made-up",
+        "/order/NOPE",
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(header(&res, "x-page-cache"), None, "{path}");
+        assert_eq!(
+            header(&res, CACHE_CONTROL).as_deref(),
+            Some("private, no-store"),
+            "{path}"
+        );
+        assert_eq!(header(&res, ETAG), None, "{path}");
+    }
+    // a personal page gets a new nonce each time
+    let a = header(&app.get("/cart").await, CONTENT_SECURITY_POLICY).unwrap();
+    let b = header(&app.get("/cart").await, CONTENT_SECURITY_POLICY).unwrap();
+    assert_ne!(nonce_of(&a), nonce_of(&b));
+    // a product that does not exist is a 404 each time, not kept
+    for _ in 0..2 {
+        let res = app.get("/p/no-such-thing").await;
+        assert_eq!(res.status(), 404);
+        assert_eq!(header(&res, "x-page-cache"), None);
+    }
+}
