@@ -1,6 +1,6 @@
 //! The Content-Security-Policy of the shopper's pages: scripts only with this response's nonce
 //! (Leptos puts it on its hydration and resource scripts; what they load is trusted through
-//! `'strict-dynamic'`), WebAssembly allowed to compile, nothing framed, no `<base>`, forms only
+//! `'strict-dynamic'`), the inline stylesheet only with the same nonce, WebAssembly allowed to compile, nothing framed, no `<base>`, forms only
 //! to the shop. Injected markup, if any ever got through, could not run.
 //!
 //! The server makes each page view's nonce before Leptos renders it, hands it to Leptos as its
@@ -16,7 +16,7 @@ pub fn page_policy(nonce: &str, dev_reload: Option<u32>) -> String {
     format!(
         "default-src 'self'; \
          script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval' 'self'; \
-         style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'{reload}; \
+         style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; font-src 'self'; connect-src 'self'{reload}; \
          object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 }

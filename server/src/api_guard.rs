@@ -95,7 +95,7 @@ pub fn refusal(headers: &HeaderMap, error: &ApiError) -> Response {
     let page = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Holdfast shop</title><link rel=\"stylesheet\" href=\"/pkg/holdfast.css\"></head>\
+         <title>Holdfast shop</title><link rel=\"stylesheet\" href=\"/shop.css\"></head>\
          <body><main><h1>That did not go through</h1><p>{}</p>{wait}\
          <p><a class=\"button\" href=\"{}\">Go back</a></p></main></body></html>",
         app::components::escape_html(&error.to_string()),

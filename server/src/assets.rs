@@ -4,6 +4,11 @@
 //! encoding. Until the files exist (they are made in the background at start), responses are
 //! compressed on the fly.
 
+use axum::extract::Request;
+use axum::http::header::CACHE_CONTROL;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -96,6 +101,39 @@ pub fn spawn_precompress(site_root: &str) {
     });
 }
 
+/// Whether a bundle's file name carries its content's hash (`holdfast.<hash>.wasm`, as
+/// cargo-leptos' `hash-files` names them): such a file never changes.
+pub fn is_hashed_name(name: &str) -> bool {
+    let mut parts = name.rsplit('.');
+    let (Some(_ext), Some(hash), Some(stem)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !stem.is_empty()
+        && (16..=64).contains(&hash.len())
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// For `/pkg/`: a hashed bundle may be kept a year and never revalidated; anything else (a
+/// development build's plain names) is revalidated on every visit.
+pub async fn bundle_cache_control(req: Request, next: Next) -> Response {
+    let name = req.uri().path().rsplit('/').next().unwrap_or_default();
+    let forever = is_hashed_name(name);
+    let mut response = next.run(req).await;
+    if response.status().is_success() || response.status().as_u16() == 304 {
+        response.headers_mut().insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static(if forever {
+                "public, max-age=31536000, immutable"
+            } else {
+                "no-cache"
+            }),
+        );
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +173,17 @@ mod tests {
         fs::write(&wasm, b"rebuilt")?;
         assert_eq!(precompress_dir(dir.path())?, 2);
         Ok(())
+    }
+
+    #[test]
+    fn hashed_bundle_names_are_told_from_plain_ones() {
+        assert!(is_hashed_name("holdfast.qRM0LpYxZtTbN2GHcEj1WQ.wasm"));
+        assert!(is_hashed_name("holdfast.qRM0LpYxZtTbN2GHcEj1WQ.js"));
+        assert!(!is_hashed_name("holdfast.wasm"));
+        assert!(!is_hashed_name("holdfast_bg.wasm"));
+        assert!(!is_hashed_name("holdfast.short.js"));
+        assert!(!is_hashed_name(".qRM0LpYxZtTbN2GHcEj1WQ.js"));
+        assert!(!is_hashed_name("holdfast.qRM0LpYxZtTbN2GH%2E1WQ.js"));
     }
 
     #[test]

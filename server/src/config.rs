@@ -25,6 +25,9 @@ pub struct Config {
     /// How stale the catalogue on listing and product pages may be (`HOLDFAST_CATALOGUE_CACHE_MS`,
     /// default 250; 0 turns the cache off). Checkout always sees live stock.
     pub catalogue_cache: Duration,
+    /// Keep the catalogue and product pages rendered, one per edition of the catalogue
+    /// (`HOLDFAST_PAGE_CACHE`, default on; needs a non-zero catalogue cache).
+    pub page_cache: bool,
     /// Mark cookies `Secure` (`HOLDFAST_SECURE_COOKIES`; set it when served over HTTPS).
     pub secure_cookies: bool,
     /// The key that signs waiting-room tickets and holds (`HOLDFAST_SECRET`, at least 32
@@ -49,6 +52,8 @@ pub struct Config {
     pub site_root: String,
     /// The name of the wasm/js/css bundle (`LEPTOS_OUTPUT_NAME`, default `holdfast`).
     pub output_name: String,
+    /// Whether the bundles' names carry their hashes (`hash.txt` beside the binary).
+    pub hashed_bundles: bool,
     /// How long a client may take to send a request's headers, and how long a connection may
     /// wait idle for its next request (`HOLDFAST_HEADER_TIMEOUT_SECS`, default 30).
     pub header_timeout: Duration,
@@ -145,6 +150,7 @@ impl Config {
             rate_limit_per_sec,
             trust_proxy: parse_bool(get("HOLDFAST_TRUST_PROXY"), false, "HOLDFAST_TRUST_PROXY")?,
             catalogue_cache: Duration::from_millis(catalogue_cache_ms),
+            page_cache: parse_bool(get("HOLDFAST_PAGE_CACHE"), true, "HOLDFAST_PAGE_CACHE")?,
             data_dir: get("HOLDFAST_DATA_DIR")
                 .unwrap_or_else(|| "data".to_owned())
                 .into(),
@@ -158,6 +164,7 @@ impl Config {
                 "HOLDFAST_SECURE_COOKIES",
             )?,
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_owned()),
+            hashed_bundles: bundle_hashes_beside_binary(),
             output_name: get("LEPTOS_OUTPUT_NAME")
                 .or_else(|| option_env!("LEPTOS_OUTPUT_NAME").map(str::to_owned))
                 .unwrap_or_else(|| "holdfast".to_owned()),
@@ -205,9 +212,22 @@ impl Config {
             .site_root(self.site_root.clone())
             .site_pkg_dir("pkg")
             .site_addr(self.addr)
+            .hash_files(self.hashed_bundles)
             .build()
     }
 }
+
+/// Whether `cargo leptos build` named the bundles by their hashes: it then writes their hashes
+/// to `hash.txt` beside the server binary, where Leptos reads them to name the files in pages.
+fn bundle_hashes_beside_binary() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(BUNDLE_HASHES)))
+        .is_some_and(|file| file.is_file())
+}
+
+/// The file `hash-files` writes (Leptos' default name).
+const BUNDLE_HASHES: &str = "hash.txt";
 
 /// A positive whole number from `key`, or `default` when unset.
 fn positive(

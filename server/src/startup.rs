@@ -7,7 +7,7 @@ use anyhow::Context;
 use app::state::AppState;
 use app::store::{Store, WaitingRoom};
 use app::{shell, App};
-use axum::http::header::CACHE_CONTROL;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::HeaderValue;
 use axum::Router;
 use leptos::prelude::provide_context;
@@ -135,6 +135,7 @@ impl Application {
         let pulse = Arc::new(app::pulse::Pulse::default());
         let catalogue = Arc::new(CatalogueCache::new(backend.store(), config.catalogue_cache));
         let pages = crate::page_cache::PageCache::new(catalogue.clone(), reload_port(&config))
+            .filter(|_| config.page_cache)
             .map(Arc::new);
         let state = AppState::new(
             catalogue,
@@ -252,17 +253,15 @@ fn router(
     let routes = generate_route_list(App);
     // leptos_routes_with_context also mounts every server function at /api/<endpoint>, with the
     // same context
-    // bundles: precompressed .br/.gz when present; revalidated on every visit (names are not hashed)
-    let pkg = ServiceBuilder::new()
-        .layer(SetResponseHeaderLayer::overriding(
-            CACHE_CONTROL,
-            HeaderValue::from_static("no-cache"),
-        ))
-        .service(
-            ServeDir::new(Path::new(&config.site_root).join("pkg"))
-                .precompressed_br()
-                .precompressed_gzip(),
-        );
+    // bundles: precompressed .br/.gz when present; kept forever when the name has their hash
+    let pkg = axum::routing::get_service(
+        ServeDir::new(Path::new(&config.site_root).join("pkg"))
+            .precompressed_br()
+            .precompressed_gzip(),
+    )
+    .layer(axum::middleware::from_fn(
+        crate::assets::bundle_cache_control,
+    ));
     let store = state.store.clone();
     Router::new()
         .route(
@@ -270,6 +269,19 @@ fn router(
             axum::routing::get(move || crate::health::healthz(store.clone())),
         )
         .nest_service("/pkg", pkg)
+        // the shop's stylesheet for the few pages made outside Leptos (pages inline it)
+        .route(
+            "/shop.css",
+            axum::routing::get(|| async {
+                (
+                    [
+                        (CONTENT_TYPE, "text/css; charset=utf-8"),
+                        (CACHE_CONTROL, "public, max-age=3600"),
+                    ],
+                    app::STYLE,
+                )
+            }),
+        )
         .nest_service("/media", media(&config.data_dir.join("media")))
         .merge(crate::admin::routes(admin))
         .leptos_routes_with_context(

@@ -82,3 +82,70 @@ async fn without_precompressed_copies_bundles_and_pages_are_compressed_on_the_fl
     assert_eq!(page.status(), 200);
     assert_eq!(page.headers()["content-encoding"], "gzip");
 }
+
+#[tokio::test]
+async fn a_bundle_named_by_its_hash_is_kept_forever_and_a_plain_one_is_revalidated() {
+    let (site, wasm) = site_with_bundle();
+    let pkg = site.path().join("pkg");
+    let hashed = "holdfast.qRM0LpYxZtTbN2GHcEj1WQ.wasm";
+    std::fs::write(pkg.join(hashed), &wasm).unwrap();
+    let root = site.path().display().to_string();
+    let app = common::spawn_app_with(&[("LEPTOS_SITE_ROOT", &root)]).await;
+    let res = app.get(&format!("/pkg/{hashed}")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let plain = app.get("/pkg/holdfast.wasm").await;
+    assert_eq!(plain.headers()["cache-control"], "no-cache");
+    // a name that is not there is not promised to anyone for a year
+    let missing = app.get("/pkg/holdfast.AAAAAAAAAAAAAAAAAAAAAA.wasm").await;
+    assert_eq!(missing.status(), 404);
+    assert_ne!(
+        missing
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("public, max-age=31536000, immutable")
+    );
+}
+
+#[tokio::test]
+async fn pages_carry_their_stylesheet_inline_under_the_page_nonce() {
+    let app = common::spawn_app().await;
+    let res = app.get("/cart").await;
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains(&format!("style-src 'self' 'nonce-{nonce}'")),
+        "{csp}"
+    );
+    let body = res.text().await.unwrap();
+    let style = format!("<style nonce=\"{nonce}\">");
+    assert!(
+        body.contains(&style),
+        "the stylesheet, inline, with the nonce"
+    );
+    assert!(body.contains(".site-header"), "the shop's own rules");
+    assert!(
+        !body.contains("rel=\"stylesheet\""),
+        "no stylesheet request before the first paint"
+    );
+    // the pages made outside Leptos link it
+    let css = app.get("/shop.css").await;
+    assert_eq!(css.status(), 200);
+    assert!(css.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
+    assert!(css.text().await.unwrap().contains(".site-header"));
+}

@@ -188,7 +188,8 @@ async fn what_one_shopper_did_never_shows_on_another_shoppers_page() {
         Some("private, no-store")
     );
     let mine = mine.text().await.unwrap();
-    let error_text = "notice-error";
+    // (the stylesheet inline in every page names the class too: look for the element)
+    let error_text = "class=\"notice notice-error\"";
     assert!(mine.contains(error_text), "her page explains her error");
 
     // everyone else's page, before and after the next reading, has no trace of it

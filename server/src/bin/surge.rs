@@ -14,8 +14,13 @@
 //!   e. `login-flood` — checkout at 64 connections alone, then again while 600 connections flood
 //!      the owner's login with wrong passwords from ever-new addresses (half at her email, half at
 //!      ever-new ones); the owner logs in from her known phone meanwhile
+//!   f. `pages`     — new visitors' page views: the catalogue and every product page, asked for as a
+//!      phone does (brotli accepted, no cookie), 256 connections, 20 s
 //!
-//! `surge [--scenario all|queue|orders|mixed|connections|login-flood] [--seconds S] [--shoppers N] [--stock S]`
+//! `surge [--scenario all|queue|orders|mixed|connections|login-flood|pages] [--seconds S] [--shoppers N] [--stock S] [--server PATH]`
+//!
+//! `--server PATH` runs another build of the server binary (an older commit's, to compare before
+//! and after in one sitting); by default the `server` beside this binary.
 //!
 //! `--postgres ADMIN_URL` runs them on Postgres instead (a fresh database per scenario, dropped
 //! after) and adds a naive one-transaction-per-order baseline to `orders`.
@@ -45,6 +50,19 @@ struct Args {
     postgres: Option<String>,
 }
 
+/// The server binary to run (`--server`), when not the one beside this binary.
+static SERVER_BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+const SCENARIOS: [&str; 7] = [
+    "all",
+    "queue",
+    "orders",
+    "mixed",
+    "connections",
+    "login-flood",
+    "pages",
+];
+
 fn parse_args() -> anyhow::Result<Args> {
     let mut args = Args {
         scenario: "all".into(),
@@ -64,24 +82,22 @@ fn parse_args() -> anyhow::Result<Args> {
             "--stock" => args.stock = value()?.parse()?,
             "--connections" => args.connections = value()?.parse()?,
             "--postgres" => args.postgres = Some(value()?),
+            "--server" => {
+                let path = std::path::PathBuf::from(value()?);
+                if !path.is_file() {
+                    bail!("--server {}: no such file", path.display());
+                }
+                let _ = SERVER_BIN.set(path);
+            }
             "-h" | "--help" => {
-                println!("surge [--scenario all|queue|orders|mixed|connections|login-flood] [--seconds S] [--shoppers N] [--stock S] [--connections N] [--postgres ADMIN_URL]");
+                println!("surge [--scenario {}] [--seconds S] [--shoppers N] [--stock S] [--connections N] [--postgres ADMIN_URL] [--server PATH]", SCENARIOS.join("|"));
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
         }
     }
-    if ![
-        "all",
-        "queue",
-        "orders",
-        "mixed",
-        "connections",
-        "login-flood",
-    ]
-    .contains(&args.scenario.as_str())
-    {
-        bail!("--scenario is all, queue, orders, mixed, connections or login-flood");
+    if !SCENARIOS.contains(&args.scenario.as_str()) {
+        bail!("--scenario is one of {}", SCENARIOS.join(", "));
     }
     if args.seconds == 0 || args.seconds > 300 || args.shoppers == 0 {
         bail!("--seconds must be 1–300 and --shoppers positive");
@@ -197,7 +213,10 @@ impl Server {
         postgres: Option<&str>,
         env: &[(&str, &str)],
     ) -> anyhow::Result<Server> {
-        let exe = std::env::current_exe()?.with_file_name("server");
+        let exe = match SERVER_BIN.get() {
+            Some(path) => path.clone(),
+            None => std::env::current_exe()?.with_file_name("server"),
+        };
         if !exe.exists() {
             bail!(
                 "{} is missing: build it first (scripts/surge does)",
@@ -573,6 +592,108 @@ async fn scenario_orders(
     Ok((ok, orders_per_sec))
 }
 
+/// Sends `ask` on `stream` and reads the answer to its end (by its Content-Length).
+async fn whole_answer(stream: &mut tokio::net::TcpStream, ask: &[u8]) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if stream.write_all(ask).await.is_err() {
+        return false;
+    }
+    let mut got = Vec::with_capacity(16 * 1024);
+    let mut buf = [0_u8; 8192];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+        let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        match length {
+            Some(length) if got.len() >= end + 4 + length => {
+                return head.starts_with("http/1.1 200")
+            }
+            Some(_) => continue,
+            // a chunked answer: not what the cached page sends; count it as answered once the
+            // head is here
+            None => return head.starts_with("http/1.1 200"),
+        }
+    }
+}
+
+/// (f) New visitors looking: the catalogue and every product page, as a phone asks for them
+/// (brotli accepted, no cookie), at `concurrency` connections. Every answer must be a whole page.
+async fn scenario_pages(args: &Args, concurrency: usize) -> anyhow::Result<bool> {
+    let server = Server::start(concurrency * 2, args.postgres.as_deref(), &[]).await?;
+    heading(&format!(
+        "(f) page views: the catalogue and the product pages, brotli accepted, {concurrency} connections, {} s",
+        args.seconds
+    ));
+    let http = client(concurrency)?;
+    let products: Vec<Value> = http
+        .get(format!("{}/api/products", server.base))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let mut paths = vec!["/".to_owned()];
+    paths.extend(
+        products
+            .iter()
+            .filter_map(|p| p["slug"].as_str())
+            .map(|slug| format!("/p/{slug}")),
+    );
+    println!(
+        "  pages            {} (the catalogue and {} products)",
+        paths.len(),
+        paths.len() - 1
+    );
+    let base = server.base.clone();
+    let paths = Arc::new(paths);
+    let (tally, elapsed) = run_load(
+        concurrency,
+        usize::MAX,
+        Duration::from_secs(args.seconds),
+        move |i| {
+            let (http, base, paths) = (http.clone(), base.clone(), paths.clone());
+            async move {
+                let path = &paths[i % paths.len()];
+                let s = send(
+                    "page",
+                    http.get(format!("{base}{path}"))
+                        .header("accept-encoding", "gzip, deflate, br")
+                        .header("accept", "text/html"),
+                )
+                .await
+                .0;
+                (vec![s], None)
+            }
+        },
+    )
+    .await?;
+    report(&tally, elapsed);
+    memory(&server);
+    drop(server);
+    bare_ratio(
+        concurrency,
+        Duration::from_secs(5),
+        tally.samples.len(),
+        elapsed,
+    )
+    .await?;
+    let failed = tally
+        .samples
+        .iter()
+        .filter(|s| s.kind != "page_viewed")
+        .count();
+    println!("  not a page       {failed}");
+    Ok(failed == 0)
+}
+
 /// (d) Many phones holding connections open: the server keeps every one and still answers.
 async fn scenario_connections(args: &Args) -> anyhow::Result<bool> {
     // this process holds one end of every connection too
@@ -597,22 +718,19 @@ async fn scenario_connections(args: &Args) -> anyhow::Result<bool> {
         open.len(),
         started.elapsed().as_secs_f64()
     );
-    // like a phone that loaded something and keeps the connection for the next click: one
-    // keep-alive request on each, then silence
+    // like a phone that opened the shop's link and keeps the connection for the next click:
+    // one keep-alive request for the front page on each (read whole), then silence
     let mut answered = 0_usize;
+    let ask = b"GET / HTTP/1.1\r\nHost: shop\r\nAccept: text/html\r\nAccept-Encoding: gzip, deflate, br\r\n\r\n";
     for stream in &mut open {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut buf = [0_u8; 4096];
-        let asked = stream
-            .write_all(b"GET /favicon.svg HTTP/1.1\r\nHost: shop\r\n\r\n")
+        if tokio::time::timeout(Duration::from_secs(5), whole_answer(stream, ask))
             .await
-            .is_ok();
-        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
-        if asked && matches!(read, Ok(Ok(n)) if n > 0) {
+            .is_ok_and(|whole| whole)
+        {
             answered += 1;
         }
     }
-    println!("  one request each {answered} answered");
+    println!("  one request each {answered} answered in whole (GET /, brotli accepted)");
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (now, peak) = server.memory_mib();
     let per_conn_kib = (now - idle_mib) * 1024.0 / open.len().max(1) as f64;
@@ -1224,6 +1342,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if s == "all" || s == "login-flood" {
         ok &= scenario_login_flood(&args).await?;
+    }
+    if s == "all" || s == "pages" {
+        ok &= scenario_pages(&args, 256).await?;
     }
     if !ok {
         bail!("an audit failed");
