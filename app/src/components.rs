@@ -90,8 +90,8 @@ pub fn url_error() -> Memo<Option<ApiError>> {
     })
 }
 
-/// The error to show for a form: the action's latest answer (with JavaScript), else the one in the
-/// URL (without).
+/// The error to show for a form in a page rendered on the server: the one in the URL (a form
+/// posted without JavaScript comes back with it), or the action's latest answer.
 pub fn form_error<T, S>(value: S) -> Memo<Option<ApiError>>
 where
     T: Clone + Send + Sync + 'static,
@@ -102,6 +102,20 @@ where
         Some(Err(e)) => Some(e),
         Some(Ok(_)) => None,
         None => from_url.get(),
+    })
+}
+
+/// [`form_error`] inside an island, which has no router to read the URL from: the page that
+/// holds the island reads it ([`url_error`]) and hands it over.
+pub fn form_error_given<T, S>(value: S, from_url: Option<ApiError>) -> Memo<Option<ApiError>>
+where
+    T: Clone + Send + Sync + 'static,
+    S: Get<Value = Option<Result<T, ApiError>>> + Send + Sync + 'static,
+{
+    Memo::new(move |_| match value.get() {
+        Some(Err(e)) => Some(e),
+        Some(Ok(_)) => None,
+        None => from_url.clone(),
     })
 }
 
@@ -189,7 +203,7 @@ pub fn OrderSummary(order: OrderView) -> impl IntoView {
 
 /// A countdown that the server renders as text and the browser (once hydrated) ticks down each
 /// second. Counting from the server's figure avoids trusting the phone's clock.
-#[component]
+#[island]
 pub fn Countdown(secs: i64) -> impl IntoView {
     let left = RwSignal::new(secs.max(0));
     Effect::new(move |_| {

@@ -25,6 +25,13 @@ use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
+/// Brings the islands to life in the browser. Called by the browser bundle (`frontend`): calling
+/// into this crate is also what links its islands' exported functions into the bundle.
+#[cfg(feature = "hydrate")]
+pub fn hydrate_islands() {
+    leptos::mount::hydrate_islands();
+}
+
 /// The shop's stylesheet, `style/main.css`, inlined in every page (see [`shell`]).
 pub const STYLE: &str = include_str!("../../style/main.css");
 
@@ -39,7 +46,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="theme-color" content="#1d4e5f" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 // the whole stylesheet is small (2 kB brotli): inline, the first paint waits for
                 // no second request
                 <style nonce=leptos::nonce::use_nonce() inner_html=STYLE></style>

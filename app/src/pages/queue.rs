@@ -1,8 +1,10 @@
 //! The waiting page, `/queue/:ticket`: your place in line, then your hold with a checkout form.
-//! Without JavaScript it refreshes itself every few seconds; with it, it asks quietly instead.
+//! Without JavaScript it refreshes itself every few seconds; with it, the page is an island
+//! ([`QueueLive`]) that asks quietly instead and changes in place.
 
 use crate::api::queue::{queue_page, HoldCheckout, QueueLeave, QueuePageData};
-use crate::components::{form_error, Countdown, ErrorBox};
+use crate::api::ApiError;
+use crate::components::{form_error_given, url_error, Countdown, ErrorBox};
 use crate::domain::QueueState;
 use crate::pages::checkout::{general_error, CustomerFields};
 use leptos::prelude::*;
@@ -17,16 +19,43 @@ pub fn QueuePage() -> impl IntoView {
     let params = use_params_map();
     let ticket = move || params.read().get("ticket").unwrap_or_default();
     let page = Resource::new(ticket, queue_page);
-    // with JavaScript: ask again while waiting (no page reload, the form keeps its focus)
+    // a failed form without JavaScript comes back with its error in the address
+    let from_url = url_error();
+    view! {
+        <Title text="Your place in line — Holdfast" />
+        <Suspense fallback=|| view! { <p class="muted">"Finding your place in line…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(data) => {
+                        view! { <QueueLive data from_url=from_url.get_untracked() /> }.into_any()
+                    }
+                    Err(error) => view! { <ErrorBox error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The live part of the waiting page: while waiting it asks again every few seconds and shows
+/// the answer in place (a form being typed into is never redrawn: asking stops once admitted).
+#[island(lazy)]
+fn QueueLive(data: QueuePageData, from_url: Option<ApiError>) -> impl IntoView {
+    let ticket = data.status.ticket.clone();
+    let page = RwSignal::new(data);
     Effect::new(move |_| {
+        let ticket = ticket.clone();
         let poll = move || {
-            let waiting = page
-                .get_untracked()
-                .and_then(Result::ok)
-                .is_some_and(|p| p.status.is_waiting());
-            if waiting {
-                page.refetch();
+            if !page.with_untracked(|p| p.status.is_waiting()) {
+                return;
             }
+            let ticket = ticket.clone();
+            leptos::task::spawn_local(async move {
+                if let Ok(fresh) = queue_page(ticket).await {
+                    if page.with_untracked(|p| *p != fresh) {
+                        page.set(fresh);
+                    }
+                }
+            });
         };
         if let Ok(handle) =
             set_interval_with_handle(poll, std::time::Duration::from_secs(POLL_SECS))
@@ -34,21 +63,14 @@ pub fn QueuePage() -> impl IntoView {
             on_cleanup(move || handle.clear());
         }
     });
-    view! {
-        <Title text="Your place in line — Holdfast" />
-        <Transition fallback=|| view! { <p class="muted">"Finding your place in line…"</p> }>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Ok(data) => view! { <Standing data /> }.into_any(),
-                    Err(error) => view! { <ErrorBox error /> }.into_any(),
-                }
-            })}
-        </Transition>
+    move || {
+        let from_url = from_url.clone();
+        view! { <Standing data=page.get() from_url /> }
     }
 }
 
 #[component]
-fn Standing(data: QueuePageData) -> impl IntoView {
+fn Standing(data: QueuePageData, from_url: Option<ApiError>) -> impl IntoView {
     let status = data.status.clone();
     let what = format!("{} × {}", status.quantity, status.product_name);
     let product_href = format!("/p/{}", status.product_slug);
@@ -112,7 +134,7 @@ fn Standing(data: QueuePageData) -> impl IntoView {
                     "Checkout is paused for a moment by the shop. Your hold is kept: it will not run out while paused."
                 </p>
             })}
-            <HeldCheckout data hold_token seconds_left=hold_seconds_left />
+            <HeldCheckout data hold_token seconds_left=hold_seconds_left from_url />
         }
         .into_any(),
         QueueState::SoldOut => view! {
@@ -150,9 +172,14 @@ fn Standing(data: QueuePageData) -> impl IntoView {
 
 /// The held units with a countdown and the checkout form.
 #[component]
-fn HeldCheckout(data: QueuePageData, hold_token: String, seconds_left: u64) -> impl IntoView {
+fn HeldCheckout(
+    data: QueuePageData,
+    hold_token: String,
+    seconds_left: u64,
+    from_url: Option<ApiError>,
+) -> impl IntoView {
     let checkout = ServerAction::<HoldCheckout>::new();
-    let error = form_error(checkout.value());
+    let error = form_error_given(checkout.value(), from_url);
     let pending = checkout.pending();
     let general = general_error(error);
     let status = data.status;
