@@ -4,7 +4,8 @@
 
 use crate::api::queue::{queue_page, HoldCheckout, QueueLeave, QueuePageData};
 use crate::api::ApiError;
-use crate::components::{form_error_given, url_error, Countdown, ErrorBox};
+use crate::components::{url_error, Countdown, ErrorBox};
+use leptos::server_fn::ServerFn;
 use crate::domain::QueueState;
 use crate::pages::checkout::{general_error, CustomerFields};
 use leptos::prelude::*;
@@ -170,7 +171,9 @@ fn Standing(data: QueuePageData, from_url: Option<ApiError>) -> impl IntoView {
     }
 }
 
-/// The held units with a countdown and the checkout form.
+/// The held units with a countdown and the checkout form. The forms are plain posts (with
+/// JavaScript too): the shop answers with the order's page, or this page again with the error —
+/// which keeps the waiting page's island small.
 #[component]
 fn HeldCheckout(
     data: QueuePageData,
@@ -178,9 +181,7 @@ fn HeldCheckout(
     seconds_left: u64,
     from_url: Option<ApiError>,
 ) -> impl IntoView {
-    let checkout = ServerAction::<HoldCheckout>::new();
-    let error = form_error_given(checkout.value(), from_url);
-    let pending = checkout.pending();
+    let error = Memo::new(move |_| from_url.clone());
     let general = general_error(error);
     let status = data.status;
     let v = data.values;
@@ -204,25 +205,24 @@ fn HeldCheckout(
                     }
                 })
         }}
-        <ActionForm action=checkout attr:class="checkout-form" attr:novalidate=true>
+        <form method="post" action=HoldCheckout::url() class="checkout-form" novalidate>
             <input type="hidden" name="hold_token" value=hold_token />
             <input type="hidden" name="idempotency_key" value=data.idempotency_key />
             <CustomerFields values=v error phone_label="Phone number (the one you joined with)" />
-            <button type="submit" class="button primary wide" disabled=move || pending.get()>
-                {move || if pending.get() { "Placing your order…" } else { "Place order" }}
+            <button type="submit" class="button primary wide">
+                "Place order"
             </button>
-        </ActionForm>
+        </form>
         <LeaveForm ticket=status.ticket label="Give up my hold" />
     }
 }
 
 #[component]
 fn LeaveForm(ticket: String, label: &'static str) -> impl IntoView {
-    let leave = ServerAction::<QueueLeave>::new();
     view! {
-        <ActionForm action=leave attr:class="inline leave">
+        <form method="post" action=QueueLeave::url() class="inline leave">
             <input type="hidden" name="ticket" value=ticket />
             <button type="submit" class="button quiet small">{label}</button>
-        </ActionForm>
+        </form>
     }
 }
