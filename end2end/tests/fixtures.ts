@@ -11,17 +11,6 @@ export async function hydrated(page: Page) {
   await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
 }
 
-/**
- * In the hydrated project, proves a step happened in the live app (client-side navigation or a
- * fetch) and not by a full page load: a flag set on `window` must survive it.
- */
-export async function markLive(page: Page) {
-  await page.evaluate(() => ((window as any).__stillLive = true));
-}
-export async function expectStillLive(page: Page) {
-  expect(await page.evaluate(() => (window as any).__stillLive === true)).toBe(true);
-}
-
 export const test = base.extend<{ js: boolean; consoleErrors: string[] }>({
   js: async ({ javaScriptEnabled }, use) => {
     await use(javaScriptEnabled !== false);

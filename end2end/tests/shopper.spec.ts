@@ -109,3 +109,23 @@ test("the shop is readable on a 360 px screen without sideways scrolling", async
     expect(overflow, `${path} scrolls sideways`).toBeLessThanOrEqual(0);
   }
 });
+
+test("the bundle is named by its content and kept a year; shared pages carry a validator", async ({ page, request }) => {
+  const res = await page.goto("/");
+  const html = await res!.text();
+  const js = html.match(/\/pkg\/holdfast\.[A-Za-z0-9_-]{22}\.js/);
+  const wasm = html.match(/\/pkg\/holdfast\.[A-Za-z0-9_-]{22}\.wasm/);
+  expect(js, "the page names the hashed script").not.toBeNull();
+  expect(wasm, "the page names the hashed WASM").not.toBeNull();
+  for (const path of [js![0], wasm![0]]) {
+    const r = await request.get(path);
+    expect(r.status(), path).toBe(200);
+    expect(r.headers()["cache-control"], path).toBe("public, max-age=31536000, immutable");
+  }
+  expect(res!.headers()["etag"]).toBeTruthy();
+  expect(res!.headers()["cache-control"]).toContain("s-maxage=");
+  // no stylesheet to fetch before the first paint: it is inline
+  expect(html).not.toContain('rel="stylesheet"');
+  const cart = await request.get("/cart");
+  expect(cart.headers()["cache-control"]).toBe("private, no-store");
+});

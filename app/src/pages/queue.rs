@@ -1,14 +1,14 @@
 //! The waiting page, `/queue/:ticket`: your place in line, then your hold with a checkout form.
-//! Without JavaScript it refreshes itself every few seconds; with it, the page is an island
-//! ([`QueueLive`]) that asks quietly instead and changes in place.
+//! Without JavaScript it refreshes itself every few seconds; with it, the place in line is an
+//! island ([`WaitingLive`]) that asks quietly instead and changes in place.
 
-use crate::api::queue::{queue_page, HoldCheckout, QueueLeave, QueuePageData};
+use crate::api::queue::{queue_page, ticket_status, HoldCheckout, QueueLeave, QueuePageData};
 use crate::api::ApiError;
 use crate::components::{url_error, Countdown, ErrorBox};
-use leptos::server_fn::ServerFn;
-use crate::domain::QueueState;
+use crate::domain::{QueueState, QueueStatus};
 use crate::pages::checkout::{general_error, CustomerFields};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
@@ -28,7 +28,7 @@ pub fn QueuePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(data) => {
-                        view! { <QueueLive data from_url=from_url.get_untracked() /> }.into_any()
+                        view! { <Standing data from_url=from_url.get_untracked() /> }.into_any()
                     }
                     Err(error) => view! { <ErrorBox error /> }.into_any(),
                 }
@@ -37,24 +37,26 @@ pub fn QueuePage() -> impl IntoView {
     }
 }
 
-/// The live part of the waiting page: while waiting it asks again every few seconds and shows
-/// the answer in place (a form being typed into is never redrawn: asking stops once admitted).
+/// The live part of a waiting shopper's page: asks again every few seconds and shows the new
+/// place in line in place; when the ticket is no longer waiting (admitted, sold out, …) it loads
+/// the page again, which the server renders for the new state (with the hold's checkout form).
+/// Small on purpose: its WASM chunk is fetched only on this page.
 #[island(lazy)]
-fn QueueLive(data: QueuePageData, from_url: Option<ApiError>) -> impl IntoView {
-    let ticket = data.status.ticket.clone();
-    let page = RwSignal::new(data);
+fn WaitingLive(status: QueueStatus) -> impl IntoView {
+    let ticket = status.ticket.clone();
+    let shown = RwSignal::new(status);
     Effect::new(move |_| {
         let ticket = ticket.clone();
         let poll = move || {
-            if !page.with_untracked(|p| p.status.is_waiting()) {
-                return;
-            }
             let ticket = ticket.clone();
             leptos::task::spawn_local(async move {
-                if let Ok(fresh) = queue_page(ticket).await {
-                    if page.with_untracked(|p| *p != fresh) {
-                        page.set(fresh);
-                    }
+                let Ok(fresh) = ticket_status(ticket).await else {
+                    return;
+                };
+                if !fresh.is_waiting() {
+                    let _ = window().location().reload();
+                } else if shown.with_untracked(|s| *s != fresh) {
+                    shown.set(fresh);
                 }
             });
         };
@@ -64,10 +66,57 @@ fn QueueLive(data: QueuePageData, from_url: Option<ApiError>) -> impl IntoView {
             on_cleanup(move || handle.clear());
         }
     });
-    move || {
-        let from_url = from_url.clone();
-        view! { <Standing data=page.get() from_url /> }
+    move || view! { <WaitingPlace status=shown.get() /> }
+}
+
+/// Where a waiting shopper stands.
+#[component]
+fn WaitingPlace(status: QueueStatus) -> impl IntoView {
+    let QueueState::Waiting {
+        position,
+        eta_seconds,
+        starts_in_secs,
+    } = status.state
+    else {
+        return ().into_any();
+    };
+    view! {
+        {status.paused.then(|| view! {
+            <p class="notice paused" role="status" data-testid="paused">
+                "The sale is paused for a moment by the shop. Your place in line is kept."
+            </p>
+        })}
+        <div class="notice queue-place" role="status" data-testid="queue-state" data-state="waiting">
+            {match (position, starts_in_secs) {
+                (_, Some(secs)) => view! {
+                    <p>
+                        "The sale opens in " <strong><Countdown secs=i64::try_from(secs).unwrap_or(i64::MAX) /></strong>
+                        ". Then everyone who joined before is put in a random order, so there's nothing to gain by refreshing."
+                    </p>
+                }
+                .into_any(),
+                (Some(position), None) => view! {
+                    <p class="position">
+                        "You're number " <strong data-testid="position">{position}</strong> " in line."
+                    </p>
+                    <p>
+                        {if eta_seconds <= 2 {
+                            "It's nearly your turn.".to_owned()
+                        } else {
+                            format!(
+                                "Units come free as others' holds run out: your turn could come in about {}.",
+                                crate::domain::countdown_text(i64::try_from(eta_seconds).unwrap_or(i64::MAX)),
+                            )
+                        }}
+                    </p>
+                }
+                .into_any(),
+                (None, None) => view! { <p>"Waiting for your place…"</p> }.into_any(),
+            }}
+            <p class="muted">"Keep this page open: it updates itself. If it's sold out before your turn, it says so at once."</p>
+        </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -76,52 +125,15 @@ fn Standing(data: QueuePageData, from_url: Option<ApiError>) -> impl IntoView {
     let what = format!("{} × {}", status.quantity, status.product_name);
     let product_href = format!("/p/{}", status.product_slug);
     match status.state.clone() {
-        QueueState::Waiting {
-            position,
-            eta_seconds,
-            starts_in_secs,
-        } => view! {
+        QueueState::Waiting { .. } => view! {
             // without JavaScript the browser reloads the page itself; with it, the <noscript>
-            // content is inert text and the page polls instead
+            // content is inert text and the island asks instead
             <noscript inner_html=format!(
                 r#"<meta http-equiv="refresh" content="{POLL_SECS}">"#,
             ) />
             <h1>"You're in line"</h1>
             <p class="queue-what">{what}</p>
-            {status.paused.then(|| view! {
-                <p class="notice paused" role="status" data-testid="paused">
-                    "The sale is paused for a moment by the shop. Your place in line is kept."
-                </p>
-            })}
-            <div class="notice queue-place" role="status" data-testid="queue-state" data-state="waiting">
-                {match (position, starts_in_secs) {
-                    (_, Some(secs)) => view! {
-                        <p>
-                            "The sale opens in " <strong><Countdown secs=i64::try_from(secs).unwrap_or(i64::MAX) /></strong>
-                            ". Then everyone who joined before is put in a random order, so there's nothing to gain by refreshing."
-                        </p>
-                    }
-                    .into_any(),
-                    (Some(position), None) => view! {
-                        <p class="position">
-                            "You're number " <strong data-testid="position">{position}</strong> " in line."
-                        </p>
-                        <p>
-                            {if eta_seconds <= 2 {
-                                "It's nearly your turn.".to_owned()
-                            } else {
-                                format!(
-                                    "Units come free as others' holds run out: your turn could come in about {}.",
-                                    crate::domain::countdown_text(i64::try_from(eta_seconds).unwrap_or(i64::MAX)),
-                                )
-                            }}
-                        </p>
-                    }
-                    .into_any(),
-                    (None, None) => view! { <p>"Waiting for your place…"</p> }.into_any(),
-                }}
-                <p class="muted">"Keep this page open: it updates itself. If it's sold out before your turn, it says so at once."</p>
-            </div>
+            <WaitingLive status=status.clone() />
             <LeaveForm ticket=status.ticket.clone() label="Leave the line" />
         }
         .into_any(),

@@ -205,17 +205,28 @@ async fn main() -> anyhow::Result<()> {
             .filter_map(|p| p["slug"].as_str())
             .map(|s| format!("/p/{s}")),
     );
+    // the waiting page as a shopper in line sees it: others take the units first
     if let Some(id) = queued {
-        let joined: serde_json::Value = http
-            .post(format!("{base}/api/queue/join"))
-            .json(&serde_json::json!({"product_id": id, "quantity": 1, "phone": "+15550109999"}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        if let Some(ticket) = joined["ticket"].as_str() {
-            paths.push(format!("/queue/{ticket}"));
+        for n in 0..200 {
+            let joined: serde_json::Value = http
+                .post(format!("{base}/api/queue/join"))
+                .json(&serde_json::json!({
+                    "product_id": id, "quantity": 1, "phone": format!("+1555011{n:04}")
+                }))
+                .send()
+                .await?
+                .json()
+                .await?;
+            if joined["state"].as_str() == Some("waiting") {
+                if let Some(ticket) = joined["ticket"].as_str() {
+                    paths.push(format!("/queue/{ticket}"));
+                }
+                break;
+            }
         }
+    }
+    if !paths.iter().any(|p| p.starts_with("/queue/")) {
+        bail!("could not get a ticket that waits in line: the demo's drop has changed?");
     }
 
     println!("\nfirst visit, per shopper page (brotli bytes; budget {PAGE_BUDGET}):");
