@@ -133,13 +133,22 @@ pub fn FormError(error: Memo<Option<ApiError>>) -> impl IntoView {
     }
 }
 
+/// A product in the catalogue. `first_row` cards are on screen at once (their picture loads
+/// eagerly); the `lead` card's picture is the page's largest paint (loaded first).
 #[component]
-pub fn ProductCard(product: ProductView) -> impl IntoView {
+pub fn ProductCard(product: ProductView, first_row: bool, lead: bool) -> impl IntoView {
     let href = format!("/p/{}", product.slug);
     view! {
         <li class="card">
             <a href=href class="card-link">
-                <img src=product.image_url alt="" width="320" height="240" loading="lazy" />
+                <img
+                    src=product.image_url
+                    alt=""
+                    width="320"
+                    height="240"
+                    loading=if first_row { "eager" } else { "lazy" }
+                    fetchpriority=lead.then_some("high")
+                />
                 <span class="card-name">{product.name}</span>
             </a>
             <span class="card-meta">

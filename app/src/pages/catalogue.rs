@@ -19,7 +19,10 @@ pub fn CataloguePage() -> impl IntoView {
                             <ul class="grid" aria-label="Products">
                                 {list
                                     .into_iter()
-                                    .map(|product| view! { <ProductCard product /> })
+                                    .enumerate()
+                                    // the first row is on screen at once: load it eagerly,
+                                    // the first picture first; the rest as they scroll in
+                                    .map(|(i, product)| view! { <ProductCard product first_row=i < 2 lead=i == 0 /> })
                                     .collect_view()}
                             </ul>
                         }

@@ -36,12 +36,22 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
         <Title text=format!("{} — Holdfast", product.name) />
         <article class="product">
             <div class="gallery">
+                // the first picture is the page's largest paint: loaded first; the others as
+                // they scroll in
                 {product
                     .images
                     .iter()
-                    .map(|img| {
+                    .enumerate()
+                    .map(|(i, img)| {
                         view! {
-                            <img src=img.url.clone() alt=img.alt.clone() width="640" height="480" />
+                            <img
+                                src=img.url.clone()
+                                alt=img.alt.clone()
+                                width="640"
+                                height="480"
+                                loading=if i == 0 { "eager" } else { "lazy" }
+                                fetchpriority=(i == 0).then_some("high")
+                            />
                         }
                     })
                     .collect_view()}
