@@ -121,6 +121,7 @@ console.log(
 console.log(
   "page".padEnd(16) +
     "html kB".padStart(8) +
+    "css kB".padStart(8) +
     "js kB".padStart(8) +
     "wasm kB".padStart(9) +
     "img kB".padStart(8) +
@@ -140,6 +141,7 @@ for (const [name, path] of await pages()) {
   console.log(
     name.padEnd(16) +
       kb("html").toFixed(1).padStart(8) +
+      kb("css").toFixed(1).padStart(8) +
       kb("js").toFixed(1).padStart(8) +
       kb("wasm").toFixed(1).padStart(9) +
       kb("image").toFixed(1).padStart(8) +
