@@ -141,7 +141,10 @@ pub fn ProductCard(product: ProductView, first_row: bool, lead: bool) -> impl In
     view! {
         <li class="card">
             <a href=href class="card-link">
+                // two columns on a phone, three from 40rem, four from 60rem (main is 60rem at most)
                 <img
+                    srcset=crate::domain::picture_srcset(&product.image_url)
+                    sizes="(min-width: 60rem) 240px, (min-width: 40rem) 33vw, 50vw"
                     src=product.image_url
                     alt=""
                     width="320"

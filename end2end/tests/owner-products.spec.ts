@@ -68,19 +68,30 @@ test("the owner adds a product with a picture and a sale, and a shopper buys it"
   await expect(page.getByText(/^Running: .* at \$19\.00, 1 per customer$/)).toBeVisible();
 
   // a shopper on another phone finds it in the catalogue with its picture, and buys one
-  const shopper = await browser.newContext();
+  // (a phone like Lighthouse's: 360 px wide at 1.75 device pixels per CSS pixel)
+  const shopper = await browser.newContext({
+    viewport: { width: 360, height: 780 },
+    deviceScaleFactor: 1.75,
+    isMobile: true,
+  });
   const shop = await shopper.newPage();
   await expect(async () => {
     await shop.goto("/");
     await expect(shop.getByRole("link", { name: /Sea Glass Necklace/ })).toBeVisible({ timeout: 1000 });
   }).toPass();
+  // the phone picks the picture its screen needs from the srcset: 320 px on the card, 640 px on
+  // the product page — never the 1280 px one
   const card = shop.locator('img[src^="/media/"][src$="-s.jpg"]').first();
   await card.scrollIntoViewIfNeeded();
-  await expect(card).toHaveJSProperty("naturalWidth", 640);
+  await expect(card).toHaveJSProperty("complete", true);
+  expect(await card.evaluate((img: HTMLImageElement) => img.currentSrc)).toMatch(/-xs\.jpg$/);
   await shop.getByRole("link", { name: /Sea Glass Necklace/ }).first().click();
   await expect(shop.getByTestId("price")).toContainText("$19.00");
   await expect(shop.getByText("At most 1 per order.")).toBeVisible();
-  await expect(shop.getByRole("img", { name: "A green sea-glass pendant on a silver chain" })).toBeVisible();
+  const photo = shop.getByRole("img", { name: "A green sea-glass pendant on a silver chain" });
+  await expect(photo).toBeVisible();
+  await expect(photo).toHaveJSProperty("complete", true);
+  expect(await photo.evaluate((img: HTMLImageElement) => img.currentSrc)).toMatch(/-s\.jpg$/);
   await shop.getByRole("button", { name: "Add to cart" }).click();
   await expect(shop).toHaveURL(/\/cart$/);
 

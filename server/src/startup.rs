@@ -152,6 +152,17 @@ impl Application {
         if !cfg!(debug_assertions) {
             crate::assets::spawn_precompress(&config.site_root);
         }
+        // pictures uploaded before the 320 px size existed get it (pages offer it in srcset)
+        let media = config.data_dir.join("media");
+        tokio::task::spawn_blocking(move || {
+            match crate::admin::pictures::add_missing_smallest(&media) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(pictures = n, "made the 320 px size of older pictures"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not make the 320 px size of older pictures")
+                }
+            }
+        });
         let limits = crate::rate_limit::ClientLimits::new(
             config.rate_limit_per_sec,
             config.trust_proxy,

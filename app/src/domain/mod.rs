@@ -20,7 +20,7 @@ pub use order::{
     IdempotencyKey, LineRequest, NewOrder, OrderCode, OrderLineView, OrderStatus, OrderView,
     MAX_LINES_PER_ORDER,
 };
-pub use product::{ProductImage, ProductView, StockBadge};
+pub use product::{picture_srcset, ProductImage, ProductView, StockBadge};
 pub use quantity::Quantity;
 pub use queue::{JoinInput, JoinRequest, QueueState, QueueStatus};
 pub use sale::{countdown_text, SalePhase, SaleView};

@@ -9,6 +9,22 @@ pub struct ProductImage {
     pub alt: String,
 }
 
+/// The sizes an owner's picture is stored in (`/media/<id>-xs.jpg` 320 px, `-s.jpg` 640 px,
+/// `-l.jpg` 1280 px wide), as an `<img srcset>`, for the URL of any of them; `None` for other
+/// pictures (the demo's drawings, which are SVG and need one size).
+pub fn picture_srcset(url: &str) -> Option<String> {
+    let stem = url.strip_prefix("/media/")?;
+    let id = ["-xs.jpg", "-s.jpg", "-l.jpg"]
+        .iter()
+        .find_map(|suffix| stem.strip_suffix(suffix))?;
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    Some(format!(
+        "/media/{id}-xs.jpg 320w, /media/{id}-s.jpg 640w, /media/{id}-l.jpg 1280w"
+    ))
+}
+
 /// A product with its current stock, as served to pages and the JSON API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductView {
@@ -106,6 +122,16 @@ impl StockBadge {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_owners_picture_offers_its_three_sizes_and_a_drawing_none() {
+        let all = "/media/ab12-xs.jpg 320w, /media/ab12-s.jpg 640w, /media/ab12-l.jpg 1280w";
+        assert_eq!(picture_srcset("/media/ab12-l.jpg").as_deref(), Some(all));
+        assert_eq!(picture_srcset("/media/ab12-s.jpg").as_deref(), Some(all));
+        assert_eq!(picture_srcset("/images/mug.svg"), None);
+        assert_eq!(picture_srcset("/media/a b-s.jpg"), None);
+        assert_eq!(picture_srcset("/media/-s.jpg"), None);
+    }
 
     #[test]
     fn the_badge_says_sold_out_only_left_or_in_stock() {

@@ -45,6 +45,8 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
                     .map(|(i, img)| {
                         view! {
                             <img
+                                srcset=crate::domain::picture_srcset(&img.url)
+                                sizes="(min-width: 48rem) 28rem, calc(100vw - 2rem)"
                                 src=img.url.clone()
                                 alt=img.alt.clone()
                                 width="640"

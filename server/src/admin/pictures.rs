@@ -23,9 +23,10 @@ const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
 const JPEG_QUALITY: u8 = 80;
 
 /// The web sizes every picture is stored in: (name, width, height), all 4:3 like the shop's
-/// picture frames. The small one is for the catalogue and cart (320 × 240 CSS px at 2×), the
-/// large one for the product page.
-pub const SIZES: [(&str, u32, u32); 2] = [("s", 640, 480), ("l", 1280, 960)];
+/// picture frames. Pages offer all three in a `srcset` and the phone picks the one its screen
+/// needs: the catalogue's cards take the 320 or 640 px one, the product page 640 or 1280.
+/// (Listed in the order they were introduced: `xs` came last, see [`add_missing_smallest`].)
+pub const SIZES: [(&str, u32, u32); 3] = [("s", 640, 480), ("l", 1280, 960), ("xs", 320, 240)];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PictureError {
@@ -150,6 +151,51 @@ pub fn store(dir: &Path, picture: &WebPicture) -> std::io::Result<Vec<String>> {
     Ok(urls)
 }
 
+/// Makes the 320 px size of every stored picture that predates it, from its 640 px size (run at
+/// start, off the async workers). Returns how many were made.
+pub fn add_missing_smallest(dir: &Path) -> std::io::Result<usize> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut made = 0;
+    for entry in entries {
+        let path = entry?.path();
+        let Some(id) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix("-s.jpg"))
+        else {
+            continue;
+        };
+        let smallest = dir.join(format!("{id}-xs.jpg"));
+        if smallest.exists() {
+            continue;
+        }
+        let bytes = std::fs::read(&path)?;
+        let Ok(picture) = image::load_from_memory_with_format(&bytes, ImageFormat::Jpeg) else {
+            tracing::warn!(file = %path.display(), "a stored picture could not be read");
+            continue;
+        };
+        let (_, w, h) = SIZES[2];
+        let sized = picture.resize_to_fill(w, h, image::imageops::FilterType::Triangle);
+        let mut out = Vec::new();
+        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY);
+        if DynamicImage::ImageRgb8(sized.to_rgb8())
+            .write_with_encoder(encoder)
+            .is_err()
+        {
+            continue;
+        }
+        let tmp = dir.join(format!(".{id}-xs.jpg.tmp"));
+        std::fs::write(&tmp, &out)?;
+        std::fs::rename(&tmp, &smallest)?;
+        made += 1;
+    }
+    Ok(made)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -166,9 +212,9 @@ mod tests {
     }
 
     #[test]
-    fn a_picture_becomes_two_jpegs_in_the_shops_frame() {
+    fn a_picture_becomes_three_jpegs_in_the_shops_frame() {
         let picture = process(&png(900, 1600)).unwrap();
-        assert_eq!(picture.files.len(), 2);
+        assert_eq!(picture.files.len(), 3);
         for (bytes, (_, w, h)) in picture.files.iter().zip(SIZES) {
             let decoded = image::load_from_memory(bytes).unwrap();
             assert_eq!(image::guess_format(bytes).unwrap(), ImageFormat::Jpeg);
@@ -219,6 +265,25 @@ mod tests {
         );
         // and nothing of the camera's metadata is kept
         assert!(!picture.files[0].windows(4).any(|w| w == b"Exif"));
+    }
+
+    #[test]
+    fn pictures_stored_before_the_smallest_size_get_it_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let picture = process(&png(900, 700)).unwrap();
+        store(dir.path(), &picture).unwrap();
+        let smallest = dir.path().join(picture.file_name("xs"));
+        // as a shop upgraded from before: only the 640 and 1280 px files
+        std::fs::remove_file(&smallest).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), b"not a picture").unwrap();
+        assert_eq!(add_missing_smallest(dir.path()).unwrap(), 1);
+        let made = image::load_from_memory(&std::fs::read(&smallest).unwrap()).unwrap();
+        assert_eq!((made.width(), made.height()), (320, 240));
+        assert_eq!(add_missing_smallest(dir.path()).unwrap(), 0, "done once");
+        assert_eq!(
+            add_missing_smallest(&dir.path().join("missing")).unwrap(),
+            0
+        );
     }
 
     #[test]
