@@ -32,11 +32,22 @@ pub fn hydrate_islands() {
     leptos::mount::hydrate_islands();
 }
 
+/// The scripts that bring a page's islands to life: the islands runtime and its WASM (and, for a
+/// lazy island, its chunk). A page with an island renders this before the island; the others
+/// load no JavaScript or WASM at all.
+#[component]
+pub fn IslandScripts() -> impl IntoView {
+    use_context::<LeptosOptions>()
+        .map(|options| view! { <HydrationScripts options islands=true /> })
+}
+
 /// The shop's stylesheet, `style/main.css`, inlined in every page (see [`shell`]).
 pub const STYLE: &str = include_str!("../../style/main.css");
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // for [`IslandScripts`]: only pages with an island load the islands' JS and WASM
+    provide_context(options.clone());
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -46,7 +57,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="theme-color" content="#1d4e5f" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options islands=true />
                 // the whole stylesheet is small (2 kB brotli): inline, the first paint waits for
                 // no second request
                 <style nonce=leptos::nonce::use_nonce() inner_html=STYLE></style>

@@ -1,9 +1,12 @@
 import { test as base, expect, Page } from "@playwright/test";
 
-/** Opens a page and, in the hydrated project, waits until the WASM has taken over. */
+/**
+ * Opens a page and, in the hydrated project, waits until the WASM has brought its islands to life
+ * (a page without an island loads no WASM: there is nothing to wait for).
+ */
 export async function open(page: Page, path: string, jsEnabled: boolean) {
   await page.goto(path);
-  if (jsEnabled) await hydrated(page);
+  if (jsEnabled && (await page.locator("leptos-island").count()) > 0) await hydrated(page);
 }
 
 /** `data-hydrated` is set only after hydration returned without a panic. */

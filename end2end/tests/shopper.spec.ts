@@ -1,4 +1,4 @@
-import { test, expect, open, hydrated } from "./fixtures";
+import { test, expect, open } from "./fixtures";
 
 const shopper = { name: "Grace Hopper", phone: "+1 555 010 4242", address: "7 Quay Street\nPorthaven" };
 
@@ -9,9 +9,9 @@ test("browse, add to cart, check out, see the code and look it up", async ({ pag
 
   await expect(page.getByRole("heading", { name: "Sea-Salt Caramels" })).toBeVisible();
   await expect(page.getByTestId("price")).toHaveText("$12.50");
-  // pages are server-rendered with islands: the forms post and the shop answers with the next
-  // page, with JavaScript or without; the islands (countdowns, the waiting page) come alive
-  if (js) await hydrated(page);
+  // pages are server HTML with islands: the forms post and the shop answers with the next page,
+  // with JavaScript or without; a page without an island (this one) loads no WASM at all
+  if (js) await expect(page.locator('script[type="module"]')).toHaveCount(0);
   await page.getByLabel("Quantity").fill("2");
   await page.getByRole("button", { name: "Add to cart" }).click();
 
@@ -61,7 +61,6 @@ test("the cart survives a reload, and a line can be removed", async ({ page, js 
   await page.reload();
   await expect(page.getByRole("link", { name: "Harbour Mug" })).toBeVisible();
   await expect(page.getByTestId("cart-total")).toHaveText("$18.00");
-  if (js) await hydrated(page);
   await page.getByRole("button", { name: "Remove" }).click();
   await expect(page.getByText("Your cart is empty.")).toBeVisible();
   await page.reload();
@@ -111,7 +110,8 @@ test("the shop is readable on a 360 px screen without sideways scrolling", async
 });
 
 test("the bundle is named by its content and kept a year; shared pages carry a validator", async ({ page, request }) => {
-  const res = await page.goto("/");
+  // the drop's page has an island (the sale's countdown), so it loads the bundle
+  const res = await page.goto("/p/anchor-hoodie");
   const html = await res!.text();
   const js = html.match(/\/pkg\/holdfast\.[A-Za-z0-9_-]{22}\.js/);
   const wasm = html.match(/\/pkg\/holdfast\.[A-Za-z0-9_-]{22}\.wasm/);

@@ -66,7 +66,11 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
                     {(product.price_now_cents() != product.price_cents)
                         .then(|| view! { " " <s class="was">{price(product.price_cents)}</s> })}
                 </p>
-                {product.sale.clone().map(|sale| view! { <SaleNotice sale normal=product.price_cents /> })}
+                // the sale's countdown is an island: only then does the page load the WASM
+                {product.sale.clone().map(|sale| view! {
+                    <crate::IslandScripts />
+                    <SaleNotice sale normal=product.price_cents />
+                })}
                 <p data-testid="stock">
                     <StockBadge stock=product.stock />
                 </p>

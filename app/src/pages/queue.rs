@@ -24,6 +24,7 @@ pub fn QueuePage() -> impl IntoView {
     let from_url = url_error();
     view! {
         <Title text="Your place in line — Holdfast" />
+        <crate::IslandScripts />
         <Suspense fallback=|| view! { <p class="muted">"Finding your place in line…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
