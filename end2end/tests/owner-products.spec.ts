@@ -92,6 +92,18 @@ test("the owner adds a product with a picture and a sale, and a shopper buys it"
   await expect(photo).toBeVisible();
   await expect(photo).toHaveJSProperty("complete", true);
   expect(await photo.evaluate((img: HTMLImageElement) => img.currentSrc)).toMatch(/-s\.jpg$/);
+  // a 3× phone of the same width still takes 640 px at most on the product page
+  const sharp = await browser.newContext({
+    viewport: { width: 360, height: 780 },
+    deviceScaleFactor: 3,
+    isMobile: true,
+  });
+  const sharpPage = await sharp.newPage();
+  await sharpPage.goto(new URL(shop.url()).pathname);
+  const sharpPhoto = sharpPage.getByRole("img", { name: "A green sea-glass pendant on a silver chain" });
+  await expect(sharpPhoto).toHaveJSProperty("complete", true);
+  expect(await sharpPhoto.evaluate((img: HTMLImageElement) => img.currentSrc)).toMatch(/-s\.jpg$/);
+  await sharp.close();
   await shop.getByRole("button", { name: "Add to cart" }).click();
   await expect(shop).toHaveURL(/\/cart$/);
 

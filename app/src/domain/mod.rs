@@ -20,7 +20,9 @@ pub use order::{
     IdempotencyKey, LineRequest, NewOrder, OrderCode, OrderLineView, OrderStatus, OrderView,
     MAX_LINES_PER_ORDER,
 };
-pub use product::{picture_srcset, ProductImage, ProductView, StockBadge};
+pub use product::{
+    picture_srcset, picture_srcset_for_phones, ProductImage, ProductView, StockBadge,
+};
 pub use quantity::Quantity;
 pub use queue::{JoinInput, JoinRequest, QueueState, QueueStatus};
 pub use sale::{countdown_text, SalePhase, SaleView};

@@ -25,6 +25,12 @@ pub fn picture_srcset(url: &str) -> Option<String> {
     ))
 }
 
+/// [`picture_srcset`] without the 1280 px size: what a phone may choose from, whatever its pixel
+/// density (a 360 px phone never downloads the 1280 px picture).
+pub fn picture_srcset_for_phones(url: &str) -> Option<String> {
+    picture_srcset(url).and_then(|all| all.rsplit_once(", ").map(|(small, _)| small.to_owned()))
+}
+
 /// A product with its current stock, as served to pages and the JSON API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductView {
@@ -129,6 +135,11 @@ mod tests {
         assert_eq!(picture_srcset("/media/ab12-l.jpg").as_deref(), Some(all));
         assert_eq!(picture_srcset("/media/ab12-s.jpg").as_deref(), Some(all));
         assert_eq!(picture_srcset("/images/mug.svg"), None);
+        assert_eq!(
+            picture_srcset_for_phones("/media/ab12-l.jpg").as_deref(),
+            Some("/media/ab12-xs.jpg 320w, /media/ab12-s.jpg 640w")
+        );
+        assert_eq!(picture_srcset_for_phones("/images/mug.svg"), None);
         assert_eq!(picture_srcset("/media/a b-s.jpg"), None);
         assert_eq!(picture_srcset("/media/-s.jpg"), None);
     }

@@ -43,17 +43,29 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
                     .iter()
                     .enumerate()
                     .map(|(i, img)| {
+                        // on a phone (one column) only the 320 and 640 px sizes are offered,
+                        // whatever the screen's density; wider screens may take 1280 px
+                        let phones = crate::domain::picture_srcset_for_phones(&img.url);
                         view! {
-                            <img
-                                srcset=crate::domain::picture_srcset(&img.url)
-                                sizes="(min-width: 48rem) 28rem, calc(100vw - 2rem)"
-                                src=img.url.clone()
-                                alt=img.alt.clone()
-                                width="640"
-                                height="480"
-                                loading=if i == 0 { "eager" } else { "lazy" }
-                                fetchpriority=(i == 0).then_some("high")
-                            />
+                            <picture>
+                                {phones.map(|srcset| view! {
+                                    <source
+                                        media="(max-width: 47.99rem)"
+                                        srcset=srcset
+                                        sizes="calc(100vw - 2rem)"
+                                    />
+                                })}
+                                <img
+                                    srcset=crate::domain::picture_srcset(&img.url)
+                                    sizes="(min-width: 48rem) 28rem, calc(100vw - 2rem)"
+                                    src=img.url.clone()
+                                    alt=img.alt.clone()
+                                    width="640"
+                                    height="480"
+                                    loading=if i == 0 { "eager" } else { "lazy" }
+                                    fetchpriority=(i == 0).then_some("high")
+                                />
+                            </picture>
                         }
                     })
                     .collect_view()}
