@@ -105,20 +105,6 @@ where
     })
 }
 
-/// [`form_error`] inside an island, which has no router to read the URL from: the page that
-/// holds the island reads it ([`url_error`]) and hands it over.
-pub fn form_error_given<T, S>(value: S, from_url: Option<ApiError>) -> Memo<Option<ApiError>>
-where
-    T: Clone + Send + Sync + 'static,
-    S: Get<Value = Option<Result<T, ApiError>>> + Send + Sync + 'static,
-{
-    Memo::new(move |_| match value.get() {
-        Some(Err(e)) => Some(e),
-        Some(Ok(_)) => None,
-        None => from_url.clone(),
-    })
-}
-
 /// Shows a form-level error (not one tied to a field).
 #[component]
 pub fn FormError(error: Memo<Option<ApiError>>) -> impl IntoView {

@@ -123,14 +123,15 @@ pub async fn serve(
     let Ok(edition) = cache.catalogue.edition().await else {
         return personal(next.run(req).await);
     };
-    let asked = req.headers().clone();
     if let Some(page) = cache.kept(&path, edition) {
-        return page.answer(&asked, "hit");
+        return page.answer(req.headers(), "hit");
     }
     let _render = cache.lane(&path).lock().await;
     if let Some(page) = cache.kept(&path, edition) {
-        return page.answer(&asked, "hit");
+        return page.answer(req.headers(), "hit");
     }
+    // the render takes the request: keep what the answer needs from it
+    let asked = req.headers().clone();
     let Some(nonce) = req.extensions().get::<PageNonce>().cloned() else {
         return personal(next.run(req).await);
     };

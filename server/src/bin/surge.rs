@@ -579,15 +579,7 @@ async fn scenario_orders(
     .await?;
     report(&tally, elapsed);
     let ok = audit(&server, DIRECT, initial, &tally.acknowledged()).await?;
-    memory(&server);
-    drop(server);
-    bare_ratio(
-        concurrency,
-        Duration::from_secs(5),
-        tally.samples.len(),
-        elapsed,
-    )
-    .await?;
+    stop_and_compare(server, &tally, elapsed, concurrency).await?;
     let orders_per_sec = tally.acknowledged().len() as f64 / elapsed.as_secs_f64().max(1e-9);
     Ok((ok, orders_per_sec))
 }
@@ -676,15 +668,7 @@ async fn scenario_pages(args: &Args, concurrency: usize) -> anyhow::Result<bool>
     )
     .await?;
     report(&tally, elapsed);
-    memory(&server);
-    drop(server);
-    bare_ratio(
-        concurrency,
-        Duration::from_secs(5),
-        tally.samples.len(),
-        elapsed,
-    )
-    .await?;
+    stop_and_compare(server, &tally, elapsed, concurrency).await?;
     let failed = tally
         .samples
         .iter()
@@ -1158,6 +1142,25 @@ fn heading(text: &str) {
 fn memory(server: &Server) {
     let (now, peak) = server.memory_mib();
     println!("  server memory    RSS {now:.0} MiB now, {peak:.0} MiB peak");
+}
+
+/// The end of a load scenario: the server's memory, then the server stopped and the bare endpoint
+/// measured with the same concurrency for the ratio.
+async fn stop_and_compare(
+    server: Server,
+    tally: &Tally,
+    elapsed: Duration,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    memory(&server);
+    drop(server);
+    bare_ratio(
+        concurrency,
+        Duration::from_secs(5),
+        tally.samples.len(),
+        elapsed,
+    )
+    .await
 }
 
 /// The bare endpoint, same client settings and concurrency, measured now; prints the ratio of the

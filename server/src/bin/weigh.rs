@@ -73,6 +73,7 @@ fn weigh_bundle(pkg: &Path) -> anyhow::Result<Bundle> {
         }
         bundle.common += br;
     }
+    bundle.lines.sort();
     if bundle.wasm == 0 {
         bail!("no WASM bundle in {}: build it first (cargo leptos build --release --split --frontend-only)", pkg.display());
     }
@@ -162,9 +163,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let bundle = weigh_bundle(&site.join("pkg"))?;
     println!("bundle files (brotli 11):");
-    let mut lines = bundle.lines.clone();
-    lines.sort();
-    for (name, raw, br) in &lines {
+    for (name, raw, br) in &bundle.lines {
         println!("  {name:<70} {raw:>9} B raw  {br:>8} B brotli");
     }
 
