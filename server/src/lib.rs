@@ -6,6 +6,7 @@ pub mod api_guard;
 pub mod assets;
 pub mod backup;
 pub mod config;
+mod connection;
 pub mod desk;
 pub mod health;
 pub mod origin;

@@ -3,19 +3,18 @@
 //! after it), so one sending a byte a minute is closed; and the connections open at once are
 //! capped, beyond which a new one gets a one-line 503 and is closed at once — cheap for the
 //! server, while the shoppers already connected keep being served. Stops accepting at the
-//! shutdown signal and lets requests in flight finish.
+//! shutdown signal and lets requests in flight finish. Each connection is served by
+//! [`crate::connection`], which parks it outside hyper between requests.
 
-use axum::extract::ConnectInfo;
+use crate::connection::Connection;
 use axum::Router;
-use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioTimer;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
-use tower::ServiceExt;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
@@ -69,42 +68,16 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
-        let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-            let mut req = req.map(axum::body::Body::new);
-            req.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().oneshot(req)
-        });
-        let builder = builder.clone();
-        let header_timeout = limits.header_timeout;
-        let stop = stop_tx.clone();
+        let connection = Connection {
+            router: router.clone(),
+            peer,
+            builder: builder.clone(),
+            header_timeout: limits.header_timeout,
+            stop: stop_tx.clone(),
+        };
         let done = done_rx.clone();
         tokio::spawn(async move {
-            // hyper's header deadline starts with the first byte: a client that connects and
-            // says nothing gets the same deadline for its first one
-            let mut first = [0u8; 1];
-            if !matches!(
-                tokio::time::timeout(header_timeout, stream.peek(&mut first)).await,
-                Ok(Ok(1..))
-            ) {
-                return;
-            }
-            let conn = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            let mut conn = std::pin::pin!(conn);
-            let mut stopping = std::pin::pin!(stop.closed());
-            loop {
-                tokio::select! {
-                    result = conn.as_mut() => {
-                        if let Err(e) = result {
-                            tracing::trace!(error = %e, "connection ended with an error");
-                        }
-                        break;
-                    }
-                    () = &mut stopping => conn.as_mut().graceful_shutdown(),
-                }
-            }
+            connection.serve(stream).await;
             drop(permit);
             drop(done);
         });

@@ -10,7 +10,7 @@
 //!      HTTP with ample stock, 64 then 512 connections, 20 s each
 //!   c. `mixed`     — 90 % product page views, 10 % orders, 256 connections, 20 s
 //!   d. `connections` — 10,000 open connections held idle: server memory, and a page view and an
-//!      order still answered
+//!      order still answered; then a second request on each idle connection
 //!   e. `login-flood` — checkout at 64 connections alone, then again while 600 connections flood
 //!      the owner's login with wrong passwords from ever-new addresses (half at her email, half at
 //!      ever-new ones); the owner logs in from her known phone meanwhile
@@ -758,11 +758,26 @@ async fn scenario_connections(args: &Args) -> anyhow::Result<bool> {
         }
     }
     println!("  still open       {alive} of {}", open.len());
+    // each phone clicks again: the idle connections must still serve a next request whole
+    let mut again = 0_usize;
+    for stream in &mut open {
+        if tokio::time::timeout(Duration::from_secs(5), whole_answer(stream, ask))
+            .await
+            .is_ok_and(|whole| whole)
+        {
+            again += 1;
+        }
+    }
+    let (after, _) = server.memory_mib();
+    println!(
+        "  a second request {again} answered in whole on the same connections (RSS {after:.0} MiB)"
+    );
     drop(open);
     Ok(page.kind == "page_viewed"
         && order.kind == "acknowledged"
         && refused == 0
-        && answered == args.connections)
+        && answered == args.connections
+        && again == args.connections)
 }
 
 /// The order desk alone, in this process, no HTTP: how fast the single writer commits durable
