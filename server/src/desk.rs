@@ -237,7 +237,7 @@ mod tests {
     fn order(key: &str, quantity: i64) -> NewOrder {
         let customer = CustomerInput {
             name: "Ada".into(),
-            phone: "5550102030".into(),
+            phone: "+15550102030".into(),
             address: "1 Harbour Row".into(),
             note: String::new(),
         };

@@ -278,7 +278,7 @@ async fn the_csv_export_opens_cleanly_in_a_spreadsheet(kind: Kind) {
     let tricky = json!({
         "idempotency_key": key(1),
         "lines": [{"product_id": 2, "quantity": 2}],
-        "customer": {"name": "王小明, \"Ming\"", "phone": "+86 10 1234 5678", "address": "Line one\nLine two", "note": "=1+2"}
+        "customer": {"name": "王小明, \"Ming\"", "phone": "+86 139 1234 5678", "address": "Line one\nLine two", "note": "=1+2"}
     });
     let code = place(&app, &tricky).await;
     let plain = place(&app, &order_body(&key(2), 3, 1)).await;
@@ -299,7 +299,7 @@ async fn the_csv_export_opens_cleanly_in_a_spreadsheet(kind: Kind) {
         "quoted, quotes doubled: {text}"
     );
     assert!(
-        text.contains(",'+861012345678,"),
+        text.contains(",'+8613912345678,"),
         "a leading + is defused: {text}"
     );
     assert!(

@@ -59,7 +59,7 @@ async fn surge(
                 let body = json!({
                     "idempotency_key": format!("crash-{w:04}-{i:08}"),
                     "lines": [{"product_id": PRODUCT, "quantity": 1}],
-                    "customer": {"name": "Ada", "phone": "5550102030", "address": "1 Harbour Row"}
+                    "customer": {"name": "Ada", "phone": "+15550102030", "address": "1 Harbour Row"}
                 });
                 match client.post(&url).json(&body).send().await {
                     Ok(res) if res.status() == 200 => {
@@ -100,7 +100,7 @@ async fn queue_shopper(
     let mut i = 0;
     while !stop.load(Ordering::Relaxed) {
         i += 1;
-        let phone = format!("+1555{w:02}{i:06}");
+        let phone = format!("+4477{w:02}{i:06}");
         let joined = client
             .post(format!("{base}/api/queue/join"))
             .json(&json!({"product_id": QUEUED, "quantity": 1, "phone": phone}))

@@ -22,7 +22,7 @@ fn order(key: &str, lines: &[(i64, i64)]) -> NewOrder {
         .collect();
     let customer = CustomerInput {
         name: "Ada".into(),
-        phone: "5550102030".into(),
+        phone: "+15550102030".into(),
         address: "1 Harbour Row".into(),
         note: String::new(),
     };

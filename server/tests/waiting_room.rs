@@ -111,7 +111,7 @@ async fn join_answers_with_a_signed_ticket_and_cookie_and_the_hold_buys_exactly_
 async fn forged_tickets_and_holds_are_refused_and_change_nothing(kind: Kind) {
     let app = spawn_on(kind, &[]).await;
     app.set_sale(P, Sale::default()).await;
-    let joined: Value = join(&app, 1, "5550100002").await.json().await.unwrap();
+    let joined: Value = join(&app, 1, "+15550100002").await.json().await.unwrap();
     let ticket = joined["ticket"].as_str().unwrap();
     // same id, another signature; and a made-up ticket
     let forged = format!(
@@ -129,14 +129,14 @@ async fn forged_tickets_and_holds_are_refused_and_change_nothing(kind: Kind) {
     let hold = joined["hold_token"].as_str().unwrap();
     let forged_hold = format!("h9{}", &hold[hold.find('.').unwrap()..]);
     let res = app
-        .place_order(&hold_order(&key(3), 1, "5550100002", &forged_hold))
+        .place_order(&hold_order(&key(3), 1, "+15550100002", &forged_hold))
         .await;
     assert_eq!(res.status(), 409);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["reason"], "unknown");
     // a ticket is not a hold
     let res = app
-        .place_order(&hold_order(&key(4), 1, "5550100002", ticket))
+        .place_order(&hold_order(&key(4), 1, "+15550100002", ticket))
         .await;
     assert_eq!(res.status(), 409);
     assert_eq!(app.snapshot().await, before);
@@ -170,7 +170,7 @@ async fn bad_joins_get_clear_4xx_answers(kind: Kind) {
         .collect();
     assert_eq!(fields, ["quantity", "phone"]);
 
-    let res = join(&app, 3, "5550100003").await;
+    let res = join(&app, 3, "+15550100003").await;
     assert_eq!(res.status(), 409, "over the per-customer limit");
     let body: Value = res.json().await.unwrap();
     assert_eq!(
@@ -182,7 +182,7 @@ async fn bad_joins_get_clear_4xx_answers(kind: Kind) {
     let res = app
         .client
         .post(app.url("/api/queue/join"))
-        .json(&json!({"product_id": 3, "quantity": 1, "phone": "5550100003"}))
+        .json(&json!({"product_id": 3, "quantity": 1, "phone": "+15550100003"}))
         .send()
         .await
         .unwrap();
@@ -249,13 +249,13 @@ async fn a_waiting_shopper_sees_their_place_on_a_page_that_refreshes_itself_with
     let app = spawn_on(kind, &[]).await;
     app.set_stock(P, 1).await;
     app.set_sale(P, Sale::default()).await;
-    let first: Value = join(&app, 1, "5550100010").await.json().await.unwrap();
+    let first: Value = join(&app, 1, "+15550100010").await.json().await.unwrap();
     assert_eq!(first["state"], "admitted");
-    let second: Value = join(&app, 1, "5550100011").await.json().await.unwrap();
+    let second: Value = join(&app, 1, "+15550100011").await.json().await.unwrap();
     assert_eq!(second["state"], "waiting");
     assert_eq!(second["position"], 1);
     assert!(second["eta_seconds"].as_u64().unwrap() > 200, "{second}");
-    let third: Value = join(&app, 1, "5550100012").await.json().await.unwrap();
+    let third: Value = join(&app, 1, "+15550100012").await.json().await.unwrap();
     assert_eq!(
         third["state"], "sold_out",
         "one unit, one hold, one hopeful: the third is told at once"
@@ -343,6 +343,59 @@ async fn a_client_over_its_allowance_gets_429_with_retry_after_and_pages_still_l
     assert_eq!(app.get("/api/products").await.status(), 200);
 }
 
+async fn one_phone_written_three_ways_is_one_shopper(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
+    app.set_stock(P, 5).await;
+    app.set_sale(
+        P,
+        Sale {
+            limit: Some(1),
+            ..Sale::default()
+        },
+    )
+    .await;
+    // she joins as her phone shows her number, and orders with the +86 she was taught
+    let joined: Value = join(&app, 1, "138 0013 8000").await.json().await.unwrap();
+    assert_eq!(joined["state"], "admitted", "{joined}");
+    let hold = joined["hold_token"].as_str().unwrap().to_owned();
+    let order = app
+        .place_order(&hold_order(&key(1), 1, "+86 138-0013-8000", &hold))
+        .await;
+    assert_eq!(
+        order.status(),
+        200,
+        "the hold is hers, however she writes her number"
+    );
+    let order: Value = order.json().await.unwrap();
+    // written a third way, she is still the shopper who has bought her one
+    let again = join(&app, 1, "0086 13800138000").await;
+    assert_eq!(again.status(), 409, "over the per-customer limit");
+    // one canonical number stored, found however it is typed
+    let code = order["order_code"].as_str().unwrap();
+    let stored = app
+        .count(&format!(
+            "SELECT COUNT(*) FROM orders WHERE phone = '+8613800138000' AND code = '{code}'"
+        ))
+        .await;
+    assert_eq!(stored, 1);
+    let found = app
+        .get(&format!("/api/order_status?code={code}&phone=13800138000"))
+        .await;
+    assert_eq!(found.status(), 200);
+    // a Beijing landline is not a number a courier can text: a clear refusal
+    let landline = join(&app, 1, "+86 10 6552 9988").await;
+    assert_eq!(landline.status(), 422);
+    let body: Value = landline.json().await.unwrap();
+    assert!(
+        body["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("11 digits"),
+        "{body}"
+    );
+    assert_eq!(app.units_sold(P).await, 1);
+}
+
 http_contract_tests!(
     join_answers_with_a_signed_ticket_and_cookie_and_the_hold_buys_exactly_once,
     forged_tickets_and_holds_are_refused_and_change_nothing,
@@ -350,4 +403,5 @@ http_contract_tests!(
     before_the_start_orders_get_409_with_retry_after_and_the_page_counts_down,
     a_waiting_shopper_sees_their_place_on_a_page_that_refreshes_itself_without_javascript,
     a_client_over_its_allowance_gets_429_with_retry_after_and_pages_still_load,
+    one_phone_written_three_ways_is_one_shopper,
 );

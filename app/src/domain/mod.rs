@@ -7,19 +7,21 @@ pub mod customer;
 pub mod error;
 pub mod money;
 pub mod order;
+pub mod phone;
 pub mod product;
 pub mod quantity;
 pub mod queue;
 pub mod sale;
 
 pub use cart::Cart;
-pub use customer::{Address, Customer, CustomerInput, CustomerName, Note, Phone};
+pub use customer::{Address, Customer, CustomerInput, CustomerName, Note};
 pub use error::{FieldError, Invalid};
 pub use money::Money;
 pub use order::{
     IdempotencyKey, LineRequest, NewOrder, OrderCode, OrderLineView, OrderStatus, OrderView,
     MAX_LINES_PER_ORDER,
 };
+pub use phone::{Phone, PhoneError};
 pub use product::{
     picture_srcset, picture_srcset_for_phones, ProductImage, ProductView, StockBadge,
 };

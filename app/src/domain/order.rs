@@ -317,7 +317,7 @@ mod tests {
     fn customer() -> CustomerInput {
         CustomerInput {
             name: "Ada".into(),
-            phone: "555 010 2030".into(),
+            phone: "+1 555 010 2030".into(),
             address: "1 Main St".into(),
             note: String::new(),
         }

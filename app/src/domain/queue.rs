@@ -1,7 +1,7 @@
 //! The waiting room as the shopper and the JSON API see it.
 
-use super::customer::Phone;
 use super::error::{FieldError, Invalid};
+use super::phone::Phone;
 use super::quantity::Quantity;
 use serde::{Deserialize, Serialize};
 
@@ -31,7 +31,7 @@ impl JoinRequest {
             .map_err(|m| errors.push(FieldError::new("quantity", m)))
             .ok();
         let phone = Phone::parse(&input.phone)
-            .map_err(|m| errors.push(FieldError::new("phone", m)))
+            .map_err(|e| errors.push(FieldError::new("phone", e.message())))
             .ok();
         match (quantity, phone) {
             (Some(quantity), Some(phone)) if errors.is_empty() => Ok(JoinRequest {
@@ -143,6 +143,6 @@ mod tests {
             quantity: 2,
             phone: "+1 555 010 2030".into(),
         });
-        assert_eq!(ok.map(|r| r.phone.key()), Ok("15550102030".to_owned()));
+        assert_eq!(ok.map(|r| r.phone.key()), Ok("+15550102030".to_owned()));
     }
 }

@@ -166,7 +166,7 @@ fn list_page(
                 <tr>
                     <td><a href=href>{o.code}</a></td>
                     <td>{when(&o.created_at)}</td>
-                    <td>{o.customer_name}<br /><small>{o.phone}</small></td>
+                    <td>{o.customer_name}<br /><small>{app::domain::phone::pretty(&o.phone)}</small></td>
                     <td>{o.items}</td>
                     <td class="num">{money(o.total_cents)}</td>
                     <td>{status_label(&o.status)}</td>
@@ -321,7 +321,7 @@ fn detail_page(
             {tracking}
             <section class="admin-card">
                 <h2>"Customer"</h2>
-                <p>{o.customer_name}<br />{o.phone}<br />{o.address}</p>
+                <p>{o.customer_name}<br />{app::domain::phone::pretty(&o.phone)}<br />{o.address}</p>
                 {(!o.note.is_empty()).then(|| view! { <p><em>{o.note.clone()}</em></p> })}
             </section>
             <section class="admin-card">

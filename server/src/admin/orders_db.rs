@@ -128,6 +128,21 @@ fn contains_pattern(text: &str) -> String {
     p
 }
 
+/// What a search matches stored phone numbers (E.164, no separators) by: the whole number
+/// however the owner typed it (`138 0013 8000` finds `+8613800138000`), or else a fragment of
+/// it with its spaces and dashes left out.
+fn phone_pattern(search: &str) -> String {
+    match app::domain::Phone::parse(search) {
+        Ok(phone) => contains_pattern(phone.as_str()),
+        Err(_) => contains_pattern(
+            &search
+                .chars()
+                .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+                .collect::<String>(),
+        ),
+    }
+}
+
 impl AdminDb {
     /// Newest first, at most `limit`.
     pub async fn list_orders(
@@ -148,7 +163,7 @@ impl AdminDb {
              ORDER BY o.id DESC LIMIT $8"
         );
         let search = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
-        let pattern = search.map(contains_pattern);
+        let pattern = search.map(phone_pattern);
         let rows: Vec<SummaryRow> = self
             .all(
                 sql(&text)
@@ -360,5 +375,12 @@ mod tests {
     #[test]
     fn a_search_for_a_phone_fragment_takes_wildcards_literally() {
         assert_eq!(super::contains_pattern("55_1%"), "%55\\_1\\%%");
+    }
+
+    #[test]
+    fn a_phone_search_matches_the_stored_form() {
+        assert_eq!(super::phone_pattern("138 0013 8000"), "%+8613800138000%");
+        assert_eq!(super::phone_pattern("0013-8000"), "%00138000%");
+        assert_eq!(super::phone_pattern("7946"), "%7946%");
     }
 }
