@@ -40,24 +40,61 @@ pub fn price(cents: i64) -> String {
 
 #[component]
 pub fn Header() -> impl IntoView {
+    let lang = crate::language::use_language();
+    let here = leptos_router::hooks::use_location();
+    // a plain link: the server keeps the choice and sends the shopper back to this page
+    let switch = format!(
+        "/language/{}?back={}",
+        lang.other().tag(),
+        query_value(&format!(
+            "{}{}",
+            here.pathname.get_untracked(),
+            here.search.get_untracked()
+        ))
+    );
     view! {
         <header class="site-header">
             <a class="brand" href="/">
-                "Holdfast"
+                {crate::tr!(lang, shop_name)}
             </a>
             <nav>
-                <a href="/">"Shop"</a>
-                <a href="/cart">"Cart"</a>
-                <a href="/status">"Order status"</a>
+                <a href="/">{crate::tr!(lang, nav_shop)}</a>
+                <a href="/cart">{crate::tr!(lang, nav_cart)}</a>
+                <a href="/status">{crate::tr!(lang, nav_status)}</a>
+                <a class="language" href=switch lang=lang.other().tag() hreflang=lang.other().tag()>
+                    {crate::tr!(lang, switch_to)}
+                </a>
             </nav>
         </header>
     }
 }
 
+/// `text` made safe for a query string's value: everything but unreserved characters and `/`
+/// percent-encoded (UTF-8).
+pub fn query_value(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[component]
 pub fn StockBadge(stock: i64) -> impl IntoView {
     let badge = crate::domain::StockBadge::for_stock(stock);
-    view! { <span class=badge.css_class()>{badge.text()}</span> }
+    let lang = crate::language::use_language();
+    let text = match badge {
+        crate::domain::StockBadge::SoldOut => crate::tr!(lang, stock_sold_out),
+        crate::domain::StockBadge::OnlyLeft(count) => {
+            crate::tr!(lang, stock_only_left, count = count)
+        }
+        crate::domain::StockBadge::InStock => crate::tr!(lang, stock_in_stock),
+    };
+    view! { <span class=badge.css_class()>{text}</span> }
 }
 
 /// An error explained to the shopper. During server rendering it also sets the HTTP status, so a

@@ -1,11 +1,15 @@
 //! Holdfast's Leptos app: pages, components and server functions, shared by the axum server
 //! (feature `ssr`) and the hydrated browser bundle (feature `hydrate`).
 
+// the typed texts of `locales/*.json` (`mod i18n`, made by build.rs)
+include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
+
 pub mod api;
 pub mod components;
 #[cfg(feature = "ssr")]
 pub mod csp;
 pub mod domain;
+pub mod language;
 #[cfg(feature = "ssr")]
 pub mod lookup_limits;
 pub mod pages;
@@ -48,9 +52,10 @@ pub const STYLE: &str = include_str!("../../style/main.css");
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     // for [`IslandScripts`]: only pages with an island load the islands' JS and WASM
     provide_context(options.clone());
+    let lang = language::use_language();
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang=lang.tag()>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -74,8 +79,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let lang = language::use_language();
     view! {
-        <Title text="Holdfast shop" />
+        <Title text=tr!(lang, shop_name) />
         <Router>
             <components::Header />
             <main>
@@ -94,7 +100,7 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
             <footer class="site-footer">
-                <p>"Holdfast — an open-source shop that holds fast when a post goes viral."</p>
+                <p>{tr!(lang, footer)}</p>
             </footer>
         </Router>
     }

@@ -9,6 +9,7 @@ pub mod config;
 mod connection;
 pub mod desk;
 pub mod health;
+pub mod language_switch;
 pub mod origin;
 pub mod page_cache;
 pub mod rate_limit;

@@ -24,11 +24,12 @@
 use crate::security_headers::PageNonce;
 use crate::store::cached::Edition;
 use crate::store::CatalogueCache;
+use app::language::Language;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::header::{
-    ACCEPT_ENCODING, AUTHORIZATION, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY,
-    CONTENT_TYPE, COOKIE, ETAG, IF_NONE_MATCH, SET_COOKIE, VARY,
+    ACCEPT_ENCODING, ACCEPT_LANGUAGE, AUTHORIZATION, CACHE_CONTROL, CONTENT_ENCODING,
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, ETAG, IF_NONE_MATCH, SET_COOKIE, VARY,
 };
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
@@ -119,6 +120,12 @@ pub async fn serve(
     let (Some(cache), Some(path)) = (cache, shared_path(&req).map(str::to_owned)) else {
         return personal(next.run(req).await);
     };
+    // one rendering per language: the only thing about the shopper a shared page depends on
+    let lang = {
+        let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+        Language::resolve(header(COOKIE), header(ACCEPT_LANGUAGE))
+    };
+    let path = format!("{} {path}", lang.tag());
     // a database that cannot be read: the render says so (and is not kept)
     let Ok(edition) = cache.catalogue.edition().await else {
         return personal(next.run(req).await);
@@ -135,7 +142,7 @@ pub async fn serve(
     let Some(nonce) = req.extensions().get::<PageNonce>().cloned() else {
         return personal(next.run(req).await);
     };
-    let rendered = next.run(anonymous(req, &path)).await;
+    let rendered = next.run(anonymous(req, &path, lang)).await;
     match Page::from_render(rendered, edition, &nonce, cache.reload_port).await {
         Ok(page) => {
             let page = Arc::new(page);
@@ -174,9 +181,11 @@ fn reads_query(query: &str) -> bool {
         .any(|pair| pair.starts_with("__") || pair.contains("%5F%5F") || pair.contains("%5f%5f"))
 }
 
-/// The request as any stranger would send it: its path alone, no cookies or credentials, and
-/// no encoding (the cache makes its own).
-fn anonymous(mut req: Request, path: &str) -> Request {
+/// The request as any stranger would send it: its path alone (`key` is the language's tag, a
+/// space and the path), no cookies or credentials, no encoding (the cache makes its own), and
+/// the language the shopper reads as the only one the browser accepts.
+fn anonymous(mut req: Request, key: &str, lang: Language) -> Request {
+    let path = key.split_once(' ').map_or(key, |(_, path)| path);
     if let Ok(uri) = Uri::builder().path_and_query(path).build() {
         *req.uri_mut() = uri;
     }
@@ -184,6 +193,7 @@ fn anonymous(mut req: Request, path: &str) -> Request {
     for name in [COOKIE, AUTHORIZATION, ACCEPT_ENCODING, IF_NONE_MATCH] {
         headers.remove(name);
     }
+    headers.insert(ACCEPT_LANGUAGE, HeaderValue::from_static(lang.tag()));
     req
 }
 
@@ -293,7 +303,11 @@ impl Page {
         // a 304 refreshes the stored answer's headers: it must keep the policy naming the
         // stored page's nonce
         h.insert(CONTENT_SECURITY_POLICY, self.policy.clone());
-        h.insert(VARY, HeaderValue::from_static("accept-encoding"));
+        // the language comes from the choice in the cookie, else the browser's languages
+        h.insert(
+            VARY,
+            HeaderValue::from_static("accept-encoding, accept-language, cookie"),
+        );
         h.insert(PAGE_CACHE_HEADER, HeaderValue::from_static(how));
         response
     }
@@ -426,9 +440,13 @@ mod tests {
             .insert(AUTHORIZATION, HeaderValue::from_static("Bearer t"));
         req.headers_mut()
             .insert(ACCEPT_ENCODING, HeaderValue::from_static("br"));
-        let req = anonymous(req, "/p/mug");
+        let req = anonymous(req, "en /p/mug", Language::En);
         assert_eq!(req.uri(), "/p/mug");
-        assert!(req.headers().is_empty(), "{:?}", req.headers());
+        assert_eq!(req.headers().len(), 1, "{:?}", req.headers());
+        assert_eq!(
+            req.headers().get(ACCEPT_LANGUAGE).map(|v| v.as_bytes()),
+            Some(&b"en"[..])
+        );
     }
 
     #[test]

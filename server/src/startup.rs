@@ -274,6 +274,7 @@ fn router(
         crate::assets::bundle_cache_control,
     ));
     let store = state.store.clone();
+    let secure_cookies = config.secure_cookies;
     Router::new()
         .route(
             "/healthz",
@@ -294,6 +295,12 @@ fn router(
             }),
         )
         .nest_service("/media", media(&config.data_dir.join("media")))
+        .route(
+            "/language/{tag}",
+            axum::routing::get(move |tag, back| {
+                crate::language_switch::switch(tag, back, secure_cookies)
+            }),
+        )
         .merge(crate::admin::routes(admin))
         .leptos_routes_with_context(
             &leptos_options,

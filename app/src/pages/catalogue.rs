@@ -8,15 +8,17 @@ use leptos_meta::Title;
 #[component]
 pub fn CataloguePage() -> impl IntoView {
     let products = Resource::new(|| (), |_| list_products());
+    let lang = crate::language::use_language();
+    let loading = crate::tr!(lang, catalogue_loading);
     view! {
-        <Title text="Shop — Holdfast" />
-        <h1>"Shop"</h1>
-        <Suspense fallback=|| view! { <p class="muted">"Loading the shop…"</p> }>
+        <Title text=format!("{} — {}", crate::tr!(lang, catalogue_title), crate::tr!(lang, shop_name)) />
+        <h1>{crate::tr!(lang, catalogue_title)}</h1>
+        <Suspense fallback=move || view! { <p class="muted">{loading.clone()}</p> }>
             {move || Suspend::new(async move {
                 match products.await {
                     Ok(list) => {
                         view! {
-                            <ul class="grid" aria-label="Products">
+                            <ul class="grid" aria-label=crate::tr!(lang, products_label)>
                                 {list
                                     .into_iter()
                                     .enumerate()

@@ -1,0 +1,129 @@
+//! The shop in the shopper's language, over real HTTP: the browser's languages on a first visit,
+//! the switch (a plain link, no JavaScript), the choice kept in a cookie, `<html lang>`, and
+//! pages from the page cache never served in another shopper's language.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{spawn_app, TestApp};
+
+async fn page(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> (String, String) {
+    let mut req = app.client.get(app.url(path));
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), 200, "{path}");
+    let cache = res
+        .headers()
+        .get("x-page-cache")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (res.text().await.unwrap(), cache)
+}
+
+const ZH_BROWSER: (&str, &str) = ("accept-language", "zh-CN,zh;q=0.9,en;q=0.8");
+const EN_BROWSER: (&str, &str) = ("accept-language", "en-GB,en;q=0.9");
+
+#[tokio::test]
+async fn a_first_visit_reads_the_browsers_language() {
+    let app = spawn_app().await;
+    app.set_stock(3, 3).await;
+    let (zh, _) = page(&app, "/", &[ZH_BROWSER]).await;
+    assert!(zh.contains(r#"<html lang="zh-CN""#), "{zh}");
+    assert!(zh.contains("全部商品"));
+    assert!(zh.contains("仅剩 3 件"), "the stock badge speaks Chinese");
+    assert!(
+        zh.contains(r#"href="/language/en?back=/""#),
+        "the switch leads to English"
+    );
+
+    let (en, _) = page(&app, "/", &[EN_BROWSER]).await;
+    assert!(en.contains(r#"<html lang="en""#));
+    assert!(en.contains("Only 3 left"));
+    assert!(!en.contains("全部商品"));
+    assert!(en.contains(r#"href="/language/zh-CN?back=/""#));
+
+    // a browser that names neither: the Chinese shop's own language
+    let (neither, _) = page(&app, "/p/harbour-mug", &[("accept-language", "fr-FR")]).await;
+    assert!(neither.contains(r#"<html lang="zh-CN""#));
+    assert!(neither.contains(r#"href="/language/en?back=/p/harbour-mug""#));
+}
+
+#[tokio::test]
+async fn the_switch_keeps_the_choice_and_goes_back_to_the_page() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/language/en?back=/p/harbour-mug"))
+        .header(ZH_BROWSER.0, ZH_BROWSER.1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/p/harbour-mug");
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("hf_lang=en;"), "{cookie}");
+    assert!(cookie.contains("Max-Age=31536000"), "{cookie}");
+
+    // the choice beats the browser's languages
+    let (page_en, _) = page(
+        &app,
+        "/p/harbour-mug",
+        &[ZH_BROWSER, ("cookie", "hf_lang=en")],
+    )
+    .await;
+    assert!(page_en.contains(r#"<html lang="en""#));
+
+    // a way back that leaves the shop, or a language it does not speak
+    for evil in [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+    ] {
+        let res = app
+            .client
+            .get(app.url("/language/zh-CN"))
+            .query(&[("back", evil)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303);
+        assert_eq!(res.headers()["location"], "/", "{evil}");
+    }
+    let res = app.get("/language/fr?back=/").await;
+    assert_eq!(res.status(), 404);
+    assert!(res.headers().get("set-cookie").is_none());
+    // a cookie naming nonsense is ignored: the browser's language stands
+    let (nonsense, _) = page(&app, "/", &[EN_BROWSER, ("cookie", "hf_lang=<script>")]).await;
+    assert!(nonsense.contains(r#"<html lang="en""#));
+}
+
+#[tokio::test]
+async fn a_cached_page_is_never_served_in_another_shoppers_language() {
+    let app = spawn_app().await;
+    let mut seen = Vec::new();
+    for (round, who) in [ZH_BROWSER, EN_BROWSER, ZH_BROWSER, EN_BROWSER]
+        .into_iter()
+        .enumerate()
+    {
+        for path in ["/", "/p/anchor-hoodie"] {
+            let (html, cache) = page(&app, path, &[who]).await;
+            let chinese = html.contains(r#"<html lang="zh-CN""#);
+            assert_eq!(chinese, who == ZH_BROWSER, "round {round} {path}");
+            assert_eq!(html.contains("全部商品") || html.contains("商品"), chinese);
+            seen.push(cache);
+        }
+    }
+    // the first two rounds rendered each page once per language; the last two were served
+    // from memory
+    assert_eq!(seen[4..], ["hit", "hit", "hit", "hit"], "{seen:?}");
+    // the same page told apart by a shared cache in front
+    let res = app.client.get(app.url("/")).send().await.unwrap();
+    let vary = res.headers()["vary"].to_str().unwrap().to_owned();
+    assert!(
+        vary.contains("accept-language") && vary.contains("cookie"),
+        "{vary}"
+    );
+}
