@@ -7,6 +7,7 @@
 // node phone.mjs <base url> [runs]   (scripts/phone builds, starts the release server and calls it)
 
 import { chromium } from "@playwright/test";
+import { launchOptions } from "./chromium.mjs";
 
 const base = process.argv[2] ?? "http://127.0.0.1:3000";
 const runs = Number(process.argv[3] ?? 3);
@@ -102,19 +103,7 @@ function median(xs) {
   return s[Math.floor(s.length / 2)];
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await chromium.launch(launchOptions);
 console.log(
   `phone: Slow 4G (562.5 ms/request, 1.6 Mbit/s down, 750 kbit/s up), 4× CPU slowdown, 360×780, empty cache; median of ${runs} runs`,
 );

@@ -1,25 +1,11 @@
 import { defineConfig, devices } from "@playwright/test";
+import { launchOptions } from "./chromium.mjs";
 
 // The server under test: the debug build, on its own port, with a fresh data directory
 // (scripts/test sets HOLDFAST_E2E_DATA to a new temp dir each run).
 const port = Number(process.env.HOLDFAST_E2E_PORT ?? 3210);
 const dataDir = process.env.HOLDFAST_E2E_DATA ?? "../target/e2e-data";
 const server = process.env.HOLDFAST_E2E_SERVER ?? "../target/debug/server";
-
-// Playwright cannot download its own browser here: use Debian's Chromium.
-const chromium = {
-  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-};
 
 // A small phone: 360 px wide, touch.
 const phone = {
@@ -41,7 +27,7 @@ export default defineConfig({
   use: {
     baseURL: `http://127.0.0.1:${port}`,
     browserName: "chromium",
-    launchOptions: chromium,
+    launchOptions,
     trace: "retain-on-failure",
     ...phone,
   },

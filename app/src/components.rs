@@ -46,11 +46,14 @@ pub fn Header() -> impl IntoView {
     let switch = format!(
         "/language/{}?back={}",
         lang.other().tag(),
-        query_value(&format!(
-            "{}{}",
-            here.pathname.get_untracked(),
-            here.search.get_untracked()
-        ))
+        crate::percent::encode(
+            &format!(
+                "{}{}",
+                here.pathname.get_untracked(),
+                here.search.get_untracked()
+            ),
+            b"/"
+        )
     );
     view! {
         <header class="site-header">
@@ -69,31 +72,10 @@ pub fn Header() -> impl IntoView {
     }
 }
 
-/// `text` made safe for a query string's value: everything but unreserved characters and `/`
-/// percent-encoded (UTF-8).
-pub fn query_value(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[component]
 pub fn StockBadge(stock: i64) -> impl IntoView {
     let badge = crate::domain::StockBadge::for_stock(stock);
-    let lang = crate::language::use_language();
-    let text = match badge {
-        crate::domain::StockBadge::SoldOut => crate::tr!(lang, stock_sold_out),
-        crate::domain::StockBadge::OnlyLeft(count) => {
-            crate::tr!(lang, stock_only_left, count = count)
-        }
-        crate::domain::StockBadge::InStock => crate::tr!(lang, stock_in_stock),
-    };
+    let text = badge.text(crate::language::use_language());
     view! { <span class=badge.css_class()>{text}</span> }
 }
 

@@ -79,22 +79,26 @@ impl Language {
         best.map(|(_, language)| language)
     }
 
-    /// The choice kept in a `Cookie` header, if it names a language the shop speaks.
-    pub fn from_cookie_header(header: &str) -> Option<Language> {
-        header.split(';').find_map(|pair| {
-            let (name, value) = pair.split_once('=')?;
-            (name.trim() == COOKIE)
-                .then(|| Language::from_tag(value))
-                .flatten()
-        })
-    }
-
-    /// The shopper's choice if made, else the browser's, else the shop's default.
-    pub fn resolve(cookie: Option<&str>, accept_language: Option<&str>) -> Language {
-        cookie
-            .and_then(Language::from_cookie_header)
+    /// The shopper's choice (the [`COOKIE`]'s value) if it names a language the shop speaks,
+    /// else the browser's, else the shop's default.
+    pub fn resolve(chosen: Option<&str>, accept_language: Option<&str>) -> Language {
+        chosen
+            .and_then(Language::from_tag)
             .or_else(|| accept_language.and_then(Language::from_accept_language))
             .unwrap_or(Language::DEFAULT)
+    }
+
+    /// The language a request asks for ([`Language::resolve`] of its cookie and
+    /// `Accept-Language`): for the page it renders, and for the page cache's key.
+    #[cfg(feature = "ssr")]
+    pub fn of_request(headers: &http::HeaderMap) -> Language {
+        let accept_language = headers
+            .get(http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok());
+        Language::resolve(
+            crate::api::cookies::in_headers(headers, COOKIE),
+            accept_language,
+        )
     }
 }
 
@@ -110,17 +114,16 @@ fn thousandths(q: &str) -> Option<u16> {
     (value <= 1000).then_some(value)
 }
 
-/// The language of the page being rendered: on the server, from the request; in the browser
-/// (islands are given their words, so this is rarely asked) the default.
+/// The language of the page being rendered: decided once per page ([`crate::shell`] provides
+/// it), else from the request (a server function); in the browser (islands are given their
+/// words, so this is rarely asked) the default.
 pub fn use_language() -> Language {
+    if let Some(lang) = leptos::prelude::use_context::<Language>() {
+        return lang;
+    }
     #[cfg(feature = "ssr")]
     if let Some(parts) = leptos::prelude::use_context::<http::request::Parts>() {
-        let header =
-            |name: http::header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
-        return Language::resolve(
-            header(http::header::COOKIE),
-            header(http::header::ACCEPT_LANGUAGE),
-        );
+        return Language::of_request(&parts.headers);
     }
     Language::DEFAULT
 }
@@ -163,12 +166,9 @@ mod tests {
     #[test]
     fn the_shoppers_choice_beats_the_browser_and_nonsense_is_ignored() {
         let resolve = Language::resolve;
-        assert_eq!(
-            resolve(Some("a=1; hf_lang=en; b=2"), Some("zh-CN")),
-            Language::En
-        );
-        assert_eq!(resolve(Some("hf_lang=zh-cn"), Some("en")), Language::ZhCn);
-        assert_eq!(resolve(Some("hf_lang=<script>"), Some("en")), Language::En);
+        assert_eq!(resolve(Some("en"), Some("zh-CN")), Language::En);
+        assert_eq!(resolve(Some("zh-cn"), Some("en")), Language::ZhCn);
+        assert_eq!(resolve(Some("<script>"), Some("en")), Language::En);
         assert_eq!(resolve(None, Some("de")), Language::DEFAULT);
         assert_eq!(resolve(None, None), Language::ZhCn);
     }

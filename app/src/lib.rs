@@ -13,6 +13,7 @@ pub mod language;
 #[cfg(feature = "ssr")]
 pub mod lookup_limits;
 pub mod pages;
+pub mod percent;
 #[cfg(feature = "ssr")]
 pub mod pulse;
 #[cfg(feature = "ssr")]
@@ -52,7 +53,9 @@ pub const STYLE: &str = include_str!("../../style/main.css");
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     // for [`IslandScripts`]: only pages with an island load the islands' JS and WASM
     provide_context(options.clone());
+    // decided once per page: every part of it reads the same language
     let lang = language::use_language();
+    provide_context(lang);
     view! {
         <!DOCTYPE html>
         <html lang=lang.tag()>

@@ -27,11 +27,7 @@ pub async fn switch(Path(tag): Path<String>, Query(q): Query<Back>, secure: bool
             .into_response();
     };
     let back = q.back.as_deref().filter(|b| on_this_shop(b)).unwrap_or("/");
-    let secure = if secure { "; Secure" } else { "" };
-    let cookie = format!(
-        "{COOKIE}={}; Path=/; Max-Age={KEPT_SECS}; HttpOnly; SameSite=Lax{secure}",
-        language.tag()
-    );
+    let cookie = app::api::cookies::set_cookie(COOKIE, language.tag(), KEPT_SECS, secure);
     let (Ok(cookie), Ok(location)) = (HeaderValue::from_str(&cookie), HeaderValue::from_str(back))
     else {
         return StatusCode::BAD_REQUEST.into_response();

@@ -121,20 +121,17 @@ pub async fn serve(
         return personal(next.run(req).await);
     };
     // one rendering per language: the only thing about the shopper a shared page depends on
-    let lang = {
-        let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
-        Language::resolve(header(COOKIE), header(ACCEPT_LANGUAGE))
-    };
-    let path = format!("{} {path}", lang.tag());
+    let lang = Language::of_request(req.headers());
+    let key = format!("{} {path}", lang.tag());
     // a database that cannot be read: the render says so (and is not kept)
     let Ok(edition) = cache.catalogue.edition().await else {
         return personal(next.run(req).await);
     };
-    if let Some(page) = cache.kept(&path, edition) {
+    if let Some(page) = cache.kept(&key, edition) {
         return page.answer(req.headers(), "hit");
     }
-    let _render = cache.lane(&path).lock().await;
-    if let Some(page) = cache.kept(&path, edition) {
+    let _render = cache.lane(&key).lock().await;
+    if let Some(page) = cache.kept(&key, edition) {
         return page.answer(req.headers(), "hit");
     }
     // the render takes the request: keep what the answer needs from it
@@ -146,7 +143,7 @@ pub async fn serve(
     match Page::from_render(rendered, edition, &nonce, cache.reload_port).await {
         Ok(page) => {
             let page = Arc::new(page);
-            cache.keep(path, page.clone());
+            cache.keep(key, page.clone());
             page.answer(&asked, "miss")
         }
         Err(not_kept) => personal(not_kept),
@@ -181,11 +178,10 @@ fn reads_query(query: &str) -> bool {
         .any(|pair| pair.starts_with("__") || pair.contains("%5F%5F") || pair.contains("%5f%5f"))
 }
 
-/// The request as any stranger would send it: its path alone (`key` is the language's tag, a
-/// space and the path), no cookies or credentials, no encoding (the cache makes its own), and
-/// the language the shopper reads as the only one the browser accepts.
-fn anonymous(mut req: Request, key: &str, lang: Language) -> Request {
-    let path = key.split_once(' ').map_or(key, |(_, path)| path);
+/// The request as any stranger would send it: its path alone, no cookies or credentials, no
+/// encoding (the cache makes its own), and the shopper's language as the only one the browser
+/// accepts.
+fn anonymous(mut req: Request, path: &str, lang: Language) -> Request {
     if let Ok(uri) = Uri::builder().path_and_query(path).build() {
         *req.uri_mut() = uri;
     }
@@ -440,7 +436,7 @@ mod tests {
             .insert(AUTHORIZATION, HeaderValue::from_static("Bearer t"));
         req.headers_mut()
             .insert(ACCEPT_ENCODING, HeaderValue::from_static("br"));
-        let req = anonymous(req, "en /p/mug", Language::En);
+        let req = anonymous(req, "/p/mug", Language::En);
         assert_eq!(req.uri(), "/p/mug");
         assert_eq!(req.headers().len(), 1, "{:?}", req.headers());
         assert_eq!(

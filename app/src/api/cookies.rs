@@ -2,22 +2,26 @@
 
 use http::header::{COOKIE, SET_COOKIE};
 use http::request::Parts;
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 /// The value of the named request cookie, if sent.
 pub fn read(name: &str) -> Option<String> {
     let parts = use_context::<Parts>()?;
-    parts
-        .headers
+    in_headers(&parts.headers, name).map(str::to_owned)
+}
+
+/// The value of cookie `name` in a request's headers (every `Cookie` header, each `a=1; b=2`).
+pub fn in_headers<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
+        .map(|(_, v)| v)
 }
 
 /// The payload of a cookie this server sealed with the shop's key ([`set_sealed`]); `None` when
@@ -54,25 +58,21 @@ pub fn set(name: &str, value: &str, max_age_secs: u32, secure: bool) {
     let Some(response) = use_context::<ResponseOptions>() else {
         return;
     };
-    let secure = if secure { "; Secure" } else { "" };
-    let cookie =
-        format!("{name}={value}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{secure}");
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(name, value, max_age_secs, secure)) {
         response.append_header(SET_COOKIE, v);
     }
 }
 
+/// The `Set-Cookie` value of every cookie the shop sets for shoppers: the whole site,
+/// `HttpOnly`, `SameSite=Lax`, `Secure` when served over HTTPS.
+pub fn set_cookie(name: &str, value: &str, max_age_secs: u32, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{secure}")
+}
+
 /// Percent-encodes text so it can sit in a cookie value.
 pub fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::percent::encode(text, b"")
 }
 
 /// Reverses [`encode`]; `None` for malformed input.

@@ -1,6 +1,7 @@
 //! Domain types shared by the server and the browser: parsed, validated values (never raw input).
 //!
-//! Everything here is wasm-safe (serde and thiserror only), so the same rules run on both sides.
+//! Everything here is wasm-safe (serde, thiserror and the compiled texts of `locales/`), so the
+//! same rules run on both sides.
 
 pub mod cart;
 pub mod customer;

@@ -108,11 +108,12 @@ impl StockBadge {
         }
     }
 
-    pub fn text(self) -> String {
+    /// The badge's words in the page's language.
+    pub fn text(self, lang: crate::language::Language) -> String {
         match self {
-            StockBadge::SoldOut => "Sold out".to_owned(),
-            StockBadge::OnlyLeft(n) => format!("Only {n} left"),
-            StockBadge::InStock => "In stock".to_owned(),
+            StockBadge::SoldOut => crate::tr!(lang, stock_sold_out),
+            StockBadge::OnlyLeft(count) => crate::tr!(lang, stock_only_left, count = count),
+            StockBadge::InStock => crate::tr!(lang, stock_in_stock),
         }
     }
 
@@ -128,6 +129,7 @@ impl StockBadge {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::language::Language;
 
     #[test]
     fn an_owners_picture_offers_its_three_sizes_and_a_drawing_none() {
@@ -146,10 +148,10 @@ mod tests {
 
     #[test]
     fn the_badge_says_sold_out_only_left_or_in_stock() {
-        assert_eq!(StockBadge::for_stock(0).text(), "Sold out");
+        assert_eq!(StockBadge::for_stock(0).text(Language::En), "Sold out");
         assert_eq!(StockBadge::for_stock(-2), StockBadge::SoldOut);
-        assert_eq!(StockBadge::for_stock(1).text(), "Only 1 left");
-        assert_eq!(StockBadge::for_stock(5).text(), "Only 5 left");
-        assert_eq!(StockBadge::for_stock(6).text(), "In stock");
+        assert_eq!(StockBadge::for_stock(1).text(Language::En), "Only 1 left");
+        assert_eq!(StockBadge::for_stock(5).text(Language::En), "Only 5 left");
+        assert_eq!(StockBadge::for_stock(6).text(Language::En), "In stock");
     }
 }

@@ -10,8 +10,10 @@
 use super::error::AdminError;
 use super::AdminState;
 use crate::store::clock::{fingerprint_hash, system_now, Now};
+/// The value of cookie `name` in the request, if any (the app's one cookie reader).
+pub use app::api::cookies::in_headers as cookie;
 use axum::extract::FromRequestParts;
-use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 
@@ -60,18 +62,6 @@ pub fn clear_cookie(secure: bool) -> HeaderValue {
         cookie_name(secure)
     );
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// The value of cookie `name` in the request, if any.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 /// Equal or not, in time that does not depend on where they differ.
@@ -199,6 +189,7 @@ mod tests {
 
     #[test]
     fn the_cookie_is_found_among_others() {
+        use axum::http::header::COOKIE;
         let mut h = HeaderMap::new();
         h.insert(
             COOKIE,

@@ -512,15 +512,7 @@ async fn scenario_queue(args: &Args, concurrency: usize) -> anyhow::Result<bool>
         ms(percentile(&journeys, 99.0))
     );
     let ok = audit(&server, QUEUED, args.stock, &tally.acknowledged()).await?;
-    memory(&server);
-    drop(server);
-    bare_ratio(
-        concurrency,
-        Duration::from_secs(5),
-        tally.samples.len(),
-        elapsed,
-    )
-    .await?;
+    stop_and_compare(server, &tally, elapsed, concurrency).await?;
     Ok(ok)
 }
 
