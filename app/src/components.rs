@@ -1,12 +1,11 @@
 //! Small pieces shared by the pages.
 
 use crate::api::ApiError;
-use crate::domain::{Money, OrderView, ProductView};
+use crate::domain::{OrderStatus, OrderView, ProductView};
 use leptos::prelude::*;
 use leptos::server_fn::error::ServerFnUrlError;
 use leptos_router::hooks::use_query_map;
 
-/// `$12.50` from cents.
 /// Text made safe to stand as HTML markup: `&`, `<`, `>` and quotes as entities.
 ///
 /// Leptos 0.8's server renderer writes the children of `<textarea>` raw (it treats the element
@@ -32,10 +31,20 @@ pub fn textarea_text(text: &str) -> String {
     escape_html(text)
 }
 
+/// An amount in the shop's currency, `¥12.50`, from minor units.
 pub fn price(cents: i64) -> String {
-    Money::from_cents(cents)
-        .map(|m| m.to_string())
-        .unwrap_or_else(|| "—".to_owned())
+    crate::shop::use_shop().price(cents)
+}
+
+/// A page's title: what it shows, then the shop's name — escaped, because leptos_meta's
+/// `<Title>` writes its text into the page raw (like a `<textarea>`'s, see [`escape_html`]), and
+/// names are typed by people.
+pub fn titled(what: &str) -> String {
+    let shop = crate::shop::use_shop();
+    escape_html(&format!(
+        "{what} — {}",
+        shop.display_name(crate::language::use_language())
+    ))
 }
 
 #[component]
@@ -55,10 +64,13 @@ pub fn Header() -> impl IntoView {
             b"/"
         )
     );
+    let shop = crate::shop::use_shop();
+    let logo = shop.logo.as_deref().map(crate::shop::picture_url);
     view! {
         <header class="site-header">
             <a class="brand" href="/">
-                {crate::tr!(lang, shop_name)}
+                {logo.map(|src| view! { <img class="logo" src=src alt="" width="32" height="32" /> })}
+                <span data-testid="shop-name">{shop.display_name(lang)}</span>
             </a>
             <nav>
                 <a href="/">{crate::tr!(lang, nav_shop)}</a>
@@ -70,6 +82,90 @@ pub fn Header() -> impl IntoView {
             </nav>
         </header>
     }
+}
+
+/// The foot of every page: how to reach the owner (as the owner set it), and what the shop is.
+#[component]
+pub fn Footer() -> impl IntoView {
+    let lang = crate::language::use_language();
+    let shop = crate::shop::use_shop();
+    let line = |label: String, value: &str| {
+        let value = value.trim().to_owned();
+        (!value.is_empty()).then(|| view! { <li>{label} " " <span>{value}</span></li> })
+    };
+    let phone_href = format!(
+        "tel:{}",
+        shop.contact_phone
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == '+')
+            .collect::<String>()
+    );
+    let email = shop.contact_email.trim().to_owned();
+    view! {
+        <footer class="site-footer">
+            {shop.has_contact().then(|| view! {
+                <ul class="contact" data-testid="contact">
+                    {(!shop.contact_phone.trim().is_empty()).then(|| view! {
+                        <li>
+                            {crate::tr!(lang, contact_phone)} " "
+                            <a href=phone_href>{shop.contact_phone.trim().to_owned()}</a>
+                        </li>
+                    })}
+                    {line(crate::tr!(lang, contact_wechat), &shop.contact_wechat)}
+                    {(!email.is_empty()).then(|| view! {
+                        <li>
+                            {crate::tr!(lang, contact_email)} " "
+                            <a href=format!("mailto:{email}")>{email.clone()}</a>
+                        </li>
+                    })}
+                </ul>
+            })}
+            <p>{crate::tr!(lang, footer)}</p>
+        </footer>
+    }
+}
+
+/// How to pay for an order awaiting payment: the owner's words and picture (a receiving code),
+/// the order code to write as the payment's reference, and by when.
+#[component]
+pub fn PaymentInstructions(order: OrderView) -> impl IntoView {
+    let lang = crate::language::use_language();
+    let shop = crate::shop::use_shop();
+    if order.status != OrderStatus::AwaitingPayment {
+        return ().into_any();
+    }
+    let deadline = order.pay_by.as_deref().map(|t| shop.local_time(t));
+    let picture = shop
+        .payment_picture
+        .as_deref()
+        .map(crate::shop::picture_url);
+    let text = shop.payment_text.trim().to_owned();
+    view! {
+        <section class="payment" aria-label=crate::tr!(lang, pay_heading) data-testid="payment">
+            <h2>{crate::tr!(lang, pay_heading)}</h2>
+            <p>
+                {crate::tr!(lang, pay_amount)} " " <strong>{shop.price(order.total_cents)}</strong>
+            </p>
+            <p>
+                {crate::tr!(lang, pay_reference)} " "
+                <strong class="reference" data-testid="pay-reference">{order.order_code.to_string()}</strong>
+            </p>
+            {deadline.map(|d| view! {
+                <p>
+                    {crate::tr!(lang, pay_by)} " " <strong data-testid="pay-by">{d}</strong>
+                    " (" {shop.time_zone.clone()} ")"
+                </p>
+            })}
+            {(!text.is_empty()).then(|| view! { <p class="pay-text" data-testid="pay-text">{text}</p> })}
+            {picture.map(|src| view! {
+                <img class="pay-code" src=src alt=crate::tr!(lang, pay_code_alt) />
+            })}
+            {(!shop.has_payment_instructions()).then(|| view! {
+                <p class="muted">{crate::tr!(lang, pay_owner_will_tell)}</p>
+            })}
+        </section>
+    }
+    .into_any()
 }
 
 #[component]

@@ -10,7 +10,7 @@
 /// The cookie that remembers the shopper's choice.
 pub const COOKIE: &str = "hf_lang";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Language {
     ZhCn,
     En,
@@ -18,7 +18,8 @@ pub enum Language {
 
 impl Language {
     pub const ALL: [Language; 2] = [Language::ZhCn, Language::En];
-    /// For a visitor whose browser names neither language (a Chinese shop speaks Chinese).
+    /// For a visitor whose browser names neither language, until the owner chooses another
+    /// (`ShopSettings::default_language`): a Chinese shop speaks Chinese.
     pub const DEFAULT: Language = Language::ZhCn;
 
     /// The BCP 47 tag, for `<html lang>`, the cookie and the switch's address.
@@ -81,23 +82,29 @@ impl Language {
 
     /// The shopper's choice (the [`COOKIE`]'s value) if it names a language the shop speaks,
     /// else the browser's, else the shop's default.
-    pub fn resolve(chosen: Option<&str>, accept_language: Option<&str>) -> Language {
+    pub fn resolve(
+        chosen: Option<&str>,
+        accept_language: Option<&str>,
+        shop_default: Language,
+    ) -> Language {
         chosen
             .and_then(Language::from_tag)
             .or_else(|| accept_language.and_then(Language::from_accept_language))
-            .unwrap_or(Language::DEFAULT)
+            .unwrap_or(shop_default)
     }
 
     /// The language a request asks for ([`Language::resolve`] of its cookie and
-    /// `Accept-Language`): for the page it renders, and for the page cache's key.
+    /// `Accept-Language`, else the shop's default): for the page it renders, the page cache's
+    /// key and the JSON API's messages.
     #[cfg(feature = "ssr")]
-    pub fn of_request(headers: &http::HeaderMap) -> Language {
+    pub fn of_request(headers: &http::HeaderMap, shop_default: Language) -> Language {
         let accept_language = headers
             .get(http::header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok());
         Language::resolve(
             crate::api::cookies::in_headers(headers, COOKIE),
             accept_language,
+            shop_default,
         )
     }
 }
@@ -123,7 +130,8 @@ pub fn use_language() -> Language {
     }
     #[cfg(feature = "ssr")]
     if let Some(parts) = leptos::prelude::use_context::<http::request::Parts>() {
-        return Language::of_request(&parts.headers);
+        let shop_default = crate::shop::of_request(&parts.extensions).default_language;
+        return Language::of_request(&parts.headers, shop_default);
     }
     Language::DEFAULT
 }
@@ -165,12 +173,27 @@ mod tests {
 
     #[test]
     fn the_shoppers_choice_beats_the_browser_and_nonsense_is_ignored() {
-        let resolve = Language::resolve;
+        let resolve = |chosen, accept| Language::resolve(chosen, accept, Language::DEFAULT);
         assert_eq!(resolve(Some("en"), Some("zh-CN")), Language::En);
         assert_eq!(resolve(Some("zh-cn"), Some("en")), Language::ZhCn);
         assert_eq!(resolve(Some("<script>"), Some("en")), Language::En);
         assert_eq!(resolve(None, Some("de")), Language::DEFAULT);
         assert_eq!(resolve(None, None), Language::ZhCn);
+    }
+
+    #[test]
+    fn a_visitor_who_names_no_language_gets_the_shops_default() {
+        for shop in Language::ALL {
+            assert_eq!(Language::resolve(None, None, shop), shop);
+            assert_eq!(Language::resolve(None, Some("fr, de"), shop), shop);
+            assert_eq!(Language::resolve(Some("xx"), Some("*"), shop), shop);
+            // a browser's language or the shopper's own choice still beats it
+            assert_eq!(Language::resolve(None, Some("en"), shop), Language::En);
+            assert_eq!(
+                Language::resolve(Some("zh-CN"), Some("en"), shop),
+                Language::ZhCn
+            );
+        }
     }
 
     #[test]

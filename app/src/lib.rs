@@ -18,6 +18,9 @@ pub mod percent;
 pub mod pulse;
 #[cfg(feature = "ssr")]
 pub mod rules;
+pub mod shop;
+#[cfg(feature = "ssr")]
+pub mod shop_time;
 #[cfg(feature = "ssr")]
 pub mod state;
 #[cfg(feature = "ssr")]
@@ -53,9 +56,15 @@ pub const STYLE: &str = include_str!("../../style/main.css");
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     // for [`IslandScripts`]: only pages with an island load the islands' JS and WASM
     provide_context(options.clone());
-    // decided once per page: every part of it reads the same language
+    // read once per page: every part of it reads the same settings and language
+    let shop = shop::use_shop();
+    provide_context(shop.clone());
     let lang = language::use_language();
     provide_context(lang);
+    let icon = shop.logo.as_deref().map_or_else(
+        || ("/favicon.svg".to_owned(), "image/svg+xml"),
+        |logo| (shop::picture_url(logo), "image/png"),
+    );
     view! {
         <!DOCTYPE html>
         <html lang=lang.tag()>
@@ -63,7 +72,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="theme-color" content="#1d4e5f" />
-                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <link rel="icon" href=icon.0 type=icon.1 />
                 <AutoReload options=options.clone() />
                 // the whole stylesheet is small (2 kB brotli): inline, the first paint waits for
                 // no second request
@@ -83,8 +92,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let lang = language::use_language();
+    let shop = shop::use_shop();
     view! {
-        <Title text=tr!(lang, shop_name) />
+        // escaped: leptos_meta writes a title's text raw (see `components::titled`)
+        <Title text=components::escape_html(&shop.display_name(lang)) />
         <Router>
             <components::Header />
             <main>
@@ -102,9 +113,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/queue/:ticket") view=pages::queue::QueuePage ssr=SsrMode::Async />
                 </Routes>
             </main>
-            <footer class="site-footer">
-                <p>{tr!(lang, footer)}</p>
-            </footer>
+            <components::Footer />
         </Router>
     }
 }

@@ -19,6 +19,9 @@ pub struct AppState {
     pub pulse: Arc<crate::pulse::Pulse>,
     /// How often orders may be looked up, per client and per code.
     pub lookups: Arc<crate::lookup_limits::LookupLimits>,
+    /// How long any order may stay unpaid before it is cancelled (the shop-wide expiry), if the
+    /// shop cancels them at all; a sale's own window may be shorter.
+    pub unpaid_expiry: Option<std::time::Duration>,
 }
 
 impl AppState {
@@ -41,6 +44,7 @@ impl AppState {
             lookups: Arc::new(crate::lookup_limits::LookupLimits::new(
                 lookups_per_client_per_min,
             )),
+            unpaid_expiry: None,
         }
     }
 }

@@ -262,6 +262,13 @@ pub trait Store: Send + Sync + 'static {
     /// What the owner has set that every order is checked against before it is placed: the
     /// brakes, archived products and per-order limits.
     async fn checkout_rules(&self) -> Result<CheckoutRules, StoreError>;
+
+    /// The shop's own settings (name, currency, time zone, how to pay, …).
+    async fn shop_settings(&self) -> Result<crate::shop::ShopSettings, StoreError>;
+
+    /// For an order awaiting payment placed during a sale: the shortest payment window (seconds)
+    /// of those sales.
+    async fn sale_pay_window(&self, code: &OrderCode) -> Result<Option<i64>, StoreError>;
 }
 
 /// The waiting room of every sale that has one. Its writes go through the same order desk as

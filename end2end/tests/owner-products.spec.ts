@@ -7,9 +7,9 @@ import { test, expect } from "./fixtures";
 const email = "owner@harbour.example";
 const password = "tide tables at dawn";
 
-/** "2026-12-02T13:04" in UTC, as a datetime-local field takes it, `minutes` from now. */
+/** "2026-12-02T21:04" on the shop's clock (a new shop's is China's, UTC+8), as a datetime-local field takes it, `minutes` from now. */
 function utcField(minutes: number): string {
-  return new Date(Date.now() + minutes * 60_000).toISOString().slice(0, 16);
+  return new Date(Date.now() + (minutes + 8 * 60) * 60_000).toISOString().slice(0, 16);
 }
 
 test("the owner adds a product with a picture and a sale, and a shopper buys it", async ({ page, browser }) => {
@@ -59,13 +59,13 @@ test("the owner adds a product with a picture and a sale, and a shopper buys it"
   await expect(thumb).toHaveAttribute("src", /^\/media\/[0-9a-f]{32}-l\.jpg$/);
   await expect(thumb).toHaveJSProperty("naturalWidth", 1280);
 
-  // a flash sale from a minute ago until tomorrow, $19, one per customer
+  // a flash sale from a minute ago until tomorrow, ¥19, one per customer
   await page.getByLabel("Starts (UTC)").fill(utcField(-1));
   await page.getByLabel("Ends (UTC)").fill(utcField(24 * 60));
   await page.getByLabel("Sale price").fill("19");
   await page.getByLabel(/Most per customer/).fill("1");
   await page.getByRole("button", { name: "Schedule the sale" }).click();
-  await expect(page.getByText(/^Running: .* at \$19\.00, 1 per customer$/)).toBeVisible();
+  await expect(page.getByText(/^Running: .* at ¥19\.00, 1 per customer$/)).toBeVisible();
 
   // a shopper on another phone finds it in the catalogue with its picture, and buys one
   // (a phone like Lighthouse's: 360 px wide at 1.75 device pixels per CSS pixel)
@@ -86,7 +86,7 @@ test("the owner adds a product with a picture and a sale, and a shopper buys it"
   await expect(card).toHaveJSProperty("complete", true);
   expect(await card.evaluate((img: HTMLImageElement) => img.currentSrc)).toMatch(/-xs\.jpg$/);
   await shop.getByRole("link", { name: /Sea Glass Necklace/ }).first().click();
-  await expect(shop.getByTestId("price")).toContainText("$19.00");
+  await expect(shop.getByTestId("price")).toContainText("¥19.00");
   await expect(shop.getByText("At most 1 per order.")).toBeVisible();
   const photo = shop.getByRole("img", { name: "A green sea-glass pendant on a silver chain" });
   await expect(photo).toBeVisible();
@@ -138,7 +138,7 @@ test("the owner adds a product with a picture and a sale, and a shopper buys it"
   await expect.poll(probe).toBe(422);
   await checkout();
   await expect(shop).toHaveURL(/\/order\/[A-Z2-9]{4}-[A-Z2-9]{4}$/);
-  await expect(shop.getByText("$19.00").first()).toBeVisible();
+  await expect(shop.getByText("¥19.00").first()).toBeVisible();
 
   // two more found in the workshop: the stock goes up, and the reason is in the log
   await page.goto(productUrl);

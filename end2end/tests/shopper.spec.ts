@@ -8,7 +8,7 @@ test("browse, add to cart, check out, see the code and look it up", async ({ pag
   await page.getByRole("link", { name: "Sea-Salt Caramels" }).click();
 
   await expect(page.getByRole("heading", { name: "Sea-Salt Caramels" })).toBeVisible();
-  await expect(page.getByTestId("price")).toHaveText("$12.50");
+  await expect(page.getByTestId("price")).toHaveText("¥12.50");
   // pages are server HTML with islands: the forms post and the shop answers with the next page,
   // with JavaScript or without; a page without an island (this one) loads no WASM at all
   if (js) await expect(page.locator('script[type="module"]')).toHaveCount(0);
@@ -17,12 +17,12 @@ test("browse, add to cart, check out, see the code and look it up", async ({ pag
 
   await expect(page).toHaveURL(/\/cart$/);
   await expect(page.getByRole("link", { name: "Sea-Salt Caramels" })).toBeVisible();
-  await expect(page.getByTestId("cart-total")).toHaveText("$25.00");
+  await expect(page.getByTestId("cart-total")).toHaveText("¥25.00");
 
   // change the quantity
   await page.getByLabel("Quantity of Sea-Salt Caramels").fill("3");
   await page.getByRole("button", { name: "Update" }).click();
-  await expect(page.getByTestId("cart-total")).toHaveText("$37.50");
+  await expect(page.getByTestId("cart-total")).toHaveText("¥37.50");
 
   await page.getByRole("link", { name: "Checkout" }).click();
   await expect(page).toHaveURL(/\/checkout$/);
@@ -35,7 +35,7 @@ test("browse, add to cart, check out, see the code and look it up", async ({ pag
   await expect(page.getByRole("heading", { name: /your order is in/i })).toBeVisible();
   const code = (await page.getByTestId("order-code").textContent())!.trim();
   expect(code).toMatch(/^[A-Z2-9]{4}-[A-Z2-9]{4}$/);
-  await expect(page.getByTestId("order-total")).toHaveText("$37.50");
+  await expect(page.getByTestId("order-total")).toHaveText("¥37.50");
 
   // the cart is empty after ordering
   await open(page, "/cart", js);
@@ -60,7 +60,7 @@ test("the cart survives a reload, and a line can be removed", async ({ page, js 
   await expect(page).toHaveURL(/\/cart$/);
   await page.reload();
   await expect(page.getByRole("link", { name: "Harbour Mug" })).toBeVisible();
-  await expect(page.getByTestId("cart-total")).toHaveText("$18.00");
+  await expect(page.getByTestId("cart-total")).toHaveText("¥18.00");
   await page.getByRole("button", { name: "Remove" }).click();
   await expect(page.getByText("Your cart is empty.")).toBeVisible();
   await page.reload();

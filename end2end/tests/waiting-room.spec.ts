@@ -75,7 +75,7 @@ test("a shopper waits in line, is admitted when units come free, and buys with t
   await page.getByRole("button", { name: "Place order" }).click();
   await expect(page).toHaveURL(/\/order\/[A-Z2-9]{4}-[A-Z2-9]{4}$/);
   await expect(page.getByRole("heading", { name: /your order is in/i })).toBeVisible();
-  await expect(page.getByTestId("order-total")).toHaveText("$39.00");
+  await expect(page.getByTestId("order-total")).toHaveText("¥39.00");
 });
 
 test("a made-up ticket is refused with a clear message", async ({ page, js }) => {

@@ -220,6 +220,7 @@ mod tests {
                     address: String::new(),
                     note: String::new(),
                     created_at: String::new(),
+                    pay_by: None,
                 };
                 new_keys.insert(key, view.clone());
                 outcomes.push(Ok(view));

@@ -72,6 +72,12 @@ mod tests {
         async fn checkout_rules(&self) -> Result<app::store::CheckoutRules, StoreError> {
             Err(StoreError::busy("down"))
         }
+        async fn shop_settings(&self) -> Result<app::shop::ShopSettings, StoreError> {
+            Err(StoreError::busy("down"))
+        }
+        async fn sale_pay_window(&self, _: &OrderCode) -> Result<Option<i64>, StoreError> {
+            Err(StoreError::busy("down"))
+        }
     }
 
     #[tokio::test]

@@ -16,6 +16,7 @@ pub mod rate_limit;
 pub mod security_headers;
 pub mod seed;
 pub mod serve;
+pub mod shop_look;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -121,7 +121,8 @@ pub async fn serve(
         return personal(next.run(req).await);
     };
     // one rendering per language: the only thing about the shopper a shared page depends on
-    let lang = Language::of_request(req.headers());
+    let shop_default = app::shop::of_request(req.extensions()).default_language;
+    let lang = Language::of_request(req.headers(), shop_default);
     let key = format!("{} {path}", lang.tag());
     // a database that cannot be read: the render says so (and is not kept)
     let Ok(edition) = cache.catalogue.edition().await else {

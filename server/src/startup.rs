@@ -137,8 +137,8 @@ impl Application {
         let pages = crate::page_cache::PageCache::new(catalogue.clone(), reload_port(&config))
             .filter(|_| config.page_cache)
             .map(Arc::new);
-        let state = AppState::new(
-            catalogue,
+        let mut state = AppState::new(
+            catalogue.clone(),
             backend.queue(),
             signer,
             config.max_orders_in_flight,
@@ -146,6 +146,7 @@ impl Application {
             pulse.clone(),
             config.lookups_per_min,
         );
+        state.unpaid_expiry = config.unpaid_expiry;
         let usher = crate::usher::spawn(backend.queue(), config.queue_tick);
         // release builds only: under `cargo leptos watch` every rebuild would recompress a
         // multi-megabyte debug bundle for nothing
@@ -184,6 +185,7 @@ impl Application {
             hashers: crate::admin::hashing::Hashers::new()
                 .context("cannot start the password-hashing threads")?,
             login_limits: crate::admin::login::LoginLimits::default(),
+            catalogue: catalogue.clone(),
         });
         // always: each sale has its own payment window even when the shop-wide one is off
         let expiry = crate::admin::orders::spawn_expiry(
@@ -192,7 +194,7 @@ impl Application {
             config.expiry_check,
             config.clock.clone(),
         );
-        let router = router(state, pages, limits, admin.clone(), &config);
+        let router = router(state, pages, limits, admin.clone(), catalogue, &config);
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;
@@ -258,6 +260,7 @@ fn router(
     pages: Option<Arc<crate::page_cache::PageCache>>,
     limits: Option<Arc<crate::rate_limit::ClientLimits>>,
     admin: Arc<crate::admin::AdminState>,
+    catalogue: Arc<CatalogueCache>,
     config: &Config,
 ) -> Router {
     let leptos_options = config.leptos_options();
@@ -296,6 +299,10 @@ fn router(
         )
         .nest_service("/media", media(&config.data_dir.join("media")))
         .route(
+            "/shop-pictures/{hash}",
+            axum::routing::get(crate::shop_look::picture).with_state(admin.db.clone()),
+        )
+        .route(
             "/language/{tag}",
             axum::routing::get(move |tag, back| {
                 crate::language_switch::switch(tag, back, secure_cookies)
@@ -326,6 +333,11 @@ fn router(
         .layer(axum::middleware::from_fn_with_state(
             pages,
             crate::page_cache::serve,
+        ))
+        // the shop's settings on every request (pages, the page cache's key, the owner's pages)
+        .layer(axum::middleware::from_fn_with_state(
+            catalogue,
+            crate::shop_look::attach,
         ))
         // outermost: a client over its allowance is refused before any other work
         .layer(axum::middleware::from_fn_with_state(

@@ -222,7 +222,7 @@ async fn an_edit_changes_what_the_shop_shows_and_charges_and_is_logged(kind: Kin
     assert_eq!(two["total_cents"], 4200, "charged the new price");
 
     let log = owner.page("/admin/products/3").await;
-    assert!(log.contains("price $18.00 → $21.00"), "{log}");
+    assert!(log.contains("price ¥18.00 → ¥21.00"), "{log}");
     assert!(log.contains("per-order limit none → 2"));
     assert_eq!(audit(&app, 3, "edited").await, 1);
 
@@ -457,7 +457,12 @@ async fn a_picture_from_a_phone_is_checked_resized_and_served_for_a_year(kind: K
 async fn a_sale_is_scheduled_changed_within_its_rules_and_ended(kind: Kind) {
     let app = shop(kind).await;
     let owner = Owner::new(&app).await;
-    let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M").to_string();
+    // typed on the shop's clock: a new shop's is China's (UTC+8, no summer time)
+    let fmt = |t: chrono::DateTime<chrono::Utc>| {
+        (t + chrono::Duration::hours(8))
+            .format("%Y-%m-%dT%H:%M")
+            .to_string()
+    };
     let now = chrono::Utc::now();
     let (start, end) = (
         fmt(now - chrono::Duration::minutes(1)),

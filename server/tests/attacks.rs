@@ -715,8 +715,9 @@ async fn a_bots_unpaid_sale_orders_give_their_stock_back_after_the_sales_window(
     let token = csrf(&app, &owner).await;
     // the owner puts the caramels on sale (no waiting room), unpaid sale orders cancelled after
     // 10 minutes; the shop-wide deadline stays a day
+    // typed on the shop's clock: a new shop's is China's (UTC+8, no summer time)
     let minute = |secs: i64| {
-        (chrono::Utc::now() + chrono::Duration::seconds(secs))
+        (chrono::Utc::now() + chrono::Duration::seconds(secs) + chrono::Duration::hours(8))
             .format("%Y-%m-%dT%H:%M")
             .to_string()
     };

@@ -64,6 +64,35 @@ mod edge {
         Ok(state.store.place_order(order).await?)
     }
 
+    /// The order with its payment deadline, while it awaits payment: placed during a sale, that
+    /// sale's window; else the shop-wide one; the shorter if both (the expiry task cancels it at
+    /// the first). Without a deadline to tell (a read that fails), none is told.
+    pub async fn with_pay_by(state: &AppState, mut order: OrderView) -> OrderView {
+        if order.status != crate::domain::OrderStatus::AwaitingPayment {
+            return order;
+        }
+        let sale = match state.store.sale_pay_window(&order.order_code).await {
+            Ok(window) => window,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read an order's payment window");
+                return order;
+            }
+        };
+        let shop = state
+            .unpaid_expiry
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let window = match (sale, shop) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        order.pay_by = window.and_then(|secs| {
+            let placed = chrono::DateTime::parse_from_rfc3339(&order.created_at).ok()?;
+            let by = placed.with_timezone(&chrono::Utc) + chrono::Duration::seconds(secs);
+            Some(crate::rules::clock::rfc3339(by))
+        });
+        order
+    }
+
     /// The owner's brakes, archived products and per-order limits, checked before the desk.
     pub fn check_rules(
         rules: &crate::store::CheckoutRules,
@@ -316,7 +345,8 @@ pub async fn my_order(code: String) -> Result<OrderView, ApiError> {
             {
                 return Err(not_mine());
             }
-            state.store.order(&code).await?.ok_or_else(not_mine)
+            let order = state.store.order(&code).await?.ok_or_else(not_mine)?;
+            Ok(edge::with_pay_by(&state, order).await)
         }
         .await,
     )
@@ -347,7 +377,7 @@ pub async fn order_status(code: String, phone: String) -> Result<OrderView, ApiE
             if !phone.same_number(&order.phone) {
                 return Err(not_found());
             }
-            Ok(order)
+            Ok(edge::with_pay_by(&state, order).await)
         }
         .await,
     )

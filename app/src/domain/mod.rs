@@ -17,7 +17,7 @@ pub mod sale;
 pub use cart::Cart;
 pub use customer::{Address, Customer, CustomerInput, CustomerName, Note};
 pub use error::{FieldError, Invalid};
-pub use money::Money;
+pub use money::{Currency, Money};
 pub use order::{
     IdempotencyKey, LineRequest, NewOrder, OrderCode, OrderLineView, OrderStatus, OrderView,
     MAX_LINES_PER_ORDER,

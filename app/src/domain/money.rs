@@ -1,9 +1,11 @@
-//! Money in integer minor units (cents). Never a float.
+//! Money in integer minor units (cents, fen). Never a float. Which currency the amounts are in is
+//! the shop's setting ([`Currency`]): every currency offered has two minor digits, so an amount
+//! means the same number of minor units whichever the shop chooses.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// An amount of the shop's currency in minor units (cents), never negative.
+/// An amount of the shop's currency in minor units (cents, fen), never negative.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Money(i64);
@@ -20,15 +22,18 @@ impl Money {
         self.0
     }
 
-    /// The most a price may be: $1,000,000.00.
+    /// The most a price may be: 1,000,000.00.
     pub const MAX: Money = Money(100_000_000);
 
-    /// An amount as an owner types it — `12`, `12.5`, `12.50`, `$1,250.00` — exactly, with no
-    /// float in between; at most [`Money::MAX`].
+    /// An amount as an owner types it — `12`, `12.5`, `12.50`, `$1,250.00`, `¥19` — exactly,
+    /// with no float in between; at most [`Money::MAX`].
     pub fn parse_amount(text: &str) -> Result<Money, String> {
         let bad = || format!("“{}” is not an amount like 12.50.", text.trim());
         let t = text.trim();
-        let t = t.strip_prefix('$').unwrap_or(t).trim();
+        let t = t
+            .strip_prefix(|c| matches!(c, '$' | '¥' | '￥' | '€'))
+            .unwrap_or(t)
+            .trim();
         let (grouped, fraction) = match t.split_once('.') {
             Some((w, f)) => (w, Some(f)),
             None => (t, None),
@@ -49,7 +54,7 @@ impl Money {
             return Err(bad());
         }
         if whole.len() > 7 {
-            return Err("The most a price may be is $1,000,000.00.".to_owned());
+            return Err("The most a price may be is 1,000,000.00.".to_owned());
         }
         let whole: i64 = whole.parse().map_err(|_| bad())?;
         let cents: i64 = match fraction.len() {
@@ -59,7 +64,7 @@ impl Money {
         };
         let amount = whole * 100 + cents;
         if amount > Self::MAX.0 {
-            return Err("The most a price may be is $1,000,000.00.".to_owned());
+            return Err("The most a price may be is 1,000,000.00.".to_owned());
         }
         Ok(Money(amount))
     }
@@ -76,21 +81,67 @@ impl Money {
     pub fn checked_mul(self, times: u32) -> Option<Money> {
         self.0.checked_mul(i64::from(times)).map(Money)
     }
-}
 
-impl fmt::Display for Money {
-    /// The demo shop prices in US dollars: `$12.50`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// The amount as a shopper reads it in `currency`: `¥1,250.00`, `$12.50`, `€0.05`.
+    pub fn show(self, currency: Currency) -> String {
         let whole = self.0 / 100;
         let cents = self.0 % 100;
         let mut digits = whole.to_string();
-        // thousands separators, so "$1,250.00" reads at a glance on a phone
+        // thousands separators, so "¥1,250.00" reads at a glance on a phone
         let mut grouped = String::new();
         while digits.len() > 3 {
             let tail = digits.split_off(digits.len() - 3);
             grouped = format!(",{tail}{grouped}");
         }
-        write!(f, "${digits}{grouped}.{cents:02}")
+        format!("{}{digits}{grouped}.{cents:02}", currency.symbol())
+    }
+}
+
+/// The currencies a shop may price in. Each has two minor digits (fen, cents), so amounts stored
+/// in minor units keep their meaning when the owner picks another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum Currency {
+    /// Renminbi, `¥`: the default of a Chinese shop.
+    #[default]
+    Cny,
+    Usd,
+    Eur,
+}
+
+impl Currency {
+    pub const ALL: [Currency; 3] = [Currency::Cny, Currency::Usd, Currency::Eur];
+
+    /// The ISO 4217 code, as stored: `CNY`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Currency::Cny => "CNY",
+            Currency::Usd => "USD",
+            Currency::Eur => "EUR",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Currency> {
+        Currency::ALL.into_iter().find(|c| c.code() == code.trim())
+    }
+
+    /// The sign put before an amount.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Currency::Cny => "¥",
+            Currency::Usd => "$",
+            Currency::Eur => "€",
+        }
+    }
+
+    /// Digits after the decimal point: the minor units in one major unit is 10 to this power.
+    pub fn minor_digits(self) -> u32 {
+        2
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.symbol(), self.code())
     }
 }
 
@@ -133,7 +184,9 @@ mod tests {
         for c in [0, 1, 9, 10, 99, 100, 101, 1250, 99_999, 100_000_000] {
             let m = Money::from_cents(c).unwrap_or(Money::ZERO);
             assert_eq!(Money::parse_amount(&m.plain()), Ok(m));
-            assert_eq!(Money::parse_amount(&m.to_string()), Ok(m));
+            for currency in Currency::ALL {
+                assert_eq!(Money::parse_amount(&m.show(currency)), Ok(m));
+            }
         }
     }
 
@@ -144,12 +197,35 @@ mod tests {
     }
 
     #[test]
-    fn money_displays_as_dollars_and_cents() {
-        let m = |c| Money::from_cents(c).map(|m| m.to_string());
-        assert_eq!(m(0).as_deref(), Some("$0.00"));
-        assert_eq!(m(5).as_deref(), Some("$0.05"));
-        assert_eq!(m(1250).as_deref(), Some("$12.50"));
-        assert_eq!(m(123_456_789).as_deref(), Some("$1,234,567.89"));
+    fn money_is_shown_in_the_shops_currency() {
+        let table = [
+            (0, Currency::Cny, "¥0.00"),
+            (5, Currency::Cny, "¥0.05"),
+            (1900, Currency::Cny, "¥19.00"),
+            (1900, Currency::Usd, "$19.00"),
+            (1900, Currency::Eur, "€19.00"),
+            (1250, Currency::Usd, "$12.50"),
+            (99_999, Currency::Cny, "¥999.99"),
+            (100_000, Currency::Eur, "€1,000.00"),
+            (123_456_789, Currency::Usd, "$1,234,567.89"),
+            (100_000_000, Currency::Cny, "¥1,000,000.00"),
+        ];
+        for (cents, currency, shown) in table {
+            let m = Money::from_cents(cents).map(|m| m.show(currency));
+            assert_eq!(m.as_deref(), Some(shown), "{cents} {currency:?}");
+        }
+    }
+
+    #[test]
+    fn currencies_are_read_back_from_their_codes_only() {
+        for c in Currency::ALL {
+            assert_eq!(Currency::parse(c.code()), Some(c));
+            assert_eq!(c.minor_digits(), 2);
+        }
+        assert_eq!(Currency::default(), Currency::Cny);
+        for bad in ["", "cny", "RMB", "¥", "GBP", "JPY"] {
+            assert_eq!(Currency::parse(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

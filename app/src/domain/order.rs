@@ -288,6 +288,10 @@ pub struct OrderView {
     pub note: String,
     /// RFC 3339, UTC.
     pub created_at: String,
+    /// While it awaits payment: when it is cancelled unless paid (RFC 3339, UTC), if ever. Told
+    /// when the order is looked up (`my_order`, `order_status`), not in `place_order`'s answer.
+    #[serde(default)]
+    pub pay_by: Option<String>,
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ pub fn CartPage() -> impl IntoView {
     );
     let error = form_error(update.value());
     view! {
-        <Title text="Your cart — Holdfast" />
+        <Title text=crate::components::titled("Your cart") />
         <h1>"Your cart"</h1>
         <FormError error />
         <Suspense fallback=|| view! { <p class="muted">"Loading your cart…"</p> }>

@@ -11,7 +11,7 @@ pub fn CataloguePage() -> impl IntoView {
     let lang = crate::language::use_language();
     let loading = crate::tr!(lang, catalogue_loading);
     view! {
-        <Title text=format!("{} — {}", crate::tr!(lang, catalogue_title), crate::tr!(lang, shop_name)) />
+        <Title text=crate::components::titled(&crate::tr!(lang, catalogue_title)) />
         <h1>{crate::tr!(lang, catalogue_title)}</h1>
         <Suspense fallback=move || view! { <p class="muted">{loading.clone()}</p> }>
             {move || Suspend::new(async move {

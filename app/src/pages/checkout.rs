@@ -11,7 +11,7 @@ use leptos_meta::Title;
 pub fn CheckoutPage() -> impl IntoView {
     let form = Resource::new(|| (), |_| checkout_form());
     view! {
-        <Title text="Checkout — Holdfast" />
+        <Title text=crate::components::titled("Checkout") />
         <h1>"Checkout"</h1>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {

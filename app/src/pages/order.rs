@@ -2,7 +2,7 @@
 
 use crate::api::orders::my_order;
 use crate::api::ApiError;
-use crate::components::OrderSummary;
+use crate::components::{OrderSummary, PaymentInstructions};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -13,7 +13,7 @@ pub fn OrderPage() -> impl IntoView {
     let code = move || params.read().get("code").unwrap_or_default();
     let order = Resource::new(code, my_order);
     view! {
-        <Title text="Your order — Holdfast" />
+        <Title text=crate::components::titled("Your order") />
         <Suspense fallback=|| view! { <p class="muted">"Loading your order…"</p> }>
             {move || Suspend::new(async move {
                 match order.await {
@@ -23,6 +23,7 @@ pub fn OrderPage() -> impl IntoView {
                             <p class="notice notice-ok" role="status">
                                 "Keep your order code: with your phone number it shows your order's status any time."
                             </p>
+                            <PaymentInstructions order=order.clone() />
                             <OrderSummary order />
                             <p>
                                 <a href="/status">"Check an order's status"</a>

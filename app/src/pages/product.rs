@@ -33,7 +33,7 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
     let max = product.max_quantity();
     let sold_out = product.stock <= 0;
     view! {
-        <Title text=format!("{} — Holdfast", product.name) />
+        <Title text=crate::components::titled(&product.name) />
         <article class="product">
             <div class="gallery">
                 // the first picture is the page's largest paint: loaded first; the others as

@@ -23,7 +23,7 @@ pub fn QueuePage() -> impl IntoView {
     // a failed form without JavaScript comes back with its error in the address
     let from_url = url_error();
     view! {
-        <Title text="Your place in line — Holdfast" />
+        <Title text=crate::components::titled("Your place in line") />
         <crate::IslandScripts />
         <Suspense fallback=|| view! { <p class="muted">"Finding your place in line…"</p> }>
             {move || Suspend::new(async move {

@@ -1,7 +1,7 @@
 //! Order status lookup by code and phone number (a plain GET form: works without JavaScript).
 
 use crate::api::orders::order_status;
-use crate::components::{ErrorBox, OrderSummary};
+use crate::components::{ErrorBox, OrderSummary, PaymentInstructions};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -21,7 +21,7 @@ pub fn StatusPage() -> impl IntoView {
     });
     let (code, phone) = asked();
     view! {
-        <Title text="Order status — Holdfast" />
+        <Title text=crate::components::titled("Order status") />
         <h1>"Order status"</h1>
         <form method="get" action="/status" class="lookup">
             <div class="field">
@@ -54,7 +54,13 @@ pub fn StatusPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match result.await {
                     None => ().into_any(),
-                    Some(Ok(order)) => view! { <OrderSummary order /> }.into_any(),
+                    Some(Ok(order)) => {
+                        view! {
+                            <OrderSummary order=order.clone() />
+                            <PaymentInstructions order />
+                        }
+                            .into_any()
+                    }
                     Some(Err(error)) => view! { <ErrorBox error /> }.into_any(),
                 }
             })}

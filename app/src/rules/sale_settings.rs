@@ -94,7 +94,7 @@ pub fn next_sale(
 }
 
 fn money(cents: i64) -> String {
-    Money::from_cents(cents).map_or_else(|| format!("{cents} ¢"), |m| m.to_string())
+    Money::from_cents(cents).map_or_else(|| format!("{cents}"), Money::plain)
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub mod pictures;
 pub mod products;
 pub mod products_db;
 pub mod session;
+pub mod settings;
 
 use crate::store::clock::system_now;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -63,6 +64,12 @@ pub const GUARDED: &[(&str, &str)] = &[
     ("POST", "/admin/products/{id}/pictures/remove"),
     ("POST", "/admin/products/{id}/sale"),
     ("POST", "/admin/products/{id}/sale/end"),
+    ("GET", "/admin/settings"),
+    ("POST", "/admin/settings"),
+    ("POST", "/admin/settings/logo"),
+    ("POST", "/admin/settings/logo/remove"),
+    ("POST", "/admin/settings/payment-picture"),
+    ("POST", "/admin/settings/payment-picture/remove"),
 ];
 
 pub struct AdminState {
@@ -81,6 +88,9 @@ pub struct AdminState {
     pub hashers: hashing::Hashers,
     /// Login attempts per client, checked before anything costs.
     pub login_limits: login::LoginLimits,
+    /// The catalogue and settings as shoppers' pages read them: told to read again when the
+    /// owner changes the settings here.
+    pub catalogue: Arc<crate::store::CatalogueCache>,
 }
 
 /// The code that opens `/admin/setup`: the same on every server of the shop, unguessable
@@ -131,6 +141,17 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: Arc<AdminState>) -> Route
         )
         .route("/admin/products/{id}/sale", post(products::save_sale))
         .route("/admin/products/{id}/sale/end", post(products::end_sale))
+        .route("/admin/settings", get(settings::page).post(settings::save))
+        .route("/admin/settings/logo", post(settings::upload_logo))
+        .route("/admin/settings/logo/remove", post(settings::remove_logo))
+        .route(
+            "/admin/settings/payment-picture",
+            post(settings::upload_payment_picture),
+        )
+        .route(
+            "/admin/settings/payment-picture/remove",
+            post(settings::remove_payment_picture),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::require_owner,

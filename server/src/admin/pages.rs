@@ -5,14 +5,25 @@
 use axum::response::Html;
 use leptos::prelude::*;
 
-/// An amount of cents as the owner reads it (`$12.50`).
+/// An amount of minor units as the owner reads it, in the shop's currency (`¥12.50`).
 pub fn money(cents: i64) -> String {
-    app::domain::Money::from_cents(cents).map_or_else(|| format!("{cents} ¢"), |m| m.to_string())
+    crate::shop_look::current().price(cents)
 }
 
-/// An RFC 3339 UTC stamp as the owner reads it: `2026-12-02 14:05`.
+/// An RFC 3339 UTC stamp as the owner reads it, on the shop's clock: `2026-12-02 22:05`.
 pub fn when(stamp: &str) -> String {
-    stamp.get(..16).unwrap_or_default().replace('T', " ")
+    crate::shop_look::current().local_time(stamp)
+}
+
+/// A form's problems, each on its line (nothing when there are none).
+pub fn problem_list(problems: &[String]) -> impl IntoView {
+    (!problems.is_empty()).then(|| {
+        let items = problems
+            .iter()
+            .map(|p| view! { <li>{p.clone()}</li> })
+            .collect_view();
+        view! { <ul class="admin-error" role="alert">{items}</ul> }
+    })
 }
 
 /// A whole admin document around `body`.
@@ -33,6 +44,7 @@ pub fn document(title: &str, body: impl IntoView + 'static) -> Html<String> {
                     <a href="/admin/live">"Live"</a>
                     <a href="/admin/orders">"Orders"</a>
                     <a href="/admin/products">"Products"</a>
+                    <a href="/admin/settings">"Settings"</a>
                     <a href="/">"Shop"</a>
                 </header>
                 <main class="admin-main">{body}</main>
@@ -117,6 +129,7 @@ pub fn home(email: &str, csrf: &str, sessions: i64) -> Html<String> {
             <p><a href="/admin/live">"Live control room →"</a></p>
             <p><a href="/admin/orders">"Orders →"</a></p>
             <p><a href="/admin/products">"Products →"</a></p>
+            <p><a href="/admin/settings">"Shop settings: name, currency, time zone, how to pay →"</a></p>
             <section class="admin-card">
                 <h2>"Sessions"</h2>
                 <p>{sessions}</p>

@@ -34,8 +34,8 @@ pub enum PictureError {
     WrongType(String),
     #[error("The picture is larger than 15 MB; choose a smaller one.")]
     TooLarge,
-    #[error("The picture is {width} × {height} pixels; it must be between 200 and 10,000 pixels on each side.")]
-    BadDimensions { width: u32, height: u32 },
+    #[error("The picture is {width} × {height} pixels; it must be between {min} and 10,000 pixels on each side.")]
+    BadDimensions { width: u32, height: u32, min: u32 },
     #[error("This picture cannot be read ({0}); try another.")]
     Unreadable(String),
     #[error("No picture was chosen.")]
@@ -60,6 +60,51 @@ impl WebPicture {
 /// Checks and converts one upload. CPU-heavy (tens to hundreds of milliseconds): run it off the
 /// async workers.
 pub fn process(bytes: &[u8]) -> Result<WebPicture, PictureError> {
+    let picture = decode(bytes, MIN_SIDE)?;
+    let mut files = Vec::with_capacity(SIZES.len());
+    for (_, w, h) in SIZES {
+        let sized = picture.resize_to_fill(w, h, image::imageops::FilterType::Triangle);
+        let mut out = Vec::new();
+        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY);
+        DynamicImage::ImageRgb8(sized.to_rgb8())
+            .write_with_encoder(encoder)
+            .map_err(|e| PictureError::Unreadable(e.to_string()))?;
+        files.push(out);
+    }
+    let digest = Sha256::digest(bytes);
+    Ok(WebPicture {
+        id: crate::admin::session::hex(&digest[..16]),
+        files,
+    })
+}
+
+/// One of the shop's own pictures (a logo, a payment QR code), checked like a product's but
+/// never cropped: scaled down to fit `max_side` and stored as PNG, which keeps a QR code's edges
+/// sharp. Returns its name (a hash of the stored bytes) and the bytes.
+pub fn process_shop_picture(
+    bytes: &[u8],
+    max_side: u32,
+) -> Result<(String, Vec<u8>), PictureError> {
+    let picture = decode(bytes, SHOP_PICTURE_MIN_SIDE)?;
+    let picture = if picture.width() > max_side || picture.height() > max_side {
+        picture.resize(max_side, max_side, image::imageops::FilterType::Triangle)
+    } else {
+        picture
+    };
+    let mut out = Vec::new();
+    DynamicImage::ImageRgba8(picture.to_rgba8())
+        .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+        .map_err(|e| PictureError::Unreadable(e.to_string()))?;
+    let digest = Sha256::digest(&out);
+    Ok((crate::admin::session::hex(&digest[..16]), out))
+}
+
+/// The smallest side of a logo or payment code taken (a logo is shown at 32 px).
+const SHOP_PICTURE_MIN_SIDE: u32 = 32;
+
+/// An upload read into a picture, upright, after every check: its type read from its bytes, its
+/// size, and its sides between `min_side` and [`MAX_SIDE`] before it is decoded.
+fn decode(bytes: &[u8], min_side: u32) -> Result<DynamicImage, PictureError> {
     if bytes.is_empty() {
         return Err(PictureError::Empty);
     }
@@ -91,28 +136,17 @@ pub fn process(bytes: &[u8]) -> Result<WebPicture, PictureError> {
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(decode_error)?;
     let (width, height) = decoder.dimensions();
-    if width < MIN_SIDE || height < MIN_SIDE {
-        return Err(PictureError::BadDimensions { width, height });
+    if width < min_side || height < min_side {
+        return Err(PictureError::BadDimensions {
+            width,
+            height,
+            min: min_side,
+        });
     }
     let orientation = decoder.orientation().map_err(decode_error)?;
     let mut picture = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
     picture.apply_orientation(orientation);
-
-    let mut files = Vec::with_capacity(SIZES.len());
-    for (_, w, h) in SIZES {
-        let sized = picture.resize_to_fill(w, h, image::imageops::FilterType::Triangle);
-        let mut out = Vec::new();
-        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY);
-        DynamicImage::ImageRgb8(sized.to_rgb8())
-            .write_with_encoder(encoder)
-            .map_err(|e| PictureError::Unreadable(e.to_string()))?;
-        files.push(out);
-    }
-    let digest = Sha256::digest(bytes);
-    Ok(WebPicture {
-        id: crate::admin::session::hex(&digest[..16]),
-        files,
-    })
+    Ok(picture)
 }
 
 fn decode_error(e: image::ImageError) -> PictureError {

@@ -3,10 +3,14 @@
 //! refresh at a time; everyone else waits for it). Listing and product pages may show stock up to
 //! `ttl` old; placing an order never reads from here.
 //!
+//! The shop's settings (name, currency, how to pay, …) are read with the catalogue, so an owner's
+//! change reaches every server of the shop within the same window.
+//!
 //! Each reading that differs from the one before gets a new [`Edition`]: the rendered-page cache
 //! (`crate::page_cache`) keeps a catalogue or product page until the edition it showed changes.
 
 use app::domain::{NewOrder, OrderCode, OrderView, ProductView};
+use app::shop::ShopSettings;
 use app::store::{CheckoutError, CheckoutRules, ProductKey, Store, StoreError};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -20,13 +24,15 @@ type RulesReading = Result<Arc<CheckoutRules>, String>;
 const RULES_READ_LIMIT: Duration = Duration::from_millis(500);
 
 /// Which reading of the catalogue a page showed: a new number whenever a reading differs from the
-/// one before it (stock, prices, a sale's countdown), the same one while nothing changed.
+/// one before it (stock, prices, a sale's countdown, the shop's settings), the same one while
+/// nothing changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Edition(pub u64);
 
 struct Reading {
     at: Instant,
     products: Arc<Vec<ProductView>>,
+    settings: Arc<ShopSettings>,
     edition: Edition,
 }
 
@@ -34,6 +40,9 @@ pub struct CatalogueCache {
     inner: Arc<dyn Store>,
     ttl: Duration,
     latest: Mutex<Option<Reading>>,
+    /// The settings of the last reading that succeeded: what pages show while the database is
+    /// away (the defaults until the first reading).
+    last_settings: std::sync::RwLock<Arc<ShopSettings>>,
     /// The last reading of the checkout rules, or why it failed: a failure is remembered for `ttl` too,
     /// so that while the database is away orders are shed at once, not one read after another.
     rules: Mutex<Option<(Instant, RulesReading)>>,
@@ -45,6 +54,7 @@ impl CatalogueCache {
             inner,
             ttl,
             latest: Mutex::new(None),
+            last_settings: std::sync::RwLock::new(Arc::default()),
             rules: Mutex::new(None),
         }
     }
@@ -64,26 +74,69 @@ impl CatalogueCache {
         Ok(self.reading().await?.0)
     }
 
-    async fn reading(&self) -> Result<(Arc<Vec<ProductView>>, Edition), StoreError> {
+    /// The shop's settings as of the latest reading; while the database cannot be read, the
+    /// last ones read (a page about the failure still wears the shop's name).
+    pub async fn settings(&self) -> Arc<ShopSettings> {
+        let read = if self.ttl.is_zero() {
+            self.inner.shop_settings().await.map(Arc::new)
+        } else {
+            self.reading().await.map(|r| r.2)
+        };
+        match read {
+            Ok(settings) => {
+                let mut last = self
+                    .last_settings
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner());
+                if !Arc::ptr_eq(&last, &settings) {
+                    *last = settings.clone();
+                }
+                settings
+            }
+            Err(_) => self
+                .last_settings
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        }
+    }
+
+    /// Forgets the latest reading: the next one goes to the database (after the owner changed
+    /// something on this server, so that the owner's next page shows it).
+    pub async fn forget(&self) {
+        *self.latest.lock().await = None;
+        *self.rules.lock().await = None;
+    }
+
+    async fn reading(
+        &self,
+    ) -> Result<(Arc<Vec<ProductView>>, Edition, Arc<ShopSettings>), StoreError> {
         let mut latest = self.latest.lock().await;
         if let Some(r) = latest.as_ref() {
             if r.at.elapsed() < self.ttl {
-                return Ok((r.products.clone(), r.edition));
+                return Ok((r.products.clone(), r.edition, r.settings.clone()));
             }
         }
         let fresh = self.inner.products().await?;
-        let edition = match latest.as_ref() {
-            Some(r) if *r.products == fresh => r.edition,
+        let settings = self.inner.shop_settings().await?;
+        let previous = latest.take();
+        let edition = match previous.as_ref() {
+            Some(r) if *r.products == fresh && *r.settings == settings => r.edition,
             Some(r) => Edition(r.edition.0 + 1),
             None => Edition(0),
+        };
+        let settings = match previous {
+            Some(r) if *r.settings == settings => r.settings,
+            _ => Arc::new(settings),
         };
         let products = Arc::new(fresh);
         *latest = Some(Reading {
             at: Instant::now(),
             products: products.clone(),
+            settings: settings.clone(),
             edition,
         });
-        Ok((products, edition))
+        Ok((products, edition, settings))
     }
 }
 
@@ -124,6 +177,17 @@ impl Store for CatalogueCache {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
+    }
+
+    async fn shop_settings(&self) -> Result<ShopSettings, StoreError> {
+        if self.ttl.is_zero() {
+            return self.inner.shop_settings().await;
+        }
+        Ok(self.reading().await?.2.as_ref().clone())
+    }
+
+    async fn sale_pay_window(&self, code: &OrderCode) -> Result<Option<i64>, StoreError> {
+        self.inner.sale_pay_window(code).await
     }
 
     /// Read at most once per `ttl` as well: a pause, an archived product or a new limit takes
@@ -200,6 +264,12 @@ mod tests {
         }
         async fn checkout_rules(&self) -> Result<CheckoutRules, StoreError> {
             Ok(CheckoutRules::default())
+        }
+        async fn shop_settings(&self) -> Result<ShopSettings, StoreError> {
+            Ok(ShopSettings::default())
+        }
+        async fn sale_pay_window(&self, _: &OrderCode) -> Result<Option<i64>, StoreError> {
+            Ok(None)
         }
     }
 

@@ -110,6 +110,14 @@ impl Store for DeskStore {
             .await
     }
 
+    async fn shop_settings(&self) -> Result<app::shop::ShopSettings, StoreError> {
+        self.db.shop_settings().await
+    }
+
+    async fn sale_pay_window(&self, code: &OrderCode) -> Result<Option<i64>, StoreError> {
+        self.db.sale_pay_window(code).await
+    }
+
     /// The database answers and the order desk runs.
     async fn ping(&self) -> Result<(), StoreError> {
         if !self.desk.is_running() {

@@ -7,6 +7,7 @@ pub(crate) mod jobs;
 pub mod postgres;
 pub(crate) mod rows;
 pub(crate) mod sales;
+pub mod settings_db;
 pub mod sql;
 pub(crate) mod sql_reads;
 pub mod sqlite;

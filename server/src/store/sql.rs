@@ -19,6 +19,7 @@ pub enum Arg<'a> {
     Text(&'a str),
     OptText(Option<&'a str>),
     Bool(bool),
+    Bytes(&'a [u8]),
 }
 
 impl From<i64> for Arg<'_> {
@@ -48,6 +49,12 @@ impl<'a> From<&'a String> for Arg<'a> {
 impl<'a> From<Option<&'a str>> for Arg<'a> {
     fn from(v: Option<&'a str>) -> Self {
         Arg::OptText(v)
+    }
+}
+
+impl<'a> From<&'a [u8]> for Arg<'a> {
+    fn from(v: &'a [u8]) -> Self {
+        Arg::Bytes(v)
     }
 }
 
@@ -98,6 +105,7 @@ where
     &'q str: Encode<'q, DB> + Type<DB>,
     Option<&'q str>: Encode<'q, DB> + Type<DB>,
     bool: Encode<'q, DB> + Type<DB>,
+    &'q [u8]: Encode<'q, DB> + Type<DB>,
 {
     q.args
         .iter()
@@ -107,6 +115,7 @@ where
             Arg::Text(v) => query.bind(v),
             Arg::OptText(v) => query.bind(v),
             Arg::Bool(v) => query.bind(v),
+            Arg::Bytes(v) => query.bind(v),
         })
 }
 
@@ -119,6 +128,7 @@ where
     &'q str: Encode<'q, DB> + Type<DB>,
     Option<&'q str>: Encode<'q, DB> + Type<DB>,
     bool: Encode<'q, DB> + Type<DB>,
+    &'q [u8]: Encode<'q, DB> + Type<DB>,
 {
     q.args
         .iter()
@@ -128,6 +138,7 @@ where
             Arg::Text(v) => query.bind(v),
             Arg::OptText(v) => query.bind(v),
             Arg::Bool(v) => query.bind(v),
+            Arg::Bytes(v) => query.bind(v),
         })
 }
 

@@ -58,6 +58,7 @@ pub(crate) async fn load_order(
         address,
         note,
         created_at,
+        pay_by: None,
     }))
 }
 

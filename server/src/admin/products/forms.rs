@@ -3,7 +3,7 @@
 
 use super::super::products_db::{AdminProduct, ProductFields, SaleInput};
 use app::domain::Money;
-use chrono::NaiveDateTime;
+use app::shop_time::{ShopZone, ZoneError};
 use serde::Deserialize;
 
 /// The product form as typed: every field a string, checked by [`ProductForm::fields`].
@@ -152,8 +152,8 @@ pub struct RemovePictureForm {
     pub(super) position: String,
 }
 
-/// The sale form as typed. Times are UTC, as `datetime-local` inputs send them
-/// (`2026-12-24T09:00`).
+/// The sale form as typed. Times are on the shop's clock (its time zone, a setting), as
+/// `datetime-local` inputs send them (`2026-12-24T09:00`); they are stored in UTC.
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct SaleForm {
     #[serde(default)]
@@ -173,8 +173,8 @@ pub struct SaleForm {
 }
 
 impl SaleForm {
-    pub(super) fn of(p: &AdminProduct) -> SaleForm {
-        let local = |t: &str| t.get(..16).unwrap_or_default().to_owned();
+    pub(super) fn of(p: &AdminProduct, zone: ShopZone) -> SaleForm {
+        let local = |t: &str| zone.input_value(t);
         match &p.sale {
             Some(s) => SaleForm {
                 starts_at: local(&s.starts_at),
@@ -202,14 +202,18 @@ impl SaleForm {
         }
     }
 
-    pub(super) fn input(&self) -> Result<SaleInput, Problems> {
+    pub(super) fn input(&self, zone: ShopZone) -> Result<SaleInput, Problems> {
         let mut problems = Vec::new();
-        let mut time = |t: &str, what: &str| match utc_stamp(t) {
-            Some(s) => s,
-            None => {
+        let mut time = |t: &str, what: &str| match zone.to_utc(t) {
+            Ok(s) => s,
+            Err(ZoneError::Unreadable) => {
                 problems.push(format!(
                     "The {what} must be a date and time, like 2026-12-24 09:00."
                 ));
+                String::new()
+            }
+            Err(e) => {
+                problems.push(format!("The {what}: {e}"));
                 String::new()
             }
         };
@@ -256,15 +260,6 @@ impl SaleForm {
     }
 }
 
-/// `2026-12-24T09:00` (or with seconds, or a space), read as UTC → `2026-12-24T09:00:00.000Z`.
-pub fn utc_stamp(text: &str) -> Option<String> {
-    let t = text.trim().replace(' ', "T");
-    let at = NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M")
-        .or_else(|_| NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M:%S"))
-        .ok()?;
-    Some(at.format("%Y-%m-%dT%H:%M:%S.000Z").to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,17 +274,39 @@ mod tests {
     }
 
     #[test]
-    pub(super) fn sale_times_are_read_as_utc() {
+    pub(super) fn sale_times_are_read_on_the_shops_clock() {
+        let form = |starts: &str| SaleForm {
+            starts_at: starts.into(),
+            ends_at: "2026-12-25T09:00".into(),
+            sale_price: "9".into(),
+            hold_minutes: "5".into(),
+            pay_minutes: "15".into(),
+            ..SaleForm::default()
+        };
+        let shanghai = ShopZone::of_setting("Asia/Shanghai");
+        let input = form("2026-12-24 09:00")
+            .input(shanghai)
+            .unwrap_or_else(|p| panic!("{p:?}"));
+        assert_eq!(input.starts_at, "2026-12-24T01:00:00.000Z");
+        assert_eq!(input.ends_at, "2026-12-25T01:00:00.000Z");
+        let utc = ShopZone::of_setting("UTC");
+        let input = form("2026-12-24T09:00")
+            .input(utc)
+            .unwrap_or_else(|p| panic!("{p:?}"));
+        assert_eq!(input.starts_at, "2026-12-24T09:00:00.000Z");
         assert_eq!(
-            utc_stamp("2026-12-24T09:00").as_deref(),
-            Some("2026-12-24T09:00:00.000Z")
+            form("24/12/2026 9am")
+                .input(shanghai)
+                .err()
+                .map(|p| p.len()),
+            Some(1)
         );
-        assert_eq!(
-            utc_stamp("2026-12-24 09:00:30").as_deref(),
-            Some("2026-12-24T09:00:30.000Z")
-        );
-        assert_eq!(utc_stamp("24/12/2026 9am"), None);
-        assert_eq!(utc_stamp("2026-02-30T09:00"), None);
+        let berlin = ShopZone::of_setting("Europe/Berlin");
+        let skipped = form("2026-03-29T02:30")
+            .input(berlin)
+            .err()
+            .unwrap_or_default();
+        assert!(skipped[0].contains("does not exist"), "{skipped:?}");
     }
 
     #[test]

@@ -13,10 +13,9 @@
 mod forms;
 mod views;
 
-pub use forms::{
-    slug_from, utc_stamp, ArchiveForm, ProductForm, RemovePictureForm, SaleForm, StockForm,
-};
-use views::{problem_list, product_fields, product_form_page, sale_fields};
+use super::pages::problem_list;
+pub use forms::{slug_from, ArchiveForm, ProductForm, RemovePictureForm, SaleForm, StockForm};
+use views::{product_fields, product_form_page, sale_fields};
 
 use super::error::AdminError;
 use super::pages::{money, when};
@@ -32,6 +31,11 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use leptos::prelude::*;
 use std::sync::Arc;
+
+/// The shop's time zone: sale times are typed and shown in it.
+fn shop_zone() -> app::shop_time::ShopZone {
+    app::shop_time::ShopZone::of_setting(&crate::shop_look::current().time_zone)
+}
 
 fn actor(owner: &Owner) -> String {
     format!("owner {}", owner.email)
@@ -261,7 +265,12 @@ pub async fn detail(
             if s.waiting_room { ", waiting room" } else { "" },
         )
     });
-    let sale_form = sale_fields(&product, &SaleForm::of(&product), &owner.csrf_token, &now);
+    let sale_form = sale_fields(
+        &product,
+        &SaleForm::of(&product, shop_zone()),
+        &owner.csrf_token,
+        &now,
+    );
     let end_label = match stage {
         Some(SalePhase::Live) => Some("End the sale now"),
         Some(SalePhase::Upcoming) => Some("Call off the sale"),
@@ -512,7 +521,7 @@ pub async fn save_sale(
     Form(form): Form<SaleForm>,
 ) -> Result<Response, AdminError> {
     let product = state.db.product(id).await?.ok_or(AdminError::NotFound)?;
-    let input = match form.input() {
+    let input = match form.input(shop_zone()) {
         Ok(input) => input,
         Err(problems) => {
             let now = system_now();

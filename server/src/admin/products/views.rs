@@ -1,7 +1,7 @@
 //! The pieces of the owner's product pages that several handlers render: the product form, its
 //! list of problems, and the sale form.
 
-use super::super::pages::{self, when};
+use super::super::pages::{self, problem_list, when};
 use super::super::products_db::AdminProduct;
 use super::forms::{ProductForm, SaleForm};
 use crate::store::clock::Now;
@@ -35,16 +35,6 @@ pub(super) fn product_form_page(
         {product_fields(&action, form, csrf, creating, button)}
     };
     pages::document(&title, body)
-}
-
-pub(super) fn problem_list(problems: &[String]) -> impl IntoView {
-    (!problems.is_empty()).then(|| {
-        let items = problems
-            .iter()
-            .map(|p| view! { <li>{p.clone()}</li> })
-            .collect_view();
-        view! { <ul class="admin-error" role="alert">{items}</ul> }
-    })
 }
 
 pub(super) fn product_fields(
@@ -98,16 +88,17 @@ pub(super) fn sale_fields(
     } else {
         "Schedule the sale"
     };
-    let utc_now = when(now.text());
+    let shop_now = when(now.text());
+    let zone = crate::shop_look::current().time_zone.clone();
     view! {
         <form method="post" action=action class="admin-step">
             <input type="hidden" name="csrf" value=csrf.to_owned() />
-            <p><small>"Times are UTC (now " {utc_now} ")."</small></p>
+            <p><small>"Times are on the shop's clock, " {zone} " (now " {shop_now} "); change it in the shop settings."</small></p>
             {running.then(|| view! {
                 <p><small>"While the sale runs, its end, price, hold time and payment window can change; its start, waiting room and per-customer limit stay."</small></p>
             })}
-            <label>"Starts (UTC)" <input type="datetime-local" name="starts_at" required value=f.starts_at readonly=running /></label>
-            <label>"Ends (UTC)" <input type="datetime-local" name="ends_at" required value=f.ends_at /></label>
+            <label>"Starts" <input type="datetime-local" name="starts_at" required value=f.starts_at readonly=running /></label>
+            <label>"Ends" <input type="datetime-local" name="ends_at" required value=f.ends_at /></label>
             <label>"Sale price" <input name="sale_price" required inputmode="decimal" value=f.sale_price /></label>
             <label>"Most per customer (empty: no limit)"
                 <input name="per_customer_limit" inputmode="numeric" value=f.per_customer_limit readonly=running />

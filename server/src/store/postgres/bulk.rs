@@ -281,6 +281,7 @@ async fn write(
             address: order.customer.address.as_str().to_owned(),
             note: order.customer.note.as_str().to_owned(),
             created_at: now.text.clone(),
+            pay_by: None,
         })
         .collect();
     Ok(Some(views))

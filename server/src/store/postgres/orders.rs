@@ -87,6 +87,7 @@ pub(super) async fn place_in_tx(
         address: customer.address.as_str().to_owned(),
         note: customer.note.as_str().to_owned(),
         created_at: now.text.clone(),
+        pay_by: None,
     })
 }
 

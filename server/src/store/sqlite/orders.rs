@@ -90,6 +90,7 @@ pub(super) fn place_in_tx(
         address: customer.address.as_str().to_owned(),
         note: customer.note.as_str().to_owned(),
         created_at: now.text.clone(),
+        pay_by: None,
     })
 }
 
@@ -168,6 +169,7 @@ fn load_order(c: &Connection, order_id: i64) -> Result<OrderView, StoreError> {
         address,
         note,
         created_at,
+        pay_by: None,
     })
 }
 

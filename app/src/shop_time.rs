@@ -1,0 +1,184 @@
+//! The shop's time zone: sale times are entered and shown in it and stored in UTC (RFC 3339,
+//! which both databases compare as text). Countdowns count seconds and never need it.
+
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// A time zone the owner may choose: a real IANA name (`Asia/Shanghai`, `Europe/Berlin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShopZone(Tz);
+
+/// Zones offered first in the owner's list; any IANA name is accepted.
+pub const COMMON_ZONES: [&str; 8] = [
+    "Asia/Shanghai",
+    "Asia/Hong_Kong",
+    "Asia/Taipei",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Europe/London",
+    "Europe/Berlin",
+    "America/New_York",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ZoneError {
+    #[error("“{0}” is not a time zone; choose one from the list, like Asia/Shanghai.")]
+    Unknown(String),
+    #[error("The time must be a date and time, like 2026-12-24 09:00.")]
+    Unreadable,
+    #[error("{0} does not exist in {1}: the clocks skip it. Choose a time an hour later.")]
+    Skipped(String, String),
+}
+
+impl ShopZone {
+    pub fn parse(name: &str) -> Result<ShopZone, ZoneError> {
+        let name = name.trim();
+        name.parse::<Tz>()
+            .map(ShopZone)
+            .map_err(|_| ZoneError::Unknown(name.chars().take(60).collect()))
+    }
+
+    /// The zone of a stored name; a name that is not one (it cannot be stored, but still) reads
+    /// as the default, China's.
+    pub fn of_setting(name: &str) -> ShopZone {
+        ShopZone::parse(name).unwrap_or(ShopZone(chrono_tz::Asia::Shanghai))
+    }
+
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+
+    /// A stored UTC stamp as the shop's clock reads it, `2026-12-24 09:00`; an unreadable one
+    /// as it is.
+    pub fn show(self, stamp: &str) -> String {
+        self.local(stamp).map_or_else(
+            || stamp.to_owned(),
+            |t| t.format("%Y-%m-%d %H:%M").to_string(),
+        )
+    }
+
+    /// A stored UTC stamp as a `datetime-local` input's value, `2026-12-24T09:00`.
+    pub fn input_value(self, stamp: &str) -> String {
+        self.local(stamp)
+            .map(|t| t.format("%Y-%m-%dT%H:%M").to_string())
+            .unwrap_or_default()
+    }
+
+    fn local(self, stamp: &str) -> Option<DateTime<Tz>> {
+        DateTime::parse_from_rfc3339(stamp)
+            .ok()
+            .map(|t| t.with_timezone(&self.0))
+    }
+
+    /// A time as the owner types it in the shop's zone (`2026-12-24T09:00`, with seconds, or a
+    /// space) → the stored UTC stamp `2026-12-24T01:00:00.000Z`. A time the clocks skip (the
+    /// spring change) is refused; a time they pass twice (the autumn change) is the first.
+    pub fn to_utc(self, typed: &str) -> Result<String, ZoneError> {
+        let t = typed.trim().replace(' ', "T");
+        let naive = NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M")
+            .or_else(|_| NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M:%S"))
+            .map_err(|_| ZoneError::Unreadable)?;
+        let at = match self.0.from_local_datetime(&naive) {
+            LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => at,
+            LocalResult::None => {
+                return Err(ZoneError::Skipped(
+                    naive.format("%Y-%m-%d %H:%M").to_string(),
+                    self.name().to_owned(),
+                ))
+            }
+        };
+        Ok(crate::rules::clock::rfc3339(at.with_timezone(&Utc)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sale_times_are_typed_in_the_shops_zone_and_stored_in_utc() {
+        let shanghai = ShopZone::of_setting("Asia/Shanghai");
+        assert_eq!(
+            shanghai.to_utc("2026-12-24T09:00").as_deref(),
+            Ok("2026-12-24T01:00:00.000Z")
+        );
+        assert_eq!(
+            shanghai.to_utc("2026-12-24 00:30:15").as_deref(),
+            Ok("2026-12-23T16:30:15.000Z")
+        );
+        let utc = ShopZone::of_setting("UTC");
+        assert_eq!(
+            utc.to_utc("2026-12-24T09:00").as_deref(),
+            Ok("2026-12-24T09:00:00.000Z")
+        );
+        let new_york = ShopZone::of_setting("America/New_York");
+        assert_eq!(
+            new_york.to_utc("2026-07-04T12:00").as_deref(),
+            Ok("2026-07-04T16:00:00.000Z")
+        );
+        assert_eq!(
+            shanghai.to_utc("24/12/2026 9am"),
+            Err(ZoneError::Unreadable)
+        );
+        assert_eq!(
+            shanghai.to_utc("2026-02-30T09:00"),
+            Err(ZoneError::Unreadable)
+        );
+    }
+
+    #[test]
+    fn stored_times_are_shown_on_the_shops_clock_and_read_back_the_same() {
+        let shanghai = ShopZone::of_setting("Asia/Shanghai");
+        assert_eq!(
+            shanghai.show("2026-12-23T16:30:00.000Z"),
+            "2026-12-24 00:30"
+        );
+        assert_eq!(
+            shanghai.input_value("2026-12-23T16:30:00.000Z"),
+            "2026-12-24T00:30"
+        );
+        let berlin = ShopZone::of_setting("Europe/Berlin");
+        for stamp in ["2026-01-15T08:00:00.000Z", "2026-07-15T08:00:00.000Z"] {
+            assert_eq!(
+                berlin.to_utc(&berlin.input_value(stamp)).as_deref(),
+                Ok(stamp)
+            );
+        }
+        assert_eq!(berlin.show("2026-07-15T08:00:00.000Z"), "2026-07-15 10:00");
+        assert_eq!(berlin.show("2026-01-15T08:00:00.000Z"), "2026-01-15 09:00");
+        assert_eq!(shanghai.show("not a time"), "not a time");
+    }
+
+    #[test]
+    fn the_clock_changes_are_handled_not_guessed() {
+        let berlin = ShopZone::of_setting("Europe/Berlin");
+        // 2026-03-29 02:30 does not exist in Berlin: the clocks go from 02:00 to 03:00
+        assert!(matches!(
+            berlin.to_utc("2026-03-29T02:30"),
+            Err(ZoneError::Skipped(..))
+        ));
+        // 2026-10-25 02:30 happens twice: the first (summer time, UTC+2) is taken
+        assert_eq!(
+            berlin.to_utc("2026-10-25T02:30").as_deref(),
+            Ok("2026-10-25T00:30:00.000Z")
+        );
+    }
+
+    #[test]
+    fn only_real_zone_names_are_taken() {
+        assert!(ShopZone::parse(" Asia/Shanghai ").is_ok());
+        for name in COMMON_ZONES {
+            assert_eq!(ShopZone::parse(name).map(ShopZone::name), Ok(name));
+        }
+        for bad in [
+            "",
+            "Beijing",
+            "UTC+8",
+            "Asia/Shanghai<script>",
+            "../etc/passwd",
+        ] {
+            assert!(ShopZone::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(ShopZone::of_setting("nonsense").name(), "Asia/Shanghai");
+    }
+}
