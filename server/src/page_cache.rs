@@ -120,14 +120,16 @@ pub async fn serve(
     let (Some(cache), Some(path)) = (cache, shared_path(&req).map(str::to_owned)) else {
         return personal(next.run(req).await);
     };
-    // one rendering per language: the only thing about the shopper a shared page depends on
-    let shop_default = app::shop::of_request(req.extensions()).default_language;
-    let lang = Language::of_request(req.headers(), shop_default);
-    let key = format!("{} {path}", lang.tag());
     // a database that cannot be read: the render says so (and is not kept)
-    let Ok(edition) = cache.catalogue.edition().await else {
+    let Ok((edition, settings)) = cache.catalogue.edition_and_settings().await else {
         return personal(next.run(req).await);
     };
+    // one rendering per language: the only thing about the shopper a shared page depends on
+    let lang = Language::of_request(req.headers(), settings.default_language);
+    let key = format!("{} {path}", lang.tag());
+    // the page kept under this edition shows this edition's settings
+    let mut req = req;
+    req.extensions_mut().insert(settings);
     if let Some(page) = cache.kept(&key, edition) {
         return page.answer(req.headers(), "hit");
     }

@@ -70,17 +70,38 @@ impl CatalogueCache {
         Ok(self.reading().await?.1)
     }
 
+    /// The edition and the shop's settings of one reading: a page kept under this edition must
+    /// be rendered with these settings.
+    pub async fn edition_and_settings(&self) -> Result<(Edition, Arc<ShopSettings>), StoreError> {
+        let (_, edition, settings) = self.reading().await?;
+        Ok((edition, settings))
+    }
+
     async fn catalogue(&self) -> Result<Arc<Vec<ProductView>>, StoreError> {
         Ok(self.reading().await?.0)
     }
 
     /// The shop's settings as of the latest reading; while the database cannot be read, the
     /// last ones read (a page about the failure still wears the shop's name).
+    ///
+    /// Every request asks (`shop_look::attach`), so none waits on another's reading: while one is
+    /// under way, the last settings read are the answer.
     pub async fn settings(&self) -> Arc<ShopSettings> {
         let read = if self.ttl.is_zero() {
             self.inner.shop_settings().await.map(Arc::new)
         } else {
-            self.reading().await.map(|r| r.2)
+            match self.latest.try_lock() {
+                Ok(latest) => match latest.as_ref() {
+                    Some(r) if r.at.elapsed() < self.ttl => Ok(r.settings.clone()),
+                    _ => {
+                        drop(latest);
+                        self.reading().await.map(|r| r.2)
+                    }
+                },
+                // until the first reading, there are no last settings to give
+                Err(_) if self.last_settings().version > 0 => return self.last_settings(),
+                Err(_) => self.reading().await.map(|r| r.2),
+            }
         };
         match read {
             Ok(settings) => {
@@ -93,12 +114,15 @@ impl CatalogueCache {
                 }
                 settings
             }
-            Err(_) => self
-                .last_settings
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
+            Err(_) => self.last_settings(),
         }
+    }
+
+    fn last_settings(&self) -> Arc<ShopSettings> {
+        self.last_settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Forgets the latest reading: the next one goes to the database (after the owner changed
@@ -222,10 +246,60 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// Counts catalogue reads; the stock it reports goes up by one on every read, unless it is
-    /// steady (`Counting(_, true)`: the same catalogue every time).
+    /// A named shop whose database goes away when the test says: then every read fails.
     #[derive(Default)]
-    struct Counting(AtomicUsize, bool);
+    struct Outage(std::sync::atomic::AtomicBool);
+
+    impl Outage {
+        fn up(&self) -> Result<(), StoreError> {
+            if self.0.load(Ordering::SeqCst) {
+                Err(StoreError::busy("away"))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    #[async_trait]
+    impl Store for Outage {
+        async fn products(&self) -> Result<Vec<ProductView>, StoreError> {
+            self.up().map(|()| Vec::new())
+        }
+        async fn product(&self, _: &ProductKey) -> Result<Option<ProductView>, StoreError> {
+            Err(StoreError::busy("away"))
+        }
+        async fn products_by_ids(&self, _: &[i64]) -> Result<Vec<ProductView>, StoreError> {
+            Err(StoreError::busy("away"))
+        }
+        async fn place_order(&self, _: NewOrder) -> Result<OrderView, CheckoutError> {
+            Err(StoreError::busy("away").into())
+        }
+        async fn order(&self, _: &OrderCode) -> Result<Option<OrderView>, StoreError> {
+            Err(StoreError::busy("away"))
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            Err(StoreError::busy("away"))
+        }
+        async fn checkout_rules(&self) -> Result<CheckoutRules, StoreError> {
+            Err(StoreError::busy("away"))
+        }
+        async fn shop_settings(&self) -> Result<ShopSettings, StoreError> {
+            self.up().map(|()| ShopSettings {
+                name: "王姐的小店".into(),
+                version: 3,
+                ..ShopSettings::default()
+            })
+        }
+        async fn sale_pay_window(&self, _: &OrderCode) -> Result<Option<i64>, StoreError> {
+            Err(StoreError::busy("away"))
+        }
+    }
+
+    /// Counts catalogue reads; the stock it reports goes up by one on every read, unless it is
+    /// steady (`Counting(_, true, _)`: the same catalogue every time). Its settings are what the
+    /// test puts in the third field.
+    #[derive(Default)]
+    struct Counting(AtomicUsize, bool, std::sync::Mutex<ShopSettings>);
 
     #[async_trait]
     impl Store for Counting {
@@ -266,7 +340,7 @@ mod tests {
             Ok(CheckoutRules::default())
         }
         async fn shop_settings(&self) -> Result<ShopSettings, StoreError> {
-            Ok(ShopSettings::default())
+            Ok(self.2.lock().map(|s| s.clone()).unwrap_or_default())
         }
         async fn sale_pay_window(&self, _: &OrderCode) -> Result<Option<i64>, StoreError> {
             Ok(None)
@@ -322,8 +396,8 @@ mod tests {
         let second = cache.edition().await?;
         assert_ne!(second, first);
 
-        let steady = Arc::new(Counting(AtomicUsize::new(0), true));
-        let cache = CatalogueCache::new(steady, Duration::from_millis(10));
+        let steady = Arc::new(Counting(AtomicUsize::new(0), true, Default::default()));
+        let cache = CatalogueCache::new(steady.clone(), Duration::from_millis(10));
         let first = cache.edition().await?;
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(
@@ -331,7 +405,40 @@ mod tests {
             first,
             "read again, but nothing changed"
         );
+
+        // the owner changes a setting: the same catalogue, a new edition with the new settings
+        if let Ok(mut settings) = steady.2.lock() {
+            settings.currency = app::domain::Currency::Usd;
+            settings.version = 2;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (third, settings) = cache.edition_and_settings().await?;
+        assert_ne!(third, first);
+        assert_eq!(settings.currency, app::domain::Currency::Usd);
+        assert_eq!(cache.settings().await.currency, app::domain::Currency::Usd);
         Ok(())
+    }
+
+    #[tokio::test]
+    async fn while_the_database_is_away_pages_keep_the_last_settings() {
+        let store = Arc::new(Outage::default());
+        store.0.store(true, Ordering::SeqCst);
+        let cache = CatalogueCache::new(store.clone(), Duration::from_millis(10));
+        assert_eq!(
+            cache.settings().await.version,
+            0,
+            "never read: the defaults"
+        );
+        store.0.store(false, Ordering::SeqCst);
+        assert_eq!(cache.settings().await.name, "王姐的小店");
+        store.0.store(true, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(cache.edition().await.is_err(), "the database is away");
+        assert_eq!(
+            cache.settings().await.name,
+            "王姐的小店",
+            "the last ones read"
+        );
     }
 
     #[tokio::test]
