@@ -259,7 +259,10 @@ pub fn ProductCard(product: ProductView, first_row: bool, lead: bool) -> impl In
                 <span class="price">{price(product.price_cents)}</span>
                 <StockBadge stock=product.stock />
             </span>
-            {product.flash_sale.then(|| view! { <span class="flash">"Flash sale"</span> })}
+            {product.flash_sale.then(|| {
+                let lang = crate::language::use_language();
+                view! { <span class="flash">{crate::tr!(lang, flash_sale)}</span> }
+            })}
         </li>
     }
 }
@@ -267,20 +270,23 @@ pub fn ProductCard(product: ProductView, first_row: bool, lead: bool) -> impl In
 /// A placed order's summary: code, status, lines and total.
 #[component]
 pub fn OrderSummary(order: OrderView) -> impl IntoView {
+    let lang = crate::language::use_language();
     view! {
-        <section class="order-summary" aria-label="Order summary">
+        <section class="order-summary" aria-label=crate::tr!(lang, summary_label)>
             <p class="order-code">
-                "Order code " <strong data-testid="order-code">{order.order_code.to_string()}</strong>
+                {crate::tr!(lang, order_code)} " "
+                <strong data-testid="order-code">{order.order_code.to_string()}</strong>
             </p>
             <p>
-                "Status: " <strong data-testid="order-status">{order.status.label()}</strong>
+                {crate::tr!(lang, status_label)} " "
+                <strong data-testid="order-status">{status_text(order.status, lang)}</strong>
             </p>
             <table class="lines">
                 <thead>
                     <tr>
-                        <th scope="col">"Item"</th>
-                        <th scope="col">"Qty"</th>
-                        <th scope="col">"Total"</th>
+                        <th scope="col">{crate::tr!(lang, item)}</th>
+                        <th scope="col">{crate::tr!(lang, qty)}</th>
+                        <th scope="col">{crate::tr!(lang, total)}</th>
                     </tr>
                 </thead>
                 <tbody>
@@ -301,23 +307,34 @@ pub fn OrderSummary(order: OrderView) -> impl IntoView {
                 <tfoot>
                     <tr>
                         <th scope="row" colspan="2">
-                            "Total"
+                            {crate::tr!(lang, total)}
                         </th>
                         <td data-testid="order-total">{price(order.total_cents)}</td>
                     </tr>
                 </tfoot>
             </table>
             <p class="muted">
-                "For " {order.customer_name} ", " {order.address}
+                {crate::tr!(lang, for_whom)} " " {order.customer_name} ", " {order.address}
             </p>
         </section>
+    }
+}
+
+/// An order's status in the shopper's words.
+pub fn status_text(status: OrderStatus, lang: crate::language::Language) -> String {
+    match status {
+        OrderStatus::AwaitingPayment => crate::tr!(lang, status_awaiting_payment),
+        OrderStatus::Paid => crate::tr!(lang, status_paid),
+        OrderStatus::Shipped => crate::tr!(lang, status_shipped),
+        OrderStatus::Completed => crate::tr!(lang, status_completed),
+        OrderStatus::Cancelled => crate::tr!(lang, status_cancelled),
     }
 }
 
 /// A countdown that the server renders as text and the browser (once hydrated) ticks down each
 /// second. Counting from the server's figure avoids trusting the phone's clock.
 #[island]
-pub fn Countdown(secs: i64) -> impl IntoView {
+pub fn Countdown(secs: i64, lang: crate::language::Language) -> impl IntoView {
     let left = RwSignal::new(secs.max(0));
     Effect::new(move |_| {
         let tick = move || left.update(|s| *s = (*s - 1).max(0));
@@ -327,7 +344,7 @@ pub fn Countdown(secs: i64) -> impl IntoView {
     });
     view! {
         <span class="countdown" data-testid="countdown">
-            {move || crate::domain::countdown_text(left.get())}
+            {move || crate::domain::countdown_text(left.get(), lang)}
         </span>
     }
 }

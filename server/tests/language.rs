@@ -8,8 +8,13 @@ mod common;
 
 use common::{spawn_app, TestApp};
 
+/// A page as a browser sending only `headers` gets it (the test client's own English aside).
 async fn page(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> (String, String) {
-    let mut req = app.client.get(app.url(path));
+    let bare = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut req = bare.get(app.url(path));
     for (name, value) in headers {
         req = req.header(*name, *value);
     }

@@ -56,7 +56,7 @@ impl From<CheckoutError> for ApiError {
             } => ApiError::SaleNotStarted {
                 message: format!(
                     "The {product_name} sale starts in {}.",
-                    crate::domain::countdown_text(starts_in_secs)
+                    crate::domain::countdown_text(starts_in_secs, crate::language::Language::En)
                 ),
                 product_id,
                 starts_in_secs,

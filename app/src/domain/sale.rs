@@ -63,18 +63,21 @@ impl SaleView {
     }
 }
 
-/// "1 h 05 min", "4:07", "12 s": a countdown a shopper reads at a glance.
-pub fn countdown_text(secs: i64) -> String {
+/// "1 h 05 min", "4:07", "12 s" (Chinese: "1 小时 05 分", "4:07", "12 秒"): a countdown a
+/// shopper reads at a glance. Its few words live here, not in the translation files: the
+/// countdown ticks in the browser, and this is all of its text.
+pub fn countdown_text(secs: i64, lang: crate::language::Language) -> String {
+    use crate::language::Language::{En, ZhCn};
     let secs = secs.max(0);
     let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    if h >= 24 {
-        format!("{} d {} h", h / 24, h % 24)
-    } else if h > 0 {
-        format!("{h} h {m:02} min")
-    } else if m > 0 {
-        format!("{m}:{s:02}")
-    } else {
-        format!("{s} s")
+    match lang {
+        _ if h == 0 && m > 0 => format!("{m}:{s:02}"),
+        En if h >= 24 => format!("{} d {} h", h / 24, h % 24),
+        En if h > 0 => format!("{h} h {m:02} min"),
+        En => format!("{s} s"),
+        ZhCn if h >= 24 => format!("{} 天 {} 小时", h / 24, h % 24),
+        ZhCn if h > 0 => format!("{h} 小时 {m:02} 分"),
+        ZhCn => format!("{s} 秒"),
     }
 }
 
@@ -98,10 +101,17 @@ mod tests {
 
     #[test]
     fn countdowns_read_naturally() {
-        assert_eq!(countdown_text(-3), "0 s");
-        assert_eq!(countdown_text(12), "12 s");
-        assert_eq!(countdown_text(247), "4:07");
-        assert_eq!(countdown_text(3900), "1 h 05 min");
-        assert_eq!(countdown_text(2 * 86400 + 7200), "2 d 2 h");
+        use crate::language::Language::{En, ZhCn};
+        let table = [
+            (-3, "0 s", "0 秒"),
+            (12, "12 s", "12 秒"),
+            (247, "4:07", "4:07"),
+            (3900, "1 h 05 min", "1 小时 05 分"),
+            (2 * 86400 + 7200, "2 d 2 h", "2 天 2 小时"),
+        ];
+        for (secs, en, zh) in table {
+            assert_eq!(countdown_text(secs, En), en);
+            assert_eq!(countdown_text(secs, ZhCn), zh);
+        }
     }
 }

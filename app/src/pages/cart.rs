@@ -15,19 +15,20 @@ pub fn CartPage() -> impl IntoView {
         |_| get_cart(),
     );
     let error = form_error(update.value());
+    let lang = crate::language::use_language();
     view! {
-        <Title text=crate::components::titled("Your cart") />
-        <h1>"Your cart"</h1>
+        <Title text=crate::components::titled(&crate::tr!(lang, your_cart)) />
+        <h1>{crate::tr!(lang, your_cart)}</h1>
         <FormError error />
-        <Suspense fallback=|| view! { <p class="muted">"Loading your cart…"</p> }>
+        <Suspense fallback=move || view! { <p class="muted">{crate::tr!(lang, cart_loading)}</p> }>
             {move || Suspend::new(async move {
                 match cart.await {
                     Ok(cart) if cart.lines.is_empty() => {
                         view! {
-                            <p>"Your cart is empty."</p>
+                            <p>{crate::tr!(lang, cart_empty)}</p>
                             <p>
                                 <a class="button" href="/">
-                                    "Browse the shop"
+                                    {crate::tr!(lang, browse_shop)}
                                 </a>
                             </p>
                         }
@@ -36,7 +37,7 @@ pub fn CartPage() -> impl IntoView {
                     Ok(cart) => {
                         let all_in_stock = cart.lines.iter().all(CartLine::in_stock);
                         view! {
-                            <ul class="cart-lines" aria-label="Cart items">
+                            <ul class="cart-lines" aria-label=crate::tr!(lang, cart_items)>
                                 {cart
                                     .lines
                                     .into_iter()
@@ -44,19 +45,19 @@ pub fn CartPage() -> impl IntoView {
                                     .collect_view()}
                             </ul>
                             <p class="total">
-                                "Total " <strong data-testid="cart-total">{price(cart.total_cents)}</strong>
+                                {crate::tr!(lang, total)} " " <strong data-testid="cart-total">{price(cart.total_cents)}</strong>
                             </p>
                             {if all_in_stock {
                                 view! {
                                     <a class="button primary" href="/checkout">
-                                        "Checkout"
+                                        {crate::tr!(lang, checkout)}
                                     </a>
                                 }
                                     .into_any()
                             } else {
                                 view! {
                                     <p class="notice notice-error" role="alert">
-                                        "Some items no longer have enough stock: lower their quantity or remove them."
+                                        {crate::tr!(lang, cart_short)}
                                     </p>
                                 }
                                     .into_any()
@@ -80,19 +81,20 @@ fn CartRow(
     let id = line.product.id;
     let input_id = format!("qty-{id}");
     let in_stock = line.in_stock();
+    let lang = crate::language::use_language();
     view! {
         <li class="cart-line" data-product=line.product.slug.clone()>
             <img src=line.product.image_url.clone() alt="" width="80" height="60" />
             <div class="cart-line-info">
                 <a href=format!("/p/{}", line.product.slug)>{line.product.name.clone()}</a>
-                <span class="muted">{price(line.product.price_cents)} " each"</span>
+                <span class="muted">{price(line.product.price_cents)} " " {crate::tr!(lang, each)}</span>
                 {(!in_stock).then(|| view! { <StockBadge stock=line.product.stock /> })}
                 <span class="line-total">{price(line.line_total_cents)}</span>
             </div>
             <ActionForm action=update attr:class="inline">
                 <input type="hidden" name="product_id" value=id />
                 <label for=input_id.clone() class="sr-only">
-                    {format!("Quantity of {}", line.product.name)}
+                    {crate::tr!(lang, quantity_of, name = line.product.name.clone())}
                 </label>
                 <input
                     id=input_id
@@ -104,13 +106,13 @@ fn CartRow(
                     inputmode="numeric"
                 />
                 <button type="submit" class="button small">
-                    "Update"
+                    {crate::tr!(lang, update)}
                 </button>
             </ActionForm>
             <ActionForm action=remove attr:class="inline">
                 <input type="hidden" name="product_id" value=id />
                 <button type="submit" class="button small quiet">
-                    "Remove"
+                    {crate::tr!(lang, remove)}
                 </button>
             </ActionForm>
         </li>

@@ -10,17 +10,18 @@ use leptos_meta::Title;
 #[component]
 pub fn CheckoutPage() -> impl IntoView {
     let form = Resource::new(|| (), |_| checkout_form());
+    let lang = crate::language::use_language();
     view! {
-        <Title text=crate::components::titled("Checkout") />
-        <h1>"Checkout"</h1>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Title text=crate::components::titled(&crate::tr!(lang, checkout_title)) />
+        <h1>{crate::tr!(lang, checkout_title)}</h1>
+        <Suspense fallback=move || view! { <p class="muted">{crate::tr!(lang, loading)}</p> }>
             {move || Suspend::new(async move {
                 match form.await {
                     Ok(form) if form.cart.lines.is_empty() => {
                         view! {
-                            <p>"Your cart is empty."</p>
+                            <p>{crate::tr!(lang, cart_empty)}</p>
                             <a class="button" href="/">
-                                "Browse the shop"
+                                {crate::tr!(lang, browse_shop)}
                             </a>
                         }
                             .into_any()
@@ -41,8 +42,9 @@ fn CheckoutFormView(form: CheckoutPageData) -> impl IntoView {
     // errors not tied to one of the visible fields (sold out, busy, empty cart) go on top
     let general = general_error(error);
     let v = form.values;
+    let lang = crate::language::use_language();
     view! {
-        <section class="checkout-cart" aria-label="Your order">
+        <section class="checkout-cart" aria-label=crate::tr!(lang, your_order_label)>
             <ul class="summary">
                 {form
                     .cart
@@ -58,8 +60,8 @@ fn CheckoutFormView(form: CheckoutPageData) -> impl IntoView {
                     })
                     .collect_view()}
             </ul>
-            <p class="total">"Total " <strong>{price(form.cart.total_cents)}</strong></p>
-            <p class="muted">"Pay on delivery or by bank transfer; we will tell you how when we confirm."</p>
+            <p class="total">{crate::tr!(lang, total)} " " <strong>{price(form.cart.total_cents)}</strong></p>
+            <p class="muted">{crate::tr!(lang, pay_told_next)}</p>
         </section>
         {move || {
             general
@@ -74,9 +76,9 @@ fn CheckoutFormView(form: CheckoutPageData) -> impl IntoView {
         }}
         <ActionForm action=checkout attr:class="checkout-form" attr:novalidate=true>
             <input type="hidden" name="idempotency_key" value=form.idempotency_key />
-            <CustomerFields values=v error phone_label="Phone number" />
+            <CustomerFields values=v error phone_label=crate::tr!(lang, field_phone) />
             <button type="submit" class="button primary wide" disabled=move || pending.get()>
-                {move || if pending.get() { "Placing your order…" } else { "Place order" }}
+                {move || if pending.get() { crate::tr!(lang, placing_order) } else { crate::tr!(lang, place_order) }}
             </button>
         </ActionForm>
     }
@@ -99,12 +101,13 @@ pub(crate) fn general_error(error: Memo<Option<ApiError>>) -> Memo<Option<ApiErr
 pub(crate) fn CustomerFields(
     values: CustomerInput,
     error: Memo<Option<ApiError>>,
-    phone_label: &'static str,
+    phone_label: String,
 ) -> impl IntoView {
+    let lang = crate::language::use_language();
     view! {
         <Field
             name="name"
-            label="Your name"
+            label=crate::tr!(lang, field_name)
             value=values.name
             error
             autocomplete="name"
@@ -121,7 +124,7 @@ pub(crate) fn CustomerFields(
         />
         <Field
             name="address"
-            label="Delivery address"
+            label=crate::tr!(lang, field_address)
             value=values.address
             error
             autocomplete="street-address"
@@ -130,7 +133,7 @@ pub(crate) fn CustomerFields(
         />
         <Field
             name="note"
-            label="Note for the shop (optional)"
+            label=crate::tr!(lang, field_note)
             value=values.note
             error
             multiline=true
@@ -143,7 +146,7 @@ pub(crate) fn CustomerFields(
 #[component]
 fn Field(
     name: &'static str,
-    label: &'static str,
+    label: String,
     value: String,
     error: Memo<Option<ApiError>>,
     #[prop(optional)] autocomplete: &'static str,

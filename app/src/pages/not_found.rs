@@ -8,10 +8,11 @@ pub fn NotFound() -> impl IntoView {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
+    let lang = crate::language::use_language();
     view! {
-        <h1>"Page not found"</h1>
+        <h1>{crate::tr!(lang, page_not_found)}</h1>
         <p>
-            <a href="/">"Back to the shop"</a>
+            <a href="/">{crate::tr!(lang, back_to_shop)}</a>
         </p>
     }
 }

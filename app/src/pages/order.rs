@@ -12,31 +12,32 @@ pub fn OrderPage() -> impl IntoView {
     let params = use_params_map();
     let code = move || params.read().get("code").unwrap_or_default();
     let order = Resource::new(code, my_order);
+    let lang = crate::language::use_language();
     view! {
-        <Title text=crate::components::titled("Your order") />
-        <Suspense fallback=|| view! { <p class="muted">"Loading your order…"</p> }>
+        <Title text=crate::components::titled(&crate::tr!(lang, order_title)) />
+        <Suspense fallback=move || view! { <p class="muted">{crate::tr!(lang, order_loading)}</p> }>
             {move || Suspend::new(async move {
                 match order.await {
                     Ok(order) => {
                         view! {
-                            <h1>"Thank you — your order is in!"</h1>
+                            <h1>{crate::tr!(lang, order_thanks)}</h1>
                             <p class="notice notice-ok" role="status">
-                                "Keep your order code: with your phone number it shows your order's status any time."
+                                {crate::tr!(lang, order_keep_code)}
                             </p>
                             <PaymentInstructions order=order.clone() />
                             <OrderSummary order />
                             <p>
-                                <a href="/status">"Check an order's status"</a>
+                                <a href="/status">{crate::tr!(lang, check_status_link)}</a>
                             </p>
                         }
                             .into_any()
                     }
                     Err(ApiError::NotFound { message }) => {
                         view! {
-                            <h1>"Your order"</h1>
+                            <h1>{crate::tr!(lang, order_title)}</h1>
                             <p>{message}</p>
                             <a class="button" href=format!("/status?code={}", code())>
-                                "Look up an order"
+                                {crate::tr!(lang, look_up_order)}
                             </a>
                         }
                             .into_any()

@@ -5,6 +5,7 @@ use crate::api::catalogue::get_product;
 use crate::api::queue::QueueJoinForm;
 use crate::components::{form_error, price, Countdown, ErrorBox, FormError, StockBadge};
 use crate::domain::{ProductView, Quantity, SalePhase, SaleView};
+use crate::language::Language;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -14,8 +15,9 @@ pub fn ProductPage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     let product = Resource::new(slug, |slug| get_product(None, Some(slug)));
+    let lang = crate::language::use_language();
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=move || view! { <p class="muted">{crate::tr!(lang, loading)}</p> }>
             {move || Suspend::new(async move {
                 match product.await {
                     Ok(product) => view! { <ProductDetail product /> }.into_any(),
@@ -32,6 +34,7 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
     let error = form_error(add.value());
     let max = product.max_quantity();
     let sold_out = product.stock <= 0;
+    let lang = crate::language::use_language();
     view! {
         <Title text=crate::components::titled(&product.name) />
         <article class="product">
@@ -72,7 +75,7 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
             </div>
             <div class="product-info">
                 <h1>{product.name.clone()}</h1>
-                {product.flash_sale.then(|| view! { <p class="flash">"Flash sale — limited stock"</p> })}
+                {product.flash_sale.then(|| view! { <p class="flash">{crate::tr!(lang, flash_limited)}</p> })}
                 <p class="price big" data-testid="price">
                     {price(product.price_now_cents())}
                     {(product.price_now_cents() != product.price_cents)
@@ -81,7 +84,7 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
                 // the sale's countdown is an island: only then does the page load the WASM
                 {product.sale.clone().map(|sale| view! {
                     <crate::IslandScripts />
-                    <SaleNotice sale normal=product.price_cents />
+                    <SaleNotice sale normal=product.price_cents lang />
                 })}
                 <p data-testid="stock">
                     <StockBadge stock=product.stock />
@@ -93,26 +96,26 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
                 } else if product.not_yet_on_sale() {
                     view! {
                         <p class="notice" role="status">
-                            "Orders open when the sale starts."
+                            {crate::tr!(lang, orders_open_at_start)}
                         </p>
                     }
                         .into_any()
                 } else if sold_out {
                     view! {
                         <p class="notice" role="status">
-                            "This item is sold out."
+                            {crate::tr!(lang, item_sold_out)}
                         </p>
                     }
                         .into_any()
                 } else {
                     let limit_note = product.max_per_order.map(|l| {
-                        view! { <p class="muted">{format!("At most {l} per order.")}</p> }
+                        view! { <p class="muted">{crate::tr!(lang, at_most_per_order, count = l)}</p> }
                     });
                     view! {
                         {limit_note}
                         <ActionForm action=add attr:class="buy">
                             <input type="hidden" name="product_id" value=product.id />
-                            <label for="quantity">"Quantity"</label>
+                            <label for="quantity">{crate::tr!(lang, quantity)}</label>
                             <input
                                 id="quantity"
                                 type="number"
@@ -124,7 +127,7 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
                                 required
                             />
                             <button type="submit" class="button primary">
-                                "Add to cart"
+                                {crate::tr!(lang, add_to_cart)}
                             </button>
                         </ActionForm>
                     }
@@ -137,13 +140,14 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
 
 /// When the sale runs, its price and its rules, with a live countdown.
 #[component]
-fn SaleNotice(sale: SaleView, normal: i64) -> impl IntoView {
+fn SaleNotice(sale: SaleView, normal: i64, lang: Language) -> impl IntoView {
     let limit = sale
         .per_customer_limit
-        .map(|l| format!(" At most {l} per customer."));
-    let pay = format!(
-        "Sale orders not paid within {} min are cancelled.",
-        (sale.pay_seconds / 60).max(1)
+        .map(|l| crate::tr!(lang, sale_limit, count = l));
+    let pay = crate::tr!(
+        lang,
+        sale_pay_within,
+        minutes = (sale.pay_seconds / 60).max(1)
     );
     view! {
         <div class="notice sale" data-testid="sale">
@@ -151,10 +155,10 @@ fn SaleNotice(sale: SaleView, normal: i64) -> impl IntoView {
                 SalePhase::Upcoming => {
                     view! {
                         <p>
-                            <strong>"Flash sale at " {price(sale.sale_price_cents)}</strong>
-                            " (now " {price(normal)} ") starts in "
-                            <Countdown secs=sale.starts_in_secs />
-                            "."
+                            <strong>{crate::tr!(lang, sale_upcoming_price, price = price(sale.sale_price_cents))}</strong>
+                            {crate::tr!(lang, sale_upcoming_now, price = price(normal))}
+                            <Countdown secs=sale.starts_in_secs lang />
+                            {crate::tr!(lang, full_stop)}
                         </p>
                     }
                         .into_any()
@@ -162,10 +166,10 @@ fn SaleNotice(sale: SaleView, normal: i64) -> impl IntoView {
                 _ => {
                     view! {
                         <p>
-                            <strong>"Flash sale"</strong>
-                            " — ends in "
-                            <Countdown secs=sale.ends_in_secs />
-                            "."
+                            <strong>{crate::tr!(lang, flash_sale)}</strong>
+                            {crate::tr!(lang, sale_ends_in)}
+                            <Countdown secs=sale.ends_in_secs lang />
+                            {crate::tr!(lang, full_stop)}
                         </p>
                     }
                         .into_any()
@@ -189,20 +193,17 @@ fn JoinLine(product: ProductView) -> impl IntoView {
         .and_then(|s| s.per_customer_limit)
         .unwrap_or(Quantity::MAX);
     let upcoming = product.not_yet_on_sale();
+    let lang = crate::language::use_language();
     let phone_error = Memo::new(move |_| error.get().and_then(|e| e.field_message("phone")));
     let quantity_error = Memo::new(move |_| error.get().and_then(|e| e.field_message("quantity")));
     view! {
         <p class="muted">
-            {if upcoming {
-                "Join the line now. When the sale opens, everyone who joined before is put in a random order — arriving early buys no advantage, so there's no need to keep refreshing."
-            } else {
-                "This drop sells through a waiting line: join, and when it's your turn your units are held for you for a few minutes while you check out."
-            }}
+            {if upcoming { crate::tr!(lang, join_upcoming) } else { crate::tr!(lang, join_live) }}
         </p>
         <ActionForm action=join attr:class="buy join" attr:novalidate=true>
             <input type="hidden" name="product_id" value=product.id />
             <div class="field">
-                <label for="quantity">"Quantity"</label>
+                <label for="quantity">{crate::tr!(lang, quantity)}</label>
                 <input
                     id="quantity"
                     type="number"
@@ -219,7 +220,7 @@ fn JoinLine(product: ProductView) -> impl IntoView {
                 </p>
             </div>
             <div class="field">
-                <label for="phone">"Your phone number"</label>
+                <label for="phone">{crate::tr!(lang, your_phone)}</label>
                 <input
                     id="phone"
                     type="tel"
@@ -234,7 +235,7 @@ fn JoinLine(product: ProductView) -> impl IntoView {
                 </p>
             </div>
             <button type="submit" class="button primary" disabled=move || pending.get()>
-                "Join the line"
+                {crate::tr!(lang, join_line)}
             </button>
         </ActionForm>
     }

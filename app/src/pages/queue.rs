@@ -22,10 +22,11 @@ pub fn QueuePage() -> impl IntoView {
     let page = Resource::new(ticket, queue_page);
     // a failed form without JavaScript comes back with its error in the address
     let from_url = url_error();
+    let lang = crate::language::use_language();
     view! {
-        <Title text=crate::components::titled("Your place in line") />
+        <Title text=crate::components::titled(&crate::tr!(lang, queue_title)) />
         <crate::IslandScripts />
-        <Suspense fallback=|| view! { <p class="muted">"Finding your place in line…"</p> }>
+        <Suspense fallback=move || view! { <p class="muted">{crate::tr!(lang, queue_finding)}</p> }>
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(data) => {
@@ -43,7 +44,7 @@ pub fn QueuePage() -> impl IntoView {
 /// the page again, which the server renders for the new state (with the hold's checkout form).
 /// Small on purpose: its WASM chunk is fetched only on this page.
 #[island(lazy)]
-fn WaitingLive(status: QueueStatus) -> impl IntoView {
+fn WaitingLive(status: QueueStatus, words: WaitingWords) -> impl IntoView {
     let ticket = status.ticket.clone();
     let shown = RwSignal::new(status);
     Effect::new(move |_| {
@@ -67,12 +68,46 @@ fn WaitingLive(status: QueueStatus) -> impl IntoView {
             on_cleanup(move || handle.clear());
         }
     });
-    move || view! { <WaitingPlace status=shown.get() /> }
+    move || view! { <WaitingPlace status=shown.get() words=words.clone() /> }
+}
+
+/// The waiting place's words in the shopper's language, made on the server and given to the
+/// island: the browser's WASM carries no translations.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WaitingWords {
+    lang: crate::language::Language,
+    paused: String,
+    opens_in: String,
+    opens_then: String,
+    number_before: String,
+    number_after: String,
+    nearly: String,
+    /// With `{time}` where the wait goes.
+    eta: String,
+    waiting: String,
+    keep_open: String,
+}
+
+impl WaitingWords {
+    pub fn new(lang: crate::language::Language) -> WaitingWords {
+        WaitingWords {
+            lang,
+            paused: crate::tr!(lang, queue_paused),
+            opens_in: crate::tr!(lang, queue_opens_in),
+            opens_then: crate::tr!(lang, queue_opens_then),
+            number_before: crate::tr!(lang, queue_number_before),
+            number_after: crate::tr!(lang, queue_number_after),
+            nearly: crate::tr!(lang, queue_nearly),
+            eta: crate::tr!(lang, queue_eta, time = "{time}"),
+            waiting: crate::tr!(lang, queue_waiting),
+            keep_open: crate::tr!(lang, queue_keep_open),
+        }
+    }
 }
 
 /// Where a waiting shopper stands.
 #[component]
-fn WaitingPlace(status: QueueStatus) -> impl IntoView {
+fn WaitingPlace(status: QueueStatus, words: WaitingWords) -> impl IntoView {
     let QueueState::Waiting {
         position,
         eta_seconds,
@@ -84,37 +119,43 @@ fn WaitingPlace(status: QueueStatus) -> impl IntoView {
     view! {
         {status.paused.then(|| view! {
             <p class="notice paused" role="status" data-testid="paused">
-                "The sale is paused for a moment by the shop. Your place in line is kept."
+                {words.paused.clone()}
             </p>
         })}
         <div class="notice queue-place" role="status" data-testid="queue-state" data-state="waiting">
             {match (position, starts_in_secs) {
                 (_, Some(secs)) => view! {
                     <p>
-                        "The sale opens in " <strong><Countdown secs=i64::try_from(secs).unwrap_or(i64::MAX) /></strong>
-                        ". Then everyone who joined before is put in a random order, so there's nothing to gain by refreshing."
+                        {words.opens_in.clone()}
+                        <strong><Countdown secs=i64::try_from(secs).unwrap_or(i64::MAX) lang=words.lang /></strong>
+                        {words.opens_then.clone()}
                     </p>
                 }
                 .into_any(),
                 (Some(position), None) => view! {
                     <p class="position">
-                        "You're number " <strong data-testid="position">{position}</strong> " in line."
+                        {words.number_before.clone()}
+                        <strong data-testid="position">{position}</strong>
+                        {words.number_after.clone()}
                     </p>
                     <p>
                         {if eta_seconds <= 2 {
-                            "It's nearly your turn.".to_owned()
+                            words.nearly.clone()
                         } else {
-                            format!(
-                                "Units come free as others' holds run out: your turn could come in about {}.",
-                                crate::domain::countdown_text(i64::try_from(eta_seconds).unwrap_or(i64::MAX)),
+                            words.eta.replace(
+                                "{time}",
+                                &crate::domain::countdown_text(
+                                    i64::try_from(eta_seconds).unwrap_or(i64::MAX),
+                                    words.lang,
+                                ),
                             )
                         }}
                     </p>
                 }
                 .into_any(),
-                (None, None) => view! { <p>"Waiting for your place…"</p> }.into_any(),
+                (None, None) => view! { <p>{words.waiting.clone()}</p> }.into_any(),
             }}
-            <p class="muted">"Keep this page open: it updates itself. If it's sold out before your turn, it says so at once."</p>
+            <p class="muted">{words.keep_open.clone()}</p>
         </div>
     }
     .into_any()
@@ -122,6 +163,7 @@ fn WaitingPlace(status: QueueStatus) -> impl IntoView {
 
 #[component]
 fn Standing(data: QueuePageData, from_url: Option<ApiError>) -> impl IntoView {
+    let lang = crate::language::use_language();
     let status = data.status.clone();
     let what = format!("{} × {}", status.quantity, status.product_name);
     let product_href = format!("/p/{}", status.product_slug);
@@ -132,10 +174,10 @@ fn Standing(data: QueuePageData, from_url: Option<ApiError>) -> impl IntoView {
             <noscript inner_html=format!(
                 r#"<meta http-equiv="refresh" content="{POLL_SECS}">"#,
             ) />
-            <h1>"You're in line"</h1>
+            <h1>{crate::tr!(lang, queue_in_line)}</h1>
             <p class="queue-what">{what}</p>
-            <WaitingLive status=status.clone() />
-            <LeaveForm ticket=status.ticket.clone() label="Leave the line" />
+            <WaitingLive status=status.clone() words=WaitingWords::new(lang) />
+            <LeaveForm ticket=status.ticket.clone() label=crate::tr!(lang, queue_leave) />
         }
         .into_any(),
         QueueState::Admitted {
@@ -145,39 +187,39 @@ fn Standing(data: QueuePageData, from_url: Option<ApiError>) -> impl IntoView {
         } => view! {
             {status.paused.then(|| view! {
                 <p class="notice paused" role="status" data-testid="paused">
-                    "Checkout is paused for a moment by the shop. Your hold is kept: it will not run out while paused."
+                    {crate::tr!(lang, queue_checkout_paused)}
                 </p>
             })}
             <HeldCheckout data hold_token seconds_left=hold_seconds_left from_url />
         }
         .into_any(),
         QueueState::SoldOut => view! {
-            <h1>"Sold out"</h1>
+            <h1>{crate::tr!(lang, queue_sold_out)}</h1>
             <div class="notice notice-error" role="status" data-testid="queue-state" data-state="sold_out">
-                <p>{format!("Sorry — everything left of {} is taken by people ahead of you in line.", status.product_name)}</p>
+                <p>{crate::tr!(lang, queue_sold_out_text, name = status.product_name.clone())}</p>
             </div>
-            <a class="button" href="/">"Browse the shop"</a>
+            <a class="button" href="/">{crate::tr!(lang, browse_shop)}</a>
         }
         .into_any(),
         QueueState::Expired => view! {
-            <h1>"Your hold ran out"</h1>
+            <h1>{crate::tr!(lang, queue_expired)}</h1>
             <div class="notice notice-error" role="status" data-testid="queue-state" data-state="expired">
-                <p>"The units held for you went to the next in line. You can join the line again."</p>
+                <p>{crate::tr!(lang, queue_expired_text)}</p>
             </div>
-            <a class="button" href=product_href>"Back to the product"</a>
+            <a class="button" href=product_href>{crate::tr!(lang, back_to_product)}</a>
         }
         .into_any(),
         QueueState::Left => view! {
-            <h1>"You left the line"</h1>
-            <p data-testid="queue-state" data-state="left">"Changed your mind? You can join again from the product page."</p>
-            <a class="button" href=product_href>"Back to the product"</a>
+            <h1>{crate::tr!(lang, queue_left)}</h1>
+            <p data-testid="queue-state" data-state="left">{crate::tr!(lang, queue_left_text)}</p>
+            <a class="button" href=product_href>{crate::tr!(lang, back_to_product)}</a>
         }
         .into_any(),
         QueueState::Ordered { order_code } => view! {
-            <h1>"Your order is in"</h1>
+            <h1>{crate::tr!(lang, queue_ordered)}</h1>
             <p data-testid="queue-state" data-state="ordered">
-                "Order " <strong>{order_code.clone()}</strong> " — "
-                <a href=format!("/order/{order_code}")>"see your order"</a>
+                {crate::tr!(lang, queue_order)} " " <strong>{order_code.clone()}</strong> " — "
+                <a href=format!("/order/{order_code}")>{crate::tr!(lang, queue_see_order)}</a>
             </p>
         }
         .into_any(),
@@ -198,13 +240,16 @@ fn HeldCheckout(
     let general = general_error(error);
     let status = data.status;
     let v = data.values;
+    let lang = crate::language::use_language();
     view! {
-        <h1>"It's your turn!"</h1>
+        <h1>{crate::tr!(lang, queue_your_turn)}</h1>
         <div class="notice notice-ok" role="status" data-testid="queue-state" data-state="admitted">
             <p>
-                "Held for you: " <strong>{format!("{} × {}", status.quantity, status.product_name)}</strong>
-                ", for " <strong><Countdown secs=i64::try_from(seconds_left).unwrap_or(0) /></strong>
-                ". Check out before then, or the units go to the next in line."
+                {crate::tr!(lang, queue_held_for_you)}
+                <strong>{format!("{} × {}", status.quantity, status.product_name)}</strong>
+                {crate::tr!(lang, queue_held_for)}
+                <strong><Countdown secs=i64::try_from(seconds_left).unwrap_or(0) lang /></strong>
+                {crate::tr!(lang, queue_held_then)}
             </p>
         </div>
         {move || {
@@ -221,17 +266,17 @@ fn HeldCheckout(
         <form method="post" action=HoldCheckout::url() class="checkout-form" novalidate>
             <input type="hidden" name="hold_token" value=hold_token />
             <input type="hidden" name="idempotency_key" value=data.idempotency_key />
-            <CustomerFields values=v error phone_label="Phone number (the one you joined with)" />
+            <CustomerFields values=v error phone_label=crate::tr!(lang, field_phone_joined) />
             <button type="submit" class="button primary wide">
-                "Place order"
+                {crate::tr!(lang, place_order)}
             </button>
         </form>
-        <LeaveForm ticket=status.ticket label="Give up my hold" />
+        <LeaveForm ticket=status.ticket label=crate::tr!(lang, queue_give_up) />
     }
 }
 
 #[component]
-fn LeaveForm(ticket: String, label: &'static str) -> impl IntoView {
+fn LeaveForm(ticket: String, label: String) -> impl IntoView {
     view! {
         <form method="post" action=QueueLeave::url() class="inline leave">
             <input type="hidden" name="ticket" value=ticket />

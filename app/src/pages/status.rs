@@ -20,12 +20,13 @@ pub fn StatusPage() -> impl IntoView {
         }
     });
     let (code, phone) = asked();
+    let lang = crate::language::use_language();
     view! {
-        <Title text=crate::components::titled("Order status") />
-        <h1>"Order status"</h1>
+        <Title text=crate::components::titled(&crate::tr!(lang, status_title)) />
+        <h1>{crate::tr!(lang, status_title)}</h1>
         <form method="get" action="/status" class="lookup">
             <div class="field">
-                <label for="code">"Order code"</label>
+                <label for="code">{crate::tr!(lang, order_code)}</label>
                 <input
                     id="code"
                     name="code"
@@ -36,7 +37,7 @@ pub fn StatusPage() -> impl IntoView {
                 />
             </div>
             <div class="field">
-                <label for="phone">"Phone number"</label>
+                <label for="phone">{crate::tr!(lang, field_phone)}</label>
                 <input
                     id="phone"
                     name="phone"
@@ -47,10 +48,10 @@ pub fn StatusPage() -> impl IntoView {
                 />
             </div>
             <button type="submit" class="button primary">
-                "Look up"
+                {crate::tr!(lang, look_up)}
             </button>
         </form>
-        <Suspense fallback=|| view! { <p class="muted">"Looking…"</p> }>
+        <Suspense fallback=move || view! { <p class="muted">{crate::tr!(lang, looking)}</p> }>
             {move || Suspend::new(async move {
                 match result.await {
                     None => ().into_any(),

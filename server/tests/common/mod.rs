@@ -111,9 +111,17 @@ pub async fn spawn_on_at(kind: Kind, extra: &[(&str, &str)], clock: app::rules::
                 .expect("test db connection"),
         )
     };
+    // an English-speaking browser unless a test says otherwise (the tests read English text;
+    // a browser that names no language gets the shop's default, Chinese: see language.rs)
+    let mut english = reqwest::header::HeaderMap::new();
+    english.insert(
+        reqwest::header::ACCEPT_LANGUAGE,
+        reqwest::header::HeaderValue::from_static("en"),
+    );
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(0)
+        .default_headers(english)
         .build()
         .unwrap();
     TestApp {
