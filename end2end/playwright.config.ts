@@ -56,6 +56,13 @@ export default defineConfig({
       testMatch: /owner-products\.spec\.ts/,
       dependencies: ["owner"],
     },
+    // last: the shop's settings change every page (its name, currency, time zone)
+    {
+      name: "owner-settings",
+      use: { javaScriptEnabled: true },
+      testMatch: /owner-settings\.spec\.ts/,
+      dependencies: ["owner-products"],
+    },
   ],
   webServer: {
     command: server,

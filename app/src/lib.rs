@@ -12,6 +12,8 @@ pub mod domain;
 pub mod language;
 #[cfg(feature = "ssr")]
 pub mod lookup_limits;
+#[cfg(feature = "ssr")]
+pub mod messages;
 pub mod pages;
 pub mod percent;
 #[cfg(feature = "ssr")]

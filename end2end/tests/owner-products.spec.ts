@@ -8,7 +8,7 @@ const email = "owner@harbour.example";
 const password = "tide tables at dawn";
 
 /** "2026-12-02T21:04" on the shop's clock (a new shop's is China's, UTC+8), as a datetime-local field takes it, `minutes` from now. */
-function utcField(minutes: number): string {
+function shopField(minutes: number): string {
   return new Date(Date.now() + (minutes + 8 * 60) * 60_000).toISOString().slice(0, 16);
 }
 
@@ -60,8 +60,8 @@ test("the owner adds a product with a picture and a sale, and a shopper buys it"
   await expect(thumb).toHaveJSProperty("naturalWidth", 1280);
 
   // a flash sale from a minute ago until tomorrow, ¥19, one per customer
-  await page.getByLabel("Starts (UTC)").fill(utcField(-1));
-  await page.getByLabel("Ends (UTC)").fill(utcField(24 * 60));
+  await page.getByLabel("Starts", { exact: true }).fill(shopField(-1));
+  await page.getByLabel("Ends", { exact: true }).fill(shopField(24 * 60));
   await page.getByLabel("Sale price").fill("19");
   await page.getByLabel(/Most per customer/).fill("1");
   await page.getByRole("button", { name: "Schedule the sale" }).click();

@@ -132,3 +132,48 @@ async fn a_cached_page_is_never_served_in_another_shoppers_language() {
         "{vary}"
     );
 }
+
+/// The JSON API answers in the request's language and keeps its machine-readable parts.
+#[tokio::test]
+async fn errors_are_told_in_the_shoppers_language_with_the_same_kind() {
+    let app = spawn_app().await;
+    let bare = reqwest::Client::new();
+    let order = |phone: &str, product: i64| {
+        serde_json::json!({
+            "idempotency_key": format!("language-test-key-{product}-{}", phone.len()),
+            "lines": [{"product_id": product, "quantity": 1}],
+            "customer": {"name": "李小梅", "phone": phone, "address": "浙江省义乌市稠城街道 88 号", "note": ""}
+        })
+    };
+    let ask = |body: serde_json::Value, lang: &'static str| {
+        bare.post(app.url("/api/place_order"))
+            .header("accept-language", lang)
+            .json(&body)
+            .send()
+    };
+    let zh = ask(order("12345", 2), "zh-CN").await.unwrap();
+    assert_eq!(zh.status(), 422);
+    let zh: serde_json::Value = zh.json().await.unwrap();
+    let en = ask(order("12345", 2), "en").await.unwrap();
+    assert_eq!(en.status(), 422);
+    let en: serde_json::Value = en.json().await.unwrap();
+    assert_eq!(zh["kind"], "invalid_input");
+    assert_eq!(zh["kind"], en["kind"]);
+    assert_eq!(zh["fields"][0]["field"], en["fields"][0]["field"]);
+    assert_eq!(
+        zh["fields"][0]["message"],
+        "请填写 11 位中国大陆手机号（如 138 0013 8000），或以 + 和国家代码开头的其他国家号码。"
+    );
+    assert!(en["fields"][0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Please enter an 11-digit Chinese mobile number"));
+
+    // the founders' print is sold out: the same facts, in Chinese
+    let zh = ask(order("138 0013 8000", 10), "zh-CN").await.unwrap();
+    assert_eq!(zh.status(), 409);
+    let zh: serde_json::Value = zh.json().await.unwrap();
+    assert_eq!(zh["kind"], "sold_out");
+    assert_eq!(zh["available"], 0);
+    assert_eq!(zh["message"], "抱歉，Founders' Edition Print 已售罄。");
+}

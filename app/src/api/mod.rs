@@ -23,14 +23,16 @@ pub(crate) fn state() -> Result<crate::state::AppState, crate::api::ApiError> {
 }
 
 /// A server function's outcome, with its error's HTTP status (and `Retry-After`) set where the
-/// error is made: the framework alone answers every error with 500. A plain form post (no
+/// error is made (the framework alone answers every error with 500) and its message in the
+/// request's language. A plain form post (no
 /// JavaScript) keeps the framework's redirect back to its page, which shows the error.
 #[cfg(feature = "ssr")]
 pub(crate) fn answered<T>(outcome: Result<T, ApiError>) -> Result<T, ApiError> {
-    if let Err(error) = &outcome {
-        set_status(error);
-    }
-    outcome
+    outcome.map_err(|error| {
+        set_status(&error);
+        // in the shopper's language (the JSON keeps its `kind` and facts)
+        error.in_language(crate::language::use_language())
+    })
 }
 
 #[cfg(feature = "ssr")]
