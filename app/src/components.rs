@@ -239,6 +239,7 @@ pub fn FormError(error: Memo<Option<ApiError>>) -> impl IntoView {
 #[component]
 pub fn ProductCard(product: ProductView, first_row: bool, lead: bool) -> impl IntoView {
     let href = format!("/p/{}", product.slug);
+    let name = product.name_in(crate::language::use_language()).to_owned();
     view! {
         <li class="card">
             <a href=href class="card-link">
@@ -253,7 +254,7 @@ pub fn ProductCard(product: ProductView, first_row: bool, lead: bool) -> impl In
                     loading=if first_row { "eager" } else { "lazy" }
                     fetchpriority=lead.then_some("high")
                 />
-                <span class="card-name">{product.name}</span>
+                <span class="card-name">{name}</span>
             </a>
             <span class="card-meta">
                 <span class="price">{price(product.price_cents)}</span>

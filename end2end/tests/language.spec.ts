@@ -10,10 +10,13 @@ test("a Chinese phone opens the shop in Chinese and the switch turns it to Engli
   await expect(page.getByRole("link", { name: "购物车" })).toBeVisible();
 
   // the switch is a plain link: it works the same without JavaScript
+  // the demo's products are named in Chinese too
   await open(page, "/p/harbour-mug", js);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("港湾马克杯");
   await page.getByRole("link", { name: "English" }).click();
   await expect(page).toHaveURL(/\/p\/harbour-mug$/);
   await expect(page.locator("html")).toHaveAttribute("lang", "en");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Harbour Mug");
   await expect(page.getByRole("link", { name: "Cart" })).toBeVisible();
 
   // the choice is kept on the next pages, over the browser's own language

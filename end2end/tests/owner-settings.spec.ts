@@ -51,8 +51,8 @@ test("the owner sets currency, time zone and how to pay; shoppers see them", asy
   await expect(page.getByRole("img", { name: "The payment code" })).toBeVisible();
 
   const shoppers = [
-    { locale: "zh-CN", js: false, add: "加入购物车", checkout: "去结算", name: "收货人", phone: "手机号", address: "收货地址", place: "提交订单", thanks: "谢谢！订单已提交！", status: "待付款", how: "如何付款" },
-    { locale: "en-US", js: true, add: "Add to cart", checkout: "Checkout", name: "Your name", phone: "Phone number", address: "Delivery address", place: "Place order", thanks: "Thank you — your order is in!", status: "Awaiting payment", how: "How to pay" },
+    { locale: "zh-CN", js: false, product: "海盐焦糖", add: "加入购物车", checkout: "去结算", name: "收货人", phone: "手机号", address: "收货地址", place: "提交订单", thanks: "谢谢！订单已提交！", status: "待付款", how: "如何付款" },
+    { locale: "en-US", js: true, product: "Sea-Salt Caramels", add: "Add to cart", checkout: "Checkout", name: "Your name", phone: "Phone number", address: "Delivery address", place: "Place order", thanks: "Thank you — your order is in!", status: "Awaiting payment", how: "How to pay" },
   ];
   for (const s of shoppers) {
     const context = await browser.newContext({ locale: s.locale, javaScriptEnabled: s.js, viewport: { width: 360, height: 740 } });
@@ -60,7 +60,8 @@ test("the owner sets currency, time zone and how to pay; shoppers see them", asy
     await open(shop, "/p/sea-salt-caramels", s.js);
     await expect(shop.locator("html")).toHaveAttribute("lang", s.locale === "zh-CN" ? "zh-CN" : "en");
     await expect(shop.getByTestId("shop-name")).toHaveText("王姐的海边小店");
-    await expect(shop).toHaveTitle("Sea-Salt Caramels — 王姐的海边小店");
+    await expect(shop).toHaveTitle(`${s.product} — 王姐的海边小店`);
+    await expect(shop.getByRole("heading", { level: 1 })).toHaveText(s.product);
     await expect(shop.getByTestId("price")).toHaveText("$12.50");
     await expect(shop.getByTestId("contact")).toContainText("wangjie_shop");
     await shop.getByRole("button", { name: s.add }).click();

@@ -183,7 +183,22 @@ async fn a_new_product_is_sold_at_its_price_and_bad_forms_change_nothing(kind: K
 async fn an_edit_changes_what_the_shop_shows_and_charges_and_is_logged(kind: Kind) {
     let app = shop(kind).await;
     let owner = Owner::new(&app).await;
-    // product 3 is the Harbour Mug at $18.00
+    // product 3 is the Harbour Mug at ¥18.00; Chinese shoppers read the demo's Chinese name
+    let zh_page = |slug: &'static str| {
+        let url = app.url(&format!("/p/{slug}"));
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header("accept-language", "zh-CN")
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(zh_page("harbour-mug").await.contains("<h1>港湾马克杯</h1>"));
     let edited = owner
         .post(
             "/admin/products/3",
@@ -203,6 +218,12 @@ async fn an_edit_changes_what_the_shop_shows_and_charges_and_is_logged(kind: Kin
     );
     let shown = shop_product(&app, "big-harbour-mug").await.unwrap();
     assert_eq!(shown["name"], "Big Harbour Mug");
+    // the owner's new words are the product's in every language
+    let zh = zh_page("big-harbour-mug").await;
+    assert!(
+        zh.contains("<h1>Big Harbour Mug</h1>") && zh.contains("Now 500 ml."),
+        "{zh}"
+    );
     assert_eq!(shown["price_cents"], 2100);
 
     // the per-order limit: three in one order is refused before anything is taken

@@ -177,3 +177,27 @@ async fn errors_are_told_in_the_shoppers_language_with_the_same_kind() {
     assert_eq!(zh["available"], 0);
     assert_eq!(zh["message"], "抱歉，Founders' Edition Print 已售罄。");
 }
+
+/// The demo catalogue speaks both languages: names and descriptions in Chinese for a Chinese
+/// browser, in English for an English one.
+#[tokio::test]
+async fn the_demo_catalogue_is_in_both_languages() {
+    let app = spawn_app().await;
+    let (zh, _) = page(&app, "/", &[ZH_BROWSER]).await;
+    assert!(zh.contains("海盐焦糖") && zh.contains("港湾马克杯"), "{zh}");
+    assert!(!zh.contains(">Sea-Salt Caramels<"), "no English name shown");
+    let (en, _) = page(&app, "/", &[EN_BROWSER]).await;
+    assert!(en.contains("Sea-Salt Caramels") && !en.contains("海盐焦糖"));
+    let (zh, _) = page(&app, "/p/sea-salt-caramels", &[ZH_BROWSER]).await;
+    assert!(zh.contains("<h1>海盐焦糖</h1>"));
+    assert!(
+        zh.contains("alt=\"海盐焦糖\""),
+        "the picture described in Chinese too"
+    );
+    assert!(zh.contains("撒上本地海盐片"));
+    let title = zh
+        .split("<title>")
+        .nth(1)
+        .and_then(|t| t.split("</title>").next());
+    assert_eq!(title, Some("海盐焦糖 — Holdfast 小店"));
+}

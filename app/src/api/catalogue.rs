@@ -5,19 +5,26 @@ use crate::domain::ProductView;
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json};
 
-/// Every product on sale with its current stock.
+/// Every product on sale with its current stock, named in the request's language.
 #[server(endpoint = "products", input = GetUrl, output = Json)]
 pub async fn list_products() -> Result<Vec<ProductView>, ApiError> {
     super::answered(
         async move {
             let state = super::state()?;
-            Ok(state.store.products().await?)
+            let lang = crate::language::use_language();
+            Ok(state
+                .store
+                .products()
+                .await?
+                .into_iter()
+                .map(|p| p.in_language(lang))
+                .collect())
         }
         .await,
     )
 }
 
-/// One product by `id` or by `slug`, with its current stock.
+/// One product by `id` or by `slug`, with its current stock, named in the request's language.
 #[server(endpoint = "product", input = GetUrl, output = Json)]
 pub async fn get_product(id: Option<i64>, slug: Option<String>) -> Result<ProductView, ApiError> {
     super::answered(
@@ -35,6 +42,7 @@ pub async fn get_product(id: Option<i64>, slug: Option<String>) -> Result<Produc
                 .store
                 .product(&key)
                 .await?
+                .map(|p| p.in_language(crate::language::use_language()))
                 .ok_or_else(|| ApiError::not_found("There is no such product."))
         }
         .await,

@@ -24,7 +24,7 @@ pub use order::{
 };
 pub use phone::{Phone, PhoneError};
 pub use product::{
-    picture_srcset, picture_srcset_for_phones, ProductImage, ProductView, StockBadge,
+    picture_srcset, picture_srcset_for_phones, ProductImage, ProductText, ProductView, StockBadge,
 };
 pub use quantity::Quantity;
 pub use queue::{JoinInput, JoinRequest, QueueState, QueueStatus};

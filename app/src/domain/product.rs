@@ -51,9 +51,54 @@ pub struct ProductView {
     /// The most units one order may hold, when the owner set a limit.
     #[serde(default)]
     pub max_per_order: Option<u32>,
+    /// Its name and description in other languages, where the shop has them (the demo's).
+    #[serde(default)]
+    pub texts: Vec<ProductText>,
+}
+
+/// A product's name and description in one language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductText {
+    pub lang: crate::language::Language,
+    pub name: String,
+    pub description: String,
 }
 
 impl ProductView {
+    /// Its name for a shopper reading `lang`: the text in that language if the shop has one,
+    /// else the name as entered.
+    pub fn name_in(&self, lang: crate::language::Language) -> &str {
+        self.text_in(lang).map_or(&self.name, |t| &t.name)
+    }
+
+    /// Its description for a shopper reading `lang` (as [`ProductView::name_in`]).
+    pub fn description_in(&self, lang: crate::language::Language) -> &str {
+        self.text_in(lang)
+            .map_or(&self.description, |t| &t.description)
+    }
+
+    /// The product as a shopper reading `lang` sees it: its name and description in that
+    /// language, without the others (a page carries only what it shows).
+    pub fn in_language(mut self, lang: crate::language::Language) -> ProductView {
+        if let Some(text) = self.texts.iter().position(|t| t.lang == lang) {
+            let text = self.texts.swap_remove(text);
+            // pictures described by the product's name are described by its name in `lang`
+            for image in &mut self.images {
+                if let Some(rest) = image.alt.strip_prefix(self.name.as_str()) {
+                    image.alt = format!("{}{rest}", text.name);
+                }
+            }
+            self.name = text.name;
+            self.description = text.description;
+        }
+        self.texts.clear();
+        self
+    }
+
+    fn text_in(&self, lang: crate::language::Language) -> Option<&ProductText> {
+        self.texts.iter().find(|t| t.lang == lang)
+    }
+
     /// What one unit costs right now: the sale price while the sale is live.
     pub fn price_now_cents(&self) -> i64 {
         match &self.sale {

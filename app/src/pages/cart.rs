@@ -82,11 +82,12 @@ fn CartRow(
     let input_id = format!("qty-{id}");
     let in_stock = line.in_stock();
     let lang = crate::language::use_language();
+    let name = line.product.name_in(lang).to_owned();
     view! {
         <li class="cart-line" data-product=line.product.slug.clone()>
             <img src=line.product.image_url.clone() alt="" width="80" height="60" />
             <div class="cart-line-info">
-                <a href=format!("/p/{}", line.product.slug)>{line.product.name.clone()}</a>
+                <a href=format!("/p/{}", line.product.slug)>{name.clone()}</a>
                 <span class="muted">{price(line.product.price_cents)} " " {crate::tr!(lang, each)}</span>
                 {(!in_stock).then(|| view! { <StockBadge stock=line.product.stock /> })}
                 <span class="line-total">{price(line.line_total_cents)}</span>
@@ -94,7 +95,7 @@ fn CartRow(
             <ActionForm action=update attr:class="inline">
                 <input type="hidden" name="product_id" value=id />
                 <label for=input_id.clone() class="sr-only">
-                    {crate::tr!(lang, quantity_of, name = line.product.name.clone())}
+                    {crate::tr!(lang, quantity_of, name = name)}
                 </label>
                 <input
                     id=input_id

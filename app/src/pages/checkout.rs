@@ -53,7 +53,7 @@ fn CheckoutFormView(form: CheckoutPageData) -> impl IntoView {
                     .map(|l| {
                         view! {
                             <li>
-                                {format!("{} × {}", l.quantity, l.product.name)}
+                                {format!("{} × {}", l.quantity, l.product.name_in(lang))}
                                 <span>{price(l.line_total_cents)}</span>
                             </li>
                         }

@@ -36,7 +36,7 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
     let sold_out = product.stock <= 0;
     let lang = crate::language::use_language();
     view! {
-        <Title text=crate::components::titled(&product.name) />
+        <Title text=crate::components::titled(product.name_in(lang)) />
         <article class="product">
             <div class="gallery">
                 // the first picture is the page's largest paint: loaded first; the others as
@@ -74,7 +74,7 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
                     .collect_view()}
             </div>
             <div class="product-info">
-                <h1>{product.name.clone()}</h1>
+                <h1>{product.name_in(lang).to_owned()}</h1>
                 {product.flash_sale.then(|| view! { <p class="flash">{crate::tr!(lang, flash_limited)}</p> })}
                 <p class="price big" data-testid="price">
                     {price(product.price_now_cents())}
@@ -89,7 +89,7 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
                 <p data-testid="stock">
                     <StockBadge stock=product.stock />
                 </p>
-                <p class="description">{product.description.clone()}</p>
+                <p class="description">{product.description_in(lang).to_owned()}</p>
                 <FormError error />
                 {if product.queues() {
                     view! { <JoinLine product=product.clone() /> }.into_any()

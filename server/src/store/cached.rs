@@ -319,6 +319,7 @@ mod tests {
                 flash_sale: false,
                 sale: None,
                 max_per_order: None,
+                texts: Vec::new(),
             }])
         }
         async fn product(&self, _: &ProductKey) -> Result<Option<ProductView>, StoreError> {

@@ -8,7 +8,9 @@ use super::jobs::{self, WriteDesk};
 use super::rows::{product_views, ProductRow, PRODUCT_COLUMNS, PRODUCT_TABLES};
 use super::sql::{sql, Db, Sql};
 use super::sql_reads;
-use app::domain::{JoinRequest, NewOrder, OrderCode, OrderView, ProductImage, ProductView};
+use app::domain::{
+    JoinRequest, NewOrder, OrderCode, OrderView, ProductImage, ProductText, ProductView,
+};
 use app::store::{
     AdmissionRound, CheckoutError, CheckoutRules, JoinError, ProductKey, Store, StoreError,
     TicketInfo, WaitingRoom,
@@ -45,7 +47,31 @@ impl DeskStore {
             .into_iter()
             .map(|(id, url, alt)| (id, ProductImage { url, alt }))
             .collect();
-        Ok(product_views(rows, &images, &self.clock.now()))
+        let texts: Vec<(i64, String, String, String)> = if ids.is_empty() {
+            Vec::new()
+        } else {
+            let text = format!(
+                "SELECT product_id, lang, name, description FROM product_texts \
+                 WHERE product_id IN ({}) ORDER BY product_id, lang",
+                placeholders(ids.len())
+            );
+            self.db.all(bind_ids(sql(&text), &ids)).await?
+        };
+        let texts: Vec<(i64, ProductText)> = texts
+            .into_iter()
+            .filter_map(|(id, lang, name, description)| {
+                let lang = app::language::Language::from_tag(&lang)?;
+                Some((
+                    id,
+                    ProductText {
+                        lang,
+                        name,
+                        description,
+                    },
+                ))
+            })
+            .collect();
+        Ok(product_views(rows, &images, &texts, &self.clock.now()))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::clock::Now;
 use super::sales;
-use app::domain::{ProductImage, ProductView};
+use app::domain::{ProductImage, ProductText, ProductView};
 use app::rules::{HoldFacts, HoldState, ProductFacts, SaleFacts};
 use app::store::StoreError;
 
@@ -37,6 +37,7 @@ pub(crate) const PRODUCT_TABLES: &str = "products p LEFT JOIN sales s ON s.produ
 pub(crate) fn product_views(
     rows: Vec<ProductRow>,
     images: &[(i64, ProductImage)],
+    texts: &[(i64, ProductText)],
     now: &Now,
 ) -> Vec<ProductView> {
     rows.into_iter()
@@ -75,6 +76,11 @@ pub(crate) fn product_views(
                     now,
                 ),
                 max_per_order: r.14.and_then(|l| u32::try_from(l).ok()),
+                texts: texts
+                    .iter()
+                    .filter(|(id, _)| *id == r.0)
+                    .map(|(_, t)| t.clone())
+                    .collect(),
             }
         })
         .collect()

@@ -166,6 +166,12 @@ impl AdminDb {
         if done == 0 {
             return Ok(Outcome::NotFound);
         }
+        // a new name or description is the owner's words in every language: the seeded
+        // translations of the old ones would now say something else
+        if before.name != fields.name || before.description != fields.description {
+            tx.execute(sql("DELETE FROM product_texts WHERE product_id = $1").bind(id))
+                .await?;
+        }
         audit(&mut tx, AuditLine::new(id, "edited", &detail), actor, now).await?;
         tx.commit().await?;
         Ok(Outcome::Done(()))
