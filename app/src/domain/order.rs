@@ -129,19 +129,6 @@ impl OrderStatus {
         .find(|st| st.as_str() == s)
     }
 
-    /// What the shopper reads.
-    pub fn label(self) -> &'static str {
-        match self {
-            OrderStatus::AwaitingPayment => {
-                "Awaiting payment (pay on delivery or by bank transfer)"
-            }
-            OrderStatus::Paid => "Paid",
-            OrderStatus::Shipped => "Shipped",
-            OrderStatus::Completed => "Completed",
-            OrderStatus::Cancelled => "Cancelled",
-        }
-    }
-
     /// The owner's moves: awaiting payment → paid → shipped → completed; an order not yet shipped
     /// can be cancelled (its units go back on the shelf). Nothing else, and never backwards.
     pub fn can_become(self, to: OrderStatus) -> bool {
