@@ -127,9 +127,6 @@ pub async fn serve(
     // one rendering per language: the only thing about the shopper a shared page depends on
     let lang = Language::of_request(req.headers(), settings.default_language);
     let key = format!("{} {path}", lang.tag());
-    // the page kept under this edition shows this edition's settings
-    let mut req = req;
-    req.extensions_mut().insert(settings);
     if let Some(page) = cache.kept(&key, edition) {
         return page.answer(req.headers(), "hit");
     }
@@ -137,6 +134,10 @@ pub async fn serve(
     if let Some(page) = cache.kept(&key, edition) {
         return page.answer(req.headers(), "hit");
     }
+    // the page kept under this edition shows this edition's settings (`shop_look::attach`,
+    // inside this layer, leaves them be)
+    let mut req = req;
+    req.extensions_mut().insert(settings);
     // the render takes the request: keep what the answer needs from it
     let asked = req.headers().clone();
     let Some(nonce) = req.extensions().get::<PageNonce>().cloned() else {

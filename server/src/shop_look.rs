@@ -24,8 +24,15 @@ pub async fn attach(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let settings = catalogue.settings().await;
-    req.extensions_mut().insert(settings.clone());
+    // the page cache, outside, may have put the settings of the edition it keeps a page under
+    let settings = match req.extensions().get::<Arc<ShopSettings>>() {
+        Some(settings) => settings.clone(),
+        None => {
+            let settings = catalogue.settings().await;
+            req.extensions_mut().insert(settings.clone());
+            settings
+        }
+    };
     CURRENT.scope(settings, next.run(req)).await
 }
 

@@ -329,15 +329,17 @@ fn router(
             crate::api_guard::BodyDeadline(config.body_timeout),
             crate::api_guard::guard,
         ))
-        // catalogue and product pages from memory; after the rate limit, which counts them too
-        .layer(axum::middleware::from_fn_with_state(
-            pages,
-            crate::page_cache::serve,
-        ))
-        // the shop's settings on every request (pages, the page cache's key, the owner's pages)
+        // the shop's settings on every request the page cache does not answer (pages, server
+        // functions, the owner's pages)
         .layer(axum::middleware::from_fn_with_state(
             catalogue,
             crate::shop_look::attach,
+        ))
+        // catalogue and product pages from memory (their settings from the edition they show);
+        // after the rate limit, which counts them too
+        .layer(axum::middleware::from_fn_with_state(
+            pages,
+            crate::page_cache::serve,
         ))
         // outermost: a client over its allowance is refused before any other work
         .layer(axum::middleware::from_fn_with_state(

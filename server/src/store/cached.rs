@@ -40,9 +40,10 @@ pub struct CatalogueCache {
     inner: Arc<dyn Store>,
     ttl: Duration,
     latest: Mutex<Option<Reading>>,
-    /// The settings of the last reading that succeeded: what pages show while the database is
-    /// away (the defaults until the first reading).
-    last_settings: std::sync::RwLock<Arc<ShopSettings>>,
+    /// The settings of the last reading that succeeded and when it was taken: what every request
+    /// is given within the window, and while the database is away (the defaults until the first
+    /// reading).
+    last_settings: std::sync::RwLock<(Option<Instant>, Arc<ShopSettings>)>,
     /// The last reading of the checkout rules, or why it failed: a failure is remembered for `ttl` too,
     /// so that while the database is away orders are shed at once, not one read after another.
     rules: Mutex<Option<(Instant, RulesReading)>>,
@@ -54,7 +55,7 @@ impl CatalogueCache {
             inner,
             ttl,
             latest: Mutex::new(None),
-            last_settings: std::sync::RwLock::new(Arc::default()),
+            last_settings: std::sync::RwLock::new((None, Arc::default())),
             rules: Mutex::new(None),
         }
     }
@@ -84,44 +85,44 @@ impl CatalogueCache {
     /// The shop's settings as of the latest reading; while the database cannot be read, the
     /// last ones read (a page about the failure still wears the shop's name).
     ///
-    /// Every request asks (`shop_look::attach`), so none waits on another's reading: while one is
-    /// under way, the last settings read are the answer.
+    /// Every request asks (`shop_look::attach`), so the answer within the window is a read lock
+    /// and a pointer copy; only a request that finds it older reads again.
     pub async fn settings(&self) -> Arc<ShopSettings> {
-        let read = if self.ttl.is_zero() {
-            self.inner.shop_settings().await.map(Arc::new)
-        } else {
-            match self.latest.try_lock() {
-                Ok(latest) => match latest.as_ref() {
-                    Some(r) if r.at.elapsed() < self.ttl => Ok(r.settings.clone()),
-                    _ => {
-                        drop(latest);
-                        self.reading().await.map(|r| r.2)
-                    }
-                },
-                // until the first reading, there are no last settings to give
-                Err(_) if self.last_settings().version > 0 => return self.last_settings(),
-                Err(_) => self.reading().await.map(|r| r.2),
-            }
-        };
-        match read {
-            Ok(settings) => {
-                let mut last = self
-                    .last_settings
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner());
-                if !Arc::ptr_eq(&last, &settings) {
-                    *last = settings.clone();
+        if self.ttl.is_zero() {
+            return match self.inner.shop_settings().await {
+                Ok(settings) => {
+                    let settings = Arc::new(settings);
+                    self.publish(settings.clone());
+                    settings
                 }
-                settings
+                Err(_) => self.last_settings(),
+            };
+        }
+        {
+            let last = self.last_settings.read().unwrap_or_else(|p| p.into_inner());
+            if last.0.is_some_and(|at| at.elapsed() < self.ttl) {
+                return last.1.clone();
             }
+        }
+        match self.reading().await {
+            Ok((_, _, settings)) => settings,
             Err(_) => self.last_settings(),
         }
+    }
+
+    /// The settings a reading found, for [`CatalogueCache::settings`].
+    fn publish(&self, settings: Arc<ShopSettings>) {
+        *self
+            .last_settings
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = (Some(Instant::now()), settings);
     }
 
     fn last_settings(&self) -> Arc<ShopSettings> {
         self.last_settings
             .read()
             .unwrap_or_else(|p| p.into_inner())
+            .1
             .clone()
     }
 
@@ -130,6 +131,10 @@ impl CatalogueCache {
     pub async fn forget(&self) {
         *self.latest.lock().await = None;
         *self.rules.lock().await = None;
+        self.last_settings
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .0 = None;
     }
 
     async fn reading(
@@ -154,6 +159,7 @@ impl CatalogueCache {
             _ => Arc::new(settings),
         };
         let products = Arc::new(fresh);
+        self.publish(settings.clone());
         *latest = Some(Reading {
             at: Instant::now(),
             products: products.clone(),
