@@ -19,6 +19,9 @@
       return (i / n * W).toFixed(1) + "," + y.toFixed(1);
     }).join(" "));
   }
+  // how the page writes a wait, in the owner's language ("~# s", "约 # 秒")
+  var sales = document.getElementById("sales");
+  var etaPattern = (sales && sales.getAttribute("data-eta")) || "~# s";
   function apply(s) {
     var state = document.getElementById("checkout-state");
     var shown = document.querySelectorAll(".live-sale");
@@ -51,7 +54,7 @@
         if (dd) dd.textContent = String(sale[k]);
       });
       var eta = card.querySelector('[data-k="eta"]');
-      if (eta) eta.textContent = sale.eta_secs == null ? "—" : "~" + sale.eta_secs + " s";
+      if (eta) eta.textContent = sale.eta_secs == null ? "—" : etaPattern.replace("#", sale.eta_secs);
       burn(card.querySelector("svg.burn"), sale.burn, sale.left + sale.sold + sale.held);
     });
     document.body.setAttribute("data-live", "on");

@@ -194,6 +194,11 @@ fn chinese(english: &str) -> Option<String> {
         }
         "That country code does not exist." => "这个国家代码不存在。",
         "That number has too few or too many digits." => "号码位数不对。",
+        // amounts and times the owner types (`Money::parse_amount`, `shop_time::ZoneError`)
+        "The most a price may be is 1,000,000.00." => "价格最高为 1,000,000.00。",
+        "The time must be a date and time, like 2026-12-24 09:00." => {
+            "时间必须是日期和时间，如 2026-12-24 09:00。"
+        }
         _ => "",
     };
     if !fixed.is_empty() {
@@ -248,6 +253,45 @@ fn chinese(english: &str) -> Option<String> {
     {
         return Some(format!(
             "这个保留是 {quantity} × {name}，订单必须与之完全一致。"
+        ));
+    }
+    if let Some(n) =
+        between(english, "The request body is too large (at most ", " KiB).").and_then(number)
+    {
+        return Some(format!("提交的内容太大（最多 {n} KiB）。"));
+    }
+    if let Some(n) = between(
+        english,
+        "The request took too long to arrive (over ",
+        " s). Check your connection and try again.",
+    )
+    .and_then(number)
+    {
+        return Some(format!(
+            "请求太久没有送达（超过 {n} 秒）。请检查网络后重试。"
+        ));
+    }
+    if let Some(amount) = between(english, "“", "” is not an amount like 12.50.") {
+        return Some(format!("“{amount}”不是有效的金额，请写成 12.50 这样。"));
+    }
+    if let Some(zone) = between(
+        english,
+        "“",
+        "” is not a time zone; choose one from the list, like Asia/Shanghai.",
+    ) {
+        return Some(format!(
+            "“{zone}”不是时区，请从列表中选择，如 Asia/Shanghai。"
+        ));
+    }
+    if let Some((time, zone)) = between(
+        english,
+        "",
+        ": the clocks skip it. Choose a time an hour later.",
+    )
+    .and_then(|s| s.split_once(" does not exist in "))
+    {
+        return Some(format!(
+            "{zone} 没有 {time} 这个时间（夏令时跳过了它），请选晚一小时的时间。"
         ));
     }
     if let Some(detail) = between(english, "The request could not be read: ", "") {
@@ -370,6 +414,19 @@ mod tests {
             .into_iter()
             .map(|e| e.to_string()),
         );
+        // the owner's amounts and times (her forms say them in her language too)
+        for amount in ["12.345", "abc", "99999999"] {
+            english.extend(crate::domain::Money::parse_amount(amount).err());
+        }
+        #[cfg(feature = "ssr")]
+        {
+            use crate::shop_time::ShopZone;
+            english.extend(ShopZone::parse("Beijing").err().map(|e| e.to_string()));
+            let berlin = ShopZone::of_setting("Europe/Berlin");
+            for typed in ["tomorrow", "2026-03-29T02:30"] {
+                english.extend(berlin.to_utc(typed).err().map(|e| e.to_string()));
+            }
+        }
         assert!(english.len() > 25, "{english:?}");
         let untranslated: Vec<&String> = english.iter().filter(|m| chinese(m).is_none()).collect();
         assert!(untranslated.is_empty(), "no Chinese for {untranslated:?}");

@@ -14,7 +14,14 @@ test("the owner sets currency, time zone and how to pay; shoppers see them", asy
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByRole("link", { name: "Settings", exact: true }).click();
+  // the owner's pages in her language too: the admin bar's switch (a plain link) and back
+  await page.getByTestId("admin-language").click();
+  await expect(page.locator("html")).toHaveAttribute("lang", "zh-CN");
+  await page.getByRole("link", { name: "设置", exact: true }).click();
+  await expect(page.getByRole("heading", { name: "店铺设置" })).toBeVisible();
+  await expect(page.getByLabel(/^币种/)).toBeVisible();
+  await page.getByTestId("admin-language").click();
+  await expect(page.locator("html")).toHaveAttribute("lang", "en");
   await expect(page.getByRole("heading", { name: "Shop settings" })).toBeVisible();
 
   // a mistake first: nothing is saved, the form says what is wrong

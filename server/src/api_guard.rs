@@ -4,6 +4,7 @@
 //! JSON error. Server functions set their own errors' HTTP status (`app::api::answered`).
 
 use app::api::ApiError;
+use app::language::Language;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HOST, REFERER, RETRY_AFTER};
@@ -49,11 +50,22 @@ pub async fn guard(
         .await
 }
 
-fn too_large(headers: &HeaderMap) -> Response {
-    let error = ApiError::malformed(format!(
+fn too_large_message() -> String {
+    format!(
         "The request body is too large (at most {} KiB).",
         MAX_BODY_BYTES / 1024
-    ));
+    )
+}
+
+fn too_slow_message(deadline: std::time::Duration) -> String {
+    format!(
+        "The request took too long to arrive (over {} s). Check your connection and try again.",
+        deadline.as_secs()
+    )
+}
+
+fn too_large(headers: &HeaderMap) -> Response {
+    let error = ApiError::malformed(too_large_message());
     let mut response = refusal(headers, &error);
     *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
     response
@@ -61,10 +73,7 @@ fn too_large(headers: &HeaderMap) -> Response {
 
 /// A body that did not arrive in time: 408, and the connection is not kept.
 fn too_slow(headers: &HeaderMap, deadline: std::time::Duration) -> Response {
-    let error = ApiError::malformed(format!(
-        "The request took too long to arrive (over {} s). Check your connection and try again.",
-        deadline.as_secs()
-    ));
+    let error = ApiError::malformed(too_slow_message(deadline));
     let mut response = refusal(headers, &error);
     *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
     response.headers_mut().insert(
@@ -83,25 +92,33 @@ fn wants_html(headers: &HeaderMap) -> bool {
 }
 
 /// A refusal made before the server function ran: an HTML page for a plain form, else JSON.
+/// In the request's language: the shop's settings are not read yet (the rate limit is the
+/// outermost layer), so a browser that names neither language gets the usual default, Chinese.
 pub fn refusal(headers: &HeaderMap, error: &ApiError) -> Response {
+    let lang = Language::of_request(headers, Language::DEFAULT);
+    let error = error.clone().in_language(lang);
     if !wants_html(headers) {
-        return json_error(error);
+        return json_error(&error);
     }
     let back = back_link(headers);
     let wait = error
         .retry_after_secs()
-        .map(|s| format!("<p>You can try again in {s} s.</p>"))
+        .map(|s| format!("<p>{}</p>", app::tr!(lang, refusal_try_again, secs = s)))
         .unwrap_or_default();
     let page = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Holdfast shop</title><link rel=\"stylesheet\" href=\"/shop.css\"></head>\
-         <body><main><h1>That did not go through</h1><p>{}</p>{wait}\
-         <p><a class=\"button\" href=\"{}\">Go back</a></p></main></body></html>",
+         <title>{}</title><link rel=\"stylesheet\" href=\"/shop.css\"></head>\
+         <body><main><h1>{}</h1><p>{}</p>{wait}\
+         <p><a class=\"button\" href=\"{}\">{}</a></p></main></body></html>",
+        lang.tag(),
+        app::tr!(lang, shop_name),
+        app::tr!(lang, refusal_heading),
         app::components::escape_html(&error.to_string()),
         app::components::escape_html(&back),
+        app::tr!(lang, refusal_back),
     );
-    answer(error, "text/html; charset=utf-8", page.into_bytes())
+    answer(&error, "text/html; charset=utf-8", page.into_bytes())
 }
 
 /// Where "Go back" leads: the page the form was on when it is this shop's, else the catalogue.
@@ -146,6 +163,17 @@ fn answer(error: &ApiError, content_type: &'static str, body: Vec<u8>) -> Respon
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn its_refusals_have_their_chinese() {
+        for english in [
+            too_large_message(),
+            too_slow_message(std::time::Duration::from_secs(10)),
+        ] {
+            let chinese = app::messages::say(&english, Language::ZhCn);
+            assert_ne!(chinese, english, "no Chinese for {english}");
+        }
+    }
 
     #[test]
     fn go_back_leads_only_to_a_page_of_this_shop() {

@@ -22,7 +22,8 @@ pub async fn switch(Path(tag): Path<String>, Query(q): Query<Back>, secure: bool
     let Some(language) = Language::from_tag(&tag) else {
         return (
             StatusCode::NOT_FOUND,
-            "The shop speaks Chinese (zh-CN) and English (en).",
+            // no language chosen yet to say it in: both
+            "本店使用中文（zh-CN）和英文（en）。The shop speaks Chinese (zh-CN) and English (en).",
         )
             .into_response();
     };

@@ -93,7 +93,10 @@ async fn an_order_goes_from_awaiting_payment_to_completed_and_the_shopper_sees_e
     let by_product = list("?product=3").await;
     assert!(by_product.contains(&other) && !by_product.contains(&code));
     assert!(!list("?status=paid").await.contains(&code));
-    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    // dates are the shop's days: a new shop's clock is China's (UTC+8)
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8))
+        .format("%Y-%m-%d")
+        .to_string();
     let dated = get_with(
         &app,
         &format!("/admin/orders?from={today}&to={today}"),
@@ -292,7 +295,11 @@ async fn the_csv_export_opens_cleanly_in_a_spreadsheet(kind: Kind) {
     let bytes = res.bytes().await.unwrap();
     assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "UTF-8 byte-order mark first");
     let text = std::str::from_utf8(&bytes[3..]).unwrap();
-    assert!(text.starts_with("code,placed_at_utc,status,customer_name,phone,address,note,items,total,total_cents,tracking_number\r\n"));
+    assert!(
+        text.starts_with("Code,Placed (Asia/Shanghai),Placed (UTC),Status,Customer,Phone,Address,Note,Items,Total (CNY),Total (minor units),Tracking number\r\n"),
+        "the owner's words (English for this owner's browser): {text}"
+    );
+    assert!(text.contains(",Awaiting payment,"), "{text}");
     assert!(text.contains(&format!("{code},")), "{text}");
     assert!(
         text.contains("\"王小明, \"\"Ming\"\"\""),

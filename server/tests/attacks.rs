@@ -835,6 +835,16 @@ async fn a_refused_form_post_is_a_page_a_person_can_read() {
     assert!(page.contains("Too many requests"), "{page}");
     assert!(page.contains("href=\"/\""), "a way back: {page}");
     assert!(!page.contains("\"kind\""), "not JSON: {page}");
+    // in the shopper's language: one who chose Chinese reads the same refusal in Chinese
+    let chinese_cookie = format!("{cart}; hf_lang=zh-CN");
+    let res = plain_form(&app, "/api/checkout", &chinese_cookie, &form).await;
+    assert_eq!(res.status(), 429);
+    let page = res.text().await.unwrap();
+    assert!(page.contains(r#"<html lang="zh-CN""#), "{page}");
+    assert!(
+        page.contains("没有提交成功") && page.contains("秒后可以再试"),
+        "{page}"
+    );
     // an API client still gets JSON
     let mut json_answer = None;
     for _ in 0..3 {

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{spawn_app, TestApp};
+use common::{key, order_body, spawn_app, TestApp};
 
 /// A page as a browser sending only `headers` gets it (the test client's own English aside).
 async fn page(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> (String, String) {
@@ -200,4 +200,39 @@ async fn the_demo_catalogue_is_in_both_languages() {
         .nth(1)
         .and_then(|t| t.split("</title>").next());
     assert_eq!(title, Some("海盐焦糖 — Holdfast 小店"));
+}
+
+#[tokio::test]
+async fn an_order_names_its_demo_products_in_the_shoppers_language() {
+    let app = spawn_app().await;
+    let res = app.place_order(&order_body(&key(1), 3, 1)).await;
+    assert_eq!(res.status(), 200);
+    let placed: serde_json::Value = res.json().await.unwrap();
+    let code = placed["order_code"].as_str().unwrap();
+    let path = format!("/api/order_status?code={code}&phone=%2B1%20555%20010%202030");
+    let bare = reqwest::Client::new();
+    let line_name = |lang: &'static str| {
+        let (bare, url) = (bare.clone(), app.url(&path));
+        async move {
+            let v: serde_json::Value = bare
+                .get(url)
+                .header("accept-language", lang)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["lines"][0]["product_name"].as_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(line_name("zh-CN").await, "港湾马克杯");
+    assert_eq!(line_name("en").await, "Harbour Mug");
+    // renamed by the owner since: the order keeps the name it was bought under
+    app.exec("UPDATE products SET name = 'Harbour Mug (large)' WHERE id = 3")
+        .await;
+    app.exec("DELETE FROM product_texts WHERE product_id = 3")
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(line_name("zh-CN").await, "Harbour Mug");
 }

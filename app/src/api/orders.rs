@@ -25,6 +25,7 @@ mod edge {
     use super::*;
     use crate::api::cookies;
     use crate::domain::{NewOrder, OrderCode};
+    use crate::language::Language;
     use crate::state::AppState;
 
     pub const ORDERS_COOKIE: &str = "hf_orders";
@@ -90,6 +91,24 @@ mod edge {
             let by = placed.with_timezone(&chrono::Utc) + chrono::Duration::seconds(secs);
             Some(crate::rules::clock::rfc3339(by))
         });
+        order
+    }
+
+    /// The order's lines named as the shopper reads them: a line whose product still bears the
+    /// name it was ordered under takes that product's name in `lang` (the demo's Chinese); a
+    /// product renamed or gone since keeps the name it was ordered under.
+    pub async fn named_in(state: &AppState, mut order: OrderView, lang: Language) -> OrderView {
+        let Ok(products) = state.store.products().await else {
+            return order;
+        };
+        for line in &mut order.lines {
+            if let Some(p) = products
+                .iter()
+                .find(|p| p.id == line.product_id && p.name == line.product_name)
+            {
+                line.product_name = p.name_in(lang).to_owned();
+            }
+        }
         order
     }
 
@@ -346,7 +365,8 @@ pub async fn my_order(code: String) -> Result<OrderView, ApiError> {
                 return Err(not_mine());
             }
             let order = state.store.order(&code).await?.ok_or_else(not_mine)?;
-            Ok(edge::with_pay_by(&state, order).await)
+            let order = edge::with_pay_by(&state, order).await;
+            Ok(edge::named_in(&state, order, crate::language::use_language()).await)
         }
         .await,
     )
@@ -377,7 +397,8 @@ pub async fn order_status(code: String, phone: String) -> Result<OrderView, ApiE
             if !phone.same_number(&order.phone) {
                 return Err(not_found());
             }
-            Ok(edge::with_pay_by(&state, order).await)
+            let order = edge::with_pay_by(&state, order).await;
+            Ok(edge::named_in(&state, order, crate::language::use_language()).await)
         }
         .await,
     )

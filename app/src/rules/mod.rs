@@ -21,5 +21,5 @@ pub use checkout::{
 };
 pub use clock::{Clock, Now};
 pub use line::{decide_join, stock_covers, turn_within, Placing, SoldOutWalk, Turn, ARRIVAL_RANKS};
-pub use sale_settings::{next_sale, SaleInput, SaleSettings};
+pub use sale_settings::{next_sale, SaleInput, SaleRefusal, SaleSettings};
 pub use states::{HoldState, TicketState};

@@ -1,7 +1,43 @@
 //! The rules of changing a sale's settings: what the owner may set, and what a sale that has
 //! started keeps whatever the form says (shoppers have queued and bought under it).
 
-use crate::domain::{Money, SalePhase};
+use crate::domain::SalePhase;
+use crate::language::Language;
+
+/// Why a sale's settings cannot be saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaleRefusal {
+    /// Amounts in minor units.
+    PriceAbove {
+        sale: i64,
+        normal: i64,
+    },
+    EndPassed,
+    EndBeforeStart,
+    /// Shoppers are in the line: the waiting room cannot be turned off.
+    LineKeepsRoom {
+        in_line: i64,
+    },
+}
+
+impl SaleRefusal {
+    /// What the owner is told, in `lang`, with amounts as `shown` writes them.
+    pub fn said(&self, lang: Language, shown: impl Fn(i64) -> String) -> String {
+        match self {
+            SaleRefusal::PriceAbove { sale, normal } => crate::tr!(
+                lang,
+                sale_err_price_above,
+                sale = shown(*sale),
+                normal = shown(*normal)
+            ),
+            SaleRefusal::EndPassed => crate::tr!(lang, sale_err_end_passed),
+            SaleRefusal::EndBeforeStart => crate::tr!(lang, sale_err_end_before_start),
+            SaleRefusal::LineKeepsRoom { in_line } => {
+                crate::tr!(lang, sale_err_line_keeps_room, count = in_line)
+            }
+        }
+    }
+}
 
 /// A sale's settings, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,21 +81,20 @@ pub fn next_sale(
     in_line: i64,
     price_cents: i64,
     now: &str,
-) -> Result<SaleSettings, String> {
+) -> Result<SaleSettings, SaleRefusal> {
     if input.sale_price_cents > price_cents {
-        return Err(format!(
-            "The sale price ({}) is above the normal price ({}).",
-            money(input.sale_price_cents),
-            money(price_cents)
-        ));
+        return Err(SaleRefusal::PriceAbove {
+            sale: input.sale_price_cents,
+            normal: price_cents,
+        });
     }
     if input.ends_at.as_str() <= now {
-        return Err("The sale's end is in the past.".to_owned());
+        return Err(SaleRefusal::EndPassed);
     }
     match current.map(|c| (c, c.phase(now))) {
         Some((current, SalePhase::Live)) => {
             if input.ends_at.as_str() <= current.starts_at.as_str() {
-                return Err("The sale's end is before its start.".to_owned());
+                return Err(SaleRefusal::EndBeforeStart);
             }
             Ok(SaleSettings {
                 starts_at: current.starts_at.clone(),
@@ -73,12 +108,10 @@ pub fn next_sale(
         }
         _ => {
             if in_line > 0 && !input.waiting_room {
-                return Err(format!(
-                    "{in_line} shoppers are in the waiting line: the waiting room stays on."
-                ));
+                return Err(SaleRefusal::LineKeepsRoom { in_line });
             }
             if input.ends_at <= input.starts_at {
-                return Err("The sale's end is before its start.".to_owned());
+                return Err(SaleRefusal::EndBeforeStart);
             }
             Ok(SaleSettings {
                 starts_at: input.starts_at.clone(),
@@ -91,10 +124,6 @@ pub fn next_sale(
             })
         }
     }
-}
-
-fn money(cents: i64) -> String {
-    Money::from_cents(cents).map_or_else(|| format!("{cents}"), Money::plain)
 }
 
 #[cfg(test)]
@@ -118,7 +147,7 @@ mod tests {
     #[test]
     fn a_new_sale_takes_the_form_as_it_is() {
         let asked = input("2026-12-03T09:00:00.000Z", "2026-12-04T09:00:00.000Z");
-        let sale = next_sale(None, &asked, 0, 1000, NOW).unwrap_or_else(|e| panic!("{e}"));
+        let sale = next_sale(None, &asked, 0, 1000, NOW).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(sale.starts_at, asked.starts_at);
         assert_eq!(sale.per_customer_limit, Some(2));
     }
@@ -140,7 +169,7 @@ mod tests {
         asked.hold_seconds = 600;
         asked.pay_seconds = 1800;
         let sale =
-            next_sale(Some(&running), &asked, 40, 1000, NOW).unwrap_or_else(|e| panic!("{e}"));
+            next_sale(Some(&running), &asked, 40, 1000, NOW).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(sale.starts_at, running.starts_at);
         assert!(sale.waiting_room);
         assert_eq!(sale.per_customer_limit, Some(1));
@@ -163,7 +192,8 @@ mod tests {
         let mut off = input("2026-12-03T09:00:00.000Z", "2026-12-04T09:00:00.000Z");
         off.waiting_room = false;
         assert!(
-            next_sale(Some(&upcoming), &off, 3, 1000, NOW).is_err(),
+            next_sale(Some(&upcoming), &off, 3, 1000, NOW)
+                == Err(SaleRefusal::LineKeepsRoom { in_line: 3 }),
             "people in line"
         );
         assert!(
@@ -172,17 +202,21 @@ mod tests {
         );
         let past = input("2026-11-01T09:00:00.000Z", "2026-11-02T09:00:00.000Z");
         assert!(
-            next_sale(None, &past, 0, 1000, NOW).is_err(),
+            next_sale(None, &past, 0, 1000, NOW) == Err(SaleRefusal::EndPassed),
             "ends in the past"
         );
         let backwards = input("2026-12-04T09:00:00.000Z", "2026-12-03T09:00:00.000Z");
         assert!(
-            next_sale(None, &backwards, 0, 1000, NOW).is_err(),
+            next_sale(None, &backwards, 0, 1000, NOW) == Err(SaleRefusal::EndBeforeStart),
             "ends before it starts"
         );
         let dear = input("2026-12-03T09:00:00.000Z", "2026-12-04T09:00:00.000Z");
         assert!(
-            next_sale(None, &dear, 0, 500, NOW).is_err(),
+            next_sale(None, &dear, 0, 500, NOW)
+                == Err(SaleRefusal::PriceAbove {
+                    sale: 900,
+                    normal: 500
+                }),
             "above the normal price"
         );
     }

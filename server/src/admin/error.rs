@@ -1,6 +1,6 @@
 //! What can go wrong on the owner's side, and the HTTP answer each gets — in one place.
 
-use super::pages;
+use super::pages::{self, t};
 use app::store::StoreError;
 use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderValue, StatusCode};
@@ -14,13 +14,14 @@ pub enum AdminError {
     /// A state-changing request without this session's CSRF token, or from another site.
     #[error("the form's security token is missing or wrong")]
     Csrf,
+    /// Said in the owner's language where it was found.
     #[error("{0}")]
     BadInput(String),
-    #[error("Too many failed logins. Try again in {minutes} min.")]
+    #[error("too many failed logins: {secs} s to wait")]
     TooManyAttempts { secs: u64, minutes: u64 },
     /// Passwords are being checked as fast as the shop allows (a flood of logins): try again
     /// in a moment. 503, and checkout is not slowed.
-    #[error("The shop is checking many logins right now. Try again in a few seconds.")]
+    #[error("too many logins being checked")]
     LoginBusy,
     #[error("not found")]
     NotFound,
@@ -38,18 +39,22 @@ impl IntoResponse for AdminError {
                 return (StatusCode::UNAUTHORIZED, pages::login(None, "/admin", None))
                     .into_response()
             }
-            AdminError::Csrf => (
-                StatusCode::FORBIDDEN,
-                "This form has expired or came from another site. Go back, reload the page and try again.",
-            ),
+            AdminError::Csrf => (StatusCode::FORBIDDEN, t!(admin_err_csrf)),
             AdminError::BadInput(m) => {
-                return (StatusCode::UNPROCESSABLE_ENTITY, pages::message("Check the form", m))
+                return (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    pages::message(&t!(admin_check_form), m),
+                )
                     .into_response()
             }
-            AdminError::TooManyAttempts { secs, .. } => {
+            AdminError::TooManyAttempts { secs, minutes } => {
                 let mut response = (
                     StatusCode::TOO_MANY_REQUESTS,
-                    pages::login(None, "/admin", Some(&self.to_string())),
+                    pages::login(
+                        None,
+                        "/admin",
+                        Some(&t!(admin_err_too_many_logins, minutes = minutes)),
+                    ),
                 )
                     .into_response();
                 if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
@@ -58,11 +63,15 @@ impl IntoResponse for AdminError {
                 return response;
             }
             AdminError::LoginBusy => {
-                // rendered once: under a flood of logins this is the answer most of them get
-                static BUSY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-                let page = BUSY.get_or_init(|| {
-                    pages::login(None, "/admin", Some(&AdminError::LoginBusy.to_string())).0
-                });
+                // rendered once per language: under a flood of logins this is the answer most of
+                // them get
+                static BUSY: [std::sync::OnceLock<String>; 2] =
+                    [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+                let lang = pages::lang();
+                let page =
+                    BUSY[usize::from(lang == app::language::Language::En)].get_or_init(|| {
+                        pages::login(None, "/admin", Some(&t!(admin_err_login_busy))).0
+                    });
                 let mut response = (
                     StatusCode::SERVICE_UNAVAILABLE,
                     axum::response::Html(page.as_str()),
@@ -73,16 +82,19 @@ impl IntoResponse for AdminError {
                     .insert(RETRY_AFTER, HeaderValue::from_static("3"));
                 return response;
             }
-            AdminError::NotFound => (StatusCode::NOT_FOUND, "There is nothing here."),
+            AdminError::NotFound => (StatusCode::NOT_FOUND, t!(admin_err_not_found)),
             AdminError::TooLarge(m) => {
-                return (StatusCode::PAYLOAD_TOO_LARGE, pages::message("Too large", m))
+                return (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    pages::message(&t!(admin_too_large), m),
+                )
                     .into_response()
             }
             AdminError::Store(StoreError::Busy(detail)) => {
                 tracing::warn!(%detail, "admin: storage busy");
                 let mut response = (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    pages::message("Busy", "The shop's database is busy. Try again in a few seconds."),
+                    pages::message(&t!(admin_busy), &t!(admin_err_busy)),
                 )
                     .into_response();
                 response
@@ -92,12 +104,9 @@ impl IntoResponse for AdminError {
             }
             AdminError::Store(e) => {
                 tracing::error!(error = %e, "admin: storage failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Something went wrong on our side. It has been logged.",
-                )
+                (StatusCode::INTERNAL_SERVER_ERROR, t!(admin_err_internal))
             }
         };
-        (status, pages::message("Sorry", body)).into_response()
+        (status, pages::message(&t!(admin_sorry), &body)).into_response()
     }
 }

@@ -76,7 +76,7 @@ async fn read_within_limit(body: Body) -> Option<Bytes> {
 /// 413: the request is larger than any owner's form.
 fn too_large() -> Response {
     let most = MAX_BODY_BYTES / (1024 * 1024);
-    AdminError::TooLarge(format!("The request is too large (at most {most} MB).")).into_response()
+    AdminError::TooLarge(super::pages::t!(admin_err_request_too_large, most = most)).into_response()
 }
 
 #[derive(Deserialize)]

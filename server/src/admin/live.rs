@@ -6,8 +6,9 @@
 use super::db::AdminDb;
 use super::error::AdminError;
 use super::live_db::SaleFigures;
+use super::pages::{self, t};
 use super::session::Owner;
-use super::{pages, AdminState};
+use super::AdminState;
 use crate::store::clock::{system_now, Now};
 use app::pulse::Pulse;
 use axum::extract::State;
@@ -99,7 +100,8 @@ async fn read(db: &AdminDb, pulse: &Pulse, feed: &mut FeedState) -> Snapshot {
     let now = system_now();
     snapshot.at = now.text().to_owned();
     if let Err(e) = fill(db, &now, feed, &mut snapshot).await {
-        snapshot.error = Some(format!("The database did not answer: {e}"));
+        // the detail only: each page says it in its owner's language
+        snapshot.error = Some(e.to_string());
     }
     snapshot
 }
@@ -290,11 +292,13 @@ pub async fn brake(
     let product_id = match form.scope.as_str() {
         "all" => 0,
         id => {
-            let id = id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
-                AdminError::BadInput("Choose the whole shop or a product.".into())
-            })?;
+            let id = id
+                .parse::<i64>()
+                .ok()
+                .filter(|id| *id > 0)
+                .ok_or_else(|| AdminError::BadInput(t!(admin_err_brake_scope)))?;
             if !state.db.product_exists(id).await? {
-                return Err(AdminError::BadInput("There is no such product.".into()));
+                return Err(AdminError::BadInput(t!(admin_err_no_product)));
             }
             id
         }
@@ -319,7 +323,7 @@ pub async fn brake(
                 "checkout resumed by the owner"
             );
         }
-        _ => return Err(AdminError::BadInput("Pause or resume?".into())),
+        _ => return Err(AdminError::BadInput(t!(admin_err_brake_action))),
     }
     if form.back == "product" && product_id > 0 {
         return Ok(Redirect::to(&format!("/admin/products/{product_id}")).into_response());
@@ -343,9 +347,24 @@ pub fn burn_svg(burn: &[i64], total: i64) -> String {
         })
         .collect();
     format!(
-        r#"<svg class="burn" viewBox="0 0 300 80" preserveAspectRatio="none" role="img" aria-label="units left over the last minutes"><polyline fill="none" stroke="currentColor" stroke-width="2" points="{}"/></svg>"#,
+        r#"<svg class="burn" viewBox="0 0 300 80" preserveAspectRatio="none" role="img" aria-label="{}"><polyline fill="none" stroke="currentColor" stroke-width="2" points="{}"/></svg>"#,
+        t!(admin_live_burn_label),
         points.join(" ")
     )
+}
+
+/// An answer's kind as the owner reads it (the snapshot names it by `Answer::label`).
+fn answer_word(label: &str) -> String {
+    match label {
+        "ordered" => t!(admin_answer_ordered),
+        "sold out" => t!(admin_answer_sold_out),
+        "rate limited" => t!(admin_answer_rate_limited),
+        "shed (busy)" => t!(admin_answer_shed),
+        "paused" => t!(admin_answer_paused),
+        "refused" => t!(admin_answer_refused),
+        "errors" => t!(admin_answer_errors),
+        other => other.to_owned(),
+    }
 }
 
 fn render(s: &Snapshot, csrf: &str) -> axum::response::Html<String> {
@@ -362,9 +381,9 @@ fn render(s: &Snapshot, csrf: &str) -> axum::response::Html<String> {
         }
     };
     let shop_brake = if s.checkout_paused {
-        brake_form("all".into(), "resume", "Resume all checkout".into())
+        brake_form("all".into(), "resume", t!(admin_live_resume_all))
     } else {
-        brake_form("all".into(), "pause", "Pause all checkout".into())
+        brake_form("all".into(), "pause", t!(admin_live_pause_all))
     };
     let sales = s
         .sales
@@ -373,22 +392,24 @@ fn render(s: &Snapshot, csrf: &str) -> axum::response::Html<String> {
             let f = &v.figures;
             let total = f.left + f.sold + f.held;
             let svg = burn_svg(&v.burn, total);
-            let eta = v.eta_secs.map_or_else(|| "—".to_owned(), |e| format!("~{e} s"));
+            let eta = v
+                .eta_secs
+                .map_or_else(|| "—".to_owned(), |e| t!(admin_live_eta, secs = e));
             let brake = if v.paused {
-                brake_form(f.id.to_string(), "resume", format!("Resume {}", f.name))
+                brake_form(f.id.to_string(), "resume", t!(admin_live_resume, name = &f.name))
             } else {
-                brake_form(f.id.to_string(), "pause", format!("Pause {}", f.name))
+                brake_form(f.id.to_string(), "pause", t!(admin_live_pause, name = &f.name))
             };
             view! {
                 <section class="admin-card live-sale" data-product=f.id>
-                    <h2>{f.name.clone()} {v.paused.then(|| view! { <span class="badge-paused">" paused"</span> })}</h2>
+                    <h2>{f.name.clone()} {v.paused.then(|| view! { <span class="badge-paused">" " {t!(admin_live_paused)}</span> })}</h2>
                     <div inner_html=svg></div>
                     <dl class="live-figures">
-                        <div><dt>"Sold"</dt><dd data-k="sold">{f.sold}</dd></div>
-                        <div><dt>"Left"</dt><dd data-k="left">{f.left}</dd></div>
-                        <div><dt>"Held"</dt><dd data-k="held">{f.held}</dd></div>
-                        <div><dt>"In line"</dt><dd data-k="waiting">{f.waiting}</dd></div>
-                        <div><dt>"Wait"</dt><dd data-k="eta">{eta}</dd></div>
+                        <div><dt>{t!(admin_live_sold)}</dt><dd data-k="sold">{f.sold}</dd></div>
+                        <div><dt>{t!(admin_live_left)}</dt><dd data-k="left">{f.left}</dd></div>
+                        <div><dt>{t!(admin_live_held)}</dt><dd data-k="held">{f.held}</dd></div>
+                        <div><dt>{t!(admin_live_in_line)}</dt><dd data-k="waiting">{f.waiting}</dd></div>
+                        <div><dt>{t!(admin_live_wait)}</dt><dd data-k="eta">{eta}</dd></div>
                     </dl>
                     {brake}
                 </section>
@@ -398,7 +419,7 @@ fn render(s: &Snapshot, csrf: &str) -> axum::response::Html<String> {
     let answers = s
         .answers
         .iter()
-        .map(|(k, n)| view! { <tr><td>{k.clone()}</td><td class="num" data-answer=k.clone()>{*n}</td></tr> })
+        .map(|(k, n)| view! { <tr><td>{answer_word(k)}</td><td class="num" data-answer=k.clone()>{*n}</td></tr> })
         .collect_view();
     let p95 = s
         .p95_ms
@@ -409,34 +430,39 @@ fn render(s: &Snapshot, csrf: &str) -> axum::response::Html<String> {
         .map(i64::to_string)
         .collect::<Vec<_>>()
         .join(" · ");
+    // the script writes the waits as the page does
+    let eta_pattern = t!(admin_live_eta, secs = "#");
     pages::document(
-        "Live",
+        &t!(admin_live_title),
         view! {
             <noscript><meta http-equiv="refresh" content="5" /></noscript>
-            <h1>"Live"</h1>
-            {s.error.clone().map(|e| view! { <p class="admin-error" role="alert">{e}</p> })}
+            <h1>{t!(admin_live_title)}</h1>
+            {s.error.clone().map(|e| view! { <p class="admin-error" role="alert">{t!(admin_live_db_error, error = e)}</p> })}
             <section class="admin-card">
                 <p class="live-big">
-                    <strong id="orders-last-minute">{s.orders_last_minute}</strong>" orders in the last minute"
+                    {t!(admin_live_orders_last_minute_before)}
+                    <strong id="orders-last-minute">{s.orders_last_minute}</strong>
+                    {t!(admin_live_orders_last_minute_after)}
                 </p>
-                <p><small>"Per minute, last 15: " <span id="orders-per-minute">{per_minute}</span></small></p>
+                <p><small>{t!(admin_live_per_minute)} " " <span id="orders-per-minute">{per_minute}</span></small></p>
                 <p>
-                    "In line " <strong id="queue-waiting">{s.queue_waiting}</strong>
-                    " · holds " <strong id="holds">{s.holds_outstanding}</strong>
-                    " (" <span id="units-held">{s.units_held}</span> " units)"
+                    {t!(admin_live_in_line)} " " <strong id="queue-waiting">{s.queue_waiting}</strong>
+                    " · " {t!(admin_live_holds)} " " <strong id="holds">{s.holds_outstanding}</strong>
+                    " (" {t!(admin_live_units_before)} <span id="units-held">{s.units_held}</span>
+                    {t!(admin_live_units_after)} ")"
                 </p>
                 <p id="checkout-state" data-paused=s.checkout_paused.to_string()>
-                    {if s.checkout_paused { "Checkout is PAUSED for the whole shop." } else { "Checkout is open." }}
+                    {if s.checkout_paused { t!(admin_live_paused_all) } else { t!(admin_live_open) }}
                 </p>
                 {shop_brake}
             </section>
-            <div id="sales">{sales}</div>
+            <div id="sales" data-eta=eta_pattern>{sales}</div>
             <section class="admin-card">
-                <h2>"This server"</h2>
-                <p>"p95 checkout: " <strong id="p95">{p95}</strong></p>
+                <h2>{t!(admin_live_this_server)}</h2>
+                <p>{t!(admin_live_p95)} " " <strong id="p95">{p95}</strong></p>
                 <table><tbody id="answers">{answers}</tbody></table>
             </section>
-            <p><small>"Updated " <span id="updated-at">{s.at.clone()}</span></small></p>
+            <p><small>{t!(admin_live_updated)} " " <span id="updated-at">{s.at.clone()}</span></small></p>
             <script src="/admin-live.js" defer></script>
         },
     )

@@ -21,9 +21,10 @@
 
 use super::db::NewSession;
 use super::error::AdminError;
+use super::pages::{self, t};
 use super::password::{self, Password};
 use super::session;
-use super::{pages, AdminState};
+use super::AdminState;
 use crate::store::clock::{system_now, Now};
 use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::request::Parts;
@@ -228,8 +229,9 @@ pub struct LoginForm {
     next: String,
 }
 
-/// An email as owners are kept: trimmed, lower case, and plausibly an address.
-pub fn parse_email(raw: &str) -> Result<String, &'static str> {
+/// An email as owners are kept: trimmed, lower case, and plausibly an address. The error is
+/// said in the owner's language.
+pub fn parse_email(raw: &str) -> Result<String, String> {
     let email = raw.trim().to_lowercase();
     let plausible = email.len() <= 254
         && email
@@ -239,7 +241,7 @@ pub fn parse_email(raw: &str) -> Result<String, &'static str> {
     if plausible {
         Ok(email)
     } else {
-        Err("Enter the email address of an owner account.")
+        Err(t!(admin_err_email))
     }
 }
 
@@ -259,7 +261,7 @@ pub async fn submit(
             .into_response()
     };
     let Ok(email) = parse_email(&form.email) else {
-        return Ok(refuse("Wrong email or password."));
+        return Ok(refuse(&t!(admin_err_wrong_login)));
     };
     let client_ip = crate::rate_limit::client_of(&headers, Some(peer), state.trust_proxy);
     let client = client_ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
@@ -314,10 +316,10 @@ pub async fn submit(
             state.login_limits.device_failed(device);
         }
         tracing::warn!(account = %log_id(&email), %client, known_device = device.is_some(), "failed owner login");
-        return Ok(refuse("Wrong email or password."));
+        return Ok(refuse(&t!(admin_err_wrong_login)));
     }
     let Some(owner) = owner else {
-        return Ok(refuse("Wrong email or password."));
+        return Ok(refuse(&t!(admin_err_wrong_login)));
     };
     // a new token at every login; a session this browser already had ends
     if let Some(old) = parts.0 {
@@ -470,11 +472,11 @@ pub async fn setup(
     };
     let email = match parse_email(&form.email) {
         Ok(e) => e,
-        Err(m) => return Ok(invalid(m)),
+        Err(m) => return Ok(invalid(&m)),
     };
     let password = match Password::parse(&form.password) {
         Ok(p) => p,
-        Err(m) => return Ok(invalid(m)),
+        Err(m) => return Ok(invalid(&m)),
     };
     let hash = state
         .hashers

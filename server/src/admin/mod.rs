@@ -178,6 +178,8 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: Arc<AdminState>) -> Route
                 "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
             ),
         ))
+        // outermost: every answer, refusals included, in the owner's language
+        .layer(axum::middleware::from_fn(pages::speak))
         .with_state(state)
 }
 

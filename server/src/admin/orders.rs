@@ -5,11 +5,13 @@
 
 use super::error::AdminError;
 use super::orders_db::{Changed, OrderDetail, OrderFilter, OrderSummary};
-use super::pages::{money, when};
+use super::pages::{self, money, t, when};
 use super::session::Owner;
-use super::{pages, AdminState};
+use super::AdminState;
 use crate::store::clock::{system_now, Now};
 use app::domain::{Money, OrderStatus};
+use app::language::Language;
+use app::shop_time::ShopZone;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
@@ -47,25 +49,31 @@ impl ListQuery {
         let bad = |m: &str| AdminError::BadInput(m.to_owned());
         let status = match self.status.as_str() {
             "" => None,
-            s => Some(OrderStatus::parse(s).ok_or_else(|| bad("Unknown order status."))?),
+            s => Some(OrderStatus::parse(s).ok_or_else(|| bad(&t!(admin_err_unknown_status)))?),
         };
-        let day = |s: &str, what: &str| -> Result<Option<NaiveDate>, AdminError> {
+        let day = |s: &str, what: String| -> Result<Option<NaiveDate>, AdminError> {
             match s.trim() {
                 "" => Ok(None),
                 d => NaiveDate::parse_from_str(d, "%Y-%m-%d")
                     .map(Some)
-                    .map_err(|_| bad(&format!("The {what} date must look like 2026-11-25."))),
+                    .map_err(|_| bad(&t!(admin_err_date, what = what))),
             }
         };
-        let stamp = |d: NaiveDate| format!("{}T00:00:00.000Z", d.format("%Y-%m-%d"));
-        let from = day(&self.from, "from")?;
-        let to = day(&self.to, "to")?;
+        // a day on the shop's clock: from its midnight there (UTC's, where the clocks skip it)
+        let zone = ShopZone::of_setting(&crate::shop_look::current().time_zone);
+        let stamp = |d: NaiveDate| {
+            let day = d.format("%Y-%m-%d");
+            zone.to_utc(&format!("{day}T00:00"))
+                .unwrap_or_else(|_| format!("{day}T00:00:00.000Z"))
+        };
+        let from = day(&self.from, t!(admin_orders_from))?;
+        let to = day(&self.to, t!(admin_orders_to))?;
         if let (Some(f), Some(t)) = (from, to) {
             if t < f {
-                return Err(bad("The to date is before the from date."));
+                return Err(bad(&t!(admin_err_dates_reversed)));
             }
         }
-        let number = |s: &str, what: &str| -> Result<Option<i64>, AdminError> {
+        let number = |s: &str, what: String| -> Result<Option<i64>, AdminError> {
             match s.trim() {
                 "" => Ok(None),
                 n => n
@@ -73,21 +81,21 @@ impl ListQuery {
                     .ok()
                     .filter(|n| *n > 0)
                     .map(Some)
-                    .ok_or_else(|| bad(&format!("The {what} must be a number."))),
+                    .ok_or_else(|| bad(&t!(admin_err_number, what = what))),
             }
         };
         let search = self.q.trim();
         if search.chars().count() > 64 {
-            return Err(bad("The search is too long."));
+            return Err(bad(&t!(admin_err_search_long)));
         }
         Ok(OrderFilter {
             status,
             from: from.map(stamp),
             // "to" is a whole day: before the next midnight
             until: to.and_then(|t| t.succ_opt()).map(stamp),
-            product: number(&self.product, "product")?,
+            product: number(&self.product, t!(admin_orders_product_id))?,
             search: (!search.is_empty()).then(|| search.to_owned()),
-            before_id: number(&self.before, "page")?,
+            before_id: number(&self.before, t!(admin_orders_page))?,
         })
     }
 
@@ -182,48 +190,56 @@ fn list_page(
         })
         .collect_view();
     pages::document(
-        "Orders",
+        &t!(admin_orders_title),
         view! {
-            <h1>"Orders"</h1>
+            <h1>{t!(admin_orders_title)}</h1>
             <form method="get" action="/admin/orders" class="admin-filters">
-                <label>"Status"
+                <label>{t!(admin_orders_status)}
                     <select name="status">
-                        <option value="">"Any"</option>
+                        <option value="">{t!(admin_orders_any)}</option>
                         {options}
                     </select>
                 </label>
-                <label>"From" <input type="date" name="from" value=from /></label>
-                <label>"To" <input type="date" name="to" value=to /></label>
-                <label>"Product id" <input type="number" name="product" min="1" value=product /></label>
-                <label>"Code or phone" <input type="search" name="q" value=q /></label>
-                <button type="submit">"Filter"</button>
+                <label>{t!(admin_orders_from)} <input type="date" name="from" value=from /></label>
+                <label>{t!(admin_orders_to)} <input type="date" name="to" value=to /></label>
+                <label>{t!(admin_orders_product_id)} <input type="number" name="product" min="1" value=product /></label>
+                <label>{t!(admin_orders_search)} <input type="search" name="q" value=q /></label>
+                <button type="submit">{t!(admin_orders_filter)}</button>
             </form>
-            <p><a href=csv download>"Export these orders (CSV)"</a></p>
+            <p><a href=csv download>{t!(admin_orders_export)}</a></p>
             {if empty {
-                view! { <p>"No orders match."</p> }.into_any()
+                view! { <p>{t!(admin_orders_none)}</p> }.into_any()
             } else {
                 view! {
                     <div class="admin-scroll">
                         <table>
-                            <thead><tr><th>"Code"</th><th>"Placed (UTC)"</th><th>"Customer"</th><th>"Items"</th><th>"Total"</th><th>"Status"</th></tr></thead>
+                            <thead><tr>
+                                <th>{t!(admin_orders_code)}</th>
+                                <th>{t!(admin_orders_placed)}</th>
+                                <th>{t!(admin_orders_customer)}</th>
+                                <th>{t!(admin_orders_items)}</th>
+                                <th>{t!(admin_orders_total)}</th>
+                                <th>{t!(admin_orders_status)}</th>
+                            </tr></thead>
                             <tbody>{rows}</tbody>
                         </table>
                     </div>
                 }.into_any()
             }}
-            {next.map(|href| view! { <p><a href=href>"Older orders →"</a></p> })}
+            {next.map(|href| view! { <p><a href=href>{t!(admin_orders_older)}</a></p> })}
         },
     )
 }
 
-fn status_label(s: &str) -> &'static str {
+/// A stored status as the owner reads it (the shopper's words for it, in the owner's language).
+fn status_label(s: &str) -> String {
+    status_in(s, pages::lang())
+}
+
+fn status_in(s: &str, lang: Language) -> String {
     match OrderStatus::parse(s) {
-        Some(OrderStatus::AwaitingPayment) => "Awaiting payment",
-        Some(OrderStatus::Paid) => "Paid",
-        Some(OrderStatus::Shipped) => "Shipped",
-        Some(OrderStatus::Completed) => "Completed",
-        Some(OrderStatus::Cancelled) => "Cancelled",
-        None => "Unknown",
+        Some(status) => app::components::status_text(status, lang),
+        None => app::tr!(lang, admin_status_unknown),
     }
 }
 
@@ -248,7 +264,7 @@ fn detail_page(
     let o = order.summary;
     let current = OrderStatus::parse(&o.status);
     let action = format!("/admin/orders/{}/status", o.code);
-    let step = |to: OrderStatus, label: &'static str, confirm: bool| {
+    let step = |to: OrderStatus, label: String, confirm: bool| {
         let (action, csrf, from) = (action.clone(), csrf.to_owned(), o.status.clone());
         let shipping = to == OrderStatus::Shipped;
         view! {
@@ -257,10 +273,10 @@ fn detail_page(
                 <input type="hidden" name="from" value=from />
                 <input type="hidden" name="to" value=to.as_str() />
                 {shipping.then(|| view! {
-                    <label>"Tracking number" <input name="tracking" required maxlength="64" /></label>
+                    <label>{t!(admin_order_tracking_number)} <input name="tracking" required maxlength="64" /></label>
                 })}
                 {confirm.then(|| view! {
-                    <label class="admin-confirm"><input type="checkbox" name="confirm" value="yes" required />" Yes, cancel it"</label>
+                    <label class="admin-confirm"><input type="checkbox" name="confirm" value="yes" required />" " {t!(admin_order_confirm_cancel)}</label>
                 })}
                 <button type="submit">{label}</button>
             </form>
@@ -268,10 +284,14 @@ fn detail_page(
     };
     let steps = current.map(|c| {
         [
-            (OrderStatus::Paid, "Mark paid", false),
-            (OrderStatus::Shipped, "Mark shipped", false),
-            (OrderStatus::Completed, "Mark completed", false),
-            (OrderStatus::Cancelled, "Cancel and restock", true),
+            (OrderStatus::Paid, t!(admin_order_mark_paid), false),
+            (OrderStatus::Shipped, t!(admin_order_mark_shipped), false),
+            (
+                OrderStatus::Completed,
+                t!(admin_order_mark_completed),
+                false,
+            ),
+            (OrderStatus::Cancelled, t!(admin_order_cancel), true),
         ]
         .into_iter()
         .filter(|(to, ..)| c.can_become(*to))
@@ -308,39 +328,44 @@ fn detail_page(
         })
         .collect_view();
     let tracking = (!o.tracking_number.is_empty()).then(|| {
-        view! { <p>"Tracking: " <strong>{o.tracking_number.clone()}</strong></p> }
+        view! { <p>{t!(admin_order_tracking)} " " <strong>{o.tracking_number.clone()}</strong></p> }
     });
-    let title = format!("Order {}", o.code);
+    let title = t!(admin_order_title, code = &o.code);
     pages::document(
         &title.clone(),
         view! {
-            <p><a href="/admin/orders">"← All orders"</a></p>
+            <p><a href="/admin/orders">{t!(admin_order_all)}</a></p>
             <h1>{title}</h1>
             {notice.map(|n| view! { <p class="admin-error" role="alert">{n}</p> })}
-            <p>"Status: " <strong>{status_label(&o.status)}</strong></p>
+            <p>{t!(admin_orders_status)} ": " <strong>{status_label(&o.status)}</strong></p>
             {tracking}
             <section class="admin-card">
-                <h2>"Customer"</h2>
+                <h2>{t!(admin_orders_customer)}</h2>
                 <p>{o.customer_name}<br />{app::domain::phone::pretty(&o.phone)}<br />{o.address}</p>
                 {(!o.note.is_empty()).then(|| view! { <p><em>{o.note.clone()}</em></p> })}
             </section>
             <section class="admin-card">
-                <h2>"Items"</h2>
+                <h2>{t!(admin_orders_items)}</h2>
                 <div class="admin-scroll">
                     <table>
-                        <thead><tr><th>"Product"</th><th>"Qty"</th><th>"Each"</th><th>"Line"</th></tr></thead>
+                        <thead><tr>
+                            <th>{t!(admin_order_product)}</th>
+                            <th>{t!(admin_order_qty)}</th>
+                            <th>{t!(admin_order_each)}</th>
+                            <th>{t!(admin_order_line)}</th>
+                        </tr></thead>
                         <tbody>{lines}</tbody>
-                        <tfoot><tr><th colspan="3">"Total"</th><th class="num">{money(o.total_cents)}</th></tr></tfoot>
+                        <tfoot><tr><th colspan="3">{t!(admin_orders_total)}</th><th class="num">{money(o.total_cents)}</th></tr></tfoot>
                     </table>
                 </div>
-                <p><small>"Placed " {o.created_at}</small></p>
+                <p><small>{t!(admin_order_placed)} " " {when(&o.created_at)}</small></p>
             </section>
             <section class="admin-card">
-                <h2>"Next step"</h2>
+                <h2>{t!(admin_order_next_step)}</h2>
                 {steps}
             </section>
             <section class="admin-card">
-                <h2>"History"</h2>
+                <h2>{t!(admin_order_history)}</h2>
                 <ul>{events}</ul>
             </section>
         },
@@ -366,13 +391,14 @@ pub async fn change_status(
     Form(form): Form<StatusForm>,
 ) -> Result<Response, AdminError> {
     let bad = |m: &str| AdminError::BadInput(m.to_owned());
-    let from = OrderStatus::parse(&form.from).ok_or_else(|| bad("Unknown current status."))?;
-    let to = OrderStatus::parse(&form.to).ok_or_else(|| bad("Unknown new status."))?;
+    let from =
+        OrderStatus::parse(&form.from).ok_or_else(|| bad(&t!(admin_err_unknown_current_status)))?;
+    let to = OrderStatus::parse(&form.to).ok_or_else(|| bad(&t!(admin_err_unknown_new_status)))?;
     if !from.can_become(to) {
-        return Err(bad(&format!(
-            "An order that is {} cannot become {}.",
-            status_label(from.as_str()).to_lowercase(),
-            status_label(to.as_str()).to_lowercase()
+        return Err(bad(&t!(
+            admin_err_cannot_become,
+            from = status_label(from.as_str()),
+            to = status_label(to.as_str())
         )));
     }
     let tracking = form.tracking.trim();
@@ -381,12 +407,10 @@ pub async fn change_status(
             || tracking.chars().count() > 64
             || tracking.chars().any(char::is_control))
     {
-        return Err(bad(
-            "Give the parcel's tracking number (up to 64 characters).",
-        ));
+        return Err(bad(&t!(admin_err_tracking)));
     }
     if to == OrderStatus::Cancelled && form.confirm != "yes" {
-        return Err(bad("Tick the box to confirm the cancellation."));
+        return Err(bad(&t!(admin_err_confirm_cancel)));
     }
     let tracking = if to == OrderStatus::Shipped {
         tracking
@@ -411,10 +435,7 @@ pub async fn change_status(
                 .order_detail(&code)
                 .await?
                 .ok_or(AdminError::NotFound)?;
-            let notice = format!(
-                "Nothing done: this order is {} now (it changed meanwhile).",
-                status_label(&status).to_lowercase()
-            );
+            let notice = t!(admin_err_changed_meanwhile, status = status_label(&status));
             Ok((
                 axum::http::StatusCode::CONFLICT,
                 detail_page(order, &owner.csrf_token, Some(notice)),
@@ -434,39 +455,46 @@ pub async fn csv(
 ) -> Result<Response, AdminError> {
     let _ = owner;
     let filter = query.filter()?;
-    let header = "\u{feff}code,placed_at_utc,status,customer_name,phone,address,note,items,total,total_cents,tracking_number\r\n";
-    let first = Some(Bytes::from(header));
+    // the stream runs after this handler has returned: it is given the language and settings
+    let look = CsvLook {
+        lang: pages::lang(),
+        shop: crate::shop_look::current(),
+    };
+    let first = Some(Bytes::from(look.header()));
     let stream = futures::stream::unfold(
         (state, filter, first, false),
-        |(state, mut filter, first, done)| async move {
-            if let Some(header) = first {
-                return Some((
-                    Ok::<Bytes, std::io::Error>(header),
-                    (state, filter, None, done),
-                ));
-            }
-            if done {
-                return None;
-            }
-            match state.db.list_orders(&filter, CSV_PAGE).await {
-                Ok(rows) => {
-                    if rows.is_empty() {
-                        return None;
-                    }
-                    let last = rows.len() < CSV_PAGE as usize;
-                    filter.before_id = rows.last().map(|o| o.id);
-                    let mut chunk = String::new();
-                    for o in &rows {
-                        csv_row(&mut chunk, o);
-                    }
-                    Some((Ok(Bytes::from(chunk)), (state, filter, None, last)))
+        move |(state, mut filter, first, done)| {
+            let look = look.clone();
+            async move {
+                if let Some(header) = first {
+                    return Some((
+                        Ok::<Bytes, std::io::Error>(header),
+                        (state, filter, None, done),
+                    ));
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "CSV export failed midway");
-                    Some((
-                        Err(std::io::Error::other("export failed")),
-                        (state, filter, None, true),
-                    ))
+                if done {
+                    return None;
+                }
+                match state.db.list_orders(&filter, CSV_PAGE).await {
+                    Ok(rows) => {
+                        if rows.is_empty() {
+                            return None;
+                        }
+                        let last = rows.len() < CSV_PAGE as usize;
+                        filter.before_id = rows.last().map(|o| o.id);
+                        let mut chunk = String::new();
+                        for o in &rows {
+                            look.row(&mut chunk, o);
+                        }
+                        Some((Ok(Bytes::from(chunk)), (state, filter, None, last)))
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "CSV export failed midway");
+                        Some((
+                            Err(std::io::Error::other("export failed")),
+                            (state, filter, None, true),
+                        ))
+                    }
                 }
             }
         },
@@ -486,26 +514,59 @@ pub async fn csv(
         .into_response())
 }
 
-fn csv_row(out: &mut String, o: &OrderSummary) {
-    let total = Money::from_cents(o.total_cents)
-        .map(|m| format!("{}.{:02}", m.cents() / 100, m.cents() % 100))
-        .unwrap_or_default();
-    let cells = [
-        o.code.as_str(),
-        o.created_at.as_str(),
-        o.status.as_str(),
-        o.customer_name.as_str(),
-        o.phone.as_str(),
-        o.address.as_str(),
-        o.note.as_str(),
-        o.items.as_str(),
-        total.as_str(),
-        &o.total_cents.to_string(),
-        o.tracking_number.as_str(),
-    ]
-    .map(csv_cell);
-    out.push_str(&cells.join(","));
-    out.push_str("\r\n");
+/// How the export reads: the owner's language for the column names and statuses, the shop's
+/// clock for the time placed (UTC beside it, for other tools).
+#[derive(Clone)]
+struct CsvLook {
+    lang: Language,
+    shop: Arc<app::shop::ShopSettings>,
+}
+
+impl CsvLook {
+    /// The byte-order mark and the column names.
+    fn header(&self) -> String {
+        let lang = self.lang;
+        let zone = ShopZone::of_setting(&self.shop.time_zone).name();
+        let names = [
+            app::tr!(lang, admin_csv_code),
+            app::tr!(lang, admin_csv_placed, zone = zone),
+            app::tr!(lang, admin_csv_placed_utc),
+            app::tr!(lang, admin_csv_status),
+            app::tr!(lang, admin_csv_customer),
+            app::tr!(lang, admin_csv_phone),
+            app::tr!(lang, admin_csv_address),
+            app::tr!(lang, admin_csv_note),
+            app::tr!(lang, admin_csv_items),
+            app::tr!(lang, admin_csv_total, currency = self.shop.currency.code()),
+            app::tr!(lang, admin_csv_total_minor),
+            app::tr!(lang, admin_csv_tracking),
+        ]
+        .map(|n: String| csv_cell(&n));
+        format!("\u{feff}{}\r\n", names.join(","))
+    }
+
+    fn row(&self, out: &mut String, o: &OrderSummary) {
+        let total = Money::from_cents(o.total_cents)
+            .map(|m| format!("{}.{:02}", m.cents() / 100, m.cents() % 100))
+            .unwrap_or_default();
+        let cells = [
+            o.code.as_str(),
+            &self.shop.local_time(&o.created_at),
+            o.created_at.as_str(),
+            &status_in(&o.status, self.lang),
+            o.customer_name.as_str(),
+            o.phone.as_str(),
+            o.address.as_str(),
+            o.note.as_str(),
+            o.items.as_str(),
+            total.as_str(),
+            &o.total_cents.to_string(),
+            o.tracking_number.as_str(),
+        ]
+        .map(csv_cell);
+        out.push_str(&cells.join(","));
+        out.push_str("\r\n");
+    }
 }
 
 /// One CSV cell: quoted when it holds a comma, quote or line break; a leading `=`, `+`, `-`, `@`,

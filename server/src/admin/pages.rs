@@ -1,9 +1,54 @@
 //! The owner's pages, rendered on the server as plain HTML forms: they work on any phone without
 //! JavaScript, and none of this code is in the shoppers' WebAssembly bundle. Leptos' `view!`
 //! escapes every value put into the page.
+//!
+//! They speak the owner's language, chosen as a shopper's is (the `hf_lang` cookie, else the
+//! browser's `Accept-Language`, else the shop's default): [`speak`] decides it once per request
+//! and [`lang`] gives it to any code answering it; texts are `t!(key)` from `app/locales/*.json`.
 
-use axum::response::Html;
+use app::language::Language;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{Html, Response};
 use leptos::prelude::*;
+
+tokio::task_local! {
+    /// The language of the owner's request being answered, and its path (for the switch).
+    static SPOKEN: (Language, String);
+}
+
+/// The middleware on every admin route: the request's language, in reach while it is answered.
+pub async fn speak(req: Request, next: Next) -> Response {
+    let shop_default = crate::shop_look::current().default_language;
+    let lang = Language::of_request(req.headers(), shop_default);
+    // after a form's answer the switch goes to the admin's front page, not back to a POST
+    let path = match (req.method(), req.uri().path_and_query()) {
+        (&axum::http::Method::GET, Some(p)) => p.as_str().to_owned(),
+        _ => "/admin".to_owned(),
+    };
+    SPOKEN.scope((lang, path), next.run(req)).await
+}
+
+/// The language of the owner's request being answered (English outside one: a unit test).
+pub fn lang() -> Language {
+    SPOKEN.try_with(|s| s.0).unwrap_or(Language::En)
+}
+
+/// The path of the owner's request being answered, for the language switch's way back.
+fn here() -> String {
+    SPOKEN
+        .try_with(|s| s.1.clone())
+        .unwrap_or_else(|_| "/admin".to_owned())
+}
+
+/// A text of the owner's language: `t!(key)` or `t!(key, name = value)`; a key missing from
+/// `app/locales/*.json` does not compile.
+macro_rules! t {
+    ($($rest:tt)*) => {
+        app::tr!($crate::admin::pages::lang(), $($rest)*)
+    };
+}
+pub(crate) use t;
 
 /// An amount of minor units as the owner reads it, in the shop's currency (`¥12.50`).
 pub fn money(cents: i64) -> String {
@@ -28,9 +73,16 @@ pub fn problem_list(problems: &[String]) -> impl IntoView {
 
 /// A whole admin document around `body`.
 pub fn document(title: &str, body: impl IntoView + 'static) -> Html<String> {
-    let title = format!("{title} · Holdfast admin");
+    let lang = lang();
+    let title = format!("{title} · {}", t!(admin_brand));
+    let other = lang.other();
+    let switch = format!(
+        "/language/{}?back={}",
+        other.tag(),
+        app::percent::encode(&here(), b"/")
+    );
     let page = view! {
-        <html lang="en">
+        <html lang=lang.tag()>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -40,12 +92,15 @@ pub fn document(title: &str, body: impl IntoView + 'static) -> Html<String> {
             </head>
             <body class="admin">
                 <header class="admin-bar">
-                    <a href="/admin" class="admin-brand">"Holdfast admin"</a>
-                    <a href="/admin/live">"Live"</a>
-                    <a href="/admin/orders">"Orders"</a>
-                    <a href="/admin/products">"Products"</a>
-                    <a href="/admin/settings">"Settings"</a>
-                    <a href="/">"Shop"</a>
+                    <a href="/admin" class="admin-brand">{t!(admin_brand)}</a>
+                    <a href="/admin/live">{t!(admin_nav_live)}</a>
+                    <a href="/admin/orders">{t!(admin_nav_orders)}</a>
+                    <a href="/admin/products">{t!(admin_nav_products)}</a>
+                    <a href="/admin/settings">{t!(admin_nav_settings)}</a>
+                    <a href="/">{t!(admin_nav_shop)}</a>
+                    <a href=switch hreflang=other.tag() lang=other.tag() data-testid="admin-language">
+                        {app::tr!(lang, switch_to)}
+                    </a>
                 </header>
                 <main class="admin-main">{body}</main>
             </body>
@@ -60,18 +115,18 @@ pub fn login(email: Option<&str>, next: &str, error: Option<&str>) -> Html<Strin
     let next = next.to_owned();
     let error = error.map(str::to_owned);
     document(
-        "Log in",
+        &t!(admin_login),
         view! {
-            <h1>"Log in"</h1>
+            <h1>{t!(admin_login)}</h1>
             {error.map(|e| view! { <p class="admin-error" role="alert">{e}</p> })}
             <form method="post" action="/admin/login" class="admin-form">
                 <input type="hidden" name="next" value=next />
-                <label>"Email" <input type="email" name="email" autocomplete="username" required value=email /></label>
+                <label>{t!(admin_email)} <input type="email" name="email" autocomplete="username" required value=email /></label>
                 <label>
-                    "Password"
+                    {t!(admin_password)}
                     <input type="password" name="password" autocomplete="current-password" required minlength="12" />
                 </label>
-                <button type="submit">"Log in"</button>
+                <button type="submit">{t!(admin_login)}</button>
             </form>
         },
     )
@@ -85,7 +140,7 @@ pub fn message(heading: &str, text: &str) -> Html<String> {
         view! {
             <h1>{title}</h1>
             <p>{text}</p>
-            <p><a href="/admin">"Back to the admin"</a></p>
+            <p><a href="/admin">{t!(admin_back_home)}</a></p>
         },
     )
 }
@@ -96,19 +151,19 @@ pub fn setup(code: &str, error: Option<&str>) -> Html<String> {
     let code = code.to_owned();
     let error = error.map(str::to_owned);
     document(
-        "Create the owner",
+        &t!(admin_setup_title),
         view! {
-            <h1>"Create the shop's owner"</h1>
-            <p>"This page works once: until the first owner exists."</p>
+            <h1>{t!(admin_setup_heading)}</h1>
+            <p>{t!(admin_setup_once)}</p>
             {error.map(|e| view! { <p class="admin-error" role="alert">{e}</p> })}
             <form method="post" action="/admin/setup" class="admin-form">
                 <input type="hidden" name="code" value=code />
-                <label>"Email" <input type="email" name="email" autocomplete="username" required /></label>
+                <label>{t!(admin_email)} <input type="email" name="email" autocomplete="username" required /></label>
                 <label>
-                    "Password (at least 12 characters)"
+                    {t!(admin_new_password)}
                     <input type="password" name="password" autocomplete="new-password" required minlength="12" />
                 </label>
-                <button type="submit">"Create the owner"</button>
+                <button type="submit">{t!(admin_setup_title)}</button>
             </form>
         },
     )
@@ -118,28 +173,28 @@ pub fn setup(code: &str, error: Option<&str>) -> Html<String> {
 pub fn home(email: &str, csrf: &str, sessions: i64) -> Html<String> {
     let (email, csrf) = (email.to_owned(), csrf.to_owned());
     let sessions = match sessions {
-        1 => "You are signed in on this device only.".to_owned(),
-        n => format!("You are signed in on {n} devices or browsers."),
+        1 => t!(admin_sessions_one),
+        n => t!(admin_sessions_many, count = n),
     };
     document(
-        "Admin",
+        &t!(admin_home_title),
         view! {
-            <h1>"The shop"</h1>
-            <p>"Signed in as " <strong>{email}</strong></p>
-            <p><a href="/admin/live">"Live control room →"</a></p>
-            <p><a href="/admin/orders">"Orders →"</a></p>
-            <p><a href="/admin/products">"Products →"</a></p>
-            <p><a href="/admin/settings">"Shop settings: name, currency, time zone, how to pay →"</a></p>
+            <h1>{t!(admin_home_heading)}</h1>
+            <p>{t!(admin_signed_in_as)} " " <strong>{email}</strong></p>
+            <p><a href="/admin/live">{t!(admin_home_live)}</a></p>
+            <p><a href="/admin/orders">{t!(admin_home_orders)}</a></p>
+            <p><a href="/admin/products">{t!(admin_home_products)}</a></p>
+            <p><a href="/admin/settings">{t!(admin_home_settings)}</a></p>
             <section class="admin-card">
-                <h2>"Sessions"</h2>
+                <h2>{t!(admin_sessions)}</h2>
                 <p>{sessions}</p>
                 <form method="post" action="/admin/sessions/end-all">
                     <input type="hidden" name="csrf" value=csrf.clone() />
-                    <button type="submit">"End all my sessions"</button>
+                    <button type="submit">{t!(admin_end_all_sessions)}</button>
                 </form>
                 <form method="post" action="/admin/logout">
                     <input type="hidden" name="csrf" value=csrf />
-                    <button type="submit">"Log out"</button>
+                    <button type="submit">{t!(admin_logout)}</button>
                 </form>
             </section>
         },

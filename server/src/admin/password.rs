@@ -16,13 +16,14 @@ pub struct Password(String);
 
 impl Password {
     /// Counts characters, not bytes: "ünïcödé" passphrases are welcome.
-    pub fn parse(raw: &str) -> Result<Password, &'static str> {
+    /// The error is said in the owner's language.
+    pub fn parse(raw: &str) -> Result<Password, String> {
         let len = raw.chars().count();
         if len < MIN_LEN {
-            return Err("The password must be at least 12 characters.");
+            return Err(super::pages::t!(admin_err_password_short, min = MIN_LEN));
         }
         if len > MAX_LEN {
-            return Err("The password must be at most 256 characters.");
+            return Err(super::pages::t!(admin_err_password_long, max = MAX_LEN));
         }
         Ok(Password(raw.to_owned()))
     }

@@ -42,6 +42,35 @@ pub enum PictureError {
     Empty,
 }
 
+impl PictureError {
+    /// What the owner is told, in her language (`Display` is the log's English).
+    pub fn said(&self, lang: app::language::Language) -> String {
+        match self {
+            PictureError::WrongType(kind) => app::tr!(lang, admin_err_picture_type, kind = kind),
+            PictureError::TooLarge => app::tr!(lang, admin_err_picture_large),
+            PictureError::BadDimensions { width, height, min } => app::tr!(
+                lang,
+                admin_err_picture_size,
+                width = width,
+                height = height,
+                min = min
+            ),
+            PictureError::Unreadable(why) => {
+                app::tr!(lang, admin_err_picture_unreadable, why = why)
+            }
+            PictureError::Empty => app::tr!(lang, admin_err_picture_none),
+        }
+    }
+
+    /// The owner's answer: 413 for a picture too large, else 422.
+    pub fn refusal(&self, lang: app::language::Language) -> super::AdminError {
+        match self {
+            PictureError::TooLarge => super::AdminError::TooLarge(self.said(lang)),
+            _ => super::AdminError::BadInput(self.said(lang)),
+        }
+    }
+}
+
 /// A picture turned into its web sizes, ready to store.
 pub struct WebPicture {
     /// Names the content: the same upload gives the same files.

@@ -3,7 +3,7 @@
 //! once, every other server within its catalogue window (a quarter of a second).
 
 use super::error::AdminError;
-use super::pages;
+use super::pages::{self, lang, t};
 use super::pictures;
 use super::session::Owner;
 use super::AdminState;
@@ -11,6 +11,7 @@ use crate::store::clock::system_now;
 use crate::store::settings_db::{NewSettings, PictureSlot, ShopPicture};
 use app::domain::{Currency, Phone};
 use app::language::Language;
+use app::messages::say;
 use app::shop::{ShopSettings, MAX_CONTACT_CHARS, MAX_NAME_CHARS, MAX_PAYMENT_TEXT_CHARS};
 use app::shop_time::{ShopZone, COMMON_ZONES};
 use axum::extract::{Multipart, Query, State};
@@ -68,13 +69,21 @@ impl SettingsForm {
         let mut text = |value: &str, most: usize, what: &str| -> String {
             let value: String = value.trim().chars().filter(|c| !c.is_control()).collect();
             if value.chars().count() > most {
-                problems.push(format!("{what} is at most {most} characters."));
+                problems.push(t!(admin_err_at_most, what = what, most = most));
             }
             value
         };
-        let name = text(&self.name, MAX_NAME_CHARS, "The shop's name");
-        let contact_wechat = text(&self.contact_wechat, MAX_CONTACT_CHARS, "The WeChat ID");
-        let contact_email = text(&self.contact_email, MAX_CONTACT_CHARS, "The e-mail address");
+        let name = text(&self.name, MAX_NAME_CHARS, &t!(admin_settings_what_name));
+        let contact_wechat = text(
+            &self.contact_wechat,
+            MAX_CONTACT_CHARS,
+            &t!(admin_settings_what_wechat),
+        );
+        let contact_email = text(
+            &self.contact_email,
+            MAX_CONTACT_CHARS,
+            &t!(admin_settings_what_email),
+        );
         // line breaks are the owner's paragraphs; other control characters go
         let payment_text: String = self
             .payment_text
@@ -84,8 +93,10 @@ impl SettingsForm {
             .filter(|c| *c == '\n' || !c.is_control())
             .collect();
         if payment_text.chars().count() > MAX_PAYMENT_TEXT_CHARS {
-            problems.push(format!(
-                "The payment instructions are at most {MAX_PAYMENT_TEXT_CHARS} characters."
+            problems.push(t!(
+                admin_err_at_most,
+                what = t!(admin_settings_what_payment),
+                most = MAX_PAYMENT_TEXT_CHARS
             ));
         }
         let contact_phone = match self.contact_phone.trim() {
@@ -93,27 +104,30 @@ impl SettingsForm {
             typed => match Phone::parse(typed) {
                 Ok(phone) => app::domain::phone::pretty(phone.as_str()),
                 Err(e) => {
-                    problems.push(format!("Contact phone: {e}"));
+                    problems.push(t!(
+                        admin_err_contact_phone,
+                        problem = say(&e.to_string(), lang())
+                    ));
                     String::new()
                 }
             },
         };
         if !contact_email.is_empty() && !plausible_email(&contact_email) {
-            problems.push("The e-mail address must look like name@example.com.".to_owned());
+            problems.push(t!(admin_err_contact_email));
         }
         if !contact_wechat.is_empty() && contact_wechat.chars().any(char::is_whitespace) {
-            problems.push("A WeChat ID has no spaces.".to_owned());
+            problems.push(t!(admin_err_wechat));
         }
         let default_language = Language::from_tag(&self.default_language);
         if default_language.is_none() {
-            problems.push("Choose the default language: 中文 or English.".to_owned());
+            problems.push(t!(admin_err_default_language));
         }
         let currency = Currency::parse(&self.currency);
         if currency.is_none() {
-            problems.push("Choose a currency: CNY, USD or EUR.".to_owned());
+            problems.push(t!(admin_err_currency));
         }
         let zone = ShopZone::parse(&self.time_zone)
-            .map_err(|e| problems.push(e.to_string()))
+            .map_err(|e| problems.push(say(&e.to_string(), lang())))
             .ok();
         match (default_language, currency, zone) {
             (Some(default_language), Some(currency), Some(zone)) if problems.is_empty() => {
@@ -239,11 +253,12 @@ async fn upload(
     mut multipart: Multipart,
     slot: PictureSlot,
 ) -> Result<Response, AdminError> {
+    let lang = lang();
     let unreadable = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AdminError::TooLarge(pictures::PictureError::TooLarge.to_string())
+            pictures::PictureError::TooLarge.refusal(lang)
         } else {
-            AdminError::BadInput(format!("The upload could not be read: {}", e.body_text()))
+            AdminError::BadInput(t!(admin_err_upload, why = e.body_text()))
         }
     };
     let mut picture = None;
@@ -252,16 +267,13 @@ async fn upload(
             picture = Some(field.bytes().await.map_err(unreadable)?);
         }
     }
-    let bytes = picture.ok_or_else(|| AdminError::BadInput("No picture was chosen.".into()))?;
+    let bytes = picture.ok_or_else(|| pictures::PictureError::Empty.refusal(lang))?;
     let side = match slot {
         PictureSlot::Logo => LOGO_SIDE,
         PictureSlot::Payment => PAYMENT_PICTURE_SIDE,
     };
     let (hash, png) = tokio::task::spawn_blocking(move || {
-        pictures::process_shop_picture(&bytes, side).map_err(|e| match e {
-            pictures::PictureError::TooLarge => AdminError::TooLarge(e.to_string()),
-            other => AdminError::BadInput(other.to_string()),
-        })
+        pictures::process_shop_picture(&bytes, side).map_err(|e| e.refusal(lang))
     })
     .await
     .map_err(|e| {
@@ -337,31 +349,31 @@ fn render(
         .as_deref()
         .map(app::shop::picture_url);
     let body = view! {
-        <h1>"Shop settings"</h1>
-        {saved.then(|| view! { <p class="admin-ok" role="status">"Saved. Shoppers see it now."</p> })}
+        <h1>{t!(admin_settings_title)}</h1>
+        {saved.then(|| view! { <p class="admin-ok" role="status">{t!(admin_settings_saved)}</p> })}
         {problems}
         <form method="post" action="/admin/settings" class="admin-form">
             {hidden()}
-            <label>"Shop name (empty: “Holdfast 小店”)"
+            <label>{t!(admin_settings_name)}
                 <input name="name" maxlength=MAX_NAME_CHARS value=f.name.clone() />
             </label>
             <fieldset>
-                <legend>"How shoppers reach you (shown at the foot of every page)"</legend>
-                <label>"Phone" <input name="contact_phone" type="tel" value=f.contact_phone.clone() placeholder="138 0013 8000" /></label>
-                <label>"WeChat ID" <input name="contact_wechat" maxlength=MAX_CONTACT_CHARS value=f.contact_wechat.clone() /></label>
-                <label>"E-mail" <input name="contact_email" type="email" maxlength=MAX_CONTACT_CHARS value=f.contact_email.clone() /></label>
+                <legend>{t!(admin_settings_contact)}</legend>
+                <label>{t!(contact_phone)} <input name="contact_phone" type="tel" value=f.contact_phone.clone() placeholder="138 0013 8000" /></label>
+                <label>{t!(admin_settings_wechat)} <input name="contact_wechat" maxlength=MAX_CONTACT_CHARS value=f.contact_wechat.clone() /></label>
+                <label>{t!(admin_email)} <input name="contact_email" type="email" maxlength=MAX_CONTACT_CHARS value=f.contact_email.clone() /></label>
             </fieldset>
-            <label>"Language for visitors whose browser asks for neither"
+            <label>{t!(admin_settings_language)}
                 <select name="default_language">{languages}</select>
             </label>
-            <label>"Currency (prices keep their numbers: 19.00 stays 19.00)"
+            <label>{t!(admin_settings_currency)}
                 <select name="currency">{currencies}</select>
             </label>
-            <label>"Time zone: sale times are typed and shown in it"
+            <label>{t!(admin_settings_zone)}
                 <input name="time_zone" list="zones" value=f.time_zone.clone() required />
                 <datalist id="zones">{zones}</datalist>
             </label>
-            <label>"How to pay: shown with every order awaiting payment, with its order code and deadline"
+            <label>{t!(admin_settings_payment_text)}
                 <textarea
                     name="payment_text"
                     rows="5"
@@ -369,45 +381,45 @@ fn render(
                     inner_html=app::components::textarea_text(&f.payment_text)
                 ></textarea>
             </label>
-            <button type="submit">"Save"</button>
+            <button type="submit">{t!(admin_save)}</button>
         </form>
         <section class="admin-card">
-            <h2>"Logo"</h2>
+            <h2>{t!(admin_settings_logo)}</h2>
             {logo.map(|src| view! {
-                <p><img src=src alt="The shop's logo" width="64" height="64" /></p>
+                <p><img src=src alt=t!(admin_settings_logo_alt) width="64" height="64" /></p>
                 <form method="post" action="/admin/settings/logo/remove">
                     {hidden()}
-                    <button type="submit">"Remove the logo"</button>
+                    <button type="submit">{t!(admin_settings_remove_logo)}</button>
                 </form>
             })}
             <form method="post" action="/admin/settings/logo" enctype="multipart/form-data" class="admin-step">
                 {hidden()}
-                <label>"A square picture (JPEG, PNG or WebP)"
+                <label>{t!(admin_settings_logo_picture)}
                     <input type="file" name="picture" accept="image/jpeg,image/png,image/webp" required />
                 </label>
-                <button type="submit">"Upload the logo"</button>
+                <button type="submit">{t!(admin_settings_upload_logo)}</button>
             </form>
         </section>
         <section class="admin-card">
-            <h2>"Payment code"</h2>
-            <p>"Your WeChat Pay or Alipay receiving code: shoppers scan it to pay."</p>
+            <h2>{t!(admin_settings_pay_code)}</h2>
+            <p>{t!(admin_settings_pay_code_help)}</p>
             {pay_picture.map(|src| view! {
-                <p><img src=src alt="The payment code" width="200" /></p>
+                <p><img src=src alt=t!(admin_settings_pay_code) width="200" /></p>
                 <form method="post" action="/admin/settings/payment-picture/remove">
                     {hidden()}
-                    <button type="submit">"Remove the payment code"</button>
+                    <button type="submit">{t!(admin_settings_remove_pay_code)}</button>
                 </form>
             })}
             <form method="post" action="/admin/settings/payment-picture" enctype="multipart/form-data" class="admin-step">
                 {hidden()}
-                <label>"Picture (JPEG, PNG or WebP)"
+                <label>{t!(admin_settings_pay_code_picture)}
                     <input type="file" name="picture" accept="image/jpeg,image/png,image/webp" required />
                 </label>
-                <button type="submit">"Upload the payment code"</button>
+                <button type="submit">{t!(admin_settings_upload_pay_code)}</button>
             </form>
         </section>
     };
-    pages::document("Shop settings", body)
+    pages::document(&t!(admin_settings_title), body)
 }
 
 #[cfg(test)]

@@ -98,15 +98,33 @@ impl CatalogueCache {
                 Err(_) => self.last_settings(),
             };
         }
-        {
+        let read_before = {
             let last = self.last_settings.read().unwrap_or_else(|p| p.into_inner());
             if last.0.is_some_and(|at| at.elapsed() < self.ttl) {
                 return last.1.clone();
             }
+            last.0.is_some()
+        };
+        // older: one request reads again while the others answer with the last settings, so
+        // none waits on a database that is away
+        if read_before {
+            match self.latest.try_lock() {
+                Ok(latest) => drop(latest),
+                Err(_) => return self.last_settings(),
+            }
         }
         match self.reading().await {
             Ok((_, _, settings)) => settings,
-            Err(_) => self.last_settings(),
+            Err(_) => {
+                // the last settings stand for another window: while the database is away, one
+                // request a window tries it, not every one
+                let mut last = self
+                    .last_settings
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner());
+                last.0 = Some(Instant::now());
+                last.1.clone()
+            }
         }
     }
 
@@ -436,7 +454,10 @@ mod tests {
             0,
             "never read: the defaults"
         );
+        // a failed reading stands for its window: the next one tries again
         store.0.store(false, Ordering::SeqCst);
+        assert_eq!(cache.settings().await.version, 0, "within the window");
+        tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(cache.settings().await.name, "王姐的小店");
         store.0.store(true, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -1,8 +1,10 @@
 //! The owner's product forms as typed (every field a string) and their checks into values the
 //! queries take: a bad field is named with what is wrong, and nothing is changed.
 
+use super::super::pages::{lang, t};
 use super::super::products_db::{AdminProduct, ProductFields, SaleInput};
 use app::domain::Money;
+use app::messages::say;
 use app::shop_time::{ShopZone, ZoneError};
 use serde::Deserialize;
 
@@ -45,7 +47,7 @@ impl ProductForm {
         let mut problems = Vec::new();
         let name = self.name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            problems.push("Give the product a name of up to 100 characters.".to_owned());
+            problems.push(t!(admin_err_product_name));
         }
         let slug = if self.slug.trim().is_empty() {
             slug_from(&name)
@@ -53,9 +55,7 @@ impl ProductForm {
             self.slug.trim().to_lowercase()
         };
         if !valid_slug(&slug) {
-            problems.push(
-                "The address must be 1–60 of a–z, 0–9 and dashes (like harbour-mug).".to_owned(),
-            );
+            problems.push(t!(admin_err_slug));
         }
         let description = self.description.trim().replace("\r\n", "\n");
         if description.chars().count() > 2000
@@ -63,15 +63,14 @@ impl ProductForm {
                 .chars()
                 .any(|c| c.is_control() && c != '\n' && c != '\t')
         {
-            problems.push("The description may have up to 2,000 characters.".to_owned());
+            problems.push(t!(admin_err_description));
         }
-        let price = Money::parse_amount(&self.price).map_err(|e| format!("Price: {e}"));
+        let price = Money::parse_amount(&self.price)
+            .map_err(|e| t!(admin_err_price, problem = say(&e, lang())));
         let max_per_order = match optional_count(&self.max_per_order, 1, 99) {
             Ok(l) => l,
             Err(()) => {
-                problems.push(
-                    "The per-order limit is a number from 1 to 99, or empty for none.".to_owned(),
-                );
+                problems.push(t!(admin_err_per_order));
                 None
             }
         };
@@ -116,8 +115,19 @@ fn valid_slug(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
-/// `Big Harbour Mug (blue)` → `big-harbour-mug-blue`; letters outside a–z are dropped.
+/// `Big Harbour Mug (blue)` → `big-harbour-mug-blue`; letters outside a–z are dropped. A name
+/// with none (`港湾马克杯`) gets `p-` and eight letters and digits drawn from it, so a shop that
+/// names its products in Chinese need not think of an address.
 pub fn slug_from(name: &str) -> String {
+    let latin = latin_slug(name);
+    if !latin.is_empty() || name.trim().is_empty() {
+        return latin;
+    }
+    let hash = crate::store::clock::fingerprint_hash(name.trim());
+    format!("p-{}", hash.get(..8).unwrap_or(&hash))
+}
+
+fn latin_slug(name: &str) -> String {
     let mut slug = String::new();
     for c in name.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_alphanumeric() {
@@ -207,34 +217,28 @@ impl SaleForm {
         let mut time = |t: &str, what: &str| match zone.to_utc(t) {
             Ok(s) => s,
             Err(ZoneError::Unreadable) => {
-                problems.push(format!(
-                    "The {what} must be a date and time, like 2026-12-24 09:00."
-                ));
+                problems.push(t!(admin_err_sale_time, what = what));
                 String::new()
             }
             Err(e) => {
-                problems.push(format!("The {what}: {e}"));
+                problems.push(format!("{what}: {}", say(&e.to_string(), lang())));
                 String::new()
             }
         };
-        let starts_at = time(&self.starts_at, "start");
-        let ends_at = time(&self.ends_at, "end");
+        let starts_at = time(&self.starts_at, &t!(admin_sale_starts));
+        let ends_at = time(&self.ends_at, &t!(admin_sale_ends));
         let price = Money::parse_amount(&self.sale_price)
-            .map_err(|e| problems.push(format!("Sale price: {e}")))
+            .map_err(|e| problems.push(t!(admin_err_sale_price, problem = say(&e, lang()))))
             .ok();
         let limit = optional_count(&self.per_customer_limit, 1, 99)
-            .map_err(|()| {
-                problems.push(
-                    "The per-customer limit is a number from 1 to 99, or empty for none.".into(),
-                )
-            })
+            .map_err(|()| problems.push(t!(admin_err_per_customer)))
             .ok()
             .flatten();
         let hold = optional_count(&self.hold_minutes, 1, 60)
             .ok()
             .flatten()
             .or_else(|| {
-                problems.push("Holds last 1 to 60 minutes.".into());
+                problems.push(t!(admin_err_hold_minutes));
                 None
             });
         // empty: the default window, 15 minutes
@@ -242,7 +246,7 @@ impl SaleForm {
             .ok()
             .map(|m| m.unwrap_or(DEFAULT_PAY_MINUTES))
             .or_else(|| {
-                problems.push("Sale orders must be paid within 1 to 1440 minutes (a day).".into());
+                problems.push(t!(admin_err_pay_minutes));
                 None
             });
         match (price, hold, pay) {
@@ -268,7 +272,18 @@ mod tests {
     pub(super) fn slugs_are_made_from_names() {
         assert_eq!(slug_from("Big Harbour Mug (blue)"), "big-harbour-mug-blue");
         assert_eq!(slug_from("  Crème brûlée!! "), "cr-me-br-l-e");
-        assert_eq!(slug_from("王小明"), "");
+        let chinese = slug_from("港湾马克杯");
+        assert!(
+            chinese.starts_with("p-") && valid_slug(&chinese),
+            "{chinese}"
+        );
+        assert_eq!(
+            chinese,
+            slug_from(" 港湾马克杯 "),
+            "the same name, the same address"
+        );
+        assert_ne!(chinese, slug_from("海盐焦糖"));
+        assert_eq!(slug_from("  "), "");
         assert!(valid_slug("harbour-mug-2"));
         assert!(!valid_slug("-mug") && !valid_slug("Mug") && !valid_slug("") && !valid_slug("a b"));
     }

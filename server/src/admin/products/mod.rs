@@ -18,7 +18,7 @@ pub use forms::{slug_from, ArchiveForm, ProductForm, RemovePictureForm, SaleForm
 use views::{product_fields, product_form_page, sale_fields};
 
 use super::error::AdminError;
-use super::pages::{money, when};
+use super::pages::{money, t, when};
 use super::pictures;
 use super::products_db::Outcome;
 use super::session::Owner;
@@ -50,14 +50,23 @@ fn back_to(id: i64) -> Response {
 fn refused(reason: String) -> Response {
     (
         StatusCode::CONFLICT,
-        pages::message("Nothing was changed", &reason),
+        pages::message(&t!(admin_nothing_changed), &reason),
     )
         .into_response()
 }
 
-fn outcome<T>(result: Outcome<T>, id: i64) -> Result<Response, AdminError> {
+/// A change done shows in the shop at once on this server (the owner follows her "See it in
+/// the shop" link); other servers read it within their catalogue cache's window.
+async fn outcome<T>(
+    result: Outcome<T>,
+    id: i64,
+    state: &AdminState,
+) -> Result<Response, AdminError> {
     match result {
-        Outcome::Done(_) => Ok(back_to(id)),
+        Outcome::Done(_) => {
+            state.catalogue.forget().await;
+            Ok(back_to(id))
+        }
         Outcome::NotFound => Err(AdminError::NotFound),
         Outcome::Refused(reason) => Ok(refused(reason)),
     }
@@ -75,11 +84,15 @@ pub async fn list(
         .map(|p| {
             let href = format!("/admin/products/{}", p.id);
             let sale = match p.sale.as_ref().map(|s| s.phase(now.text())) {
-                Some(SalePhase::Upcoming) => "sale announced",
-                Some(SalePhase::Live) => "on sale",
-                _ => "",
+                Some(SalePhase::Upcoming) => t!(admin_products_sale_announced),
+                Some(SalePhase::Live) => t!(admin_products_on_sale),
+                _ => String::new(),
             };
-            let label = if p.archived { "archived" } else { sale };
+            let label = if p.archived {
+                t!(admin_products_archived)
+            } else {
+                sale
+            };
             view! {
                 <tr>
                     <td><a href=href>{p.name}</a><br /><small>{format!("/p/{}", p.slug)}</small></td>
@@ -91,13 +104,18 @@ pub async fn list(
         })
         .collect_view();
     Ok(pages::document(
-        "Products",
+        &t!(admin_products_title),
         view! {
-            <h1>"Products"</h1>
-            <p><a href="/admin/products/new" class="admin-button">"+ New product"</a></p>
+            <h1>{t!(admin_products_title)}</h1>
+            <p><a href="/admin/products/new" class="admin-button">{t!(admin_products_new)}</a></p>
             <div class="admin-scroll">
                 <table>
-                    <thead><tr><th>"Product"</th><th>"Price"</th><th>"Free stock"</th><th></th></tr></thead>
+                    <thead><tr>
+                        <th>{t!(admin_order_product)}</th>
+                        <th>{t!(admin_products_price)}</th>
+                        <th>{t!(admin_products_free_stock)}</th>
+                        <th></th>
+                    </tr></thead>
                     <tbody>{rows}</tbody>
                 </table>
             </div>
@@ -121,7 +139,7 @@ pub async fn create(
             .parse::<i64>()
             .ok()
             .filter(|n| (0..=1_000_000).contains(n))
-            .ok_or_else(|| "The stock is a whole number from 0 to 1,000,000.".to_owned()),
+            .ok_or_else(|| t!(admin_err_stock)),
     };
     let fields = form.fields();
     let (fields, stock) = match (fields, stock) {
@@ -145,6 +163,7 @@ pub async fn create(
     {
         Outcome::Done(id) => {
             tracing::info!(product.id = id, owner = owner.id, "product created");
+            state.catalogue.forget().await;
             Ok(back_to(id))
         }
         Outcome::NotFound => Err(AdminError::NotFound),
@@ -191,7 +210,7 @@ pub async fn update(
             &owner.csrf_token,
             &[reason],
         ))),
-        other => outcome(other, id),
+        other => outcome(other, id, &state).await,
     }
 }
 
@@ -220,7 +239,7 @@ pub async fn detail(
                     <form method="post" action=action>
                         {hidden()}
                         <input type="hidden" name="position" value=pic.position.to_string() />
-                        <button type="submit" class="admin-quiet">"Remove"</button>
+                        <button type="submit" class="admin-quiet">{t!(admin_remove)}</button>
                     </form>
                 </li>
             }
@@ -231,13 +250,13 @@ pub async fn detail(
         .into_iter()
         .map(|e| {
             let stock = match (e.stock_delta, e.stock_after) {
-                (Some(d), Some(a)) => format!(" ({d:+} → {a} free)"),
+                (Some(d), Some(a)) => t!(admin_log_stock, delta = format!("{d:+}"), after = a),
                 _ => String::new(),
             };
             let line = format!(
                 "{} — {}{}{}{} ({})",
                 when(&e.at),
-                e.action,
+                action_word(&e.action),
                 if e.detail.is_empty() { "" } else { ": " },
                 e.detail,
                 stock,
@@ -250,20 +269,24 @@ pub async fn detail(
     let stage = product.sale.as_ref().map(|s| s.phase(now.text()));
     let sale_summary = product.sale.as_ref().map(|s| {
         let stage = match s.phase(now.text()) {
-            SalePhase::Upcoming => "Announced",
-            SalePhase::Live => "Running",
-            SalePhase::Ended => "Over",
+            SalePhase::Upcoming => t!(admin_sale_announced),
+            SalePhase::Live => t!(admin_sale_running),
+            SalePhase::Ended => t!(admin_sale_over),
         };
-        format!(
-            "{stage}: {} to {} (UTC) at {}{}{}",
-            when(&s.starts_at),
-            when(&s.ends_at),
-            money(s.sale_price_cents),
-            s.per_customer_limit
-                .map(|l| format!(", {l} per customer"))
-                .unwrap_or_default(),
-            if s.waiting_room { ", waiting room" } else { "" },
-        )
+        let mut summary = t!(
+            admin_sale_summary,
+            stage = stage,
+            starts = when(&s.starts_at),
+            ends = when(&s.ends_at),
+            price = money(s.sale_price_cents)
+        );
+        if let Some(l) = s.per_customer_limit {
+            summary.push_str(&t!(admin_sale_summary_limit, limit = l));
+        }
+        if s.waiting_room {
+            summary.push_str(&t!(admin_sale_summary_waiting_room));
+        }
+        summary
     });
     let sale_form = sale_fields(
         &product,
@@ -272,61 +295,63 @@ pub async fn detail(
         &now,
     );
     let end_label = match stage {
-        Some(SalePhase::Live) => Some("End the sale now"),
-        Some(SalePhase::Upcoming) => Some("Call off the sale"),
+        Some(SalePhase::Live) => Some(t!(admin_sale_end_now)),
+        Some(SalePhase::Upcoming) => Some(t!(admin_sale_call_off)),
         _ => None,
     };
     let archived = product.archived;
     let title = product.name.clone();
     let shop_link = format!("/p/{}", product.slug);
     let line_note = (product.in_line > 0 || product.held > 0).then(|| {
-        format!(
-            "{} in the waiting line, {} units held.",
-            product.in_line, product.held
+        t!(
+            admin_product_line_note,
+            in_line = product.in_line,
+            held = product.held
         )
     });
     let body = view! {
-        <p><a href="/admin/products">"← All products"</a></p>
+        <p><a href="/admin/products">{t!(admin_products_all)}</a></p>
         <h1>{title}</h1>
-        {archived.then(|| view! { <p class="admin-error">"Archived: not shown in the shop and not sold."</p> })}
-        {paused.then(|| view! { <p class="admin-error">"Checkout for this product is paused."</p> })}
+        {archived.then(|| view! { <p class="admin-error">{t!(admin_product_archived_note)}</p> })}
+        {paused.then(|| view! { <p class="admin-error">{t!(admin_product_paused_note)}</p> })}
         <p>
-            {money(product.price_cents)} " · " <strong>{product.stock}</strong> " free in stock"
-            {(!archived).then(|| view! { " · " <a href=shop_link>"See it in the shop"</a> })}
+            {money(product.price_cents)} " · " {t!(admin_product_free_before)} <strong>{product.stock}</strong>
+            {t!(admin_product_free_after)}
+            {(!archived).then(|| view! { " · " <a href=shop_link>{t!(admin_product_see_in_shop)}</a> })}
         </p>
         {line_note.map(|n| view! { <p>{n}</p> })}
 
         <section class="admin-card">
-            <h2>"Stock"</h2>
+            <h2>{t!(admin_product_stock)}</h2>
             <form method="post" action={format!("{base}/stock")} class="admin-step">
                 {hidden()}
-                <label>"Add or take away (e.g. 12 or -3)"
+                <label>{t!(admin_product_stock_delta)}
                     <input name="delta" required inputmode="numeric" pattern="\\+?-?[0-9]+" />
                 </label>
-                <label>"Reason (kept in the log)"
-                    <input name="reason" required minlength="3" maxlength="200" placeholder="New batch from the printer" />
+                <label>{t!(admin_product_stock_reason)}
+                    <input name="reason" required minlength="2" maxlength="200" placeholder=t!(admin_product_stock_reason_example) />
                 </label>
-                <button type="submit">"Adjust stock"</button>
+                <button type="submit">{t!(admin_product_adjust_stock)}</button>
             </form>
         </section>
 
         <section class="admin-card">
-            <h2>"Pictures"</h2>
+            <h2>{t!(admin_product_pictures)}</h2>
             <ul class="admin-pictures">{picture_items}</ul>
             <form method="post" action={format!("{base}/pictures")} enctype="multipart/form-data" class="admin-step">
                 {hidden()}
-                <label>"Add a picture (JPEG, PNG or WebP, up to 15 MB)"
+                <label>{t!(admin_product_add_picture)}
                     <input type="file" name="picture" accept="image/jpeg,image/png,image/webp" required />
                 </label>
-                <label>"What it shows (for screen readers)"
+                <label>{t!(admin_product_picture_alt)}
                     <input name="alt" maxlength="200" value=product.name.clone() />
                 </label>
-                <button type="submit">"Upload"</button>
+                <button type="submit">{t!(admin_upload)}</button>
             </form>
         </section>
 
         <section class="admin-card">
-            <h2>"Flash sale"</h2>
+            <h2>{t!(admin_product_flash_sale)}</h2>
             {sale_summary.map(|s| view! { <p>{s}</p> })}
             {sale_form}
             {end_label.map(|label| view! {
@@ -338,34 +363,57 @@ pub async fn detail(
         </section>
 
         <section class="admin-card">
-            <h2>"Details"</h2>
-            {product_fields(&base, &ProductForm::of(&product), &owner.csrf_token, false, "Save")}
+            <h2>{t!(admin_product_details)}</h2>
+            {product_fields(&base, &ProductForm::of(&product), &owner.csrf_token, false, &t!(admin_save))}
         </section>
 
         <section class="admin-card">
-            <h2>"Checkout and archive"</h2>
+            <h2>{t!(admin_product_checkout_archive)}</h2>
             <form method="post" action="/admin/brake">
                 {hidden()}
                 <input type="hidden" name="scope" value=id.to_string() />
                 <input type="hidden" name="back" value="product" />
                 <input type="hidden" name="action" value={if paused { "resume" } else { "pause" }} />
                 <button type="submit" class={if paused { "" } else { "brake-pause" }}>
-                    {if paused { "Resume checkout" } else { "Pause checkout" }}
+                    {if paused { t!(admin_product_resume_checkout) } else { t!(admin_product_pause_checkout) }}
                 </button>
             </form>
             <form method="post" action=format!("{base}/archive")>
                 {hidden()}
                 <input type="hidden" name="archived" value={if archived { "no" } else { "yes" }} />
-                <button type="submit">{if archived { "Restore to the shop" } else { "Archive" }}</button>
+                <button type="submit">{if archived { t!(admin_product_restore) } else { t!(admin_product_archive) }}</button>
             </form>
         </section>
 
         <section class="admin-card">
-            <h2>"Log"</h2>
+            <h2>{t!(admin_product_log)}</h2>
             <ul class="admin-log">{log}</ul>
         </section>
     };
     Ok(pages::document(&product.name, body).into_response())
+}
+
+/// How much a reason says: a Chinese (or Japanese, Korean) character counts as two letters, so
+/// "盘点" (stocktake) is as good a reason as "lost" and "ok" is not one.
+fn reason_width(reason: &str) -> usize {
+    reason
+        .chars()
+        .map(|c| if c >= '\u{2E80}' { 2 } else { 1 })
+        .sum()
+}
+
+/// A log line's stored action, in the owner's language (one it does not know, as stored).
+fn action_word(action: &str) -> String {
+    match action {
+        "created" => t!(admin_action_created),
+        "edited" => t!(admin_action_edited),
+        "picture" => t!(admin_action_picture),
+        "sale" => t!(admin_action_sale),
+        "stock" => t!(admin_action_stock),
+        "archived" => t!(admin_action_archived),
+        "restored" => t!(admin_action_restored),
+        other => other.to_owned(),
+    }
 }
 
 pub async fn adjust_stock(
@@ -381,16 +429,13 @@ pub async fn adjust_stock(
         .parse::<i64>()
         .ok()
         .filter(|d| *d != 0 && d.abs() <= 1_000_000)
-        .ok_or_else(|| {
-            AdminError::BadInput(
-                "Give the change in stock as a whole number, like 12 or -3 (not 0).".into(),
-            )
-        })?;
+        .ok_or_else(|| AdminError::BadInput(t!(admin_err_stock_delta)))?;
     let reason = form.reason.trim();
-    if !(3..=200).contains(&reason.chars().count()) || reason.chars().any(char::is_control) {
-        return Err(AdminError::BadInput(
-            "Say why the stock changes (3 to 200 characters): it goes in the log.".into(),
-        ));
+    if !(3..=400).contains(&reason_width(reason))
+        || reason.chars().count() > 200
+        || reason.chars().any(char::is_control)
+    {
+        return Err(AdminError::BadInput(t!(admin_err_stock_reason)));
     }
     let now = system_now();
     let result = state
@@ -406,7 +451,7 @@ pub async fn adjust_stock(
             "stock adjusted"
         );
     }
-    outcome(result, id)
+    outcome(result, id, &state).await
 }
 
 pub async fn archive(
@@ -418,14 +463,14 @@ pub async fn archive(
     let archived = match form.archived.as_str() {
         "yes" => true,
         "no" => false,
-        _ => return Err(AdminError::BadInput("Archive or restore?".into())),
+        _ => return Err(AdminError::BadInput(t!(admin_err_archive))),
     };
     let now = system_now();
     let result = state
         .db
         .set_archived(id, archived, &actor(&owner), now.text())
         .await?;
-    outcome(result, id)
+    outcome(result, id, &state).await
 }
 
 /// `POST /admin/products/{id}/pictures`, multipart: `csrf`, `picture` (the file), `alt`. The
@@ -436,11 +481,12 @@ pub async fn upload_picture(
     Path(id): Path<i64>,
     mut multipart: Multipart,
 ) -> Result<Response, AdminError> {
+    let lang = pages::lang();
     let unreadable = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AdminError::TooLarge(pictures::PictureError::TooLarge.to_string())
+            pictures::PictureError::TooLarge.refusal(lang)
         } else {
-            AdminError::BadInput(format!("The upload could not be read: {}", e.body_text()))
+            AdminError::BadInput(t!(admin_err_upload, why = e.body_text()))
         }
     };
     let (mut alt, mut picture) = (String::new(), None);
@@ -455,7 +501,7 @@ pub async fn upload_picture(
         }
     }
     let product = state.db.product(id).await?.ok_or(AdminError::NotFound)?;
-    let bytes = picture.ok_or_else(|| AdminError::BadInput("No picture was chosen.".into()))?;
+    let bytes = picture.ok_or_else(|| pictures::PictureError::Empty.refusal(lang))?;
     let alt = alt.trim();
     let alt = if alt.is_empty() {
         product.name.clone()
@@ -464,10 +510,7 @@ pub async fn upload_picture(
     };
     let dir = state.media_dir.clone();
     let stored = tokio::task::spawn_blocking(move || {
-        let web = pictures::process(&bytes).map_err(|e| match e {
-            pictures::PictureError::TooLarge => AdminError::TooLarge(e.to_string()),
-            other => AdminError::BadInput(other.to_string()),
-        })?;
+        let web = pictures::process(&bytes).map_err(|e| e.refusal(lang))?;
         pictures::store(&dir, &web).map_err(|e| {
             AdminError::Store(app::store::StoreError::unexpected(format!(
                 "cannot store a picture in {}: {e}",
@@ -492,7 +535,7 @@ pub async fn upload_picture(
     if matches!(result, Outcome::Done(_)) {
         tracing::info!(product.id = id, picture = %large, owner = owner.id, "picture added");
     }
-    outcome(result, id)
+    outcome(result, id, &state).await
 }
 
 pub async fn remove_picture(
@@ -505,13 +548,13 @@ pub async fn remove_picture(
         .position
         .trim()
         .parse::<i64>()
-        .map_err(|_| AdminError::BadInput("Which picture?".into()))?;
+        .map_err(|_| AdminError::BadInput(t!(admin_err_which_picture)))?;
     let now = system_now();
     let result = state
         .db
         .remove_picture(id, position, &actor(&owner), now.text())
         .await?;
-    outcome(result, id)
+    outcome(result, id, &state).await
 }
 
 pub async fn save_sale(
@@ -526,10 +569,10 @@ pub async fn save_sale(
         Err(problems) => {
             let now = system_now();
             let page = pages::document(
-                "Check the sale",
+                &t!(admin_check_sale),
                 view! {
-                    <p><a href={format!("/admin/products/{id}")}>"← Back to the product"</a></p>
-                    <h1>"Check the sale"</h1>
+                    <p><a href={format!("/admin/products/{id}")}>{t!(admin_back_to_product)}</a></p>
+                    <h1>{t!(admin_check_sale)}</h1>
                     {problem_list(&problems)}
                     {sale_fields(&product, &form, &owner.csrf_token, &now)}
                 },
@@ -545,7 +588,7 @@ pub async fn save_sale(
     if matches!(result, Outcome::Done(_)) {
         tracing::info!(product.id = id, owner = owner.id, starts_at = %input.starts_at, "sale saved");
     }
-    outcome(result, id)
+    outcome(result, id, &state).await
 }
 
 pub async fn end_sale(
@@ -558,5 +601,5 @@ pub async fn end_sale(
     if matches!(result, Outcome::Done(_)) {
         tracing::warn!(product.id = id, owner = owner.id, "sale ended by the owner");
     }
-    outcome(result, id)
+    outcome(result, id, &state).await
 }

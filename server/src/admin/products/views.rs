@@ -1,7 +1,7 @@
 //! The pieces of the owner's product pages that several handlers render: the product form, its
 //! list of problems, and the sale form.
 
-use super::super::pages::{self, problem_list, when};
+use super::super::pages::{self, problem_list, t, when};
 use super::super::products_db::AdminProduct;
 use super::forms::{ProductForm, SaleForm};
 use crate::store::clock::Now;
@@ -19,20 +19,20 @@ pub(super) fn product_form_page(
     let (action, title, button) = match product {
         Some(p) => (
             format!("/admin/products/{}", p.id),
-            format!("Edit {}", p.name),
-            "Save",
+            t!(admin_product_edit, name = &p.name),
+            t!(admin_save),
         ),
         None => (
             "/admin/products".to_owned(),
-            "New product".to_owned(),
-            "Create the product",
+            t!(admin_product_new),
+            t!(admin_product_create),
         ),
     };
     let creating = product.is_none();
     let body = view! {
         <h1>{title.clone()}</h1>
         {problem_list(problems)}
-        {product_fields(&action, form, csrf, creating, button)}
+        {product_fields(&action, form, csrf, creating, &button)}
     };
     pages::document(&title, body)
 }
@@ -42,24 +42,25 @@ pub(super) fn product_fields(
     form: &ProductForm,
     csrf: &str,
     creating: bool,
-    button: &'static str,
+    button: &str,
 ) -> impl IntoView {
     let f = form.clone();
+    let button = button.to_owned();
     view! {
         <form method="post" action=action.to_owned() class="admin-form">
             <input type="hidden" name="csrf" value=csrf.to_owned() />
-            <label>"Name" <input name="name" required maxlength="100" value=f.name /></label>
-            <label>"Price (e.g. 12.50)"
+            <label>{t!(admin_product_name)} <input name="name" required maxlength="100" value=f.name /></label>
+            <label>{t!(admin_product_price)}
                 <input name="price" required inputmode="decimal" value=f.price />
             </label>
             {creating.then(|| view! {
-                <label>"Stock on the shelf" <input name="stock" inputmode="numeric" value=f.stock.clone() placeholder="0" /></label>
+                <label>{t!(admin_product_opening_stock)} <input name="stock" inputmode="numeric" value=f.stock.clone() placeholder="0" /></label>
             })}
-            <label>"Description" <textarea name="description" rows="4" maxlength="2000" inner_html=app::components::textarea_text(&f.description)></textarea></label>
-            <label>"Most per order (empty: no limit)"
+            <label>{t!(admin_product_description)} <textarea name="description" rows="4" maxlength="2000" inner_html=app::components::textarea_text(&f.description)></textarea></label>
+            <label>{t!(admin_product_max_per_order)}
                 <input name="max_per_order" inputmode="numeric" value=f.max_per_order />
             </label>
-            <label>"Address /p/… (empty: made from the name)"
+            <label>{t!(admin_product_slug)}
                 <input name="slug" maxlength="60" value=f.slug autocapitalize="none" />
             </label>
             <button type="submit">{button}</button>
@@ -84,32 +85,32 @@ pub(super) fn sale_fields(
         .as_ref()
         .is_some_and(|s| s.phase(now.text()) != SalePhase::Ended)
     {
-        "Save the sale"
+        t!(admin_sale_save)
     } else {
-        "Schedule the sale"
+        t!(admin_sale_schedule)
     };
     let shop_now = when(now.text());
     let zone = crate::shop_look::current().time_zone.clone();
     view! {
         <form method="post" action=action class="admin-step">
             <input type="hidden" name="csrf" value=csrf.to_owned() />
-            <p><small>"Times are on the shop's clock, " {zone} " (now " {shop_now} "); change it in the shop settings."</small></p>
+            <p><small>{t!(admin_sale_clock, zone = zone, now = shop_now)}</small></p>
             {running.then(|| view! {
-                <p><small>"While the sale runs, its end, price, hold time and payment window can change; its start, waiting room and per-customer limit stay."</small></p>
+                <p><small>{t!(admin_sale_running_note)}</small></p>
             })}
-            <label>"Starts" <input type="datetime-local" name="starts_at" required value=f.starts_at readonly=running /></label>
-            <label>"Ends" <input type="datetime-local" name="ends_at" required value=f.ends_at /></label>
-            <label>"Sale price" <input name="sale_price" required inputmode="decimal" value=f.sale_price /></label>
-            <label>"Most per customer (empty: no limit)"
+            <label>{t!(admin_sale_starts)} <input type="datetime-local" name="starts_at" required value=f.starts_at readonly=running /></label>
+            <label>{t!(admin_sale_ends)} <input type="datetime-local" name="ends_at" required value=f.ends_at /></label>
+            <label>{t!(admin_sale_price)} <input name="sale_price" required inputmode="decimal" value=f.sale_price /></label>
+            <label>{t!(admin_sale_per_customer)}
                 <input name="per_customer_limit" inputmode="numeric" value=f.per_customer_limit readonly=running />
             </label>
             <label class="admin-check">
                 <input type="checkbox" name="waiting_room" value="on" checked={f.waiting_room == "on"} disabled=running />
-                " Waiting room (shoppers queue for a timed hold)"
+                " " {t!(admin_sale_waiting_room)}
             </label>
             {running.then(|| view! { <input type="hidden" name="waiting_room" value=f.waiting_room.clone() /> })}
-            <label>"Hold lasts (minutes)" <input name="hold_minutes" required inputmode="numeric" value=f.hold_minutes /></label>
-            <label>"Sale orders unpaid after (minutes) are cancelled and restocked"
+            <label>{t!(admin_sale_hold)} <input name="hold_minutes" required inputmode="numeric" value=f.hold_minutes /></label>
+            <label>{t!(admin_sale_pay)}
                 <input name="pay_minutes" required inputmode="numeric" value=f.pay_minutes />
             </label>
             <button type="submit">{button}</button>

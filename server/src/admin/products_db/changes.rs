@@ -1,7 +1,7 @@
 //! The owner's changes to products, each in one transaction with its line in the audit log.
 
 use super::super::db::AdminDb;
-use super::super::pages::money;
+use super::super::pages::{lang, money, t};
 use super::audit_text::{describe_edit, describe_sale};
 use super::{
     next_sale, product, small_of, Outcome, ProductFields, ProductRow, SaleInput, PLACEHOLDER_IMAGE,
@@ -102,17 +102,23 @@ impl AdminDb {
                 .bind(now)
                 .bind(fields.max_per_order)).await?;
         let Some((id,)) = id else {
-            return Ok(Outcome::Refused(format!(
-                "The address /p/{} is taken by another product.",
-                fields.slug
+            return Ok(Outcome::Refused(t!(
+                admin_err_slug_taken,
+                slug = &fields.slug
             )));
         };
-        let detail = format!("“{}” at {}", fields.name, money(fields.price_cents));
+        // the log is written in the language of the owner who made the change
+        let detail = t!(
+            admin_log_created,
+            name = &fields.name,
+            price = money(fields.price_cents)
+        );
         audit(&mut tx, AuditLine::new(id, "created", &detail), actor, now).await?;
         if stock > 0 {
             audit(
                 &mut tx,
-                AuditLine::new(id, "stock", "opening stock").stock(Some(stock), Some(stock)),
+                AuditLine::new(id, "stock", &t!(admin_log_opening_stock))
+                    .stock(Some(stock), Some(stock)),
                 actor,
                 now,
             )
@@ -149,9 +155,9 @@ impl AdminDb {
             )
             .await?;
         if taken.is_some() {
-            return Ok(Outcome::Refused(format!(
-                "The address /p/{} is taken by another product.",
-                fields.slug
+            return Ok(Outcome::Refused(t!(
+                admin_err_slug_taken,
+                slug = &fields.slug
             )));
         }
         let done = tx.execute(
@@ -203,11 +209,9 @@ impl AdminDb {
                 .optional(sql("SELECT stock FROM products WHERE id = $1").bind(id))
                 .await?;
             return Ok(match stock {
-                    None => Outcome::NotFound,
-                    Some((stock,)) => Outcome::Refused(format!(
-                        "Only {stock} are free to take away (units in orders and holds are not on the shelf)."
-                    )),
-                });
+                None => Outcome::NotFound,
+                Some((stock,)) => Outcome::Refused(t!(admin_err_stock_free, stock = stock)),
+            });
         };
         audit(
             &mut tx,
@@ -245,9 +249,7 @@ impl AdminDb {
                 )
                 .await?;
             if sale.is_some() {
-                return Ok(Outcome::Refused(
-                    "This product has a sale announced or running: end the sale first.".to_owned(),
-                ));
+                return Ok(Outcome::Refused(t!(admin_err_archive_sale)));
             }
         }
         tx.execute(
@@ -287,9 +289,7 @@ impl AdminDb {
             )
             .await?;
         if count >= 8 {
-            return Ok(Outcome::Refused(
-                "A product has at most 8 pictures: remove one first.".to_owned(),
-            ));
+            return Ok(Outcome::Refused(t!(admin_err_pictures_full)));
         }
         if count == 0 {
             // the first uploaded picture replaces the placeholder (or the demo drawings)
@@ -315,7 +315,7 @@ impl AdminDb {
         .await?;
         audit(
             &mut tx,
-            AuditLine::new(id, "picture", &format!("added {large}")),
+            AuditLine::new(id, "picture", &t!(admin_log_picture_added, url = large)),
             actor,
             now,
         )
@@ -363,7 +363,7 @@ impl AdminDb {
         .await?;
         audit(
             &mut tx,
-            AuditLine::new(id, "picture", &format!("removed {url}")),
+            AuditLine::new(id, "picture", &t!(admin_log_picture_removed, url = url)),
             actor,
             now,
         )
@@ -386,9 +386,7 @@ impl AdminDb {
             return Ok(Outcome::NotFound);
         };
         if archived {
-            return Ok(Outcome::Refused(
-                "An archived product cannot go on sale: restore it first.".to_owned(),
-            ));
+            return Ok(Outcome::Refused(t!(admin_err_sale_archived)));
         }
         let current = product_in(&mut tx, id).await?;
         let fresh = current
@@ -403,7 +401,7 @@ impl AdminDb {
             now,
         ) {
             Ok(sale) => sale,
-            Err(reason) => return Ok(Outcome::Refused(reason)),
+            Err(refusal) => return Ok(Outcome::Refused(refusal.said(lang(), money))),
         };
         if fresh {
             tx.execute(sql("DELETE FROM customer_units WHERE product_id = $1").bind(id))
@@ -430,7 +428,11 @@ impl AdminDb {
             .bind(sale.pay_seconds),
         )
         .await?;
-        let verb = if fresh { "scheduled" } else { "changed" };
+        let verb = if fresh {
+            t!(admin_log_sale_scheduled)
+        } else {
+            t!(admin_log_sale_changed)
+        };
         audit(
             &mut tx,
             AuditLine::new(id, "sale", &format!("{verb}: {}", describe_sale(&sale))),
@@ -456,28 +458,32 @@ impl AdminDb {
         }
         let current = product_in(&mut tx, id).await?;
         let Some(sale) = current.sale else {
-            return Ok(Outcome::Refused("This product has no sale.".to_owned()));
+            return Ok(Outcome::Refused(t!(admin_err_no_sale)));
         };
         let detail = match sale.phase(now) {
-                SalePhase::Ended => return Ok(Outcome::Refused("This sale is already over.".to_owned())),
-                SalePhase::Live => {
-                    tx.execute(sql("UPDATE sales SET ends_at = $1 WHERE product_id = $2")
-                            .bind(now)
-                            .bind(id)).await?;
-                    "ended early"
-                }
-                SalePhase::Upcoming if current.in_line > 0 => {
-                    return Ok(Outcome::Refused(format!(
-                        "{} shoppers are already in the line for this sale; it cannot be called off. Let it start, then end it.",
-                        current.in_line
-                    )))
-                }
-                SalePhase::Upcoming => {
-                    tx.execute(sql("DELETE FROM sales WHERE product_id = $1").bind(id)).await?;
-                    "called off before the start"
-                }
-            };
-        audit(&mut tx, AuditLine::new(id, "sale", detail), actor, now).await?;
+            SalePhase::Ended => return Ok(Outcome::Refused(t!(admin_err_sale_over))),
+            SalePhase::Live => {
+                tx.execute(
+                    sql("UPDATE sales SET ends_at = $1 WHERE product_id = $2")
+                        .bind(now)
+                        .bind(id),
+                )
+                .await?;
+                t!(admin_log_sale_ended_early)
+            }
+            SalePhase::Upcoming if current.in_line > 0 => {
+                return Ok(Outcome::Refused(t!(
+                    admin_err_call_off_line,
+                    count = current.in_line
+                )))
+            }
+            SalePhase::Upcoming => {
+                tx.execute(sql("DELETE FROM sales WHERE product_id = $1").bind(id))
+                    .await?;
+                t!(admin_log_sale_called_off)
+            }
+        };
+        audit(&mut tx, AuditLine::new(id, "sale", &detail), actor, now).await?;
         tx.commit().await?;
         Ok(Outcome::Done(()))
     }
