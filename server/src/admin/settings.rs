@@ -404,7 +404,7 @@ fn render(
             <h2>{t!(admin_settings_pay_code)}</h2>
             <p>{t!(admin_settings_pay_code_help)}</p>
             {pay_picture.map(|src| view! {
-                <p><img src=src alt=t!(admin_settings_pay_code) width="200" /></p>
+                <p><img src=src alt=t!(admin_settings_pay_code_alt) width="200" /></p>
                 <form method="post" action="/admin/settings/payment-picture/remove">
                     {hidden()}
                     <button type="submit">{t!(admin_settings_remove_pay_code)}</button>
