@@ -317,6 +317,30 @@ async fn the_orders_and_their_export_are_in_her_language() {
     assert!(list.contains("待付款") && list.contains("订单号"), "{list}");
     let (_, detail) = page(&app, &format!("/admin/orders/{code}"), &zh).await;
     assert!(detail.contains("标记为已付款") && detail.contains("取消并退回库存"));
+    let token = csrf_of(&app, &zh).await;
+    let res = post_form(
+        &app,
+        &format!("/admin/orders/{code}/status"),
+        Some(&zh),
+        &[("csrf", &token), ("from", "awaiting_payment"), ("to", "paid")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let (_, detail) = page(&app, &format!("/admin/orders/{code}"), &zh).await;
+    assert!(
+        detail.contains(&format!("待付款 → 已付款 (店主 {EMAIL})")),
+        "the history in her words: {detail}"
+    );
+    // a step that no longer applies: refused in her words, nothing changed
+    let res = post_form(
+        &app,
+        &format!("/admin/orders/{code}/status"),
+        Some(&zh),
+        &[("csrf", &token), ("from", "awaiting_payment"), ("to", "paid")],
+    )
+    .await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("此订单现在是「已付款」"));
 
     let csv = get_with(&app, "/admin/orders.csv", &zh).await;
     let text = csv.text().await.unwrap();
@@ -324,7 +348,7 @@ async fn the_orders_and_their_export_are_in_her_language() {
         text.starts_with("\u{feff}订单号,下单时间（Asia/Shanghai）,下单时间（UTC）,状态,收货人,电话,地址,备注,商品,金额（CNY）,金额（最小单位，如分）,快递单号\r\n"),
         "{text}"
     );
-    assert!(text.contains(",待付款,"), "the status in her words: {text}");
+    assert!(text.contains(",已付款,"), "the status in her words: {text}");
     // placed on the shop's clock beside the UTC stamp
     let row = text.lines().nth(1).unwrap();
     let cells: Vec<&str> = row.split(',').collect();
@@ -341,5 +365,5 @@ async fn the_orders_and_their_export_are_in_her_language() {
         text.starts_with("\u{feff}Code,Placed (Asia/Shanghai),Placed (UTC),Status,Customer,Phone,Address,Note,Items,Total (CNY),Total (minor units),Tracking number\r\n"),
         "{text}"
     );
-    assert!(text.contains(",Awaiting payment,"), "{text}");
+    assert!(text.contains(",Paid,"), "{text}");
 }

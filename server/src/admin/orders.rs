@@ -321,7 +321,7 @@ fn detail_page(
                 when(&e.at),
                 status_label(&e.from_status),
                 status_label(&e.to_status),
-                e.actor,
+                pages::actor(&e.actor),
                 e.note
             );
             view! { <li>{line}</li> }

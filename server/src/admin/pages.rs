@@ -60,6 +60,24 @@ pub fn when(stamp: &str) -> String {
     crate::shop_look::current().local_time(stamp)
 }
 
+/// Who made a logged change, as stored (`owner wang@example.com`, or the expiry task's reason),
+/// in the owner's words.
+pub fn actor(stored: &str) -> String {
+    if let Some(email) = stored.strip_prefix("owner ") {
+        return t!(admin_actor_owner, email = email);
+    }
+    if stored == "expiry: unpaid past the deadline" {
+        return t!(admin_actor_expiry);
+    }
+    if let Some(minutes) = stored
+        .strip_prefix("expiry: sale order unpaid after ")
+        .and_then(|rest| rest.strip_suffix(" min"))
+    {
+        return t!(admin_actor_expiry_sale, minutes = minutes);
+    }
+    stored.to_owned()
+}
+
 /// A form's problems, each on its line (nothing when there are none).
 pub fn problem_list(problems: &[String]) -> impl IntoView {
     (!problems.is_empty()).then(|| {

@@ -260,7 +260,7 @@ pub async fn detail(
                 if e.detail.is_empty() { "" } else { ": " },
                 e.detail,
                 stock,
-                e.actor
+                pages::actor(&e.actor)
             );
             view! { <li>{line}</li> }
         })
