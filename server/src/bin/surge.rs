@@ -554,7 +554,7 @@ async fn scenario_orders(
                     let body = order_body(
                         format!("surge-{i:012}"),
                         DIRECT,
-                        &format!("+1555{i:08}"),
+                        &format!("+86139{i:08}"),
                         None,
                     );
                     send(
@@ -846,7 +846,7 @@ async fn scenario_login_flood(args: &Args) -> anyhow::Result<bool> {
                     let body = order_body(
                         format!("surge-{i:012}"),
                         DIRECT,
-                        &format!("+1555{i:08}"),
+                        &format!("+86139{i:08}"),
                         None,
                     );
                     let s = send(
@@ -1018,7 +1018,7 @@ async fn desk_alone(orders: usize, postgres: Option<&str>) -> anyhow::Result<boo
         set.spawn(async move {
             let customer = CustomerInput {
                 name: "Surge Shopper".into(),
-                phone: format!("+1555{i:08}"),
+                phone: format!("+86139{i:08}"),
                 address: "1 Harbour Row, Porthaven".into(),
                 note: String::new(),
             };
