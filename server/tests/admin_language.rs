@@ -322,7 +322,11 @@ async fn the_orders_and_their_export_are_in_her_language() {
         &app,
         &format!("/admin/orders/{code}/status"),
         Some(&zh),
-        &[("csrf", &token), ("from", "awaiting_payment"), ("to", "paid")],
+        &[
+            ("csrf", &token),
+            ("from", "awaiting_payment"),
+            ("to", "paid"),
+        ],
     )
     .await;
     assert_eq!(res.status(), 303);
@@ -336,7 +340,11 @@ async fn the_orders_and_their_export_are_in_her_language() {
         &app,
         &format!("/admin/orders/{code}/status"),
         Some(&zh),
-        &[("csrf", &token), ("from", "awaiting_payment"), ("to", "paid")],
+        &[
+            ("csrf", &token),
+            ("from", "awaiting_payment"),
+            ("to", "paid"),
+        ],
     )
     .await;
     assert_eq!(res.status(), 409);
