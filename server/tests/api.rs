@@ -452,3 +452,57 @@ async fn announce_huge_body(url: &str) -> (u16, String) {
         .unwrap_or_default();
     (status, body)
 }
+
+/// The cart and checkout show what the order will charge: during a live sale without a waiting
+/// room, the sale price (they used to show the normal price while the order charged the sale's).
+#[tokio::test]
+async fn the_cart_costs_what_the_order_will_charge() {
+    let app = common::spawn_app().await;
+    const CARAMELS: i64 = 2;
+    app.set_sale(
+        CARAMELS,
+        common::Sale {
+            price_cents: 900,
+            waiting_room: false,
+            ..common::Sale::default()
+        },
+    )
+    .await;
+    // past the catalogue cache's window, so the cart reads the sale
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let added = app
+        .client
+        .post(app.url("/api/add_to_cart"))
+        .form(&[("product_id", "2"), ("quantity", "3")])
+        .send()
+        .await
+        .unwrap();
+    assert!(added.status().is_success(), "{}", added.status());
+    let cart_cookie = added
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("hf_cart="))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+        .expect("a cart cookie");
+    let cart: Value = app
+        .client
+        .get(app.url("/api/cart"))
+        .header("cookie", &cart_cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cart["total_cents"], 2700, "{cart}");
+    assert_eq!(cart["lines"][0]["line_total_cents"], 2700);
+    let order: Value = app
+        .place_order(&order_body(&key(1), CARAMELS, 3))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(order["total_cents"], cart["total_cents"], "{order}");
+}

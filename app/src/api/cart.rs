@@ -54,7 +54,7 @@ pub(crate) fn write_cart(cart: &crate::domain::Cart, secure: bool) {
     );
 }
 
-/// The cart priced with current products; lines for products that no longer exist are dropped.
+/// The cart priced as an order placed now would be (a live sale's price); lines for products that no longer exist are dropped.
 #[cfg(feature = "ssr")]
 pub(crate) async fn price_cart(
     state: &crate::state::AppState,
@@ -67,8 +67,9 @@ pub(crate) async fn price_cart(
         let Some(product) = products.iter().find(|p| p.id == *id) else {
             continue;
         };
+        // what the order will charge: the sale price while the sale is live
         let line_total_cents = product
-            .price_cents
+            .price_now_cents()
             .checked_mul(i64::from(q.get()))
             .ok_or_else(ApiError::internal)?;
         view.total_cents = view

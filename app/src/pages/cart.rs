@@ -88,7 +88,7 @@ fn CartRow(
             <img src=line.product.image_url.clone() alt="" width="80" height="60" />
             <div class="cart-line-info">
                 <a href=format!("/p/{}", line.product.slug)>{name.clone()}</a>
-                <span class="muted">{price(line.product.price_cents)} " " {crate::tr!(lang, each)}</span>
+                <span class="muted">{price(line.product.price_now_cents())} " " {crate::tr!(lang, each)}</span>
                 {(!in_stock).then(|| view! { <StockBadge stock=line.product.stock /> })}
                 <span class="line-total">{price(line.line_total_cents)}</span>
             </div>
