@@ -107,11 +107,17 @@ impl ApiError {
             ApiError::Paused {
                 product_id,
                 retry_after_secs,
+                held,
                 ..
             } => ApiError::Paused {
-                message: crate::tr!(lang, err_paused),
+                message: if held {
+                    crate::tr!(lang, err_paused_hold)
+                } else {
+                    crate::tr!(lang, err_paused)
+                },
                 product_id,
                 retry_after_secs,
+                held,
             },
             ApiError::Overloaded {
                 retry_after_secs, ..

@@ -68,7 +68,11 @@ async fn the_brake_pauses_one_product_or_the_whole_shop_and_changes_nothing(kind
     assert!(body["message"]
         .as_str()
         .unwrap()
-        .contains("Your place in line is kept"));
+        .contains("Your cart is kept"));
+    assert!(
+        !body["message"].as_str().unwrap().contains("line"),
+        "a cart shopper is in no line: {body}"
+    );
     let before = (app.stock(2).await, app.orders().await);
     for i in 0..5 {
         let res = app.place_order(&order_body(&key(500 + i), 2, 1)).await;
@@ -194,6 +198,15 @@ async fn a_paused_line_admits_nobody_keeps_its_order_and_lets_no_hold_run_out(ki
         }))
         .await;
     assert_eq!(paused_checkout.status(), 503);
+    let refused: serde_json::Value = paused_checkout.json().await.unwrap();
+    assert_eq!(refused["held"], true);
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("Your hold is kept"),
+        "{refused}"
+    );
 
     brake(&app, &owner, "2", "resume").await;
     let a_after = standing(&app, a["ticket"].as_str().unwrap()).await;

@@ -62,6 +62,9 @@ pub enum ApiError {
         message: String,
         product_id: Option<i64>,
         retry_after_secs: u32,
+        /// The order was for a waiting-room hold (kept while paused); else a cart (kept too).
+        #[serde(default)]
+        held: bool,
     },
     /// The server is shedding load: try again after `retry_after_secs`.
     #[error("{message}")]
@@ -121,14 +124,21 @@ impl ApiError {
         }
     }
 
-    /// Checkout is paused by the owner: for `product_id`, or the whole shop when `None`.
-    pub fn paused(product_id: Option<i64>) -> ApiError {
+    /// Checkout is paused by the owner: for `product_id`, or the whole shop when `None`; `held`:
+    /// the order was for a waiting-room hold (which does not run out while paused).
+    pub fn paused(product_id: Option<i64>, held: bool) -> ApiError {
+        let message = if held {
+            "Checkout is paused for a moment by the shop. Your hold is kept: it will not run out \
+             while paused; please try again shortly."
+        } else {
+            "Checkout is paused for a moment by the shop. Your cart is kept; please try again \
+             shortly."
+        };
         ApiError::Paused {
-            message: "Checkout is paused for a moment by the shop. Your place in line is kept; \
-                      please try again shortly."
-                .to_owned(),
+            message: message.to_owned(),
             product_id,
             retry_after_secs: 10,
+            held,
         }
     }
 

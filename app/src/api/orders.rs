@@ -118,11 +118,11 @@ mod edge {
         order: &NewOrder,
     ) -> Result<(), ApiError> {
         if rules.all_paused() {
-            return Err(ApiError::paused(None));
+            return Err(ApiError::paused(None, order.hold.is_some()));
         }
         for (id, quantity) in &order.lines {
             if rules.is_paused(*id) {
-                return Err(ApiError::paused(Some(*id)));
+                return Err(ApiError::paused(Some(*id), order.hold.is_some()));
             }
             if rules.is_archived(*id) {
                 return Err(crate::store::CheckoutError::UnknownProduct { product_id: *id }.into());
