@@ -7,24 +7,22 @@
 
 mod common;
 
-use common::owner::{first_owner, get_with, post_form, shop, EMAIL};
-use common::{key, order_body, Kind, TestApp};
+use common::owner::{shop, Owner, EMAIL};
+use common::{key, order_body, Kind};
 use reqwest::header::COOKIE;
 
-/// The owner's session cookie with a language chosen on the switch.
-fn in_chinese(session: &str) -> String {
-    format!("{session}; hf_lang=zh-CN")
+/// The same owner, her browser having chosen Chinese on the switch.
+fn in_chinese<'a>(owner: &Owner<'a>) -> Owner<'a> {
+    Owner {
+        app: owner.app,
+        cookie: format!("{}; hf_lang=zh-CN", owner.cookie),
+        csrf: owner.csrf.clone(),
+    }
 }
 
-async fn page(app: &TestApp, path: &str, cookie: &str) -> (u16, String) {
-    let res = get_with(app, path, cookie).await;
+async fn page(owner: &Owner<'_>, path: &str) -> (u16, String) {
+    let res = owner.get(path).await;
     (res.status().as_u16(), res.text().await.unwrap())
-}
-
-async fn csrf_of(app: &TestApp, cookie: &str) -> String {
-    let (_, home) = page(app, "/admin", cookie).await;
-    let at = home.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    home[at..at + 64].to_owned()
 }
 
 /// The words a person reads on an HTML page: no tags, scripts, styles or attribute values.
@@ -75,8 +73,8 @@ fn english_left(html: &str, product_names: &str) -> Vec<String> {
 #[tokio::test]
 async fn every_owner_page_speaks_chinese_when_she_chose_it() {
     let app = shop(Kind::Sqlite).await;
-    let session = first_owner(&app).await;
-    let zh = in_chinese(&session);
+    let owner = Owner::new(&app).await;
+    let zh = in_chinese(&owner);
     let listed: Vec<serde_json::Value> = app.get("/api/products").await.json().await.unwrap();
     let names: String = listed
         .iter()
@@ -99,7 +97,7 @@ async fn every_owner_page_speaks_chinese_when_she_chose_it() {
         ("/admin/live", "实时监控"),
         ("/admin/orders", "没有符合条件的订单"),
     ] {
-        let (status, html) = page(&app, path, &zh).await;
+        let (status, html) = page(&zh, path).await;
         assert_eq!(status, 200, "{path}");
         assert!(html.contains(r#"<html lang="zh-CN""#), "{path}");
         assert!(html.contains(words), "{path}: {words}");
@@ -113,7 +111,7 @@ async fn every_owner_page_speaks_chinese_when_she_chose_it() {
     }
     // the same pages in English for an owner whose browser asks for it (the test client's own
     // `Accept-Language: en`), with no Chinese left on them
-    let (_, home) = page(&app, "/admin", &session).await;
+    let (_, home) = page(&owner, "/admin").await;
     assert!(home.contains(r#"<html lang="en""#) && home.contains("The shop"));
     assert!(!home.contains("我的店铺"));
 }
@@ -121,24 +119,17 @@ async fn every_owner_page_speaks_chinese_when_she_chose_it() {
 #[tokio::test]
 async fn form_errors_and_refusals_are_in_her_language() {
     let app = shop(Kind::Sqlite).await;
-    let session = first_owner(&app).await;
-    let zh = in_chinese(&session);
-    let token = csrf_of(&app, &zh).await;
+    let owner = Owner::new(&app).await;
+    let zh = in_chinese(&owner);
 
     // every problem with a product form, in Chinese, and nothing created
     let before = app.count("SELECT COUNT(*) FROM products").await;
-    let res = post_form(
-        &app,
-        "/admin/products",
-        Some(&zh),
-        &[
-            ("csrf", &token),
-            ("name", ""),
-            ("price", "12.345"),
-            ("slug", "Not OK"),
-        ],
-    )
-    .await;
+    let res = zh
+        .post(
+            "/admin/products",
+            &[("name", ""), ("price", "12.345"), ("slug", "Not OK")],
+        )
+        .await;
     assert_eq!(res.status(), 422);
     let html = res.text().await.unwrap();
     assert!(html.contains("请填写商品名称"), "{html}");
@@ -147,21 +138,15 @@ async fn form_errors_and_refusals_are_in_her_language() {
     assert_eq!(app.count("SELECT COUNT(*) FROM products").await, before);
 
     // a product named only in Chinese gets an address of its own, and its log is in Chinese
-    let res = post_form(
-        &app,
-        "/admin/products",
-        Some(&zh),
-        &[
-            ("csrf", &token),
-            ("name", "桂花糕"),
-            ("price", "18"),
-            ("stock", "5"),
-        ],
-    )
-    .await;
+    let res = zh
+        .post(
+            "/admin/products",
+            &[("name", "桂花糕"), ("price", "18"), ("stock", "5")],
+        )
+        .await;
     assert_eq!(res.status(), 303);
     let at = res.headers()["location"].to_str().unwrap().to_owned();
-    let (_, detail) = page(&app, &at, &zh).await;
+    let (_, detail) = page(&zh, &at).await;
     assert!(
         detail.contains("桂花糕") && detail.contains("初始库存"),
         "{detail}"
@@ -192,19 +177,17 @@ async fn form_errors_and_refusals_are_in_her_language() {
             .format("%Y-%m-%dT%H:%M")
             .to_string()
     };
-    let res = post_form(
-        &app,
-        &format!("/admin/products/{id}/sale"),
-        Some(&zh),
-        &[
-            ("csrf", &token),
-            ("starts_at", &later(1)),
-            ("ends_at", &later(2)),
-            ("sale_price", "30"),
-            ("hold_minutes", "5"),
-        ],
-    )
-    .await;
+    let res = zh
+        .post(
+            &format!("/admin/products/{id}/sale"),
+            &[
+                ("starts_at", &later(1)),
+                ("ends_at", &later(2)),
+                ("sale_price", "30"),
+                ("hold_minutes", "5"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 409);
     let html = res.text().await.unwrap();
     assert!(
@@ -213,42 +196,38 @@ async fn form_errors_and_refusals_are_in_her_language() {
     );
 
     // a refused stock change and an unknown product
-    let res = post_form(
-        &app,
-        &format!("/admin/products/{id}/stock"),
-        Some(&zh),
-        &[("csrf", &token), ("delta", "-9"), ("reason", "盘点")],
-    )
-    .await;
+    let res = zh
+        .post(
+            &format!("/admin/products/{id}/stock"),
+            &[("delta", "-9"), ("reason", "盘点")],
+        )
+        .await;
     assert_eq!(res.status(), 409, "盘点 (two characters) is a reason");
     assert!(res.text().await.unwrap().contains("最多只能减少 5 件"));
-    let res = post_form(
-        &app,
-        &format!("/admin/products/{id}/stock"),
-        Some(&zh),
-        &[("csrf", &token), ("delta", "-1"), ("reason", "盘")],
-    )
-    .await;
+    let res = zh
+        .post(
+            &format!("/admin/products/{id}/stock"),
+            &[("delta", "-1"), ("reason", "盘")],
+        )
+        .await;
     assert_eq!(res.status(), 422, "one character is not");
     assert!(res.text().await.unwrap().contains("请说明库存变化的原因"));
-    let (status, html) = page(&app, "/admin/products/9999", &zh).await;
+    let (status, html) = page(&zh, "/admin/products/9999").await;
     assert_eq!(status, 404);
     assert!(html.contains("这里什么都没有"), "{html}");
 
     // the settings form
-    let res = post_form(
-        &app,
-        "/admin/settings",
-        Some(&zh),
-        &[
-            ("csrf", &token),
-            ("currency", "GBP"),
-            ("default_language", "zh-CN"),
-            ("time_zone", "Beijing"),
-            ("contact_phone", "12345"),
-        ],
-    )
-    .await;
+    let res = zh
+        .post(
+            "/admin/settings",
+            &[
+                ("currency", "GBP"),
+                ("default_language", "zh-CN"),
+                ("time_zone", "Beijing"),
+                ("contact_phone", "12345"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 422);
     let html = res.text().await.unwrap();
     assert!(html.contains("请选择币种"), "{html}");
@@ -259,9 +238,9 @@ async fn form_errors_and_refusals_are_in_her_language() {
     let res = app
         .client
         .post(app.url("/admin/logout"))
-        .header(COOKIE, &zh)
+        .header(COOKIE, &zh.cookie)
         .header("origin", "https://evil.example")
-        .form(&[("csrf", token.as_str())])
+        .form(&[("csrf", zh.csrf.as_str())])
         .send()
         .await
         .unwrap();
@@ -272,7 +251,7 @@ async fn form_errors_and_refusals_are_in_her_language() {
 #[tokio::test]
 async fn the_login_page_follows_the_browser() {
     let app = shop(Kind::Sqlite).await;
-    first_owner(&app).await;
+    Owner::new(&app).await;
     let bare = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -304,8 +283,8 @@ async fn the_login_page_follows_the_browser() {
 #[tokio::test]
 async fn the_orders_and_their_export_are_in_her_language() {
     let app = shop(Kind::Sqlite).await;
-    let session = first_owner(&app).await;
-    let zh = in_chinese(&session);
+    let owner = Owner::new(&app).await;
+    let zh = in_chinese(&owner);
     let res = app.place_order(&order_body(&key(1), 2, 1)).await;
     assert_eq!(res.status(), 200);
     let code = res.json::<serde_json::Value>().await.unwrap()["order_code"]
@@ -313,44 +292,33 @@ async fn the_orders_and_their_export_are_in_her_language() {
         .unwrap()
         .to_owned();
 
-    let (_, list) = page(&app, "/admin/orders", &zh).await;
+    let (_, list) = page(&zh, "/admin/orders").await;
     assert!(list.contains("待付款") && list.contains("订单号"), "{list}");
-    let (_, detail) = page(&app, &format!("/admin/orders/{code}"), &zh).await;
+    let (_, detail) = page(&zh, &format!("/admin/orders/{code}")).await;
     assert!(detail.contains("标记为已付款") && detail.contains("取消并退回库存"));
-    let token = csrf_of(&app, &zh).await;
-    let res = post_form(
-        &app,
-        &format!("/admin/orders/{code}/status"),
-        Some(&zh),
-        &[
-            ("csrf", &token),
-            ("from", "awaiting_payment"),
-            ("to", "paid"),
-        ],
-    )
-    .await;
+    let res = zh
+        .post(
+            &format!("/admin/orders/{code}/status"),
+            &[("from", "awaiting_payment"), ("to", "paid")],
+        )
+        .await;
     assert_eq!(res.status(), 303);
-    let (_, detail) = page(&app, &format!("/admin/orders/{code}"), &zh).await;
+    let (_, detail) = page(&zh, &format!("/admin/orders/{code}")).await;
     assert!(
         detail.contains(&format!("待付款 → 已付款 (店主 {EMAIL})")),
         "the history in her words: {detail}"
     );
     // a step that no longer applies: refused in her words, nothing changed
-    let res = post_form(
-        &app,
-        &format!("/admin/orders/{code}/status"),
-        Some(&zh),
-        &[
-            ("csrf", &token),
-            ("from", "awaiting_payment"),
-            ("to", "paid"),
-        ],
-    )
-    .await;
+    let res = zh
+        .post(
+            &format!("/admin/orders/{code}/status"),
+            &[("from", "awaiting_payment"), ("to", "paid")],
+        )
+        .await;
     assert_eq!(res.status(), 409);
     assert!(res.text().await.unwrap().contains("此订单现在是「已付款」"));
 
-    let csv = get_with(&app, "/admin/orders.csv", &zh).await;
+    let csv = zh.get("/admin/orders.csv").await;
     let text = csv.text().await.unwrap();
     assert!(
         text.starts_with("\u{feff}订单号,下单时间（Asia/Shanghai）,下单时间（UTC）,状态,收货人,电话,地址,备注,商品,金额（CNY）,金额（最小单位，如分）,快递单号\r\n"),
@@ -367,7 +335,7 @@ async fn the_orders_and_their_export_are_in_her_language() {
     assert_eq!(cells[1], local, "{row}");
 
     // English for the owner whose browser asks for it
-    let en = get_with(&app, "/admin/orders.csv", &session).await;
+    let en = owner.get("/admin/orders.csv").await;
     let text = en.text().await.unwrap();
     assert!(
         text.starts_with("\u{feff}Code,Placed (Asia/Shanghai),Placed (UTC),Status,Customer,Phone,Address,Note,Items,Total (CNY),Total (minor units),Tracking number\r\n"),

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::owner::{csrf, first_owner, get_with, post_form, SECRET};
+use common::owner::{Owner, SECRET};
 use common::{key, order_body, spawn_on, Kind, TestApp};
 use reqwest::header::COOKIE;
 use serde_json::Value;
@@ -25,54 +25,24 @@ async fn shop(kind: Kind) -> TestApp {
     .await
 }
 
-struct Owner<'a> {
-    app: &'a TestApp,
-    cookie: String,
-    csrf: String,
-}
-
-impl<'a> Owner<'a> {
-    async fn new(app: &'a TestApp) -> Owner<'a> {
-        let cookie = first_owner(app).await;
-        let csrf = csrf(app, &cookie).await;
-        Owner { app, cookie, csrf }
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let mut fields = vec![("csrf", self.csrf.as_str())];
-        fields.extend_from_slice(form);
-        post_form(self.app, path, Some(&self.cookie), &fields).await
-    }
-
-    async fn page(&self, path: &str) -> String {
-        let res = get_with(self.app, path, &self.cookie).await;
-        assert_eq!(res.status(), 200, "GET {path}");
-        res.text().await.unwrap()
-    }
-
-    async fn upload(
-        &self,
-        product: i64,
-        csrf: &str,
-        file: Vec<u8>,
-        name: &str,
-    ) -> reqwest::Response {
-        let form = reqwest::multipart::Form::new()
-            .text("csrf", csrf.to_owned())
-            .text("alt", "The mug on the harbour wall")
-            .part(
-                "picture",
-                reqwest::multipart::Part::bytes(file).file_name(name.to_owned()),
-            );
-        self.app
-            .client
-            .post(self.app.url(&format!("/admin/products/{product}/pictures")))
-            .header(COOKIE, &self.cookie)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap()
-    }
+/// A picture posted to a product with the CSRF token given (some tests give a wrong one).
+async fn upload(
+    owner: &Owner<'_>,
+    product: i64,
+    csrf: &str,
+    file: Vec<u8>,
+    name: &str,
+) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.to_owned())
+        .text("alt", "The mug on the harbour wall")
+        .part(
+            "picture",
+            reqwest::multipart::Part::bytes(file).file_name(name.to_owned()),
+        );
+    owner
+        .post_multipart(&format!("/admin/products/{product}/pictures"), form)
+        .await
 }
 
 async fn shop_product(app: &TestApp, slug: &str) -> Option<Value> {
@@ -395,24 +365,30 @@ async fn a_picture_from_a_phone_is_checked_resized_and_served_for_a_year(kind: K
     let before = app.count(pictures).await;
 
     // not a picture, whatever its name says; no token; an unreadable half picture
-    let text = owner
-        .upload(3, &owner.csrf, b"just some text".to_vec(), "mug.jpg")
-        .await;
+    let text = upload(
+        &owner,
+        3,
+        &owner.csrf,
+        b"just some text".to_vec(),
+        "mug.jpg",
+    )
+    .await;
     assert_eq!(text.status(), 422);
     assert!(text.text().await.unwrap().contains("JPEG, PNG or WebP"));
-    let no_token = owner.upload(3, "", png(800, 600), "mug.png").await;
+    let no_token = upload(&owner, 3, "", png(800, 600), "mug.png").await;
     assert_eq!(no_token.status(), 403);
     let half = png(800, 600);
     let half = half[..half.len() / 2].to_vec();
     assert_eq!(
-        owner.upload(3, &owner.csrf, half, "mug.png").await.status(),
+        upload(&owner, 3, &owner.csrf, half, "mug.png")
+            .await
+            .status(),
         422
     );
     let mut huge = png(800, 600);
     huge.resize(16 * 1024 * 1024, 0);
     assert_eq!(
-        owner
-            .upload(3, &owner.csrf, huge, "huge.png")
+        upload(&owner, 3, &owner.csrf, huge, "huge.png")
             .await
             .status(),
         413
@@ -420,9 +396,7 @@ async fn a_picture_from_a_phone_is_checked_resized_and_served_for_a_year(kind: K
     assert_eq!(app.count(pictures).await, before, "refusals store nothing");
 
     // a portrait phone picture, 1200 × 1600
-    let up = owner
-        .upload(3, &owner.csrf, png(1200, 1600), "IMG_0042.PNG")
-        .await;
+    let up = upload(&owner, 3, &owner.csrf, png(1200, 1600), "IMG_0042.PNG").await;
     assert_eq!(up.status(), 303);
     let shown = shop_product(&app, "harbour-mug").await.unwrap();
     let card = shown["image_url"].as_str().unwrap().to_owned();
@@ -457,8 +431,7 @@ async fn a_picture_from_a_phone_is_checked_resized_and_served_for_a_year(kind: K
 
     // a second picture goes after it; removing the first makes the second the card
     assert_eq!(
-        owner
-            .upload(3, &owner.csrf, png(640, 480), "b.png")
+        upload(&owner, 3, &owner.csrf, png(640, 480), "b.png")
             .await
             .status(),
         303

@@ -10,56 +10,24 @@
 
 mod common;
 
-use common::owner::{csrf, first_owner, get_with, post_form, SECRET};
+use common::owner::{Owner, SECRET};
 use common::{key, order_body, spawn_on, Kind, TestApp};
-use reqwest::header::{ACCEPT_LANGUAGE, CONTENT_TYPE, COOKIE};
+use reqwest::header::{ACCEPT_LANGUAGE, CONTENT_TYPE};
 use serde_json::Value;
 
 async fn shop(kind: Kind) -> TestApp {
     spawn_on(kind, &[("HOLDFAST_SECRET", SECRET)]).await
 }
 
-struct Owner<'a> {
-    app: &'a TestApp,
-    cookie: String,
-    csrf: String,
-}
-
-impl<'a> Owner<'a> {
-    async fn new(app: &'a TestApp) -> Owner<'a> {
-        let cookie = first_owner(app).await;
-        let csrf = csrf(app, &cookie).await;
-        Owner { app, cookie, csrf }
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let mut fields = vec![("csrf", self.csrf.as_str())];
-        fields.extend_from_slice(form);
-        post_form(self.app, path, Some(&self.cookie), &fields).await
-    }
-
-    async fn page(&self, path: &str) -> String {
-        let res = get_with(self.app, path, &self.cookie).await;
-        assert_eq!(res.status(), 200, "GET {path}");
-        res.text().await.unwrap()
-    }
-
-    async fn upload(&self, path: &str, file: Vec<u8>) -> reqwest::Response {
-        let form = reqwest::multipart::Form::new()
-            .text("csrf", self.csrf.clone())
-            .part(
-                "picture",
-                reqwest::multipart::Part::bytes(file).file_name("code.png"),
-            );
-        self.app
-            .client
-            .post(self.app.url(path))
-            .header(COOKIE, &self.cookie)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap()
-    }
+/// A picture posted to one of the settings' upload forms.
+async fn upload(owner: &Owner<'_>, path: &str, file: Vec<u8>) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", owner.csrf.clone())
+        .part(
+            "picture",
+            reqwest::multipart::Part::bytes(file).file_name("code.png"),
+        );
+    owner.post_multipart(path, form).await
 }
 
 /// A shopper's page in `lang` (None: a browser that names no language).
@@ -186,15 +154,11 @@ async fn the_owners_settings_are_what_shoppers_see(kind: Kind) {
     assert!(zh.contains("<html lang=\"zh-CN\"") && zh.contains("$12.50"));
 
     // the payment code and the logo: checked, kept in the database, served for a year
-    let res = owner
-        .upload("/admin/settings/payment-picture", png(600, 600))
-        .await;
+    let res = upload(&owner, "/admin/settings/payment-picture", png(600, 600)).await;
     assert_eq!(res.status(), 303);
-    let res = owner
-        .upload("/admin/settings/logo", b"GIF89a not a png".to_vec())
-        .await;
+    let res = upload(&owner, "/admin/settings/logo", b"GIF89a not a png".to_vec()).await;
     assert_eq!(res.status(), 422, "not a picture");
-    let res = owner.upload("/admin/settings/logo", png(512, 512)).await;
+    let res = upload(&owner, "/admin/settings/logo", png(512, 512)).await;
     assert_eq!(res.status(), 303);
     let page = page_in(base, "/", None).await;
     let logo = page

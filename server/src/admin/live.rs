@@ -308,7 +308,7 @@ pub async fn brake(
         "pause" => {
             state
                 .db
-                .pause(product_id, &format!("owner {}", owner.email), now.text())
+                .pause(product_id, &owner.actor(), now.text())
                 .await?;
             tracing::warn!(product_id, owner = owner.id, "checkout paused by the owner");
         }

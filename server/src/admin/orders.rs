@@ -417,7 +417,7 @@ pub async fn change_status(
     } else {
         ""
     };
-    let actor = format!("owner {}", owner.email);
+    let actor = owner.actor();
     let now = system_now();
     match state
         .db
@@ -456,9 +456,11 @@ pub async fn csv(
     let _ = owner;
     let filter = query.filter()?;
     // the stream runs after this handler has returned: it is given the language and settings
+    let shop = crate::shop_look::current();
     let look = CsvLook {
         lang: pages::lang(),
-        shop: crate::shop_look::current(),
+        zone: ShopZone::of_setting(&shop.time_zone),
+        shop,
     };
     let first = Some(Bytes::from(look.header()));
     let stream = futures::stream::unfold(
@@ -520,13 +522,14 @@ pub async fn csv(
 struct CsvLook {
     lang: Language,
     shop: Arc<app::shop::ShopSettings>,
+    zone: ShopZone,
 }
 
 impl CsvLook {
     /// The byte-order mark and the column names.
     fn header(&self) -> String {
         let lang = self.lang;
-        let zone = ShopZone::of_setting(&self.shop.time_zone).name();
+        let zone = self.zone.name();
         let names = [
             app::tr!(lang, admin_csv_code),
             app::tr!(lang, admin_csv_placed, zone = zone),
@@ -551,7 +554,7 @@ impl CsvLook {
             .unwrap_or_default();
         let cells = [
             o.code.as_str(),
-            &self.shop.local_time(&o.created_at),
+            &self.zone.show(&o.created_at),
             o.created_at.as_str(),
             &status_in(&o.status, self.lang),
             o.customer_name.as_str(),
@@ -611,6 +614,11 @@ pub fn spawn_expiry(
 /// At most this many orders are cancelled per deadline in one pass (the next pass takes more).
 const PER_PASS: i64 = 200;
 
+/// How the expiry task signs a cancellation (read back by `pages::actor`): past the shop-wide
+/// deadline, or past a sale's window (`… after 15 min`).
+pub const EXPIRY_PAST_DEADLINE: &str = "expiry: unpaid past the deadline";
+pub const EXPIRY_SALE_PREFIX: &str = "expiry: sale order unpaid after ";
+
 /// One expiry pass: how many orders this call cancelled.
 pub async fn expire_unpaid(
     db: &super::db::AdminDb,
@@ -623,16 +631,13 @@ pub async fn expire_unpaid(
         let codes = db
             .unpaid_sale_orders_before(window, &cutoff, PER_PASS)
             .await?;
-        let why = format!(
-            "expiry: sale order unpaid after {} min",
-            (window / 60).max(1)
-        );
+        let why = format!("{EXPIRY_SALE_PREFIX}{} min", (window / 60).max(1));
         cancelled += cancel_unpaid(db, &codes, &why, now).await?;
     }
     if let Some(after) = after {
         let cutoff = now.plus_secs(-i64::try_from(after.as_secs()).unwrap_or(i64::MAX / 2));
         let codes = db.unpaid_before(&cutoff, PER_PASS).await?;
-        cancelled += cancel_unpaid(db, &codes, "expiry: unpaid past the deadline", now).await?;
+        cancelled += cancel_unpaid(db, &codes, EXPIRY_PAST_DEADLINE, now).await?;
     }
     Ok(cancelled)
 }

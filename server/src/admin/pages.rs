@@ -63,14 +63,15 @@ pub fn when(stamp: &str) -> String {
 /// Who made a logged change, as stored (`owner wang@example.com`, or the expiry task's reason),
 /// in the owner's words.
 pub fn actor(stored: &str) -> String {
-    if let Some(email) = stored.strip_prefix("owner ") {
+    use super::orders::{EXPIRY_PAST_DEADLINE, EXPIRY_SALE_PREFIX};
+    if let Some(email) = stored.strip_prefix(super::session::ACTOR_PREFIX) {
         return t!(admin_actor_owner, email = email);
     }
-    if stored == "expiry: unpaid past the deadline" {
+    if stored == EXPIRY_PAST_DEADLINE {
         return t!(admin_actor_expiry);
     }
     if let Some(minutes) = stored
-        .strip_prefix("expiry: sale order unpaid after ")
+        .strip_prefix(EXPIRY_SALE_PREFIX)
         .and_then(|rest| rest.strip_suffix(" min"))
     {
         return t!(admin_actor_expiry_sale, minutes = minutes);

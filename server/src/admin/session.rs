@@ -82,7 +82,16 @@ pub struct Owner {
     pub token_hash: String,
 }
 
+/// How a change the owner made is signed in the logs: `owner <email>` (read back by
+/// `pages::actor`).
+pub const ACTOR_PREFIX: &str = "owner ";
+
 impl Owner {
+    /// Who made a change, as the logs keep it.
+    pub fn actor(&self) -> String {
+        format!("{ACTOR_PREFIX}{}", self.email)
+    }
+
     /// The form's CSRF token must be this session's.
     pub fn check_csrf(&self, sent: &str) -> Result<(), AdminError> {
         if same(sent, &self.csrf_token) {

@@ -196,7 +196,7 @@ pub async fn save(
             let now = system_now();
             state
                 .db
-                .save_shop_settings(&new, &format!("owner {}", owner.email), now.text())
+                .save_shop_settings(&new, &owner.actor(), now.text())
                 .await?;
             state.catalogue.forget().await;
             tracing::info!(owner = owner.id, currency = new.currency.code(), time_zone = %new.time_zone, "shop settings saved");
@@ -286,12 +286,7 @@ async fn upload(
     let now = system_now();
     state
         .db
-        .set_shop_picture(
-            slot,
-            Some((&hash, &picture)),
-            &format!("owner {}", owner.email),
-            now.text(),
-        )
+        .set_shop_picture(slot, Some((&hash, &picture)), &owner.actor(), now.text())
         .await?;
     state.catalogue.forget().await;
     tracing::info!(owner = owner.id, ?slot, picture = %hash, "shop picture set");
@@ -306,7 +301,7 @@ async fn remove(
     let now = system_now();
     state
         .db
-        .set_shop_picture(slot, None, &format!("owner {}", owner.email), now.text())
+        .set_shop_picture(slot, None, &owner.actor(), now.text())
         .await?;
     state.catalogue.forget().await;
     tracing::info!(owner = owner.id, ?slot, "shop picture removed");

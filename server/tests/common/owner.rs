@@ -84,3 +84,54 @@ pub async fn csrf(app: &TestApp, cookie: &str) -> String {
     let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
     page[at..at + 64].to_owned()
 }
+
+/// A signed-in owner: her session cookie (with any other cookie her browser sends) and the
+/// session's CSRF token, which every form she posts carries.
+pub struct Owner<'a> {
+    pub app: &'a TestApp,
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl<'a> Owner<'a> {
+    /// The shop's first owner, signed in through the setup page.
+    pub async fn new(app: &'a TestApp) -> Owner<'a> {
+        let cookie = first_owner(app).await;
+        let csrf = csrf(app, &cookie).await;
+        Owner { app, cookie, csrf }
+    }
+
+    /// A form with her CSRF token.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut fields = vec![("csrf", self.csrf.as_str())];
+        fields.extend_from_slice(form);
+        post_form(self.app, path, Some(&self.cookie), &fields).await
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        get_with(self.app, path, &self.cookie).await
+    }
+
+    /// A page that must be there.
+    pub async fn page(&self, path: &str) -> String {
+        let res = self.get(path).await;
+        assert_eq!(res.status(), 200, "GET {path}");
+        res.text().await.unwrap()
+    }
+
+    /// A multipart form as given (its CSRF field is the caller's: some tests leave it out).
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        form: reqwest::multipart::Form,
+    ) -> reqwest::Response {
+        self.app
+            .client
+            .post(self.app.url(path))
+            .header(COOKIE, &self.cookie)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+}

@@ -37,10 +37,6 @@ fn shop_zone() -> app::shop_time::ShopZone {
     app::shop_time::ShopZone::of_setting(&crate::shop_look::current().time_zone)
 }
 
-fn actor(owner: &Owner) -> String {
-    format!("owner {}", owner.email)
-}
-
 /// The product's page after a change (POST → redirect → GET).
 fn back_to(id: i64) -> Response {
     Redirect::to(&format!("/admin/products/{id}")).into_response()
@@ -158,7 +154,7 @@ pub async fn create(
     let now = system_now();
     match state
         .db
-        .create_product(&fields, stock, &actor(&owner), now.text())
+        .create_product(&fields, stock, &owner.actor(), now.text())
         .await?
     {
         Outcome::Done(id) => {
@@ -201,7 +197,7 @@ pub async fn update(
     let now = system_now();
     match state
         .db
-        .update_product(id, &fields, &actor(&owner), now.text())
+        .update_product(id, &fields, &owner.actor(), now.text())
         .await?
     {
         Outcome::Refused(reason) => Ok(invalid(product_form_page(
@@ -440,7 +436,7 @@ pub async fn adjust_stock(
     let now = system_now();
     let result = state
         .db
-        .adjust_stock(id, delta, reason, &actor(&owner), now.text())
+        .adjust_stock(id, delta, reason, &owner.actor(), now.text())
         .await?;
     if let Outcome::Done(after) = &result {
         tracing::info!(
@@ -468,7 +464,7 @@ pub async fn archive(
     let now = system_now();
     let result = state
         .db
-        .set_archived(id, archived, &actor(&owner), now.text())
+        .set_archived(id, archived, &owner.actor(), now.text())
         .await?;
     outcome(result, id, &state).await
 }
@@ -530,7 +526,7 @@ pub async fn upload_picture(
     let now = system_now();
     let result = state
         .db
-        .add_picture(id, small, large, &alt, &actor(&owner), now.text())
+        .add_picture(id, small, large, &alt, &owner.actor(), now.text())
         .await?;
     if matches!(result, Outcome::Done(_)) {
         tracing::info!(product.id = id, picture = %large, owner = owner.id, "picture added");
@@ -552,7 +548,7 @@ pub async fn remove_picture(
     let now = system_now();
     let result = state
         .db
-        .remove_picture(id, position, &actor(&owner), now.text())
+        .remove_picture(id, position, &owner.actor(), now.text())
         .await?;
     outcome(result, id, &state).await
 }
@@ -583,7 +579,7 @@ pub async fn save_sale(
     let now = system_now();
     let result = state
         .db
-        .save_sale(id, &input, &actor(&owner), now.text())
+        .save_sale(id, &input, &owner.actor(), now.text())
         .await?;
     if matches!(result, Outcome::Done(_)) {
         tracing::info!(product.id = id, owner = owner.id, starts_at = %input.starts_at, "sale saved");
@@ -597,7 +593,7 @@ pub async fn end_sale(
     Path(id): Path<i64>,
 ) -> Result<Response, AdminError> {
     let now = system_now();
-    let result = state.db.end_sale(id, &actor(&owner), now.text()).await?;
+    let result = state.db.end_sale(id, &owner.actor(), now.text()).await?;
     if matches!(result, Outcome::Done(_)) {
         tracing::warn!(product.id = id, owner = owner.id, "sale ended by the owner");
     }
