@@ -332,6 +332,41 @@ pub fn status_text(status: OrderStatus, lang: crate::language::Language) -> Stri
     }
 }
 
+/// After a "busy, try again in N s" answer to a checkout form: says the order is not placed yet
+/// and when to send it again. With JavaScript, a small script (under the page's nonce) says
+/// "still trying" at once and sends the form again by itself after N s and a random second (so
+/// a thousand phones do not come back in the same instant). Sending again is safe: the form's
+/// idempotency key is the same, so it can never make a second order.
+#[component]
+pub fn BusyRetry(error: ApiError, form_id: &'static str) -> impl IntoView {
+    let ApiError::Overloaded {
+        retry_after_secs, ..
+    } = error
+    else {
+        return ().into_any();
+    };
+    let lang = crate::language::use_language();
+    // no quotes, no markup characters: the script's text is fixed, its facts come from data-*
+    const SCRIPT: &str = "(function(){var d=document.currentScript.dataset,\
+        f=document.getElementById(d.form),n=document.getElementById(d.note);\
+        if(!f||!f.requestSubmit)return;if(n)n.textContent=d.trying;\
+        setTimeout(function(){f.requestSubmit()},d.secs*1000+Math.random()*1000)})()";
+    view! {
+        <p class="busy-retry" id="busy-retry" data-testid="busy-retry">
+            {crate::tr!(lang, busy_retry_by_hand, secs = retry_after_secs)}
+        </p>
+        <script
+            nonce=leptos::nonce::use_nonce()
+            data-form=form_id
+            data-note="busy-retry"
+            data-secs=retry_after_secs
+            data-trying=crate::tr!(lang, busy_still_trying)
+            inner_html=SCRIPT
+        ></script>
+    }
+    .into_any()
+}
+
 /// A countdown that the server renders as text and the browser (once hydrated) ticks down each
 /// second. Counting from the server's figure avoids trusting the phone's clock.
 #[island]
@@ -344,7 +379,9 @@ pub fn Countdown(secs: i64, lang: crate::language::Language) -> impl IntoView {
         }
     });
     view! {
-        <span class="countdown" data-testid="countdown">
+        // a timer, not news: screen readers must not read out every second (role="timer" is
+        // never announced on its own; the shopper reads it when she wants to)
+        <span class="countdown" role="timer" aria-live="off" data-testid="countdown">
             {move || crate::domain::countdown_text(left.get(), lang)}
         </span>
     }

@@ -4,6 +4,8 @@
 // the typed texts of `locales/*.json` (`mod i18n`, made by build.rs)
 include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
 
+#[cfg(feature = "ssr")]
+pub mod admission;
 pub mod api;
 pub mod components;
 #[cfg(feature = "ssr")]

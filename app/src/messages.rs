@@ -175,10 +175,11 @@ fn chinese(english: &str) -> Option<String> {
         }
         "Your cart is full." => "购物车满了。",
         "Give a product id or slug." => "请提供商品 id 或 slug。",
-        "This idempotency key was already used for a different order." => {
+        crate::api::errors::KEY_REUSED => {
             "这个幂等键已用于另一个订单。"
         }
         "This product is no longer sold." => "这件商品已下架。",
+        crate::api::orders::ALREADY_ORDERED => "这个购物车已经下过一个订单（填写的信息不同；之前的回复可能没有送到）。请到“我的订单”或用订单号查询。如果确实要再下一单，请再提交一次。",
         "Use the phone number you joined the line with." => "请使用排队时填写的手机号。",
         "Something went wrong on our side. Nothing was charged; please try again." => {
             "我们这边出了点问题。没有扣款，请重试。"

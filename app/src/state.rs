@@ -3,7 +3,6 @@
 use crate::store::{Store, WaitingRoom};
 use crate::tokens::Signer;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -11,8 +10,9 @@ pub struct AppState {
     pub queue: Arc<dyn WaitingRoom>,
     /// Signs and checks waiting-room tickets and hold tokens.
     pub signer: Arc<Signer>,
-    /// Bounds the orders being placed at once; beyond it the shop answers "try again in N s".
-    pub order_admission: Arc<Semaphore>,
+    /// Admits orders while the desk would answer them within the wait budget; beyond it the
+    /// shop answers "try again in N s".
+    pub order_admission: Arc<crate::admission::Admission>,
     /// Whether cookies get the `Secure` attribute (set when served over HTTPS).
     pub secure_cookies: bool,
     /// This server's answers and latencies, for the owner's control room.
@@ -29,7 +29,7 @@ impl AppState {
         store: Arc<dyn Store>,
         queue: Arc<dyn WaitingRoom>,
         signer: Signer,
-        max_orders_in_flight: usize,
+        order_admission: crate::admission::Admission,
         secure_cookies: bool,
         pulse: Arc<crate::pulse::Pulse>,
         lookups_per_client_per_min: u32,
@@ -38,7 +38,7 @@ impl AppState {
             store,
             queue,
             signer: Arc::new(signer),
-            order_admission: Arc::new(Semaphore::new(max_orders_in_flight.max(1))),
+            order_admission: Arc::new(order_admission),
             secure_cookies,
             pulse,
             lookups: Arc::new(crate::lookup_limits::LookupLimits::new(

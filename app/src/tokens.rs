@@ -80,6 +80,15 @@ impl Signer {
         Some(payload)
     }
 
+    /// A value only this shop can compute from `material`, for `purpose` (32 hex digits): the
+    /// same material gives the same value, and nobody without the key can find the material's
+    /// value, nor the material from it.
+    pub fn digest(&self, purpose: &str, material: &str) -> String {
+        self.purpose_mac(purpose, material)
+            .map(|m| hex(&m.finalize().into_bytes()[..MAC_BYTES]))
+            .unwrap_or_default()
+    }
+
     fn purpose_mac(&self, purpose: &str, payload: &str) -> Option<HmacSha256> {
         let mut mac = HmacSha256::new_from_slice(&self.key).ok()?;
         mac.update(b"seal\0");

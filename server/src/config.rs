@@ -20,8 +20,12 @@ pub struct Config {
     /// Where the desk, the reads, the usher and the expiry read the time: the system clock; a
     /// test sets its own (not from the environment).
     pub clock: app::rules::Clock,
-    /// Orders being placed at once before new ones are told to retry (`HOLDFAST_MAX_ORDERS_IN_FLIGHT`).
+    /// Orders being placed at once, at most, however fast the desk goes
+    /// (`HOLDFAST_MAX_ORDERS_IN_FLIGHT`, default 4096).
     pub max_orders_in_flight: usize,
+    /// The longest a shopper should wait for her order's answer: beyond it, at the desk's
+    /// measured pace, new orders are told to retry (`HOLDFAST_ORDER_WAIT_MS`, default 2000).
+    pub order_wait_budget: Duration,
     /// How stale the catalogue on listing and product pages may be (`HOLDFAST_CATALOGUE_CACHE_MS`,
     /// default 250; 0 turns the cache off). Checkout always sees live stock.
     pub catalogue_cache: Duration,
@@ -83,7 +87,7 @@ impl Config {
             .parse()
             .with_context(|| format!("HOLDFAST_ADDR must be host:port, got {addr:?}"))?;
         let max_orders_in_flight = match get("HOLDFAST_MAX_ORDERS_IN_FLIGHT") {
-            None => 512,
+            None => 4096,
             Some(v) => v
                 .parse::<usize>()
                 .ok()
@@ -91,6 +95,12 @@ impl Config {
                 .with_context(|| {
                     format!("HOLDFAST_MAX_ORDERS_IN_FLIGHT must be a positive number, got {v:?}")
                 })?,
+        };
+        let order_wait_ms = match get("HOLDFAST_ORDER_WAIT_MS") {
+            None => 2000,
+            Some(v) => v.parse::<u64>().ok().filter(|ms| *ms > 0).with_context(|| {
+                format!("HOLDFAST_ORDER_WAIT_MS must be a positive number of milliseconds, got {v:?}")
+            })?,
         };
         let catalogue_cache_ms = match get("HOLDFAST_CATALOGUE_CACHE_MS") {
             None => 250,
@@ -158,6 +168,7 @@ impl Config {
             seed_demo: parse_bool(get("HOLDFAST_SEED_DEMO"), true, "HOLDFAST_SEED_DEMO")?,
             clock: app::rules::Clock::system(),
             max_orders_in_flight,
+            order_wait_budget: Duration::from_millis(order_wait_ms),
             secure_cookies: parse_bool(
                 get("HOLDFAST_SECURE_COOKIES"),
                 false,
@@ -294,11 +305,13 @@ mod tests {
             ("HOLDFAST_DATA_DIR", "/var/lib/holdfast"),
             ("HOLDFAST_SEED_DEMO", "false"),
             ("HOLDFAST_MAX_ORDERS_IN_FLIGHT", "64"),
+            ("HOLDFAST_ORDER_WAIT_MS", "500"),
         ])?;
         assert_eq!(c.addr.port(), 8080);
         assert_eq!(c.database_url(), "sqlite:///var/lib/holdfast/holdfast.db");
         assert!(!c.seed_demo);
         assert_eq!(c.max_orders_in_flight, 64);
+        assert_eq!(c.order_wait_budget, Duration::from_millis(500));
         let c = config(&[("HOLDFAST_CATALOGUE_CACHE_MS", "0")])?;
         assert!(c.catalogue_cache.is_zero());
         Ok(())
@@ -312,6 +325,7 @@ mod tests {
         assert!(e.unwrap_or_default().contains("HOLDFAST_ADDR"));
         assert!(config(&[("HOLDFAST_SEED_DEMO", "maybe")]).is_err());
         assert!(config(&[("HOLDFAST_MAX_ORDERS_IN_FLIGHT", "0")]).is_err());
+        assert!(config(&[("HOLDFAST_ORDER_WAIT_MS", "0")]).is_err());
         assert!(config(&[("HOLDFAST_CATALOGUE_CACHE_MS", "soon")]).is_err());
         let e = config(&[("HOLDFAST_MAX_CONNECTIONS", "0")]).err();
         assert!(e.is_some_and(|e| e.to_string().contains("HOLDFAST_MAX_CONNECTIONS")));

@@ -7,8 +7,11 @@
 //! checks). The writer is a [`BatchWriter`]: `store::sqlite::writer`, `store::postgres::writer`,
 //! and an in-memory one in the tests here.
 
+use app::admission::Pace;
 use app::store::StoreError;
 use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -35,12 +38,14 @@ struct Ticket<J, O> {
 /// The handle callers use; cheap to clone.
 pub struct Desk<J, O> {
     queue: mpsc::Sender<Ticket<J, O>>,
+    pace: Arc<Pace>,
 }
 
 impl<J, O> Clone for Desk<J, O> {
     fn clone(&self) -> Self {
         Desk {
             queue: self.queue.clone(),
+            pace: self.pace.clone(),
         }
     }
 }
@@ -54,8 +59,14 @@ impl<J: Send + 'static, O: Send + 'static> Desk<J, O> {
         max_batch: usize,
     ) -> (Desk<J, O>, JoinHandle<()>) {
         let (queue, jobs) = mpsc::channel(capacity.max(1));
-        let task = tokio::spawn(run(writer, jobs, max_batch.max(1)));
-        (Desk { queue }, task)
+        let pace = Pace::new();
+        let task = tokio::spawn(run(writer, jobs, max_batch.max(1), pace.clone()));
+        (Desk { queue, pace }, task)
+    }
+
+    /// How fast this desk writes (time per job over recent batches), for the order gate.
+    pub fn pace(&self) -> Arc<Pace> {
+        self.pace.clone()
     }
 
     /// Whether the writer task still takes jobs.
@@ -88,6 +99,7 @@ async fn run<W: BatchWriter>(
     mut writer: W,
     mut tickets: mpsc::Receiver<Ticket<W::Job, W::Outcome>>,
     max_batch: usize,
+    pace: Arc<Pace>,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     // ends when every Desk handle is dropped and the queue is drained
@@ -95,7 +107,11 @@ async fn run<W: BatchWriter>(
         let (jobs, replies): (Vec<W::Job>, Vec<_>) =
             batch.drain(..).map(|t| (t.job, t.reply)).unzip();
         let size = jobs.len();
-        match writer.write_batch(jobs).await {
+        let started = Instant::now();
+        pace.batch_started(started);
+        let written = writer.write_batch(jobs).await;
+        pace.batch_done(size, started.elapsed());
+        match written {
             Ok(outcomes) if outcomes.len() == size => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     // a caller that went away has nothing to be told

@@ -141,7 +141,11 @@ impl Application {
             catalogue.clone(),
             backend.queue(),
             signer,
-            config.max_orders_in_flight,
+            app::admission::Admission::new(
+                config.max_orders_in_flight,
+                config.order_wait_budget,
+                backend.ports().pace(),
+            ),
             config.secure_cookies,
             pulse.clone(),
             config.lookups_per_min,
@@ -195,9 +199,8 @@ impl Application {
             config.clock.clone(),
         );
         let router = router(state, pages, limits, admin.clone(), catalogue, &config);
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.addr))?;
+        let listener =
+            listen(config.addr).with_context(|| format!("cannot listen on {}", config.addr))?;
         let port = listener.local_addr().context("no local address")?.port();
         crate::admin::announce_setup(&admin, &format!("http://{}", config.addr), &config.data_dir)
             .await;
@@ -403,4 +406,20 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Connections a surge may open at once before the server accepts them: tokio's default of 1,024
+/// drops the rest of 3,000 phones arriving in the same instant, and each dropped one waits a
+/// second (the SYN's retransmission) before it is even seen. The kernel caps it at somaxconn.
+const LISTEN_BACKLOG: u32 = 8192;
+
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }

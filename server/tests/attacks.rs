@@ -9,9 +9,10 @@
 
 mod common;
 
+use common::browser::{cart_with_caramels, cookie_named, cookies_set, plain_form};
 use common::owner::{csrf, first_owner, get_with, post_form, shop};
 use common::{key, order_body, spawn_app_with, spawn_on, Kind, TestApp};
-use reqwest::header::{ACCEPT, CONTENT_SECURITY_POLICY, COOKIE, SET_COOKIE};
+use reqwest::header::{ACCEPT, CONTENT_SECURITY_POLICY, COOKIE};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,52 +22,6 @@ const SCRIPT: &str = "</textarea><script>alert(document.cookie)</script>";
 /// The demo's plain product (no sale) and its flash-sale hoodie (waiting room, running).
 const CARAMELS: i64 = 2;
 const HOODIE: i64 = 1;
-
-/// `name=value` of each cookie a response set.
-fn cookies_set(res: &reqwest::Response) -> Vec<String> {
-    res.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-        .filter(|c| !c.ends_with('='))
-        .collect()
-}
-
-fn cookie_named<'a>(cookies: &'a [String], name: &str) -> Option<&'a String> {
-    cookies.iter().find(|c| c.starts_with(&format!("{name}=")))
-}
-
-/// Posts a form the way a browser without JavaScript does (it accepts HTML).
-async fn plain_form(
-    app: &TestApp,
-    path: &str,
-    cookie: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    app.client
-        .post(app.url(path))
-        .header(ACCEPT, "text/html,application/xhtml+xml")
-        .header(COOKIE, cookie)
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// A cart cookie with one box of caramels, as the shop set it.
-async fn cart_with_caramels(app: &TestApp) -> String {
-    let res = plain_form(
-        app,
-        "/api/add_to_cart",
-        "",
-        &[("product_id", &CARAMELS.to_string()), ("quantity", "1")],
-    )
-    .await;
-    cookie_named(&cookies_set(&res), "hf_cart")
-        .expect("the cart cookie")
-        .clone()
-}
 
 // 1. ---------------------------------------------------------------------------------------
 

@@ -45,10 +45,7 @@ impl From<CheckoutError> for ApiError {
                 format!("There is no product with id {product_id}."),
             ),
             CheckoutError::TooManyInOneOrder { limit, .. } => too_many("lines", limit),
-            CheckoutError::KeyReused => ApiError::invalid_field(
-                "idempotency_key",
-                "This idempotency key was already used for a different order.",
-            ),
+            CheckoutError::KeyReused => ApiError::invalid_field("idempotency_key", KEY_REUSED),
             CheckoutError::SaleNotStarted {
                 product_id,
                 product_name,
@@ -150,3 +147,6 @@ impl From<JoinError> for ApiError {
         }
     }
 }
+
+/// What a reused idempotency key is told (the JSON API's words; the checkout form says more).
+pub const KEY_REUSED: &str = "This idempotency key was already used for a different order.";

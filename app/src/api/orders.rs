@@ -7,8 +7,9 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json, PostUrl};
 use serde::{Deserialize, Serialize};
 
-/// Everything the checkout page needs: a fresh idempotency key, what the shopper typed last time
-/// (kept across a no-JavaScript round trip), and the priced cart.
+/// Everything the checkout page needs: the cart's idempotency key (the same on every rendering of
+/// this cart until an order succeeds, so a reload after a lost answer cannot order twice), what
+/// the shopper typed last time (kept across a no-JavaScript round trip), and the priced cart.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckoutPageData {
     pub idempotency_key: String,
@@ -17,7 +18,7 @@ pub struct CheckoutPageData {
 }
 
 #[cfg(feature = "ssr")]
-pub(crate) use edge::{new_idempotency_key, read_draft};
+pub(crate) use edge::{hold_key, read_draft};
 
 #[cfg(feature = "ssr")]
 mod edge {
@@ -30,6 +31,8 @@ mod edge {
 
     pub const ORDERS_COOKIE: &str = "hf_orders";
     pub const DRAFT_COOKIE: &str = "hf_checkout";
+    /// This browser's current try at ordering its cart (a random nonce, sealed).
+    pub const TRY_COOKIE: &str = "hf_try";
     const ORDERS_KEPT: usize = 20;
     const YEAR: u32 = 365 * 24 * 3600;
     const DAY: u32 = 24 * 3600;
@@ -59,9 +62,10 @@ mod edge {
             ApiError::overloaded(2)
         })?;
         check_rules(&rules, &order)?;
-        let Ok(_permit) = state.order_admission.clone().try_acquire_owned() else {
-            return Err(ApiError::overloaded(2));
-        };
+        let _admitted = state
+            .order_admission
+            .enter()
+            .map_err(|busy| ApiError::overloaded(busy.retry_after_secs))?;
         Ok(state.store.place_order(order).await?)
     }
 
@@ -212,11 +216,40 @@ mod edge {
             .map_err(ApiError::rate_limited)
     }
 
-    pub fn new_idempotency_key() -> String {
-        use rand::distr::{Alphanumeric, SampleString};
-        Alphanumeric.sample_string(&mut rand::rng(), 32)
+    /// The idempotency key of ordering this cart from this browser: derived from the browser's
+    /// try nonce (a sealed cookie, made here when missing) and the cart's lines. Every rendering
+    /// of the checkout shows the same key until an order succeeds ([`forget_try`]), so a form
+    /// sent again — a reload after a lost answer, the back button, a busy page's retry — finds
+    /// the first order instead of placing a second one; a changed cart is a new key. Another
+    /// browser with the same cart has another nonce, so nobody can reach this order's key.
+    pub fn cart_key(state: &AppState, cart: &crate::domain::Cart) -> String {
+        let nonce = cookies::read_sealed(&state.signer, TRY_COOKIE)
+            .filter(|n| n.len() == 32 && n.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .unwrap_or_else(|| {
+                use rand::distr::{Alphanumeric, SampleString};
+                let nonce = Alphanumeric.sample_string(&mut rand::rng(), 32);
+                cookies::set_sealed(&state.signer, TRY_COOKIE, &nonce, DAY, state.secure_cookies);
+                nonce
+            });
+        state
+            .signer
+            .digest("checkout-key", &format!("{nonce}|{}", cart.to_cookie()))
+    }
+
+    /// The order is placed: the next cart is a new try.
+    pub fn forget_try(secure: bool) {
+        cookies::set(TRY_COOKIE, "", 0, secure);
+    }
+
+    /// The idempotency key of turning a waiting-room hold into an order: one per hold, so the
+    /// hold's checkout sent again finds the order it made.
+    pub fn hold_key(state: &AppState, hold_id: i64) -> String {
+        state.signer.digest("hold-key", &hold_id.to_string())
     }
 }
+
+/// What the checkout form says when its cart's key already made an order with other details.
+pub const ALREADY_ORDERED: &str = "An order for this cart was already placed, with other details (its answer may not have reached you). Look it up under your orders or by its code. To place a second order, send the form again.";
 
 /// The JSON API for placing an order. Answers only once the order is durably committed; the same
 /// `idempotency_key` always answers with the first order.
@@ -313,6 +346,7 @@ pub async fn checkout(
             match outcome {
                 Ok(order) => {
                     super::cart::write_cart(&crate::domain::Cart::default(), secure);
+                    edge::forget_try(secure);
                     edge::clear_draft(secure);
                     edge::remember_code(&state, &order.order_code);
                     leptos_axum::redirect(&format!("/order/{}", order.order_code));
@@ -321,6 +355,14 @@ pub async fn checkout(
                 Err(e) => {
                     if super::cookies::from_plain_form() {
                         edge::save_draft(&state, &values);
+                    }
+                    if e.field_message("idempotency_key").as_deref()
+                        == Some(super::errors::KEY_REUSED)
+                    {
+                        // this cart's try already made an order with other details: say so,
+                        // and let a second sending be a new try (a new key), as she chooses
+                        edge::forget_try(secure);
+                        return Err(ApiError::invalid_field("idempotency_key", ALREADY_ORDERED));
                     }
                     Err(e)
                 }
@@ -336,9 +378,11 @@ pub async fn checkout_form() -> Result<CheckoutPageData, ApiError> {
     super::answered(
         async move {
             let state = super::state()?;
-            let cart = super::cart::price_cart(&state, &super::cart::read_cart()).await?;
+            let cart = super::cart::read_cart();
+            let idempotency_key = edge::cart_key(&state, &cart);
+            let cart = super::cart::price_cart(&state, &cart).await?;
             Ok(CheckoutPageData {
-                idempotency_key: edge::new_idempotency_key(),
+                idempotency_key,
                 values: edge::read_draft(&state.signer).unwrap_or_default(),
                 cart,
             })

@@ -236,9 +236,16 @@ pub async fn queue_page(ticket: String) -> Result<QueuePageData, ApiError> {
         async move {
             let status = edge::lookup(&ticket).await?;
             let state = super::state()?;
+            // a hold's checkout has one key per hold (none while waiting: no form to send)
+            let idempotency_key = match &status.state {
+                crate::domain::QueueState::Admitted { hold_token, .. } => {
+                    super::orders::hold_key(&state, hold_id(&state, hold_token)?)
+                }
+                _ => String::new(),
+            };
             Ok(QueuePageData {
                 status,
-                idempotency_key: super::orders::new_idempotency_key(),
+                idempotency_key,
                 values: super::orders::read_draft(&state.signer).unwrap_or_default(),
             })
         }

@@ -95,11 +95,89 @@ impl QueueStatus {
     pub fn is_waiting(&self) -> bool {
         matches!(self.state, QueueState::Waiting { .. })
     }
+
+    /// How many seconds until a waiting page asks again (the island's poll and the no-JS page's
+    /// refresh), from what the server told it: every 3 s near the head of the line, slower
+    /// further back (a turn cannot come soon there, and 10,000 phones asking every 3 s would be
+    /// 3,300 requests a second for nothing), up to 20 s; before the sale starts, half the time
+    /// left (3–60 s); while paused, 10 s.
+    pub fn ask_again_secs(&self) -> u32 {
+        if self.paused {
+            return 10;
+        }
+        match self.state {
+            QueueState::Waiting {
+                starts_in_secs: Some(secs),
+                ..
+            } => u32::try_from(secs / 2).unwrap_or(u32::MAX).clamp(3, 60),
+            QueueState::Waiting {
+                position: Some(position),
+                ..
+            } => u32::try_from(3 + position / 500)
+                .unwrap_or(u32::MAX)
+                .min(20),
+            _ => 3,
+        }
+    }
+}
+
+/// When to ask again after `failures` failed asks in a row: the usual interval while all is
+/// well; after a failure sooner at first (a blip), then doubling up to a minute, so a server
+/// that is down or shedding is not hammered — and never giving up. `spread` (0–999, different
+/// for each phone) adds up to a second so phones that failed together do not come back together.
+pub fn ask_again_after(usual_secs: u32, failures: u32, spread: u32) -> std::time::Duration {
+    let secs = match failures {
+        0 => usual_secs,
+        n => 2_u32.saturating_pow(n.min(6)).min(60),
+    };
+    std::time::Duration::from_millis(u64::from(secs) * 1000 + u64::from(spread % 1000))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn waiting(position: Option<u64>, starts_in_secs: Option<u64>) -> QueueStatus {
+        QueueStatus {
+            ticket: "t1.x".into(),
+            product_id: 1,
+            product_name: "Hoodie".into(),
+            product_slug: "hoodie".into(),
+            quantity: 1,
+            paused: false,
+            state: QueueState::Waiting {
+                position,
+                eta_seconds: 0,
+                starts_in_secs,
+            },
+        }
+    }
+
+    #[test]
+    fn pages_further_back_in_line_ask_less_often() {
+        assert_eq!(waiting(Some(1), None).ask_again_secs(), 3);
+        assert_eq!(waiting(Some(1_000), None).ask_again_secs(), 5);
+        assert_eq!(waiting(Some(1_000_000), None).ask_again_secs(), 20);
+        assert_eq!(waiting(None, Some(3_600)).ask_again_secs(), 60);
+        assert_eq!(waiting(None, Some(10)).ask_again_secs(), 5);
+        assert_eq!(waiting(None, Some(1)).ask_again_secs(), 3);
+        let mut paused = waiting(Some(1), None);
+        paused.paused = true;
+        assert_eq!(paused.ask_again_secs(), 10);
+    }
+
+    #[test]
+    fn failed_asks_back_off_to_a_minute_and_never_stop() {
+        use std::time::Duration;
+        assert_eq!(ask_again_after(3, 0, 0), Duration::from_secs(3));
+        assert_eq!(ask_again_after(3, 1, 250), Duration::from_millis(2_250));
+        assert_eq!(ask_again_after(3, 3, 0), Duration::from_secs(8));
+        assert_eq!(ask_again_after(3, 6, 0), Duration::from_secs(60));
+        assert_eq!(
+            ask_again_after(3, 1_000, 999),
+            Duration::from_millis(60_999)
+        );
+    }
 
     #[test]
     fn a_status_serialises_flat_with_its_state() {

@@ -2,7 +2,7 @@
 
 use crate::api::orders::{checkout_form, Checkout, CheckoutPageData};
 use crate::api::ApiError;
-use crate::components::{form_error, price, ErrorBox};
+use crate::components::{form_error, price, BusyRetry, ErrorBox};
 use crate::domain::{Address, CustomerInput, CustomerName, Note};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -70,11 +70,12 @@ fn CheckoutFormView(form: CheckoutPageData) -> impl IntoView {
                     view! {
                         <div class="notice notice-error" role="alert" data-testid="checkout-error">
                             <p>{e.to_string()}</p>
+                            <BusyRetry error=e form_id="checkout-form" />
                         </div>
                     }
                 })
         }}
-        <ActionForm action=checkout attr:class="checkout-form" attr:novalidate=true>
+        <ActionForm action=checkout attr:id="checkout-form" attr:class="checkout-form" attr:novalidate=true>
             <input type="hidden" name="idempotency_key" value=form.idempotency_key />
             <CustomerFields values=v error phone_label=crate::tr!(lang, field_phone) />
             <button type="submit" class="button primary wide" disabled=move || pending.get()>

@@ -4,16 +4,13 @@
 
 use crate::api::queue::{queue_page, ticket_status, HoldCheckout, QueueLeave, QueuePageData};
 use crate::api::ApiError;
-use crate::components::{url_error, Countdown, ErrorBox};
+use crate::components::{url_error, BusyRetry, Countdown, ErrorBox};
 use crate::domain::{QueueState, QueueStatus};
 use crate::pages::checkout::{general_error, CustomerFields};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
-
-/// How often a waiting shopper's page asks again.
-const POLL_SECS: u64 = 3;
 
 #[component]
 pub fn QueuePage() -> impl IntoView {
@@ -32,43 +29,112 @@ pub fn QueuePage() -> impl IntoView {
                     Ok(data) => {
                         view! { <Standing data from_url=from_url.get_untracked() /> }.into_any()
                     }
-                    Err(error) => view! { <ErrorBox error /> }.into_any(),
+                    Err(error) => {
+                        // a busy shop (or a failed read) must not leave a phone without
+                        // JavaScript on a dead page: it asks again on its own, as the
+                        // waiting page does; a ticket that is gone for good does not
+                        let again = again_after_error(&error);
+                        view! {
+                            {again.map(|secs| view! {
+                                <noscript inner_html=format!(
+                                    r#"<meta http-equiv="refresh" content="{secs}">"#,
+                                ) />
+                            })}
+                            <ErrorBox error />
+                        }
+                        .into_any()
+                    }
                 }
             })}
         </Suspense>
     }
 }
 
-/// The live part of a waiting shopper's page: asks again every few seconds and shows the new
-/// place in line in place; when the ticket is no longer waiting (admitted, sold out, …) it loads
-/// the page again, which the server renders for the new state (with the hold's checkout form).
-/// Small on purpose: its WASM chunk is fetched only on this page.
+/// Seconds after which a waiting page that failed to load should load again by itself: the
+/// shop's own "try again in N s" when it said one, 5 s after an internal error, never for an
+/// answer that will not change (an unknown ticket, a bad address).
+fn again_after_error(error: &ApiError) -> Option<u64> {
+    match error {
+        ApiError::Internal { .. } => Some(5),
+        ApiError::Overloaded { .. } | ApiError::RateLimited { .. } | ApiError::Paused { .. } => {
+            error.retry_after_secs().map(|secs| secs.clamp(1, 60))
+        }
+        _ => None,
+    }
+}
+
+/// The live part of a waiting shopper's page: asks again (every few seconds near the head of
+/// the line, less often further back: [`QueueStatus::ask_again_secs`]) and shows the new place
+/// in line in place; when the ticket is no longer waiting (admitted, sold out, …) it loads the
+/// page again, which the server renders for the new state (with the hold's checkout form). A
+/// failed ask (the shop busy, the network gone) shows "busy, still trying" with the place kept,
+/// and asks again with backoff — it never stops. Small on purpose: its WASM chunk is fetched
+/// only on this page.
 #[island(lazy)]
 fn WaitingLive(status: QueueStatus, words: WaitingWords) -> impl IntoView {
     let ticket = status.ticket.clone();
+    let first = status.ask_again_secs();
     let shown = RwSignal::new(status);
-    Effect::new(move |_| {
-        let ticket = ticket.clone();
-        let poll = move || {
-            let ticket = ticket.clone();
+    let trouble = RwSignal::new(false);
+    Effect::new(move |_| ask_later(ticket.clone(), first, 0, shown, trouble));
+    let still_trying = words.still_trying.clone();
+    // one live region that stays while its content changes: a new place in line is read out
+    // politely (the countdowns inside are timers, never read out on their own)
+    view! {
+        <div role="status" aria-live="polite" data-testid="queue-live">
+            {move || view! { <WaitingPlace status=shown.get() words=words.clone() /> }}
+            {move || trouble.get().then(|| view! {
+                <p class="notice" data-testid="still-trying">{still_trying.clone()}</p>
+            })}
+        </div>
+    }
+}
+
+/// Asks for the ticket's standing after the interval `failures` calls for, then again.
+#[cfg_attr(feature = "ssr", allow(dead_code))]
+fn ask_later(
+    ticket: String,
+    usual_secs: u32,
+    failures: u32,
+    shown: RwSignal<QueueStatus>,
+    trouble: RwSignal<bool>,
+) {
+    // each phone's own spread of up to a second, from its ticket and the attempt
+    let spread = ticket
+        .bytes()
+        .chain(failures.to_le_bytes())
+        .fold(17_u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    let wait = crate::domain::queue::ask_again_after(usual_secs, failures, spread % 1000);
+    set_timeout(
+        move || {
             leptos::task::spawn_local(async move {
-                let Ok(fresh) = ticket_status(ticket).await else {
-                    return;
-                };
-                if !fresh.is_waiting() {
-                    let _ = window().location().reload();
-                } else if shown.with_untracked(|s| *s != fresh) {
-                    shown.set(fresh);
+                match ticket_status(ticket.clone()).await {
+                    Ok(fresh) if !fresh.is_waiting() => {
+                        let _ = window().location().reload();
+                    }
+                    Ok(fresh) => {
+                        trouble.set(false);
+                        let usual = fresh.ask_again_secs();
+                        if shown.with_untracked(|s| *s != fresh) {
+                            shown.set(fresh);
+                        }
+                        ask_later(ticket, usual, 0, shown, trouble);
+                    }
+                    Err(_) => {
+                        trouble.set(true);
+                        ask_later(
+                            ticket,
+                            usual_secs,
+                            failures.saturating_add(1),
+                            shown,
+                            trouble,
+                        );
+                    }
                 }
             });
-        };
-        if let Ok(handle) =
-            set_interval_with_handle(poll, std::time::Duration::from_secs(POLL_SECS))
-        {
-            on_cleanup(move || handle.clear());
-        }
-    });
-    move || view! { <WaitingPlace status=shown.get() words=words.clone() /> }
+        },
+        wait,
+    );
 }
 
 /// The waiting place's words in the shopper's language, made on the server and given to the
@@ -86,6 +152,8 @@ pub struct WaitingWords {
     eta: String,
     waiting: String,
     keep_open: String,
+    /// The last ask failed: busy, still trying, place kept.
+    still_trying: String,
 }
 
 impl WaitingWords {
@@ -101,6 +169,7 @@ impl WaitingWords {
             eta: crate::tr!(lang, queue_eta, time = "{time}"),
             waiting: crate::tr!(lang, queue_waiting),
             keep_open: crate::tr!(lang, queue_keep_open),
+            still_trying: crate::tr!(lang, queue_still_trying),
         }
     }
 }
@@ -118,11 +187,11 @@ fn WaitingPlace(status: QueueStatus, words: WaitingWords) -> impl IntoView {
     };
     view! {
         {status.paused.then(|| view! {
-            <p class="notice paused" role="status" data-testid="paused">
+            <p class="notice paused" data-testid="paused">
                 {words.paused.clone()}
             </p>
         })}
-        <div class="notice queue-place" role="status" data-testid="queue-state" data-state="waiting">
+        <div class="notice queue-place" data-testid="queue-state" data-state="waiting">
             {match (position, starts_in_secs) {
                 (_, Some(secs)) => view! {
                     <p>
@@ -172,7 +241,8 @@ fn Standing(data: QueuePageData, from_url: Option<ApiError>) -> impl IntoView {
             // without JavaScript the browser reloads the page itself; with it, the <noscript>
             // content is inert text and the island asks instead
             <noscript inner_html=format!(
-                r#"<meta http-equiv="refresh" content="{POLL_SECS}">"#,
+                r#"<meta http-equiv="refresh" content="{}">"#,
+                status.ask_again_secs(),
             ) />
             <h1>{crate::tr!(lang, queue_in_line)}</h1>
             <p class="queue-what">{what}</p>
@@ -243,7 +313,7 @@ fn HeldCheckout(
     let lang = crate::language::use_language();
     view! {
         <h1>{crate::tr!(lang, queue_your_turn)}</h1>
-        <div class="notice notice-ok" role="status" data-testid="queue-state" data-state="admitted">
+        <div class="notice notice-ok" data-testid="queue-state" data-state="admitted">
             <p>
                 {crate::tr!(lang, queue_held_for_you)}
                 <strong>{format!("{} × {}", status.quantity, status.product_name)}</strong>
@@ -259,11 +329,12 @@ fn HeldCheckout(
                     view! {
                         <div class="notice notice-error" role="alert" data-testid="checkout-error">
                             <p>{e.to_string()}</p>
+                            <BusyRetry error=e form_id="hold-checkout-form" />
                         </div>
                     }
                 })
         }}
-        <form method="post" action=HoldCheckout::url() class="checkout-form" novalidate>
+        <form method="post" action=HoldCheckout::url() id="hold-checkout-form" class="checkout-form" novalidate>
             <input type="hidden" name="hold_token" value=hold_token />
             <input type="hidden" name="idempotency_key" value=data.idempotency_key />
             <CustomerFields values=v error phone_label=crate::tr!(lang, field_phone_joined) />
@@ -282,5 +353,25 @@ fn LeaveForm(ticket: String, label: String) -> impl IntoView {
             <input type="hidden" name="ticket" value=ticket />
             <button type="submit" class="button quiet small">{label}</button>
         </form>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::again_after_error;
+    use crate::api::ApiError;
+
+    #[test]
+    fn a_failed_waiting_page_asks_again_only_when_asking_again_can_help() {
+        assert_eq!(again_after_error(&ApiError::overloaded(7)), Some(7));
+        assert_eq!(again_after_error(&ApiError::overloaded(0)), Some(1));
+        assert_eq!(again_after_error(&ApiError::rate_limited(300)), Some(60));
+        assert_eq!(again_after_error(&ApiError::internal()), Some(5));
+        assert_eq!(again_after_error(&ApiError::not_found("gone")), None);
+        let unknown = ApiError::HoldInvalid {
+            message: "That hold does not exist.".to_owned(),
+            reason: "unknown".to_owned(),
+        };
+        assert_eq!(again_after_error(&unknown), None);
     }
 }

@@ -16,8 +16,12 @@
 //!      ever-new ones); the owner logs in from her known phone meanwhile
 //!   f. `pages`     — new visitors' page views: the catalogue and every product page, asked for as a
 //!      phone does (brotli accepted, no cookie), 256 connections, 20 s
+//!   g. `race`      — 3,000 shoppers and 300 re-sends of their orders at the same instant for 100
+//!      units of a plain product, on the server's defaults: how many got a definitive answer (an
+//!      order or sold out) and how soon, how many were told "busy"; on Postgres also with 3
+//!      servers of one shop
 //!
-//! `surge [--scenario all|queue|orders|mixed|connections|login-flood|pages] [--seconds S] [--shoppers N] [--stock S] [--server PATH]`
+//! `surge [--scenario all|race|queue|orders|mixed|connections|login-flood|pages] [--seconds S] [--shoppers N] [--stock S] [--server PATH]`
 //!
 //! `--server PATH` runs another build of the server binary (an older commit's, to compare before
 //! and after in one sitting); by default the `server` beside this binary.
@@ -53,8 +57,9 @@ struct Args {
 /// The server binary to run (`--server`), when not the one beside this binary.
 static SERVER_BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 
-const SCENARIOS: [&str; 7] = [
+const SCENARIOS: [&str; 8] = [
     "all",
+    "race",
     "queue",
     "orders",
     "mixed",
@@ -208,9 +213,34 @@ impl Drop for PgDatabase {
 }
 
 impl Server {
+    /// A server on a fresh database (`postgres`: an admin URL to make one on); `max_in_flight`
+    /// `None` keeps the server's own default.
     async fn start(
-        max_in_flight: usize,
+        max_in_flight: Option<usize>,
         postgres: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Server> {
+        let pg = match postgres {
+            Some(admin) => Some(PgDatabase::create(admin).await?),
+            None => None,
+        };
+        Server::spawn(max_in_flight, pg, None, env).await
+    }
+
+    /// Another server of the same shop: the same Postgres database and secret.
+    async fn beside(&self, env: &[(&str, &str)]) -> anyhow::Result<Server> {
+        let url = self
+            ._pg
+            .as_ref()
+            .map(|pg| pg.url.clone())
+            .context("only a Postgres shop has several servers")?;
+        Server::spawn(None, None, Some(url), env).await
+    }
+
+    async fn spawn(
+        max_in_flight: Option<usize>,
+        pg: Option<PgDatabase>,
+        shared: Option<String>,
         env: &[(&str, &str)],
     ) -> anyhow::Result<Server> {
         let exe = match SERVER_BIN.get() {
@@ -224,13 +254,16 @@ impl Server {
             );
         }
         let dir = tempfile::tempdir()?;
-        let pg = match postgres {
-            Some(admin) => Some(PgDatabase::create(admin).await?),
-            None => None,
-        };
+        let url = pg.as_ref().map(|pg| pg.url.clone()).or(shared);
         let mut command = Command::new(&exe);
-        if let Some(pg) = &pg {
-            command.env("DATABASE_URL", &pg.url);
+        if let Some(url) = &url {
+            command.env("DATABASE_URL", url).env(
+                "HOLDFAST_SECRET",
+                "surge-servers-of-one-shop-share-this-secret",
+            );
+        }
+        if let Some(n) = max_in_flight {
+            command.env("HOLDFAST_MAX_ORDERS_IN_FLIGHT", n.to_string());
         }
         command.envs(env.iter().copied());
         let mut child = command
@@ -240,7 +273,6 @@ impl Server {
             // seconds of a core; a debug bundle left in target/site takes minutes), which is not
             // what a surge costs — by then the compressed files exist. Pages render without them.
             .env("LEPTOS_SITE_ROOT", dir.path().join("site"))
-            .env("HOLDFAST_MAX_ORDERS_IN_FLIGHT", max_in_flight.to_string())
             // every simulated shopper connects from 127.0.0.1: per-client limits would refuse
             // them (behind a real proxy each phone has its own address)
             .env("HOLDFAST_RATE_LIMIT_PER_SEC", "0")
@@ -261,8 +293,8 @@ impl Server {
         let base = rx
             .recv_timeout(Duration::from_secs(30))
             .context("the server did not announce its address")?;
-        let db = match &pg {
-            Some(pg) => BenchDb::Pg(sqlx::PgPool::connect(&pg.url).await?),
+        let db = match &url {
+            Some(url) => BenchDb::Pg(sqlx::PgPool::connect(url).await?),
             None => BenchDb::Sqlite(
                 SqlitePool::connect(&format!("sqlite://{}/holdfast.db", dir.path().display()))
                     .await?,
@@ -429,7 +461,7 @@ fn client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
 /// (a) Shoppers race for the units of a drop through its waiting room: join; when admitted, order
 /// with the hold; while waiting, ask again every second; stop at sold out.
 async fn scenario_queue(args: &Args, concurrency: usize) -> anyhow::Result<bool> {
-    let server = Server::start(concurrency * 2, args.postgres.as_deref(), &[]).await?;
+    let server = Server::start(Some(concurrency * 2), args.postgres.as_deref(), &[]).await?;
     server
         .exec(&format!(
             "UPDATE products SET stock = {} WHERE id = {QUEUED}",
@@ -522,7 +554,7 @@ async fn scenario_orders(
     concurrency: usize,
     page_view_percent: usize,
 ) -> anyhow::Result<(bool, f64)> {
-    let server = Server::start(concurrency * 2, args.postgres.as_deref(), &[]).await?;
+    let server = Server::start(Some(concurrency * 2), args.postgres.as_deref(), &[]).await?;
     let initial: i64 = 100_000_000;
     server
         .exec(&format!(
@@ -576,6 +608,108 @@ async fn scenario_orders(
     Ok((ok, orders_per_sec))
 }
 
+/// (g) The race for a plain product: `shoppers` shoppers (3,000 by default) order at the same
+/// instant, and a tenth of them send their order a second time at once (a double tap, a retry
+/// after a lost answer), for `stock` units (100) — spread over `servers` servers of one shop on
+/// Postgres. Every shopper should get an order or "sold out" within 3 s, and none "busy".
+async fn scenario_race(args: &Args, servers: usize) -> anyhow::Result<bool> {
+    // this process holds one end of every connection too
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    // the waiting room's default of 10,000 shoppers is this race's 3,000
+    let shoppers = if args.shoppers == 10_000 {
+        3_000
+    } else {
+        args.shoppers
+    };
+    let stock = args.stock;
+    let resends = shoppers / 10;
+    let first = Server::start(None, args.postgres.as_deref(), &[]).await?;
+    let mut fleet = vec![];
+    for _ in 1..servers {
+        fleet.push(first.beside(&[]).await?);
+    }
+    first
+        .exec(&format!(
+            "UPDATE products SET stock = {stock} WHERE id = {DIRECT}"
+        ))
+        .await?;
+    let bases: Vec<String> = std::iter::once(first.base.clone())
+        .chain(fleet.iter().map(|s| s.base.clone()))
+        .collect();
+    heading(&format!(
+        "(g) the race: {shoppers} shoppers + {resends} re-sends at once for {stock} units, {} server(s), server defaults",
+        bases.len()
+    ));
+    // the catalogue read by each server at most a quarter second ago shows the new stock
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let http = client(shoppers + resends)?;
+    let gate = Arc::new(tokio::sync::Barrier::new(shoppers + resends + 1));
+    let mut set = tokio::task::JoinSet::new();
+    for n in 0..shoppers + resends {
+        // the re-sends are shoppers 0, 10, 20 …: same key, same order, sent again
+        let i = if n < shoppers { n } else { (n - shoppers) * 10 };
+        let (http, gate) = (http.clone(), gate.clone());
+        let url = format!("{}/api/place_order", bases[n % bases.len()]);
+        let body = order_body(
+            format!("surge-race-{i:010}"),
+            DIRECT,
+            &format!("+86139{i:08}"),
+            None,
+        );
+        set.spawn(async move {
+            gate.wait().await;
+            let (s, _) = send("order", http.post(url).json(&body)).await;
+            (i, s)
+        });
+    }
+    gate.wait().await;
+    let started = Instant::now();
+    let mut tally = Tally::default();
+    let mut codes_by_key: BTreeMap<usize, HashSet<String>> = BTreeMap::new();
+    while let Some(done) = set.join_next().await {
+        let (i, s) = done?;
+        if let Some(code) = &s.order_code {
+            codes_by_key.entry(i).or_default().insert(code.clone());
+        }
+        tally.samples.push(s);
+    }
+    let elapsed = started.elapsed();
+    report(&tally, elapsed);
+    let latencies = sorted(&tally.samples.iter().map(|s| s.latency).collect::<Vec<_>>());
+    let busy = tally
+        .samples
+        .iter()
+        .filter(|s| s.kind == "overloaded")
+        .count();
+    let definitive = tally
+        .samples
+        .iter()
+        .filter(|s| s.kind == "acknowledged" || s.kind == "sold_out")
+        .count();
+    let last = latencies.last().copied().unwrap_or_default();
+    println!(
+        "  definitive       {definitive} of {} (an order or sold out); busy {busy}; last answer after {:.0} ms",
+        shoppers + resends,
+        ms(last)
+    );
+    let doubled = codes_by_key
+        .values()
+        .filter(|codes| codes.len() > 1)
+        .count();
+    println!("  keys with two orders {doubled}");
+    let met = busy == 0 && definitive == shoppers + resends && last <= Duration::from_secs(3);
+    println!(
+        "  target           every shopper an order or sold out within 3 s, none busy: {}",
+        if met { "met" } else { "NOT met" }
+    );
+    let acknowledged: Vec<String> = codes_by_key.values().flatten().cloned().collect();
+    let ok = audit(&first, DIRECT, stock, &acknowledged).await?;
+    for server in [&first].into_iter().chain(fleet.iter()) {
+        memory(server);
+    }
+    Ok(ok && doubled == 0)
+}
+
 /// Sends `ask` on `stream` and reads the answer to its end (by its Content-Length).
 async fn whole_answer(stream: &mut tokio::net::TcpStream, ask: &[u8]) -> bool {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -612,7 +746,7 @@ async fn whole_answer(stream: &mut tokio::net::TcpStream, ask: &[u8]) -> bool {
 /// (f) New visitors looking: the catalogue and every product page, as a phone asks for them
 /// (brotli accepted, no cookie), at `concurrency` connections. Every answer must be a whole page.
 async fn scenario_pages(args: &Args, concurrency: usize) -> anyhow::Result<bool> {
-    let server = Server::start(concurrency * 2, args.postgres.as_deref(), &[]).await?;
+    let server = Server::start(Some(concurrency * 2), args.postgres.as_deref(), &[]).await?;
     heading(&format!(
         "(f) page views: the catalogue and the product pages, brotli accepted, {concurrency} connections, {} s",
         args.seconds
@@ -676,7 +810,7 @@ async fn scenario_connections(args: &Args) -> anyhow::Result<bool> {
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
         println!("  (could not raise this process's open-file limit: {e})");
     }
-    let server = Server::start(512, args.postgres.as_deref(), &[]).await?;
+    let server = Server::start(Some(512), args.postgres.as_deref(), &[]).await?;
     heading(&format!("(d) {} open idle connections", args.connections));
     let (idle_mib, _) = server.memory_mib();
     let addr = server.base.trim_start_matches("http://").to_owned();
@@ -783,7 +917,7 @@ async fn scenario_login_flood(args: &Args) -> anyhow::Result<bool> {
     let checkout = 64;
     let flood = 600;
     let server = Server::start(
-        checkout * 2,
+        Some(checkout * 2),
         args.postgres.as_deref(),
         &[
             ("HOLDFAST_SECRET", SECRET),
@@ -1330,6 +1464,12 @@ async fn main() -> anyhow::Result<()> {
     let s = args.scenario.as_str();
     if s == "all" || s == "queue" {
         ok &= scenario_queue(&args, 512).await?;
+    }
+    if s == "all" || s == "race" {
+        ok &= scenario_race(&args, 1).await?;
+        if pg.is_some() {
+            ok &= scenario_race(&args, 3).await?;
+        }
     }
     if s == "all" || s == "orders" {
         ok &= desk_alone(100_000, pg).await?;

@@ -30,6 +30,11 @@ impl DeskStore {
         DeskStore { db, desk, clock }
     }
 
+    /// The order desk's measured pace (the order gate admits by it).
+    pub fn pace(&self) -> std::sync::Arc<app::admission::Pace> {
+        self.desk.pace()
+    }
+
     /// Product rows dressed with their pictures, as shoppers see them now.
     async fn with_images(&self, rows: Vec<ProductRow>) -> Result<Vec<ProductView>, StoreError> {
         let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();

@@ -4,6 +4,7 @@
 // and in test code a panic is how a test reports failure (`unwrap`/`expect`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod browser;
 pub mod owner;
 pub mod shop;
 
