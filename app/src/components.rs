@@ -239,6 +239,7 @@ pub fn FormError(error: Memo<Option<ApiError>>) -> impl IntoView {
 #[component]
 pub fn ProductCard(product: ProductView, first_row: bool, lead: bool) -> impl IntoView {
     let href = format!("/p/{}", product.slug);
+    let badge = view! { <crate::live::LiveBadge product=product.clone() /> };
     let name = product.name_in(crate::language::use_language()).to_owned();
     view! {
         <li class="card">
@@ -258,7 +259,7 @@ pub fn ProductCard(product: ProductView, first_row: bool, lead: bool) -> impl In
             </a>
             <span class="card-meta">
                 <span class="price">{price(product.price_cents)}</span>
-                <StockBadge stock=product.stock />
+                {badge}
             </span>
             {product.flash_sale.then(|| {
                 let lang = crate::language::use_language();

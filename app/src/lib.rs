@@ -12,6 +12,7 @@ pub mod components;
 pub mod csp;
 pub mod domain;
 pub mod language;
+pub mod live;
 #[cfg(feature = "ssr")]
 pub mod lookup_limits;
 #[cfg(feature = "ssr")]

@@ -10,6 +10,8 @@ mod connection;
 pub mod desk;
 pub mod health;
 pub mod language_switch;
+pub mod live_feed;
+pub mod live_stream;
 pub mod origin;
 pub mod page_cache;
 pub mod rate_limit;

@@ -39,6 +39,9 @@ pub struct Application {
     usher: tokio::task::JoinHandle<()>,
     expiry: tokio::task::JoinHandle<()>,
     live_task: tokio::task::JoinHandle<()>,
+    /// The shoppers' live news, and its reading task.
+    news: Arc<crate::live_feed::ShopNews>,
+    news_task: tokio::task::JoinHandle<()>,
     connection_limits: crate::serve::ConnectionLimits,
 }
 
@@ -198,7 +201,19 @@ impl Application {
             config.expiry_check,
             config.clock.clone(),
         );
-        let router = router(state, pages, limits, admin.clone(), catalogue, &config);
+        let (news, news_task) = crate::live_feed::ShopNews::start(
+            catalogue.clone() as Arc<dyn app::store::Store>,
+            config.max_live,
+        );
+        let router = router(
+            state,
+            pages,
+            limits,
+            admin.clone(),
+            catalogue,
+            news.clone(),
+            &config,
+        );
         let listener =
             listen(config.addr).with_context(|| format!("cannot listen on {}", config.addr))?;
         let port = listener.local_addr().context("no local address")?.port();
@@ -212,6 +227,8 @@ impl Application {
             usher,
             expiry,
             live_task,
+            news,
+            news_task,
             connection_limits: crate::serve::ConnectionLimits {
                 header_timeout: config.header_timeout,
                 max_connections: config.max_connections,
@@ -229,13 +246,14 @@ impl Application {
             "Holdfast is serving on http://{}",
             self.listener.local_addr()?
         );
-        crate::serve::serve(
-            self.listener,
-            self.router,
-            self.connection_limits,
-            shutdown_signal(),
-        )
-        .await;
+        // stopping ends the shoppers' live streams, so that their requests finish too
+        let news = self.news.clone();
+        let stop = async move {
+            shutdown_signal().await;
+            news.close();
+        };
+        crate::serve::serve(self.listener, self.router, self.connection_limits, stop).await;
+        self.news_task.abort();
         self.usher.abort();
         self.live_task.abort();
         self.expiry.abort();
@@ -264,6 +282,7 @@ fn router(
     limits: Option<Arc<crate::rate_limit::ClientLimits>>,
     admin: Arc<crate::admin::AdminState>,
     catalogue: Arc<CatalogueCache>,
+    news: Arc<crate::live_feed::ShopNews>,
     config: &Config,
 ) -> Router {
     let leptos_options = config.leptos_options();
@@ -310,6 +329,10 @@ fn router(
             axum::routing::get(move |tag, back| {
                 crate::language_switch::switch(tag, back, secure_cookies)
             }),
+        )
+        .route(
+            app::live::STREAM_PATH,
+            axum::routing::get(crate::live_stream::products).with_state(news),
         )
         .merge(crate::admin::routes(admin))
         .leptos_routes_with_context(

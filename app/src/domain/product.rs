@@ -32,7 +32,7 @@ pub fn picture_srcset_for_phones(url: &str) -> Option<String> {
 }
 
 /// A product with its current stock, as served to pages and the JSON API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductView {
     pub id: i64,
     pub slug: String,

@@ -17,6 +17,7 @@ pub fn CataloguePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match products.await {
                     Ok(list) => {
+                        let ids: Vec<i64> = list.iter().map(|p| p.id).collect();
                         view! {
                             <ul class="grid" aria-label=crate::tr!(lang, products_label)>
                                 {list
@@ -27,6 +28,8 @@ pub fn CataloguePage() -> impl IntoView {
                                     .map(|(i, product)| view! { <ProductCard product first_row=i < 2 lead=i == 0 /> })
                                     .collect_view()}
                             </ul>
+                            // every card's badge kept true while the page is open
+                            <crate::live::LiveUpdates ids />
                         }
                             .into_any()
                     }

@@ -3,7 +3,7 @@
 use crate::api::cart::AddToCart;
 use crate::api::catalogue::get_product;
 use crate::api::queue::QueueJoinForm;
-use crate::components::{form_error, price, Countdown, ErrorBox, FormError, StockBadge};
+use crate::components::{form_error, price, Countdown, ErrorBox, FormError};
 use crate::domain::{ProductView, Quantity, SalePhase, SaleView};
 use crate::language::Language;
 use leptos::prelude::*;
@@ -87,7 +87,7 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
                     <SaleNotice sale normal=product.price_cents lang />
                 })}
                 <p data-testid="stock">
-                    <StockBadge stock=product.stock />
+                    <crate::live::LiveBadge product=product.clone() />
                 </p>
                 <p class="description">{product.description_in(lang).to_owned()}</p>
                 <FormError error />
@@ -135,6 +135,8 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
                 }}
             </div>
         </article>
+        // its badge kept true, and the page drawn again when it sells out or its sale starts
+        <crate::live::LiveUpdates ids=vec![product.id] />
     }
 }
 

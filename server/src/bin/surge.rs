@@ -20,8 +20,12 @@
 //!      units of a plain product, on the server's defaults: how many got a definitive answer (an
 //!      order or sold out) and how soon, how many were told "busy"; on Postgres also with 3
 //!      servers of one shop
+//!   h. `live`      — 10,000 pages listening live to one product on one server while its stock
+//!      changes once a second: from each commit to each page hearing it (p50/p99/max), pages that
+//!      missed one, server memory and CPU; then orders/s with nobody listening and with all of
+//!      them listening while the badge changes four times a second
 //!
-//! `surge [--scenario all|race|queue|orders|mixed|connections|login-flood|pages] [--seconds S] [--shoppers N] [--stock S] [--server PATH]`
+//! `surge [--scenario all|race|live|queue|orders|mixed|connections|login-flood|pages] [--seconds S] [--shoppers N] [--stock S] [--server PATH]`
 //!
 //! `--server PATH` runs another build of the server binary (an older commit's, to compare before
 //! and after in one sitting); by default the `server` beside this binary.
@@ -57,9 +61,10 @@ struct Args {
 /// The server binary to run (`--server`), when not the one beside this binary.
 static SERVER_BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 
-const SCENARIOS: [&str; 8] = [
+const SCENARIOS: [&str; 9] = [
     "all",
     "race",
+    "live",
     "queue",
     "orders",
     "mixed",
@@ -128,6 +133,7 @@ impl Drop for Server {
 
 /// The database a scenario's server runs on, for setup and the audit. The SQL uses numbered
 /// parameters, which read the same on SQLite and Postgres.
+#[derive(Clone)]
 enum BenchDb {
     Sqlite(SqlitePool),
     Pg(sqlx::PgPool),
@@ -326,6 +332,25 @@ impl Server {
 
     async fn exec(&self, sql: &str) -> anyhow::Result<()> {
         self.db.exec(sql).await
+    }
+
+    /// CPU seconds the server has used (user + system), from /proc.
+    fn cpu_secs(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // the fields after the command's closing parenthesis: utime is the 12th, stime the 13th
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // clock ticks are 1/100 s on Linux
+        (ticks(11) + ticks(12)) / 100.0
     }
 }
 
@@ -708,6 +733,213 @@ async fn scenario_race(args: &Args, servers: usize) -> anyhow::Result<bool> {
         memory(server);
     }
     Ok(ok && doubled == 0)
+}
+
+/// The demo's mug: a plain product the `live` scenario's orders buy (its listeners watch
+/// [`DIRECT`]).
+const MUG: i64 = 3;
+
+/// (h) Pages listening live: `--shoppers` (10,000) pages of one product each hold a live stream
+/// on one server; the product's stock changes by a commit once a second, 20 times (its badge
+/// "only 3 left" and "only 4 left" in turn): from each commit to each page hearing it, pages that
+/// missed a change, the server's memory and CPU. Then orders/s at 64 connections for another
+/// product, with nobody listening and with every page listening while the badge changes four
+/// times a second.
+async fn scenario_live(args: &Args) -> anyhow::Result<bool> {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let listeners = args.shoppers;
+    let (cap, conns) = (
+        (listeners + 100).to_string(),
+        (listeners + 2_000).to_string(),
+    );
+    let server = Server::start(
+        None,
+        args.postgres.as_deref(),
+        &[
+            ("HOLDFAST_MAX_LIVE", &cap),
+            ("HOLDFAST_MAX_CONNECTIONS", &conns),
+        ],
+    )
+    .await?;
+    server
+        .exec(&format!(
+            "UPDATE products SET stock = 4 WHERE id = {DIRECT}"
+        ))
+        .await?;
+    server
+        .exec(&format!(
+            "UPDATE products SET stock = 100000000 WHERE id = {MUG}"
+        ))
+        .await?;
+    heading(&format!(
+        "(h) {listeners} pages listening live to one product, one server"
+    ));
+    let seconds = args.seconds.min(10);
+    let alone = orders_per_sec(&server, 64, seconds, "alone").await?;
+    println!("  orders alone     {alone:.0}/s (64 connections, {seconds} s, nobody listening)");
+    let (idle_mib, _) = server.memory_mib();
+
+    let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    let connected = Arc::new(AtomicUsize::new(0));
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let started = Instant::now();
+    let mut pages = tokio::task::JoinSet::new();
+    for _ in 0..listeners {
+        let (addr, tx, connected) = (addr.clone(), tx.clone(), connected.clone());
+        pages.spawn(async move { listen_live(&addr, tx, connected).await });
+        // a surge arrives over seconds, not in one instant: 1,000 new pages a tenth of a second
+        if pages.len() % 1_000 == 0 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    while connected.load(Ordering::Relaxed) < listeners
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let open = connected.load(Ordering::Relaxed);
+    println!(
+        "  listening        {open} of {listeners} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    // the first news each page is told on connecting
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    while heard.try_recv().is_ok() {}
+
+    let cpu_before = server.cpu_secs();
+    let rounds = 20;
+    let round_started = Instant::now();
+    let mut latencies = Vec::with_capacity(open * rounds);
+    let mut missed = 0_usize;
+    for round in 0..rounds {
+        let stock = if round % 2 == 0 { 3 } else { 4 };
+        server
+            .exec(&format!(
+                "UPDATE products SET stock = {stock} WHERE id = {DIRECT}"
+            ))
+            .await?;
+        let committed = Instant::now();
+        let mut got = 0_usize;
+        let until = committed + Duration::from_millis(1_500);
+        while let Ok(Some(at)) = tokio::time::timeout_at(until.into(), heard.recv()).await {
+            latencies.push(at.saturating_duration_since(committed));
+            got += 1;
+        }
+        missed += open.saturating_sub(got);
+    }
+    let busy = round_started.elapsed().as_secs_f64();
+    let cpu = (server.cpu_secs() - cpu_before) / busy * 100.0;
+    let latencies = sorted(&latencies);
+    let (rss, peak) = server.memory_mib();
+    println!(
+        "  commit → page    p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms over {rounds} changes × {open} pages; {missed} missed",
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.99)),
+        ms(latencies.last().copied().unwrap_or_default()),
+    );
+    println!(
+        "  server           RSS {idle_mib:.0} MiB before, {rss:.0} MiB listening ({:.1} KiB a page), {peak:.0} MiB peak; CPU {cpu:.0} % of a core while telling them",
+        (rss - idle_mib) * 1024.0 / open.max(1) as f64
+    );
+
+    // orders while every page hears four changes a second
+    let toggling = {
+        let db = server.db.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            for round in 0_u64.. {
+                tick.tick().await;
+                let stock = if round % 2 == 0 { 3 } else { 4 };
+                let _ = db
+                    .exec(&format!(
+                        "UPDATE products SET stock = {stock} WHERE id = {DIRECT}"
+                    ))
+                    .await;
+            }
+        })
+    };
+    let with = orders_per_sec(&server, 64, seconds, "with").await?;
+    toggling.abort();
+    while heard.try_recv().is_ok() {}
+    let still = pages.len();
+    pages.abort_all();
+    println!(
+        "  orders listened  {with:.0}/s while {still} pages heard 4 changes a second ({:.2} × alone)",
+        with / alone.max(1e-9)
+    );
+    let p99 = percentile(&latencies, 0.99);
+    let met = p99 < Duration::from_secs(1) && rss < 250.0 && missed == 0 && open == listeners;
+    println!(
+        "  target           p99 under 1 s, RSS under 250 MiB, none missed: {}",
+        if met { "met" } else { "NOT met" }
+    );
+    Ok(open == listeners)
+}
+
+/// One page listening live to [`DIRECT`] over its own connection: each `stock` event's arrival
+/// time goes to `heard`.
+async fn listen_live(
+    addr: &str,
+    heard: tokio::sync::mpsc::UnboundedSender<Instant>,
+    connected: Arc<AtomicUsize>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
+        return;
+    };
+    let ask = format!(
+        "GET /live/products?ids={DIRECT} HTTP/1.1\r\nHost: shop\r\nAccept: text/event-stream\r\n\r\n"
+    );
+    if stream.write_all(ask.as_bytes()).await.is_err() {
+        return;
+    }
+    let mut lines = tokio::io::BufReader::with_capacity(1024, stream).lines();
+    let mut counted = false;
+    while let Ok(Some(line)) = lines.next_line().await {
+        if !counted && line.starts_with("HTTP/1.1 200") {
+            connected.fetch_add(1, Ordering::Relaxed);
+            counted = true;
+        }
+        if line.trim_end() == "event: stock" && heard.send(Instant::now()).is_err() {
+            return;
+        }
+    }
+}
+
+/// Orders/s over `seconds` at `concurrency` connections, each for one [`MUG`].
+async fn orders_per_sec(
+    server: &Server,
+    concurrency: usize,
+    seconds: u64,
+    label: &'static str,
+) -> anyhow::Result<f64> {
+    let http = client(concurrency)?;
+    let base = server.base.clone();
+    let (tally, elapsed) = run_load(
+        concurrency,
+        usize::MAX,
+        Duration::from_secs(seconds),
+        move |i| {
+            let (http, base) = (http.clone(), base.clone());
+            async move {
+                let body = order_body(
+                    format!("surge-{label}-{i:012}"),
+                    MUG,
+                    &format!("+86137{i:08}"),
+                    None,
+                );
+                let s = send(
+                    "order",
+                    http.post(format!("{base}/api/place_order")).json(&body),
+                )
+                .await
+                .0;
+                (vec![s], None)
+            }
+        },
+    )
+    .await?;
+    Ok(tally.acknowledged().len() as f64 / elapsed.as_secs_f64().max(1e-9))
 }
 
 /// Sends `ask` on `stream` and reads the answer to its end (by its Content-Length).
@@ -1470,6 +1702,9 @@ async fn main() -> anyhow::Result<()> {
         if pg.is_some() {
             ok &= scenario_race(&args, 3).await?;
         }
+    }
+    if s == "all" || s == "live" {
+        ok &= scenario_live(&args).await?;
     }
     if s == "all" || s == "orders" {
         ok &= desk_alone(100_000, pg).await?;

@@ -1,0 +1,185 @@
+//! Live pages: what a shopper's open catalogue or product page is told when a product changes
+//! (its stock badge, and whether the page must be drawn again: sold out, a sale starting or
+//! ending), and the small script that listens.
+//!
+//! The channel is Server-Sent Events (`GET /live/products?ids=…`, served by
+//! `server::live_stream`): one way (server to phone) is all a shopper's page needs, it is plain
+//! HTTP that proxies and chat-app browsers pass, the browser reconnects by itself, and a phone
+//! without `EventSource` (or beyond the server's cap on live connections) asks the same address
+//! with `&poll=1` every few seconds instead. The script is a few hundred bytes inline under the
+//! page's nonce, not WASM: it works the moment the page arrives on a slow network.
+//!
+//! A page shows each product's badge in an element `id="stock-<id>"` that carries the product's
+//! [`look`]: news with the same look changes the badge's text in place; news with another look
+//! means the page itself would be drawn differently (the buy button gone, the sale's form open),
+//! so the page loads again (from the page cache) after a random part of a second.
+
+use crate::domain::ProductView;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Where a page listens.
+pub const STREAM_PATH: &str = "/live/products";
+/// The most products one page listens to (the catalogue's first page is smaller).
+pub const MAX_IDS: usize = 64;
+
+/// One product's news as a page is told it, in the page's language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductNews {
+    pub id: i64,
+    /// The stock badge's text and CSS class.
+    pub badge: String,
+    pub class: String,
+    /// [`look`]: when it differs from the page's, the page is drawn again.
+    pub look: String,
+}
+
+impl ProductNews {
+    pub fn of(product: &ProductView, lang: crate::language::Language) -> ProductNews {
+        let badge = product.badge();
+        ProductNews {
+            id: product.id,
+            badge: badge.text(lang),
+            class: badge.css_class().to_owned(),
+            look: look(product),
+        }
+    }
+}
+
+/// What a product's page looks like apart from its stock badge, as a short token: whether it can
+/// be bought, the sale's phase, the price now, whether it sells through the waiting room. The
+/// same product gives the same token on the server that drew the page and on the one that
+/// sends the news, in any language.
+pub fn look(product: &ProductView) -> String {
+    let phase = product.sale.as_ref().map(|s| s.phase);
+    let facts = format!(
+        "{}|{:?}|{}|{}|{:?}",
+        product.stock > 0,
+        phase,
+        product.price_now_cents(),
+        product.queues(),
+        product.max_per_order,
+    );
+    // FNV-1a: stable across builds and machines (std's hasher is not)
+    let hash = facts.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+/// The product ids of a `?ids=1,2,3` list: each a positive number, at least one, at most
+/// [`MAX_IDS`], repeats dropped.
+pub fn parse_ids(text: &str) -> Result<Vec<i64>, String> {
+    let mut ids = Vec::new();
+    for part in text.split(',') {
+        let id: i64 = part
+            .trim()
+            .parse()
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or_else(|| format!("`{}` is not a product id", part.trim()))?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+        if ids.len() > MAX_IDS {
+            return Err(format!("at most {MAX_IDS} products at once"));
+        }
+    }
+    if ids.is_empty() {
+        return Err("name at least one product id".to_owned());
+    }
+    Ok(ids)
+}
+
+/// A product's stock badge that the live channel keeps true.
+#[component]
+pub fn LiveBadge(product: ProductView) -> impl IntoView {
+    let badge = product.badge();
+    let text = badge.text(crate::language::use_language());
+    view! {
+        <span id=format!("stock-{}", product.id) class=badge.css_class() data-look=look(&product)>
+            {text}
+        </span>
+    }
+}
+
+/// The listening script for the products whose [`LiveBadge`]s are on the page. Reconnects by
+/// itself (the browser's `EventSource`); when the stream is refused or missing it asks every
+/// 3 s, doubling after each failure up to a minute, plus a random second; it never stops.
+#[component]
+pub fn LiveUpdates(ids: Vec<i64>) -> impl IntoView {
+    if ids.is_empty() {
+        return ().into_any();
+    }
+    let list: Vec<String> = ids.iter().take(MAX_IDS).map(i64::to_string).collect();
+    let src = format!("{STREAM_PATH}?ids={}", list.join(","));
+    // its facts come from data-*; a page drawn again at most once every 5 s (a page cache and
+    // a feed that disagreed must not make a phone reload without end)
+    const SCRIPT: &str =
+        "(function(){var d=document.currentScript.dataset,src=d.src,fails=0,es=null;\
+function redraw(){if(es){es.close();es=null}try{var t=+sessionStorage.getItem('hf-redrawn')||0;\
+if(Date.now()-t<5000)return;sessionStorage.setItem('hf-redrawn',String(Date.now()))}catch(x){}\
+setTimeout(function(){location.reload()},Math.random()*1000)}\
+function apply(m){var b=document.getElementById('stock-'+m.id);if(!b)return false;\
+if(b.getAttribute('data-look')!==m.look){redraw();return true}\
+if(b.textContent!==m.badge)b.textContent=m.badge;b.className=m.class;return false}\
+function poll(){setTimeout(function(){fetch(src+'&poll=1',{cache:'no-store'}).then(function(r){\
+if(!r.ok)throw r.status;return r.json()}).then(function(l){fails=0;for(var i=0;i<l.length;i++)\
+if(apply(l[i]))return;poll()},function(){fails++;poll()})},\
+Math.min(60000,3000*Math.pow(2,fails))+Math.random()*1000)}\
+if(!window.EventSource)return poll();es=new EventSource(src);\
+es.addEventListener('stock',function(e){try{apply(JSON.parse(e.data))}catch(x){}});\
+es.onerror=function(){if(es&&es.readyState===2){es=null;poll()}}})()";
+    view! {
+        <script nonce=leptos::nonce::use_nonce() data-src=src inner_html=SCRIPT></script>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn product_id_lists_are_read_strictly() {
+        assert_eq!(parse_ids("1,2,2, 3"), Ok(vec![1, 2, 3]));
+        assert!(parse_ids("").is_err());
+        assert!(parse_ids("1,x").is_err());
+        assert!(parse_ids("0").is_err());
+        assert!(parse_ids("-4").is_err());
+        let many: Vec<String> = (1..=65).map(|i| i.to_string()).collect();
+        assert!(parse_ids(&many.join(",")).is_err());
+        let enough: Vec<String> = (1..=64).map(|i| i.to_string()).collect();
+        assert_eq!(parse_ids(&enough.join(",")).map(|v| v.len()), Ok(64));
+    }
+
+    #[test]
+    fn the_look_changes_with_what_the_page_draws_not_with_the_stock_count() {
+        let product = ProductView {
+            id: 7,
+            stock: 40,
+            price_cents: 1200,
+            ..ProductView::default()
+        };
+        let fewer = ProductView {
+            stock: 3,
+            ..product.clone()
+        };
+        assert_eq!(
+            look(&product),
+            look(&fewer),
+            "fewer left: the badge changes, not the page"
+        );
+        let gone = ProductView {
+            stock: 0,
+            ..product.clone()
+        };
+        assert_ne!(look(&product), look(&gone), "sold out: the buy button goes");
+        let dearer = ProductView {
+            price_cents: 1300,
+            ..product.clone()
+        };
+        assert_ne!(look(&product), look(&dearer));
+        assert_eq!(look(&product).len(), 16);
+    }
+}

@@ -1,0 +1,52 @@
+import { test, expect, open } from "./fixtures";
+
+// Open pages hear the shop: a shopper looking at a product sees its stock change and its buy
+// button go when someone else buys the last units, without reloading it herself.
+// The driftwood coasters (25 in the demo) are bought by no other test.
+test("a product page shows stock left and then sold out while another shopper buys", async ({ page, js, browser, request }) => {
+  test.skip(!js, "without JavaScript a page is as true as when it was drawn (it says so by its time)");
+  await open(page, "/p/driftwood-coasters", js);
+  await expect(page.getByTestId("stock")).toHaveText("In stock");
+  await expect(page.getByRole("button", { name: "Add to cart" })).toBeVisible();
+  // a mark that a reload would wipe
+  await page.evaluate(() => ((window as any).__stillHere = true));
+
+  // someone orders all but 3 (the JSON API, as an app would)
+  const res = await request.post("/api/place_order", {
+    data: {
+      idempotency_key: `e2e-live-${Date.now()}-aaaaaaaaaaaaaaaa`,
+      lines: [{ product_id: await productId(page), quantity: 22 }],
+      customer: { name: "Early Bird", phone: "+1 555 010 7001", address: "1 Pier Road" },
+    },
+  });
+  expect(res.status()).toBe(200);
+  // the badge changes in place: same page, no reload
+  await expect(page.getByTestId("stock")).toHaveText("Only 3 left", { timeout: 5_000 });
+  expect(await page.evaluate(() => (window as any).__stillHere)).toBe(true);
+
+  // another shopper, in her own browser, buys the last three
+  const other = await browser.newContext({ baseURL: test.info().project.use.baseURL });
+  const buyer = await other.newPage();
+  await buyer.goto("/p/driftwood-coasters");
+  await buyer.getByLabel("Quantity").fill("3");
+  await buyer.getByRole("button", { name: "Add to cart" }).click();
+  await expect(buyer).toHaveURL(/\/cart$/);
+  await buyer.goto("/checkout");
+  await buyer.getByLabel("Your name").fill("Last Buyer");
+  await buyer.getByLabel("Phone number").fill("+1 555 010 7002");
+  await buyer.getByLabel("Delivery address").fill("2 Pier Road");
+  await buyer.getByRole("button", { name: "Place order" }).click();
+  await expect(buyer).toHaveURL(/\/order\/[A-Z2-9]{4}-[A-Z2-9]{4}$/);
+  await other.close();
+
+  // the first shopper's page, untouched by her, now says sold out and offers nothing to buy
+  await expect(page.getByTestId("stock")).toHaveText("Sold out", { timeout: 5_000 });
+  await expect(page.getByRole("button", { name: "Add to cart" })).toHaveCount(0);
+  await expect(page.getByText("This item is sold out.")).toBeVisible();
+});
+
+/** The product id the page's live badge names (`id="stock-<id>"`). */
+async function productId(page: import("@playwright/test").Page): Promise<number> {
+  const id = await page.getByTestId("stock").locator("span").getAttribute("id");
+  return Number(id!.replace("stock-", ""));
+}

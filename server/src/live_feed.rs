@@ -1,0 +1,192 @@
+//! The shop's news for shoppers' open pages: what each product's page shows that can change
+//! while it is open (its stock badge, whether it can be bought, its sale's phase), read from the
+//! catalogue every quarter second and kept as one [`News`] that every listening page looks at.
+//!
+//! The catalogue reading is the one this server makes anyway (`store::cached`: at most one a
+//! `HOLDFAST_CATALOGUE_CACHE_MS`); it is the shop's database, so a unit sold on another server of
+//! the shop (Postgres) shows here at the next reading, with no message between servers to lose.
+//! The work is one reading and one rendering of each product's news (in each language) per
+//! change, however many pages listen: a page's stream only picks the news already made.
+
+use app::domain::ProductView;
+use app::language::Language;
+use app::live::ProductNews;
+use app::store::Store;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How often the catalogue is looked at for news.
+pub const EVERY: Duration = Duration::from_millis(250);
+
+/// One reading's news: each product's [`ProductNews`] as JSON, in each language.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct News {
+    /// Counts the readings that differed from the one before (the stream's event id).
+    pub version: u64,
+    products: HashMap<i64, [Arc<str>; 2]>,
+}
+
+impl News {
+    fn of_products(products: &[ProductView]) -> HashMap<i64, [Arc<str>; 2]> {
+        products
+            .iter()
+            .map(|p| {
+                (
+                    p.id,
+                    Language::ALL.map(|lang| json(&ProductNews::of(p, lang))),
+                )
+            })
+            .collect()
+    }
+
+    /// The news of product `id`, as JSON in `lang`; `None` for a product the shop does not show.
+    pub fn of(&self, id: i64, lang: Language) -> Option<&Arc<str>> {
+        let at = Language::ALL.iter().position(|l| *l == lang)?;
+        self.products.get(&id).map(|news| &news[at])
+    }
+}
+
+fn json(news: &ProductNews) -> Arc<str> {
+    serde_json::to_string(news).unwrap_or_default().into()
+}
+
+/// The news as it is now, the pages listening, and the cap on them.
+pub struct ShopNews {
+    latest: watch::Receiver<Arc<News>>,
+    listening: AtomicUsize,
+    cap: usize,
+    /// Set when the server stops: every stream ends, so the server's last requests finish.
+    closing: watch::Sender<bool>,
+}
+
+impl ShopNews {
+    /// Starts reading `store` (the catalogue cache) every [`EVERY`]; at most `cap` pages may
+    /// listen at once.
+    pub fn start(
+        store: Arc<dyn Store>,
+        cap: usize,
+    ) -> (Arc<ShopNews>, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = watch::channel(Arc::new(News::default()));
+        let news = Arc::new(ShopNews {
+            latest: rx,
+            listening: AtomicUsize::new(0),
+            cap,
+            closing: watch::channel(false).0,
+        });
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut version = 0;
+            loop {
+                tick.tick().await;
+                match store.products().await {
+                    Ok(products) => {
+                        let products = News::of_products(&products);
+                        if products != tx.borrow().products {
+                            version += 1;
+                            tx.send_replace(Arc::new(News { version, products }));
+                        }
+                    }
+                    // the pages keep the last news; the next reading tries again
+                    Err(e) => tracing::debug!(error = %e, "live news: catalogue not read"),
+                }
+            }
+        });
+        (news, task)
+    }
+
+    /// The news now.
+    pub fn now(&self) -> Arc<News> {
+        self.latest.borrow().clone()
+    }
+
+    /// A page starts listening, unless `cap` pages already do.
+    pub fn listen(self: &Arc<ShopNews>) -> Option<Listener> {
+        let before = self.listening.fetch_add(1, Ordering::Relaxed);
+        if before >= self.cap {
+            self.listening.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(Listener {
+            news: self.clone(),
+            changes: self.latest.clone(),
+            closing: self.closing.subscribe(),
+        })
+    }
+
+    /// Pages listening now.
+    pub fn listening(&self) -> usize {
+        self.listening.load(Ordering::Relaxed)
+    }
+
+    /// The server is stopping: every stream ends.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+}
+
+/// One listening page: counted while it lives.
+pub struct Listener {
+    news: Arc<ShopNews>,
+    pub changes: watch::Receiver<Arc<News>>,
+    pub closing: watch::Receiver<bool>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.news.listening.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(id: i64, stock: i64) -> ProductView {
+        ProductView {
+            id,
+            stock,
+            price_cents: 500,
+            ..ProductView::default()
+        }
+    }
+
+    #[test]
+    fn news_is_made_once_per_product_and_language() {
+        let products = News::of_products(&[product(1, 2), product(2, 0)]);
+        let news = News {
+            version: 1,
+            products,
+        };
+        let one: ProductNews = serde_json::from_str(news.of(1, Language::En).unwrap()).unwrap();
+        assert_eq!(one.id, 1);
+        assert!(one.badge.contains('2'), "{one:?}");
+        let gone: ProductNews = serde_json::from_str(news.of(2, Language::ZhCn).unwrap()).unwrap();
+        assert_eq!(gone.class, "badge badge-soldout");
+        assert!(news.of(3, Language::En).is_none());
+    }
+
+    #[tokio::test]
+    async fn listeners_beyond_the_cap_are_turned_away_and_counted_back_when_they_go() {
+        let (tx, rx) = watch::channel(Arc::new(News::default()));
+        let news = Arc::new(ShopNews {
+            latest: rx,
+            listening: AtomicUsize::new(0),
+            cap: 2,
+            closing: watch::channel(false).0,
+        });
+        let a = news.listen().unwrap();
+        let b = news.listen().unwrap();
+        assert!(news.listen().is_none(), "the third is over the cap");
+        assert_eq!(news.listening(), 2);
+        drop(a);
+        assert_eq!(news.listening(), 1);
+        let c = news.listen();
+        assert!(c.is_some(), "a place freed is a place");
+        drop((b, c, tx));
+        assert_eq!(news.listening(), 0);
+    }
+}
