@@ -283,6 +283,12 @@ pub fn OrderSummary(order: OrderView) -> impl IntoView {
                 {crate::tr!(lang, status_label)} " "
                 <strong data-testid="order-status">{status_text(order.status, lang)}</strong>
             </p>
+            {(!order.tracking_number.is_empty()).then(|| view! {
+                <p>
+                    {crate::tr!(lang, tracking_label)} " "
+                    <strong data-testid="tracking-number">{order.tracking_number.clone()}</strong>
+                </p>
+            })}
             <table class="lines">
                 <thead>
                     <tr>

@@ -20,6 +20,15 @@ use serde::{Deserialize, Serialize};
 
 /// Where a page listens.
 pub const STREAM_PATH: &str = "/live/products";
+/// Where an order's page listens (`?t=` its sealed code): told the order's [`order_look`]
+/// when the owner changes it.
+pub const ORDER_STREAM_PATH: &str = "/live/order";
+/// Where a waiting shopper's page listens (`?t=` the ticket): told the place in line as it
+/// changes, and the turn.
+pub const LINE_STREAM_PATH: &str = "/live/line";
+/// What an order's live token is sealed for.
+pub const ORDER_TOKEN_PURPOSE: &str = "live-order";
+
 /// The most products one page listens to (the catalogue's first page is smaller).
 pub const MAX_IDS: usize = 64;
 
@@ -60,6 +69,16 @@ pub fn look(product: &ProductView) -> String {
         product.queues(),
         product.max_per_order,
     );
+    short_token(&facts)
+}
+
+/// What an order's page shows that the owner can change: its status and tracking number, as a
+/// short token (the same on every server).
+pub fn order_look(status: &str, tracking_number: &str) -> String {
+    short_token(&format!("{status}|{tracking_number}"))
+}
+
+fn short_token(facts: &str) -> String {
     // FNV-1a: stable across builds and machines (std's hasher is not)
     let hash = facts.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
@@ -134,6 +153,56 @@ es.onerror=function(){if(es&&es.readyState===2){es=null;poll()}}})()";
         <script nonce=leptos::nonce::use_nonce() data-src=src inner_html=SCRIPT></script>
     }
     .into_any()
+}
+
+/// The listening script of an order's page: when the owner changes the order (paid, shipped
+/// with its tracking number, cancelled), the page loads again and shows it. Without
+/// `EventSource`, or turned away, it asks `&poll=1` every 10 s, doubling after each failure up
+/// to a minute, plus a random second; it never stops.
+#[component]
+pub fn OrderLive(token: String, look: String) -> impl IntoView {
+    if token.is_empty() {
+        return ().into_any();
+    }
+    let src = format!("{ORDER_STREAM_PATH}?t={token}");
+    const SCRIPT: &str =
+        "(function(){var d=document.currentScript.dataset,src=d.src,mine=d.look,fails=0,es=null;\
+function seen(l){if(!l||l===mine)return;if(es){es.close();es=null}\
+setTimeout(function(){location.reload()},Math.random()*500)}\
+function poll(){setTimeout(function(){fetch(src+'&poll=1',{cache:'no-store'}).then(function(r){\
+if(!r.ok)throw r.status;return r.json()}).then(function(m){fails=0;seen(m.look);poll()},\
+function(){fails++;poll()})},Math.min(60000,10000*Math.pow(2,fails))+Math.random()*1000)}\
+if(!window.EventSource)return poll();es=new EventSource(src);\
+es.addEventListener('order',function(e){try{seen(JSON.parse(e.data).look)}catch(x){}});\
+es.onerror=function(){if(es&&es.readyState===2){es=null;poll()}}})()";
+    view! {
+        <script nonce=leptos::nonce::use_nonce() data-src=src data-look=look inner_html=SCRIPT></script>
+    }
+    .into_any()
+}
+
+/// The listening script of a waiting shopper's page: the place in line changes in place (and in
+/// the tab's title, `#12 · …`), and at the turn the page loads again at once — the server draws
+/// the hold's checkout. While the stream is open it marks the page (`data-hf-line="open"`) so
+/// the page's island asks the shop only now and then; when the stream is refused or broken the
+/// island's asking (with backoff) is the fallback.
+#[component]
+pub fn LineLive(ticket: String) -> impl IntoView {
+    let src = format!("{LINE_STREAM_PATH}?t={ticket}");
+    const SCRIPT: &str =
+        "(function(){var d=document.currentScript.dataset,src=d.src,b=document.documentElement,\
+title=document.title,es;if(!window.EventSource)return;es=new EventSource(src);\
+es.onopen=function(){b.setAttribute('data-hf-line','open')};\
+es.addEventListener('place',function(e){try{var p=JSON.parse(e.data).position,\
+n=document.querySelector('[data-testid=position]');if(n&&n.textContent!==String(p))n.textContent=p;\
+document.title='#'+p+' \\u00b7 '+title}catch(x){}});\
+es.addEventListener('turn',function(){es.close();b.removeAttribute('data-hf-line');\
+try{var t=+sessionStorage.getItem('hf-turn')||0;if(Date.now()-t<3000)return;\
+sessionStorage.setItem('hf-turn',String(Date.now()))}catch(x){}location.reload()});\
+es.onerror=function(){b.removeAttribute('data-hf-line')}})()";
+    view! {
+        <script nonce=leptos::nonce::use_nonce() data-src=src inner_html=SCRIPT></script>
+    }
 }
 
 #[cfg(test)]

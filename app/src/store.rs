@@ -208,6 +208,8 @@ pub struct TicketInfo {
     pub product_name: String,
     pub product_slug: String,
     pub quantity: u32,
+    /// Its place in the line's order (lower is served first); the live channel follows it.
+    pub rank: i64,
     pub standing: Standing,
 }
 

@@ -237,6 +237,8 @@ mod tests {
                     note: String::new(),
                     created_at: String::new(),
                     pay_by: None,
+                    tracking_number: String::new(),
+                    live_token: String::new(),
                 };
                 new_keys.insert(key, view.clone());
                 outcomes.push(Ok(view));

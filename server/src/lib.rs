@@ -11,6 +11,8 @@ pub mod desk;
 pub mod health;
 pub mod language_switch;
 pub mod live_feed;
+pub mod live_lines;
+pub mod live_orders;
 pub mod live_stream;
 pub mod origin;
 pub mod page_cache;

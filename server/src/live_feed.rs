@@ -8,6 +8,8 @@
 //! The work is one reading and one rendering of each product's news (in each language) per
 //! change, however many pages listen: a page's stream only picks the news already made.
 
+use crate::live_lines::{LineNews, LineWatch, Watched};
+use crate::live_orders::{OrderNews, OrderReader};
 use app::domain::ProductView;
 use app::language::Language;
 use app::live::ProductNews;
@@ -53,9 +55,13 @@ fn json(news: &ProductNews) -> Arc<str> {
     serde_json::to_string(news).unwrap_or_default().into()
 }
 
-/// The news as it is now, the pages listening, and the cap on them.
+/// The news as it is now (products, orders, waiting lines), the pages listening, and the cap on
+/// them.
 pub struct ShopNews {
     latest: watch::Receiver<Arc<News>>,
+    orders: watch::Receiver<Arc<OrderNews>>,
+    lines: watch::Receiver<Arc<LineNews>>,
+    watched: Watched,
     listening: AtomicUsize,
     cap: usize,
     /// Set when the server stops: every stream ends, so the server's last requests finish.
@@ -63,25 +69,48 @@ pub struct ShopNews {
 }
 
 impl ShopNews {
-    /// Starts reading `store` (the catalogue cache) every [`EVERY`]; at most `cap` pages may
-    /// listen at once.
-    pub fn start(
-        store: Arc<dyn Store>,
-        cap: usize,
-    ) -> (Arc<ShopNews>, tokio::task::JoinHandle<()>) {
-        let (tx, rx) = watch::channel(Arc::new(News::default()));
-        let news = Arc::new(ShopNews {
-            latest: rx,
+    /// News that nothing feeds yet, and what feeds it.
+    fn idle(cap: usize) -> (ShopNews, Feeds) {
+        let (products, latest) = watch::channel(Arc::new(News::default()));
+        let (orders_tx, orders) = watch::channel(Arc::new(OrderNews::default()));
+        let (lines_tx, lines) = watch::channel(Arc::new(LineNews::default()));
+        let news = ShopNews {
+            latest,
+            orders,
+            lines,
+            watched: Watched::default(),
             listening: AtomicUsize::new(0),
             cap,
             closing: watch::channel(false).0,
-        });
+        };
+        let feeds = Feeds {
+            products,
+            orders: orders_tx,
+            lines: lines_tx,
+        };
+        (news, feeds)
+    }
+
+    /// Starts reading `store` (the catalogue cache), and through `ports` the orders' changes and
+    /// the watched waiting lines, every [`EVERY`]; at most `cap` pages may listen at once.
+    pub fn start(
+        store: Arc<dyn Store>,
+        ports: crate::store::DeskStore,
+        cap: usize,
+    ) -> (Arc<ShopNews>, tokio::task::JoinHandle<()>) {
+        let (news, feeds) = ShopNews::idle(cap);
+        let news = Arc::new(news);
+        let watched = news.watched.clone();
         let task = tokio::spawn(async move {
+            let tx = feeds.products;
             let mut tick = tokio::time::interval(EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             let mut version = 0;
+            let mut orders = OrderReader::default();
             loop {
                 tick.tick().await;
+                orders.read(&ports, &feeds.orders).await;
+                crate::live_lines::read(&watched, &ports, &feeds.lines).await;
                 match store.products().await {
                     Ok(products) => {
                         let products = News::of_products(&products);
@@ -101,6 +130,17 @@ impl ShopNews {
     /// The news now.
     pub fn now(&self) -> Arc<News> {
         self.latest.borrow().clone()
+    }
+
+    /// The orders' news, to wait on.
+    pub fn orders(&self) -> watch::Receiver<Arc<OrderNews>> {
+        self.orders.clone()
+    }
+
+    /// The waiting lines' news, to wait on, and a watch on `product_id`'s line (read while
+    /// the guard lives).
+    pub fn line(&self, product_id: i64) -> (watch::Receiver<Arc<LineNews>>, LineWatch) {
+        (self.lines.clone(), self.watched.watch(product_id))
     }
 
     /// A page starts listening, unless `cap` pages already do.
@@ -126,6 +166,13 @@ impl ShopNews {
     pub fn close(&self) {
         self.closing.send_replace(true);
     }
+}
+
+/// What feeds the news.
+struct Feeds {
+    products: watch::Sender<Arc<News>>,
+    orders: watch::Sender<Arc<OrderNews>>,
+    lines: watch::Sender<Arc<LineNews>>,
 }
 
 /// One listening page: counted while it lives.
@@ -171,13 +218,8 @@ mod tests {
 
     #[tokio::test]
     async fn listeners_beyond_the_cap_are_turned_away_and_counted_back_when_they_go() {
-        let (tx, rx) = watch::channel(Arc::new(News::default()));
-        let news = Arc::new(ShopNews {
-            latest: rx,
-            listening: AtomicUsize::new(0),
-            cap: 2,
-            closing: watch::channel(false).0,
-        });
+        let (news, feeds) = ShopNews::idle(2);
+        let news = Arc::new(news);
         let a = news.listen().unwrap();
         let b = news.listen().unwrap();
         assert!(news.listen().is_none(), "the third is over the cap");
@@ -186,7 +228,7 @@ mod tests {
         assert_eq!(news.listening(), 1);
         let c = news.listen();
         assert!(c.is_some(), "a place freed is a place");
-        drop((b, c, tx));
+        drop((b, c, feeds));
         assert_eq!(news.listening(), 0);
     }
 }

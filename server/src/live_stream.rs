@@ -15,6 +15,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use serde::Deserialize;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -31,11 +32,20 @@ pub struct Ask {
     poll: Option<String>,
 }
 
+/// What the live streams need: the news, and to read the tokens pages show.
+#[derive(Clone)]
+pub struct Live {
+    pub news: Arc<ShopNews>,
+    pub signer: Arc<app::tokens::Signer>,
+    pub queue: Arc<dyn app::store::WaitingRoom>,
+}
+
 pub async fn products(
-    State(news): State<Arc<ShopNews>>,
+    State(live): State<Live>,
     headers: HeaderMap,
     Query(ask): Query<Ask>,
 ) -> Response {
+    let news = live.news;
     let ids = match app::live::parse_ids(&ask.ids) {
         Ok(ids) => ids,
         Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
@@ -120,8 +130,7 @@ fn stream(listener: Listener, ids: Vec<i64>, lang: Language) -> Response {
                     .id(news.version.to_string())
                     .data(now.as_ref());
                 if w.first {
-                    // phones come back after a lost connection spread over 1–3 s, not all at once
-                    event = event.retry(Duration::from_millis(1000 + rand::random_range(0..2000)));
+                    event = event.retry(spread_retry());
                     w.first = false;
                 }
                 w.pending.push_back(event);
@@ -129,6 +138,18 @@ fn stream(listener: Listener, ids: Vec<i64>, lang: Language) -> Response {
             w.first = false;
         }
     });
+    sse(events)
+}
+
+/// Phones come back after a lost connection spread over 1–3 s, not all at once.
+fn spread_retry() -> Duration {
+    Duration::from_millis(1000 + rand::random_range(0..2000))
+}
+
+/// A stream of events as the answer, with a comment every 15 s to keep proxies from closing it.
+fn sse(
+    events: impl futures::Stream<Item = Result<Event, std::convert::Infallible>> + Send + 'static,
+) -> Response {
     let mut response = Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response();
@@ -142,4 +163,138 @@ fn stream(listener: Listener, ids: Vec<i64>, lang: Language) -> Response {
         axum::http::HeaderValue::from_static("no-store"),
     );
     response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenAsk {
+    #[serde(default)]
+    t: String,
+    #[serde(default)]
+    poll: Option<String>,
+}
+
+/// `GET /live/order?t=<sealed code>`: an order's page is told how the order looks
+/// ([`app::live::order_look`]) whenever the owner changes it. The token is the one the order's
+/// page was drawn with, shown only to its shopper: a made-up one is refused. `&poll=1`
+/// answers once: `{"look": …}` (`null`: no change lately).
+pub async fn order(State(live): State<Live>, Query(ask): Query<TokenAsk>) -> Response {
+    let Some(code) = live
+        .signer
+        .open(app::live::ORDER_TOKEN_PURPOSE, &ask.t)
+        .map(str::to_owned)
+    else {
+        return (StatusCode::BAD_REQUEST, "not an order's live token").into_response();
+    };
+    if ask.poll.is_some() {
+        let news = live.news.orders().borrow().clone();
+        let look = news.look(&code).map(|l| l.to_string());
+        return (
+            [
+                (CONTENT_TYPE, "application/json"),
+                (CACHE_CONTROL, "no-store"),
+            ],
+            serde_json::json!({ "look": look }).to_string(),
+        )
+            .into_response();
+    }
+    let Some(listener) = live.news.listen() else {
+        return (StatusCode::NO_CONTENT, [(RETRY_AFTER, POLL_SECS)]).into_response();
+    };
+    let start = (listener, live.news.orders(), code, None::<Arc<str>>, true);
+    let events = futures::stream::unfold(
+        start,
+        |(mut l, mut orders, code, mut sent, first)| async move {
+            loop {
+                let look = orders.borrow_and_update().look(&code).cloned();
+                if let Some(look) = look.filter(|look| sent.as_ref() != Some(look)) {
+                    sent = Some(look.clone());
+                    let mut event = Event::default()
+                        .event("order")
+                        .data(serde_json::json!({ "look": look.as_ref() }).to_string());
+                    if first {
+                        event = event.retry(spread_retry());
+                    }
+                    return Some((Ok(event), (l, orders, code, sent, false)));
+                }
+                tokio::select! {
+                    changed = orders.changed() => if changed.is_err() { return None },
+                    _ = l.closing.changed() => return None,
+                }
+            }
+        },
+    );
+    sse(events)
+}
+
+/// `GET /live/line?t=<ticket>`: a waiting shopper's page is told its place in line as it
+/// changes (`place`, `{"position": n}`; not before the sale starts, when places are not drawn
+/// yet), and `turn` when its ticket is no longer waiting — its page then loads again and shows
+/// what the ticket became (the hold's checkout, or sold out). The ticket is read once, when the
+/// page connects; after that its place comes from the line's reading that all its pages share.
+pub async fn line(State(live): State<Live>, Query(ask): Query<TokenAsk>) -> Response {
+    let Some(ticket_id) = live.signer.verify(app::tokens::TokenKind::Ticket, &ask.t) else {
+        return (StatusCode::BAD_REQUEST, "not a ticket").into_response();
+    };
+    let Some(listener) = live.news.listen() else {
+        return (StatusCode::NO_CONTENT, [(RETRY_AFTER, POLL_SECS)]).into_response();
+    };
+    let since = std::time::Instant::now();
+    let ticket = match live.queue.ticket(ticket_id).await {
+        Ok(Some(ticket)) => ticket,
+        Ok(None) => return (StatusCode::NOT_FOUND, "no such ticket").into_response(),
+        Err(e) => {
+            tracing::debug!(error = %e, "live line: ticket not read");
+            return (StatusCode::SERVICE_UNAVAILABLE, [(RETRY_AFTER, POLL_SECS)]).into_response();
+        }
+    };
+    let app::store::Standing::Waiting { position, .. } = ticket.standing else {
+        // already its turn (or over): one event, and the page goes to see
+        let turn: Result<Event, std::convert::Infallible> =
+            Ok(Event::default().event("turn").data("{}"));
+        let mut l = listener;
+        let events = futures::stream::iter([turn])
+            .chain(futures::stream::pending())
+            .take_until(async move {
+                let _ = l.closing.changed().await;
+            });
+        return sse(events);
+    };
+    let tell_places = position.is_some();
+    let (lines, watch) = live.news.line(ticket.product_id);
+    let state = (listener, lines, watch, position, true);
+    let (product_id, rank) = (ticket.product_id, ticket.rank);
+    let events = futures::stream::unfold(
+        state,
+        move |(mut l, mut lines, watch, mut shown, mut first)| async move {
+            loop {
+                if !first {
+                    tokio::select! {
+                        changed = lines.changed() => if changed.is_err() { return None },
+                        _ = l.closing.changed() => return None,
+                    }
+                }
+                let place = lines.borrow_and_update().place(product_id, rank, since);
+                let event = match place {
+                    crate::live_lines::Place::Gone => Event::default().event("turn").data("{}"),
+                    crate::live_lines::Place::At(n) if tell_places && shown != Some(n) => {
+                        shown = Some(n);
+                        Event::default()
+                            .event("place")
+                            .data(serde_json::json!({ "position": n }).to_string())
+                    }
+                    // nothing new yet: the first answer only opens the stream
+                    _ if first => Event::default().comment("listening"),
+                    _ => continue,
+                };
+                let event = if first {
+                    first = false;
+                    event.retry(spread_retry())
+                } else {
+                    event
+                };
+                return Some((Ok(event), (l, lines, watch, shown, first)));
+            }
+        },
+    );
+    sse(events)
 }

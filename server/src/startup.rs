@@ -203,6 +203,7 @@ impl Application {
         );
         let (news, news_task) = crate::live_feed::ShopNews::start(
             catalogue.clone() as Arc<dyn app::store::Store>,
+            backend.ports(),
             config.max_live,
         );
         let router = router(
@@ -300,6 +301,11 @@ fn router(
     ));
     let store = state.store.clone();
     let secure_cookies = config.secure_cookies;
+    let live = crate::live_stream::Live {
+        news,
+        signer: state.signer.clone(),
+        queue: state.queue.clone(),
+    };
     Router::new()
         .route(
             "/healthz",
@@ -332,7 +338,15 @@ fn router(
         )
         .route(
             app::live::STREAM_PATH,
-            axum::routing::get(crate::live_stream::products).with_state(news),
+            axum::routing::get(crate::live_stream::products).with_state(live.clone()),
+        )
+        .route(
+            app::live::ORDER_STREAM_PATH,
+            axum::routing::get(crate::live_stream::order).with_state(live.clone()),
+        )
+        .route(
+            app::live::LINE_STREAM_PATH,
+            axum::routing::get(crate::live_stream::line).with_state(live),
         )
         .merge(crate::admin::routes(admin))
         .leptos_routes_with_context(

@@ -23,8 +23,12 @@ struct Stream {
 
 impl Stream {
     async fn open(base: &str, ids: &str) -> Stream {
+        Stream::at(base, &format!("/live/products?ids={ids}")).await
+    }
+
+    async fn at(base: &str, path: &str) -> Stream {
         let res = reqwest::Client::new()
-            .get(format!("{base}/live/products?ids={ids}"))
+            .get(format!("{base}{path}"))
             .header("accept-language", "en")
             .send()
             .await
@@ -42,15 +46,21 @@ impl Stream {
 
     /// The next `stock` event's news, waiting at most `within`.
     async fn next(&mut self, within: Duration) -> Option<ProductNews> {
+        let data = self.next_named("stock", within).await?;
+        Some(serde_json::from_str(&data).unwrap())
+    }
+
+    /// The data of the next event (of any name) as `(name, data)`, waiting at most `within`.
+    async fn next_any(&mut self, within: Duration) -> Option<(String, String)> {
         let deadline = Instant::now() + within;
         loop {
             while let Some(end) = self.buffer.find("\n\n") {
                 let event: String = self.buffer.drain(..end + 2).collect();
-                if !event.lines().any(|l| l == "event: stock") {
-                    continue;
-                }
+                let Some(name) = event.lines().find_map(|l| l.strip_prefix("event: ")) else {
+                    continue; // a comment or a retry alone
+                };
                 let data = event.lines().find_map(|l| l.strip_prefix("data: "))?;
-                return Some(serde_json::from_str(data).unwrap());
+                return Some((name.to_owned(), data.to_owned()));
             }
             let left = deadline.checked_duration_since(Instant::now())?;
             match tokio::time::timeout(left, self.res.chunk()).await {
@@ -59,6 +69,29 @@ impl Stream {
             }
         }
     }
+
+    /// The data of the next event named `name` (others are skipped).
+    async fn next_named(&mut self, name: &str, within: Duration) -> Option<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let (got, data) = self.next_any(left).await?;
+            if got == name {
+                return Some(data);
+            }
+        }
+    }
+}
+
+/// The value of the first `name="…"` attribute after `after` in a page.
+fn attribute<'p>(page: &'p str, after: &str, name: &str) -> &'p str {
+    let from = page
+        .find(after)
+        .unwrap_or_else(|| panic!("no {after} in {page}"));
+    let rest = &page[from..];
+    let start = rest.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+    let end = rest[start..].find('"').unwrap();
+    &rest[start..start + end]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,4 +241,170 @@ async fn a_page_on_one_server_hears_a_sale_on_another() {
         .expect("server B heard");
     assert_eq!(heard.badge, "Only 3 left");
     db.close().await;
+}
+
+async fn join(app: &common::TestApp, quantity: i64, phone: &str) -> serde_json::Value {
+    let res = app
+        .client
+        .post(app.url("/api/queue/join"))
+        .json(&serde_json::json!({"product_id": CARAMELS, "quantity": quantity, "phone": phone}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+async fn leave(app: &common::TestApp, ticket: &str) {
+    let res = app
+        .client
+        .post(app.url("/api/queue/leave"))
+        .form(&[("ticket", ticket)])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.status().is_redirection() || res.status() == 200,
+        "{}",
+        res.status()
+    );
+}
+
+/// A waiting shopper's page hears its place move up and then its turn, from one reading of the
+/// line per tick; at the turn its page is the hold's checkout, titled for the turn, with the
+/// first field focused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_page_hears_its_place_and_its_turn() {
+    let app = spawn_app().await;
+    app.set_stock(CARAMELS, 2).await;
+    app.set_sale(CARAMELS, common::Sale::default()).await;
+    let first = join(&app, 2, "+15550100031").await;
+    assert_eq!(first["state"], "admitted");
+    let second = join(&app, 1, "+15550100032").await;
+    let third = join(&app, 1, "+15550100033").await;
+    assert_eq!(third["position"], 2, "{third}");
+    let ticket = third["ticket"].as_str().unwrap();
+
+    let page = app
+        .get(&format!("/queue/{ticket}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let src = attribute(&page, "data-src=\"/live/line", "data-src").replace("&amp;", "&");
+    assert_eq!(src, format!("/live/line?t={ticket}"));
+    let mut stream = Stream::at(&app.base, &src).await;
+
+    leave(&app, second["ticket"].as_str().unwrap()).await;
+    let place = stream
+        .next_named("place", Duration::from_secs(5))
+        .await
+        .expect("told the new place");
+    assert_eq!(place, r#"{"position":1}"#);
+
+    leave(&app, first["ticket"].as_str().unwrap()).await;
+    let (name, _) = stream
+        .next_any(Duration::from_secs(5))
+        .await
+        .expect("told the turn");
+    assert_eq!(name, "turn");
+
+    let page = app
+        .get(&format!("/queue/{ticket}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("data-state=\"admitted\""), "{page}");
+    let title = &page[page.find("<title>").unwrap()..page.find("</title>").unwrap()];
+    assert!(
+        title.contains("your turn!"),
+        "the tab tells the turn: {title}"
+    );
+    let name_input = &page[page.find(r#"id="name""#).unwrap()..];
+    let name_input = &name_input[..name_input.find('>').unwrap()];
+    assert!(name_input.contains("autofocus"), "{name_input}");
+
+    // a ticket that is already served is told its turn at once
+    let mut again = Stream::at(&app.base, &src).await;
+    assert_eq!(
+        again.next_any(Duration::from_secs(3)).await.map(|e| e.0),
+        Some("turn".to_owned())
+    );
+    for forged in ["", "T1.00", &format!("{ticket}x")] {
+        let res = app.get(&format!("/live/line?t={forged}")).await;
+        assert_eq!(res.status(), 400, "t={forged}");
+    }
+}
+
+/// An order's page hears the owner's changes: paid, then shipped with its tracking number,
+/// which the page then shows; a made-up token is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_page_hears_the_owner_ship_it() {
+    let app = common::owner::shop(common::Kind::Sqlite).await;
+    let owner = common::owner::Owner::new(&app).await;
+    let res = app.place_order(&order_body(&key(31), CARAMELS, 1)).await;
+    assert_eq!(res.status(), 200);
+    let placed: serde_json::Value = res.json().await.unwrap();
+    let code = placed["order_code"].as_str().unwrap().to_owned();
+    let lookup = format!("/status?code={code}&phone=%2B15550102030");
+    let page = app.get(&lookup).await.text().await.unwrap();
+    let src = attribute(&page, "data-src=\"/live/order", "data-src").to_owned();
+    let look = attribute(&page, "data-src=\"/live/order", "data-look").to_owned();
+    assert_eq!(look, app::live::order_look("awaiting_payment", ""));
+    assert!(!page.contains("tracking-number"));
+    let mut stream = Stream::at(&app.base, &src).await;
+
+    let paid = owner
+        .post(
+            &format!("/admin/orders/{code}/status"),
+            &[("from", "awaiting_payment"), ("to", "paid")],
+        )
+        .await;
+    assert_eq!(paid.status(), 303);
+    let heard = stream
+        .next_named("order", Duration::from_secs(5))
+        .await
+        .expect("told it is paid");
+    assert_eq!(
+        heard,
+        format!(r#"{{"look":"{}"}}"#, app::live::order_look("paid", ""))
+    );
+    let shipped = owner
+        .post(
+            &format!("/admin/orders/{code}/status"),
+            &[
+                ("from", "paid"),
+                ("to", "shipped"),
+                ("tracking", "SF1234567890"),
+            ],
+        )
+        .await;
+    assert_eq!(shipped.status(), 303);
+    let heard = stream
+        .next_named("order", Duration::from_secs(5))
+        .await
+        .expect("told it shipped");
+    assert!(heard.contains(&app::live::order_look("shipped", "SF1234567890")));
+    let page = app.get(&lookup).await.text().await.unwrap();
+    assert!(
+        page.contains(r#"<strong data-testid="tracking-number">SF1234567890</strong>"#),
+        "{page}"
+    );
+    // a phone without EventSource asks instead
+    let polled: serde_json::Value = app
+        .get(&format!("{src}&poll=1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        polled["look"],
+        app::live::order_look("shipped", "SF1234567890")
+    );
+    // a token for another order cannot be made up
+    let forged = src.replacen("t=", "t=0", 1);
+    assert_eq!(app.get(&forged).await.status(), 400);
+    let bare = format!("/live/order?t=.{code}");
+    assert_eq!(app.get(&bare).await.status(), 400);
 }

@@ -409,7 +409,11 @@ pub async fn my_order(code: String) -> Result<OrderView, ApiError> {
                 return Err(not_mine());
             }
             let order = state.store.order(&code).await?.ok_or_else(not_mine)?;
-            let order = edge::with_pay_by(&state, order).await;
+            let mut order = edge::with_pay_by(&state, order).await;
+            // its page listens for the owner's changes with this (shown only to its shopper)
+            order.live_token = state
+                .signer
+                .seal(crate::live::ORDER_TOKEN_PURPOSE, order.order_code.as_str());
             Ok(edge::named_in(&state, order, crate::language::use_language()).await)
         }
         .await,
@@ -441,7 +445,11 @@ pub async fn order_status(code: String, phone: String) -> Result<OrderView, ApiE
             if !phone.same_number(&order.phone) {
                 return Err(not_found());
             }
-            let order = edge::with_pay_by(&state, order).await;
+            let mut order = edge::with_pay_by(&state, order).await;
+            // its page listens for the owner's changes with this (shown only to its shopper)
+            order.live_token = state
+                .signer
+                .seal(crate::live::ORDER_TOKEN_PURPOSE, order.order_code.as_str());
             Ok(edge::named_in(&state, order, crate::language::use_language()).await)
         }
         .await,

@@ -279,6 +279,13 @@ pub struct OrderView {
     /// when the order is looked up (`my_order`, `order_status`), not in `place_order`'s answer.
     #[serde(default)]
     pub pay_by: Option<String>,
+    /// The carrier's tracking number, once the owner has shipped it (else empty).
+    #[serde(default)]
+    pub tracking_number: String,
+    /// For the order's page: the sealed token its live channel is asked with (see
+    /// `live::OrderLive`); empty where the order is not shown to its shopper.
+    #[serde(default)]
+    pub live_token: String,
 }
 
 #[cfg(test)]

@@ -103,6 +103,9 @@ pub(crate) fn CustomerFields(
     values: CustomerInput,
     error: Memo<Option<ApiError>>,
     phone_label: String,
+    /// The first field takes the focus when the page opens (the waiting page at the turn).
+    #[prop(optional)]
+    focus_first: bool,
 ) -> impl IntoView {
     let lang = crate::language::use_language();
     view! {
@@ -112,6 +115,7 @@ pub(crate) fn CustomerFields(
             value=values.name
             error
             autocomplete="name"
+            autofocus=focus_first
             max=CustomerName::MAX_CHARS
         />
         <Field
@@ -153,6 +157,7 @@ fn Field(
     #[prop(optional)] autocomplete: &'static str,
     #[prop(optional)] input_type: &'static str,
     #[prop(optional)] multiline: bool,
+    #[prop(optional)] autofocus: bool,
     max: usize,
 ) -> impl IntoView {
     let message = Memo::new(move |_| {
@@ -186,6 +191,7 @@ fn Field(
                 value=value
                 maxlength=max
                 autocomplete=autocomplete
+                autofocus=autofocus
                 aria-invalid=invalid
                 aria-describedby=described
             />

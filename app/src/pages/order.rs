@@ -19,7 +19,12 @@ pub fn OrderPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match order.await {
                     Ok(order) => {
+                        let look = crate::live::order_look(
+                            order.status.as_str(),
+                            &order.tracking_number,
+                        );
                         view! {
+                            <crate::live::OrderLive token=order.live_token.clone() look />
                             <h1>{crate::tr!(lang, order_thanks)}</h1>
                             <p class="notice notice-ok" role="status">
                                 {crate::tr!(lang, order_keep_code)}

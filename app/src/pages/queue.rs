@@ -21,13 +21,21 @@ pub fn QueuePage() -> impl IntoView {
     let from_url = url_error();
     let lang = crate::language::use_language();
     view! {
-        <Title text=crate::components::titled(&crate::tr!(lang, queue_title)) />
         <crate::IslandScripts />
         <Suspense fallback=move || view! { <p class="muted">{crate::tr!(lang, queue_finding)}</p> }>
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(data) => {
-                        view! { <Standing data from_url=from_url.get_untracked() /> }.into_any()
+                        // at the turn the tab's title changes, so a shopper on another tab sees it
+                        let title = match data.status.state {
+                            QueueState::Admitted { .. } => crate::tr!(lang, queue_your_turn),
+                            _ => crate::tr!(lang, queue_title),
+                        };
+                        view! {
+                            <Title text=crate::components::titled(&title) />
+                            <Standing data from_url=from_url.get_untracked() />
+                        }
+                        .into_any()
                     }
                     Err(error) => {
                         // a busy shop (or a failed read) must not leave a phone without
@@ -35,6 +43,7 @@ pub fn QueuePage() -> impl IntoView {
                         // waiting page does; a ticket that is gone for good does not
                         let again = again_after_error(&error);
                         view! {
+                            <Title text=crate::components::titled(&crate::tr!(lang, queue_title)) />
                             {again.map(|secs| view! {
                                 <noscript inner_html=format!(
                                     r#"<meta http-equiv="refresh" content="{secs}">"#,
@@ -115,6 +124,13 @@ fn ask_later(
                     Ok(fresh) => {
                         trouble.set(false);
                         let usual = fresh.ask_again_secs();
+                        // while the live channel is open it tells the place and the turn: the
+                        // island asks only now and then (for the estimate)
+                        let usual = if line_is_live() {
+                            usual.saturating_mul(5).min(60)
+                        } else {
+                            usual
+                        };
                         if shown.with_untracked(|s| *s != fresh) {
                             shown.set(fresh);
                         }
@@ -135,6 +151,14 @@ fn ask_later(
         },
         wait,
     );
+}
+
+/// Whether the page's live channel ([`crate::live::LineLive`]) is open now.
+#[cfg_attr(feature = "ssr", allow(dead_code))]
+fn line_is_live() -> bool {
+    document()
+        .document_element()
+        .is_some_and(|e| e.has_attribute("data-hf-line"))
 }
 
 /// The waiting place's words in the shopper's language, made on the server and given to the
@@ -247,6 +271,7 @@ fn Standing(data: QueuePageData, from_url: Option<ApiError>) -> impl IntoView {
             <h1>{crate::tr!(lang, queue_in_line)}</h1>
             <p class="queue-what">{what}</p>
             <WaitingLive status=status.clone() words=WaitingWords::new(lang) />
+            <crate::live::LineLive ticket=status.ticket.clone() />
             <LeaveForm ticket=status.ticket.clone() label=crate::tr!(lang, queue_leave) />
         }
         .into_any(),
@@ -337,7 +362,13 @@ fn HeldCheckout(
         <form method="post" action=HoldCheckout::url() id="hold-checkout-form" class="checkout-form" novalidate>
             <input type="hidden" name="hold_token" value=hold_token />
             <input type="hidden" name="idempotency_key" value=data.idempotency_key />
-            <CustomerFields values=v error phone_label=crate::tr!(lang, field_phone_joined) />
+            // the turn: the name field takes the focus (not after a failed send: the error does)
+            <CustomerFields
+                values=v
+                error
+                phone_label=crate::tr!(lang, field_phone_joined)
+                focus_first=error.get_untracked().is_none()
+            />
             <button type="submit" class="button primary wide">
                 {crate::tr!(lang, place_order)}
             </button>

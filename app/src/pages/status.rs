@@ -56,7 +56,12 @@ pub fn StatusPage() -> impl IntoView {
                 match result.await {
                     None => ().into_any(),
                     Some(Ok(order)) => {
+                        let look = crate::live::order_look(
+                            order.status.as_str(),
+                            &order.tracking_number,
+                        );
                         view! {
+                            <crate::live::OrderLive token=order.live_token.clone() look />
                             <OrderSummary order=order.clone() />
                             <PaymentInstructions order />
                         }

@@ -35,6 +35,52 @@ impl DeskStore {
         self.desk.pace()
     }
 
+    /// The ranks of those still waiting in a product's line, first served first: what the live
+    /// channel tells each waiting shopper's place from (one read per line, not per shopper).
+    pub async fn waiting_ranks(&self, product_id: i64) -> Result<Vec<i64>, StoreError> {
+        let rows: Vec<(i64,)> = self
+            .db
+            .all(
+                sql(
+                    "SELECT rank FROM queue_tickets WHERE product_id = $1 AND state = 'waiting' \
+                     ORDER BY rank",
+                )
+                .bind(product_id),
+            )
+            .await?;
+        Ok(rows.into_iter().map(|(rank,)| rank).collect())
+    }
+
+    /// The newest entry of the orders' audit trail (0 when there is none).
+    pub async fn last_order_change(&self) -> Result<i64, StoreError> {
+        let (id,): (i64,) = self
+            .db
+            .one(sql(
+                "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM order_events",
+            ))
+            .await?;
+        Ok(id)
+    }
+
+    /// Orders changed by audit entries after entry `after` (at most `limit`, oldest first): the
+    /// entry, the order's code, and its status and tracking number as they are now.
+    pub async fn order_changes(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, String, String, String)>, StoreError> {
+        self.db
+            .all(
+                sql(
+                    "SELECT e.id, o.code, o.status, o.tracking_number FROM order_events e \
+                     JOIN orders o ON o.id = e.order_id WHERE e.id > $1 ORDER BY e.id LIMIT $2",
+                )
+                .bind(after)
+                .bind(limit),
+            )
+            .await
+    }
+
     /// Product rows dressed with their pictures, as shoppers see them now.
     async fn with_images(&self, rows: Vec<ProductRow>) -> Result<Vec<ProductView>, StoreError> {
         let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();

@@ -9,17 +9,37 @@ pub(crate) async fn load_order(
     conn: &mut Conn<'_>,
     code: &app::domain::OrderCode,
 ) -> Result<Option<app::domain::OrderView>, app::store::StoreError> {
-    type OrderRow = (i64, String, String, String, String, String, i64, String);
+    type OrderRow = (
+        i64,
+        String,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        String,
+        String,
+    );
     let row: Option<OrderRow> = conn
         .optional(
             sql(
-                "SELECT id, status, customer_name, phone, address, note, total_cents, created_at \
-         FROM orders WHERE code = $1",
+                "SELECT id, status, customer_name, phone, address, note, total_cents, created_at, \
+         tracking_number FROM orders WHERE code = $1",
             )
             .bind(code.as_str()),
         )
         .await?;
-    let Some((id, status, customer_name, phone, address, note, total_cents, created_at)) = row
+    let Some((
+        id,
+        status,
+        customer_name,
+        phone,
+        address,
+        note,
+        total_cents,
+        created_at,
+        tracking_number,
+    )) = row
     else {
         return Ok(None);
     };
@@ -59,6 +79,8 @@ pub(crate) async fn load_order(
         note,
         created_at,
         pay_by: None,
+        tracking_number,
+        live_token: String::new(),
     }))
 }
 
@@ -147,6 +169,7 @@ pub(crate) async fn ticket_info(
         product_slug,
         quantity: u32::try_from(quantity)
             .map_err(|_| app::store::StoreError::unexpected("bad stored quantity"))?,
+        rank,
         standing,
     }))
 }

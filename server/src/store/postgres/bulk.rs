@@ -282,6 +282,8 @@ async fn write(
             note: order.customer.note.as_str().to_owned(),
             created_at: now.text.clone(),
             pay_by: None,
+            tracking_number: String::new(),
+            live_token: String::new(),
         })
         .collect();
     Ok(Some(views))

@@ -88,6 +88,8 @@ pub(super) async fn place_in_tx(
         note: customer.note.as_str().to_owned(),
         created_at: now.text.clone(),
         pay_by: None,
+        tracking_number: String::new(),
+        live_token: String::new(),
     })
 }
 

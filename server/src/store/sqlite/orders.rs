@@ -91,6 +91,8 @@ pub(super) fn place_in_tx(
         note: customer.note.as_str().to_owned(),
         created_at: now.text.clone(),
         pay_by: None,
+        tracking_number: String::new(),
+        live_token: String::new(),
     })
 }
 
@@ -170,6 +172,8 @@ fn load_order(c: &Connection, order_id: i64) -> Result<OrderView, StoreError> {
         note,
         created_at,
         pay_by: None,
+        tracking_number: String::new(),
+        live_token: String::new(),
     })
 }
 
