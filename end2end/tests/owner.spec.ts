@@ -40,6 +40,11 @@ test("the owner runs the shop from a phone and pulls the brake", async ({ page, 
   });
   expect(placed.status()).toBe(200);
   const code: string = (await placed.json()).order_code;
+  // the shopper keeps her order's page open in her own browser: it shows each change by itself
+  const shopperSide = await browser.newContext({ baseURL: test.info().project.use.baseURL });
+  const orderPage = await shopperSide.newPage();
+  await orderPage.goto(`/status?code=${code}&phone=${encodeURIComponent("+44 20 7946 0958")}`);
+  await expect(orderPage.getByTestId("order-status")).toHaveText("Awaiting payment");
   await expect(ordered).toHaveText(String(before + 1));
   await expect(page.locator("#orders-last-minute")).not.toHaveText("0");
   expect(await page.evaluate(() => (window as any).__stillLive)).toBe(true);
@@ -55,6 +60,10 @@ test("the owner runs the shop from a phone and pulls the brake", async ({ page, 
   await page.getByRole("button", { name: "Mark shipped" }).click();
   await expect(page.getByText("Status: Shipped")).toBeVisible();
   await expect(page.getByText("RR123456789GB").first()).toBeVisible();
+  // ...and the shopper's page, untouched by her, shows it shipped with its tracking number
+  await expect(orderPage.getByTestId("order-status")).toHaveText("Shipped");
+  await expect(orderPage.getByTestId("tracking-number")).toHaveText("RR123456789GB");
+  await shopperSide.close();
 
   // the export, as the browser downloads it
   const csv = await page.request.get("/admin/orders.csv?status=shipped");

@@ -53,13 +53,20 @@ test("a shopper waits in line, is admitted when units come free, and buys with t
   await expect(page.getByTestId("position")).toHaveText(/^\d+$/);
   // with JavaScript the place in line is an island that asks in the background (the <noscript>
   // refresh is inert then): only it can bring this page to the hold below
-  if (js) await hydrated(page);
+  if (js) {
+    await hydrated(page);
+    // ...and the live channel tells the place and the turn as they happen
+    await expect(page.locator("html")).toHaveAttribute("data-hf-line", "open");
+  }
 
   // the others give their holds up: units come free and the page moves on by itself
   // (without JavaScript by its meta refresh, with it by asking in the background)
   for (const ticket of held) await leave(request, ticket);
   await expect(state).toHaveAttribute("data-state", "admitted", { timeout: 20_000 });
   await expect(page.getByRole("heading", { name: "It's your turn!" })).toBeVisible();
+  // a shopper on another tab sees it in the tab's title; the form has the focus
+  await expect(page).toHaveTitle(/It's your turn!/);
+  await expect(page.getByLabel("Your name")).toBeFocused();
   await expect(page.getByTestId("countdown").first()).toHaveText(/^[45]:\d\d$/);
   if (js) {
     await hydrated(page);

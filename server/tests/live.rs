@@ -408,3 +408,42 @@ async fn an_order_page_hears_the_owner_ship_it() {
     let bare = format!("/live/order?t=.{code}");
     assert_eq!(app.get(&bare).await.status(), 400);
 }
+
+/// A sale's countdown reaching zero is news: the look changes when the sale opens (the page's
+/// script then draws the page again), and the page drawn then has the buy button.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_hears_its_sale_open_when_the_countdown_reaches_zero() {
+    let app = spawn_app().await;
+    app.set_sale(
+        CARAMELS,
+        common::Sale {
+            starts_in_secs: 2,
+            waiting_room: false,
+            ..common::Sale::default()
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let before = app.get("/p/sea-salt-caramels").await.text().await.unwrap();
+    assert!(!before.contains("Add to cart"), "not before the start");
+    let mut page = Stream::open(&app.base, &CARAMELS.to_string()).await;
+    let first = page
+        .next(Duration::from_secs(3))
+        .await
+        .expect("told at once");
+    let opened = loop {
+        let news = page
+            .next(Duration::from_secs(6))
+            .await
+            .expect("told when the sale opens");
+        if news.look != first.look {
+            break news;
+        }
+    };
+    assert_eq!(opened.id, CARAMELS);
+    let after = app.get("/p/sea-salt-caramels").await.text().await.unwrap();
+    assert!(
+        after.contains("Add to cart"),
+        "the page drawn again can buy"
+    );
+}
