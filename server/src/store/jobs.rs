@@ -16,7 +16,8 @@ pub(crate) enum WriteJob {
 }
 
 pub(crate) enum WriteOutcome {
-    Order(Result<OrderView, CheckoutError>),
+    /// Boxed: an order's answer is much larger than the others'.
+    Order(Box<Result<OrderView, CheckoutError>>),
     /// The ticket id.
     Join(Result<i64, JoinError>),
     /// The ticket has left the line (if it was still in it).
@@ -33,7 +34,7 @@ fn wrong_outcome() -> StoreError {
 /// it by its key).
 pub(crate) async fn place(desk: &WriteDesk, order: NewOrder) -> Result<OrderView, CheckoutError> {
     match desk.submit(WriteJob::Order(order)).await? {
-        WriteOutcome::Order(outcome) => outcome,
+        WriteOutcome::Order(outcome) => *outcome,
         _ => Err(wrong_outcome().into()),
     }
 }

@@ -86,7 +86,7 @@ impl PgBatchWriter {
         let mut outcomes = Vec::with_capacity(jobs.len());
         for (job, answered) in jobs.iter().zip(bulk) {
             if let Some(answer) = answered {
-                outcomes.push(WriteOutcome::Order(answer));
+                outcomes.push(WriteOutcome::Order(Box::new(answer)));
                 continue;
             }
             outcomes.push(match job {
@@ -102,7 +102,7 @@ impl PgBatchWriter {
                     if let Err(CheckoutError::Store(e)) = placed {
                         return Err(e);
                     }
-                    WriteOutcome::Order(placed)
+                    WriteOutcome::Order(Box::new(placed))
                 }
                 WriteJob::Join(request) => {
                     savepoint(&mut tx, "SAVEPOINT one_job").await?;

@@ -69,7 +69,7 @@ fn apply(
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
         outcomes.push(match job {
-            WriteJob::Order(order) => WriteOutcome::Order(order_job(&tx, order, now)?),
+            WriteJob::Order(order) => WriteOutcome::Order(Box::new(order_job(&tx, order, now)?)),
             WriteJob::Join(request) => {
                 savepoint(&tx, "SAVEPOINT one_job")?;
                 let joined = join_in_tx(&tx, request, now);
