@@ -2,9 +2,11 @@
 //! while it is open (its stock badge, whether it can be bought, its sale's phase), read from the
 //! catalogue every quarter second and kept as one [`News`] that every listening page looks at.
 //!
-//! The catalogue reading is the one this server makes anyway (`store::cached`: at most one a
-//! `HOLDFAST_CATALOGUE_CACHE_MS`); it is the shop's database, so a unit sold on another server of
-//! the shop (Postgres) shows here at the next reading, with no message between servers to lose.
+//! The reading goes to the shop's database itself, not through the page's catalogue cache (which
+//! it would keep warm, so that a page drawn after a change behind the shop's back could be as
+//! stale as the cache allows): one small query per tick per server. It is the shop's database,
+//! so a unit sold on another server of the shop (Postgres) shows here at the next reading, with
+//! no message between servers to lose.
 //! The work is one reading and one rendering of each product's news (in each language) per
 //! change, however many pages listen: a page's stream only picks the news already made.
 
@@ -91,7 +93,7 @@ impl ShopNews {
         (news, feeds)
     }
 
-    /// Starts reading `store` (the catalogue cache), and through `ports` the orders' changes and
+    /// Starts reading `store` (the database's catalogue), and through `ports` the orders' changes and
     /// the watched waiting lines, every [`EVERY`]; at most `cap` pages may listen at once.
     pub fn start(
         store: Arc<dyn Store>,

@@ -201,11 +201,8 @@ impl Application {
             config.expiry_check,
             config.clock.clone(),
         );
-        let (news, news_task) = crate::live_feed::ShopNews::start(
-            catalogue.clone() as Arc<dyn app::store::Store>,
-            backend.ports(),
-            config.max_live,
-        );
+        let (news, news_task) =
+            crate::live_feed::ShopNews::start(backend.store(), backend.ports(), config.max_live);
         let router = router(
             state,
             pages,
