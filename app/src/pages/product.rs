@@ -156,6 +156,12 @@ fn SaleNotice(sale: SaleView, normal: i64, lang: Language) -> impl IntoView {
             {match sale.phase {
                 SalePhase::Upcoming => {
                     view! {
+                        // without JavaScript the page draws itself again until the sale opens
+                        // (with it the live channel redraws it at the start)
+                        <noscript inner_html=format!(
+                            r#"<meta http-equiv="refresh" content="{}">"#,
+                            refresh_before_start(sale.starts_in_secs),
+                        ) />
                         <p>
                             <strong>{crate::tr!(lang, sale_upcoming_price, price = price(sale.sale_price_cents))}</strong>
                             {crate::tr!(lang, sale_upcoming_now, price = price(normal))}
@@ -181,6 +187,13 @@ fn SaleNotice(sale: SaleView, normal: i64, lang: Language) -> impl IntoView {
             <p class="muted">{pay}</p>
         </div>
     }
+}
+
+/// Seconds after which a page showing a sale that has not started loads again without
+/// JavaScript: just after the start when it is near, every 10 s otherwise (a page served from the
+/// page cache may be a little older than its countdown says).
+fn refresh_before_start(starts_in_secs: i64) -> i64 {
+    starts_in_secs.saturating_add(1).clamp(1, 10)
 }
 
 /// The waiting line's door: quantity and phone number (limits are counted per phone).
