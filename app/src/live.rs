@@ -62,12 +62,13 @@ impl ProductNews {
 pub fn look(product: &ProductView) -> String {
     let phase = product.sale.as_ref().map(|s| s.phase);
     let facts = format!(
-        "{}|{:?}|{}|{}|{:?}",
+        "{}|{:?}|{}|{}|{:?}|{}",
         product.stock > 0,
         phase,
         product.price_now_cents(),
         product.queues(),
         product.max_per_order,
+        product.paused,
     );
     short_token(&facts)
 }
@@ -132,13 +133,14 @@ pub fn LiveUpdates(ids: Vec<i64>) -> impl IntoView {
     }
     let list: Vec<String> = ids.iter().take(MAX_IDS).map(i64::to_string).collect();
     let src = format!("{STREAM_PATH}?ids={}", list.join(","));
-    // its facts come from data-*; a page drawn again at most once every 5 s (a page cache and
-    // a feed that disagreed must not make a phone reload without end)
+    // its facts come from data-*; a page is drawn again at most once every 5 s (a page cache
+    // and a feed that disagree must not make a phone reload without end), later rather than
+    // never, and not before the catalogue's cache (250 ms) has caught up with the news
     const SCRIPT: &str =
         "(function(){var d=document.currentScript.dataset,src=d.src,fails=0,es=null;\
-function redraw(){if(es){es.close();es=null}try{var t=+sessionStorage.getItem('hf-redrawn')||0;\
-if(Date.now()-t<5000)return;sessionStorage.setItem('hf-redrawn',String(Date.now()))}catch(x){}\
-setTimeout(function(){location.reload()},Math.random()*1000)}\
+function redraw(){if(es){es.close();es=null}var w=300;try{var t=+sessionStorage.getItem('hf-redrawn')||0,\
+a=Date.now()-t;if(a<5000)w=5000-a;sessionStorage.setItem('hf-redrawn',String(Date.now()+w))}catch(x){}\
+setTimeout(function(){location.reload()},w+Math.random()*1000)}\
 function apply(m){var b=document.getElementById('stock-'+m.id);if(!b)return false;\
 if(b.getAttribute('data-look')!==m.look){redraw();return true}\
 if(b.textContent!==m.badge)b.textContent=m.badge;b.className=m.class;return false}\
@@ -249,6 +251,11 @@ mod tests {
             ..product.clone()
         };
         assert_ne!(look(&product), look(&dearer));
+        let paused = ProductView {
+            paused: true,
+            ..product.clone()
+        };
+        assert_ne!(look(&product), look(&paused), "a pause shows on the page");
         assert_eq!(look(&product).len(), 16);
     }
 }

@@ -88,6 +88,8 @@ test("the owner runs the shop from a phone and pulls the brake", async ({ page, 
   // pulled as if from another phone: the open control room notices by itself
   await expect(page.getByRole("heading", { name: /Beeswax Candle paused/ })).toBeVisible();
   await shop.goto("/p/beeswax-candle");
+  // the product's page says so before she fills anything in
+  await expect(shop.getByTestId("paused")).toContainText("Checkout is paused for a moment");
   await shop.getByRole("button", { name: "Add to cart" }).click();
   await shop.goto("/checkout");
   await shop.getByLabel("Your name").fill("Ada Lovelace");

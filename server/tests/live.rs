@@ -447,3 +447,52 @@ async fn a_page_hears_its_sale_open_when_the_countdown_reaches_zero() {
         "the page drawn again can buy"
     );
 }
+
+/// The owner's brake shows on an open product page: pulling it changes the look (the page
+/// draws itself again, saying checkout is paused), releasing it changes it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_hears_the_owner_pause_and_resume_checkout() {
+    let app = common::owner::shop(common::Kind::Sqlite).await;
+    let owner = common::owner::Owner::new(&app).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let mut page = Stream::open(&app.base, &CARAMELS.to_string()).await;
+    let first = page
+        .next(Duration::from_secs(3))
+        .await
+        .expect("told at once");
+    let shown = app.get("/p/sea-salt-caramels").await.text().await.unwrap();
+    assert!(!shown.contains(r#"data-testid="paused""#));
+
+    let brake = |action: &'static str| {
+        let owner = &owner;
+        async move {
+            let res = owner
+                .post("/admin/brake", &[("scope", "2"), ("action", action)])
+                .await;
+            assert_eq!(res.status(), 303, "{action}");
+        }
+    };
+    brake("pause").await;
+    let paused = page
+        .next(Duration::from_secs(5))
+        .await
+        .expect("told of the pause");
+    assert_ne!(paused.look, first.look, "the page draws itself again");
+    // (the page's script waits out the catalogue cache's quarter second before drawing again)
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let shown = app.get("/p/sea-salt-caramels").await.text().await.unwrap();
+    assert!(
+        shown.contains(r#"data-testid="paused""#),
+        "the redrawn page says so"
+    );
+
+    brake("resume").await;
+    let resumed = page
+        .next(Duration::from_secs(5))
+        .await
+        .expect("told of the resume");
+    assert_eq!(resumed.look, first.look);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let shown = app.get("/p/sea-salt-caramels").await.text().await.unwrap();
+    assert!(!shown.contains(r#"data-testid="paused""#));
+}

@@ -54,6 +54,9 @@ pub struct ProductView {
     /// Its name and description in other languages, where the shop has them (the demo's).
     #[serde(default)]
     pub texts: Vec<ProductText>,
+    /// The owner has paused checkout for it (or for the whole shop) for a moment.
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// A product's name and description in one language.

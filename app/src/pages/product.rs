@@ -90,6 +90,13 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
                     <crate::live::LiveBadge product=product.clone() />
                 </p>
                 <p class="description">{product.description_in(lang).to_owned()}</p>
+                // the owner's brake: told before the shopper fills in a form (the live channel
+                // draws the page again when it is pulled or released)
+                {product.paused.then(|| view! {
+                    <p class="notice paused" role="status" data-testid="paused">
+                        {crate::tr!(lang, product_paused)}
+                    </p>
+                })}
                 <FormError error />
                 {if product.queues() {
                     view! { <JoinLine product=product.clone() /> }.into_any()

@@ -344,6 +344,7 @@ mod tests {
                 sale: None,
                 max_per_order: None,
                 texts: Vec::new(),
+                paused: false,
             }])
         }
         async fn product(&self, _: &ProductKey) -> Result<Option<ProductView>, StoreError> {

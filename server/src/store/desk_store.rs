@@ -122,7 +122,14 @@ impl DeskStore {
                 ))
             })
             .collect();
-        Ok(product_views(rows, &images, &texts, &self.clock.now()))
+        // the owner's brakes: a paused product's page says so (0 is the whole shop)
+        let brakes: Vec<(i64,)> = self.db.all(sql("SELECT product_id FROM brakes")).await?;
+        let paused = |id: i64| brakes.iter().any(|(b,)| *b == 0 || *b == id);
+        let mut views = product_views(rows, &images, &texts, &self.clock.now());
+        for view in &mut views {
+            view.paused = paused(view.id);
+        }
+        Ok(views)
     }
 }
 
