@@ -15,7 +15,6 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
 use serde::Deserialize;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -165,6 +164,24 @@ fn sse(
     response
 }
 
+/// What one waiting page's stream keeps between events.
+struct Following {
+    listener: Listener,
+    product_id: i64,
+    rank: i64,
+    /// When the page connected (its ticket was read as waiting then).
+    since: std::time::Instant,
+    /// Places are told once the line is drawn (not before the sale starts).
+    tell_places: bool,
+    shown: Option<u64>,
+    first: bool,
+    turned: bool,
+}
+
+fn turn() -> Event {
+    Event::default().event("turn").data("{}")
+}
+
 #[derive(Debug, Deserialize)]
 pub struct TokenAsk {
     #[serde(default)]
@@ -249,50 +266,58 @@ pub async fn line(State(live): State<Live>, Query(ask): Query<TokenAsk>) -> Resp
     };
     let app::store::Standing::Waiting { position, .. } = ticket.standing else {
         // already its turn (or over): one event, and the page goes to see
-        let turn: Result<Event, std::convert::Infallible> =
-            Ok(Event::default().event("turn").data("{}"));
-        let mut l = listener;
-        let events = futures::stream::iter([turn])
-            .chain(futures::stream::pending())
-            .take_until(async move {
-                let _ = l.closing.changed().await;
-            });
-        return sse(events);
+        return sse(futures::stream::iter([Ok(turn())]));
     };
-    let tell_places = position.is_some();
+    let follow = Following {
+        listener,
+        product_id: ticket.product_id,
+        rank: ticket.rank,
+        since,
+        tell_places: position.is_some(),
+        shown: position,
+        first: true,
+        turned: false,
+    };
     let (lines, watch) = live.news.line(ticket.product_id);
-    let state = (listener, lines, watch, position, true);
-    let (product_id, rank) = (ticket.product_id, ticket.rank);
     let events = futures::stream::unfold(
-        state,
-        move |(mut l, mut lines, watch, mut shown, mut first)| async move {
+        (follow, lines, watch),
+        |(mut f, mut lines, watch)| async move {
             loop {
-                if !first {
+                // the turn is the last word: the page goes to see (and closes the stream)
+                if f.turned {
+                    return None;
+                }
+                if !f.first {
                     tokio::select! {
                         changed = lines.changed() => if changed.is_err() { return None },
-                        _ = l.closing.changed() => return None,
+                        _ = f.listener.closing.changed() => return None,
                     }
                 }
-                let place = lines.borrow_and_update().place(product_id, rank, since);
+                let place = lines
+                    .borrow_and_update()
+                    .place(f.product_id, f.rank, f.since);
                 let event = match place {
-                    crate::live_lines::Place::Gone => Event::default().event("turn").data("{}"),
-                    crate::live_lines::Place::At(n) if tell_places && shown != Some(n) => {
-                        shown = Some(n);
+                    crate::live_lines::Place::Gone => {
+                        f.turned = true;
+                        turn()
+                    }
+                    crate::live_lines::Place::At(n) if f.tell_places && f.shown != Some(n) => {
+                        f.shown = Some(n);
                         Event::default()
                             .event("place")
                             .data(serde_json::json!({ "position": n }).to_string())
                     }
                     // nothing new yet: the first answer only opens the stream
-                    _ if first => Event::default().comment("listening"),
+                    _ if f.first => Event::default().comment("listening"),
                     _ => continue,
                 };
-                let event = if first {
-                    first = false;
+                let event = if f.first {
+                    f.first = false;
                     event.retry(spread_retry())
                 } else {
                     event
                 };
-                return Some((Ok(event), (l, lines, watch, shown, first)));
+                return Some((Ok(event), (f, lines, watch)));
             }
         },
     );

@@ -25,8 +25,10 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The endpoints a surge hammers: placing orders and the waiting room.
+/// The endpoints a surge hammers: placing orders and the waiting room (its live stream reads the
+/// ticket on every connect, as its status does).
 const LIMITED: &[&str] = &[
+    app::live::LINE_STREAM_PATH,
     "/api/place_order",
     "/api/checkout",
     "/api/queue/join",

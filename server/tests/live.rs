@@ -496,3 +496,31 @@ async fn a_page_hears_the_owner_pause_and_resume_checkout() {
     let shown = app.get("/p/sea-salt-caramels").await.text().await.unwrap();
     assert!(!shown.contains(r#"data-testid="paused""#));
 }
+
+/// A waiting page's stream reads its ticket on every connect: a client that reconnects without
+/// end is held to its allowance like the status it stands for (429 + Retry-After), and the
+/// product news, read from memory, is not limited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnecting_a_waiting_stream_without_end_is_rate_limited() {
+    let app = spawn_app_with(&[("HOLDFAST_RATE_LIMIT_PER_SEC", "1")]).await;
+    app.set_sale(CARAMELS, common::Sale::default()).await;
+    // (joining takes one of the burst of ten)
+    let joined = join(&app, 1, "+15550100041").await;
+    let ticket = joined["ticket"].as_str().unwrap();
+    let mut codes = Vec::new();
+    for _ in 0..12 {
+        let res = app.get(&format!("/live/line?t={ticket}")).await;
+        codes.push((
+            res.status().as_u16(),
+            res.headers().contains_key("retry-after"),
+        ));
+    }
+    assert!(
+        codes[..9].iter().all(|(c, _)| *c == 200),
+        "the rest of a burst of ten: {codes:?}"
+    );
+    assert!(codes[9..].iter().all(|c| *c == (429, true)), "{codes:?}");
+    for _ in 0..12 {
+        assert_eq!(app.get("/live/products?ids=2&poll=1").await.status(), 200);
+    }
+}

@@ -422,6 +422,23 @@ fn sample(what: &'static str, kind: &str, t: Instant) -> Sample {
     }
 }
 
+/// One order of one unit of `product` (no hold), answered and timed.
+async fn plain_order(
+    http: &reqwest::Client,
+    base: &str,
+    key: String,
+    product: i64,
+    phone: &str,
+) -> Sample {
+    let body = order_body(key, product, phone, None);
+    send(
+        "order",
+        http.post(format!("{base}/api/place_order")).json(&body),
+    )
+    .await
+    .0
+}
+
 fn order_body(key: String, product: i64, phone: &str, hold: Option<&str>) -> Value {
     let mut body = json!({
         "idempotency_key": key,
@@ -922,18 +939,8 @@ async fn orders_per_sec(
         move |i| {
             let (http, base) = (http.clone(), base.clone());
             async move {
-                let body = order_body(
-                    format!("surge-{label}-{i:012}"),
-                    MUG,
-                    &format!("+86137{i:08}"),
-                    None,
-                );
-                let s = send(
-                    "order",
-                    http.post(format!("{base}/api/place_order")).json(&body),
-                )
-                .await
-                .0;
+                let key = format!("surge-{label}-{i:012}");
+                let s = plain_order(&http, &base, key, MUG, &format!("+86137{i:08}")).await;
                 (vec![s], None)
             }
         },
@@ -1209,18 +1216,8 @@ async fn scenario_login_flood(args: &Args) -> anyhow::Result<bool> {
                 let (http, base) = (http.clone(), base.clone());
                 let i = i + offset;
                 async move {
-                    let body = order_body(
-                        format!("surge-{i:012}"),
-                        DIRECT,
-                        &format!("+86139{i:08}"),
-                        None,
-                    );
-                    let s = send(
-                        "order",
-                        http.post(format!("{base}/api/place_order")).json(&body),
-                    )
-                    .await
-                    .0;
+                    let key = format!("surge-{i:012}");
+                    let s = plain_order(&http, &base, key, DIRECT, &format!("+86139{i:08}")).await;
                     (vec![s], None)
                 }
             },

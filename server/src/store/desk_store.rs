@@ -122,12 +122,18 @@ impl DeskStore {
                 ))
             })
             .collect();
-        // the owner's brakes: a paused product's page says so (0 is the whole shop)
-        let brakes: Vec<(i64,)> = self.db.all(sql("SELECT product_id FROM brakes")).await?;
-        let paused = |id: i64| brakes.iter().any(|(b,)| *b == 0 || *b == id);
-        let mut views = product_views(rows, &images, &texts, &self.clock.now());
+        Ok(product_views(rows, &images, &texts, &self.clock.now()))
+    }
+
+    /// Marks the products whose checkout the owner has paused, by the checkout's own rules: the
+    /// pages that show a product say so (a cart's pricing does not need it).
+    async fn with_brakes(
+        &self,
+        mut views: Vec<ProductView>,
+    ) -> Result<Vec<ProductView>, StoreError> {
+        let rules = self.checkout_rules().await?;
         for view in &mut views {
-            view.paused = paused(view.id);
+            view.paused = rules.is_paused(view.id);
         }
         Ok(views)
     }
@@ -153,7 +159,8 @@ impl Store for DeskStore {
              ORDER BY p.position, p.id"
         );
         let rows: Vec<ProductRow> = self.db.all(sql(&text)).await?;
-        self.with_images(rows).await
+        let views = self.with_images(rows).await?;
+        self.with_brakes(views).await
     }
 
     async fn product(&self, key: &ProductKey) -> Result<Option<ProductView>, StoreError> {
@@ -167,7 +174,8 @@ impl Store for DeskStore {
             ProductKey::Id(id) => self.db.optional(sql(&by("id")).bind(*id)).await?,
             ProductKey::Slug(slug) => self.db.optional(sql(&by("slug")).bind(slug)).await?,
         };
-        Ok(self.with_images(row.into_iter().collect()).await?.pop())
+        let views = self.with_images(row.into_iter().collect()).await?;
+        Ok(self.with_brakes(views).await?.pop())
     }
 
     async fn products_by_ids(&self, ids: &[i64]) -> Result<Vec<ProductView>, StoreError> {

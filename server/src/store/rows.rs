@@ -81,7 +81,7 @@ pub(crate) fn product_views(
                     .filter(|(id, _)| *id == r.0)
                     .map(|(_, t)| t.clone())
                     .collect(),
-                // the owner's brakes are read beside the rows (`DeskStore::with_images`)
+                // the owner's brakes are read beside the rows (`DeskStore::with_brakes`)
                 paused: false,
             }
         })
