@@ -137,6 +137,16 @@ impl Admission {
         self.in_flight.load(Ordering::Acquire)
     }
 
+    /// How strained the desk is: the wait of the orders in flight over the budget (0 idle, 1 at
+    /// the budget); while its pace is unknown, the orders in flight over the ceiling.
+    pub fn strain(&self) -> f64 {
+        let n = self.in_flight();
+        match self.pace.per_job() {
+            Some(per_job) => per_job.as_secs_f64() * n as f64 / self.budget.as_secs_f64().max(1e-3),
+            None => n as f64 / self.ceiling as f64,
+        }
+    }
+
     /// Admits one more order, or says when to come back.
     pub fn enter(&self) -> Result<Admitted, Busy> {
         self.enter_at(Instant::now())
@@ -215,6 +225,9 @@ mod tests {
         let busy = gate.enter().unwrap_err();
         assert_eq!(busy.retry_after_secs, 1);
         assert_eq!(held.len(), 20_000);
+        assert!((gate.strain() - 1.0).abs() < 1e-6, "{}", gate.strain());
+        drop(held);
+        assert_eq!(gate.strain(), 0.0);
     }
 
     #[test]

@@ -339,6 +339,18 @@ pub fn status_text(status: OrderStatus, lang: crate::language::Language) -> Stri
     }
 }
 
+/// Seconds after which a page without JavaScript loads itself again: `usual_secs`, stretched
+/// while the shop is strained ([`crate::strain::refresh_secs`]: ×2 past half of its connections
+/// or its order desk's budget, ×4 past 80 %, at most a minute), so that waiting phones' reloads
+/// do not add to a surge the server can hardly take.
+pub fn refresh_after(usual_secs: u64) -> u64 {
+    #[cfg(feature = "ssr")]
+    if let Some(state) = use_context::<crate::state::AppState>() {
+        return crate::strain::refresh_secs(usual_secs, state.strain());
+    }
+    usual_secs
+}
+
 /// After a "busy, try again in N s" answer to a checkout form: says the order is not placed yet
 /// and when to send it again. With JavaScript, a small script (under the page's nonce) says
 /// "still trying" at once and sends the form again by itself after N s and a random second (so

@@ -31,6 +31,8 @@ pub mod state;
 #[cfg(feature = "ssr")]
 pub mod store;
 #[cfg(feature = "ssr")]
+pub mod strain;
+#[cfg(feature = "ssr")]
 pub mod tokens;
 
 use leptos::prelude::*;

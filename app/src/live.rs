@@ -183,24 +183,28 @@ es.onerror=function(){if(es&&es.readyState===2){es=null;poll()}}})()";
     .into_any()
 }
 
-/// The listening script of a waiting shopper's page: the place in line changes in place (and in
-/// the tab's title, `#12 · …`), and at the turn the page loads again at once — the server draws
-/// the hold's checkout. While the stream is open it marks the page (`data-hf-line="open"`) so
-/// the page's island asks the shop only now and then; when the stream is refused or broken the
-/// island's asking (with backoff) is the fallback.
+/// The listening script of a waiting shopper's page: the place in line and the estimate change
+/// in place (the place also in the tab's title, `#12 · …`); a page drawn before the sale started
+/// (no place on it yet) loads again when its first place comes, and at the turn the page loads
+/// again at once — the server draws the hold's checkout. Reloads are at most one per 3 s. While
+/// the stream is open it marks the page (`data-hf-line="open"`) so the page's island asks the
+/// shop only now and then; when the stream is refused or broken the island's asking (with
+/// backoff) is the fallback.
 #[component]
 pub fn LineLive(ticket: String) -> impl IntoView {
     let src = format!("{LINE_STREAM_PATH}?t={ticket}");
     const SCRIPT: &str =
         "(function(){var d=document.currentScript.dataset,src=d.src,b=document.documentElement,\
-title=document.title,es;if(!window.EventSource)return;es=new EventSource(src);\
-es.onopen=function(){b.setAttribute('data-hf-line','open')};\
-es.addEventListener('place',function(e){try{var p=JSON.parse(e.data).position,\
-n=document.querySelector('[data-testid=position]');if(n&&n.textContent!==String(p))n.textContent=p;\
+title=document.title,es;if(!window.EventSource)return;\
+function again(){try{var t=+sessionStorage.getItem('hf-turn')||0;if(Date.now()-t<3000)return;\
+sessionStorage.setItem('hf-turn',String(Date.now()))}catch(x){}location.reload()}\
+es=new EventSource(src);es.onopen=function(){b.setAttribute('data-hf-line','open')};\
+es.addEventListener('place',function(e){try{var m=JSON.parse(e.data),p=m.position,\
+n=document.querySelector('[data-testid=position]'),t=document.querySelector('[data-testid=eta]');\
+if(!n)return again();if(n.textContent!==String(p))n.textContent=p;\
+if(t&&m.eta&&t.textContent!==m.eta)t.textContent=m.eta;\
 document.title='#'+p+' \\u00b7 '+title}catch(x){}});\
-es.addEventListener('turn',function(){es.close();b.removeAttribute('data-hf-line');\
-try{var t=+sessionStorage.getItem('hf-turn')||0;if(Date.now()-t<3000)return;\
-sessionStorage.setItem('hf-turn',String(Date.now()))}catch(x){}location.reload()});\
+es.addEventListener('turn',function(){es.close();b.removeAttribute('data-hf-line');again()});\
 es.onerror=function(){b.removeAttribute('data-hf-line')}})()";
     view! {
         <script nonce=leptos::nonce::use_nonce() data-src=src inner_html=SCRIPT></script>

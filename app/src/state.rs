@@ -22,6 +22,8 @@ pub struct AppState {
     /// How long any order may stay unpaid before it is cancelled (the shop-wide expiry), if the
     /// shop cancels them at all; a sale's own window may be shorter.
     pub unpaid_expiry: Option<std::time::Duration>,
+    /// The server's open connections against its cap (the accept loop counts them).
+    pub connections: Arc<crate::strain::Strain>,
 }
 
 impl AppState {
@@ -45,6 +47,15 @@ impl AppState {
                 lookups_per_client_per_min,
             )),
             unpaid_expiry: None,
+            connections: crate::strain::Strain::new(usize::MAX),
         }
+    }
+
+    /// How strained the shop is now (0 idle, 1 at a limit): the fuller of its connections and
+    /// its order desk.
+    pub fn strain(&self) -> f64 {
+        self.connections
+            .connections()
+            .max(self.order_admission.strain())
     }
 }

@@ -70,6 +70,10 @@ pub struct Config {
     /// Shoppers' pages listening live at once (`HOLDFAST_MAX_LIVE`, default 10,000): beyond it
     /// a page is told to ask every few seconds instead (`GET /live/products`, 204).
     pub max_live: usize,
+    /// Of them, from one client (`HOLDFAST_MAX_LIVE_PER_CLIENT`, default 100: phones behind one
+    /// carrier's shared address count as one client); beyond it, the same: asked every few
+    /// seconds, not refused. One stranger cannot take every live place.
+    pub max_live_per_client: usize,
     /// Order lookups (status page, order page, their API) one client may make a minute
     /// (`HOLDFAST_LOOKUPS_PER_MIN`, default 60); one order code may be looked up 20 times a
     /// minute by anyone.
@@ -145,6 +149,8 @@ impl Config {
         let body_timeout = positive(&get, "HOLDFAST_BODY_TIMEOUT_SECS", 30, "seconds")?;
         let max_connections = positive(&get, "HOLDFAST_MAX_CONNECTIONS", 20_000, "connections")?;
         let max_live = positive(&get, "HOLDFAST_MAX_LIVE", 10_000, "live pages")?;
+        let max_live_per_client =
+            positive(&get, "HOLDFAST_MAX_LIVE_PER_CLIENT", 100, "live pages")?;
         let lookups_per_min = positive(&get, "HOLDFAST_LOOKUPS_PER_MIN", 60, "lookups")?;
         let secret = get("HOLDFAST_SECRET").filter(|s| !s.is_empty());
         if secret.as_ref().is_some_and(|s| s.len() < 32) {
@@ -157,6 +163,7 @@ impl Config {
             body_timeout: Duration::from_secs(body_timeout),
             max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
             max_live: usize::try_from(max_live).unwrap_or(usize::MAX),
+            max_live_per_client: usize::try_from(max_live_per_client).unwrap_or(usize::MAX),
             lookups_per_min: u32::try_from(lookups_per_min).unwrap_or(u32::MAX),
             queue_tick: Duration::from_millis(queue_tick_ms),
             unpaid_expiry: (unpaid_expiry_minutes > 0)

@@ -17,8 +17,9 @@ use app::language::Language;
 use app::live::ProductNews;
 use app::store::Store;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -57,7 +58,14 @@ fn json(news: &ProductNews) -> Arc<str> {
     serde_json::to_string(news).unwrap_or_default().into()
 }
 
-/// The news as it is now (products, orders, waiting lines), the pages listening, and the cap on
+/// How many pages may listen at once: on this server, and from one client.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    pub total: usize,
+    pub per_client: usize,
+}
+
+/// The news as it is now (products, orders, waiting lines), the pages listening, and the caps on
 /// them.
 pub struct ShopNews {
     latest: watch::Receiver<Arc<News>>,
@@ -65,14 +73,16 @@ pub struct ShopNews {
     lines: watch::Receiver<Arc<LineNews>>,
     watched: Watched,
     listening: AtomicUsize,
-    cap: usize,
+    /// Pages listening from each client (that has any).
+    by_client: Mutex<HashMap<IpAddr, usize>>,
+    caps: Caps,
     /// Set when the server stops: every stream ends, so the server's last requests finish.
     closing: watch::Sender<bool>,
 }
 
 impl ShopNews {
     /// News that nothing feeds yet, and what feeds it.
-    fn idle(cap: usize) -> (ShopNews, Feeds) {
+    fn idle(caps: Caps) -> (ShopNews, Feeds) {
         let (products, latest) = watch::channel(Arc::new(News::default()));
         let (orders_tx, orders) = watch::channel(Arc::new(OrderNews::default()));
         let (lines_tx, lines) = watch::channel(Arc::new(LineNews::default()));
@@ -82,7 +92,8 @@ impl ShopNews {
             lines,
             watched: Watched::default(),
             listening: AtomicUsize::new(0),
-            cap,
+            by_client: Mutex::new(HashMap::new()),
+            caps,
             closing: watch::channel(false).0,
         };
         let feeds = Feeds {
@@ -94,13 +105,13 @@ impl ShopNews {
     }
 
     /// Starts reading `store` (the database's catalogue), and through `ports` the orders' changes and
-    /// the watched waiting lines, every [`EVERY`]; at most `cap` pages may listen at once.
+    /// the watched waiting lines, every [`EVERY`]; pages may listen within `caps`.
     pub fn start(
         store: Arc<dyn Store>,
         ports: crate::store::DeskStore,
-        cap: usize,
+        caps: Caps,
     ) -> (Arc<ShopNews>, tokio::task::JoinHandle<()>) {
-        let (news, feeds) = ShopNews::idle(cap);
+        let (news, feeds) = ShopNews::idle(caps);
         let news = Arc::new(news);
         let watched = news.watched.clone();
         let task = tokio::spawn(async move {
@@ -145,18 +156,33 @@ impl ShopNews {
         (self.lines.clone(), self.watched.watch(product_id))
     }
 
-    /// A page starts listening, unless `cap` pages already do.
-    pub fn listen(self: &Arc<ShopNews>) -> Option<Listener> {
+    /// A page of `client` (when known) starts listening, unless the server's cap or the
+    /// client's is reached.
+    pub fn listen(self: &Arc<ShopNews>, client: Option<IpAddr>) -> Option<Listener> {
         let before = self.listening.fetch_add(1, Ordering::Relaxed);
-        if before >= self.cap {
-            self.listening.fetch_sub(1, Ordering::Relaxed);
-            return None;
-        }
-        Some(Listener {
+        // counted from here on: dropped, it gives back what it took
+        let mut listener = Listener {
             news: self.clone(),
+            client: None,
             changes: self.latest.clone(),
             closing: self.closing.subscribe(),
-        })
+        };
+        if before >= self.caps.total {
+            return None;
+        }
+        if let Some(client) = client {
+            let mut by_client = self
+                .by_client
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let count = by_client.entry(client).or_default();
+            if *count >= self.caps.per_client {
+                return None;
+            }
+            *count += 1;
+            listener.client = Some(client);
+        }
+        Some(listener)
     }
 
     /// Pages listening now.
@@ -177,9 +203,10 @@ struct Feeds {
     lines: watch::Sender<Arc<LineNews>>,
 }
 
-/// One listening page: counted while it lives.
+/// One listening page: counted while it lives (and against its client's cap).
 pub struct Listener {
     news: Arc<ShopNews>,
+    client: Option<IpAddr>,
     pub changes: watch::Receiver<Arc<News>>,
     pub closing: watch::Receiver<bool>,
 }
@@ -187,6 +214,19 @@ pub struct Listener {
 impl Drop for Listener {
     fn drop(&mut self) {
         self.news.listening.fetch_sub(1, Ordering::Relaxed);
+        if let Some(client) = self.client {
+            let mut by_client = self
+                .news
+                .by_client
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(count) = by_client.get_mut(&client) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    by_client.remove(&client);
+                }
+            }
+        }
     }
 }
 
@@ -220,17 +260,47 @@ mod tests {
 
     #[tokio::test]
     async fn listeners_beyond_the_cap_are_turned_away_and_counted_back_when_they_go() {
-        let (news, feeds) = ShopNews::idle(2);
+        let (news, feeds) = ShopNews::idle(Caps {
+            total: 2,
+            per_client: 5,
+        });
         let news = Arc::new(news);
-        let a = news.listen().unwrap();
-        let b = news.listen().unwrap();
-        assert!(news.listen().is_none(), "the third is over the cap");
+        let a = news.listen(None).unwrap();
+        let b = news.listen(None).unwrap();
+        assert!(news.listen(None).is_none(), "the third is over the cap");
         assert_eq!(news.listening(), 2);
         drop(a);
         assert_eq!(news.listening(), 1);
-        let c = news.listen();
+        let c = news.listen(None);
         assert!(c.is_some(), "a place freed is a place");
         drop((b, c, feeds));
         assert_eq!(news.listening(), 0);
+    }
+
+    #[tokio::test]
+    async fn one_client_cannot_take_every_place() {
+        let (news, _feeds) = ShopNews::idle(Caps {
+            total: 10,
+            per_client: 2,
+        });
+        let news = Arc::new(news);
+        let greedy: IpAddr = [203, 0, 113, 9].into();
+        let other: IpAddr = [198, 51, 100, 4].into();
+        let a = news.listen(Some(greedy)).unwrap();
+        let b = news.listen(Some(greedy)).unwrap();
+        assert!(news.listen(Some(greedy)).is_none(), "over its own cap");
+        assert_eq!(news.listening(), 2, "the refused one is not counted");
+        let c = news
+            .listen(Some(other))
+            .expect("another client still listens");
+        drop(a);
+        let d = news.listen(Some(greedy));
+        assert!(d.is_some(), "its place freed is its place again");
+        drop((b, c, d));
+        assert_eq!(news.listening(), 0);
+        assert!(
+            news.by_client.lock().unwrap().is_empty(),
+            "quiet clients are forgotten"
+        );
     }
 }

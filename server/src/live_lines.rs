@@ -1,9 +1,10 @@
-//! The waiting lines, for waiting shoppers' open pages: the ranks still waiting in each line
-//! that some page listens to, read once per line every tick of the live feed (not once per
-//! shopper), from which each page's stream tells its own place in line — and its turn, when its
-//! rank is no longer among those waiting.
+//! The waiting lines, for waiting shoppers' open pages: each line that some page listens to is
+//! read once every tick of the live feed (not once per shopper) — who is still waiting, the free
+//! stock and the live holds — and each page's stream tells from it its own place in line and
+//! earliest turn ([`app::rules::earliest_turn_secs`], as the waiting page counts it), and its
+//! turn, when its rank is no longer among those waiting.
 
-use crate::store::DeskStore;
+use crate::store::{DeskStore, LineReading};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -20,7 +21,29 @@ pub struct LineNews {
 struct Line {
     /// When the reading began.
     read_at: Instant,
-    ranks: Arc<Vec<i64>>,
+    reading: Arc<LineReading>,
+    /// The units wanted by everyone ahead of each waiting ticket.
+    units_ahead: Arc<Vec<i64>>,
+}
+
+impl Line {
+    fn new(read_at: Instant, reading: LineReading) -> Line {
+        let mut units = 0_i64;
+        let units_ahead = reading
+            .waiting
+            .iter()
+            .map(|(_, quantity)| {
+                let ahead = units;
+                units = units.saturating_add(*quantity);
+                ahead
+            })
+            .collect();
+        Line {
+            read_at,
+            reading: Arc::new(reading),
+            units_ahead: Arc::new(units_ahead),
+        }
+    }
 }
 
 /// Where a ticket stands in what was read.
@@ -28,8 +51,8 @@ struct Line {
 pub enum Place {
     /// Its line has not been read (since the page came).
     Unknown,
-    /// Its place in line, from 1.
-    At(u64),
+    /// Its place in line, from 1, and the earliest its turn can come, in seconds from now.
+    At { position: u64, eta_secs: u64 },
     /// It is no longer waiting: admitted, or told it is sold out, or gone.
     Gone,
 }
@@ -39,11 +62,31 @@ impl LineNews {
     /// reading begun after `since` (when its page started listening and the ticket was read as
     /// waiting): an older reading may be from before it joined.
     pub fn place(&self, product_id: i64, rank: i64, since: Instant) -> Place {
+        self.place_at(product_id, rank, since, Instant::now())
+    }
+
+    fn place_at(&self, product_id: i64, rank: i64, since: Instant, now: Instant) -> Place {
         let Some(line) = self.lines.get(&product_id) else {
             return Place::Unknown;
         };
-        match line.ranks.binary_search(&rank) {
-            Ok(at) => Place::At(u64::try_from(at).unwrap_or(u64::MAX).saturating_add(1)),
+        let waiting = &line.reading.waiting;
+        match waiting.binary_search_by_key(&rank, |(rank, _)| *rank) {
+            Ok(at) => {
+                let quantity = waiting[at].1;
+                let ahead = line.units_ahead.get(at).copied().unwrap_or(0);
+                // the holds' time runs on after the reading
+                let gone = now.saturating_duration_since(line.read_at).as_secs();
+                let eta = app::rules::earliest_turn_secs(
+                    ahead,
+                    quantity,
+                    line.reading.stock,
+                    &line.reading.hold_secs,
+                );
+                Place::At {
+                    position: u64::try_from(at).unwrap_or(u64::MAX).saturating_add(1),
+                    eta_secs: eta.saturating_sub(gone).max(1),
+                }
+            }
             Err(_) if line.read_at >= since => Place::Gone,
             Err(_) => Place::Unknown,
         }
@@ -100,7 +143,7 @@ impl Drop for LineWatch {
     }
 }
 
-/// Reads each watched line; publishes when one changed.
+/// Reads each watched line; publishes when one changed (who waits, the stock or the holds).
 pub async fn read(watched: &Watched, ports: &DeskStore, tx: &watch::Sender<Arc<LineNews>>) {
     let products = watched.products();
     let current = tx.borrow().clone();
@@ -108,8 +151,8 @@ pub async fn read(watched: &Watched, ports: &DeskStore, tx: &watch::Sender<Arc<L
     let mut changed = products.len() != current.lines.len();
     for product_id in products {
         let read_at = Instant::now();
-        let ranks = match ports.waiting_ranks(product_id).await {
-            Ok(ranks) => ranks,
+        let reading = match ports.line_reading(product_id).await {
+            Ok(reading) => reading,
             Err(e) => {
                 tracing::debug!(error = %e, "live news: a waiting line not read");
                 // the pages keep the last reading; the next tick tries again
@@ -120,18 +163,12 @@ pub async fn read(watched: &Watched, ports: &DeskStore, tx: &watch::Sender<Arc<L
             }
         };
         match current.lines.get(&product_id) {
-            Some(line) if *line.ranks == ranks => {
+            Some(line) if same_line(&line.reading, &reading) => {
                 lines.insert(product_id, line.clone());
             }
             _ => {
                 changed = true;
-                lines.insert(
-                    product_id,
-                    Line {
-                        read_at,
-                        ranks: Arc::new(ranks),
-                    },
-                );
+                lines.insert(product_id, Line::new(read_at, reading));
             }
         }
     }
@@ -143,10 +180,28 @@ pub async fn read(watched: &Watched, ports: &DeskStore, tx: &watch::Sender<Arc<L
     }
 }
 
+/// The same line as before: the same shoppers waiting for the same units, the same stock, the
+/// same holds (their seconds left are counted on from the first reading).
+fn same_line(before: &LineReading, now: &LineReading) -> bool {
+    before.waiting == now.waiting && before.stock == now.stock && before.holds == now.holds
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    fn reading(waiting: &[(i64, i64)], stock: i64, holds: &[(i64, i64)]) -> LineReading {
+        LineReading {
+            waiting: waiting.to_vec(),
+            stock,
+            holds: holds
+                .iter()
+                .map(|(units, secs)| (*units, format!("in {secs} s")))
+                .collect(),
+            hold_secs: app::rules::holds_by_expiry(holds.iter().copied()),
+        }
+    }
 
     #[test]
     fn a_place_is_counted_from_the_ranks_and_the_turn_only_from_a_fresh_reading() {
@@ -156,21 +211,63 @@ mod tests {
             version: 1,
             lines: HashMap::from([(
                 7,
-                Line {
-                    read_at: later,
-                    ranks: Arc::new(vec![10, 25, 31]),
-                },
+                Line::new(later, reading(&[(10, 1), (25, 2), (31, 1)], 2, &[])),
             )]),
         };
-        assert_eq!(news.place(7, 25, before), Place::At(2));
-        assert_eq!(news.place(7, 10, before), Place::At(1));
-        assert_eq!(news.place(7, 12, before), Place::Gone, "read after it came");
+        let at = |rank, since| news.place_at(7, rank, since, later);
         assert_eq!(
-            news.place(7, 12, later + Duration::from_secs(1)),
+            at(25, before),
+            Place::At {
+                position: 2,
+                eta_secs: 1
+            }
+        );
+        assert_eq!(
+            at(10, before),
+            Place::At {
+                position: 1,
+                eta_secs: 1
+            }
+        );
+        assert_eq!(at(12, before), Place::Gone, "read after it came");
+        assert_eq!(
+            at(12, later + Duration::from_secs(1)),
             Place::Unknown,
             "a reading from before the page came may be from before it joined"
         );
         assert_eq!(news.place(8, 1, before), Place::Unknown);
+    }
+
+    #[test]
+    fn the_earliest_turn_counts_the_units_ahead_and_the_holds_running_out() {
+        let read_at = Instant::now();
+        // 1 unit free; holds of 2 units for 60 s and 3 units for 120 s
+        let line = Line::new(
+            read_at,
+            reading(&[(1, 1), (2, 2), (3, 1), (4, 4)], 1, &[(2, 60), (3, 120)]),
+        );
+        let news = LineNews {
+            version: 1,
+            lines: HashMap::from([(7, line)]),
+        };
+        let eta = |rank, after_secs| match news.place_at(
+            7,
+            rank,
+            read_at,
+            read_at + Duration::from_secs(after_secs),
+        ) {
+            Place::At { eta_secs, .. } => eta_secs,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(eta(1, 0), 1, "the free unit covers the head");
+        assert_eq!(eta(2, 0), 61, "2 short: the first hold covers it");
+        assert_eq!(eta(3, 0), 121, "3 short: both holds");
+        assert_eq!(eta(4, 0), 121, "more than all holds: the last one");
+        assert_eq!(eta(2, 45), 16, "the holds' time runs on after the reading");
+        assert!(!same_line(
+            &news.lines[&7].reading,
+            &reading(&[(2, 2)], 1, &[])
+        ));
     }
 
     #[test]

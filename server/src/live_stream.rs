@@ -17,6 +17,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,13 +38,27 @@ pub struct Live {
     pub news: Arc<ShopNews>,
     pub signer: Arc<app::tokens::Signer>,
     pub queue: Arc<dyn app::store::WaitingRoom>,
+    /// Whether clients are named by `X-Forwarded-For` (behind the shop's proxy).
+    pub trust_proxy: bool,
 }
+
+impl Live {
+    /// Who a stream is for, for the per-client cap.
+    fn client(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
+        crate::rate_limit::client_of(headers, peer, self.trust_proxy)
+    }
+}
+
+/// The peer's address, when the server knows it (it does, except in some tests).
+pub type Peer = Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>;
 
 pub async fn products(
     State(live): State<Live>,
+    peer: Peer,
     headers: HeaderMap,
     Query(ask): Query<Ask>,
 ) -> Response {
+    let client = live.client(&headers, peer.map(|p| p.0 .0));
     let news = live.news;
     let ids = match app::live::parse_ids(&ask.ids) {
         Ok(ids) => ids,
@@ -53,7 +68,7 @@ pub async fn products(
     if ask.poll.is_some() {
         return once(&news, &ids, lang);
     }
-    let Some(listener) = news.listen() else {
+    let Some(listener) = news.listen(client) else {
         return (StatusCode::NO_CONTENT, [(RETRY_AFTER, POLL_SECS)]).into_response();
     };
     stream(listener, ids, lang)
@@ -171,11 +186,26 @@ struct Following {
     rank: i64,
     /// When the page connected (its ticket was read as waiting then).
     since: std::time::Instant,
-    /// Places are told once the line is drawn (not before the sale starts).
-    tell_places: bool,
-    shown: Option<u64>,
+    /// Places are told from the sale's start (the line is drawn then); `None`: already.
+    places_from: Option<tokio::time::Instant>,
+    words: app::pages::queue::WaitingWords,
+    /// The place and estimate the page shows.
+    shown: Option<(u64, String)>,
     first: bool,
     turned: bool,
+}
+
+impl Following {
+    /// Whether places are told yet; once they are, always.
+    fn telling_places(&mut self) -> bool {
+        if self
+            .places_from
+            .is_some_and(|from| tokio::time::Instant::now() >= from)
+        {
+            self.places_from = None;
+        }
+        self.places_from.is_none()
+    }
 }
 
 fn turn() -> Event {
@@ -194,7 +224,12 @@ pub struct TokenAsk {
 /// ([`app::live::order_look`]) whenever the owner changes it. The token is the one the order's
 /// page was drawn with, shown only to its shopper: a made-up one is refused. `&poll=1`
 /// answers once: `{"look": …}` (`null`: no change lately).
-pub async fn order(State(live): State<Live>, Query(ask): Query<TokenAsk>) -> Response {
+pub async fn order(
+    State(live): State<Live>,
+    peer: Peer,
+    headers: HeaderMap,
+    Query(ask): Query<TokenAsk>,
+) -> Response {
     let Some(code) = live
         .signer
         .open(app::live::ORDER_TOKEN_PURPOSE, &ask.t)
@@ -214,7 +249,10 @@ pub async fn order(State(live): State<Live>, Query(ask): Query<TokenAsk>) -> Res
         )
             .into_response();
     }
-    let Some(listener) = live.news.listen() else {
+    let Some(listener) = live
+        .news
+        .listen(live.client(&headers, peer.map(|p| p.0 .0)))
+    else {
         return (StatusCode::NO_CONTENT, [(RETRY_AFTER, POLL_SECS)]).into_response();
     };
     let start = (listener, live.news.orders(), code, None::<Arc<str>>, true);
@@ -243,16 +281,25 @@ pub async fn order(State(live): State<Live>, Query(ask): Query<TokenAsk>) -> Res
     sse(events)
 }
 
-/// `GET /live/line?t=<ticket>`: a waiting shopper's page is told its place in line as it
-/// changes (`place`, `{"position": n}`; not before the sale starts, when places are not drawn
-/// yet), and `turn` when its ticket is no longer waiting — its page then loads again and shows
-/// what the ticket became (the hold's checkout, or sold out). The ticket is read once, when the
-/// page connects; after that its place comes from the line's reading that all its pages share.
-pub async fn line(State(live): State<Live>, Query(ask): Query<TokenAsk>) -> Response {
+/// `GET /live/line?t=<ticket>`: a waiting shopper's page is told its place in line and its
+/// estimate as they change (`place`, `{"position": n, "eta": "<the page's words>"}`; from the
+/// sale's start, when the line is drawn), and `turn` when its ticket is no longer waiting — its
+/// page then loads again and shows what the ticket became (the hold's checkout, or sold out).
+/// The ticket is read once, when the page connects; after that its place comes from the line's
+/// reading that all its pages share.
+pub async fn line(
+    State(live): State<Live>,
+    peer: Peer,
+    headers: HeaderMap,
+    Query(ask): Query<TokenAsk>,
+) -> Response {
     let Some(ticket_id) = live.signer.verify(app::tokens::TokenKind::Ticket, &ask.t) else {
         return (StatusCode::BAD_REQUEST, "not a ticket").into_response();
     };
-    let Some(listener) = live.news.listen() else {
+    let Some(listener) = live
+        .news
+        .listen(live.client(&headers, peer.map(|p| p.0 .0)))
+    else {
         return (StatusCode::NO_CONTENT, [(RETRY_AFTER, POLL_SECS)]).into_response();
     };
     let since = std::time::Instant::now();
@@ -264,17 +311,30 @@ pub async fn line(State(live): State<Live>, Query(ask): Query<TokenAsk>) -> Resp
             return (StatusCode::SERVICE_UNAVAILABLE, [(RETRY_AFTER, POLL_SECS)]).into_response();
         }
     };
-    let app::store::Standing::Waiting { position, .. } = ticket.standing else {
+    let app::store::Standing::Waiting {
+        position,
+        eta_seconds,
+        starts_in_secs,
+    } = ticket.standing
+    else {
         // already its turn (or over): one event, and the page goes to see
         return sse(futures::stream::iter([Ok(turn())]));
     };
+    let lang = Language::of_request(&headers, crate::shop_look::current().default_language);
+    let words = app::pages::queue::WaitingWords::new(lang);
     let follow = Following {
         listener,
         product_id: ticket.product_id,
         rank: ticket.rank,
         since,
-        tell_places: position.is_some(),
-        shown: position,
+        places_from: match (position, starts_in_secs) {
+            (None, Some(secs)) => {
+                Some(tokio::time::Instant::now() + Duration::from_secs(secs.min(86_400 * 366)))
+            }
+            _ => None,
+        },
+        shown: position.map(|p| (p, words.eta_line(eta_seconds))),
+        words,
         first: true,
         turned: false,
     };
@@ -288,9 +348,13 @@ pub async fn line(State(live): State<Live>, Query(ask): Query<TokenAsk>) -> Resp
                     return None;
                 }
                 if !f.first {
+                    let start = f.places_from;
                     tokio::select! {
                         changed = lines.changed() => if changed.is_err() { return None },
                         _ = f.listener.closing.changed() => return None,
+                        // the sale starts: the page is told its place in the line drawn
+                        _ = tokio::time::sleep_until(start.unwrap_or_else(tokio::time::Instant::now)),
+                            if start.is_some() => {}
                     }
                 }
                 let place = lines
@@ -301,11 +365,19 @@ pub async fn line(State(live): State<Live>, Query(ask): Query<TokenAsk>) -> Resp
                         f.turned = true;
                         turn()
                     }
-                    crate::live_lines::Place::At(n) if f.tell_places && f.shown != Some(n) => {
-                        f.shown = Some(n);
-                        Event::default()
-                            .event("place")
-                            .data(serde_json::json!({ "position": n }).to_string())
+                    crate::live_lines::Place::At { position, eta_secs } if f.telling_places() => {
+                        let now = (position, f.words.eta_line(eta_secs));
+                        if f.shown.as_ref() == Some(&now) {
+                            if f.first {
+                                Event::default().comment("listening")
+                            } else {
+                                continue;
+                            }
+                        } else {
+                            let data = serde_json::json!({ "position": now.0, "eta": now.1 });
+                            f.shown = Some(now);
+                            Event::default().event("place").data(data.to_string())
+                        }
                     }
                     // nothing new yet: the first answer only opens the stream
                     _ if f.first => Event::default().comment("listening"),

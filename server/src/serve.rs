@@ -16,12 +16,15 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConnectionLimits {
     /// For a request's headers to arrive, and for an idle connection's next request.
     pub header_timeout: Duration,
     /// Connections open at once.
     pub max_connections: usize,
+    /// Where the connections open are counted (pages without JavaScript refresh less often
+    /// while the server is nearly full).
+    pub connections: Arc<app::strain::Strain>,
 }
 
 /// What a connection over the cap is told before it is closed.
@@ -76,8 +79,10 @@ pub async fn serve(
             stop: stop_tx.clone(),
         };
         let done = done_rx.clone();
+        let counted = limits.connections.opened();
         tokio::spawn(async move {
             connection.serve(stream).await;
+            drop(counted);
             drop(permit);
             drop(done);
         });

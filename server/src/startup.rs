@@ -154,6 +154,8 @@ impl Application {
             config.lookups_per_min,
         );
         state.unpaid_expiry = config.unpaid_expiry;
+        let connections = app::strain::Strain::new(config.max_connections);
+        state.connections = connections.clone();
         let usher = crate::usher::spawn(backend.queue(), config.queue_tick);
         // release builds only: under `cargo leptos watch` every rebuild would recompress a
         // multi-megabyte debug bundle for nothing
@@ -201,8 +203,14 @@ impl Application {
             config.expiry_check,
             config.clock.clone(),
         );
-        let (news, news_task) =
-            crate::live_feed::ShopNews::start(backend.store(), backend.ports(), config.max_live);
+        let (news, news_task) = crate::live_feed::ShopNews::start(
+            backend.store(),
+            backend.ports(),
+            crate::live_feed::Caps {
+                total: config.max_live,
+                per_client: config.max_live_per_client,
+            },
+        );
         let router = router(
             state,
             pages,
@@ -230,6 +238,7 @@ impl Application {
             connection_limits: crate::serve::ConnectionLimits {
                 header_timeout: config.header_timeout,
                 max_connections: config.max_connections,
+                connections,
             },
         })
     }
@@ -302,6 +311,7 @@ fn router(
         news,
         signer: state.signer.clone(),
         queue: state.queue.clone(),
+        trust_proxy: config.trust_proxy,
     };
     Router::new()
         .route(

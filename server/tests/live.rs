@@ -243,6 +243,29 @@ async fn a_page_on_one_server_hears_a_sale_on_another() {
     db.close().await;
 }
 
+/// The seconds in an estimate's "m:ss".
+fn eta_secs(text: &str) -> i64 {
+    let colon = text
+        .rfind(':')
+        .unwrap_or_else(|| panic!("no m:ss in {text}"));
+    let minutes: i64 = text[..colon].rsplit(' ').next().unwrap().parse().unwrap();
+    let seconds: i64 = text[colon + 1..colon + 3].parse().unwrap();
+    minutes * 60 + seconds
+}
+
+/// The text of the element whose opening tag has `marker`.
+fn text_of(page: &str, marker: &str) -> String {
+    let from = page
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in {page}"));
+    let rest = &page[from..];
+    let start = rest.find('>').unwrap() + 1;
+    let end = rest[start..].find('<').unwrap();
+    rest[start..start + end]
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+}
+
 async fn join(app: &common::TestApp, quantity: i64, phone: &str) -> serde_json::Value {
     let res = app
         .client
@@ -300,7 +323,25 @@ async fn a_waiting_page_hears_its_place_and_its_turn() {
         .next_named("place", Duration::from_secs(5))
         .await
         .expect("told the new place");
-    assert_eq!(place, r#"{"position":1}"#);
+    let place: serde_json::Value = serde_json::from_str(&place).unwrap();
+    assert_eq!(place["position"], 1, "{place}");
+    // none free: her turn comes when the first shopper's hold (300 s) runs out, in the page's
+    // own words — and the page drawn now says the same
+    let told = place["eta"].as_str().unwrap();
+    assert!(told.starts_with("Units come free"), "{told}");
+    let told_secs = eta_secs(told);
+    assert!((290..=301).contains(&told_secs), "{told}");
+    let page = app
+        .get(&format!("/queue/{ticket}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let drawn = text_of(&page, r#"data-testid="eta""#);
+    assert!(
+        (eta_secs(&drawn) - told_secs).abs() <= 2,
+        "{drawn} / {told}"
+    );
 
     leave(&app, first["ticket"].as_str().unwrap()).await;
     let (name, _) = stream
@@ -523,4 +564,166 @@ async fn reconnecting_a_waiting_stream_without_end_is_rate_limited() {
     for _ in 0..12 {
         assert_eq!(app.get("/live/products?ids=2&poll=1").await.status(), 200);
     }
+}
+
+/// A page that joined the line before the sale started has no place to show yet (the line is
+/// drawn at the start); at the start its stream tells it its place without a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_waiting_for_the_start_is_told_its_place_when_the_line_is_drawn() {
+    let app = spawn_app().await;
+    // one unit, two shoppers: at the start one is admitted, the other waits first in line
+    app.set_stock(CARAMELS, 1).await;
+    app.set_sale(
+        CARAMELS,
+        common::Sale {
+            starts_in_secs: 3,
+            ..common::Sale::default()
+        },
+    )
+    .await;
+    let mut streams = Vec::new();
+    for phone in ["+15550100051", "+15550100052"] {
+        let joined = join(&app, 1, phone).await;
+        assert_eq!(joined["state"], "waiting", "{joined}");
+        assert!(
+            joined["position"].is_null(),
+            "no place before the draw: {joined}"
+        );
+        let ticket = joined["ticket"].as_str().unwrap().to_owned();
+        streams.push(Stream::at(&app.base, &format!("/live/line?t={ticket}")).await);
+    }
+    let started = Instant::now();
+    // at the start each is told its place in the line drawn (positions 1 and 2)...
+    let mut first = Vec::new();
+    for stream in &mut streams {
+        let place = stream
+            .next_named("place", Duration::from_secs(8))
+            .await
+            .expect("told its place at the start");
+        let place: serde_json::Value = serde_json::from_str(&place).unwrap();
+        assert!(place["eta"].is_string(), "{place}");
+        first.push(place["position"].as_u64().unwrap());
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "not before the start: {:?}",
+        started.elapsed()
+    );
+    first.sort_unstable();
+    assert_eq!(first, vec![1, 2]);
+    // ...then the first in line is admitted (its turn) and the other moves up to 1
+    let mut last = Vec::new();
+    for stream in &mut streams {
+        let mut seen = None;
+        while let Some((name, data)) = stream.next_any(Duration::from_secs(2)).await {
+            let done = name == "turn";
+            seen = Some((name, data));
+            if done {
+                break;
+            }
+        }
+        last.push(seen);
+    }
+    let turns = last
+        .iter()
+        .filter(|e| e.as_ref().is_some_and(|(n, _)| n == "turn"))
+        .count();
+    assert_eq!(turns, 1, "{last:?}");
+    let moved_up = last
+        .iter()
+        .flatten()
+        .find(|(name, _)| name == "place")
+        .unwrap_or_else(|| panic!("the other is told it moved up: {last:?}"));
+    assert!(moved_up.1.contains(r#""position":1"#), "{moved_up:?}");
+}
+
+/// One client holding many streams cannot take every live place: past its own cap it is told
+/// to poll (204, not an error), while another client still streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_cannot_take_every_live_place() {
+    let app = spawn_app_with(&[
+        ("HOLDFAST_MAX_LIVE_PER_CLIENT", "3"),
+        ("HOLDFAST_TRUST_PROXY", "true"),
+    ])
+    .await;
+    let from = |ip: &'static str| {
+        let client = reqwest::Client::new();
+        let url = app.url("/live/products?ids=1");
+        async move {
+            client
+                .get(url)
+                .header("x-forwarded-for", ip)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let res = from("203.0.113.9").await;
+        assert_eq!(res.status(), 200);
+        held.push(res);
+    }
+    let over = from("203.0.113.9").await;
+    assert_eq!(over.status(), 204, "over its own cap: told to poll");
+    assert!(over.headers().contains_key("retry-after"));
+    let other = from("198.51.100.4").await;
+    assert_eq!(other.status(), 200, "another client still streams");
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        from("203.0.113.9").await.status(),
+        200,
+        "a stream closed is a place again"
+    );
+}
+
+/// A page without JavaScript that reloads itself while it waits is asked to wait longer while
+/// the server is nearly full of connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_page_without_javascript_reloads_less_often_when_the_server_is_full() {
+    let app = spawn_app_with(&[("HOLDFAST_MAX_CONNECTIONS", "10")]).await;
+    app.set_stock(CARAMELS, 1).await;
+    app.set_sale(CARAMELS, common::Sale::default()).await;
+    // the one unit is held for the first: the second waits first in line
+    assert_eq!(join(&app, 1, "+15550100060").await["state"], "admitted");
+    let joined = join(&app, 1, "+15550100061").await;
+    let ticket = joined["ticket"].as_str().unwrap().to_owned();
+    let refresh = |page: &str| -> u64 {
+        let at = page
+            .find("http-equiv=\"refresh\"")
+            .unwrap_or_else(|| panic!("no refresh in {page}"));
+        let rest = &page[at..];
+        let start = rest.find("content=\"").unwrap() + 9;
+        let end = rest[start..].find('"').unwrap();
+        rest[start..start + end].parse().unwrap()
+    };
+    let get = || async {
+        // a fresh connection each time: the client's pool is not what is measured
+        reqwest::Client::new()
+            .get(app.url(&format!("/queue/{ticket}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let usual = refresh(&get().await);
+    assert_eq!(usual, 3, "first in line: every 3 s");
+    // 8 idle connections of 10: past 80 %
+    let mut idle = Vec::new();
+    for _ in 0..8 {
+        idle.push(
+            tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+                .await
+                .unwrap(),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let strained = refresh(&get().await);
+    assert_eq!(strained, 12, "four times as long");
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(refresh(&get().await), 3, "back to usual");
 }

@@ -198,9 +198,11 @@ fn SaleNotice(sale: SaleView, normal: i64, lang: Language) -> impl IntoView {
 
 /// Seconds after which a page showing a sale that has not started loads again without
 /// JavaScript: just after the start when it is near, every 10 s otherwise (a page served from the
-/// page cache may be a little older than its countdown says).
+/// page cache may be a little older than its countdown says) — longer while the shop is
+/// strained ([`crate::components::refresh_after`]).
 fn refresh_before_start(starts_in_secs: i64) -> i64 {
-    starts_in_secs.saturating_add(1).clamp(1, 10)
+    let usual = i64::try_from(crate::components::refresh_after(10)).unwrap_or(60);
+    starts_in_secs.saturating_add(1).clamp(1, usual)
 }
 
 /// The waiting line's door: quantity and phone number (limits are counted per phone).

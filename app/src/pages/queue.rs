@@ -1,5 +1,6 @@
 //! The waiting page, `/queue/:ticket`: your place in line, then your hold with a checkout form.
-//! Without JavaScript it refreshes itself every few seconds; with it, the place in line is an
+//! Without JavaScript it refreshes itself every few seconds (longer while the shop is strained:
+//! [`crate::components::refresh_after`]); with it, the place in line is an
 //! island ([`WaitingLive`]) that asks quietly instead and changes in place.
 
 use crate::api::queue::{queue_page, ticket_status, HoldCheckout, QueueLeave, QueuePageData};
@@ -46,7 +47,8 @@ pub fn QueuePage() -> impl IntoView {
                             <Title text=crate::components::titled(&crate::tr!(lang, queue_title)) />
                             {again.map(|secs| view! {
                                 <noscript inner_html=format!(
-                                    r#"<meta http-equiv="refresh" content="{secs}">"#,
+                                    r#"<meta http-equiv="refresh" content="{}">"#,
+                                    crate::components::refresh_after(secs),
                                 ) />
                             })}
                             <ErrorBox error />
@@ -181,6 +183,22 @@ pub struct WaitingWords {
 }
 
 impl WaitingWords {
+    /// The estimate's line on the waiting page for an earliest turn `eta_seconds` away (the
+    /// live channel tells it in the same words).
+    pub fn eta_line(&self, eta_seconds: u64) -> String {
+        if eta_seconds <= 2 {
+            self.nearly.clone()
+        } else {
+            self.eta.replace(
+                "{time}",
+                &crate::domain::countdown_text(
+                    i64::try_from(eta_seconds).unwrap_or(i64::MAX),
+                    self.lang,
+                ),
+            )
+        }
+    }
+
     pub fn new(lang: crate::language::Language) -> WaitingWords {
         WaitingWords {
             lang,
@@ -231,19 +249,7 @@ fn WaitingPlace(status: QueueStatus, words: WaitingWords) -> impl IntoView {
                         <strong data-testid="position">{position}</strong>
                         {words.number_after.clone()}
                     </p>
-                    <p>
-                        {if eta_seconds <= 2 {
-                            words.nearly.clone()
-                        } else {
-                            words.eta.replace(
-                                "{time}",
-                                &crate::domain::countdown_text(
-                                    i64::try_from(eta_seconds).unwrap_or(i64::MAX),
-                                    words.lang,
-                                ),
-                            )
-                        }}
-                    </p>
+                    <p data-testid="eta">{words.eta_line(eta_seconds)}</p>
                 }
                 .into_any(),
                 (None, None) => view! { <p>{words.waiting.clone()}</p> }.into_any(),
@@ -266,7 +272,7 @@ fn Standing(data: QueuePageData, from_url: Option<ApiError>) -> impl IntoView {
             // content is inert text and the island asks instead
             <noscript inner_html=format!(
                 r#"<meta http-equiv="refresh" content="{}">"#,
-                status.ask_again_secs(),
+                crate::components::refresh_after(u64::from(status.ask_again_secs())),
             ) />
             <h1>{crate::tr!(lang, queue_in_line)}</h1>
             <p class="queue-what">{what}</p>

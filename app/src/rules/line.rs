@@ -98,6 +98,43 @@ pub fn turn_within(quantity: i64, limit: Option<i64>, already: i64) -> Turn {
     }
 }
 
+/// The earliest a waiting shopper could be admitted, in seconds from when the facts were read:
+/// at once (1 s) when the free `stock` covers the units of everyone ahead (`units_ahead`) and her
+/// own `quantity`; otherwise when enough of the live holds would have run out to cover the
+/// shortfall. `holds` are the live holds by expiry, each as (units held by it and every hold
+/// expiring before it, seconds left); when they cannot cover it, the last one's expiry.
+/// The waiting page's estimate and the live channel's both come from here.
+pub fn earliest_turn_secs(
+    units_ahead: i64,
+    quantity: i64,
+    stock: i64,
+    holds: &[(i64, i64)],
+) -> u64 {
+    let shortfall = units_ahead.saturating_add(quantity).saturating_sub(stock);
+    if shortfall <= 0 {
+        return 1;
+    }
+    let at = holds.partition_point(|(freed, _)| *freed < shortfall);
+    let secs = holds
+        .get(at)
+        .or(holds.last())
+        .map_or(0, |(_, secs_left)| (*secs_left).max(0) + 1);
+    u64::try_from(secs.max(1)).unwrap_or(1)
+}
+
+/// Live holds (units, seconds left), in expiry order, as [`earliest_turn_secs`] takes them: each
+/// with the units of every hold expiring before it added.
+pub fn holds_by_expiry(holds: impl IntoIterator<Item = (i64, i64)>) -> Vec<(i64, i64)> {
+    let mut freed = 0_i64;
+    holds
+        .into_iter()
+        .map(|(units, secs_left)| {
+            freed = freed.saturating_add(units);
+            (freed, secs_left)
+        })
+        .collect()
+}
+
 /// The walk of a line, in order, that tells who can no longer be served: the free units plus the
 /// units held for admitted shoppers (who may still not buy) make a budget; each waiting shopper
 /// the budget still covers keeps their place and reserves their units from it; whoever it does
@@ -128,5 +165,28 @@ impl SoldOutWalk {
     /// Nothing is left to reach anyone further back.
     pub fn spent(&self) -> bool {
         self.budget <= 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_earliest_turn_is_now_when_stock_covers_and_otherwise_when_enough_holds_run_out() {
+        // 5 free, 3 ahead, 2 wanted: covered
+        assert_eq!(earliest_turn_secs(3, 2, 5, &[]), 1);
+        let holds = holds_by_expiry([(2, 40), (1, 90), (4, 300)]);
+        assert_eq!(holds, vec![(2, 40), (3, 90), (7, 300)]);
+        // 1 short: the first hold (2 units, 40 s) covers it
+        assert_eq!(earliest_turn_secs(5, 1, 5, &holds), 41);
+        // 3 short: the first two together
+        assert_eq!(earliest_turn_secs(6, 2, 5, &holds), 91);
+        // more short than all the holds: the last one's expiry
+        assert_eq!(earliest_turn_secs(20, 2, 5, &holds), 301);
+        // short with no holds out: nothing known to wait for
+        assert_eq!(earliest_turn_secs(9, 1, 0, &[]), 1);
+        // a hold already past its time counts as now
+        assert_eq!(earliest_turn_secs(1, 1, 0, &holds_by_expiry([(3, -4)])), 1);
     }
 }

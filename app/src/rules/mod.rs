@@ -20,6 +20,9 @@ pub use checkout::{
     sale_in_force, HoldFacts, Line, ProductFacts, SaleFacts,
 };
 pub use clock::{Clock, Now};
-pub use line::{decide_join, stock_covers, turn_within, Placing, SoldOutWalk, Turn, ARRIVAL_RANKS};
+pub use line::{
+    decide_join, earliest_turn_secs, holds_by_expiry, stock_covers, turn_within, Placing,
+    SoldOutWalk, Turn, ARRIVAL_RANKS,
+};
 pub use sale_settings::{next_sale, SaleInput, SaleRefusal, SaleSettings};
 pub use states::{HoldState, TicketState};

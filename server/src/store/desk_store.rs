@@ -17,6 +17,20 @@ use app::store::{
 };
 use async_trait::async_trait;
 
+/// One reading of a waiting line ([`DeskStore::line_reading`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LineReading {
+    /// (rank, units) of each waiting ticket, by rank.
+    pub waiting: Vec<(i64, i64)>,
+    /// Units free to admit.
+    pub stock: i64,
+    /// The live holds (units, when they run out), by expiry: what tells a change.
+    pub holds: Vec<(i64, String)>,
+    /// The same holds as [`app::rules::earliest_turn_secs`] takes them, in seconds from the
+    /// reading.
+    pub hold_secs: Vec<(i64, i64)>,
+}
+
 /// A backend's reads (its pool), its desk and its clock.
 #[derive(Clone)]
 pub struct DeskStore {
@@ -35,20 +49,46 @@ impl DeskStore {
         self.desk.pace()
     }
 
-    /// The ranks of those still waiting in a product's line, first served first: what the live
-    /// channel tells each waiting shopper's place from (one read per line, not per shopper).
-    pub async fn waiting_ranks(&self, product_id: i64) -> Result<Vec<i64>, StoreError> {
-        let rows: Vec<(i64,)> = self
+    /// A product's waiting line as the live channel tells it (one read per line, not per
+    /// shopper): those still waiting, first served first, the free stock, and the live holds by
+    /// expiry — what each waiting shopper's place and earliest turn are counted from.
+    pub async fn line_reading(&self, product_id: i64) -> Result<LineReading, StoreError> {
+        let waiting: Vec<(i64, i64)> = self
             .db
             .all(
                 sql(
-                    "SELECT rank FROM queue_tickets WHERE product_id = $1 AND state = 'waiting' \
-                     ORDER BY rank",
+                    "SELECT rank, quantity FROM queue_tickets WHERE product_id = $1 \
+                     AND state = 'waiting' ORDER BY rank",
                 )
                 .bind(product_id),
             )
             .await?;
-        Ok(rows.into_iter().map(|(rank,)| rank).collect())
+        let stock: Option<(i64,)> = self
+            .db
+            .optional(sql("SELECT stock FROM products WHERE id = $1").bind(product_id))
+            .await?;
+        let holds: Vec<(i64, String)> = self
+            .db
+            .all(
+                sql(
+                    "SELECT quantity, expires_at FROM holds WHERE product_id = $1 \
+                     AND state = 'live' ORDER BY expires_at",
+                )
+                .bind(product_id),
+            )
+            .await?;
+        let now = self.clock.now();
+        let hold_secs = app::rules::holds_by_expiry(
+            holds
+                .iter()
+                .map(|(units, expires_at)| (*units, now.secs_until(expires_at))),
+        );
+        Ok(LineReading {
+            waiting,
+            stock: stock.map_or(0, |(s,)| s),
+            holds,
+            hold_secs,
+        })
     }
 
     /// The newest entry of the orders' audit trail (0 when there is none).

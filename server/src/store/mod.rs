@@ -13,7 +13,7 @@ pub(crate) mod sql_reads;
 pub mod sqlite;
 
 pub use cached::CatalogueCache;
-pub use desk_store::DeskStore;
+pub use desk_store::{DeskStore, LineReading};
 pub use postgres::PgStore;
 
 pub use sqlite::SqliteStore;

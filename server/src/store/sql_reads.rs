@@ -195,24 +195,20 @@ async fn waiting_standing(
     let (ahead, units_ahead, stock): (i64, i64, i64) = conn.one(sql("SELECT COUNT(*), CAST(COALESCE(SUM(t.quantity), 0) AS BIGINT), (SELECT stock FROM products WHERE id = $1) \
          FROM queue_tickets t WHERE t.product_id = $1 AND t.state = 'waiting' AND t.rank < $2").bind(product_id).bind(rank)).await
     ?;
-    let deficit = units_ahead + quantity - stock;
-    let mut eta = 1_i64;
-    if deficit > 0 {
-        let holds: Vec<(i64, String)> = conn.all(sql("SELECT quantity, expires_at FROM holds WHERE product_id = $1 AND state = 'live' \
+    let mut holds = Vec::new();
+    if units_ahead + quantity > stock {
+        let live: Vec<(i64, String)> = conn.all(sql("SELECT quantity, expires_at FROM holds WHERE product_id = $1 AND state = 'live' \
              ORDER BY expires_at").bind(product_id)).await
         ?;
-        let mut freed = 0;
-        for (q, expires_at) in holds {
-            freed += q;
-            eta = now.secs_until(&expires_at).max(0) + 1;
-            if freed >= deficit {
-                break;
-            }
-        }
+        holds = app::rules::holds_by_expiry(
+            live.into_iter()
+                .map(|(units, expires_at)| (units, now.secs_until(&expires_at))),
+        );
     }
+    let eta = app::rules::earliest_turn_secs(units_ahead, quantity, stock, &holds);
     Ok(app::store::Standing::Waiting {
         position: Some(u64::try_from(ahead + 1).unwrap_or(1)),
-        eta_seconds: u64::try_from(eta).unwrap_or(1),
+        eta_seconds: eta,
         starts_in_secs: None,
     })
 }
