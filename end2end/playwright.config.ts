@@ -32,8 +32,10 @@ export default defineConfig({
     ...phone,
   },
   projects: [
-    { name: "hydrated", use: { javaScriptEnabled: true }, testIgnore: /waiting-room|owner/ },
-    { name: "no-js", use: { javaScriptEnabled: false }, testIgnore: /waiting-room|owner/ },
+    { name: "hydrated", use: { javaScriptEnabled: true }, testIgnore: /waiting-room|owner|restart/ },
+    { name: "no-js", use: { javaScriptEnabled: false }, testIgnore: /waiting-room|owner|restart/ },
+    // a shop of its own, stopped and started again mid-wait
+    { name: "restart", use: { javaScriptEnabled: true }, testMatch: /restart/ },
     // the waiting-room runs share the demo's one queued product: one after the other
     { name: "queue-hydrated", use: { javaScriptEnabled: true }, testMatch: /waiting-room/ },
     {

@@ -26,6 +26,10 @@ pub const ORDER_STREAM_PATH: &str = "/live/order";
 /// Where a waiting shopper's page listens (`?t=` the ticket): told the place in line as it
 /// changes, and the turn.
 pub const LINE_STREAM_PATH: &str = "/live/line";
+/// Where a waiting page's script leaves the last place it was told (JSON:
+/// `{"position", "eta", "eta_seconds"}`), and the event it says so with, for the page's island.
+pub const PLACE_ATTRIBUTE: &str = "data-hf-place";
+pub const PLACE_EVENT: &str = "hf-place";
 /// What an order's live token is sealed for.
 pub const ORDER_TOKEN_PURPOSE: &str = "live-order";
 
@@ -183,27 +187,32 @@ es.onerror=function(){if(es&&es.readyState===2){es=null;poll()}}})()";
     .into_any()
 }
 
-/// The listening script of a waiting shopper's page: the place in line and the estimate change
-/// in place (the place also in the tab's title, `#12 · …`); a page drawn before the sale started
-/// (no place on it yet) loads again when its first place comes, and at the turn the page loads
-/// again at once — the server draws the hold's checkout. Reloads are at most one per 3 s. While
-/// the stream is open it marks the page (`data-hf-line="open"`) so the page's island asks the
-/// shop only now and then; when the stream is refused or broken the island's asking (with
-/// backoff) is the fallback.
+/// The listening script of a waiting shopper's page. The place in line shows in the tab's title
+/// (`#12 · …`) at once; in the page it is shown by the page's island ([`PLACE_ATTRIBUTE`],
+/// [`PLACE_EVENT`]) — the island's part of the page is its own, a change made under it before it
+/// wakes would break its hydration — or by the script itself when the island has not woken
+/// 15 s after the page came (its WASM lost on a slow network). A page drawn before the sale
+/// started has no place on it: without its island it loads again at its first place. At the
+/// turn the page loads again at once — the server draws the hold's checkout. Reloads are at
+/// most one per 3 s. While the stream is open it marks the page (`data-hf-line="open"`) so the
+/// island asks the shop only now and then; when the stream is refused or broken the island's
+/// asking (with backoff) is the fallback.
 #[component]
 pub fn LineLive(ticket: String) -> impl IntoView {
     let src = format!("{LINE_STREAM_PATH}?t={ticket}");
     const SCRIPT: &str =
         "(function(){var d=document.currentScript.dataset,src=d.src,b=document.documentElement,\
-title=document.title,es;if(!window.EventSource)return;\
+title=document.title,t0=Date.now(),es;if(!window.EventSource)return;\
 function again(){try{var t=+sessionStorage.getItem('hf-turn')||0;if(Date.now()-t<3000)return;\
 sessionStorage.setItem('hf-turn',String(Date.now()))}catch(x){}location.reload()}\
 es=new EventSource(src);es.onopen=function(){b.setAttribute('data-hf-line','open')};\
-es.addEventListener('place',function(e){try{var m=JSON.parse(e.data),p=m.position,\
-n=document.querySelector('[data-testid=position]'),t=document.querySelector('[data-testid=eta]');\
-if(!n)return again();if(n.textContent!==String(p))n.textContent=p;\
-if(t&&m.eta&&t.textContent!==m.eta)t.textContent=m.eta;\
-document.title='#'+p+' \\u00b7 '+title}catch(x){}});\
+es.addEventListener('place',function(e){try{var m=JSON.parse(e.data),p=m.position;\
+document.title='#'+p+' \\u00b7 '+title;b.setAttribute('data-hf-place',e.data);\
+dispatchEvent(new Event('hf-place'));if(b.hasAttribute('data-hydrated'))return;\
+var n=document.querySelector('[data-testid=position]'),t=document.querySelector('[data-testid=eta]');\
+if(Date.now()-t0<15000)return;if(!n)return again();\
+if(n.textContent!==String(p))n.textContent=p;if(t&&m.eta&&t.textContent!==m.eta)t.textContent=m.eta\
+}catch(x){}});\
 es.addEventListener('turn',function(){es.close();b.removeAttribute('data-hf-line');again()});\
 es.onerror=function(){b.removeAttribute('data-hf-line')}})()";
     view! {

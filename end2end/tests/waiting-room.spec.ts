@@ -26,14 +26,19 @@ test("a shopper waits in line, is admitted when units come free, and buys with t
   // Both projects run this at once against one server: whatever the other holds, it gives back.
   const prefix = js ? "+44 7700 900" : "+44 7700 800";
   const held: string[] = [];
+  // with JavaScript one more shopper waits in front of ours, and leaves while our page listens
+  let ahead: string | null = null;
   for (let i = 0; i < 12; i++) {
     const s = await join(request, `${prefix}${100 + i}`);
     if (s.state === "admitted") {
       held.push(s.ticket);
       continue;
     }
-    // nothing free any more: don't stand in front of our shopper
-    if (s.state === "waiting") await leave(request, s.ticket);
+    // nothing free any more: without JavaScript don't stand in front of our shopper
+    if (s.state === "waiting") {
+      if (js) ahead = s.ticket;
+      else await leave(request, s.ticket);
+    }
     break;
   }
 
@@ -57,6 +62,13 @@ test("a shopper waits in line, is admitted when units come free, and buys with t
     await hydrated(page);
     // ...and the live channel tells the place and the turn as they happen
     await expect(page.locator("html")).toHaveAttribute("data-hf-line", "open");
+    await expect(page.getByTestId("position")).toHaveText("2");
+    // the one in front leaves: the place changes in the page and in the tab's title
+    expect(ahead).not.toBeNull();
+    await leave(request, ahead!);
+    await expect(page.getByTestId("position")).toHaveText("1");
+    await expect(page).toHaveTitle(/^#1 · /);
+    await expect(page.getByTestId("eta")).toContainText("your turn could come in about");
   }
 
   // the others give their holds up: units come free and the page moves on by itself

@@ -374,7 +374,11 @@ pub async fn line(
                                 continue;
                             }
                         } else {
-                            let data = serde_json::json!({ "position": now.0, "eta": now.1 });
+                            let data = serde_json::json!({
+                                "position": now.0,
+                                "eta": now.1,
+                                "eta_seconds": eta_secs,
+                            });
                             f.shown = Some(now);
                             Event::default().event("place").data(data.to_string())
                         }

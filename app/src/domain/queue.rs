@@ -96,6 +96,21 @@ impl QueueStatus {
         matches!(self.state, QueueState::Waiting { .. })
     }
 
+    /// The live channel told a waiting ticket its place and estimate: from now it has a place
+    /// (the line is drawn), whatever the page was drawn with.
+    pub fn told_place(&mut self, position: u64, eta: u64) {
+        if let QueueState::Waiting {
+            position: shown,
+            eta_seconds,
+            starts_in_secs,
+        } = &mut self.state
+        {
+            *shown = Some(position);
+            *eta_seconds = eta;
+            *starts_in_secs = None;
+        }
+    }
+
     /// How many seconds until a waiting page asks again (the island's poll and the no-JS page's
     /// refresh), from what the server told it: every 3 s near the head of the line, slower
     /// further back (a turn cannot come soon there, and 10,000 phones asking every 3 s would be

@@ -88,6 +88,17 @@ fn WaitingLive(status: QueueStatus, words: WaitingWords) -> impl IntoView {
     let shown = RwSignal::new(status);
     let trouble = RwSignal::new(false);
     Effect::new(move |_| ask_later(ticket.clone(), first, 0, shown, trouble));
+    // the live channel's place in line ([`crate::live::LineLive`] leaves it on the page and
+    // says so): shown by the island itself, which keeps its part of the page its own
+    Effect::new(move |_| {
+        let take = move || {
+            if let Some((position, eta)) = live_place() {
+                shown.update(|s| s.told_place(position, eta));
+            }
+        };
+        take();
+        let _listening = window_event_listener_untyped(crate::live::PLACE_EVENT, move |_| take());
+    });
     let still_trying = words.still_trying.clone();
     // one live region that stays while its content changes: a new place in line is read out
     // politely (the countdowns inside are timers, never read out on their own)
@@ -153,6 +164,16 @@ fn ask_later(
         },
         wait,
     );
+}
+
+/// The place in line and estimate the live channel last told, if it told one.
+#[cfg_attr(feature = "ssr", allow(dead_code))]
+fn live_place() -> Option<(u64, u64)> {
+    let told = document()
+        .document_element()?
+        .get_attribute(crate::live::PLACE_ATTRIBUTE)?;
+    let told: serde_json::Value = serde_json::from_str(&told).ok()?;
+    Some((told["position"].as_u64()?, told["eta_seconds"].as_u64()?))
 }
 
 /// Whether the page's live channel ([`crate::live::LineLive`]) is open now.
