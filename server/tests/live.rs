@@ -98,7 +98,8 @@ fn attribute<'p>(page: &'p str, after: &str, name: &str) -> &'p str {
 async fn a_listening_page_hears_each_sale_within_a_second_and_sold_out_changes_its_look() {
     let app = spawn_app().await;
     app.set_stock(CARAMELS, 3).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // a new count reaches pages within COUNTS_EVERY + one reading (server::live_feed)
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let mut page = Stream::open(&app.base, &CARAMELS.to_string()).await;
     let first = page
         .next(Duration::from_secs(3))
@@ -133,7 +134,9 @@ async fn a_listening_page_hears_each_sale_within_a_second_and_sold_out_changes_i
         "sold out: the page redraws (no buy button)"
     );
 
-    // the product page drawn now carries the look the stream told
+    // the product page drawn after the catalogue's cache (250 ms) has caught up, as the page's
+    // script waits before it redraws, carries the look the stream told
+    tokio::time::sleep(Duration::from_millis(400)).await;
     let html = app.get("/p/sea-salt-caramels").await.text().await.unwrap();
     assert!(
         html.contains(&format!(r#"data-look="{}""#, gone.look)),
@@ -222,7 +225,7 @@ async fn a_page_on_one_server_hears_a_sale_on_another() {
         .execute(&db)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let mut page = Stream::open(&base_b, &CARAMELS.to_string()).await;
     assert_eq!(
         page.next(Duration::from_secs(3)).await.unwrap().badge,

@@ -977,7 +977,10 @@ async fn live_line_pages(server: &Server, n: usize) -> anyhow::Result<bool> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let open = connected.load(Ordering::Relaxed);
-    println!("  listening        {open} of {} waiting pages", tickets.len());
+    println!(
+        "  listening        {open} of {} waiting pages",
+        tickets.len()
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
     while heard.try_recv().is_ok() {}
 
@@ -989,8 +992,7 @@ async fn live_line_pages(server: &Server, n: usize) -> anyhow::Result<bool> {
     let (mut turns, mut places) = (Vec::new(), Vec::new());
     let until = resumed + Duration::from_secs(10);
     while turns.len() + places.len() < open {
-        let Ok(Some((at, turn))) = tokio::time::timeout_at(until.into(), heard.recv()).await
-        else {
+        let Ok(Some((at, turn))) = tokio::time::timeout_at(until.into(), heard.recv()).await else {
             break;
         };
         let took = at.saturating_duration_since(resumed);
