@@ -762,7 +762,7 @@ const MUG: i64 = 3;
 /// missed a change, the server's memory and CPU. Then orders/s at 64 connections for another
 /// product, with nobody listening and with every page listening while the badge changes four
 /// times a second.
-async fn scenario_live(args: &Args) -> anyhow::Result<bool> {
+async fn scenario_live(args: &Args, servers: usize) -> anyhow::Result<bool> {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let listeners = args.shoppers;
     // room for the product pages and then the waiting pages (a closed page is noticed at its
@@ -771,16 +771,22 @@ async fn scenario_live(args: &Args) -> anyhow::Result<bool> {
         (2 * listeners + 100).to_string(),
         (2 * listeners + 2_000).to_string(),
     );
-    let server = Server::start(
-        None,
-        args.postgres.as_deref(),
-        &[
-            ("HOLDFAST_MAX_LIVE", &cap),
-            ("HOLDFAST_MAX_LIVE_PER_CLIENT", &cap),
-            ("HOLDFAST_MAX_CONNECTIONS", &conns),
-        ],
-    )
-    .await?;
+    let env = [
+        ("HOLDFAST_MAX_LIVE", cap.as_str()),
+        ("HOLDFAST_MAX_LIVE_PER_CLIENT", cap.as_str()),
+        ("HOLDFAST_MAX_CONNECTIONS", conns.as_str()),
+    ];
+    let server = Server::start(None, args.postgres.as_deref(), &env).await?;
+    // with several servers (Postgres) the pages are spread over them; orders go to the first
+    let mut others = Vec::new();
+    for _ in 1..servers {
+        others.push(server.beside(&env).await?);
+    }
+    let shop: Vec<&Server> = std::iter::once(&server).chain(others.iter()).collect();
+    let addrs: Vec<String> = shop
+        .iter()
+        .map(|s| s.base.trim_start_matches("http://").to_owned())
+        .collect();
     server
         .exec(&format!(
             "UPDATE products SET stock = 4 WHERE id = {DIRECT}"
@@ -791,8 +797,13 @@ async fn scenario_live(args: &Args) -> anyhow::Result<bool> {
             "UPDATE products SET stock = 100000000 WHERE id = {MUG}"
         ))
         .await?;
+    let on = if servers == 1 {
+        "one server".to_owned()
+    } else {
+        format!("{servers} servers, spread evenly, orders to the first")
+    };
     heading(&format!(
-        "(h) {listeners} pages listening live to one product, one server"
+        "(h) {listeners} pages listening live to one product, {on}"
     ));
     let seconds = args.seconds.min(10);
     let (alone, alone_cpu) = orders_per_sec(&server, 64, seconds, "alone").await?;
@@ -800,15 +811,18 @@ async fn scenario_live(args: &Args) -> anyhow::Result<bool> {
         "  orders alone     {alone:.0}/s (64 connections, {seconds} s, nobody listening); server CPU {:.0} µs an order",
         alone_cpu * 1e6
     );
-    let (idle_mib, _) = server.memory_mib();
+    let (idle_mib, _) = shop_memory_mib(&shop);
 
     let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel::<Instant>();
     let connected = Arc::new(AtomicUsize::new(0));
-    let addr = server.base.trim_start_matches("http://").to_owned();
     let started = Instant::now();
     let mut pages = tokio::task::JoinSet::new();
-    for _ in 0..listeners {
-        let (addr, tx, connected) = (addr.clone(), tx.clone(), connected.clone());
+    for i in 0..listeners {
+        let (addr, tx, connected) = (
+            addrs[i % addrs.len()].clone(),
+            tx.clone(),
+            connected.clone(),
+        );
         pages.spawn(async move { listen_live(&addr, tx, connected).await });
         // a surge arrives over seconds, not in one instant: 1,000 new pages a tenth of a second
         if pages.len() % 1_000 == 0 {
@@ -829,7 +843,7 @@ async fn scenario_live(args: &Args) -> anyhow::Result<bool> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     while heard.try_recv().is_ok() {}
 
-    let cpu_before = server.cpu_secs();
+    let cpu_before = shop_cpu_secs(&shop);
     let rounds = 20;
     let round_started = Instant::now();
     let mut latencies = Vec::with_capacity(open * rounds);
@@ -851,9 +865,9 @@ async fn scenario_live(args: &Args) -> anyhow::Result<bool> {
         missed += open.saturating_sub(got);
     }
     let busy = round_started.elapsed().as_secs_f64();
-    let cpu = (server.cpu_secs() - cpu_before) / busy * 100.0;
+    let cpu = (shop_cpu_secs(&shop) - cpu_before) / busy * 100.0;
     let latencies = sorted(&latencies);
-    let (rss, peak) = server.memory_mib();
+    let (rss, peak) = shop_memory_mib(&shop);
     println!(
         "  commit → page    p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms over {rounds} changes × {open} pages; {missed} missed",
         ms(percentile(&latencies, 0.50)),
@@ -861,7 +875,7 @@ async fn scenario_live(args: &Args) -> anyhow::Result<bool> {
         ms(latencies.last().copied().unwrap_or_default()),
     );
     println!(
-        "  server           RSS {idle_mib:.0} MiB before, {rss:.0} MiB listening ({:.1} KiB a page), {peak:.0} MiB peak; CPU {cpu:.0} % of a core while telling them",
+        "  server(s)        RSS {idle_mib:.0} MiB before, {rss:.0} MiB listening ({:.1} KiB a page), {peak:.0} MiB peak; CPU {cpu:.0} % of a core while telling them",
         (rss - idle_mib) * 1024.0 / open.max(1) as f64
     );
 
@@ -895,15 +909,15 @@ async fn scenario_live(args: &Args) -> anyhow::Result<bool> {
     println!(
         "                   (this generator shares the server's two cores and reads every page's events: orders/s mixes its cost with the server's; CPU an order is the server's alone)"
     );
-    let lines_met = live_line_pages(&server, listeners).await?;
+    let lines_met = live_line_pages(&shop, listeners).await?;
     let p99 = percentile(&latencies, 0.99);
     let met = p99 < Duration::from_secs(1)
-        && rss < 250.0
+        && rss < 250.0 * servers as f64
         && missed == 0
         && open == listeners
         && lines_met;
     println!(
-        "  target           p99 under 1 s, RSS under 250 MiB, none missed: {}",
+        "  target           p99 under 1 s, RSS under 250 MiB a server, none missed: {}",
         if met { "met" } else { "NOT met" }
     );
     Ok(open == listeners)
@@ -914,10 +928,12 @@ async fn scenario_live(args: &Args) -> anyhow::Result<bool> {
 /// stock for half of them, and one admission round tells half their turn and the other half
 /// their new place. From the resume's commit to each page hearing it (the usher's tick and the
 /// feed's reading of the 10,000-long line included).
-async fn live_line_pages(server: &Server, n: usize) -> anyhow::Result<bool> {
+async fn live_line_pages(shop: &[&Server], n: usize) -> anyhow::Result<bool> {
     use futures::StreamExt;
+    let server = shop[0];
     heading(&format!(
-        "(h) {n} waiting pages listening to their place in one line, one server"
+        "(h) {n} waiting pages listening to their place in one line, {} server(s)",
+        shop.len()
     ));
     server
         .exec(&format!(
@@ -960,11 +976,18 @@ async fn live_line_pages(server: &Server, n: usize) -> anyhow::Result<bool> {
     );
     let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel::<(Instant, bool)>();
     let connected = Arc::new(AtomicUsize::new(0));
-    let addr = server.base.trim_start_matches("http://").to_owned();
+    let addrs: Vec<String> = shop
+        .iter()
+        .map(|s| s.base.trim_start_matches("http://").to_owned())
+        .collect();
     let mut pages = tokio::task::JoinSet::new();
-    for ticket in &tickets {
-        let (addr, tx, connected, ticket) =
-            (addr.clone(), tx.clone(), connected.clone(), ticket.clone());
+    for (i, ticket) in tickets.iter().enumerate() {
+        let (addr, tx, connected, ticket) = (
+            addrs[i % addrs.len()].clone(),
+            tx.clone(),
+            connected.clone(),
+            ticket.clone(),
+        );
         pages.spawn(async move { listen_line(&addr, &ticket, tx, connected).await });
         if pages.len() % 1_000 == 0 {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -978,17 +1001,39 @@ async fn live_line_pages(server: &Server, n: usize) -> anyhow::Result<bool> {
     }
     let open = connected.load(Ordering::Relaxed);
     println!(
-        "  listening        {open} of {} waiting pages",
-        tickets.len()
+        "  listening        {open} of {} waiting pages in {:.1} s",
+        tickets.len(),
+        started.elapsed().as_secs_f64()
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
     while heard.try_recv().is_ok() {}
 
-    let cpu_before = server.cpu_secs();
+    let cpu_before = shop_cpu_secs(shop);
     server
         .exec(&format!("DELETE FROM brakes WHERE product_id = {QUEUED}"))
         .await?;
     let resumed = Instant::now();
+    // when the admission round is in the database (what the pages are told after)
+    let round = {
+        let db = server.db.clone();
+        let half = i64::try_from(n / 2).unwrap_or(i64::MAX);
+        tokio::spawn(async move {
+            while resumed.elapsed() < Duration::from_secs(30) {
+                let admitted = db
+                    .scalar(
+                        "SELECT COUNT(*) FROM queue_tickets WHERE product_id = $1 AND state = 'admitted'",
+                        QUEUED,
+                    )
+                    .await
+                    .unwrap_or(0);
+                if admitted >= half {
+                    return Some(resumed.elapsed());
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            None
+        })
+    };
     let (mut turns, mut places) = (Vec::new(), Vec::new());
     let until = resumed + Duration::from_secs(10);
     while turns.len() + places.len() < open {
@@ -1002,9 +1047,17 @@ async fn live_line_pages(server: &Server, n: usize) -> anyhow::Result<bool> {
             places.push(took);
         }
     }
-    let cpu = (server.cpu_secs() - cpu_before) / resumed.elapsed().as_secs_f64() * 100.0;
-    let (rss, _) = server.memory_mib();
+    let cpu = (shop_cpu_secs(shop) - cpu_before) / resumed.elapsed().as_secs_f64() * 100.0;
+    let (rss, _) = shop_memory_mib(shop);
     let missed = open.saturating_sub(turns.len() + places.len());
+    match round.await.ok().flatten() {
+        Some(took) => println!(
+            "  admission round  {} admitted, in the database {:.0} ms after the resume (seen by polling every 20 ms)",
+            n / 2,
+            ms(took)
+        ),
+        None => println!("  admission round  not seen in the database within 30 s"),
+    }
     for (what, got) in [("turn", &mut turns), ("place", &mut places)] {
         let got = sorted(got);
         println!(
@@ -1025,6 +1078,18 @@ async fn live_line_pages(server: &Server, n: usize) -> anyhow::Result<bool> {
         && open == tickets.len()
         && tickets.len() == n
         && percentile(&all, 0.99) < Duration::from_secs(1))
+}
+
+/// The servers' resident memory now and at peak, in MiB, added up.
+fn shop_memory_mib(shop: &[&Server]) -> (f64, f64) {
+    shop.iter()
+        .map(|s| s.memory_mib())
+        .fold((0.0, 0.0), |(a, b), (c, d)| (a + c, b + d))
+}
+
+/// The servers' CPU seconds, added up.
+fn shop_cpu_secs(shop: &[&Server]) -> f64 {
+    shop.iter().map(|s| s.cpu_secs()).sum()
 }
 
 /// One waiting page listening to its line: the arrival of its first `place` (false) or `turn`
@@ -1048,8 +1113,12 @@ async fn listen_line(
     let mut lines = tokio::io::BufReader::with_capacity(1024, stream).lines();
     let mut counted = false;
     while let Ok(Some(line)) = lines.next_line().await {
-        if !counted && line.starts_with("HTTP/1.1 200") {
-            connected.fetch_add(1, Ordering::Relaxed);
+        if !counted && line.starts_with("HTTP/1.1 ") {
+            if line.starts_with("HTTP/1.1 200") {
+                connected.fetch_add(1, Ordering::Relaxed);
+            } else {
+                eprintln!("  a waiting page was answered {line}");
+            }
             counted = true;
         }
         let turn = match line.trim_end() {
@@ -1878,7 +1947,10 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     if s == "all" || s == "live" {
-        ok &= scenario_live(&args).await?;
+        ok &= scenario_live(&args, 1).await?;
+        if pg.is_some() {
+            ok &= scenario_live(&args, 3).await?;
+        }
     }
     if s == "all" || s == "orders" {
         ok &= desk_alone(100_000, pg).await?;
