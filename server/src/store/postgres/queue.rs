@@ -235,69 +235,96 @@ async fn serve_line(
             .await
             .map_err(classify)?;
     let expires_at = now.plus_secs(hold_seconds);
-    loop {
-        let head: Option<(i64, String, i64)> = sqlx::query_as(
+    // the heads of the line a page at a time: decided in order here, written set-based (one
+    // round of thousands is a few statements a page, not five round trips a shopper)
+    'line: loop {
+        let heads: Vec<(i64, String, i64)> = sqlx::query_as(
             "SELECT id, phone_key, quantity FROM queue_tickets \
-             WHERE product_id = $1 AND state = 'waiting' ORDER BY rank LIMIT 1",
+             WHERE product_id = $1 AND state = 'waiting' ORDER BY rank LIMIT $2",
         )
         .bind(product_id)
-        .fetch_optional(&mut *c)
+        .bind(PAGE)
+        .fetch_all(&mut *c)
         .await
         .map_err(classify)?;
-        let Some((ticket_id, phone_key, quantity)) = head else {
-            break;
-        };
-        if !rules::stock_covers(quantity, stock) {
+        if heads.is_empty() {
             break;
         }
-        let already = match limit {
-            Some(_) => units_bought(c, product_id, &phone_key).await?,
-            None => 0,
-        };
-        match rules::turn_within(quantity, limit, already) {
-            Turn::Leave => {
-                set_state(c, ticket_id, TicketState::Left, now).await?;
-                continue;
+        let (mut admit_ids, mut admit_phones, mut admit_units) =
+            (Vec::new(), Vec::new(), Vec::new());
+        let mut stopped = false;
+        let mut left_any = false;
+        for (ticket_id, phone_key, quantity) in heads {
+            if !rules::stock_covers(quantity, stock) {
+                stopped = true;
+                break;
             }
-            Turn::Admit {
-                counts_against_limit,
-            } => {
-                if counts_against_limit {
-                    add_units(c, product_id, &phone_key, quantity).await?;
+            let already = match limit {
+                Some(_) => units_bought(c, product_id, &phone_key).await?,
+                None => 0,
+            };
+            match rules::turn_within(quantity, limit, already) {
+                Turn::Leave => {
+                    set_state(c, ticket_id, TicketState::Left, now).await?;
+                    left_any = true;
+                    continue;
+                }
+                Turn::Admit {
+                    counts_against_limit,
+                } => {
+                    if counts_against_limit {
+                        add_units(c, product_id, &phone_key, quantity).await?;
+                    }
                 }
             }
+            stock -= quantity;
+            admit_ids.push(ticket_id);
+            admit_phones.push(phone_key);
+            admit_units.push(quantity);
         }
-        sqlx::query("UPDATE products SET stock = stock - $1 WHERE id = $2 AND stock >= $1")
-            .bind(quantity)
+        if !admit_ids.is_empty() {
+            let units: i64 = admit_units.iter().sum();
+            sqlx::query("UPDATE products SET stock = stock - $1 WHERE id = $2 AND stock >= $1")
+                .bind(units)
+                .bind(product_id)
+                .execute(&mut *c)
+                .await
+                .map_err(classify)?;
+            let holds: Vec<(i64, i64)> = sqlx::query_as(
+                "INSERT INTO holds (ticket_id, product_id, phone_key, quantity, unit_price_cents, \
+                 state, expires_at, created_at) \
+                 SELECT t, $2, p, q, $3, 'live', $4, $5 \
+                 FROM UNNEST($1::BIGINT[], $6::TEXT[], $7::BIGINT[]) AS v(t, p, q) \
+                 RETURNING id, ticket_id",
+            )
+            .bind(&admit_ids)
             .bind(product_id)
+            .bind(price)
+            .bind(&expires_at)
+            .bind(&now.text)
+            .bind(&admit_phones)
+            .bind(&admit_units)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(classify)?;
+            let (hold_ids, ticket_ids): (Vec<i64>, Vec<i64>) = holds.into_iter().unzip();
+            sqlx::query(
+                "UPDATE queue_tickets q SET state = 'admitted', hold_id = v.h, updated_at = $3 \
+                 FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS v(h, t) WHERE q.id = v.t",
+            )
+            .bind(&hold_ids)
+            .bind(&ticket_ids)
+            .bind(&now.text)
             .execute(&mut *c)
             .await
             .map_err(classify)?;
-        stock -= quantity;
-        let (hold_id,): (i64,) = sqlx::query_as(
-            "INSERT INTO holds (ticket_id, product_id, phone_key, quantity, unit_price_cents, state, \
-             expires_at, created_at) VALUES ($1, $2, $3, $4, $5, 'live', $6, $7) RETURNING id",
-        )
-        .bind(ticket_id)
-        .bind(product_id)
-        .bind(&phone_key)
-        .bind(quantity)
-        .bind(price)
-        .bind(&expires_at)
-        .bind(&now.text)
-        .fetch_one(&mut *c)
-        .await
-        .map_err(classify)?;
-        sqlx::query(
-            "UPDATE queue_tickets SET state = 'admitted', hold_id = $1, updated_at = $2 WHERE id = $3",
-        )
-        .bind(hold_id)
-        .bind(&now.text)
-        .bind(ticket_id)
-        .execute(&mut *c)
-        .await
-        .map_err(classify)?;
-        round.admitted += 1;
+            round.admitted += u64::try_from(admit_ids.len()).unwrap_or(u64::MAX);
+        }
+        // the head stock does not cover stops the round (nobody jumps the line); a page that
+        // only had shoppers leave is read again
+        if stopped || (admit_ids.is_empty() && !left_any) {
+            break 'line;
+        }
     }
     round.told_sold_out = tell_sold_out(c, product_id, stock, now).await?;
     Ok(round)
