@@ -26,6 +26,14 @@ test("a product page shows stock left and then sold out while another shopper bu
   await expect(page.getByTestId("stock")).toHaveText("Only 3 left", { timeout: 5_000 });
   expect(await page.evaluate(() => (window as any).__stillHere)).toBe(true);
 
+  // a third shopper is typing a quantity into the same page: her page must not be redrawn
+  // under her fingers when the look changes (she would lose what she typed)
+  const typist = await browser.newContext({ baseURL: test.info().project.use.baseURL });
+  const typing = await typist.newPage();
+  await open(typing, "/p/driftwood-coasters", js);
+  await typing.evaluate(() => ((window as any).__stillHere = true));
+  await typing.getByLabel("Quantity").fill("2");
+
   // another shopper, in her own browser, buys the last three
   const other = await browser.newContext({ baseURL: test.info().project.use.baseURL });
   const buyer = await other.newPage();
@@ -45,6 +53,12 @@ test("a product page shows stock left and then sold out while another shopper bu
   await expect(page.getByTestId("stock")).toHaveText("Sold out", { timeout: 5_000 });
   await expect(page.getByRole("button", { name: "Add to cart" })).toHaveCount(0);
   await expect(page.getByText("This item is sold out.")).toBeVisible();
+  // the typist's page heard it too (its badge), but keeps her input until she is done
+  await expect(typing.getByTestId("stock")).toHaveText("Sold out", { timeout: 5_000 });
+  await typing.waitForTimeout(3_000);
+  expect(await typing.evaluate(() => (window as any).__stillHere)).toBe(true);
+  await expect(typing.getByLabel("Quantity")).toHaveValue("2");
+  await typist.close();
 });
 
 /** The product id the page's live badge names (`id="stock-<id>"`). */
