@@ -2,52 +2,39 @@
 //! that reloads itself while it waits (the waiting page, an error that will pass) is asked to
 //! wait longer while the server is near its limits, so the reloads do not add to what strains it.
 //!
-//! Two readings, both cheap atomics: the connections open against the server's cap
-//! ([`Strain::opened`], counted by the server's accept loop) and the order desk's expected wait
-//! against its budget ([`crate::admission::Admission::strain`]).
+//! Two readings, both cheap: the connections open against the server's cap (the permits the
+//! server's accept loop takes from [`Strain::slots`]) and the order desk's expected wait against
+//! its budget ([`crate::admission::Admission::strain`]).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use tokio::sync::Semaphore;
 
-/// The server's open connections against its cap.
+/// The server's connection slots: a connection holds one while it is open.
 #[derive(Debug)]
 pub struct Strain {
-    open: Arc<AtomicUsize>,
+    slots: Arc<Semaphore>,
     capacity: usize,
-}
-
-/// One open connection: counted while it lives.
-#[derive(Debug)]
-pub struct Open {
-    open: Arc<AtomicUsize>,
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.open.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 impl Strain {
     /// At most `capacity` connections open at once.
     pub fn new(capacity: usize) -> Arc<Strain> {
+        let capacity = capacity.clamp(1, Semaphore::MAX_PERMITS);
         Arc::new(Strain {
-            open: Arc::new(AtomicUsize::new(0)),
-            capacity: capacity.max(1),
+            slots: Arc::new(Semaphore::new(capacity)),
+            capacity,
         })
     }
 
-    /// A connection is open until the guard drops.
-    pub fn opened(&self) -> Open {
-        self.open.fetch_add(1, Ordering::Relaxed);
-        Open {
-            open: self.open.clone(),
-        }
+    /// The slots a connection takes one of while it is open (none left: the server is full).
+    pub fn slots(&self) -> Arc<Semaphore> {
+        self.slots.clone()
     }
 
     /// Open connections over the cap: 0 idle, 1 full.
     pub fn connections(&self) -> f64 {
-        self.open.load(Ordering::Relaxed) as f64 / self.capacity as f64
+        let open = self.capacity.saturating_sub(self.slots.available_permits());
+        open as f64 / self.capacity as f64
     }
 }
 
@@ -78,10 +65,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn open_connections_are_counted_while_they_live() {
+    fn open_connections_are_counted_while_they_hold_a_slot() {
         let strain = Strain::new(4);
-        let a = strain.opened();
-        let b = strain.opened();
+        let a = strain.slots().try_acquire_owned().unwrap();
+        let b = strain.slots().try_acquire_owned().unwrap();
         assert!((strain.connections() - 0.5).abs() < 1e-9);
         drop((a, b));
         assert_eq!(strain.connections(), 0.0);

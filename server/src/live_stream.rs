@@ -17,7 +17,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,10 +43,17 @@ pub struct Live {
 }
 
 impl Live {
-    /// Who a stream is for, for the per-client cap.
-    fn client(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
-        crate::rate_limit::client_of(headers, peer, self.trust_proxy)
+    /// A page of the client the request comes from starts listening, unless the server's cap or
+    /// the client's is reached (then: [`poll_instead`]).
+    fn listen(&self, headers: &HeaderMap, peer: Peer) -> Option<Listener> {
+        let client = crate::rate_limit::client_of(headers, peer.map(|p| p.0 .0), self.trust_proxy);
+        self.news.listen(client)
     }
+}
+
+/// A page turned away from listening: 204 tells `EventSource` not to reconnect; its script polls.
+fn poll_instead() -> Response {
+    (StatusCode::NO_CONTENT, [(RETRY_AFTER, POLL_SECS)]).into_response()
 }
 
 /// The peer's address, when the server knows it (it does, except in some tests).
@@ -58,20 +65,18 @@ pub async fn products(
     headers: HeaderMap,
     Query(ask): Query<Ask>,
 ) -> Response {
-    let client = live.client(&headers, peer.map(|p| p.0 .0));
-    let news = live.news;
     let ids = match app::live::parse_ids(&ask.ids) {
         Ok(ids) => ids,
         Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
     };
     let lang = Language::of_request(&headers, crate::shop_look::current().default_language);
     if ask.poll.is_some() {
-        return once(&news, &ids, lang);
+        return once(&live.news, &ids, lang);
     }
-    let Some(listener) = news.listen(client) else {
-        return (StatusCode::NO_CONTENT, [(RETRY_AFTER, POLL_SECS)]).into_response();
-    };
-    stream(listener, ids, lang)
+    match live.listen(&headers, peer) {
+        Some(listener) => stream(listener, ids, lang),
+        None => poll_instead(),
+    }
 }
 
 /// The news of `ids` now, as one JSON array.
@@ -276,11 +281,8 @@ pub async fn order(
         )
             .into_response();
     }
-    let Some(listener) = live
-        .news
-        .listen(live.client(&headers, peer.map(|p| p.0 .0)))
-    else {
-        return (StatusCode::NO_CONTENT, [(RETRY_AFTER, POLL_SECS)]).into_response();
+    let Some(listener) = live.listen(&headers, peer) else {
+        return poll_instead();
     };
     let start = (listener, live.news.orders(), code, None::<Arc<str>>, true);
     let events = futures::stream::unfold(
@@ -323,11 +325,8 @@ pub async fn line(
     let Some(ticket_id) = live.signer.verify(app::tokens::TokenKind::Ticket, &ask.t) else {
         return (StatusCode::BAD_REQUEST, "not a ticket").into_response();
     };
-    let Some(listener) = live
-        .news
-        .listen(live.client(&headers, peer.map(|p| p.0 .0)))
-    else {
-        return (StatusCode::NO_CONTENT, [(RETRY_AFTER, POLL_SECS)]).into_response();
+    let Some(listener) = live.listen(&headers, peer) else {
+        return poll_instead();
     };
     let (since, read) = read_ticket(live.queue.as_ref(), ticket_id).await;
     let ticket = match read {

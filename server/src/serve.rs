@@ -14,16 +14,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
 #[derive(Debug, Clone)]
 pub struct ConnectionLimits {
     /// For a request's headers to arrive, and for an idle connection's next request.
     pub header_timeout: Duration,
-    /// Connections open at once.
-    pub max_connections: usize,
-    /// Where the connections open are counted (pages without JavaScript refresh less often
-    /// while the server is nearly full).
+    /// The connection slots (as many as connections may be open at once), shared with the
+    /// pages: without JavaScript they refresh less often while the server is nearly full.
     pub connections: Arc<app::strain::Strain>,
 }
 
@@ -38,7 +36,7 @@ pub async fn serve(
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let open = limits.connections.slots();
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -79,10 +77,8 @@ pub async fn serve(
             stop: stop_tx.clone(),
         };
         let done = done_rx.clone();
-        let counted = limits.connections.opened();
         tokio::spawn(async move {
             connection.serve(stream).await;
-            drop(counted);
             drop(permit);
             drop(done);
         });

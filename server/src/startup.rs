@@ -237,7 +237,6 @@ impl Application {
             news_task,
             connection_limits: crate::serve::ConnectionLimits {
                 header_timeout: config.header_timeout,
-                max_connections: config.max_connections,
                 connections,
             },
         })

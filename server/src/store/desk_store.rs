@@ -67,15 +67,9 @@ impl DeskStore {
             .db
             .optional(sql("SELECT stock FROM products WHERE id = $1").bind(product_id))
             .await?;
-        let holds: Vec<(i64, String)> = self
+        let holds = self
             .db
-            .all(
-                sql(
-                    "SELECT quantity, expires_at FROM holds WHERE product_id = $1 \
-                     AND state = 'live' ORDER BY expires_at",
-                )
-                .bind(product_id),
-            )
+            .on_one_connection(async |c| sql_reads::live_holds(c, product_id).await)
             .await?;
         let now = self.clock.now();
         let hold_secs = app::rules::holds_by_expiry(

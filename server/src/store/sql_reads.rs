@@ -197,9 +197,7 @@ async fn waiting_standing(
     ?;
     let mut holds = Vec::new();
     if units_ahead + quantity > stock {
-        let live: Vec<(i64, String)> = conn.all(sql("SELECT quantity, expires_at FROM holds WHERE product_id = $1 AND state = 'live' \
-             ORDER BY expires_at").bind(product_id)).await
-        ?;
+        let live = live_holds(conn, product_id).await?;
         holds = app::rules::holds_by_expiry(
             live.into_iter()
                 .map(|(units, expires_at)| (units, now.secs_until(&expires_at))),
@@ -211,4 +209,19 @@ async fn waiting_standing(
         eta_seconds: eta,
         starts_in_secs: None,
     })
+}
+
+/// A product's live holds (units, when they run out), by expiry: what frees units for the line.
+pub(crate) async fn live_holds(
+    conn: &mut Conn<'_>,
+    product_id: i64,
+) -> Result<Vec<(i64, String)>, app::store::StoreError> {
+    conn.all(
+        sql(
+            "SELECT quantity, expires_at FROM holds WHERE product_id = $1 AND state = 'live' \
+             ORDER BY expires_at",
+        )
+        .bind(product_id),
+    )
+    .await
 }
