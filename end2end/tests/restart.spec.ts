@@ -102,6 +102,8 @@ test("a waiting page recovers by itself when the shop restarts, and lands on its
     await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
     await expect(page.locator("html")).toHaveAttribute("data-hf-line", "open");
     await expect(page.getByTestId("position")).toHaveText("1");
+    // the island's WASM is fetched lazily, after the page has hydrated: wait until it is awake
+    await expect(page.getByTestId("queue-live")).toHaveAttribute("data-awake", "true");
 
     // the shop goes away: the stream breaks, the page says it is still trying and keeps the place
     await stop(server);

@@ -79,15 +79,21 @@ fn again_after_error(error: &ApiError) -> Option<u64> {
 /// in line in place; when the ticket is no longer waiting (admitted, sold out, …) it loads the
 /// page again, which the server renders for the new state (with the hold's checkout form). A
 /// failed ask (the shop busy, the network gone) shows "busy, still trying" with the place kept,
-/// and asks again with backoff — it never stops. Small on purpose: its WASM chunk is fetched
-/// only on this page.
+/// and asks again with backoff — it never stops. While the live channel is open only every
+/// [`SKIPS_WHILE_LIVE`]` + 1`th tick asks; the first tick after the channel breaks asks. Once
+/// awake it marks itself (`data-awake`): its WASM chunk is fetched lazily, only on this page,
+/// and a page is shown (and listens) before it arrives.
 #[island(lazy)]
 fn WaitingLive(status: QueueStatus, words: WaitingWords) -> impl IntoView {
     let ticket = status.ticket.clone();
     let first = status.ask_again_secs();
     let shown = RwSignal::new(status);
     let trouble = RwSignal::new(false);
-    Effect::new(move |_| ask_later(ticket.clone(), first, 0, shown, trouble));
+    let awake = RwSignal::new(false);
+    Effect::new(move |_| {
+        awake.set(true);
+        ask_later(ticket.clone(), first, Asked::default(), shown, trouble);
+    });
     // the live channel's place in line ([`crate::live::LineLive`] leaves it on the page and
     // says so): shown by the island itself, which keeps its part of the page its own
     Effect::new(move |_| {
@@ -103,7 +109,12 @@ fn WaitingLive(status: QueueStatus, words: WaitingWords) -> impl IntoView {
     // one live region that stays while its content changes: a new place in line is read out
     // politely (the countdowns inside are timers, never read out on their own)
     view! {
-        <div role="status" aria-live="polite" data-testid="queue-live">
+        <div
+            role="status"
+            aria-live="polite"
+            data-testid="queue-live"
+            data-awake=move || awake.get().then_some("true")
+        >
             {move || view! { <WaitingPlace status=shown.get() words=words.clone() /> }}
             {move || trouble.get().then(|| view! {
                 <p class="notice" data-testid="still-trying">{still_trying.clone()}</p>
@@ -112,23 +123,46 @@ fn WaitingLive(status: QueueStatus, words: WaitingWords) -> impl IntoView {
     }
 }
 
-/// Asks for the ticket's standing after the interval `failures` calls for, then again.
+/// While the live channel is open (it tells the place and the turn) the island lets this many
+/// of its ticks pass without asking the shop, then asks once (for the estimate).
+#[cfg_attr(feature = "ssr", allow(dead_code))]
+const SKIPS_WHILE_LIVE: u32 = 4;
+
+/// Where the island's asking stands: failed asks in a row, ticks let pass since the last ask.
+#[derive(Debug, Clone, Copy, Default)]
+#[cfg_attr(feature = "ssr", allow(dead_code))]
+struct Asked {
+    failures: u32,
+    skipped: u32,
+}
+
+/// Asks for the ticket's standing after the interval `asked.failures` calls for, then again.
+/// A tick while the live channel is open and all is well asks nothing, up to
+/// [`SKIPS_WHILE_LIVE`] in a row: so when the channel breaks (the shop restarting, the network
+/// gone) the page notices at its next usual tick, not minutes later.
 #[cfg_attr(feature = "ssr", allow(dead_code))]
 fn ask_later(
     ticket: String,
     usual_secs: u32,
-    failures: u32,
+    asked: Asked,
     shown: RwSignal<QueueStatus>,
     trouble: RwSignal<bool>,
 ) {
     // each phone's own spread of up to a second, from its ticket and the attempt
     let spread = ticket
         .bytes()
-        .chain(failures.to_le_bytes())
+        .chain(asked.failures.to_le_bytes())
         .fold(17_u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-    let wait = crate::domain::queue::ask_again_after(usual_secs, failures, spread % 1000);
+    let wait = crate::domain::queue::ask_again_after(usual_secs, asked.failures, spread % 1000);
     set_timeout(
         move || {
+            if asked.failures == 0 && asked.skipped < SKIPS_WHILE_LIVE && line_is_live() {
+                let asked = Asked {
+                    skipped: asked.skipped + 1,
+                    ..asked
+                };
+                return ask_later(ticket, usual_secs, asked, shown, trouble);
+            }
             leptos::task::spawn_local(async move {
                 match ticket_status(ticket.clone()).await {
                     Ok(fresh) if !fresh.is_waiting() => {
@@ -137,27 +171,18 @@ fn ask_later(
                     Ok(fresh) => {
                         trouble.set(false);
                         let usual = fresh.ask_again_secs();
-                        // while the live channel is open it tells the place and the turn: the
-                        // island asks only now and then (for the estimate)
-                        let usual = if line_is_live() {
-                            usual.saturating_mul(5).min(60)
-                        } else {
-                            usual
-                        };
                         if shown.with_untracked(|s| *s != fresh) {
                             shown.set(fresh);
                         }
-                        ask_later(ticket, usual, 0, shown, trouble);
+                        ask_later(ticket, usual, Asked::default(), shown, trouble);
                     }
                     Err(_) => {
                         trouble.set(true);
-                        ask_later(
-                            ticket,
-                            usual_secs,
-                            failures.saturating_add(1),
-                            shown,
-                            trouble,
-                        );
+                        let asked = Asked {
+                            failures: asked.failures.saturating_add(1),
+                            skipped: 0,
+                        };
+                        ask_later(ticket, usual_secs, asked, shown, trouble);
                     }
                 }
             });

@@ -3,12 +3,13 @@
 //! one line however many servers take joins.
 
 use super::classify;
-use super::orders::{add_units, product_facts, return_units, units_bought, Lock};
+use super::orders::{product_facts, return_units, units_bought, Lock};
 use crate::store::clock::Now;
 use app::domain::JoinRequest;
 use app::rules::{self, HoldState, Placing, SoldOutWalk, TicketState, Turn, ARRIVAL_RANKS};
 use app::store::{AdmissionRound, JoinError, StoreError};
 use sqlx::PgConnection;
+use std::collections::HashMap;
 
 const PAGE: i64 = 512;
 
@@ -252,28 +253,32 @@ async fn serve_line(
         }
         let (mut admit_ids, mut admit_phones, mut admit_units) =
             (Vec::new(), Vec::new(), Vec::new());
+        let mut left_ids = Vec::new();
+        // what each phone of the page has bought already, read once; a phone twice in a page
+        // sees its first admission (as the rules would, head by head)
+        let mut bought = match limit {
+            Some(_) => units_bought_by(c, product_id, &heads).await?,
+            None => HashMap::new(),
+        };
+        let mut counted: HashMap<String, i64> = HashMap::new();
         let mut stopped = false;
-        let mut left_any = false;
         for (ticket_id, phone_key, quantity) in heads {
             if !rules::stock_covers(quantity, stock) {
                 stopped = true;
                 break;
             }
-            let already = match limit {
-                Some(_) => units_bought(c, product_id, &phone_key).await?,
-                None => 0,
-            };
+            let already = bought.get(&phone_key).copied().unwrap_or(0);
             match rules::turn_within(quantity, limit, already) {
                 Turn::Leave => {
-                    set_state(c, ticket_id, TicketState::Left, now).await?;
-                    left_any = true;
+                    left_ids.push(ticket_id);
                     continue;
                 }
                 Turn::Admit {
                     counts_against_limit,
                 } => {
                     if counts_against_limit {
-                        add_units(c, product_id, &phone_key, quantity).await?;
+                        *bought.entry(phone_key.clone()).or_insert(0) += quantity;
+                        *counted.entry(phone_key.clone()).or_insert(0) += quantity;
                     }
                 }
             }
@@ -281,6 +286,31 @@ async fn serve_line(
             admit_ids.push(ticket_id);
             admit_phones.push(phone_key);
             admit_units.push(quantity);
+        }
+        let left_any = !left_ids.is_empty();
+        if left_any {
+            sqlx::query("UPDATE queue_tickets SET state = $1, updated_at = $2 WHERE id = ANY($3)")
+                .bind(TicketState::Left.as_str())
+                .bind(&now.text)
+                .bind(&left_ids)
+                .execute(&mut *c)
+                .await
+                .map_err(classify)?;
+        }
+        if !counted.is_empty() {
+            let (phones, units): (Vec<String>, Vec<i64>) = counted.into_iter().unzip();
+            sqlx::query(
+                "INSERT INTO customer_units (product_id, phone_key, units) \
+                 SELECT $1, p, u FROM UNNEST($2::TEXT[], $3::BIGINT[]) AS v(p, u) \
+                 ON CONFLICT (product_id, phone_key) DO UPDATE \
+                 SET units = customer_units.units + EXCLUDED.units",
+            )
+            .bind(product_id)
+            .bind(&phones)
+            .bind(&units)
+            .execute(&mut *c)
+            .await
+            .map_err(classify)?;
         }
         if !admit_ids.is_empty() {
             let units: i64 = admit_units.iter().sum();
@@ -328,6 +358,25 @@ async fn serve_line(
     }
     round.told_sold_out = tell_sold_out(c, product_id, stock, now).await?;
     Ok(round)
+}
+
+/// Units each phone of `heads` has bought of `product_id` (phones with none are absent).
+async fn units_bought_by(
+    c: &mut PgConnection,
+    product_id: i64,
+    heads: &[(i64, String, i64)],
+) -> Result<HashMap<String, i64>, StoreError> {
+    let phones: Vec<&str> = heads.iter().map(|(_, phone, _)| phone.as_str()).collect();
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT phone_key, units FROM customer_units \
+         WHERE product_id = $1 AND phone_key = ANY($2)",
+    )
+    .bind(product_id)
+    .bind(&phones)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(classify)?;
+    Ok(rows.into_iter().collect())
 }
 
 async fn tell_sold_out(
