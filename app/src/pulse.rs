@@ -47,6 +47,19 @@ impl Answer {
         Answer::Error,
     ];
 
+    /// Its name in `/metrics` (`holdfast_checkout_answers_total{answer=…}`).
+    pub fn metric(self) -> &'static str {
+        match self {
+            Answer::Ordered => "ordered",
+            Answer::SoldOut => "sold_out",
+            Answer::RateLimited => "rate_limited",
+            Answer::Shed => "shed",
+            Answer::Paused => "paused",
+            Answer::Refused => "refused",
+            Answer::Error => "error",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Answer::Ordered => "ordered",
@@ -71,8 +84,18 @@ pub struct Pulse {
 }
 
 impl Pulse {
+    /// Counts one answer (and how long a placed order took) here, for the control room, and in
+    /// the process's metrics, for `/metrics`: the same events, counted at the same place.
     pub fn record(&self, answer: Answer, took: Option<Duration>) {
         self.counts[answer.index()].fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "ssr")]
+        {
+            metrics::counter!("holdfast_checkout_answers_total", "answer" => answer.metric())
+                .increment(1);
+            if let Some(took) = took {
+                metrics::histogram!("holdfast_checkout_seconds").record(took.as_secs_f64());
+            }
+        }
         if let Some(took) = took {
             if let Ok(mut l) = self.latencies.lock() {
                 if l.len() == KEPT {

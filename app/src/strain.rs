@@ -33,8 +33,17 @@ impl Strain {
 
     /// Open connections over the cap: 0 idle, 1 full.
     pub fn connections(&self) -> f64 {
-        let open = self.capacity.saturating_sub(self.slots.available_permits());
-        open as f64 / self.capacity as f64
+        self.open() as f64 / self.capacity as f64
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.capacity.saturating_sub(self.slots.available_permits())
+    }
+
+    /// Connections that may be open at once.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 }
 

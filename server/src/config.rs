@@ -78,6 +78,12 @@ pub struct Config {
     /// (`HOLDFAST_LOOKUPS_PER_MIN`, default 60); one order code may be looked up 20 times a
     /// minute by anyone.
     pub lookups_per_min: u32,
+    /// Where `/metrics` is served (`HOLDFAST_METRICS_ADDR`, default 127.0.0.1:9100; `off`: not
+    /// at all). Never on the shop's own address.
+    pub metrics_addr: Option<SocketAddr>,
+    /// The bearer token a scrape of `/metrics` must carry (`HOLDFAST_METRICS_TOKEN`, at least 16
+    /// characters); needed when the metrics address is not a loopback one.
+    pub metrics_token: Option<String>,
 }
 
 impl Config {
@@ -152,6 +158,7 @@ impl Config {
         let max_live_per_client =
             positive(&get, "HOLDFAST_MAX_LIVE_PER_CLIENT", 100, "live pages")?;
         let lookups_per_min = positive(&get, "HOLDFAST_LOOKUPS_PER_MIN", 60, "lookups")?;
+        let (metrics_addr, metrics_token) = metrics(&get, addr)?;
         let secret = get("HOLDFAST_SECRET").filter(|s| !s.is_empty());
         if secret.as_ref().is_some_and(|s| s.len() < 32) {
             bail!("HOLDFAST_SECRET must be at least 32 characters");
@@ -159,6 +166,8 @@ impl Config {
         Ok(Config {
             addr,
             secret,
+            metrics_addr,
+            metrics_token,
             header_timeout: Duration::from_secs(header_timeout),
             body_timeout: Duration::from_secs(body_timeout),
             max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
@@ -252,6 +261,34 @@ fn bundle_hashes_beside_binary() -> bool {
 /// The file `hash-files` writes (Leptos' default name).
 const BUNDLE_HASHES: &str = "hash.txt";
 
+/// `/metrics`' address and token: off, or an address other than the shop's; a token of at
+/// least 16 characters if any; an address others can reach only with a token.
+fn metrics(
+    get: &impl Fn(&str) -> Option<String>,
+    shop: SocketAddr,
+) -> anyhow::Result<(Option<SocketAddr>, Option<String>)> {
+    let token = get("HOLDFAST_METRICS_TOKEN").filter(|t| !t.trim().is_empty());
+    if token.as_ref().is_some_and(|t| t.trim().len() < 16) {
+        bail!("HOLDFAST_METRICS_TOKEN must be at least 16 characters");
+    }
+    let addr = match get("HOLDFAST_METRICS_ADDR").as_deref().map(str::trim) {
+        None | Some("") => Some(SocketAddr::from(([127, 0, 0, 1], 9100))),
+        Some("off") => None,
+        Some(v) => Some(v.parse::<SocketAddr>().with_context(|| {
+            format!("HOLDFAST_METRICS_ADDR must be host:port or off, got {v:?}")
+        })?),
+    };
+    if let Some(addr) = addr {
+        if addr.port() != 0 && addr.port() == shop.port() {
+            bail!("HOLDFAST_METRICS_ADDR must differ from the shop's port ({addr}): metrics are not for shoppers");
+        }
+        if !addr.ip().is_loopback() && token.is_none() {
+            bail!("HOLDFAST_METRICS_ADDR {addr} is reachable from other machines: set HOLDFAST_METRICS_TOKEN too");
+        }
+    }
+    Ok((addr, token.map(|t| t.trim().to_owned())))
+}
+
 /// A positive whole number from `key`, or `default` when unset.
 fn positive(
     get: &impl Fn(&str) -> Option<String>,
@@ -342,5 +379,34 @@ mod tests {
         let e = config(&[("HOLDFAST_MAX_CONNECTIONS", "0")]).err();
         assert!(e.is_some_and(|e| e.to_string().contains("HOLDFAST_MAX_CONNECTIONS")));
         assert!(config(&[("HOLDFAST_HEADER_TIMEOUT_SECS", "-1")]).is_err());
+    }
+
+    #[test]
+    fn metrics_are_on_loopback_by_default_and_need_a_token_elsewhere() -> anyhow::Result<()> {
+        let c = config(&[])?;
+        assert_eq!(
+            c.metrics_addr.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:9100")
+        );
+        assert_eq!(c.metrics_token, None);
+        assert_eq!(
+            config(&[("HOLDFAST_METRICS_ADDR", "off")])?.metrics_addr,
+            None
+        );
+        let open = config(&[("HOLDFAST_METRICS_ADDR", "0.0.0.0:9100")]).err();
+        assert!(open.is_some_and(|e| e.to_string().contains("HOLDFAST_METRICS_TOKEN")));
+        let c = config(&[
+            ("HOLDFAST_METRICS_ADDR", "0.0.0.0:9100"),
+            ("HOLDFAST_METRICS_TOKEN", "a-long-enough-token"),
+        ])?;
+        assert_eq!(c.metrics_token.as_deref(), Some("a-long-enough-token"));
+        assert!(config(&[("HOLDFAST_METRICS_TOKEN", "short")]).is_err());
+        assert!(config(&[("HOLDFAST_METRICS_ADDR", "somewhere")]).is_err());
+        let same = config(&[
+            ("HOLDFAST_ADDR", "127.0.0.1:8080"),
+            ("HOLDFAST_METRICS_ADDR", "127.0.0.1:8080"),
+        ]);
+        assert!(same.is_err(), "never on the shop's own port");
+        Ok(())
     }
 }

@@ -110,7 +110,13 @@ async fn run<W: BatchWriter>(
         let started = Instant::now();
         pace.batch_started(started);
         let written = writer.write_batch(jobs).await;
-        pace.batch_done(size, started.elapsed());
+        let took = started.elapsed();
+        pace.batch_done(size, took);
+        metrics::histogram!("holdfast_desk_batch_jobs").record(size as f64);
+        metrics::histogram!("holdfast_desk_commit_seconds").record(took.as_secs_f64());
+        if written.is_err() {
+            metrics::counter!("holdfast_desk_failed_batches_total").increment(1);
+        }
         match written {
             Ok(outcomes) if outcomes.len() == size => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {

@@ -14,6 +14,7 @@ pub mod live_feed;
 pub mod live_lines;
 pub mod live_orders;
 pub mod live_stream;
+pub mod monitoring;
 pub mod origin;
 pub mod page_cache;
 pub mod rate_limit;

@@ -100,6 +100,7 @@ impl ClientLimits {
 
     fn refuse(&self, headers: &axum::http::HeaderMap, secs: u32) -> Response {
         self.pulse.record(app::pulse::Answer::RateLimited, None);
+        metrics::counter!("holdfast_rate_limited_total").increment(1);
         refusal(headers, &ApiError::rate_limited(secs))
     }
 

@@ -91,6 +91,7 @@ pub async fn serve(
 /// Tells a connection over the cap to come back later, without reading from it or waiting for
 /// it (a full send buffer just means it is closed without the message).
 fn refuse(stream: TcpStream) {
+    metrics::counter!("holdfast_connections_refused_total").increment(1);
     let _ = stream.try_write(FULL);
     drop(stream);
 }

@@ -43,6 +43,8 @@ pub struct Application {
     news: Arc<crate::live_feed::ShopNews>,
     news_task: tokio::task::JoinHandle<()>,
     connection_limits: crate::serve::ConnectionLimits,
+    /// `/metrics` on its own address, when served.
+    metrics: Option<(TcpListener, Router)>,
 }
 
 /// The database the shop runs on, chosen by `DATABASE_URL`.
@@ -108,6 +110,14 @@ impl Backend {
         match self {
             Backend::Sqlite(s) => AdminDb::Sqlite(s.writer().clone()),
             Backend::Postgres(p) => AdminDb::Postgres(p.pool().clone()),
+        }
+    }
+
+    /// Its name, for the build's metric.
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
         }
     }
 
@@ -211,6 +221,24 @@ impl Application {
                 per_client: config.max_live_per_client,
             },
         );
+        let monitoring = config.metrics_addr.and_then(|addr| {
+            let monitoring = crate::monitoring::Monitoring::new(
+                config.metrics_token.as_deref(),
+                backend.admin_db(),
+                news.clone(),
+                connections.clone(),
+                state.order_admission.clone(),
+                backend.name(),
+            )?;
+            match listen(addr) {
+                Ok(listener) => Some((listener, crate::monitoring::router(monitoring))),
+                // the shop serves its shoppers all the same
+                Err(e) => {
+                    tracing::warn!(%addr, error = %e, "metrics not served: cannot listen on HOLDFAST_METRICS_ADDR");
+                    None
+                }
+            }
+        });
         let router = router(
             state,
             pages,
@@ -220,6 +248,12 @@ impl Application {
             news.clone(),
             &config,
         );
+        // outermost: every answer is counted, refusals included
+        let router = if monitoring.is_some() {
+            router.layer(axum::middleware::from_fn(crate::monitoring::count_request))
+        } else {
+            router
+        };
         let listener =
             listen(config.addr).with_context(|| format!("cannot listen on {}", config.addr))?;
         let port = listener.local_addr().context("no local address")?.port();
@@ -239,11 +273,20 @@ impl Application {
                 header_timeout: config.header_timeout,
                 connections,
             },
+            metrics: monitoring,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port `/metrics` is served on, if it is.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
+            .map(|a| a.port())
     }
 
     /// Serves until SIGINT/SIGTERM, then finishes in-flight requests and closes the database.
@@ -252,6 +295,16 @@ impl Application {
             "Holdfast is serving on http://{}",
             self.listener.local_addr()?
         );
+        let metrics = self.metrics.map(|(listener, router)| {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!("metrics on http://{addr}/metrics");
+            }
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::warn!(error = %e, "metrics listener stopped");
+                }
+            })
+        });
         // stopping ends the shoppers' live streams, so that their requests finish too
         let news = self.news.clone();
         let stop = async move {
@@ -263,6 +316,9 @@ impl Application {
         self.usher.abort();
         self.live_task.abort();
         self.expiry.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         self.backend.close().await;
         Ok(())
     }

@@ -32,6 +32,10 @@
 //!
 //! `--postgres ADMIN_URL` runs them on Postgres instead (a fresh database per scenario, dropped
 //! after) and adds a naive one-transaction-per-order baseline to `orders`.
+//!
+//! `--split-cores` runs the server(s) on the first core and this generator on the second
+//! (`taskset`), so what the generator's own work (reading 10,000 streams) costs does not show up
+//! as the server's: the server has one core, and every figure is for one core.
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
@@ -57,6 +61,9 @@ struct Args {
     /// An admin URL of a Postgres server: run on Postgres (a fresh database per scenario).
     postgres: Option<String>,
 }
+
+/// `--split-cores`: the servers run on core 0 (this generator moved itself to core 1).
+static SPLIT_CORES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The server binary to run (`--server`), when not the one beside this binary.
 static SERVER_BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
@@ -92,6 +99,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--stock" => args.stock = value()?.parse()?,
             "--connections" => args.connections = value()?.parse()?,
             "--postgres" => args.postgres = Some(value()?),
+            "--split-cores" => split_cores()?,
             "--server" => {
                 let path = std::path::PathBuf::from(value()?);
                 if !path.is_file() {
@@ -100,7 +108,7 @@ fn parse_args() -> anyhow::Result<Args> {
                 let _ = SERVER_BIN.set(path);
             }
             "-h" | "--help" => {
-                println!("surge [--scenario {}] [--seconds S] [--shoppers N] [--stock S] [--connections N] [--postgres ADMIN_URL] [--server PATH]", SCENARIOS.join("|"));
+                println!("surge [--scenario {}] [--seconds S] [--shoppers N] [--stock S] [--connections N] [--postgres ADMIN_URL] [--server PATH] [--split-cores]", SCENARIOS.join("|"));
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
@@ -113,6 +121,24 @@ fn parse_args() -> anyhow::Result<Args> {
         bail!("--seconds must be 1–300 and --shoppers positive");
     }
     Ok(args)
+}
+
+/// Moves this generator (all its threads) to the second core; servers started later go to the
+/// first.
+fn split_cores() -> anyhow::Result<()> {
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        bail!("--split-cores needs two cores");
+    }
+    let done = Command::new("taskset")
+        .args(["-a", "-p", "-c", "1", &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .context("--split-cores runs taskset (util-linux)")?;
+    if !done.success() {
+        bail!("taskset could not move this generator to core 1");
+    }
+    SPLIT_CORES.store(true, Ordering::Relaxed);
+    Ok(())
 }
 
 /// The server under test, in its own process; killed when dropped.
@@ -261,7 +287,13 @@ impl Server {
         }
         let dir = tempfile::tempdir()?;
         let url = pg.as_ref().map(|pg| pg.url.clone()).or(shared);
-        let mut command = Command::new(&exe);
+        let mut command = if SPLIT_CORES.load(Ordering::Relaxed) {
+            let mut pinned = Command::new("taskset");
+            pinned.args(["-c", "0"]).arg(&exe);
+            pinned
+        } else {
+            Command::new(&exe)
+        };
         if let Some(url) = &url {
             command.env("DATABASE_URL", url).env(
                 "HOLDFAST_SECRET",
@@ -282,6 +314,8 @@ impl Server {
             // every simulated shopper connects from 127.0.0.1: per-client limits would refuse
             // them (behind a real proxy each phone has its own address)
             .env("HOLDFAST_RATE_LIMIT_PER_SEC", "0")
+            // several servers at once: none takes the default metrics port
+            .env("HOLDFAST_METRICS_ADDR", "off")
             .env("RUST_LOG", "warn,server::startup=info")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

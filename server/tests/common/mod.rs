@@ -19,6 +19,8 @@ use std::time::Duration;
 
 pub struct TestApp {
     pub base: String,
+    /// Where `/metrics` is served, when the test asked for it (`HOLDFAST_METRICS_ADDR`).
+    pub metrics_base: Option<String>,
     pub client: reqwest::Client,
     /// A separate connection to the same database file, for assertions.
     /// The same database, for setting up and checking what really happened.
@@ -83,6 +85,9 @@ pub async fn spawn_on_at(kind: Kind, extra: &[(&str, &str)], clock: app::rules::
     env.insert("HOLDFAST_RATE_LIMIT_PER_SEC".into(), "0".into());
     // the waiting room's rounds run when a test asks (or a join serves the line)
     env.insert("HOLDFAST_QUEUE_TICK_MS".into(), "100".into());
+    // tests in parallel cannot all have the default metrics port: a test that reads metrics
+    // asks for a port of its own
+    env.insert("HOLDFAST_METRICS_ADDR".into(), "off".into());
     let pg = match kind {
         Kind::Sqlite => None,
         Kind::Postgres(pg) => {
@@ -98,6 +103,9 @@ pub async fn spawn_on_at(kind: Kind, extra: &[(&str, &str)], clock: app::rules::
     let db_url = config.database_url();
     let app = Application::build(config).await.expect("app builds");
     let base = format!("http://127.0.0.1:{}", app.port());
+    let metrics_base = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     tokio::spawn(app.run_until_stopped());
     let db = if pg.is_some() {
         shop::Db::Pg(
@@ -127,6 +135,7 @@ pub async fn spawn_on_at(kind: Kind, extra: &[(&str, &str)], clock: app::rules::
         .unwrap();
     TestApp {
         base,
+        metrics_base,
         client,
         db,
         clock,
@@ -291,6 +300,7 @@ pub fn start_server_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> (S
         .env("HOLDFAST_ADDR", "127.0.0.1:0")
         .env("HOLDFAST_DATA_DIR", data_dir)
         .env("HOLDFAST_RATE_LIMIT_PER_SEC", "0")
+        .env("HOLDFAST_METRICS_ADDR", "off")
         .env("RUST_LOG", "info");
     for (k, v) in env {
         command.env(k, v);
