@@ -940,9 +940,11 @@ async fn scenario_live(args: &Args, servers: usize) -> anyhow::Result<bool> {
         with_cpu * 1e6,
         with_cpu / alone_cpu.max(1e-12)
     );
-    println!(
-        "                   (this generator shares the server's two cores and reads every page's events: orders/s mixes its cost with the server's; CPU an order is the server's alone)"
-    );
+    if !SPLIT_CORES.load(Ordering::Relaxed) {
+        println!(
+            "                   (this generator shares the server's two cores and reads every page's events: orders/s mixes its cost with the server's; CPU an order is the server's alone; --split-cores separates them)"
+        );
+    }
     let lines_met = live_line_pages(&shop, listeners).await?;
     let p99 = percentile(&latencies, 0.99);
     let met = p99 < Duration::from_secs(1)
@@ -1964,10 +1966,14 @@ async fn main() -> anyhow::Result<()> {
         Some(_) => "Postgres (synchronous_commit on, a fresh database per scenario)",
         None => "SQLite (WAL, synchronous=FULL)",
     };
-    println!(
-        "surge: Holdfast on {database}, {} cores, server and load generator on one machine",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
+    if SPLIT_CORES.load(Ordering::Relaxed) {
+        println!("surge: Holdfast on {database}, server(s) on core 0 and load generator on core 1");
+    } else {
+        println!(
+            "surge: Holdfast on {database}, {} cores, server and load generator on one machine",
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
+    }
     let pg = args.postgres.as_deref();
     let mut ok = true;
     let s = args.scenario.as_str();
