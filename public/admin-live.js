@@ -35,7 +35,11 @@
         shapeChanged = true;
       }
     });
+    var alert = document.getElementById("disk-alert");
+    var alertNow = s.writes_failing ? "failing" : s.disk_low ? "low" : "none";
+    if (alert && alert.getAttribute("data-alert") !== alertNow) shapeChanged = true;
     if (shapeChanged) { location.reload(); return; }
+    text("disk-free", s.disk_free_mib == null ? "—" : s.disk_free_mib + " MiB");
     text("orders-last-minute", s.orders_last_minute);
     text("orders-per-minute", s.orders_per_minute.join(" · "));
     text("queue-waiting", s.queue_waiting);

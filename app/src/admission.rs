@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 /// commit, which says how idle the shop is, not how fast it can go.
 const MEASURED_BATCH: usize = 16;
 
+/// How long after a failed batch the desk's writes count as failing, unless a write commits.
+pub const FAILING_FOR: Duration = Duration::from_secs(10);
+
 /// The order desk's measured pace: a moving average of the time per job over recent batches of
 /// at least [`MEASURED_BATCH`] jobs, and when the batch in progress began.
 #[derive(Debug)]
@@ -29,6 +32,10 @@ pub struct Pace {
     /// When the batch being written started, in nanoseconds since `epoch` + 1 (0: none).
     busy_since: AtomicU64,
     epoch: Instant,
+    /// Whether the desk's writes are failing, as last told (a full disk, a database away).
+    failing: std::sync::atomic::AtomicBool,
+    /// When a batch last failed, as `busy_since` (0: none since the last write committed).
+    last_failure: AtomicU64,
 }
 
 impl Default for Pace {
@@ -37,6 +44,8 @@ impl Default for Pace {
             per_job_nanos: AtomicU64::new(0),
             busy_since: AtomicU64::new(0),
             epoch: Instant::now(),
+            failing: std::sync::atomic::AtomicBool::new(false),
+            last_failure: AtomicU64::new(0),
         }
     }
 }
@@ -72,6 +81,37 @@ impl Pace {
             old - old / 3 + sample / 3
         };
         self.per_job_nanos.store(new.max(1), Ordering::Relaxed);
+    }
+
+    /// Notes how the batch just finished went: committed or not, and whether it changed the
+    /// database. Its writes are failing from a failed batch until a batch that changed
+    /// something commits (an empty commit proves nothing: a full disk takes it). Answers the
+    /// new condition when it changed (`Some(true)`: failing now), so it is told once per change.
+    pub fn batch_outcome(&self, committed: bool, wrote: bool) -> Option<bool> {
+        if !committed {
+            self.last_failure
+                .store(self.since_epoch(Instant::now()), Ordering::Relaxed);
+            return (!self.failing.swap(true, Ordering::Relaxed)).then_some(true);
+        }
+        if wrote {
+            self.last_failure.store(0, Ordering::Relaxed);
+            return self.failing.swap(false, Ordering::Relaxed).then_some(false);
+        }
+        None
+    }
+
+    /// Whether the desk's writes are failing: a batch failed in the last [`FAILING_FOR`] and
+    /// none that changed something has committed since. Bounded in time, so that a server
+    /// whose disk has room again but gets no orders (a load balancer took it out) is not
+    /// reported unhealthy for ever: it is let back in, and the next failure says so again.
+    pub fn writes_failing(&self) -> bool {
+        match self.last_failure.load(Ordering::Relaxed) {
+            0 => false,
+            at => {
+                self.since_epoch(Instant::now()).saturating_sub(at)
+                    < u64::try_from(FAILING_FOR.as_nanos()).unwrap_or(u64::MAX)
+            }
+        }
     }
 
     /// The measured time per job, once a batch big enough has been committed.
@@ -133,6 +173,11 @@ impl Admission {
     }
 
     /// Orders being placed right now.
+    /// The desk's pace (and whether its writes are failing).
+    pub fn pace(&self) -> Arc<Pace> {
+        self.pace.clone()
+    }
+
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Acquire)
     }
@@ -195,6 +240,21 @@ impl Admission {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_fail_from_a_failed_batch_until_a_batch_that_changed_something_commits() {
+        let pace = Pace::default();
+        assert!(!pace.writes_failing());
+        assert_eq!(pace.batch_outcome(false, false), Some(true), "told once");
+        assert_eq!(pace.batch_outcome(false, false), None, "not again");
+        assert!(pace.writes_failing());
+        // an empty commit (nothing to admit) proves nothing
+        assert_eq!(pace.batch_outcome(true, false), None);
+        assert!(pace.writes_failing());
+        assert_eq!(pace.batch_outcome(true, true), Some(false), "told once");
+        assert_eq!(pace.batch_outcome(true, true), None);
+        assert!(!pace.writes_failing());
+    }
 
     fn gate(ceiling: usize, budget_ms: u64) -> (Admission, Arc<Pace>) {
         let pace = Pace::new();

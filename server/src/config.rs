@@ -84,6 +84,9 @@ pub struct Config {
     /// The bearer token a scrape of `/metrics` must carry (`HOLDFAST_METRICS_TOKEN`, at least 16
     /// characters); needed when the metrics address is not a loopback one.
     pub metrics_token: Option<String>,
+    /// Below this many bytes free on the data directory's disk the log, `/metrics` and the
+    /// control room warn (`HOLDFAST_DISK_WARN_MB`, default 500; 0: never).
+    pub disk_warn_bytes: u64,
 }
 
 impl Config {
@@ -159,6 +162,12 @@ impl Config {
             positive(&get, "HOLDFAST_MAX_LIVE_PER_CLIENT", 100, "live pages")?;
         let lookups_per_min = positive(&get, "HOLDFAST_LOOKUPS_PER_MIN", 60, "lookups")?;
         let (metrics_addr, metrics_token) = metrics(&get, addr)?;
+        let disk_warn_mb = match get("HOLDFAST_DISK_WARN_MB") {
+            None => 500,
+            Some(v) => v.trim().parse::<u64>().with_context(|| {
+                format!("HOLDFAST_DISK_WARN_MB must be a whole number of MiB, got {v:?}")
+            })?,
+        };
         let secret = get("HOLDFAST_SECRET").filter(|s| !s.is_empty());
         if secret.as_ref().is_some_and(|s| s.len() < 32) {
             bail!("HOLDFAST_SECRET must be at least 32 characters");
@@ -168,6 +177,7 @@ impl Config {
             secret,
             metrics_addr,
             metrics_token,
+            disk_warn_bytes: disk_warn_mb.saturating_mul(1024 * 1024),
             header_timeout: Duration::from_secs(header_timeout),
             body_timeout: Duration::from_secs(body_timeout),
             max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),

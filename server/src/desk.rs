@@ -28,6 +28,13 @@ pub trait BatchWriter: Send + 'static {
     /// written.
     async fn write_batch(&mut self, jobs: Vec<Self::Job>)
         -> Result<Vec<Self::Outcome>, StoreError>;
+
+    /// Whether the last batch committed changed the database. A commit that changed nothing
+    /// (an admission round with nobody to admit) wrote nothing, so it says nothing about
+    /// whether writes can succeed (a full disk still takes it).
+    fn last_batch_wrote(&self) -> bool {
+        true
+    }
 }
 
 struct Ticket<J, O> {
@@ -117,6 +124,18 @@ async fn run<W: BatchWriter>(
         if written.is_err() {
             metrics::counter!("holdfast_desk_failed_batches_total").increment(1);
         }
+        // one line per change of condition: a full disk fails every batch, and a line per
+        // batch would fill what is left of it
+        let wrote = written.is_ok() && writer.last_batch_wrote();
+        match (&written, pace.batch_outcome(written.is_ok(), wrote)) {
+            (Err(e), Some(true)) => tracing::error!(
+                error = %e,
+                "the order desk cannot commit: shoppers are told to try again until it can \
+                 (a full disk? a database away?)"
+            ),
+            (Ok(_), Some(false)) => tracing::warn!("the order desk commits again"),
+            _ => {}
+        }
         match written {
             Ok(outcomes) if outcomes.len() == size => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
@@ -135,7 +154,7 @@ async fn run<W: BatchWriter>(
                 });
             }
             Err(e) => {
-                tracing::warn!(size, error = %e, "batch not committed; callers told to retry");
+                tracing::debug!(size, error = %e, "batch not committed; callers told to retry");
                 fail_all(replies, || {
                     StoreError::busy(format!("batch not committed: {e}"))
                 });

@@ -1,5 +1,7 @@
 //! `GET /healthz` for load balancers and monitors: 200 when the database answers and the order
-//! desk runs, else 503 with `Retry-After`. Never cached, never rate limited, cheap.
+//! desk commits, else 503 with `Retry-After` (while the desk's writes fail — a full disk — the
+//! database may still answer reads: the server is not healthy all the same). Never cached,
+//! never rate limited, cheap.
 
 use app::store::Store;
 use axum::http::header::{CACHE_CONTROL, RETRY_AFTER};
@@ -7,27 +9,42 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How long the database may take to answer before the server is reported unhealthy.
 const DEADLINE: Duration = Duration::from_secs(2);
 
-pub async fn healthz(store: Arc<dyn Store>) -> Response {
+/// Whether the last health check failed (this process's), to log changes only.
+static UNHEALTHY: AtomicBool = AtomicBool::new(false);
+
+pub async fn healthz(store: Arc<dyn Store>, desk: Arc<app::admission::Pace>) -> Response {
     let problem = match tokio::time::timeout(DEADLINE, store.ping()).await {
+        Ok(Ok(())) if desk.writes_failing() => {
+            Some("the order desk's last batch could not be committed".to_owned())
+        }
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(e.to_string()),
         Err(_) => Some(format!("the database did not answer within {DEADLINE:?}")),
     };
     match problem {
-        None => (
-            StatusCode::OK,
-            [(CACHE_CONTROL, "no-store")],
-            Json(json!({"status": "ok"})),
-        )
-            .into_response(),
+        None => {
+            if UNHEALTHY.swap(false, Ordering::Relaxed) {
+                tracing::warn!("health check passes again");
+            }
+            (
+                StatusCode::OK,
+                [(CACHE_CONTROL, "no-store")],
+                Json(json!({"status": "ok"})),
+            )
+                .into_response()
+        }
         Some(problem) => {
-            tracing::warn!(%problem, "health check failed");
+            // once per change: monitors ask every few seconds
+            if !UNHEALTHY.swap(true, Ordering::Relaxed) {
+                tracing::warn!(%problem, "health check fails");
+            }
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 [(CACHE_CONTROL, "no-store"), (RETRY_AFTER, "5")],
@@ -82,7 +99,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_database_answers_503_with_retry_after() {
-        let res = healthz(Arc::new(Down)).await;
+        let res = healthz(Arc::new(Down), app::admission::Pace::new()).await;
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(res.headers()[RETRY_AFTER], "5");
         let body = axum::body::to_bytes(res.into_body(), 4096)

@@ -8,6 +8,7 @@ pub mod backup;
 pub mod config;
 mod connection;
 pub mod desk;
+pub mod disk_space;
 pub mod health;
 pub mod language_switch;
 pub mod live_feed;

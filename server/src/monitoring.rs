@@ -126,6 +126,24 @@ fn describe() {
         "Connections this server may have open at once."
     );
     describe_gauge!("holdfast_build_info", "The running build (always 1).");
+    describe_gauge!(
+        "holdfast_desk_writes_failing",
+        "1 while the order desk's batches fail to commit (a full disk, a database away), else 0."
+    );
+    describe_gauge!(
+        "holdfast_data_disk_free_bytes",
+        Unit::Bytes,
+        "Free space on the data directory's disk."
+    );
+    describe_gauge!(
+        "holdfast_data_disk_low",
+        "1 while the data directory's disk has less free space than the warning threshold."
+    );
+    describe_gauge!(
+        "holdfast_data_disk_warn_below_bytes",
+        Unit::Bytes,
+        "The warning threshold (HOLDFAST_DISK_WARN_MB)."
+    );
 }
 
 /// What `/metrics` reads when it is asked, besides the counters recorded as things happen.
@@ -140,6 +158,7 @@ pub struct Monitoring {
     pub admission: Arc<app::admission::Admission>,
     /// `sqlite` or `postgres`.
     pub database: &'static str,
+    pub disk: Arc<crate::disk_space::DiskSpace>,
 }
 
 impl Monitoring {
@@ -151,6 +170,7 @@ impl Monitoring {
         connections: Arc<app::strain::Strain>,
         admission: Arc<app::admission::Admission>,
         database: &'static str,
+        disk: Arc<crate::disk_space::DiskSpace>,
     ) -> Option<Monitoring> {
         Some(Monitoring {
             handle: recorder()?,
@@ -160,6 +180,7 @@ impl Monitoring {
             connections,
             admission,
             database,
+            disk,
         })
     }
 
@@ -175,6 +196,13 @@ impl Monitoring {
             Err(e) => tracing::debug!(error = %e, "metrics: the line's totals not read"),
         }
         metrics::gauge!("holdfast_orders_in_flight").set(self.admission.in_flight() as f64);
+        metrics::gauge!("holdfast_desk_writes_failing")
+            .set(f64::from(u8::from(self.admission.pace().writes_failing())));
+        if let Some(free) = self.disk.read_now() {
+            metrics::gauge!("holdfast_data_disk_free_bytes").set(free as f64);
+        }
+        metrics::gauge!("holdfast_data_disk_low").set(f64::from(u8::from(self.disk.low())));
+        metrics::gauge!("holdfast_data_disk_warn_below_bytes").set(self.disk.warn_below() as f64);
         metrics::gauge!("holdfast_live_listeners").set(self.news.listening() as f64);
         metrics::gauge!("holdfast_open_connections").set(self.connections.open() as f64);
         metrics::gauge!("holdfast_max_connections").set(self.connections.capacity() as f64);

@@ -45,6 +45,8 @@ pub struct Application {
     connection_limits: crate::serve::ConnectionLimits,
     /// `/metrics` on its own address, when served.
     metrics: Option<(TcpListener, Router)>,
+    /// The data directory's free space, watched while the shop runs.
+    _disk: Arc<crate::disk_space::DiskSpace>,
 }
 
 /// The database the shop runs on, chosen by `DATABASE_URL`.
@@ -189,8 +191,16 @@ impl Application {
             backend.shared_allowance(config.rate_limit_per_sec),
             pulse.clone(),
         );
-        let (live, live_task) =
-            crate::admin::live::LiveFeed::start(backend.admin_db(), pulse.clone());
+        let disk =
+            crate::disk_space::DiskSpace::start(config.data_dir.clone(), config.disk_warn_bytes);
+        let (live, live_task) = crate::admin::live::LiveFeed::start(
+            backend.admin_db(),
+            pulse.clone(),
+            crate::admin::live::ServerHealth {
+                disk: disk.clone(),
+                desk: state.order_admission.pace(),
+            },
+        );
         let admin = Arc::new(crate::admin::AdminState {
             live,
             db: backend.admin_db(),
@@ -229,6 +239,7 @@ impl Application {
                 connections.clone(),
                 state.order_admission.clone(),
                 backend.name(),
+                disk.clone(),
             )?;
             match listen(addr) {
                 Ok(listener) => Some((listener, crate::monitoring::router(monitoring))),
@@ -274,6 +285,7 @@ impl Application {
                 connections,
             },
             metrics: monitoring,
+            _disk: disk,
         })
     }
 
@@ -361,6 +373,7 @@ fn router(
         crate::assets::bundle_cache_control,
     ));
     let store = state.store.clone();
+    let desk = state.order_admission.pace();
     let secure_cookies = config.secure_cookies;
     let live = crate::live_stream::Live {
         news,
@@ -371,7 +384,7 @@ fn router(
     Router::new()
         .route(
             "/healthz",
-            axum::routing::get(move || crate::health::healthz(store.clone())),
+            axum::routing::get(move || crate::health::healthz(store.clone(), desk.clone())),
         )
         .nest_service("/pkg", pkg)
         // the shop's stylesheet for the few pages made outside Leptos (pages inline it)

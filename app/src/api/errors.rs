@@ -8,7 +8,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::Busy(detail) => {
-                tracing::warn!(%detail, "storage busy; shedding");
+                // per request at debug only: a full disk or a database away fails every
+                // request, and the desk and the health check say so once
+                tracing::debug!(%detail, "storage busy; shedding");
                 ApiError::overloaded(2)
             }
             StoreError::KeyRaced => {

@@ -41,6 +41,11 @@ pub struct Snapshot {
     /// This server's own: answers by kind since it started, and p95 order latency (last minute).
     pub answers: Vec<(String, u64)>,
     pub p95_ms: Option<f64>,
+    /// This server's data directory: MiB free, and below the warning threshold.
+    pub disk_free_mib: Option<u64>,
+    pub disk_low: bool,
+    /// The order desk's last batch failed to commit.
+    pub writes_failing: bool,
     pub error: Option<String>,
 }
 
@@ -61,7 +66,11 @@ pub struct LiveFeed {
 
 impl LiveFeed {
     /// Starts the once-a-second reader.
-    pub fn start(db: AdminDb, pulse: Arc<Pulse>) -> (LiveFeed, tokio::task::JoinHandle<()>) {
+    pub fn start(
+        db: AdminDb,
+        pulse: Arc<Pulse>,
+        server: ServerHealth,
+    ) -> (LiveFeed, tokio::task::JoinHandle<()>) {
         let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
         let task = tokio::spawn(async move {
             let mut feed = FeedState::default();
@@ -69,7 +78,10 @@ impl LiveFeed {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tick.tick().await;
-                let snapshot = read(&db, &pulse, &mut feed).await;
+                let mut snapshot = read(&db, &pulse, &mut feed).await;
+                snapshot.disk_free_mib = server.disk.free().map(|b| b / (1024 * 1024));
+                snapshot.disk_low = server.disk.low();
+                snapshot.writes_failing = server.desk.writes_failing();
                 if tx.send(Arc::new(snapshot)).is_err() {
                     break;
                 }
@@ -77,6 +89,12 @@ impl LiveFeed {
         });
         (LiveFeed { latest: rx }, task)
     }
+}
+
+/// This server's own condition, shown beside the shop's figures.
+pub struct ServerHealth {
+    pub disk: Arc<crate::disk_space::DiskSpace>,
+    pub desk: Arc<app::admission::Pace>,
 }
 
 /// What the feed keeps from one tick to the next.
@@ -424,6 +442,16 @@ fn render(s: &Snapshot, csrf: &str) -> axum::response::Html<String> {
     let p95 = s
         .p95_ms
         .map_or_else(|| "—".to_owned(), |p| format!("{p:.0} ms"));
+    let disk_free = s
+        .disk_free_mib
+        .map_or_else(|| "—".to_owned(), |m| format!("{m} MiB"));
+    let alert = if s.writes_failing {
+        "failing"
+    } else if s.disk_low {
+        "low"
+    } else {
+        "none"
+    };
     let per_minute = s
         .orders_per_minute
         .iter()
@@ -460,6 +488,14 @@ fn render(s: &Snapshot, csrf: &str) -> axum::response::Html<String> {
             <section class="admin-card">
                 <h2>{t!(admin_live_this_server)}</h2>
                 <p>{t!(admin_live_p95)} " " <strong id="p95">{p95}</strong></p>
+                <p>{t!(admin_live_disk_free)} " " <strong id="disk-free">{disk_free}</strong></p>
+                <div id="disk-alert" data-alert=alert.to_string()>
+                    {(alert != "none").then(|| view! {
+                        <p class="admin-error" role="alert">
+                            {if s.writes_failing { t!(admin_live_writes_failing) } else { t!(admin_live_disk_low) }}
+                        </p>
+                    })}
+                </div>
                 <table><tbody id="answers">{answers}</tbody></table>
             </section>
             <p><small>{t!(admin_live_updated)} " " <span id="updated-at">{s.at.clone()}</span></small></p>

@@ -106,6 +106,7 @@ impl SqliteStore {
             SqliteBatchWriter {
                 conn: desk_connection.clone(),
                 clock: clock.clone(),
+                wrote: true,
             },
             DESK_QUEUE,
             DESK_BATCH,

@@ -34,6 +34,8 @@ pub(crate) fn open_writer(path: &str, busy_timeout: Duration) -> anyhow::Result<
 pub(crate) struct SqliteBatchWriter {
     pub(crate) conn: WriterConnection,
     pub(crate) clock: Clock,
+    /// Whether the last batch committed changed the database.
+    pub(crate) wrote: bool,
 }
 
 #[async_trait]
@@ -47,14 +49,22 @@ impl BatchWriter for SqliteBatchWriter {
         // one clock reading per batch: every job in it happens at the same instant
         let now = self.clock.now();
         // SQLite blocks (and fsyncs): off the async workers
-        tokio::task::spawn_blocking(move || {
+        let (outcomes, wrote) = tokio::task::spawn_blocking(move || {
             let mut conn = conn
                 .lock()
                 .map_err(|_| StoreError::unexpected("the writer connection is poisoned"))?;
-            apply(&mut conn, &jobs, &now)
+            let before = conn.total_changes();
+            let outcomes = apply(&mut conn, &jobs, &now)?;
+            Ok::<_, StoreError>((outcomes, conn.total_changes() != before))
         })
         .await
-        .map_err(|e| StoreError::unexpected(format!("the writer thread failed: {e}")))?
+        .map_err(|e| StoreError::unexpected(format!("the writer thread failed: {e}")))??;
+        self.wrote = wrote;
+        Ok(outcomes)
+    }
+
+    fn last_batch_wrote(&self) -> bool {
+        self.wrote
     }
 }
 
