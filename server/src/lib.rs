@@ -19,6 +19,7 @@ pub mod monitoring;
 pub mod origin;
 pub mod page_cache;
 pub mod rate_limit;
+pub mod request_id;
 pub mod security_headers;
 pub mod seed;
 pub mod serve;

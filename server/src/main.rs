@@ -7,7 +7,7 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    server::telemetry::init();
+    server::telemetry::init()?;
     let config = server::Config::from_env()?;
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args

@@ -265,6 +265,19 @@ impl Application {
         } else {
             router
         };
+        // HTTP spans (tower-http's trace layer: `RUST_LOG=tower_http=debug` logs each answer
+        // with its status and time) inside the request's own span (its id and route), and the
+        // id on every answer, refusals included
+        let router = router
+            .layer(
+                tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                    |_: &axum::http::Request<axum::body::Body>| tracing::debug_span!("http"),
+                ),
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                config.trust_proxy,
+                crate::request_id::tag,
+            ));
         let listener =
             listen(config.addr).with_context(|| format!("cannot listen on {}", config.addr))?;
         let port = listener.local_addr().context("no local address")?.port();
