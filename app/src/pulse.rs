@@ -37,7 +37,7 @@ impl Answer {
         }
     }
 
-    const ALL: [Answer; 7] = [
+    pub const ALL: [Answer; 7] = [
         Answer::Ordered,
         Answer::SoldOut,
         Answer::RateLimited,

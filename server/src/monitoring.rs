@@ -52,6 +52,7 @@ fn recorder() -> Option<PrometheusHandle> {
                         upkeep.run_upkeep();
                     });
                     describe();
+                    zero_counters();
                     Some(handle)
                 }
                 Err(e) => {
@@ -61,6 +62,22 @@ fn recorder() -> Option<PrometheusHandle> {
             }
         })
         .clone()
+}
+
+/// Counters shown from the start at 0 (a series that appears only at its first event makes
+/// `rate()` miss that event, and a dashboard show "no data" for "none").
+fn zero_counters() {
+    for answer in app::pulse::Answer::ALL {
+        metrics::counter!("holdfast_checkout_answers_total", "answer" => answer.metric())
+            .increment(0);
+    }
+    for name in [
+        "holdfast_desk_failed_batches_total",
+        "holdfast_rate_limited_total",
+        "holdfast_connections_refused_total",
+    ] {
+        metrics::counter!(name).increment(0);
+    }
 }
 
 /// What each metric means, for whoever reads `/metrics`.

@@ -176,6 +176,39 @@ async fn metrics_are_served_on_their_own_address_to_the_token_and_tell_what_happ
     );
     // each metric says what it is
     assert!(scrape.docs.contains_key("holdfast_checkout_answers_total"));
+    assert_eq!(answers("shed"), Some(0.0), "every kind from the start");
+    assert_eq!(
+        value(&scrape, "holdfast_rate_limited_total", &[]),
+        Some(0.0)
+    );
     // no shopper's details in them
     assert!(!text.contains("7700"), "no phone numbers in metrics");
+
+    // the Grafana dashboard in docs/ asks only for metrics the shop serves
+    let dashboard = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/grafana-holdfast.json"
+    ))
+    .unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&dashboard).unwrap();
+    let mut asked = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for (at, _) in expr.match_indices("holdfast_") {
+                let name: String = expr[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                asked.push(name);
+            }
+        }
+    }
+    assert!(asked.len() > 20, "{asked:?}");
+    for name in asked {
+        assert!(
+            text.lines().any(|l| l.starts_with(&name)),
+            "the dashboard asks for {name}, which /metrics does not serve"
+        );
+    }
 }
