@@ -107,7 +107,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_directory_has_free_space_and_a_threshold_above_it_is_low() {
-        let dir = tempfile_dir();
+        let dir = std::env::temp_dir();
         let roomy = DiskSpace::start(dir.clone(), 1);
         assert!(roomy.free().is_some_and(|f| f > 1));
         assert!(!roomy.low());
@@ -116,9 +116,5 @@ mod tests {
         let gone = DiskSpace::start(PathBuf::from("/no/such/holdfast/dir"), 1);
         assert_eq!(gone.free(), None);
         assert!(!gone.low());
-    }
-
-    fn tempfile_dir() -> PathBuf {
-        std::env::temp_dir()
     }
 }

@@ -169,13 +169,13 @@ pub struct Monitoring {
     handle: PrometheusHandle,
     /// SHA-256 of the bearer token a scrape must carry, when one is set.
     token: Option<[u8; 32]>,
-    pub db: crate::admin::db::AdminDb,
-    pub news: Arc<crate::live_feed::ShopNews>,
-    pub connections: Arc<app::strain::Strain>,
-    pub admission: Arc<app::admission::Admission>,
+    db: crate::admin::db::AdminDb,
+    news: Arc<crate::live_feed::ShopNews>,
+    connections: Arc<app::strain::Strain>,
+    admission: Arc<app::admission::Admission>,
     /// `sqlite` or `postgres`.
-    pub database: &'static str,
-    pub disk: Arc<crate::disk_space::DiskSpace>,
+    database: &'static str,
+    disk: Arc<crate::disk_space::DiskSpace>,
 }
 
 impl Monitoring {

@@ -11,9 +11,8 @@
 mod common;
 
 use common::{order_body, owner};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::io::Write;
+use std::process::Command;
 use std::time::Duration;
 
 /// A tmpfs mounted on a fresh directory, unmounted when dropped.
@@ -53,7 +52,7 @@ fn fill(path: &std::path::Path) {
     let _ = file.sync_all();
 }
 
-fn count(log: &Mutex<Vec<String>>, text: &str) -> usize {
+fn count(log: &common::Log, text: &str) -> usize {
     log.lock()
         .unwrap()
         .iter()
@@ -78,6 +77,23 @@ async fn metric(client: &reqwest::Client, metrics: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("{name} in {text}"))
 }
 
+/// The page `load` gives once it shows `marker` (the control room reads once a second), or
+/// the last one after 6 s.
+async fn showing<F: std::future::Future<Output = String>>(
+    load: &impl Fn() -> F,
+    marker: &str,
+) -> String {
+    let mut page = String::new();
+    for _ in 0..30 {
+        page = load().await;
+        if page.contains(marker) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    page
+}
+
 #[tokio::test]
 async fn a_full_disk_is_told_once_in_the_log_in_healthz_and_in_metrics_and_heals() {
     if !is_root() {
@@ -86,44 +102,22 @@ async fn a_full_disk_is_told_once_in_the_log_in_healthz_and_in_metrics_and_heals
     }
     let disk = SmallDisk::mount("24m");
     let data = disk.0.path().to_owned();
-    let mut child = common::Server(
-        Command::new(env!("CARGO_BIN_EXE_server"))
-            .env("HOLDFAST_ADDR", "127.0.0.1:0")
-            .env("HOLDFAST_DATA_DIR", &data)
-            .env("HOLDFAST_RATE_LIMIT_PER_SEC", "0")
-            .env("HOLDFAST_METRICS_ADDR", "127.0.0.1:0")
-            .env("HOLDFAST_DISK_WARN_MB", "8")
-            .env("HOLDFAST_SECRET", owner::SECRET)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let (child, log) = common::start_logged(
+        &data,
+        &[
+            ("HOLDFAST_METRICS_ADDR", "127.0.0.1:0"),
+            ("HOLDFAST_DISK_WARN_MB", "8"),
+            ("HOLDFAST_SECRET", owner::SECRET),
+        ],
     );
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn({
-        let log = log.clone();
-        move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                for (mark, what) in [("serving on ", "shop"), ("metrics on ", "metrics")] {
-                    if let Some(at) = line.find(mark) {
-                        let _ = tx.send((what, line[at + mark.len()..].trim().to_owned()));
-                    }
-                }
-                log.lock().unwrap().push(line);
-            }
+    let after = |mark: &'static str| {
+        move |line: &str| {
+            line.find(mark)
+                .map(|at| line[at + mark.len()..].trim().to_owned())
         }
-    });
-    let (mut base, mut metrics) = (String::new(), String::new());
-    for _ in 0..2 {
-        let (what, url) = rx.recv_timeout(Duration::from_secs(30)).unwrap();
-        match what {
-            "shop" => base = url,
-            _ => metrics = url,
-        }
-    }
+    };
+    let base = common::line_from(&log, after("serving on "));
+    let metrics = common::line_from(&log, after("metrics on "));
     let client = reqwest::Client::new();
     let order = |n: usize| {
         let (client, url) = (client.clone(), format!("{base}/api/place_order"));
@@ -240,14 +234,7 @@ async fn a_full_disk_is_told_once_in_the_log_in_healthz_and_in_metrics_and_heals
         "one line, not one per order"
     );
     // the control room (read once a second) says so in words
-    let mut room = String::new();
-    for _ in 0..30 {
-        room = control_room().await;
-        if room.contains(r#"data-alert="failing""#) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let room = showing(&control_room, r#"data-alert="failing""#).await;
     assert!(
         room.contains(r#"data-alert="failing""#),
         "{room}\n{:#?}",
@@ -284,14 +271,7 @@ async fn a_full_disk_is_told_once_in_the_log_in_healthz_and_in_metrics_and_heals
         0.0
     );
     assert_eq!(count(&log, "the order desk commits again"), 1);
-    let mut room = String::new();
-    for _ in 0..30 {
-        room = control_room().await;
-        if room.contains(r#"data-alert="none""#) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let room = showing(&control_room, r#"data-alert="none""#).await;
     assert!(room.contains(r#"data-alert="none""#), "{room}");
     assert_eq!(count(&log, "has room again"), 1);
     assert_eq!(count(&log, "the order desk cannot commit"), 1);

@@ -10,10 +10,6 @@ mod common;
 
 use common::{order_body, spawn_app_with};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 fn id_of(res: &reqwest::Response) -> String {
     res.headers()["x-request-id"].to_str().unwrap().to_owned()
@@ -55,38 +51,19 @@ async fn every_answer_has_an_id_and_a_strangers_id_is_not_taken() {
 #[tokio::test]
 async fn json_logs_are_one_object_a_line_with_the_request_id_and_no_shopper_details() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = common::Server(
-        Command::new(env!("CARGO_BIN_EXE_server"))
-            .env("HOLDFAST_ADDR", "127.0.0.1:0")
-            .env("HOLDFAST_DATA_DIR", dir.path())
-            .env("HOLDFAST_RATE_LIMIT_PER_SEC", "0")
-            .env("HOLDFAST_METRICS_ADDR", "off")
-            .env("HOLDFAST_TRUST_PROXY", "true")
-            .env("HOLDFAST_LOG_FORMAT", "json")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let (child, lines) = common::start_logged(
+        dir.path(),
+        &[
+            ("HOLDFAST_TRUST_PROXY", "true"),
+            ("HOLDFAST_LOG_FORMAT", "json"),
+        ],
     );
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn({
-        let lines = lines.clone();
-        move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    let message = v["message"].as_str().unwrap_or_default();
-                    if let Some(at) = message.find("serving on ") {
-                        let _ = tx.send(message[at + "serving on ".len()..].trim().to_owned());
-                    }
-                }
-                lines.lock().unwrap().push(line);
-            }
-        }
+    let base = common::line_from(&lines, |line| {
+        let v: Value = serde_json::from_str(line).ok()?;
+        let message = v["message"].as_str()?;
+        let at = message.find("serving on ")?;
+        Some(message[at + "serving on ".len()..].trim().to_owned())
     });
-    let base = rx.recv_timeout(Duration::from_secs(30)).unwrap();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -116,20 +93,11 @@ async fn json_logs_are_one_object_a_line_with_the_request_id_and_no_shopper_deta
         .unwrap();
     assert_eq!(id_of(&res), "login-req-7");
 
-    let mut found = None;
-    for _ in 0..50 {
-        found = lines
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|v| v["message"] == "failed owner login");
-        if found.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let login = found.expect("the failed login is logged");
+    let login: Value = serde_json::from_str(&common::line_from(&lines, |line| {
+        let v: Value = serde_json::from_str(line).ok()?;
+        (v["message"] == "failed owner login").then(|| line.to_owned())
+    }))
+    .unwrap();
     assert_eq!(login["level"], "WARN");
     assert_eq!(login["span"]["request_id"], "login-req-7", "{login}");
     assert_eq!(login["span"]["route"], "/admin/login", "{login}");

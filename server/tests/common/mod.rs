@@ -288,6 +288,51 @@ impl std::ops::DerefMut for Server {
     }
 }
 
+/// The log of a server process: its standard output, line by line, as it comes.
+pub type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Starts `server` on a free port with this data dir and `env`, keeping every line it writes;
+/// [`line_from`] waits for one.
+pub fn start_logged(data_dir: &std::path::Path, env: &[(&str, &str)]) -> (Server, Log) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+    command
+        .env("HOLDFAST_ADDR", "127.0.0.1:0")
+        .env("HOLDFAST_DATA_DIR", data_dir)
+        .env("HOLDFAST_RATE_LIMIT_PER_SEC", "0")
+        .env("HOLDFAST_METRICS_ADDR", "off")
+        .env("RUST_LOG", "info")
+        .envs(env.iter().copied());
+    let mut child = Server(
+        command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server starts"),
+    );
+    let log = Log::default();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn({
+        let log = log.clone();
+        move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                log.lock().unwrap().push(line);
+            }
+        }
+    });
+    (child, log)
+}
+
+/// The first thing `find` finds in a line of `log`, waiting up to 30 s for it.
+pub fn line_from(log: &Log, find: impl Fn(&str) -> Option<String>) -> String {
+    for _ in 0..600 {
+        if let Some(found) = log.lock().unwrap().iter().find_map(|l| find(l)) {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("not in the server's log: {:#?}", log.lock().unwrap())
+}
+
 /// Starts `server` on a free port with this data dir; returns the process and its base URL.
 pub fn start_server(data_dir: &std::path::Path) -> (Server, String) {
     start_server_with(data_dir, &[])
