@@ -4,6 +4,9 @@
 //!   server backup <file>    copy the live SQLite database to <file>, safely, while it serves
 //!   server admin create-owner --email EMAIL
 //!                           create an owner account (password from the terminal or stdin)
+//!   server rehearse --product SLUG [--shoppers N] [--over SECS] [--give-up PCT] [--stock N]
+//!                   [--no-browse] [--no-retry] [--json]
+//!                           rehearse a sale on a copy of the shop (see docs/operations.md)
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -42,11 +45,14 @@ async fn main() -> anyhow::Result<()> {
             println!("owner {email} created: log in at /admin/login");
             Ok(())
         }
+        ["rehearse", rest @ ..] => server::rehearsal::cli::run(&config, rest).await,
         _ => {
             eprintln!(
                 "usage: server              (serve the shop)\n       \
                  server backup <file>  (copy the live database)\n       \
-                 server admin create-owner --email EMAIL  (password from the terminal or stdin)"
+                 server admin create-owner --email EMAIL  (password from the terminal or stdin)\n       \
+                 server rehearse --product SLUG [--shoppers N] [--over SECS] [--give-up PCT] \
+                 [--stock N] [--no-browse] [--no-retry] [--json]"
             );
             std::process::exit(2);
         }

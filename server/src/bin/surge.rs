@@ -39,9 +39,11 @@
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
+use server::load::{
+    client, ms, order_body, percentile, process, run_load, send, sorted, Crowd, Sample, Tally,
+};
 use sqlx::sqlite::SqlitePool;
 use std::collections::{BTreeMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -322,17 +324,7 @@ impl Server {
             .spawn()
             .with_context(|| format!("cannot start {}", exe.display()))?;
         let stdout = child.stdout.take().context("no stdout")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(at) = line.find("serving on http://") {
-                    let _ = tx.send(line[at + "serving on ".len()..].trim().to_owned());
-                }
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(30))
-            .context("the server did not announce its address")?;
+        let base = process::announced_address(stdout, Duration::from_secs(30))?;
         let db = match &url {
             Some(url) => BenchDb::Pg(sqlx::PgPool::connect(url).await?),
             None => BenchDb::Sqlite(
@@ -351,17 +343,7 @@ impl Server {
 
     /// (resident now, peak resident) in MiB, from /proc.
     fn memory_mib(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-                .map_or(0.0, |kb| kb / 1024.0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
+        process::memory_mib(self.child.id())
     }
 
     async fn exec(&self, sql: &str) -> anyhow::Result<()> {
@@ -370,89 +352,7 @@ impl Server {
 
     /// CPU seconds the server has used (user + system), from /proc.
     fn cpu_secs(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // the fields after the command's closing parenthesis: utime is the 12th, stime the 13th
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        // clock ticks are 1/100 s on Linux
-        (ticks(11) + ticks(12)) / 100.0
-    }
-}
-
-/// One answer the load generator got.
-struct Sample {
-    /// "order", "join", "status", "page".
-    what: &'static str,
-    /// "acknowledged", "sold_out", "overloaded", "http_500", …
-    kind: String,
-    latency: Duration,
-    order_code: Option<String>,
-}
-
-#[derive(Default)]
-struct Tally {
-    samples: Vec<Sample>,
-    /// Per waiting-room shopper: time from joining to the final answer.
-    journeys: Vec<Duration>,
-}
-
-impl Tally {
-    fn acknowledged(&self) -> Vec<String> {
-        self.samples
-            .iter()
-            .filter_map(|s| s.order_code.clone())
-            .collect()
-    }
-}
-
-async fn send(what: &'static str, req: reqwest::RequestBuilder) -> (Sample, Value) {
-    let t = Instant::now();
-    let (kind, body) = match req.send().await {
-        Ok(r) => {
-            let status = r.status().as_u16();
-            let body: Value = if what == "page" || what.starts_with("login") {
-                match r.bytes().await {
-                    Ok(_) => Value::Null,
-                    Err(_) => return (sample(what, "connection_error", t), Value::Null),
-                }
-            } else {
-                r.json().await.unwrap_or(Value::Null)
-            };
-            let kind = match (status, body["kind"].as_str()) {
-                (200, _) if what == "order" => "acknowledged".to_owned(),
-                (200, _) if what == "page" => "page_viewed".to_owned(),
-                (303, _) if what.starts_with("login") => "logged_in".to_owned(),
-                (200, _) => body["state"].as_str().unwrap_or("ok").to_owned(),
-                (_, Some(kind)) => kind.to_owned(),
-                (s, None) => format!("http_{s}"),
-            };
-            (kind, body)
-        }
-        Err(e) if e.is_timeout() => ("timeout".to_owned(), Value::Null),
-        Err(_) => ("connection_error".to_owned(), Value::Null),
-    };
-    let mut s = sample(what, &kind, t);
-    if kind == "acknowledged" {
-        s.order_code = body["order_code"].as_str().map(str::to_owned);
-    }
-    (s, body)
-}
-
-fn sample(what: &'static str, kind: &str, t: Instant) -> Sample {
-    Sample {
-        what,
-        kind: kind.to_owned(),
-        latency: t.elapsed(),
-        order_code: None,
+        process::cpu_secs(self.child.id())
     }
 }
 
@@ -471,67 +371,6 @@ async fn plain_order(
     )
     .await
     .0
-}
-
-fn order_body(key: String, product: i64, phone: &str, hold: Option<&str>) -> Value {
-    let mut body = json!({
-        "idempotency_key": key,
-        "lines": [{"product_id": product, "quantity": 1}],
-        "customer": {"name": "Surge Shopper", "phone": phone, "address": "1 Harbour Row, Porthaven"}
-    });
-    if let Some(hold) = hold {
-        body["hold_token"] = json!(hold);
-    }
-    body
-}
-
-/// Runs `shopper(i)` on `concurrency` workers until `total` shoppers are done or time is up.
-async fn run_load<F, Fut>(
-    concurrency: usize,
-    total: usize,
-    deadline: Duration,
-    shopper: F,
-) -> anyhow::Result<(Tally, Duration)>
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = (Vec<Sample>, Option<Duration>)> + Send,
-{
-    let shopper = Arc::new(shopper);
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut set = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
-        let (shopper, next) = (shopper.clone(), next.clone());
-        set.spawn(async move {
-            let mut tally = Tally::default();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= total || started.elapsed() >= deadline {
-                    break;
-                }
-                let (samples, journey) = shopper(i).await;
-                tally.samples.extend(samples);
-                tally.journeys.extend(journey);
-            }
-            tally
-        });
-    }
-    let mut tally = Tally::default();
-    while let Some(t) = set.join_next().await {
-        let t = t?;
-        tally.samples.extend(t.samples);
-        tally.journeys.extend(t.journeys);
-    }
-    Ok((tally, started.elapsed()))
-}
-
-fn client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .timeout(Duration::from_secs(30))
-        // an answer is measured as given (a login's 303 is the login, not the page after it)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?)
 }
 
 /// (a) Shoppers race for the units of a drop through its waiting room: join; when admitted, order
@@ -557,9 +396,11 @@ async fn scenario_queue(args: &Args, concurrency: usize) -> anyhow::Result<bool>
     let http = client(concurrency)?;
     let base = server.base.clone();
     let (tally, elapsed) = run_load(
-        concurrency,
-        args.shoppers,
-        Duration::from_secs(args.seconds.max(60)),
+        Crowd::new(
+            concurrency,
+            args.shoppers,
+            Duration::from_secs(args.seconds.max(60)),
+        ),
         move |i| {
             let (http, base) = (http.clone(), base.clone());
             async move {
@@ -648,9 +489,7 @@ async fn scenario_orders(
     let http = client(concurrency)?;
     let base = server.base.clone();
     let (tally, elapsed) = run_load(
-        concurrency,
-        usize::MAX,
-        Duration::from_secs(args.seconds),
+        Crowd::new(concurrency, usize::MAX, Duration::from_secs(args.seconds)),
         move |i| {
             let (http, base) = (http.clone(), base.clone());
             async move {
@@ -1210,9 +1049,7 @@ async fn orders_per_sec(
     let http = client(concurrency)?;
     let base = server.base.clone();
     let (tally, elapsed) = run_load(
-        concurrency,
-        usize::MAX,
-        Duration::from_secs(seconds),
+        Crowd::new(concurrency, usize::MAX, Duration::from_secs(seconds)),
         move |i| {
             let (http, base) = (http.clone(), base.clone());
             async move {
@@ -1294,9 +1131,7 @@ async fn scenario_pages(args: &Args, concurrency: usize) -> anyhow::Result<bool>
     let base = server.base.clone();
     let paths = Arc::new(paths);
     let (tally, elapsed) = run_load(
-        concurrency,
-        usize::MAX,
-        Duration::from_secs(args.seconds),
+        Crowd::new(concurrency, usize::MAX, Duration::from_secs(args.seconds)),
         move |i| {
             let (http, base, paths) = (http.clone(), base.clone(), paths.clone());
             async move {
@@ -1491,9 +1326,7 @@ async fn scenario_login_flood(args: &Args) -> anyhow::Result<bool> {
     let checkout_load = |offset: usize| {
         let (http, base) = (http.clone(), base.clone());
         run_load(
-            checkout,
-            usize::MAX,
-            Duration::from_secs(seconds),
+            Crowd::new(checkout, usize::MAX, Duration::from_secs(seconds)),
             move |i| {
                 let (http, base) = (http.clone(), base.clone());
                 let i = i + offset;
@@ -1519,9 +1352,7 @@ async fn scenario_login_flood(args: &Args) -> anyhow::Result<bool> {
     let flooders = {
         let (http, base, stop) = (bots.clone(), base.clone(), stop.clone());
         run_load(
-            flood,
-            usize::MAX,
-            Duration::from_secs(seconds + 2),
+            Crowd::new(flood, usize::MAX, Duration::from_secs(seconds + 2)),
             move |i| {
                 let (http, base, stop) = (http.clone(), base.clone(), stop.clone());
                 async move {
@@ -1718,9 +1549,7 @@ async fn naive_postgres(admin: &str, concurrency: usize, seconds: u64) -> anyhow
         .await?;
     let p = pool.clone();
     let (tally, elapsed) = run_load(
-        concurrency,
-        usize::MAX,
-        Duration::from_secs(seconds),
+        Crowd::new(concurrency, usize::MAX, Duration::from_secs(seconds)),
         move |i| {
             let pool = p.clone();
             async move {
@@ -1729,17 +1558,15 @@ async fn naive_postgres(admin: &str, concurrency: usize, seconds: u64) -> anyhow
                     Ok(code) => {
                         return (
                             vec![Sample {
-                                what: "order",
-                                kind: "acknowledged".into(),
-                                latency: t.elapsed(),
                                 order_code: Some(code),
+                                ..Sample::new("order", "acknowledged", t)
                             }],
                             None,
                         )
                     }
                     Err(e) => format!("error: {e}"),
                 };
-                (vec![sample("order", &kind, t)], None)
+                (vec![Sample::new("order", &kind, t)], None)
             }
         },
     )
@@ -1831,7 +1658,7 @@ async fn bare_ratio(
     let url = format!("http://{}/bare", listener.local_addr()?);
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
     let http = client(concurrency)?;
-    let (bare, bare_elapsed) = run_load(concurrency, usize::MAX, duration, move |_| {
+    let (bare, bare_elapsed) = run_load(Crowd::new(concurrency, usize::MAX, duration), move |_| {
         let (http, url) = (http.clone(), url.clone());
         async move { (vec![send("bare", http.get(url)).await.0], None) }
     })
@@ -1845,24 +1672,6 @@ async fn bare_ratio(
         rps / bare_rps
     );
     Ok(())
-}
-
-fn sorted(latencies: &[Duration]) -> Vec<Duration> {
-    let mut v = latencies.to_vec();
-    v.sort();
-    v
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 fn report(tally: &Tally, elapsed: Duration) {

@@ -1,0 +1,137 @@
+//! `server rehearse …`: a sale rehearsal from the command line. Progress on stderr, the report
+//! on stdout (plain words, or `--json`). Exit status: 0 when the audit holds, 1 when it fails,
+//! 2 for a bad argument, 3 when the rehearsal is refused (a sale near, another running).
+
+use crate::rehearsal::{self, Options, Plan, Refusal};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+const USAGE: &str = "usage: server rehearse --product SLUG|ID [--shoppers N (default 1000)] \
+[--over SECS (default 0: all at once)] [--give-up PCT (default 0)] [--stock N] [--no-browse] \
+[--no-retry] [--json]";
+
+struct Args {
+    product: String,
+    shoppers: i64,
+    over: i64,
+    give_up: i64,
+    stock: Option<i64>,
+    browse: bool,
+    retry: bool,
+    json: bool,
+}
+
+fn parse(args: &[&str]) -> Result<Args, String> {
+    let mut parsed = Args {
+        product: String::new(),
+        shoppers: 1000,
+        over: 0,
+        give_up: 0,
+        stock: None,
+        browse: true,
+        retry: true,
+        json: false,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut number = |name: &str| -> Result<i64, String> {
+            let v = it.next().ok_or(format!("{name} needs a number"))?;
+            v.trim()
+                .replace(',', "")
+                .parse::<i64>()
+                .map_err(|_| format!("{name} needs a whole number, not {v:?}"))
+        };
+        match *arg {
+            "--product" => {
+                parsed.product = it.next().ok_or("--product needs a slug or id")?.to_string()
+            }
+            "--shoppers" => parsed.shoppers = number("--shoppers")?,
+            "--over" => parsed.over = number("--over")?,
+            "--give-up" => parsed.give_up = number("--give-up")?,
+            "--stock" => parsed.stock = Some(number("--stock")?),
+            "--no-browse" => parsed.browse = false,
+            "--no-retry" => parsed.retry = false,
+            "--json" => parsed.json = true,
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if parsed.product.is_empty() {
+        return Err("--product is needed".to_owned());
+    }
+    Ok(parsed)
+}
+
+pub async fn run(config: &crate::Config, args: &[&str]) -> anyhow::Result<()> {
+    let args = match parse(args) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    // the live shop first: a rehearsal on the same machine yields the CPU to it (the second
+    // shop, a child of this process, inherits the priority)
+    #[cfg(unix)]
+    if let Err(e) = rustix::process::setpriority_process(None, 10) {
+        tracing::warn!(error = %e, "could not lower the rehearsal's priority");
+    }
+    let db = crate::startup::admin_db(config).await?;
+    let product = match rehearsal::product_id(&db, &args.product).await {
+        Ok(id) => id,
+        Err(e) => refused(&e),
+    };
+    let mut plan = match Plan::new(product, args.shoppers, args.over, args.give_up, args.stock) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    plan.browse = args.browse;
+    plan.retry_busy = args.retry;
+    let stop = Arc::new(AtomicBool::new(false));
+    tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("cancelling: the shoppers under way finish, then the report");
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+    });
+    let options = Options {
+        server: std::env::current_exe()?,
+        stop,
+        on_progress: Box::new(|p| {
+            eprintln!(
+                "  {:>6.1} s   {} of {} shoppers done   {} units sold",
+                p.seconds, p.shoppers_done, p.shoppers, p.units_sold
+            );
+        }),
+    };
+    match rehearsal::rehearse(config, plan, options).await {
+        Ok((id, report)) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+                println!("  (kept as rehearsal {id})");
+            }
+            if !report.audit.holds() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Err(e) => refused(&e),
+    }
+}
+
+fn refused(e: &Refusal) -> ! {
+    eprintln!("rehearsal refused: {e}");
+    let code = match e {
+        Refusal::Plan(_) => 2,
+        Refusal::Failed(_) | Refusal::Store(_) => 1,
+        _ => 3,
+    };
+    std::process::exit(code)
+}

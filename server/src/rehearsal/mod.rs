@@ -1,0 +1,272 @@
+//! "Rehearse this sale": the shop runs its own flash sale against itself before the real one, so
+//! its owner learns what her server takes before the surge does.
+//!
+//! A rehearsal copies the live database (SQLite's online backup: one consistent snapshot, the
+//! live data never written), moves the rehearsed sale to start now on the copy, starts a second
+//! shop (the same server binary, a child process) on the copy on a loopback port, and sends it a
+//! crowd of simulated phones over real HTTP with the load generator the surge benchmark uses
+//! ([`crate::load`]). Then it audits the copy (nothing oversold, nothing lost, every unit
+//! accounted for), writes a report (kept in the live database's `rehearsals` table, the only
+//! thing it writes there) and deletes the copy.
+//!
+//! Safe by construction: refused while a sale runs or starts within the rehearsal's longest run;
+//! one at a time (a unique index); bounded in shoppers, arrival time, connections and length;
+//! run at a lower CPU priority than the live shop, which keeps serving; cancellable.
+
+pub mod cli;
+pub mod copy;
+pub mod ledger;
+pub mod plan;
+pub mod report;
+pub mod shoppers;
+pub mod stage;
+
+pub use plan::{Plan, PlanError};
+pub use report::Report;
+
+use crate::config::Config;
+use crate::load::{client, run_load};
+use crate::store::sql::Db;
+use app::store::StoreError;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Why a rehearsal did not run, or did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("a sale is running now ({product}): rehearse when it is over")]
+    SaleRunning { product: String },
+    #[error(
+        "the sale of {product} starts in {minutes} min, within this rehearsal's {longest_minutes} \
+         min: rehearse earlier, or with a shorter arrival"
+    )]
+    SaleSoon {
+        product: String,
+        minutes: i64,
+        longest_minutes: i64,
+    },
+    #[error("another rehearsal is running: one at a time")]
+    AnotherRunning,
+    #[error("there is no product {0:?}")]
+    NoProduct(String),
+    #[error(
+        "rehearsals copy the embedded SQLite database; a shop on Postgres cannot rehearse yet"
+    )]
+    NotSqlite,
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the rehearsal failed: {0}")]
+    Failed(String),
+}
+
+/// How far a running rehearsal is (kept in its row while it runs, shown as a progress bar).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub shoppers_done: usize,
+    pub shoppers: usize,
+    pub units_sold: usize,
+    pub seconds: f64,
+}
+
+/// What runs a rehearsal besides its plan.
+pub struct Options {
+    /// The server binary the second shop runs (this one, normally).
+    pub server: PathBuf,
+    /// Set to cancel (Ctrl-C on the command line); the owner's cancel arrives through the row.
+    pub stop: Arc<AtomicBool>,
+    /// Told every second how far it is.
+    pub on_progress: Box<dyn Fn(Progress) + Send + Sync>,
+}
+
+/// The product a command-line argument names: its id, or its slug.
+pub async fn product_id(db: &Db, named: &str) -> Result<i64, Refusal> {
+    use crate::store::sql::sql;
+    let found: Option<(i64,)> = db
+        .optional(
+            sql("SELECT id FROM products WHERE slug = $1 OR CAST(id AS TEXT) = $1").bind(named),
+        )
+        .await?;
+    found
+        .map(|(id,)| id)
+        .ok_or_else(|| Refusal::NoProduct(named.to_owned()))
+}
+
+/// Runs one rehearsal to its end (or its cancel) and gives its report, kept under its id.
+pub async fn rehearse(
+    config: &Config,
+    plan: Plan,
+    options: Options,
+) -> Result<(i64, Report), Refusal> {
+    let live = config.sqlite_path().ok_or(Refusal::NotSqlite)?;
+    let db = crate::startup::admin_db(config)
+        .await
+        .map_err(|e| Refusal::Failed(format!("{e:#}")))?;
+    product_id(&db, &plan.product_id.to_string()).await?;
+    let clock = app::rules::Clock::system();
+    let now = clock.now();
+    ledger::check_no_sale_near(&db, &now, plan.longest()).await?;
+    let id = ledger::claim(&db, &plan, &now).await?;
+    let dir = config.data_dir.join(format!("rehearsal-{id}"));
+    let outcome = run(&db, id, &live, dir.clone(), &plan, &options, now.text()).await;
+    // the copy goes, whatever happened
+    if dir.exists() {
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "could not delete the rehearsal's copy");
+        }
+    }
+    let ended = clock.now();
+    match outcome {
+        Ok(report) => {
+            let state = if report.cancelled {
+                "cancelled"
+            } else {
+                "finished"
+            };
+            let json =
+                serde_json::to_string(&report).map_err(|e| Refusal::Failed(e.to_string()))?;
+            ledger::end(&db, id, state, Some(&json), None, &ended).await?;
+            Ok((id, report))
+        }
+        Err(e) => {
+            let why = format!("{e:#}");
+            ledger::end(&db, id, "failed", None, Some(&why), &ended).await?;
+            Err(Refusal::Failed(why))
+        }
+    }
+}
+
+async fn run(
+    db: &Db,
+    id: i64,
+    live: &std::path::Path,
+    dir: PathBuf,
+    plan: &Plan,
+    options: &Options,
+    started_at: &str,
+) -> anyhow::Result<Report> {
+    let now = app::rules::Clock::system().now();
+    let lasting = i64::try_from(plan.longest().as_secs()).unwrap_or(i64::MAX / 2) + 60;
+    let (live, product, stock) = (live.to_owned(), plan.product_id, plan.stock);
+    let (copy, stage) = tokio::task::spawn_blocking(move || {
+        let copy = copy::Copy::take(&live, dir)?;
+        let stage = copy.stage(product, stock, &now, lasting)?;
+        anyhow::Ok((copy, stage))
+    })
+    .await??;
+    let shop = stage::SecondShop::start(&options.server, &copy.dir)?;
+    let cpu_at_start = shop.cpu_secs();
+    let shoppers = usize::try_from(plan.shoppers).unwrap_or(usize::MAX);
+    let opened = Instant::now();
+    let crowd = Arc::new(shoppers::Crowd {
+        base: shop.base.clone(),
+        http: client(plan.connections())?,
+        plan: plan.clone(),
+        slug: stage.slug.clone(),
+        waiting_room: stage.waiting_room,
+        permits: Arc::new(tokio::sync::Semaphore::new(plan.connections())),
+        stop: options.stop.clone(),
+        ends: opened + plan.longest(),
+        sold: AtomicUsize::new(0),
+        longest_line: Default::default(),
+    });
+    // one task per shopper: a shopper waiting in line holds no connection
+    let mut arrivals = crate::load::Crowd::new(
+        shoppers,
+        shoppers,
+        Duration::from_secs(u64::from(plan.arrive_over_secs) + 5),
+    );
+    arrivals.arrival = Duration::from_secs(u64::from(plan.arrive_over_secs));
+    arrivals.stop = options.stop.clone();
+    let done = arrivals.done.clone();
+    let load = tokio::spawn(run_load(arrivals, {
+        let crowd = crowd.clone();
+        move |i| {
+            let crowd = crowd.clone();
+            async move { (crowd.journey(i).await, None) }
+        }
+    }));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    while !load.is_finished() {
+        tick.tick().await;
+        let progress = Progress {
+            shoppers_done: done.load(Ordering::Relaxed),
+            shoppers,
+            units_sold: crowd.sold.load(Ordering::Relaxed),
+            seconds: opened.elapsed().as_secs_f64(),
+        };
+        (options.on_progress)(progress);
+        let json = serde_json::to_string(&progress)?;
+        match ledger::beat(db, id, &app::rules::Clock::system().now(), &json).await {
+            Ok(true) => options.stop.store(true, Ordering::Relaxed),
+            Ok(false) => {}
+            // the live database busy for a moment: the rehearsal goes on
+            Err(e) => tracing::warn!(error = %e, "rehearsal heartbeat not written"),
+        }
+    }
+    let (tally, elapsed) = load.await??;
+    let (_, peak_memory_mib) = shop.memory_mib();
+    let cpu_secs = shop.cpu_secs() - cpu_at_start;
+    drop(shop);
+    let acknowledged = tally.acknowledged();
+    let product = stage.product_id;
+    let before = stage.before;
+    let (after, sold, codes) = tokio::task::spawn_blocking(move || {
+        let (after, codes) = copy.after(product, before.last_order)?;
+        let sold = copy.sold_since(product, before.last_order)?;
+        copy.delete()?;
+        anyhow::Ok((after, sold, codes))
+    })
+    .await??;
+    let audit = audit(&before, &after, sold, &acknowledged, &codes);
+    let run = report::Run {
+        samples: &tally.samples,
+        opened,
+        elapsed,
+        cancelled: options.stop.load(Ordering::Relaxed),
+        longest_line: crowd.longest_line.load(Ordering::Relaxed),
+        peak_memory_mib,
+        cpu_secs,
+        hold_seconds: stage.hold_seconds,
+    };
+    Ok(Report::new(
+        plan,
+        &stage.name,
+        stage.waiting_room,
+        started_at.to_owned(),
+        &run,
+        audit,
+    ))
+}
+
+/// The copy's units after the run against before it, and the orders shoppers were told about
+/// against those it holds.
+fn audit(
+    before: &copy::Counts,
+    after: &copy::Counts,
+    sold: i64,
+    acknowledged: &[String],
+    stored: &[String],
+) -> report::Audit {
+    let initial = before.stock + before.held;
+    let restocked = (after.cancelled - before.cancelled).max(0);
+    let stored: std::collections::HashSet<&str> = stored.iter().map(String::as_str).collect();
+    let lost = acknowledged
+        .iter()
+        .filter(|c| !stored.contains(c.as_str()))
+        .count();
+    report::Audit {
+        initial,
+        stock: after.stock,
+        sold,
+        held: after.held,
+        restocked,
+        oversold: (sold - initial - restocked).max(0),
+        lost: i64::try_from(lost).unwrap_or(i64::MAX),
+        balanced: after.stock + sold + after.held == initial + restocked,
+    }
+}

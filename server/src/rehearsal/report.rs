@@ -1,0 +1,376 @@
+//! What a rehearsal found, in numbers (kept as JSON) and in plain words: when the units sold out,
+//! how fast orders went, what shoppers were answered and how soon, the longest line and wait,
+//! what the second shop used, the audit of its copy, and advice drawn from all of it.
+
+use super::plan::Plan;
+use crate::load::{Sample, Spread};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub product_id: i64,
+    pub product_name: String,
+    pub plan: Plan,
+    pub waiting_room: bool,
+    /// RFC 3339 UTC.
+    pub started_at: String,
+    pub seconds: f64,
+    pub cancelled: bool,
+    /// Shoppers whose journey ended (all of them, unless cancelled).
+    pub shoppers_done: usize,
+    /// Units free to take when the doors opened.
+    pub units_available: i64,
+    pub units_sold: i64,
+    /// When the last unit sold, from the doors opening; none if some were left.
+    pub sold_out_after_secs: Option<f64>,
+    /// Orders a second while units lasted.
+    pub orders_per_sec: f64,
+    /// How each shopper's visit ended: ordered, sold_out, gave_up, busy, …
+    pub outcomes: BTreeMap<String, usize>,
+    /// Every answer, by request and kind, with how long it took.
+    pub answers: Vec<Answers>,
+    pub longest_line: u64,
+    pub longest_wait_secs: f64,
+    /// The second shop's peak resident memory and the CPU it used.
+    pub peak_memory_mib: f64,
+    pub cpu_secs: f64,
+    pub audit: Audit,
+    pub advice: Vec<Advice>,
+}
+
+/// One kind of answer to one kind of request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Answers {
+    /// "order", "join", "status", "page", "leave".
+    pub request: String,
+    /// "acknowledged", "sold_out", "overloaded", "rate_limited", "waiting", …
+    pub kind: String,
+    pub count: usize,
+    pub latency: Spread,
+}
+
+/// The copy checked after the run: nothing oversold, nothing lost, every unit accounted for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audit {
+    /// Units free or held when the doors opened.
+    pub initial: i64,
+    pub stock: i64,
+    pub sold: i64,
+    pub held: i64,
+    /// Units that came back from orders cancelled meanwhile (unpaid ones running out).
+    pub restocked: i64,
+    /// Units sold beyond what there was.
+    pub oversold: i64,
+    /// Orders shoppers were told about that the copy does not hold.
+    pub lost: i64,
+    /// stock + sold + held = initial + restocked.
+    pub balanced: bool,
+}
+
+impl Audit {
+    pub fn holds(&self) -> bool {
+        self.oversold == 0 && self.lost == 0 && self.balanced
+    }
+}
+
+/// Advice drawn from what the rehearsal saw (words in [`Advice::words`]; the owner's pages say
+/// them in her language).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "advice", rename_all = "snake_case")]
+pub enum Advice {
+    /// The audit failed: do not run the sale.
+    AuditFailed,
+    /// There was nothing to sell.
+    NoStock,
+    /// Every shopper got an answer that was the truth, checkout this fast.
+    Held {
+        shoppers: usize,
+        checkout_p95_ms: f64,
+    },
+    /// Shoppers told "busy"; with or without the waiting room on.
+    Busy {
+        shoppers: usize,
+        percent: f64,
+        waiting_room: bool,
+    },
+    /// Answers of "too many requests".
+    RateLimited { answers: usize },
+    /// Requests that failed (server errors, timeouts, dropped connections).
+    Errors { requests: usize },
+    /// Shoppers still waiting when the rehearsal ended.
+    StillWaiting { shoppers: usize },
+    /// Units still held by shoppers who walked away; back in stock when their holds run out.
+    HoldsLeft { units: i64, hold_seconds: i64 },
+}
+
+impl Advice {
+    pub fn words(&self) -> String {
+        match self {
+            Advice::AuditFailed => "The audit of the copy failed: do not run this sale; report it as a bug.".to_owned(),
+            Advice::NoStock => "There was no stock to sell: set the stock before the sale.".to_owned(),
+            Advice::Held { shoppers, checkout_p95_ms } => format!(
+                "Every one of {shoppers} shoppers got a true answer; checkout stayed under {checkout_p95_ms:.0} ms for 95 in 100."
+            ),
+            Advice::Busy { shoppers, percent, waiting_room: false } => format!(
+                "{shoppers} shoppers ({percent:.1} %) were left with \"busy, try again\": turn the waiting room on for this sale, or run a second server."
+            ),
+            Advice::Busy { shoppers, percent, waiting_room: true } => format!(
+                "{shoppers} shoppers ({percent:.1} %) were left with \"busy, try again\" even with the waiting room: run a second server, or spread the sale's start."
+            ),
+            Advice::RateLimited { answers } => format!(
+                "{answers} answers were \"too many requests\": phones sharing one address (a carrier's) may meet this; raise HOLDFAST_RATE_LIMIT_PER_SEC if they do."
+            ),
+            Advice::Errors { requests } => format!(
+                "{requests} requests failed (server errors or timeouts): read the shop's log before the sale."
+            ),
+            Advice::StillWaiting { shoppers } => format!(
+                "{shoppers} shoppers were still in line when the rehearsal ended: the line moves slower than they arrive; shorter holds move it faster."
+            ),
+            Advice::HoldsLeft { units, hold_seconds } => format!(
+                "{units} units were still held by shoppers who walked away; they go back on sale when their holds run out ({hold_seconds} s)."
+            ),
+        }
+    }
+}
+
+/// What the run gave, for the report.
+pub struct Run<'a> {
+    pub samples: &'a [Sample],
+    pub opened: Instant,
+    pub elapsed: Duration,
+    pub cancelled: bool,
+    pub longest_line: u64,
+    pub peak_memory_mib: f64,
+    pub cpu_secs: f64,
+    pub hold_seconds: Option<i64>,
+}
+
+impl Report {
+    /// Figures and advice from the run's answers and the audit.
+    pub fn new(
+        plan: &Plan,
+        product_name: &str,
+        waiting_room: bool,
+        started_at: String,
+        run: &Run<'_>,
+        audit: Audit,
+    ) -> Report {
+        let answered = |s: &&Sample| s.what != "outcome" && s.what != "wait";
+        let mut by_kind: BTreeMap<(&str, &str), Vec<Duration>> = BTreeMap::new();
+        for s in run.samples.iter().filter(answered) {
+            by_kind
+                .entry((s.what, &s.kind))
+                .or_default()
+                .push(s.latency);
+        }
+        let answers = by_kind
+            .into_iter()
+            .map(|((request, kind), latencies)| Answers {
+                request: request.to_owned(),
+                kind: kind.to_owned(),
+                count: latencies.len(),
+                latency: Spread::of(&latencies),
+            })
+            .collect();
+        let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+        for s in run.samples.iter().filter(|s| s.what == "outcome") {
+            *outcomes.entry(s.kind.clone()).or_default() += 1;
+        }
+        let shoppers_done = outcomes.values().sum();
+        let last_sale = run
+            .samples
+            .iter()
+            .filter(|s| s.order_code.is_some())
+            .map(|s| s.at.saturating_duration_since(run.opened))
+            .max();
+        let units_sold = audit.sold;
+        let sold_out = audit.initial + audit.restocked > 0 && audit.stock == 0 && audit.held == 0;
+        let selling = last_sale.unwrap_or(run.elapsed).as_secs_f64().max(1e-3);
+        let longest_wait = run
+            .samples
+            .iter()
+            .filter(|s| s.what == "wait")
+            .map(|s| s.latency)
+            .max()
+            .unwrap_or_default();
+        let mut report = Report {
+            product_id: plan.product_id,
+            product_name: product_name.to_owned(),
+            plan: plan.clone(),
+            waiting_room,
+            started_at,
+            seconds: round(run.elapsed.as_secs_f64()),
+            cancelled: run.cancelled,
+            shoppers_done,
+            units_available: audit.initial,
+            units_sold,
+            sold_out_after_secs: last_sale
+                .filter(|_| sold_out)
+                .map(|d| round(d.as_secs_f64())),
+            orders_per_sec: round(units_sold as f64 / selling),
+            outcomes,
+            answers,
+            longest_line: run.longest_line,
+            longest_wait_secs: round(longest_wait.as_secs_f64()),
+            peak_memory_mib: round(run.peak_memory_mib),
+            cpu_secs: round(run.cpu_secs),
+            audit,
+            advice: Vec::new(),
+        };
+        report.advice = report.advise(run);
+        report
+    }
+
+    fn advise(&self, run: &Run<'_>) -> Vec<Advice> {
+        let mut advice = Vec::new();
+        if !self.audit.holds() {
+            advice.push(Advice::AuditFailed);
+        }
+        if self.audit.initial == 0 {
+            advice.push(Advice::NoStock);
+        }
+        let outcome = |kind: &str| self.outcomes.get(kind).copied().unwrap_or(0);
+        let busy = outcome("busy");
+        if busy > 0 {
+            advice.push(Advice::Busy {
+                shoppers: busy,
+                percent: round(busy as f64 * 100.0 / self.shoppers_done.max(1) as f64),
+                waiting_room: self.waiting_room,
+            });
+        }
+        let limited = self.count(|a| a.kind == "rate_limited");
+        if limited > 0 {
+            advice.push(Advice::RateLimited { answers: limited });
+        }
+        let errors = run
+            .samples
+            .iter()
+            .filter(|s| s.what != "outcome" && s.is_error())
+            .count();
+        if errors > 0 {
+            advice.push(Advice::Errors { requests: errors });
+        }
+        if outcome("still_waiting") > 0 {
+            advice.push(Advice::StillWaiting {
+                shoppers: outcome("still_waiting"),
+            });
+        }
+        if self.audit.held > 0 {
+            advice.push(Advice::HoldsLeft {
+                units: self.audit.held,
+                hold_seconds: run.hold_seconds.unwrap_or(0),
+            });
+        }
+        if busy == 0 && errors == 0 && self.audit.holds() && !self.cancelled {
+            let orders: Vec<Duration> = run
+                .samples
+                .iter()
+                .filter(|s| s.what == "order")
+                .map(|s| s.latency)
+                .collect();
+            advice.insert(
+                0,
+                Advice::Held {
+                    shoppers: self.shoppers_done,
+                    checkout_p95_ms: Spread::of(&orders).p95_ms,
+                },
+            );
+        }
+        advice
+    }
+
+    fn count(&self, which: impl Fn(&Answers) -> bool) -> usize {
+        self.answers
+            .iter()
+            .filter(|a| which(a))
+            .map(|a| a.count)
+            .sum()
+    }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// The report in plain words, for the command line.
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Rehearsal of {} — {} shoppers{}, {}{}",
+            self.product_name,
+            self.plan.shoppers,
+            if self.plan.arrive_over_secs == 0 {
+                " arriving all at once".to_owned()
+            } else {
+                format!(" arriving over {} s", self.plan.arrive_over_secs)
+            },
+            if self.waiting_room {
+                "through the waiting room"
+            } else {
+                "straight to checkout"
+            },
+            if self.cancelled { " (cancelled)" } else { "" }
+        )?;
+        writeln!(
+            f,
+            "  started {} UTC, ran {:.1} s; {} shoppers done",
+            self.started_at, self.seconds, self.shoppers_done
+        )?;
+        match self.sold_out_after_secs {
+            Some(s) => writeln!(
+                f,
+                "  all {} units sold out {s:.1} s after the doors opened",
+                self.units_sold
+            )?,
+            None => writeln!(
+                f,
+                "  {} of {} units sold",
+                self.units_sold, self.units_available
+            )?,
+        }
+        writeln!(
+            f,
+            "  orders per second while units lasted: {:.0}",
+            self.orders_per_sec
+        )?;
+        writeln!(f, "  how shoppers' visits ended:")?;
+        for (kind, n) in &self.outcomes {
+            writeln!(f, "    {kind:<16} {n}")?;
+        }
+        writeln!(f, "  answers (count, p50 / p95 / p99 ms):")?;
+        for a in &self.answers {
+            writeln!(
+                f,
+                "    {:<7} {:<16} {:>7}   {:.1} / {:.1} / {:.1}",
+                a.request, a.kind, a.count, a.latency.p50_ms, a.latency.p95_ms, a.latency.p99_ms
+            )?;
+        }
+        if self.waiting_room {
+            writeln!(
+                f,
+                "  longest line {} shoppers; longest wait {:.1} s",
+                self.longest_line, self.longest_wait_secs
+            )?;
+        }
+        writeln!(
+            f,
+            "  the second shop: peak memory {:.0} MiB, {:.1} CPU seconds",
+            self.peak_memory_mib, self.cpu_secs
+        )?;
+        let a = &self.audit;
+        writeln!(
+            f,
+            "  audit: stock {} + sold {} + held {} = {} (initial {} + restocked {}); oversold {}, lost {}: {}",
+            a.stock, a.sold, a.held, a.stock + a.sold + a.held, a.initial, a.restocked, a.oversold, a.lost,
+            if a.holds() { "ok" } else { "FAILED" }
+        )?;
+        for advice in &self.advice {
+            writeln!(f, "  → {}", advice.words())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,386 @@
+//! The sale rehearsal, end to end: the real server serving a live shop from a real SQLite file,
+//! and `server rehearse` (the real binary) copying it, running a second shop on the copy and a
+//! crowd of 2,000 simulated phones against it. The report's audit holds and exactly the units
+//! put up are sold; the live shop's tables are unchanged row for row; live orders placed during
+//! a rehearsal are served and both audits hold; a sale near, another rehearsal running or a bad
+//! number refuse it with a clear message.
+
+// in test code a panic is how a test reports failure
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{order_body, start_server_with};
+use rusqlite::{Connection, OpenFlags};
+use server::rehearsal::report::Advice;
+use server::rehearsal::Report;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::process::{Command, Output};
+
+const HOODIE: i64 = 1;
+const CARAMELS: i64 = 2;
+
+/// The demo shop's sales moved to tomorrow: the rehearsal happens the day before.
+fn sales_tomorrow(dir: &Path) {
+    let c = Connection::open(dir.join("holdfast.db")).unwrap();
+    c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    let start = chrono::Utc::now() + chrono::Duration::days(1);
+    let end = start + chrono::Duration::hours(2);
+    c.execute(
+        "UPDATE sales SET starts_at = ?1, ends_at = ?2",
+        [common::stamp(start), common::stamp(end)],
+    )
+    .unwrap();
+}
+
+/// Every row of every shop table (all but the rehearsals' own), hashed table by table.
+fn shop_tables(dir: &Path) -> Vec<(String, String)> {
+    let c = Connection::open_with_flags(dir.join("holdfast.db"), OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap();
+    let mut names = c
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT IN ('rehearsals', 'sqlite_sequence') ORDER BY name",
+        )
+        .unwrap();
+    let names: Vec<String> = names
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    names
+        .into_iter()
+        .map(|table| {
+            let mut rows = c.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
+            let columns = rows.column_count();
+            let mut all: Vec<String> = rows
+                .query_map([], |r| {
+                    Ok((0..columns)
+                        .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                        .collect::<Vec<_>>()
+                        .join("|"))
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            all.sort();
+            let mut hash = Sha256::new();
+            for row in &all {
+                hash.update(row.as_bytes());
+                hash.update(b"\n");
+            }
+            (table, format!("{} rows {:x}", all.len(), hash.finalize()))
+        })
+        .collect()
+}
+
+fn rehearse(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("rehearse")
+        .args(args)
+        .env("HOLDFAST_DATA_DIR", dir)
+        .env("HOLDFAST_METRICS_ADDR", "off")
+        .env_remove("HOLDFAST_RATE_LIMIT_PER_SEC")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("server rehearse runs")
+}
+
+fn report_of(out: &Output) -> Report {
+    assert!(
+        out.status.success(),
+        "rehearsal failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a report ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn rehearsal_rows(dir: &Path) -> Vec<(String, Option<String>)> {
+    let c = Connection::open(dir.join("holdfast.db")).unwrap();
+    let mut q = c
+        .prepare("SELECT state, report FROM rehearsals ORDER BY id")
+        .unwrap();
+    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn copies_left(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("rehearsal-"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_thousand_shoppers_for_a_hundred_units_buy_exactly_a_hundred_on_a_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_live, base) = start_server_with(dir.path(), &[]);
+    sales_tomorrow(dir.path());
+    let before = shop_tables(dir.path());
+
+    // the hoodie drop: its waiting room, holds and per-customer limit, 100 units on the copy,
+    // one in ten shoppers walking away from their hold
+    let out = rehearse(
+        dir.path(),
+        &[
+            "--product",
+            "anchor-hoodie",
+            "--shoppers",
+            "2000",
+            "--stock",
+            "100",
+            "--give-up",
+            "10",
+            "--json",
+        ],
+    );
+    let report = report_of(&out);
+    eprintln!("{}", report);
+    assert!(report.waiting_room, "the hoodie sells through its line");
+    assert!(report.audit.holds(), "audit: {:?}", report.audit);
+    assert_eq!(report.units_available, 100);
+    assert_eq!(report.units_sold, 100, "exactly the units put up");
+    assert_eq!(report.audit.oversold, 0);
+    assert_eq!(report.audit.lost, 0);
+    assert_eq!(report.shoppers_done, 2000, "every shopper's visit ended");
+    assert_eq!(report.outcomes.get("ordered"), Some(&100));
+    assert!(report.outcomes.get("gave_up").copied().unwrap_or(0) > 0);
+    assert_eq!(
+        report.outcomes.values().sum::<usize>(),
+        2000,
+        "{:?}",
+        report.outcomes
+    );
+    let acknowledged: usize = report
+        .answers
+        .iter()
+        .filter(|a| a.request == "order" && a.kind == "acknowledged")
+        .map(|a| a.count)
+        .sum();
+    assert_eq!(acknowledged, 100);
+    assert!(report.sold_out_after_secs.is_some(), "it sold out");
+    assert!(report.longest_line > 0);
+    assert!(report.peak_memory_mib > 0.0 && report.cpu_secs > 0.0);
+    assert!(!report.advice.contains(&Advice::AuditFailed));
+
+    // the live shop: not one row changed, the report kept, the copy gone, still serving
+    assert_eq!(shop_tables(dir.path()), before);
+    let rows = rehearsal_rows(dir.path());
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].0, "finished");
+    let kept: Report = serde_json::from_str(rows[0].1.as_deref().unwrap()).unwrap();
+    assert_eq!(kept, report);
+    assert!(
+        copies_left(dir.path()).is_empty(),
+        "{:?}",
+        copies_left(dir.path())
+    );
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn live_orders_during_a_rehearsal_are_served_and_both_audits_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_live, base) = start_server_with(dir.path(), &[]);
+    sales_tomorrow(dir.path());
+    let live_stock = |dir: &Path| -> (i64, i64) {
+        let c = Connection::open(dir.join("holdfast.db")).unwrap();
+        let stock = c
+            .query_row(
+                "SELECT stock FROM products WHERE id = ?1",
+                [CARAMELS],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let sold = c
+            .query_row(
+                "SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE product_id = ?1",
+                [CARAMELS],
+                |r| r.get(0),
+            )
+            .unwrap();
+        (stock, sold)
+    };
+    let (stock0, sold0) = live_stock(dir.path());
+
+    let rehearsal = {
+        let dir = dir.path().to_owned();
+        std::thread::spawn(move || {
+            rehearse(
+                &dir,
+                &[
+                    "--product",
+                    "sea-salt-caramels",
+                    "--shoppers",
+                    "1500",
+                    "--over",
+                    "4",
+                    "--stock",
+                    "300",
+                    "--json",
+                ],
+            )
+        })
+    };
+    // once it runs, shoppers of the live shop order meanwhile
+    for _ in 0..300 {
+        if rehearsal_rows(dir.path())
+            .iter()
+            .any(|(state, _)| state == "running")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let http = reqwest::Client::new();
+    let mut codes = Vec::new();
+    for n in 0..20 {
+        let res = http
+            .post(format!("{base}/api/place_order"))
+            .json(&order_body(
+                &format!("live-during-rehearsal-{n:04}"),
+                CARAMELS,
+                1,
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "a live order during the rehearsal");
+        let body: serde_json::Value = res.json().await.unwrap();
+        codes.push(body["order_code"].as_str().unwrap().to_owned());
+    }
+    let report = report_of(&rehearsal.join().unwrap());
+    assert!(report.audit.holds(), "the copy's audit: {:?}", report.audit);
+    assert!(!report.waiting_room);
+    assert_eq!(report.units_sold, 300, "1,500 shoppers for 300 units");
+    assert_eq!(report.shoppers_done, 1500);
+
+    // the live shop's audit: its 20 orders kept, its stock and sales add up
+    let (stock1, sold1) = live_stock(dir.path());
+    assert_eq!(sold1 - sold0, 20);
+    assert_eq!(stock1 + sold1, stock0 + sold0);
+    let c = Connection::open(dir.path().join("holdfast.db")).unwrap();
+    for code in &codes {
+        let n: i64 = c
+            .query_row("SELECT COUNT(*) FROM orders WHERE code = ?1", [code], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(n, 1, "live order {code} stored");
+    }
+    let rehearsal_orders: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM idempotency_keys WHERE key LIKE 'rehearsal-%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        rehearsal_orders, 0,
+        "no rehearsal order reached the live shop"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_near_a_sale_while_another_runs_and_for_bad_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_live, _base) = start_server_with(dir.path(), &[]);
+    let refusal = |args: &[&str]| {
+        let out = rehearse(dir.path(), args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // the demo's hoodie drop is running
+    let (code, said) = refusal(&["--product", "sea-salt-caramels", "--shoppers", "10"]);
+    assert_eq!(code, Some(3), "{said}");
+    assert!(said.contains("running now"), "{said}");
+
+    // a sale in ten minutes: inside the rehearsal's length
+    sales_tomorrow(dir.path());
+    let c = Connection::open(dir.path().join("holdfast.db")).unwrap();
+    let soon = chrono::Utc::now() + chrono::Duration::minutes(10);
+    c.execute(
+        "UPDATE sales SET starts_at = ?1, ends_at = ?2 WHERE product_id = ?3",
+        rusqlite::params![
+            common::stamp(soon),
+            common::stamp(soon + chrono::Duration::hours(1)),
+            HOODIE
+        ],
+    )
+    .unwrap();
+    let (code, said) = refusal(&[
+        "--product",
+        "anchor-hoodie",
+        "--shoppers",
+        "10",
+        "--over",
+        "600",
+    ]);
+    assert_eq!(code, Some(3), "{said}");
+    assert!(said.contains("starts in"), "{said}");
+    sales_tomorrow(dir.path());
+
+    // another rehearsal running (its heartbeat fresh)
+    let now = common::stamp(chrono::Utc::now());
+    c.execute(
+        "INSERT INTO rehearsals (product_id, state, plan, started_at, beat_at) \
+         VALUES (?1, 'running', '{}', ?2, ?2)",
+        rusqlite::params![CARAMELS, now],
+    )
+    .unwrap();
+    let (code, said) = refusal(&["--product", "sea-salt-caramels", "--shoppers", "10"]);
+    assert_eq!(code, Some(3), "{said}");
+    assert!(said.contains("another rehearsal"), "{said}");
+
+    // bad numbers and names, before anything runs
+    for args in [
+        &["--product", "sea-salt-caramels", "--shoppers", "0"][..],
+        &["--product", "sea-salt-caramels", "--shoppers", "50001"],
+        &["--product", "sea-salt-caramels", "--give-up", "150"],
+        &["--product", "sea-salt-caramels", "--shoppers", "many"],
+        &["--shoppers", "10"],
+    ] {
+        let (code, said) = refusal(args);
+        assert_eq!(code, Some(2), "{args:?}: {said}");
+    }
+    let (code, said) = refusal(&["--product", "no-such-thing"]);
+    assert_eq!(code, Some(3), "{said}");
+    assert!(said.contains("no product"), "{said}");
+
+    // a running one that stopped beating (its process died) no longer blocks
+    let long_ago = common::stamp(chrono::Utc::now() - chrono::Duration::minutes(10));
+    c.execute("UPDATE rehearsals SET beat_at = ?1", [long_ago])
+        .unwrap();
+    let out = rehearse(
+        dir.path(),
+        &[
+            "--product",
+            "sea-salt-caramels",
+            "--shoppers",
+            "20",
+            "--json",
+        ],
+    );
+    let report = report_of(&out);
+    assert!(report.audit.holds());
+    let states: Vec<String> = rehearsal_rows(dir.path())
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(states, ["failed", "finished"]);
+    assert!(copies_left(dir.path()).is_empty());
+}
