@@ -215,6 +215,10 @@ impl Application {
                 .context("cannot start the password-hashing threads")?,
             login_limits: crate::admin::login::LoginLimits::default(),
             catalogue: catalogue.clone(),
+            rehearsals: crate::admin::rehearsals::Rehearsals {
+                server: std::env::current_exe().context("cannot find the server binary")?,
+                on_sqlite: config.sqlite_path().is_some(),
+            },
         });
         // always: each sale has its own payment window even when the shop-wide one is off
         let expiry = crate::admin::orders::spawn_expiry(

@@ -384,3 +384,202 @@ async fn refused_near_a_sale_while_another_runs_and_for_bad_numbers() {
     assert_eq!(states, ["failed", "finished"]);
     assert!(copies_left(dir.path()).is_empty());
 }
+
+/// The shop's first owner, signed in through the setup page of a server started with
+/// `HOLDFAST_SECRET` = [`SECRET`]: her cookie and CSRF token.
+async fn owner(http: &reqwest::Client, base: &str) -> (String, String) {
+    let code = server::admin::setup_code(SECRET.as_bytes());
+    let res = http
+        .post(format!("{base}/admin/setup"))
+        .form(&[
+            ("code", code.as_str()),
+            ("email", "owner@harbour.example"),
+            ("password", "tide tables at dawn"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let cookie = res
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("holdfast_owner="))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+        .unwrap();
+    let page = http
+        .get(format!("{base}/admin"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+    (cookie, page[at..at + 64].to_owned())
+}
+
+const SECRET: &str = "rehearsal-test-secret-0123456789abcdefgh";
+
+/// The rehearsal's page once it has stopped refreshing itself (it is over), within 3 minutes.
+async fn page_when_over(http: &reqwest::Client, url: &str, cookie: &str) -> String {
+    for _ in 0..360 {
+        let page = http
+            .get(url)
+            .header(reqwest::header::COOKIE, cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if !page.contains("http-equiv=\"refresh\"") {
+            return page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    panic!("the rehearsal did not end in 3 minutes")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_owner_starts_a_rehearsal_from_the_product_page_follows_it_and_reads_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_live, base) = start_server_with(dir.path(), &[("HOLDFAST_SECRET", SECRET)]);
+    // the owner reads English here (the demo shop's own language is Chinese)
+    let mut english = reqwest::header::HeaderMap::new();
+    english.insert(
+        reqwest::header::ACCEPT_LANGUAGE,
+        reqwest::header::HeaderValue::from_static("en"),
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(english)
+        .build()
+        .unwrap();
+    let (cookie, csrf) = owner(&http, &base).await;
+    let post = |path: &str, form: Vec<(&'static str, String)>| {
+        http.post(format!("{base}{path}"))
+            .header(reqwest::header::COOKIE, &cookie)
+            .form(&form)
+            .send()
+    };
+    let form = |shoppers: &str, over: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("shoppers", shoppers.to_owned()),
+            ("over", over.to_owned()),
+            ("give_up", "0".to_owned()),
+            ("stock", "30".to_owned()),
+            ("retry", "yes".to_owned()),
+            ("browse", "yes".to_owned()),
+        ]
+    };
+
+    // the demo's hoodie drop is running: refused, in words, nothing started
+    let res = post("/admin/products/2/rehearse", form("300", "0"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("A sale is running now"));
+    assert!(rehearsal_rows(dir.path()).is_empty());
+
+    // the day before the sale: a bad number is refused, then a rehearsal runs
+    sales_tomorrow(dir.path());
+    let res = post("/admin/products/2/rehearse", form("0", "0"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("from 1 to 50000"));
+    let product_page = http
+        .get(format!("{base}/admin/products/2"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(product_page.contains("Rehearse this sale"));
+
+    let res = post("/admin/products/2/rehearse", form("300", "0"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let at = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(at.starts_with("/admin/rehearsals/"), "{at}");
+    // one at a time, from the page too
+    let res = post("/admin/products/2/rehearse", form("300", "0"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("Another rehearsal is running"));
+
+    let page = page_when_over(&http, &format!("{base}{at}"), &cookie).await;
+    assert!(page.contains("finished"), "{page}");
+    assert!(
+        page.contains("All 30 units sold out"),
+        "sold out in words: {page}"
+    );
+    assert!(page.contains("Nothing oversold, no order lost"), "{page}");
+    assert!(
+        page.contains("every one of 300 shoppers") || page.contains("Every one of 300 shoppers"),
+        "{page}"
+    );
+    // kept, and listed on the product's page
+    let product_page = http
+        .get(format!("{base}/admin/products/2"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(product_page.contains(&format!("href=\"{at}\"")), "listed");
+    assert!(copies_left(dir.path()).is_empty());
+
+    // a long one, cancelled: it stops within seconds and keeps what it saw
+    let res = post("/admin/products/2/rehearse", form("5000", "600"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let at = res.headers()["location"].to_str().unwrap().to_owned();
+    for _ in 0..100 {
+        let rows = rehearsal_rows(dir.path());
+        let c = Connection::open(dir.path().join("holdfast.db")).unwrap();
+        let started: Option<String> = c
+            .query_row(
+                "SELECT progress FROM rehearsals WHERE state = 'running'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or(None);
+        if started.is_some() || rows.iter().all(|r| r.0 != "running") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let id = at.rsplit('/').next().unwrap();
+    let res = post(
+        &format!("/admin/rehearsals/{id}/cancel"),
+        vec![("csrf", csrf.clone())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303);
+    let cancelled_at = std::time::Instant::now();
+    let page = page_when_over(&http, &format!("{base}{at}"), &cookie).await;
+    assert!(
+        cancelled_at.elapsed() < std::time::Duration::from_secs(60),
+        "a cancel ends it soon"
+    );
+    assert!(page.contains("cancelled"), "{page}");
+    assert!(page.contains("Nothing oversold, no order lost"), "{page}");
+    assert!(copies_left(dir.path()).is_empty());
+}

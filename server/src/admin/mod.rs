@@ -23,6 +23,7 @@ pub mod password;
 pub mod pictures;
 pub mod products;
 pub mod products_db;
+pub mod rehearsals;
 pub mod session;
 pub mod settings;
 
@@ -64,6 +65,9 @@ pub const GUARDED: &[(&str, &str)] = &[
     ("POST", "/admin/products/{id}/pictures/remove"),
     ("POST", "/admin/products/{id}/sale"),
     ("POST", "/admin/products/{id}/sale/end"),
+    ("POST", "/admin/products/{id}/rehearse"),
+    ("GET", "/admin/rehearsals/{id}"),
+    ("POST", "/admin/rehearsals/{id}/cancel"),
     ("GET", "/admin/settings"),
     ("POST", "/admin/settings"),
     ("POST", "/admin/settings/logo"),
@@ -91,6 +95,8 @@ pub struct AdminState {
     /// The catalogue and settings as shoppers' pages read them: told to read again when the
     /// owner changes the settings here.
     pub catalogue: Arc<crate::store::CatalogueCache>,
+    /// How sale rehearsals are started from the product pages.
+    pub rehearsals: rehearsals::Rehearsals,
 }
 
 /// The code that opens `/admin/setup`: the same on every server of the shop, unguessable
@@ -141,6 +147,9 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: Arc<AdminState>) -> Route
         )
         .route("/admin/products/{id}/sale", post(products::save_sale))
         .route("/admin/products/{id}/sale/end", post(products::end_sale))
+        .route("/admin/products/{id}/rehearse", post(rehearsals::start))
+        .route("/admin/rehearsals/{id}", get(rehearsals::page))
+        .route("/admin/rehearsals/{id}/cancel", post(rehearsals::cancel))
         .route("/admin/settings", get(settings::page).post(settings::save))
         .route("/admin/settings/logo", post(settings::upload_logo))
         .route("/admin/settings/logo/remove", post(settings::remove_logo))

@@ -92,6 +92,16 @@ pub fn problem_list(problems: &[String]) -> impl IntoView {
 
 /// A whole admin document around `body`.
 pub fn document(title: &str, body: impl IntoView + 'static) -> Html<String> {
+    document_refreshing(title, None, body)
+}
+
+/// The same, reloading itself every `refresh` seconds (a page that follows something running,
+/// without JavaScript).
+pub fn document_refreshing(
+    title: &str,
+    refresh: Option<u32>,
+    body: impl IntoView + 'static,
+) -> Html<String> {
     let lang = lang();
     let title = format!("{title} · {}", t!(admin_brand));
     let other = lang.other();
@@ -107,6 +117,7 @@ pub fn document(title: &str, body: impl IntoView + 'static) -> Html<String> {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="robots" content="noindex" />
                 <title>{title}</title>
+                {refresh.map(|secs| view! { <meta http-equiv="refresh" content=secs.to_string() /> })}
                 <link rel="stylesheet" href="/admin.css" />
             </head>
             <body class="admin">

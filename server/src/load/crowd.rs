@@ -1,6 +1,6 @@
-//! A crowd of simulated shoppers: `total` of them, run by `concurrency` workers (each at most one
-//! request at a time), arriving all at once or spread over a window, until every one is done, the
-//! deadline passes or the run is stopped.
+//! A crowd of simulated shoppers: `total` of them, at most `concurrency` under way at once,
+//! arriving all at once or spread over a window, until every one is done, the deadline passes or
+//! the run is stopped. One loop lets them in as they arrive; each shopper is a task of her own.
 
 use super::answer::{Sample, Tally};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -44,46 +44,61 @@ impl Crowd {
     }
 }
 
-/// Runs `shopper(i)` for every shopper of the crowd; gives every answer and the time it took.
+/// Runs `shopper(i)` for every shopper of the crowd, each as she arrives and a worker is free;
+/// gives every answer and the time it took.
 pub async fn run_load<F, Fut>(crowd: Crowd, shopper: F) -> anyhow::Result<(Tally, Duration)>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = (Vec<Sample>, Option<Duration>)> + Send,
+    Fut: std::future::Future<Output = (Vec<Sample>, Option<Duration>)> + Send + 'static,
 {
     let shopper = Arc::new(shopper);
-    let crowd = Arc::new(crowd);
-    let next = Arc::new(AtomicUsize::new(0));
+    let workers = Arc::new(tokio::sync::Semaphore::new(crowd.concurrency));
     let started = Instant::now();
     let mut set = tokio::task::JoinSet::new();
-    for _ in 0..crowd.concurrency {
-        let (shopper, next, crowd) = (shopper.clone(), next.clone(), crowd.clone());
-        set.spawn(async move {
-            let mut tally = Tally::default();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= crowd.total
-                    || started.elapsed() >= crowd.deadline
-                    || crowd.stop.load(Ordering::Relaxed)
-                {
-                    break;
-                }
-                let due = crowd.arrives_at(i);
-                if let Some(wait) = due.checked_sub(started.elapsed()) {
-                    tokio::time::sleep(wait).await;
-                }
-                let (samples, journey) = shopper(i).await;
-                tally.samples.extend(samples);
-                tally.journeys.extend(journey);
-                crowd.done.fetch_add(1, Ordering::Relaxed);
-            }
-            tally
-        });
-    }
     let mut tally = Tally::default();
-    while let Some(t) = set.join_next().await {
-        tally.merge(t?);
+    for i in 0..crowd.total {
+        if started.elapsed() >= crowd.deadline
+            || !pause_until(started + crowd.arrives_at(i), &crowd.stop).await
+        {
+            break;
+        }
+        let worker = workers.clone().acquire_owned().await?;
+        if crowd.stop.load(Ordering::Relaxed) || started.elapsed() >= crowd.deadline {
+            break;
+        }
+        let (shopper, done) = (shopper.clone(), crowd.done.clone());
+        set.spawn(async move {
+            let answered = shopper(i).await;
+            done.fetch_add(1, Ordering::Relaxed);
+            drop(worker);
+            answered
+        });
+        while let Some(finished) = set.try_join_next() {
+            let (samples, journey) = finished?;
+            tally.samples.extend(samples);
+            tally.journeys.extend(journey);
+        }
+    }
+    while let Some(finished) = set.join_next().await {
+        let (samples, journey) = finished?;
+        tally.samples.extend(samples);
+        tally.journeys.extend(journey);
     }
     Ok((tally, started.elapsed()))
+}
+
+/// Sleeps until `until`, waking early when `stop` is set: whether it slept the whole time.
+pub async fn pause_until(until: Instant, stop: &AtomicBool) -> bool {
+    const STEP: Duration = Duration::from_millis(250);
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let Some(left) = until.checked_duration_since(Instant::now()) else {
+            return true;
+        };
+        tokio::time::sleep(left.min(STEP)).await;
+    }
 }
 
 /// An HTTP client for `concurrency` connections: answers measured as given (a 303 is the

@@ -9,5 +9,5 @@ pub mod figures;
 pub mod process;
 
 pub use answer::{order_body, send, Sample, Tally};
-pub use crowd::{client, run_load, Crowd};
+pub use crowd::{client, pause_until, run_load, Crowd};
 pub use figures::{ms, percentile, sorted, Spread};

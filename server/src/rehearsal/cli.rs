@@ -8,10 +8,13 @@ use std::sync::Arc;
 
 const USAGE: &str = "usage: server rehearse --product SLUG|ID [--shoppers N (default 1000)] \
 [--over SECS (default 0: all at once)] [--give-up PCT (default 0)] [--stock N] [--no-browse] \
-[--no-retry] [--json]";
+[--no-retry] [--json] [--quiet]";
 
 struct Args {
     product: String,
+    /// A rehearsal the owner's page claimed: run it (its plan is in its row).
+    claimed: Option<i64>,
+    quiet: bool,
     shoppers: i64,
     over: i64,
     give_up: i64,
@@ -24,6 +27,8 @@ struct Args {
 fn parse(args: &[&str]) -> Result<Args, String> {
     let mut parsed = Args {
         product: String::new(),
+        claimed: None,
+        quiet: false,
         shoppers: 1000,
         over: 0,
         give_up: 0,
@@ -52,10 +57,12 @@ fn parse(args: &[&str]) -> Result<Args, String> {
             "--no-browse" => parsed.browse = false,
             "--no-retry" => parsed.retry = false,
             "--json" => parsed.json = true,
+            "--quiet" => parsed.quiet = true,
+            "--claimed" => parsed.claimed = Some(number("--claimed")?),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    if parsed.product.is_empty() {
+    if parsed.product.is_empty() && parsed.claimed.is_none() {
         return Err("--product is needed".to_owned());
     }
     Ok(parsed)
@@ -76,19 +83,6 @@ pub async fn run(config: &crate::Config, args: &[&str]) -> anyhow::Result<()> {
         tracing::warn!(error = %e, "could not lower the rehearsal's priority");
     }
     let db = crate::startup::admin_db(config).await?;
-    let product = match rehearsal::product_id(&db, &args.product).await {
-        Ok(id) => id,
-        Err(e) => refused(&e),
-    };
-    let mut plan = match Plan::new(product, args.shoppers, args.over, args.give_up, args.stock) {
-        Ok(plan) => plan,
-        Err(e) => {
-            eprintln!("{e}\n{USAGE}");
-            std::process::exit(2);
-        }
-    };
-    plan.browse = args.browse;
-    plan.retry_busy = args.retry;
     let stop = Arc::new(AtomicBool::new(false));
     tokio::spawn({
         let stop = stop.clone();
@@ -99,21 +93,40 @@ pub async fn run(config: &crate::Config, args: &[&str]) -> anyhow::Result<()> {
             }
         }
     });
+    let quiet = args.quiet;
     let options = Options {
         server: std::env::current_exe()?,
         stop,
-        on_progress: Box::new(|p| {
-            eprintln!(
-                "  {:>6.1} s   {} of {} shoppers done   {} units sold",
-                p.seconds, p.shoppers_done, p.shoppers, p.units_sold
-            );
+        on_progress: Box::new(move |p| {
+            if !quiet {
+                eprintln!(
+                    "  {:>6.1} s   {} of {} shoppers done   {} units sold",
+                    p.seconds, p.shoppers_done, p.shoppers, p.units_sold
+                );
+            }
         }),
     };
-    match rehearsal::rehearse(config, plan, options).await {
-        Ok((id, report)) => {
+    let (id, plan) = match args.claimed {
+        Some(id) => match rehearsal::claimed_plan(&db, id).await {
+            Ok(plan) => (id, plan),
+            Err(e) => refused(&e),
+        },
+        None => {
+            let plan = match plan_of(&db, &args).await {
+                Ok(plan) => plan,
+                Err(e) => refused(&e),
+            };
+            match rehearsal::admit(&db, config.sqlite_path().is_some(), &plan).await {
+                Ok(id) => (id, plan),
+                Err(e) => refused(&e),
+            }
+        }
+    };
+    match rehearsal::run_claimed(config, &db, id, &plan, options).await {
+        Ok(report) => {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
+            } else if !args.quiet {
                 print!("{report}");
                 println!("  (kept as rehearsal {id})");
             }
@@ -124,6 +137,14 @@ pub async fn run(config: &crate::Config, args: &[&str]) -> anyhow::Result<()> {
         }
         Err(e) => refused(&e),
     }
+}
+
+async fn plan_of(db: &crate::store::sql::Db, args: &Args) -> Result<Plan, Refusal> {
+    let product = rehearsal::product_id(db, &args.product).await?;
+    let mut plan = Plan::new(product, args.shoppers, args.over, args.give_up, args.stock)?;
+    plan.browse = args.browse;
+    plan.retry_busy = args.retry;
+    Ok(plan)
 }
 
 fn refused(e: &Refusal) -> ! {

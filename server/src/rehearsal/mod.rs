@@ -70,6 +70,10 @@ pub struct Progress {
     pub shoppers_done: usize,
     pub shoppers: usize,
     pub units_sold: usize,
+    /// Shoppers told "sold out" so far.
+    pub sold_out: usize,
+    /// Shoppers who left with "busy" (or "too many requests") so far.
+    pub busy: usize,
     pub seconds: f64,
 }
 
@@ -102,18 +106,62 @@ pub async fn rehearse(
     plan: Plan,
     options: Options,
 ) -> Result<(i64, Report), Refusal> {
-    let live = config.sqlite_path().ok_or(Refusal::NotSqlite)?;
     let db = crate::startup::admin_db(config)
         .await
         .map_err(|e| Refusal::Failed(format!("{e:#}")))?;
-    product_id(&db, &plan.product_id.to_string()).await?;
+    let id = admit(&db, config.sqlite_path().is_some(), &plan).await?;
+    let report = run_claimed(config, &db, id, &plan, options).await?;
+    Ok((id, report))
+}
+
+/// Checks that a rehearsal may start now (a shop on SQLite, the product there, no sale near,
+/// none other running) and claims the one running place: its id.
+pub async fn admit(db: &Db, on_sqlite: bool, plan: &Plan) -> Result<i64, Refusal> {
+    if !on_sqlite {
+        return Err(Refusal::NotSqlite);
+    }
+    product_id(db, &plan.product_id.to_string()).await?;
+    let now = app::rules::Clock::system().now();
+    ledger::check_no_sale_near(db, &now, plan.longest()).await?;
+    ledger::claim(db, plan, &now).await
+}
+
+/// The plan of rehearsal `id`, claimed and not yet started (the owner's page claims it, then
+/// starts `server rehearse --claimed ID`).
+pub async fn claimed_plan(db: &Db, id: i64) -> Result<Plan, Refusal> {
+    let row = ledger::get(db, id)
+        .await?
+        .filter(|r| r.state == "running" && r.progress.is_none())
+        .ok_or_else(|| Refusal::Failed(format!("rehearsal {id} is not waiting to start")))?;
+    serde_json::from_str(&row.plan).map_err(|e| Refusal::Failed(format!("its plan: {e}")))
+}
+
+/// Runs the claimed rehearsal `id` to its end and keeps how it ended; the copy is deleted
+/// whatever happens.
+pub async fn run_claimed(
+    config: &Config,
+    db: &Db,
+    id: i64,
+    plan: &Plan,
+    options: Options,
+) -> Result<Report, Refusal> {
     let clock = app::rules::Clock::system();
-    let now = clock.now();
-    ledger::check_no_sale_near(&db, &now, plan.longest()).await?;
-    let id = ledger::claim(&db, &plan, &now).await?;
+    let Some(live) = config.sqlite_path() else {
+        ledger::end(db, id, "failed", None, Some("not on SQLite"), &clock.now()).await?;
+        return Err(Refusal::NotSqlite);
+    };
+    let started_at = clock.now();
     let dir = config.data_dir.join(format!("rehearsal-{id}"));
-    let outcome = run(&db, id, &live, dir.clone(), &plan, &options, now.text()).await;
-    // the copy goes, whatever happened
+    let outcome = run(
+        db,
+        id,
+        &live,
+        dir.clone(),
+        plan,
+        &options,
+        started_at.text(),
+    )
+    .await;
     if dir.exists() {
         if let Err(e) = std::fs::remove_dir_all(&dir) {
             tracing::warn!(dir = %dir.display(), error = %e, "could not delete the rehearsal's copy");
@@ -129,12 +177,12 @@ pub async fn rehearse(
             };
             let json =
                 serde_json::to_string(&report).map_err(|e| Refusal::Failed(e.to_string()))?;
-            ledger::end(&db, id, state, Some(&json), None, &ended).await?;
-            Ok((id, report))
+            ledger::end(db, id, state, Some(&json), None, &ended).await?;
+            Ok(report)
         }
         Err(e) => {
             let why = format!("{e:#}");
-            ledger::end(&db, id, "failed", None, Some(&why), &ended).await?;
+            ledger::end(db, id, "failed", None, Some(&why), &ended).await?;
             Err(Refusal::Failed(why))
         }
     }
@@ -172,6 +220,8 @@ async fn run(
         stop: options.stop.clone(),
         ends: opened + plan.longest(),
         sold: AtomicUsize::new(0),
+        told_sold_out: AtomicUsize::new(0),
+        left_busy: AtomicUsize::new(0),
         longest_line: Default::default(),
     });
     // one task per shopper: a shopper waiting in line holds no connection
@@ -197,6 +247,8 @@ async fn run(
             shoppers_done: done.load(Ordering::Relaxed),
             shoppers,
             units_sold: crowd.sold.load(Ordering::Relaxed),
+            sold_out: crowd.told_sold_out.load(Ordering::Relaxed),
+            busy: crowd.left_busy.load(Ordering::Relaxed),
             seconds: opened.elapsed().as_secs_f64(),
         };
         (options.on_progress)(progress);

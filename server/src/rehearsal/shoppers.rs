@@ -5,7 +5,7 @@
 //! comes from her own address, so the shop's per-client limits treat her as one phone.
 
 use super::plan::Plan;
-use crate::load::{order_body, send, Sample};
+use crate::load::{order_body, pause_until, send, Sample};
 use app::domain::QueueStatus;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -29,8 +29,11 @@ pub struct Crowd {
     pub stop: Arc<AtomicBool>,
     /// No shopper's journey goes past this.
     pub ends: Instant,
-    /// Units ordered so far (for the progress bar).
+    /// Units ordered so far, shoppers told "sold out", shoppers who left "busy" (for the
+    /// progress bar).
     pub sold: AtomicUsize,
+    pub told_sold_out: AtomicUsize,
+    pub left_busy: AtomicUsize,
     /// The longest line a shopper was told about.
     pub longest_line: AtomicU64,
 }
@@ -70,7 +73,9 @@ impl Crowd {
                 return (kind, body);
             }
             tries += 1;
-            tokio::time::sleep(wait).await;
+            if !pause_until(Instant::now() + wait, &self.stop).await {
+                return (kind, body);
+            }
         }
     }
 
@@ -97,6 +102,11 @@ impl Crowd {
                 .await
         } else {
             self.order(i, &phone, &address, None, &mut samples).await
+        };
+        match outcome.as_str() {
+            "sold_out" => self.told_sold_out.fetch_add(1, Ordering::Relaxed),
+            "busy" | "rate_limited" => self.left_busy.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
         };
         samples.push(Sample::new("outcome", &outcome, began));
         samples
@@ -175,7 +185,11 @@ impl Crowd {
                     }
                     let again = serde_json::from_value::<QueueStatus>(body.clone())
                         .map_or(3, |s| s.ask_again_secs());
-                    tokio::time::sleep(Duration::from_secs(u64::from(again))).await;
+                    let until = Instant::now() + Duration::from_secs(u64::from(again));
+                    if !pause_until(until, &self.stop).await {
+                        samples.push(Sample::new("wait", "still_waiting", joined));
+                        return "still_waiting".to_owned();
+                    }
                     (kind, body) = self
                         .ask(
                             "status",

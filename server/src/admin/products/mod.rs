@@ -220,6 +220,7 @@ pub async fn detail(
     let pictures = state.db.pictures(id).await?;
     let audit = state.db.audit(id, 50).await?;
     let paused = state.db.paused().await?.contains(&id);
+    let rehearsals = crate::rehearsal::ledger::of_product(&state.db, id, 10).await?;
     let csrf = owner.csrf_token.clone();
     let now = system_now();
     let base = format!("/admin/products/{id}");
@@ -357,6 +358,8 @@ pub async fn detail(
                 </form>
             })}
         </section>
+
+        {super::rehearsals::section(id, product.stock, &owner.csrf_token, rehearsals)}
 
         <section class="admin-card">
             <h2>{t!(admin_product_details)}</h2>
