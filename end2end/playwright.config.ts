@@ -32,10 +32,12 @@ export default defineConfig({
     ...phone,
   },
   projects: [
-    { name: "hydrated", use: { javaScriptEnabled: true }, testIgnore: /waiting-room|owner|restart/ },
-    { name: "no-js", use: { javaScriptEnabled: false }, testIgnore: /waiting-room|owner|restart/ },
+    { name: "hydrated", use: { javaScriptEnabled: true }, testIgnore: /waiting-room|owner|restart|rehearsal/ },
+    { name: "no-js", use: { javaScriptEnabled: false }, testIgnore: /waiting-room|owner|restart|rehearsal/ },
     // a shop of its own, stopped and started again mid-wait
     { name: "restart", use: { javaScriptEnabled: true }, testMatch: /restart/ },
+    // the owner rehearses a sale: on a shop of its own too (it ends the demo's sales first)
+    { name: "rehearsal", use: { javaScriptEnabled: false }, testMatch: /rehearsal/ },
     // the waiting-room runs share the demo's one queued product: one after the other
     { name: "queue-hydrated", use: { javaScriptEnabled: true }, testMatch: /waiting-room/ },
     {
