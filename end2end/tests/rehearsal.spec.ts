@@ -1,5 +1,5 @@
 import { test, expect } from "@playwright/test";
-import { spawn, ChildProcess } from "node:child_process";
+import { startShop, shopReady, stopShop } from "./own-shop";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,43 +11,7 @@ import { join as joinPath } from "node:path";
 // (it refreshes itself) and reads the report. The rehearsal runs on a copy; the copy is gone.
 const port = Number(process.env.HOLDFAST_E2E_REHEARSAL_PORT ?? 3212);
 const base = `http://127.0.0.1:${port}`;
-const serverPath = process.env.HOLDFAST_E2E_SERVER ?? "../target/debug/server";
 const secret = "e2e-rehearsal-secret-0123456789abcdefghij";
-
-function start(dataDir: string): ChildProcess {
-  return spawn(serverPath, [], {
-    env: {
-      ...process.env,
-      HOLDFAST_ADDR: `127.0.0.1:${port}`,
-      HOLDFAST_DATA_DIR: dataDir,
-      LEPTOS_SITE_ROOT: "../target/site",
-      LEPTOS_OUTPUT_NAME: "holdfast",
-      RUST_LOG: "warn",
-      HOLDFAST_METRICS_ADDR: "off",
-      HOLDFAST_SECRET: secret,
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-}
-
-async function ready() {
-  for (let i = 0; i < 600; i++) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the shop on ${base} did not start`);
-}
-
-async function stop(server: ChildProcess) {
-  if (server.exitCode !== null) return;
-  const exited = new Promise((r) => server.once("exit", r));
-  server.kill("SIGTERM");
-  await exited;
-}
 
 function setupCode(): string {
   return createHash("sha256")
@@ -59,9 +23,9 @@ function setupCode(): string {
 test("the owner rehearses a sale from her phone and reads the report", async ({ page }) => {
   test.setTimeout(180_000);
   const dataDir = mkdtempSync(joinPath(tmpdir(), "holdfast-rehearsal-"));
-  const server = start(dataDir);
+  const server = startShop(port, dataDir, { HOLDFAST_SECRET: secret });
   try {
-    await ready();
+    await shopReady(base);
     await page.goto(`${base}/admin/setup?code=${setupCode()}`);
     await page.getByLabel("Email").fill("owner@harbour.example");
     await page.getByLabel(/Password/).fill("tide tables at dawn");
@@ -105,7 +69,7 @@ test("the owner rehearses a sale from her phone and reads the report", async ({ 
     await expect(page.getByText(/Sea-Salt Caramels/).first()).toBeVisible();
     expect(readdirSync(dataDir).filter((f) => f.startsWith("rehearsal-"))).toEqual([]);
   } finally {
-    await stop(server);
+    await stopShop(server);
     rmSync(dataDir, { recursive: true, force: true });
   }
 });

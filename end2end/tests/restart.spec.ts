@@ -1,5 +1,5 @@
 import { test, expect, Page } from "@playwright/test";
-import { spawn, ChildProcess } from "node:child_process";
+import { startShop, shopReady, stopShop } from "./own-shop";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
@@ -8,46 +8,13 @@ import { join as joinPath } from "node:path";
 // a shopper waits in line, on the same data directory, as a restart after a deploy or a crash.
 const port = Number(process.env.HOLDFAST_E2E_RESTART_PORT ?? 3211);
 const base = `http://127.0.0.1:${port}`;
-const serverPath = process.env.HOLDFAST_E2E_SERVER ?? "../target/debug/server";
 const HOODIE = { id: 1 };
+const secret = "e2e-restart-secret-0123456789abcdefghijk";
 
-function start(dataDir: string): ChildProcess {
-  return spawn(serverPath, [], {
-    env: {
-      ...process.env,
-      HOLDFAST_ADDR: `127.0.0.1:${port}`,
-      HOLDFAST_DATA_DIR: dataDir,
-      LEPTOS_SITE_ROOT: "../target/site",
-      LEPTOS_OUTPUT_NAME: "holdfast",
-      RUST_LOG: "warn",
-      HOLDFAST_RATE_LIMIT_PER_SEC: "20",
-      // the suite's own shop has the default metrics port
-      HOLDFAST_METRICS_ADDR: "off",
-      HOLDFAST_SECRET: "e2e-restart-secret-0123456789abcdefghijk",
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-}
-
-async function ready() {
-  for (let i = 0; i < 600; i++) {
-    try {
-      const res = await fetch(`${base}/healthz`);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the shop on ${base} did not start`);
-}
-
-async function stop(server: ChildProcess) {
-  if (server.exitCode !== null) return;
-  const exited = new Promise((r) => server.once("exit", r));
-  server.kill("SIGTERM");
-  await exited;
-}
+const start = (dataDir: string) =>
+  startShop(port, dataDir, { HOLDFAST_RATE_LIMIT_PER_SEC: "20", HOLDFAST_SECRET: secret });
+const ready = () => shopReady(base);
+const stop = stopShop;
 
 async function api(path: string, body: object | string) {
   const form = typeof body === "string";

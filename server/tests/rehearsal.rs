@@ -393,48 +393,37 @@ async fn owner(http: &reqwest::Client, base: &str) -> (String, String) {
         .post(format!("{base}/admin/setup"))
         .form(&[
             ("code", code.as_str()),
-            ("email", "owner@harbour.example"),
-            ("password", "tide tables at dawn"),
+            ("email", common::owner::EMAIL),
+            ("password", common::owner::PASSWORD),
         ])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    let cookie = res
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("holdfast_owner="))
-        .map(|v| v.split(';').next().unwrap().to_owned())
-        .unwrap();
-    let page = http
-        .get(format!("{base}/admin"))
-        .header(reqwest::header::COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let cookie = common::owner::session_cookie(&res).unwrap();
+    let page = page_of(http, &format!("{base}/admin"), &cookie).await;
     let at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
     (cookie, page[at..at + 64].to_owned())
 }
 
 const SECRET: &str = "rehearsal-test-secret-0123456789abcdefgh";
 
+/// An owner's page, as her browser gets it.
+async fn page_of(http: &reqwest::Client, url: &str, cookie: &str) -> String {
+    http.get(url)
+        .header(reqwest::header::COOKIE, cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// The rehearsal's page once it has stopped refreshing itself (it is over), within 3 minutes.
 async fn page_when_over(http: &reqwest::Client, url: &str, cookie: &str) -> String {
     for _ in 0..360 {
-        let page = http
-            .get(url)
-            .header(reqwest::header::COOKIE, cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = page_of(http, url, cookie).await;
         if !page.contains("http-equiv=\"refresh\"") {
             return page;
         }
@@ -492,15 +481,7 @@ async fn the_owner_starts_a_rehearsal_from_the_product_page_follows_it_and_reads
         .unwrap();
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("from 1 to 50000"));
-    let product_page = http
-        .get(format!("{base}/admin/products/2"))
-        .header(reqwest::header::COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let product_page = page_of(&http, &format!("{base}/admin/products/2"), &cookie).await;
     assert!(product_page.contains("Rehearse this sale"));
 
     let res = post("/admin/products/2/rehearse", form("300", "0"))
@@ -532,15 +513,7 @@ async fn the_owner_starts_a_rehearsal_from_the_product_page_follows_it_and_reads
         "{page}"
     );
     // kept, and listed on the product's page
-    let product_page = http
-        .get(format!("{base}/admin/products/2"))
-        .header(reqwest::header::COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let product_page = page_of(&http, &format!("{base}/admin/products/2"), &cookie).await;
     assert!(product_page.contains(&format!("href=\"{at}\"")), "listed");
     assert!(copies_left(dir.path()).is_empty());
 
@@ -582,4 +555,17 @@ async fn the_owner_starts_a_rehearsal_from_the_product_page_follows_it_and_reads
     assert!(page.contains("cancelled"), "{page}");
     assert!(page.contains("Nothing oversold, no order lost"), "{page}");
     assert!(copies_left(dir.path()).is_empty());
+
+    // one whose process died mid-run: shown as failed, not refreshing forever
+    let c = Connection::open(dir.path().join("holdfast.db")).unwrap();
+    let long_ago = common::stamp(chrono::Utc::now() - chrono::Duration::minutes(10));
+    c.execute(
+        "INSERT INTO rehearsals (product_id, state, plan, started_at, beat_at) \
+         VALUES (?1, 'running', '{}', ?2, ?2)",
+        rusqlite::params![CARAMELS, long_ago],
+    )
+    .unwrap();
+    let dead = c.last_insert_rowid();
+    let page = page_when_over(&http, &format!("{base}/admin/rehearsals/{dead}"), &cookie).await;
+    assert!(page.contains("stopped answering"), "{page}");
 }

@@ -7,7 +7,7 @@ use super::error::AdminError;
 use super::pages::{self, t, when};
 use super::session::Owner;
 use super::AdminState;
-use crate::rehearsal::report::{Advice, Report};
+use crate::rehearsal::report::Report;
 use crate::rehearsal::{self, ledger, Plan, PlanError, Progress, Refusal};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -42,52 +42,45 @@ pub struct RehearseForm {
 }
 
 impl RehearseForm {
+    /// The plan the form asks for, or what is wrong with it in the owner's words. Something
+    /// that is not a whole number counts as out of bounds (-1 is outside every bound).
     fn plan(&self, product_id: i64) -> Result<Plan, String> {
-        let number = |typed: &str, default: i64| -> Option<i64> {
+        let number = |typed: &str, empty: i64| -> i64 {
             let typed = typed.trim().replace([',', ' '], "");
             if typed.is_empty() {
-                Some(default)
+                empty
             } else {
-                typed.parse().ok()
+                typed.parse().unwrap_or(-1)
             }
         };
-        let shoppers = number(&self.shoppers, 1000).ok_or_else(|| {
-            t!(
-                admin_rehearse_bad_shoppers,
-                most = rehearsal::plan::MOST_SHOPPERS
-            )
-        })?;
-        let over = number(&self.over, 0).ok_or_else(|| {
-            t!(
-                admin_rehearse_bad_over,
-                most = rehearsal::plan::LONGEST_ARRIVAL_SECS
-            )
-        })?;
-        let give_up = number(&self.give_up, 0).ok_or_else(|| t!(admin_rehearse_bad_give_up))?;
-        let stock = match self.stock.trim() {
-            "" => None,
-            typed => Some(number(typed, 0).ok_or_else(|| t!(admin_rehearse_bad_stock))?),
-        };
-        let mut plan =
-            Plan::new(product_id, shoppers, over, give_up, stock).map_err(|e| match e {
-                PlanError::Shoppers(_) => {
-                    t!(
-                        admin_rehearse_bad_shoppers,
-                        most = rehearsal::plan::MOST_SHOPPERS
-                    )
-                }
-                PlanError::Arrival(_) => {
-                    t!(
-                        admin_rehearse_bad_over,
-                        most = rehearsal::plan::LONGEST_ARRIVAL_SECS
-                    )
-                }
-                PlanError::GiveUp(_) => t!(admin_rehearse_bad_give_up),
-                PlanError::Stock(_) => t!(admin_rehearse_bad_stock),
-            })?;
+        let stock = (!self.stock.trim().is_empty()).then(|| number(&self.stock, 0));
+        let mut plan = Plan::new(
+            product_id,
+            number(&self.shoppers, 1000),
+            number(&self.over, 0),
+            number(&self.give_up, 0),
+            stock,
+        )
+        .map_err(|e| problem(&e))?;
         plan.retry_busy = self.retry.is_some();
         plan.browse = self.browse.is_some();
         Ok(plan)
+    }
+}
+
+/// A plan's problem in the owner's words.
+fn problem(e: &PlanError) -> String {
+    match e {
+        PlanError::Shoppers(_) => t!(
+            admin_rehearse_bad_shoppers,
+            most = rehearsal::plan::MOST_SHOPPERS
+        ),
+        PlanError::Arrival(_) => t!(
+            admin_rehearse_bad_over,
+            most = rehearsal::plan::LONGEST_ARRIVAL_SECS
+        ),
+        PlanError::GiveUp(_) => t!(admin_rehearse_bad_give_up),
+        PlanError::Stock(_) => t!(admin_rehearse_bad_stock),
     }
 }
 
@@ -98,6 +91,7 @@ pub fn section(
     csrf: &str,
     past: Vec<ledger::Rehearsal>,
 ) -> impl IntoView {
+    let now = crate::store::clock::system_now();
     let past = past
         .into_iter()
         .map(|r| {
@@ -117,7 +111,7 @@ pub fn section(
             let line = format!(
                 "{} — {} {}",
                 when(&r.started_at),
-                state_word(&r.state),
+                state_word(r.state_now(&now)),
                 summary
             );
             view! { <li><a href=format!("/admin/rehearsals/{}", r.id)>{line}</a></li> }
@@ -223,7 +217,7 @@ fn refusal_page(refusal: Refusal) -> Result<Response, AdminError> {
         Refusal::AnotherRunning => t!(admin_rehearse_refused_another),
         Refusal::NotSqlite => t!(admin_rehearse_refused_postgres),
         Refusal::NoProduct(_) => return Err(AdminError::NotFound),
-        Refusal::Plan(e) => e.to_string(),
+        Refusal::Plan(e) => problem(&e),
         Refusal::Store(e) => return Err(AdminError::Store(e)),
         Refusal::Failed(why) => {
             tracing::error!(error = %why, "rehearsal could not start");
@@ -263,11 +257,13 @@ pub async fn page(
     let name = product.map(|p| p.name).unwrap_or_default();
     let title = t!(admin_rehearsal_heading, name = name);
     let back = format!("/admin/products/{}#rehearse", r.product_id);
-    let running = r.state == "running";
+    let now = crate::store::clock::system_now();
+    let state = r.state_now(&now);
+    let running = state == "running";
     let head = view! {
         <p><a href=back>{t!(admin_back_to_product)}</a></p>
         <h1>{title.clone()}</h1>
-        <p data-testid="rehearsal-state">{format!("{} · {}", when(&r.started_at), state_word(&r.state))}</p>
+        <p data-testid="rehearsal-state">{format!("{} · {}", when(&r.started_at), state_word(state))}</p>
     };
     let body = if running {
         let progress: Option<Progress> = r
@@ -306,7 +302,7 @@ pub async fn page(
     {
         view! { {head} {report_view(&report)} }.into_any()
     } else {
-        let why = r.error.clone().unwrap_or_default();
+        let why = r.error.clone().unwrap_or_else(|| ledger::DIED.to_owned());
         view! {
             {head}
             <p class="admin-error" data-testid="rehearsal-failed">{t!(admin_rehearsal_failed, why = why)}</p>
@@ -335,52 +331,6 @@ fn outcome_word(kind: &str) -> String {
         "still_waiting" => t!(admin_rehearsal_outcome_still_waiting),
         "hold_expired" => t!(admin_rehearsal_outcome_hold_expired),
         other => other.to_owned(),
-    }
-}
-
-fn advice_words(advice: &Advice) -> String {
-    match advice {
-        Advice::AuditFailed => t!(admin_rehearsal_advice_audit_failed),
-        Advice::NoStock => t!(admin_rehearsal_advice_no_stock),
-        Advice::Held {
-            shoppers,
-            checkout_p95_ms,
-        } => t!(
-            admin_rehearsal_advice_held,
-            shoppers = shoppers,
-            ms = format!("{checkout_p95_ms:.0}")
-        ),
-        Advice::Busy {
-            shoppers,
-            percent,
-            waiting_room: false,
-        } => t!(
-            admin_rehearsal_advice_busy,
-            shoppers = shoppers,
-            percent = format!("{percent:.1}")
-        ),
-        Advice::Busy {
-            shoppers, percent, ..
-        } => t!(
-            admin_rehearsal_advice_busy_in_line,
-            shoppers = shoppers,
-            percent = format!("{percent:.1}")
-        ),
-        Advice::RateLimited { answers } => {
-            t!(admin_rehearsal_advice_rate_limited, answers = answers)
-        }
-        Advice::Errors { requests } => t!(admin_rehearsal_advice_errors, requests = requests),
-        Advice::StillWaiting { shoppers } => {
-            t!(admin_rehearsal_advice_still_waiting, shoppers = shoppers)
-        }
-        Advice::HoldsLeft {
-            units,
-            hold_seconds,
-        } => t!(
-            admin_rehearsal_advice_holds_left,
-            units = units,
-            secs = hold_seconds
-        ),
     }
 }
 
@@ -438,7 +388,7 @@ fn report_view(report: &Report) -> impl IntoView {
     let advice = report
         .advice
         .iter()
-        .map(|x| view! { <li>{advice_words(x)}</li> })
+        .map(|x| view! { <li>{x.words(pages::lang())}</li> })
         .collect_view();
     let line = report.waiting_room.then(|| {
         t!(

@@ -1713,16 +1713,7 @@ fn report(tally: &Tally, elapsed: Duration) {
     for (kind, n) in &kinds {
         println!("    {kind:<24} {n}");
     }
-    let errors: usize = tally
-        .samples
-        .iter()
-        .filter(|s| {
-            s.kind.starts_with("http_5")
-                || s.kind == "internal"
-                || s.kind.contains("error")
-                || s.kind == "timeout"
-        })
-        .count();
+    let errors: usize = tally.samples.iter().filter(|s| s.is_error()).count();
     let shed = tally
         .samples
         .iter()

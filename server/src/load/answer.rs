@@ -58,11 +58,6 @@ impl Tally {
             .filter_map(|s| s.order_code.clone())
             .collect()
     }
-
-    pub fn merge(&mut self, other: Tally) {
-        self.samples.extend(other.samples);
-        self.journeys.extend(other.journeys);
-    }
 }
 
 /// Sends one request and classifies its answer; the JSON body comes back too (`Null` for pages

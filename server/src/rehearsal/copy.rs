@@ -107,26 +107,26 @@ impl Copy {
         })
     }
 
-    /// The product's units now, and the codes of the orders made since `last_order`.
-    pub fn after(&self, product_id: i64, last_order: i64) -> anyhow::Result<(Counts, Vec<String>)> {
+    /// After the run: the product's units now, its units on the orders made since
+    /// `last_order` (cancelled ones included), and those orders' codes.
+    pub fn after(
+        &self,
+        product_id: i64,
+        last_order: i64,
+    ) -> anyhow::Result<(Counts, i64, Vec<String>)> {
         let c = self.open()?;
         let counts = counts(&c, product_id)?;
-        let mut codes = c.prepare("SELECT code FROM orders WHERE id > ?1")?;
-        let codes = codes
-            .query_map([last_order], |r| r.get(0))?
-            .collect::<Result<Vec<String>, _>>()?;
-        Ok((counts, codes))
-    }
-
-    /// Units of the product on the orders made since `last_order`, cancelled ones included.
-    pub fn sold_since(&self, product_id: i64, last_order: i64) -> anyhow::Result<i64> {
-        let c = self.open()?;
-        Ok(c.query_row(
+        let sold = c.query_row(
             "SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id \
              WHERE l.product_id = ?1 AND o.id > ?2",
             [product_id, last_order],
             |r| r.get(0),
-        )?)
+        )?;
+        let mut codes = c.prepare("SELECT code FROM orders WHERE id > ?1")?;
+        let codes = codes
+            .query_map([last_order], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok((counts, sold, codes))
     }
 
     fn open(&self) -> anyhow::Result<Connection> {
@@ -134,11 +134,6 @@ impl Copy {
             .with_context(|| format!("cannot open the copy {}", self.database().display()))?;
         c.busy_timeout(std::time::Duration::from_secs(10))?;
         Ok(c)
-    }
-
-    /// Deletes the copy (its database, and whatever its server kept beside it).
-    pub fn delete(self) -> std::io::Result<()> {
-        std::fs::remove_dir_all(&self.dir)
     }
 }
 

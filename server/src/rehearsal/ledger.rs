@@ -12,6 +12,9 @@ use std::time::Duration;
 /// A rehearsal silent this long has died (its process was killed): it no longer blocks another.
 pub const SILENT_FOR: Duration = Duration::from_secs(30);
 
+/// Why a rehearsal that went silent is over.
+pub const DIED: &str = "it stopped answering (its process ended)";
+
 /// A sale this close to the rehearsal's end still counts as "near": the owner's shop must be
 /// quiet before a sale, not loaded.
 const MARGIN: Duration = Duration::from_secs(60);
@@ -27,7 +30,20 @@ pub struct Rehearsal {
     pub report: Option<String>,
     pub error: Option<String>,
     pub started_at: String,
+    pub beat_at: String,
     pub finished_at: Option<String>,
+}
+
+impl Rehearsal {
+    /// Its state as the owner reads it now: a running one silent for [`SILENT_FOR`] has died
+    /// (the next claim writes that down).
+    pub fn state_now(&self, now: &Now) -> &str {
+        if self.state == "running" && now.secs_until(&self.beat_at) < -secs(SILENT_FOR) {
+            "failed"
+        } else {
+            &self.state
+        }
+    }
 }
 
 /// Refuses while any sale runs, or starts before the rehearsal (at its longest) and a margin are
@@ -63,9 +79,9 @@ pub async fn claim(db: &Db, plan: &Plan, now: &Now) -> Result<i64, Refusal> {
     let silent_since = now.plus_secs(-secs(SILENT_FOR));
     db.execute(
         sql("UPDATE rehearsals SET state = 'failed', finished_at = $1, \
-             error = 'it stopped answering (its process ended)' \
-             WHERE state = 'running' AND beat_at < $2")
+             error = $2 WHERE state = 'running' AND beat_at < $3")
         .bind(now.text())
+        .bind(DIED)
         .bind(silent_since.as_str()),
     )
     .await?;
@@ -154,7 +170,7 @@ pub async fn request_cancel(db: &Db, id: i64) -> Result<bool, StoreError> {
 }
 
 const COLUMNS: &str =
-    "id, product_id, state, plan, progress, report, error, started_at, finished_at";
+    "id, product_id, state, plan, progress, report, error, started_at, beat_at, finished_at";
 
 pub async fn get(db: &Db, id: i64) -> Result<Option<Rehearsal>, StoreError> {
     let text = format!("SELECT {COLUMNS} FROM rehearsals WHERE id = $1");

@@ -100,20 +100,6 @@ pub async fn product_id(db: &Db, named: &str) -> Result<i64, Refusal> {
         .ok_or_else(|| Refusal::NoProduct(named.to_owned()))
 }
 
-/// Runs one rehearsal to its end (or its cancel) and gives its report, kept under its id.
-pub async fn rehearse(
-    config: &Config,
-    plan: Plan,
-    options: Options,
-) -> Result<(i64, Report), Refusal> {
-    let db = crate::startup::admin_db(config)
-        .await
-        .map_err(|e| Refusal::Failed(format!("{e:#}")))?;
-    let id = admit(&db, config.sqlite_path().is_some(), &plan).await?;
-    let report = run_claimed(config, &db, id, &plan, options).await?;
-    Ok((id, report))
-}
-
 /// Checks that a rehearsal may start now (a shop on SQLite, the product there, no sale near,
 /// none other running) and claims the one running place: its id.
 pub async fn admit(db: &Db, on_sqlite: bool, plan: &Plan) -> Result<i64, Refusal> {
@@ -210,7 +196,7 @@ async fn run(
     let cpu_at_start = shop.cpu_secs();
     let shoppers = usize::try_from(plan.shoppers).unwrap_or(usize::MAX);
     let opened = Instant::now();
-    let crowd = Arc::new(shoppers::Crowd {
+    let crowd = Arc::new(shoppers::Shared {
         base: shop.base.clone(),
         http: client(plan.connections())?,
         plan: plan.clone(),
@@ -267,13 +253,9 @@ async fn run(
     let acknowledged = tally.acknowledged();
     let product = stage.product_id;
     let before = stage.before;
-    let (after, sold, codes) = tokio::task::spawn_blocking(move || {
-        let (after, codes) = copy.after(product, before.last_order)?;
-        let sold = copy.sold_since(product, before.last_order)?;
-        copy.delete()?;
-        anyhow::Ok((after, sold, codes))
-    })
-    .await??;
+    // the copy itself is deleted by the caller, whatever happened
+    let (after, sold, codes) =
+        tokio::task::spawn_blocking(move || copy.after(product, before.last_order)).await??;
     let audit = audit(&before, &after, sold, &acknowledged, &codes);
     let run = report::Run {
         samples: &tally.samples,

@@ -4,6 +4,7 @@
 
 use super::plan::Plan;
 use crate::load::{Sample, Spread};
+use app::language::Language;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -76,8 +77,8 @@ impl Audit {
     }
 }
 
-/// Advice drawn from what the rehearsal saw (words in [`Advice::words`]; the owner's pages say
-/// them in her language).
+/// Advice drawn from what the rehearsal saw (in words: [`Advice::words`], in the owner's
+/// language on her pages, in English on the command line).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "advice", rename_all = "snake_case")]
 pub enum Advice {
@@ -107,30 +108,59 @@ pub enum Advice {
 }
 
 impl Advice {
-    pub fn words(&self) -> String {
+    /// The advice in words, in `lang` (the texts live in `app/locales`).
+    pub fn words(&self, lang: Language) -> String {
         match self {
-            Advice::AuditFailed => "The audit of the copy failed: do not run this sale; report it as a bug.".to_owned(),
-            Advice::NoStock => "There was no stock to sell: set the stock before the sale.".to_owned(),
-            Advice::Held { shoppers, checkout_p95_ms } => format!(
-                "Every one of {shoppers} shoppers got a true answer; checkout stayed under {checkout_p95_ms:.0} ms for 95 in 100."
+            Advice::AuditFailed => app::tr!(lang, admin_rehearsal_advice_audit_failed),
+            Advice::NoStock => app::tr!(lang, admin_rehearsal_advice_no_stock),
+            Advice::Held {
+                shoppers,
+                checkout_p95_ms,
+            } => app::tr!(
+                lang,
+                admin_rehearsal_advice_held,
+                shoppers = shoppers,
+                ms = format!("{checkout_p95_ms:.0}")
             ),
-            Advice::Busy { shoppers, percent, waiting_room: false } => format!(
-                "{shoppers} shoppers ({percent:.1} %) were left with \"busy, try again\": turn the waiting room on for this sale, or run a second server."
+            Advice::Busy {
+                shoppers,
+                percent,
+                waiting_room: false,
+            } => app::tr!(
+                lang,
+                admin_rehearsal_advice_busy,
+                shoppers = shoppers,
+                percent = format!("{percent:.1}")
             ),
-            Advice::Busy { shoppers, percent, waiting_room: true } => format!(
-                "{shoppers} shoppers ({percent:.1} %) were left with \"busy, try again\" even with the waiting room: run a second server, or spread the sale's start."
+            Advice::Busy {
+                shoppers, percent, ..
+            } => app::tr!(
+                lang,
+                admin_rehearsal_advice_busy_in_line,
+                shoppers = shoppers,
+                percent = format!("{percent:.1}")
             ),
-            Advice::RateLimited { answers } => format!(
-                "{answers} answers were \"too many requests\": phones sharing one address (a carrier's) may meet this; raise HOLDFAST_RATE_LIMIT_PER_SEC if they do."
-            ),
-            Advice::Errors { requests } => format!(
-                "{requests} requests failed (server errors or timeouts): read the shop's log before the sale."
-            ),
-            Advice::StillWaiting { shoppers } => format!(
-                "{shoppers} shoppers were still in line when the rehearsal ended: the line moves slower than they arrive; shorter holds move it faster."
-            ),
-            Advice::HoldsLeft { units, hold_seconds } => format!(
-                "{units} units were still held by shoppers who walked away; they go back on sale when their holds run out ({hold_seconds} s)."
+            Advice::RateLimited { answers } => {
+                app::tr!(lang, admin_rehearsal_advice_rate_limited, answers = answers)
+            }
+            Advice::Errors { requests } => {
+                app::tr!(lang, admin_rehearsal_advice_errors, requests = requests)
+            }
+            Advice::StillWaiting { shoppers } => {
+                app::tr!(
+                    lang,
+                    admin_rehearsal_advice_still_waiting,
+                    shoppers = shoppers
+                )
+            }
+            Advice::HoldsLeft {
+                units,
+                hold_seconds,
+            } => app::tr!(
+                lang,
+                admin_rehearsal_advice_holds_left,
+                units = units,
+                secs = hold_seconds
             ),
         }
     }
@@ -369,7 +399,7 @@ impl fmt::Display for Report {
             if a.holds() { "ok" } else { "FAILED" }
         )?;
         for advice in &self.advice {
-            writeln!(f, "  → {}", advice.words())?;
+            writeln!(f, "  → {}", advice.words(Language::En))?;
         }
         Ok(())
     }

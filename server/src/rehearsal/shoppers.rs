@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 const RETRIES: u32 = 8;
 
 /// What every shopper shares: where the shop is, what is on sale, and the rehearsal's bounds.
-pub struct Crowd {
+pub struct Shared {
     pub base: String,
     pub http: reqwest::Client,
     pub plan: Plan,
@@ -38,7 +38,7 @@ pub struct Crowd {
     pub longest_line: AtomicU64,
 }
 
-impl Crowd {
+impl Shared {
     fn over(&self) -> bool {
         self.stop.load(Ordering::Relaxed) || Instant::now() >= self.ends
     }
