@@ -217,7 +217,6 @@ impl Application {
             catalogue: catalogue.clone(),
             rehearsals: crate::admin::rehearsals::Rehearsals {
                 server: std::env::current_exe().context("cannot find the server binary")?,
-                on_sqlite: config.sqlite_path().is_some(),
             },
         });
         // always: each sale has its own payment window even when the shop-wide one is off

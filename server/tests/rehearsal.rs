@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::shop::PgDatabase;
 use common::{order_body, start_server_with};
 use rusqlite::{Connection, OpenFlags};
 use server::rehearsal::report::Advice;
@@ -76,7 +77,16 @@ fn shop_tables(dir: &Path) -> Vec<(String, String)> {
 }
 
 fn rehearse(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_server"))
+    rehearse_on(dir, None, args)
+}
+
+/// `server rehearse` for the shop in `dir`, on the Postgres database `database_url` if given.
+fn rehearse_on(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+    if let Some(url) = database_url {
+        command.env("DATABASE_URL", url);
+    }
+    command
         .arg("rehearse")
         .args(args)
         .env("HOLDFAST_DATA_DIR", dir)
@@ -568,4 +578,243 @@ async fn the_owner_starts_a_rehearsal_from_the_product_page_follows_it_and_reads
     let dead = c.last_insert_rowid();
     let page = page_when_over(&http, &format!("{base}/admin/rehearsals/{dead}"), &cookie).await;
     assert!(page.contains("stopped answering"), "{page}");
+}
+
+/// Every row of every shop table on Postgres (all but the rehearsals' own), hashed table by
+/// table, and every sequence's value.
+async fn pg_shop_tables(pool: &sqlx::PgPool) -> Vec<(String, String)> {
+    let names: Vec<(String,)> = sqlx::query_as(
+        "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() \
+         AND tablename <> 'rehearsals' ORDER BY tablename",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut all = Vec::new();
+    for (table,) in names {
+        let (rows, hash): (i64, String) = sqlx::query_as(&format!(
+            "SELECT COUNT(*), md5(COALESCE(string_agg(t::text, E'\\n' ORDER BY t::text), '')) \
+             FROM \"{table}\" t"
+        ))
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        all.push((table, format!("{rows} rows {hash}")));
+    }
+    let sequences: Vec<(String, Option<i64>)> = sqlx::query_as(
+        "SELECT sequencename::text, last_value FROM pg_sequences \
+         WHERE schemaname = current_schema() AND sequencename <> 'rehearsals_id_seq' \
+         ORDER BY sequencename",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    all.extend(
+        sequences
+            .into_iter()
+            .map(|(s, v)| (s, format!("sequence at {v:?}"))),
+    );
+    all
+}
+
+async fn pg_copies_left(pool: &sqlx::PgPool, live: &str) -> Vec<String> {
+    let copies: Vec<(String,)> =
+        sqlx::query_as("SELECT datname::text FROM pg_database WHERE datname LIKE $1")
+            .bind(format!("{live}_rehearsal_%"))
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    copies.into_iter().map(|(d,)| d).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shop_on_postgres_rehearses_on_a_copy_database_and_keeps_serving() {
+    let Some(pg) = PgDatabase::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_live, base) = start_server_with(dir.path(), &[("DATABASE_URL", &pg.url)]);
+    let live = sqlx::PgPool::connect(&pg.url).await.unwrap();
+    let start = chrono::Utc::now() + chrono::Duration::days(1);
+    sqlx::query("UPDATE sales SET starts_at = $1, ends_at = $2")
+        .bind(common::stamp(start))
+        .bind(common::stamp(start + chrono::Duration::hours(2)))
+        .execute(&live)
+        .await
+        .unwrap();
+    // what an earlier rehearsal's process, killed, left behind: cleared by the next one
+    let admin = sqlx::PgPool::connect(&pg.admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {}_rehearsal_999", pg.name))
+        .execute(&admin)
+        .await
+        .unwrap();
+    std::fs::create_dir(dir.path().join("rehearsal-998")).unwrap();
+    let before = pg_shop_tables(&live).await;
+
+    let out = rehearse_on(
+        dir.path(),
+        Some(&pg.url),
+        &[
+            "--product",
+            "anchor-hoodie",
+            "--shoppers",
+            "1000",
+            "--stock",
+            "60",
+            "--give-up",
+            "10",
+            "--json",
+        ],
+    );
+    let report = report_of(&out);
+    eprintln!("{report}");
+    assert!(report.waiting_room, "the hoodie sells through its line");
+    assert!(report.audit.holds(), "audit: {:?}", report.audit);
+    assert_eq!(report.units_available, 60);
+    assert_eq!(report.units_sold, 60, "exactly the units put up");
+    assert_eq!((report.audit.oversold, report.audit.lost), (0, 0));
+    assert_eq!(report.shoppers_done, 1000);
+    assert_eq!(report.outcomes.get("ordered"), Some(&60));
+    assert_eq!(report.outcomes.values().sum::<usize>(), 1000);
+
+    // the live database: not a row nor a sequence changed; the report kept; no copy left
+    assert_eq!(pg_shop_tables(&live).await, before);
+    let kept: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT state, report FROM rehearsals ORDER BY id")
+            .fetch_all(&live)
+            .await
+            .unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].0, "finished");
+    let kept: Report = serde_json::from_str(kept[0].1.as_deref().unwrap()).unwrap();
+    assert_eq!(kept, report);
+    assert_eq!(pg_copies_left(&admin, &pg.name).await, Vec::<String>::new());
+    assert!(
+        copies_left(dir.path()).is_empty(),
+        "{:?}",
+        copies_left(dir.path())
+    );
+
+    // a second one while the live shop takes orders: both audits hold
+    let caramels = |live: sqlx::PgPool| async move {
+        let (stock, sold): (i64, i64) = sqlx::query_as(
+            "SELECT stock, (SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM order_lines \
+             WHERE product_id = $1) FROM products WHERE id = $1",
+        )
+        .bind(CARAMELS)
+        .fetch_one(&live)
+        .await
+        .unwrap();
+        (stock, sold)
+    };
+    let (stock0, sold0) = caramels(live.clone()).await;
+    let rehearsal = {
+        let (dir, url) = (dir.path().to_owned(), pg.url.clone());
+        std::thread::spawn(move || {
+            rehearse_on(
+                &dir,
+                Some(&url),
+                &[
+                    "--product",
+                    "sea-salt-caramels",
+                    "--shoppers",
+                    "600",
+                    "--over",
+                    "3",
+                    "--stock",
+                    "100",
+                    "--json",
+                ],
+            )
+        })
+    };
+    for _ in 0..300 {
+        let running: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM rehearsals WHERE state = 'running'")
+                .fetch_one(&live)
+                .await
+                .unwrap();
+        if running > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let http = reqwest::Client::new();
+    for n in 0..10 {
+        let res = http
+            .post(format!("{base}/api/place_order"))
+            .json(&order_body(
+                &format!("pg-live-during-rehearsal-{n:04}"),
+                CARAMELS,
+                1,
+            ))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        assert_eq!(status, 200, "a live order: {}", res.text().await.unwrap());
+    }
+    let report = report_of(&rehearsal.join().unwrap());
+    assert!(report.audit.holds(), "the copy's audit: {:?}", report.audit);
+    assert_eq!(report.units_sold, 100);
+    let (stock1, sold1) = caramels(live.clone()).await;
+    assert_eq!(sold1 - sold0, 10, "the live orders kept");
+    assert_eq!(
+        stock1 + sold1,
+        stock0 + sold0,
+        "the live shop's units add up"
+    );
+    let rehearsal_keys: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM idempotency_keys WHERE key LIKE 'rehearsal-%'")
+            .fetch_one(&live)
+            .await
+            .unwrap();
+    assert_eq!(
+        rehearsal_keys, 0,
+        "no rehearsal order reached the live shop"
+    );
+    assert_eq!(pg_copies_left(&admin, &pg.name).await, Vec::<String>::new());
+
+    // a database user who may not create databases: told so, in words, and nothing changes
+    let role = format!("{}_nocreate", pg.name);
+    for statement in [
+        format!("CREATE ROLE {role} LOGIN NOCREATEDB"),
+        format!("GRANT ALL ON SCHEMA public TO {role}"),
+        format!("GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}"),
+        format!("GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}"),
+    ] {
+        sqlx::query(&statement).execute(&live).await.unwrap();
+    }
+    let before = pg_shop_tables(&live).await;
+    let mut as_role = url::Url::parse(&pg.url).unwrap();
+    as_role.set_username(&role).unwrap();
+    as_role.set_password(None).unwrap();
+    let as_role = as_role.to_string();
+    let out = rehearse_on(
+        dir.path(),
+        Some(&as_role),
+        &["--product", "anchor-hoodie", "--shoppers", "10", "--json"],
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("CREATEDB"), "{said}");
+    let (state, error): (String, Option<String>) =
+        sqlx::query_as("SELECT state, error FROM rehearsals ORDER BY id DESC LIMIT 1")
+            .fetch_one(&live)
+            .await
+            .unwrap();
+    assert_eq!(state, "failed");
+    assert!(error.unwrap_or_default().contains("CREATEDB"));
+    assert_eq!(pg_shop_tables(&live).await, before);
+    assert!(copies_left(dir.path()).is_empty());
+    sqlx::query(&format!("DROP OWNED BY {role}"))
+        .execute(&live)
+        .await
+        .unwrap();
+    live.close().await;
+    sqlx::query(&format!("DROP ROLE {role}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
 }

@@ -22,8 +22,6 @@ use std::sync::Arc;
 pub struct Rehearsals {
     /// The server binary (this one) that runs `rehearse --claimed ID`.
     pub server: PathBuf,
-    /// Rehearsals copy an SQLite database; a shop on Postgres is told it cannot yet.
-    pub on_sqlite: bool,
 }
 
 /// The rehearsal form as posted: numbers as typed, checked into a [`Plan`].
@@ -167,7 +165,7 @@ pub async fn start(
                 .into_response())
         }
     };
-    let rid = match rehearsal::admit(&state.db, state.rehearsals.on_sqlite, &plan).await {
+    let rid = match rehearsal::admit(&state.db, &plan).await {
         Ok(rid) => rid,
         Err(refusal) => return refusal_page(refusal),
     };
@@ -215,7 +213,6 @@ fn refusal_page(refusal: Refusal) -> Result<Response, AdminError> {
             longest = longest_minutes
         ),
         Refusal::AnotherRunning => t!(admin_rehearse_refused_another),
-        Refusal::NotSqlite => t!(admin_rehearse_refused_postgres),
         Refusal::NoProduct(_) => return Err(AdminError::NotFound),
         Refusal::Plan(e) => problem(&e),
         Refusal::Store(e) => return Err(AdminError::Store(e)),

@@ -116,7 +116,7 @@ pub async fn run(config: &crate::Config, args: &[&str]) -> anyhow::Result<()> {
                 Ok(plan) => plan,
                 Err(e) => refused(&e),
             };
-            match rehearsal::admit(&db, config.sqlite_path().is_some(), &plan).await {
+            match rehearsal::admit(&db, &plan).await {
                 Ok(id) => (id, plan),
                 Err(e) => refused(&e),
             }

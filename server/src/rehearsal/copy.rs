@@ -1,11 +1,15 @@
-//! The rehearsal's own copy of the shop: the live SQLite database copied with SQLite's online
-//! backup (one consistent snapshot, taken while the shop serves and never writing to it), the
-//! rehearsed sale moved to start now, and the figures the audit starts from. After the run, the
-//! audit reads the copy; then the copy is deleted.
+//! The rehearsal's own copy of the shop, taken without ever writing to the live data: on SQLite
+//! the online backup into `<data>/rehearsal-<id>/holdfast.db`; on Postgres a database of its
+//! own beside the live one ([`super::pg_copy`]). On the copy the rehearsed sale is moved to start
+//! now; after the run the audit reads it; then the copy is deleted. The reads and writes here go
+//! through [`Db`], the same statements on both databases.
 
+use super::pg_copy;
+use crate::config::Config;
+use crate::store::sql::{sql, Db};
 use anyhow::{bail, Context};
-use rusqlite::{params, Connection, OptionalExtension};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// The product and sale as the copy holds them when the crowd arrives.
 #[derive(Debug, Clone)]
@@ -33,69 +37,158 @@ pub struct Counts {
     pub last_order: i64,
 }
 
-/// The copy's directory: its database, and the data dir of the server that runs on it.
-pub struct Copy {
+/// Where rehearsal `id` keeps its copy.
+pub struct Place {
+    /// The second shop's data directory (on SQLite, where the copied database is).
     pub dir: PathBuf,
+    /// On Postgres: the live database's URL, and the copy's name.
+    postgres: Option<(String, String)>,
+}
+
+impl Place {
+    pub fn of(config: &Config, id: i64) -> anyhow::Result<Place> {
+        let postgres = match config.sqlite_path() {
+            Some(_) => None,
+            None => {
+                let live = config.database_url();
+                let name = pg_copy::copy_name(&live, id)?;
+                Some((live, name))
+            }
+        };
+        Ok(Place {
+            dir: config.data_dir.join(format!("rehearsal-{id}")),
+            postgres,
+        })
+    }
+
+    /// Takes the copy of the live database `config` names.
+    pub async fn take(&self, config: &Config) -> anyhow::Result<Copy> {
+        if self.dir.exists() {
+            std::fs::remove_dir_all(&self.dir)
+                .with_context(|| format!("cannot clear {}", self.dir.display()))?;
+        }
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("cannot create {}", self.dir.display()))?;
+        let url = match (&self.postgres, config.sqlite_path()) {
+            (Some((live, name)), _) => Some(pg_copy::take(live, name).await?),
+            (None, Some(live)) => {
+                let copy = self.dir.join("holdfast.db");
+                tokio::task::spawn_blocking(move || crate::backup::backup(&live, &copy)).await??;
+                None
+            }
+            (None, None) => bail!("the shop's database is neither SQLite nor Postgres"),
+        };
+        let db = match &url {
+            Some(url) => Db::Postgres(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(url)
+                    .await
+                    .context("cannot open the copy database")?,
+            ),
+            None => Db::Sqlite(
+                sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(
+                        sqlx::sqlite::SqliteConnectOptions::new()
+                            .filename(self.dir.join("holdfast.db"))
+                            .busy_timeout(Duration::from_secs(10)),
+                    )
+                    .await
+                    .context("cannot open the copy")?,
+            ),
+        };
+        Ok(Copy {
+            dir: self.dir.clone(),
+            url,
+            db,
+        })
+    }
+
+    /// Deletes the copy (whatever of it was made), and any an earlier rehearsal left behind
+    /// (only one runs at a time: any other is stale). Logs what it cannot delete.
+    pub async fn discard(&self, config: &Config) {
+        let stale = std::fs::read_dir(&config.data_dir)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_prefix("rehearsal-"))
+                    .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+                    && p.is_dir()
+            });
+        for dir in stale {
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!(dir = %dir.display(), error = %e, "could not delete a rehearsal's copy");
+            }
+        }
+        if let Some((live, name)) = &self.postgres {
+            if let Err(e) = pg_copy::drop_all(live, name).await {
+                tracing::warn!(database = %name, error = format!("{e:#}"), "could not drop a rehearsal's copy database");
+            }
+        }
+    }
+}
+
+/// The copy, open.
+pub struct Copy {
+    /// The second shop's data directory.
+    pub dir: PathBuf,
+    /// On Postgres, the copy database's URL (the second shop's `DATABASE_URL`).
+    pub url: Option<String>,
+    db: Db,
 }
 
 impl Copy {
-    /// Copies the live database at `live` into a new directory `dir`.
-    pub fn take(live: &Path, dir: PathBuf) -> anyhow::Result<Copy> {
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)
-                .with_context(|| format!("cannot clear {}", dir.display()))?;
-        }
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        let copy = Copy { dir };
-        crate::backup::backup(live, &copy.database())?;
-        Ok(copy)
-    }
-
-    pub fn database(&self) -> PathBuf {
-        self.dir.join("holdfast.db")
-    }
-
     /// Sets the copy up for the crowd: the product's sale (if any) starts now and lasts at least
     /// `lasting_secs`; the stock is `stock` if given. Gives what the audit starts from.
-    pub fn stage(
+    pub async fn stage(
         &self,
         product_id: i64,
         stock: Option<i64>,
         now: &app::rules::Now,
         lasting_secs: i64,
     ) -> anyhow::Result<Stage> {
-        let c = self.open()?;
-        let product: Option<(String, String)> = c
-            .query_row(
-                "SELECT name, slug FROM products WHERE id = ?1",
-                [product_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+        let product: Option<(String, String)> = self
+            .db
+            .optional(sql("SELECT name, slug FROM products WHERE id = $1").bind(product_id))
+            .await?;
         let Some((name, slug)) = product else {
             bail!("there is no product {product_id}");
         };
-        let sale: Option<(String, String, bool, i64)> = c
-            .query_row(
-                "SELECT starts_at, ends_at, waiting_room, hold_seconds FROM sales \
-                 WHERE product_id = ?1",
-                [product_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        let sale: Option<(String, String, bool, i64)> = self
+            .db
+            .optional(
+                sql(
+                    "SELECT starts_at, ends_at, waiting_room, hold_seconds FROM sales \
+                     WHERE product_id = $1",
+                )
+                .bind(product_id),
             )
-            .optional()?;
+            .await?;
         if let Some((starts_at, ends_at, _, _)) = &sale {
             let length = secs_between(starts_at, ends_at).max(lasting_secs);
-            c.execute(
-                "UPDATE sales SET starts_at = ?1, ends_at = ?2 WHERE product_id = ?3",
-                params![now.text(), now.plus_secs(length), product_id],
-            )?;
+            let ends = now.plus_secs(length);
+            self.db
+                .execute(
+                    sql("UPDATE sales SET starts_at = $1, ends_at = $2 WHERE product_id = $3")
+                        .bind(now.text())
+                        .bind(&ends)
+                        .bind(product_id),
+                )
+                .await?;
         }
         if let Some(stock) = stock {
-            c.execute(
-                "UPDATE products SET stock = ?1 WHERE id = ?2",
-                params![stock, product_id],
-            )?;
+            self.db
+                .execute(
+                    sql("UPDATE products SET stock = $1 WHERE id = $2")
+                        .bind(stock)
+                        .bind(product_id),
+                )
+                .await?;
         }
         Ok(Stage {
             product_id,
@@ -103,58 +196,66 @@ impl Copy {
             slug,
             waiting_room: sale.as_ref().is_some_and(|s| s.2),
             hold_seconds: sale.map(|s| s.3),
-            before: counts(&c, product_id)?,
+            before: self.counts(product_id).await?,
         })
     }
 
     /// After the run: the product's units now, its units on the orders made since
-    /// `last_order` (cancelled ones included), and those orders' codes.
-    pub fn after(
-        &self,
+    /// `last_order` (cancelled ones included), and those orders' codes. Closes the copy.
+    pub async fn after(
+        self,
         product_id: i64,
         last_order: i64,
     ) -> anyhow::Result<(Counts, i64, Vec<String>)> {
-        let c = self.open()?;
-        let counts = counts(&c, product_id)?;
-        let sold = c.query_row(
-            "SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id \
-             WHERE l.product_id = ?1 AND o.id > ?2",
-            [product_id, last_order],
-            |r| r.get(0),
-        )?;
-        let mut codes = c.prepare("SELECT code FROM orders WHERE id > ?1")?;
-        let codes = codes
-            .query_map([last_order], |r| r.get(0))?
-            .collect::<Result<Vec<String>, _>>()?;
-        Ok((counts, sold, codes))
+        let counts = self.counts(product_id).await?;
+        let (sold,): (i64,) = self
+            .db
+            .one(
+                sql(
+                    "SELECT CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) FROM order_lines l \
+                     JOIN orders o ON o.id = l.order_id WHERE l.product_id = $1 AND o.id > $2",
+                )
+                .bind(product_id)
+                .bind(last_order),
+            )
+            .await?;
+        let codes: Vec<(String,)> = self
+            .db
+            .all(sql("SELECT code FROM orders WHERE id > $1").bind(last_order))
+            .await?;
+        self.db.close().await;
+        Ok((counts, sold, codes.into_iter().map(|(c,)| c).collect()))
     }
 
-    fn open(&self) -> anyhow::Result<Connection> {
-        let c = Connection::open(self.database())
-            .with_context(|| format!("cannot open the copy {}", self.database().display()))?;
-        c.busy_timeout(std::time::Duration::from_secs(10))?;
-        Ok(c)
+    async fn counts(&self, product_id: i64) -> anyhow::Result<Counts> {
+        let one = |text| async move {
+            self.db
+                .one::<(i64,)>(sql(text).bind(product_id))
+                .await
+                .map(|(n,)| n)
+        };
+        Ok(Counts {
+            stock: one("SELECT stock FROM products WHERE id = $1").await?,
+            held: one(
+                "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds \
+                 WHERE product_id = $1 AND state = 'live'",
+            )
+            .await?,
+            cancelled: one(
+                "SELECT CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) FROM order_lines l \
+                 JOIN orders o ON o.id = l.order_id \
+                 WHERE l.product_id = $1 AND o.status = 'cancelled'",
+            )
+            .await?,
+            last_order: self
+                .db
+                .one::<(i64,)>(sql(
+                    "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM orders",
+                ))
+                .await?
+                .0,
+        })
     }
-}
-
-fn counts(c: &Connection, product_id: i64) -> anyhow::Result<Counts> {
-    Ok(Counts {
-        stock: c.query_row("SELECT stock FROM products WHERE id = ?1", [product_id], |r| {
-            r.get(0)
-        })?,
-        held: c.query_row(
-            "SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE product_id = ?1 AND state = 'live'",
-            [product_id],
-            |r| r.get(0),
-        )?,
-        cancelled: c.query_row(
-            "SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id \
-             WHERE l.product_id = ?1 AND o.status = 'cancelled'",
-            [product_id],
-            |r| r.get(0),
-        )?,
-        last_order: c.query_row("SELECT COALESCE(MAX(id), 0) FROM orders", [], |r| r.get(0))?,
-    })
 }
 
 /// Seconds from one stored time to another (0 if either cannot be read).

@@ -1,8 +1,8 @@
 //! "Rehearse this sale": the shop runs its own flash sale against itself before the real one, so
 //! its owner learns what her server takes before the surge does.
 //!
-//! A rehearsal copies the live database (SQLite's online backup: one consistent snapshot, the
-//! live data never written), moves the rehearsed sale to start now on the copy, starts a second
+//! A rehearsal copies the live database (SQLite's online backup, or on Postgres a database of its
+//! own filled from one snapshot: the live data never written), moves the rehearsed sale to start now on the copy, starts a second
 //! shop (the same server binary, a child process) on the copy on a loopback port, and sends it a
 //! crowd of simulated phones over real HTTP with the load generator the surge benchmark uses
 //! ([`crate::load`]). Then it audits the copy (nothing oversold, nothing lost, every unit
@@ -16,6 +16,7 @@
 pub mod cli;
 pub mod copy;
 pub mod ledger;
+pub mod pg_copy;
 pub mod plan;
 pub mod report;
 pub mod shoppers;
@@ -52,10 +53,6 @@ pub enum Refusal {
     AnotherRunning,
     #[error("there is no product {0:?}")]
     NoProduct(String),
-    #[error(
-        "rehearsals copy the embedded SQLite database; a shop on Postgres cannot rehearse yet"
-    )]
-    NotSqlite,
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error(transparent)]
@@ -100,12 +97,9 @@ pub async fn product_id(db: &Db, named: &str) -> Result<i64, Refusal> {
         .ok_or_else(|| Refusal::NoProduct(named.to_owned()))
 }
 
-/// Checks that a rehearsal may start now (a shop on SQLite, the product there, no sale near,
-/// none other running) and claims the one running place: its id.
-pub async fn admit(db: &Db, on_sqlite: bool, plan: &Plan) -> Result<i64, Refusal> {
-    if !on_sqlite {
-        return Err(Refusal::NotSqlite);
-    }
+/// Checks that a rehearsal may start now (the product there, no sale near, none other running)
+/// and claims the one running place: its id.
+pub async fn admit(db: &Db, plan: &Plan) -> Result<i64, Refusal> {
     product_id(db, &plan.product_id.to_string()).await?;
     let now = app::rules::Clock::system().now();
     ledger::check_no_sale_near(db, &now, plan.longest()).await?;
@@ -132,27 +126,15 @@ pub async fn run_claimed(
     options: Options,
 ) -> Result<Report, Refusal> {
     let clock = app::rules::Clock::system();
-    let Some(live) = config.sqlite_path() else {
-        ledger::end(db, id, "failed", None, Some("not on SQLite"), &clock.now()).await?;
-        return Err(Refusal::NotSqlite);
-    };
     let started_at = clock.now();
-    let dir = config.data_dir.join(format!("rehearsal-{id}"));
-    let outcome = run(
-        db,
-        id,
-        &live,
-        dir.clone(),
-        plan,
-        &options,
-        started_at.text(),
-    )
-    .await;
-    if dir.exists() {
-        if let Err(e) = std::fs::remove_dir_all(&dir) {
-            tracing::warn!(dir = %dir.display(), error = %e, "could not delete the rehearsal's copy");
+    let outcome = match copy::Place::of(config, id) {
+        Ok(place) => {
+            let outcome = run(config, db, id, &place, plan, &options, started_at.text()).await;
+            place.discard(config).await;
+            outcome
         }
-    }
+        Err(e) => Err(e),
+    };
     let ended = clock.now();
     match outcome {
         Ok(report) => {
@@ -175,24 +157,21 @@ pub async fn run_claimed(
 }
 
 async fn run(
+    config: &Config,
     db: &Db,
     id: i64,
-    live: &std::path::Path,
-    dir: PathBuf,
+    place: &copy::Place,
     plan: &Plan,
     options: &Options,
     started_at: &str,
 ) -> anyhow::Result<Report> {
     let now = app::rules::Clock::system().now();
     let lasting = i64::try_from(plan.longest().as_secs()).unwrap_or(i64::MAX / 2) + 60;
-    let (live, product, stock) = (live.to_owned(), plan.product_id, plan.stock);
-    let (copy, stage) = tokio::task::spawn_blocking(move || {
-        let copy = copy::Copy::take(&live, dir)?;
-        let stage = copy.stage(product, stock, &now, lasting)?;
-        anyhow::Ok((copy, stage))
-    })
-    .await??;
-    let shop = stage::SecondShop::start(&options.server, &copy.dir)?;
+    let copy = place.take(config).await?;
+    let stage = copy
+        .stage(plan.product_id, plan.stock, &now, lasting)
+        .await?;
+    let shop = stage::SecondShop::start(&options.server, &copy.dir, copy.url.as_deref())?;
     let cpu_at_start = shop.cpu_secs();
     let shoppers = usize::try_from(plan.shoppers).unwrap_or(usize::MAX);
     let opened = Instant::now();
@@ -254,8 +233,7 @@ async fn run(
     let product = stage.product_id;
     let before = stage.before;
     // the copy itself is deleted by the caller, whatever happened
-    let (after, sold, codes) =
-        tokio::task::spawn_blocking(move || copy.after(product, before.last_order)).await??;
+    let (after, sold, codes) = copy.after(product, before.last_order).await?;
     let audit = audit(&before, &after, sold, &acknowledged, &codes);
     let run = report::Run {
         samples: &tally.samples,

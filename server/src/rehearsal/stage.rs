@@ -16,12 +16,21 @@ pub struct SecondShop {
 }
 
 impl SecondShop {
-    /// Starts `server` with `data_dir` (where the copy is) and waits until it serves.
-    pub fn start(server: &Path, data_dir: &Path) -> anyhow::Result<SecondShop> {
-        let mut child = Command::new(server)
+    /// Starts `server` with `data_dir` and the copy (in `data_dir` on SQLite; at `database_url`
+    /// on Postgres), and waits until it serves.
+    pub fn start(
+        server: &Path,
+        data_dir: &Path,
+        database_url: Option<&str>,
+    ) -> anyhow::Result<SecondShop> {
+        let mut command = Command::new(server);
+        match database_url {
+            Some(url) => command.env("DATABASE_URL", url),
+            None => command.env_remove("DATABASE_URL"),
+        };
+        let mut child = command
             .env("HOLDFAST_ADDR", "127.0.0.1:0")
             .env("HOLDFAST_DATA_DIR", data_dir)
-            .env_remove("DATABASE_URL")
             .env_remove("HOLDFAST_SECRET")
             .env_remove("HOLDFAST_LOG_FORMAT")
             .env("HOLDFAST_SEED_DEMO", "false")

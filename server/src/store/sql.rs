@@ -189,6 +189,14 @@ impl Db {
         .map_err(classify)
     }
 
+    /// Closes the pool (waits for its connections to be returned).
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+
     /// A transaction: committed by [`Tx::commit`], rolled back when dropped without it.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         match self {

@@ -288,8 +288,8 @@ impl Db {
 /// A throwaway Postgres database, dropped (forcibly) when the test ends.
 pub struct PgDatabase {
     pub url: String,
-    admin: String,
-    name: String,
+    pub admin: String,
+    pub name: String,
 }
 
 impl PgDatabase {
