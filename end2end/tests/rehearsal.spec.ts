@@ -59,6 +59,11 @@ test("the owner rehearses a sale from her phone and reads the report", async ({ 
     await expect(page.getByTestId("rehearsal-audit")).toContainText("Nothing oversold, no order lost");
     await expect(page.getByTestId("rehearsal-advice")).toContainText("Every one of 200 shoppers got a true answer");
     await expect(page.getByTestId("rehearsal-outcomes")).toContainText("ordered");
+    // the burn-down as the control room draws it, the full width of the phone
+    const burn = page.getByRole("img", { name: "units left, second by second since the doors opened" });
+    await expect(burn).toBeVisible();
+    const box = await burn.boundingBox();
+    expect(box && box.width).toBeGreaterThan(250);
     // readable on a 360 px phone: nothing wider than the screen but the scrolling table
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);

@@ -183,6 +183,19 @@ async fn two_thousand_shoppers_for_a_hundred_units_buy_exactly_a_hundred_on_a_co
     assert!(report.longest_line > 0);
     assert!(report.peak_memory_mib > 0.0 && report.cpu_secs > 0.0);
     assert!(!report.advice.contains(&Advice::AuditFailed));
+    // the burn-down, second by second: from the 100 down to none, never back up
+    assert!(report.left.len() >= 2, "{:?}", report.left);
+    assert!(
+        report.left[0] <= 100 && report.left[0] > 0,
+        "{:?}",
+        report.left
+    );
+    assert_eq!(report.left.last(), Some(&0));
+    assert!(
+        report.left.windows(2).all(|w| w[1] <= w[0]),
+        "{:?}",
+        report.left
+    );
 
     // the live shop: not one row changed, the report kept, the copy gone, still serving
     assert_eq!(shop_tables(dir.path()), before);
@@ -522,6 +535,11 @@ async fn the_owner_starts_a_rehearsal_from_the_product_page_follows_it_and_reads
         page.contains("every one of 300 shoppers") || page.contains("Every one of 300 shoppers"),
         "{page}"
     );
+    assert!(
+        page.contains("data-testid=\"rehearsal-burn\""),
+        "the burn-down kept: {page}"
+    );
+    assert!(page.contains("units left, second by second"), "{page}");
     // kept, and listed on the product's page
     let product_page = page_of(&http, &format!("{base}/admin/products/2"), &cookie).await;
     assert!(product_page.contains(&format!("href=\"{at}\"")), "listed");
@@ -548,6 +566,19 @@ async fn the_owner_starts_a_rehearsal_from_the_product_page_follows_it_and_reads
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+    // while it runs: the progress bar, the units left and their burn-down chart, memory now
+    let running = page_of(&http, &format!("{base}{at}"), &cookie).await;
+    assert!(
+        running.contains("data-testid=\"rehearsal-progress\""),
+        "{running}"
+    );
+    assert!(running.contains("Units left: "), "{running}");
+    assert!(
+        running.contains("data-testid=\"rehearsal-burn\""),
+        "{running}"
+    );
+    assert!(running.contains("<polyline"), "{running}");
+    assert!(running.contains("MiB of memory now"), "{running}");
     let id = at.rsplit('/').next().unwrap();
     let res = post(
         &format!("/admin/rehearsals/{id}/cancel"),

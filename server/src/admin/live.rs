@@ -350,8 +350,8 @@ pub async fn brake(
 }
 
 /// The burn-down as an SVG polyline: units left (and held) against time, full height = the
-/// sale's total.
-pub fn burn_svg(burn: &[i64], total: i64) -> String {
+/// sale's total; `label` says what it shows to a screen reader.
+pub fn burn_svg(burn: &[i64], total: i64, label: &str) -> String {
     let (w, h) = (300.0_f64, 80.0_f64);
     let total = total.max(1) as f64;
     let n = burn.len().max(2) as f64 - 1.0;
@@ -366,7 +366,7 @@ pub fn burn_svg(burn: &[i64], total: i64) -> String {
         .collect();
     format!(
         r#"<svg class="burn" viewBox="0 0 300 80" preserveAspectRatio="none" role="img" aria-label="{}"><polyline fill="none" stroke="currentColor" stroke-width="2" points="{}"/></svg>"#,
-        t!(admin_live_burn_label),
+        label,
         points.join(" ")
     )
 }
@@ -409,7 +409,7 @@ fn render(s: &Snapshot, csrf: &str) -> axum::response::Html<String> {
         .map(|v| {
             let f = &v.figures;
             let total = f.left + f.sold + f.held;
-            let svg = burn_svg(&v.burn, total);
+            let svg = burn_svg(&v.burn, total, &t!(admin_live_burn_label));
             let eta = v
                 .eta_secs
                 .map_or_else(|| "—".to_owned(), |e| t!(admin_live_eta, secs = e));

@@ -267,8 +267,10 @@ pub async fn page(
             .progress
             .as_deref()
             .and_then(|p| serde_json::from_str(p).ok());
-        let (done, total) = progress.map_or((0, 1), |p| (p.shoppers_done, p.shoppers.max(1)));
-        let said = progress.map_or_else(
+        let (done, total) = progress
+            .as_ref()
+            .map_or((0, 1), |p| (p.shoppers_done, p.shoppers.max(1)));
+        let said = progress.as_ref().map_or_else(
             || t!(admin_rehearsal_starting),
             |p| {
                 t!(
@@ -282,10 +284,18 @@ pub async fn page(
                 )
             },
         );
+        let chart = progress.as_ref().filter(|p| !p.left.is_empty()).map(|p| {
+            view! {
+                <p data-testid="rehearsal-left">{t!(admin_rehearsal_burn, left = p.left.last().copied().unwrap_or(p.units), units = p.units)}</p>
+                {burn_chart(&p.left, p.units)}
+                <p><small>{t!(admin_rehearsal_memory_now, mib = format!("{:.0}", p.memory_mib))}</small></p>
+            }
+        });
         view! {
             {head}
             <progress max=total.to_string() value=done.to_string() data-testid="rehearsal-progress" style="width:100%;height:1.5rem"></progress>
             <p>{said}</p>
+            {chart}
             <form method="post" action=format!("/admin/rehearsals/{id}/cancel")>
                 <input type="hidden" name="csrf" value=owner.csrf_token.clone() />
                 <button type="submit" class="brake-pause">{t!(admin_rehearsal_cancel)}</button>
@@ -307,6 +317,12 @@ pub async fn page(
         .into_any()
     };
     Ok(pages::document_refreshing(&title, running.then_some(2), body).into_response())
+}
+
+/// Units left each second, drawn as the control room draws a sale's.
+fn burn_chart(left: &[i64], units: i64) -> impl IntoView {
+    let svg = crate::admin::live::burn_svg(left, units, &t!(admin_rehearsal_burn_label));
+    view! { <div class="rehearsal-burn" data-testid="rehearsal-burn" inner_html=svg></div> }
 }
 
 fn state_word(state: &str) -> String {
@@ -404,6 +420,7 @@ fn report_view(report: &Report) -> impl IntoView {
         <p>{plan}</p>
         <p class=if a.holds() { "admin-ok" } else { "admin-error" } data-testid="rehearsal-audit">{audit}</p>
         <p data-testid="rehearsal-sold">{sold}</p>
+        {(!report.left.is_empty()).then(|| burn_chart(&report.left, report.units_available))}
         <p>{t!(admin_rehearsal_orders_per_sec, n = format!("{:.0}", report.orders_per_sec))}</p>
         <h2>{t!(admin_rehearsal_advice)}</h2>
         <ul data-testid="rehearsal-advice">{advice}</ul>

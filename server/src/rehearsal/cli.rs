@@ -97,7 +97,7 @@ pub async fn run(config: &crate::Config, args: &[&str]) -> anyhow::Result<()> {
     let options = Options {
         server: std::env::current_exe()?,
         stop,
-        on_progress: Box::new(move |p| {
+        on_progress: Box::new(move |p: &rehearsal::Progress| {
             if !quiet {
                 eprintln!(
                     "  {:>6.1} s   {} of {} shoppers done   {} units sold",

@@ -62,7 +62,7 @@ pub enum Refusal {
 }
 
 /// How far a running rehearsal is (kept in its row while it runs, shown as a progress bar).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     pub shoppers_done: usize,
     pub shoppers: usize,
@@ -72,6 +72,15 @@ pub struct Progress {
     /// Shoppers who left with "busy" (or "too many requests") so far.
     pub busy: usize,
     pub seconds: f64,
+    /// Units put up when the doors opened.
+    #[serde(default)]
+    pub units: i64,
+    /// Units left each second since the doors opened: the control room's burn-down.
+    #[serde(default)]
+    pub left: Vec<i64>,
+    /// The second shop's resident memory now.
+    #[serde(default)]
+    pub memory_mib: f64,
 }
 
 /// What runs a rehearsal besides its plan.
@@ -81,7 +90,7 @@ pub struct Options {
     /// Set to cancel (Ctrl-C on the command line); the owner's cancel arrives through the row.
     pub stop: Arc<AtomicBool>,
     /// Told every second how far it is.
-    pub on_progress: Box<dyn Fn(Progress) + Send + Sync>,
+    pub on_progress: Box<dyn Fn(&Progress) + Send + Sync>,
 }
 
 /// The product a command-line argument names: its id, or its slug.
@@ -205,18 +214,25 @@ async fn run(
             async move { (crowd.journey(i).await, None) }
         }
     }));
+    let units = stage.before.stock + stage.before.held;
+    let mut left = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     while !load.is_finished() {
         tick.tick().await;
+        let units_sold = crowd.sold.load(Ordering::Relaxed);
+        left.push((units - i64::try_from(units_sold).unwrap_or(i64::MAX)).max(0));
         let progress = Progress {
             shoppers_done: done.load(Ordering::Relaxed),
             shoppers,
-            units_sold: crowd.sold.load(Ordering::Relaxed),
+            units_sold,
             sold_out: crowd.told_sold_out.load(Ordering::Relaxed),
             busy: crowd.left_busy.load(Ordering::Relaxed),
             seconds: opened.elapsed().as_secs_f64(),
+            units,
+            left: left.clone(),
+            memory_mib: shop.memory_mib().0,
         };
-        (options.on_progress)(progress);
+        (options.on_progress)(&progress);
         let json = serde_json::to_string(&progress)?;
         match ledger::beat(db, id, &app::rules::Clock::system().now(), &json).await {
             Ok(true) => options.stop.store(true, Ordering::Relaxed),
@@ -226,6 +242,8 @@ async fn run(
         }
     }
     let (tally, elapsed) = load.await??;
+    let units_sold = i64::try_from(crowd.sold.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+    left.push((units - units_sold).max(0));
     let (_, peak_memory_mib) = shop.memory_mib();
     let cpu_secs = shop.cpu_secs() - cpu_at_start;
     drop(shop);
@@ -244,6 +262,7 @@ async fn run(
         peak_memory_mib,
         cpu_secs,
         hold_seconds: stage.hold_seconds,
+        left,
     };
     Ok(Report::new(
         plan,

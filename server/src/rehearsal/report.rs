@@ -40,6 +40,10 @@ pub struct Report {
     pub cpu_secs: f64,
     pub audit: Audit,
     pub advice: Vec<Advice>,
+    /// Units left each second from the doors opening (the burn-down; empty in reports kept
+    /// before it was).
+    #[serde(default)]
+    pub left: Vec<i64>,
 }
 
 /// One kind of answer to one kind of request.
@@ -176,6 +180,8 @@ pub struct Run<'a> {
     pub peak_memory_mib: f64,
     pub cpu_secs: f64,
     pub hold_seconds: Option<i64>,
+    /// Units left each second.
+    pub left: Vec<i64>,
 }
 
 impl Report {
@@ -249,6 +255,7 @@ impl Report {
             cpu_secs: round(run.cpu_secs),
             audit,
             advice: Vec::new(),
+            left: run.left.clone(),
         };
         report.advice = report.advise(run);
         report
