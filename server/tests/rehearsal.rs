@@ -680,6 +680,15 @@ async fn a_shop_on_postgres_rehearses_on_a_copy_database_and_keeps_serving() {
         .await
         .unwrap();
     std::fs::create_dir(dir.path().join("rehearsal-998")).unwrap();
+    // an operator's own table beside the shop's: left alone, not copied
+    sqlx::query("CREATE TABLE operator_notes (id BIGSERIAL PRIMARY KEY, note TEXT)")
+        .execute(&live)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO operator_notes (note) VALUES ('backup checked')")
+        .execute(&live)
+        .await
+        .unwrap();
     let before = pg_shop_tables(&live).await;
 
     let out = rehearse_on(

@@ -121,10 +121,17 @@ async fn fill(live: &mut PgConnection, copy: &mut PgConnection) -> anyhow::Resul
     )
     .fetch_all(&mut *live)
     .await?;
+    // the shop's tables: those its migrations made in the copy too (an operator's own tables
+    // beside them are not the shop's to copy)
+    let shop: Vec<(String,)> =
+        sqlx::query_as("SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()")
+            .fetch_all(&mut *copy)
+            .await?;
+    let shop: BTreeSet<String> = shop.into_iter().map(|(t,)| t).collect();
     let tables: Vec<String> = tables
         .into_iter()
         .map(|(t,)| t)
-        .filter(|t| !NOT_COPIED.contains(&t.as_str()))
+        .filter(|t| !NOT_COPIED.contains(&t.as_str()) && shop.contains(t))
         .collect();
     // rows the migrations put in (the settings' defaults) give way to the live ones
     if !tables.is_empty() {
@@ -166,9 +173,15 @@ async fn fill(live: &mut PgConnection, copy: &mut PgConnection) -> anyhow::Resul
     )
     .fetch_all(&mut *live)
     .await?;
+    let shop_sequences: Vec<(String,)> = sqlx::query_as(
+        "SELECT sequencename::text FROM pg_sequences WHERE schemaname = current_schema()",
+    )
+    .fetch_all(&mut *copy)
+    .await?;
+    let shop_sequences: BTreeSet<String> = shop_sequences.into_iter().map(|(s,)| s).collect();
     sqlx::query("COMMIT").execute(&mut *live).await?;
     for (sequence, last) in sequences {
-        if let Some(last) = last {
+        if let Some(last) = last.filter(|_| shop_sequences.contains(&sequence)) {
             sqlx::query("SELECT setval(CAST($1 AS regclass), $2, true)")
                 .bind(ident(&sequence))
                 .bind(last)
