@@ -196,6 +196,18 @@ async fn two_thousand_shoppers_for_a_hundred_units_buy_exactly_a_hundred_on_a_co
         "{:?}",
         report.left
     );
+    // the shop's own count (its /metrics) agrees with what the phones were told
+    let counted = report.counted.as_ref().expect("the shop's metrics read");
+    assert_eq!(
+        counted.checkout_answers.get("ordered"),
+        Some(&100),
+        "{counted:?}"
+    );
+    assert!(
+        counted.desk_batches > 0 && counted.desk_jobs >= 100,
+        "{counted:?}"
+    );
+    assert!(counted.desk_commit_p95_ms.is_some(), "{counted:?}");
 
     // the live shop: not one row changed, the report kept, the copy gone, still serving
     assert_eq!(shop_tables(dir.path()), before);
@@ -540,6 +552,14 @@ async fn the_owner_starts_a_rehearsal_from_the_product_page_follows_it_and_reads
         "the burn-down kept: {page}"
     );
     assert!(page.contains("units left, second by second"), "{page}");
+    assert!(
+        page.contains("What the rehearsal's shop counted itself"),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-answer=\"ordered\" class=\"num\">30<"),
+        "the shop counted 30 orders: {page}"
+    );
     // kept, and listed on the product's page
     let product_page = page_of(&http, &format!("{base}/admin/products/2"), &cookie).await;
     assert!(product_page.contains(&format!("href=\"{at}\"")), "listed");
@@ -797,6 +817,20 @@ async fn a_shop_on_postgres_rehearses_on_a_copy_database_and_keeps_serving() {
     let report = report_of(&rehearsal.join().unwrap());
     assert!(report.audit.holds(), "the copy's audit: {:?}", report.audit);
     assert_eq!(report.units_sold, 100);
+    let counted = report.counted.as_ref().expect("the shop's metrics read");
+    assert_eq!(
+        counted.checkout_answers.get("ordered"),
+        Some(&100),
+        "{counted:?}"
+    );
+    assert!(
+        counted
+            .checkout_answers
+            .get("sold_out")
+            .copied()
+            .unwrap_or(0)
+            > 0
+    );
     let (stock1, sold1) = caramels(live.clone()).await;
     assert_eq!(sold1 - sold0, 10, "the live orders kept");
     assert_eq!(

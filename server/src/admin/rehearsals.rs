@@ -325,6 +325,45 @@ fn burn_chart(left: &[i64], units: i64) -> impl IntoView {
     view! { <div class="rehearsal-burn" data-testid="rehearsal-burn" inner_html=svg></div> }
 }
 
+/// A kind of order answer as the shop counts it (`/metrics`), in the owner's words.
+fn checkout_answer_word(kind: &str) -> String {
+    match kind {
+        "ordered" => t!(admin_answer_ordered),
+        "sold_out" => t!(admin_answer_sold_out),
+        "rate_limited" => t!(admin_answer_rate_limited),
+        "shed" => t!(admin_answer_shed),
+        "paused" => t!(admin_answer_paused),
+        "refused" => t!(admin_answer_refused),
+        "error" => t!(admin_answer_errors),
+        other => other.to_owned(),
+    }
+}
+
+/// What the rehearsal's shop counted itself, beside what the phones saw.
+fn counted_view(c: &crate::rehearsal::counted::Counted) -> impl IntoView {
+    let ms = |v: Option<f64>| v.map_or_else(|| "—".to_owned(), |ms| format!("{ms:.0} ms"));
+    let answers = c
+        .checkout_answers
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(kind, n)| {
+            view! { <tr><td>{checkout_answer_word(kind)}</td><td class="num" data-answer=kind.clone()>{*n}</td></tr> }
+        })
+        .collect_view();
+    view! {
+        <h2>{t!(admin_rehearsal_counted)}</h2>
+        <table data-testid="rehearsal-counted"><tbody>{answers}</tbody></table>
+        <p>{t!(
+            admin_rehearsal_counted_desk,
+            batches = c.desk_batches,
+            jobs = format!("{:.1}", c.jobs_per_batch()),
+            commit = ms(c.desk_commit_p95_ms),
+            checkout = ms(c.checkout_p95_ms)
+        )}</p>
+        <p>{t!(admin_rehearsal_counted_refused, limited = c.rate_limited, refused = c.connections_refused)}</p>
+    }
+}
+
 fn state_word(state: &str) -> String {
     match state {
         "running" => t!(admin_rehearsal_state_running),
@@ -428,6 +467,7 @@ fn report_view(report: &Report) -> impl IntoView {
         <table data-testid="rehearsal-outcomes"><tbody>{outcomes}</tbody></table>
         {line.map(|l| view! { <p>{l}</p> })}
         <p>{t!(admin_rehearsal_used, mib = format!("{:.0}", report.peak_memory_mib), cpu = format!("{:.1}", report.cpu_secs))}</p>
+        {report.counted.as_ref().map(counted_view)}
         <h2>{t!(admin_rehearsal_answers)}</h2>
         <div class="admin-scroll">
             <table>

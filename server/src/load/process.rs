@@ -42,16 +42,41 @@ pub fn announced_address(
     output: impl std::io::Read + Send + 'static,
     within: Duration,
 ) -> anyhow::Result<String> {
+    let mut said = announced(output, within, &["serving on "])?;
+    said.pop()
+        .ok_or_else(|| anyhow::anyhow!("the server did not say where it serves"))
+}
+
+/// Reads a starting server's output until it has said each of `what` followed by an
+/// `http://` address ("serving on ", "metrics on "), and gives those addresses in that order;
+/// the rest of the output is read (and dropped) so the server never blocks on a full pipe.
+pub fn announced(
+    output: impl std::io::Read + Send + 'static,
+    within: Duration,
+    what: &[&'static str],
+) -> anyhow::Result<Vec<String>> {
     let (tx, rx) = std::sync::mpsc::channel();
+    let markers = what.to_vec();
     std::thread::spawn(move || {
         for line in BufReader::new(output).lines().map_while(Result::ok) {
-            if let Some(at) = line.find("serving on http://") {
-                let _ = tx.send(line[at + "serving on ".len()..].trim().to_owned());
+            for (i, marker) in markers.iter().enumerate() {
+                let Some(at) = line.find(&format!("{marker}http://")) else {
+                    continue;
+                };
+                let _ = tx.send((i, line[at + marker.len()..].trim().to_owned()));
             }
         }
     });
-    rx.recv_timeout(within)
-        .map_err(|_| anyhow::anyhow!("the server did not say where it serves within {within:?}"))
+    let deadline = std::time::Instant::now() + within;
+    let mut found: Vec<Option<String>> = vec![None; what.len()];
+    while found.iter().any(Option::is_none) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let (i, address) = rx.recv_timeout(left).map_err(|_| {
+            anyhow::anyhow!("the server did not say where it serves within {within:?}")
+        })?;
+        found[i] = Some(address);
+    }
+    Ok(found.into_iter().flatten().collect())
 }
 
 #[cfg(test)]

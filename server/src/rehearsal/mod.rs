@@ -15,6 +15,7 @@
 
 pub mod cli;
 pub mod copy;
+pub mod counted;
 pub mod ledger;
 pub mod pg_copy;
 pub mod plan;
@@ -242,6 +243,14 @@ async fn run(
         }
     }
     let (tally, elapsed) = load.await??;
+    // the shop's own count, beside what the phones saw
+    let counted = match counted::Counted::read(&crowd.http, &shop.metrics).await {
+        Ok(counted) => Some(counted),
+        Err(e) => {
+            tracing::warn!(error = %e, "the rehearsal's shop's metrics not read");
+            None
+        }
+    };
     let units_sold = i64::try_from(crowd.sold.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
     left.push((units - units_sold).max(0));
     let (_, peak_memory_mib) = shop.memory_mib();
@@ -263,6 +272,7 @@ async fn run(
         cpu_secs,
         hold_seconds: stage.hold_seconds,
         left,
+        counted,
     };
     Ok(Report::new(
         plan,

@@ -44,6 +44,9 @@ pub struct Report {
     /// before it was).
     #[serde(default)]
     pub left: Vec<i64>,
+    /// What the rehearsal's shop counted itself (its `/metrics`), beside what the phones saw.
+    #[serde(default)]
+    pub counted: Option<super::counted::Counted>,
 }
 
 /// One kind of answer to one kind of request.
@@ -182,6 +185,8 @@ pub struct Run<'a> {
     pub hold_seconds: Option<i64>,
     /// Units left each second.
     pub left: Vec<i64>,
+    /// The shop's own figures (its `/metrics`), if they could be read.
+    pub counted: Option<super::counted::Counted>,
 }
 
 impl Report {
@@ -256,6 +261,7 @@ impl Report {
             audit,
             advice: Vec::new(),
             left: run.left.clone(),
+            counted: run.counted.clone(),
         };
         report.advice = report.advise(run);
         report
@@ -398,6 +404,31 @@ impl fmt::Display for Report {
             "  the second shop: peak memory {:.0} MiB, {:.1} CPU seconds",
             self.peak_memory_mib, self.cpu_secs
         )?;
+        if let Some(c) = &self.counted {
+            let answers: Vec<String> = c
+                .checkout_answers
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(kind, n)| format!("{kind} {n}"))
+                .collect();
+            writeln!(
+                f,
+                "  the shop's own count (/metrics): order answers {}; rate limited {}; connections turned away {}",
+                if answers.is_empty() { "none".to_owned() } else { answers.join(", ") },
+                c.rate_limited,
+                c.connections_refused
+            )?;
+            writeln!(
+                f,
+                "    order desk: {} batches, {:.1} jobs a batch; commit p95 {}; checkout p95 {}",
+                c.desk_batches,
+                c.jobs_per_batch(),
+                c.desk_commit_p95_ms
+                    .map_or("—".to_owned(), |ms| format!("{ms} ms")),
+                c.checkout_p95_ms
+                    .map_or("—".to_owned(), |ms| format!("{ms} ms")),
+            )?;
+        }
         let a = &self.audit;
         writeln!(
             f,

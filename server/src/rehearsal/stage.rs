@@ -1,6 +1,6 @@
 //! The second shop: the server binary run as a child process on the copy, on a loopback port of
 //! its own, with the live shop's settings (it inherits the environment) except where it keeps its
-//! data, that it exports no metrics, and that it trusts the crowd's `X-Forwarded-For` (each
+//! data, that its `/metrics` are on a loopback port of their own (read once at the end), and that it trusts the crowd's `X-Forwarded-For` (each
 //! simulated phone has its own address, so the per-client limits apply as they would). Killed
 //! when dropped.
 
@@ -13,6 +13,8 @@ use std::time::Duration;
 pub struct SecondShop {
     child: Child,
     pub base: String,
+    /// Its `/metrics`, on a loopback port of its own.
+    pub metrics: String,
 }
 
 impl SecondShop {
@@ -34,7 +36,8 @@ impl SecondShop {
             .env_remove("HOLDFAST_SECRET")
             .env_remove("HOLDFAST_LOG_FORMAT")
             .env("HOLDFAST_SEED_DEMO", "false")
-            .env("HOLDFAST_METRICS_ADDR", "off")
+            .env("HOLDFAST_METRICS_ADDR", "127.0.0.1:0")
+            .env_remove("HOLDFAST_METRICS_TOKEN")
             .env("HOLDFAST_TRUST_PROXY", "true")
             .env("RUST_LOG", "warn,server::startup=info")
             .stdout(Stdio::piped())
@@ -46,9 +49,18 @@ impl SecondShop {
         let mut shop = SecondShop {
             child,
             base: String::new(),
+            metrics: String::new(),
         };
         let stdout = stdout.context("no output from the second shop")?;
-        shop.base = process::announced_address(stdout, Duration::from_secs(60))?;
+        let said = process::announced(
+            stdout,
+            Duration::from_secs(60),
+            &["serving on ", "metrics on "],
+        )?;
+        if let [base, metrics] = said.as_slice() {
+            shop.base = base.clone();
+            shop.metrics = metrics.clone();
+        }
         Ok(shop)
     }
 
