@@ -112,7 +112,15 @@ pub enum Advice {
     StillWaiting { shoppers: usize },
     /// Units still held by shoppers who walked away; back in stock when their holds run out.
     HoldsLeft { units: i64, hold_seconds: i64 },
+    /// The shop's own count: the order desk's commits were slow, and paced the sale.
+    SlowDesk {
+        commit_p95_ms: f64,
+        orders_per_sec: f64,
+    },
 }
+
+/// A desk slower than this to commit one batch (95 in 100) paces a sale: worth telling.
+const SLOW_COMMIT_MS: f64 = 100.0;
 
 impl Advice {
     /// The advice in words, in `lang` (the texts live in `app/locales`).
@@ -168,6 +176,15 @@ impl Advice {
                 admin_rehearsal_advice_holds_left,
                 units = units,
                 secs = hold_seconds
+            ),
+            Advice::SlowDesk {
+                commit_p95_ms,
+                orders_per_sec,
+            } => app::tr!(
+                lang,
+                admin_rehearsal_advice_slow_desk,
+                ms = format!("{commit_p95_ms:.0}"),
+                orders = format!("{orders_per_sec:.0}")
             ),
         }
     }
@@ -307,6 +324,17 @@ impl Report {
                 hold_seconds: run.hold_seconds.unwrap_or(0),
             });
         }
+        if let Some(commit_p95_ms) = self
+            .counted
+            .as_ref()
+            .and_then(|c| c.desk_commit_p95_ms)
+            .filter(|ms| *ms > SLOW_COMMIT_MS)
+        {
+            advice.push(Advice::SlowDesk {
+                commit_p95_ms,
+                orders_per_sec: self.orders_per_sec,
+            });
+        }
         if busy == 0 && errors == 0 && self.audit.holds() && !self.cancelled {
             let orders: Vec<Duration> = run
                 .samples
@@ -440,5 +468,71 @@ impl fmt::Display for Report {
             writeln!(f, "  → {}", advice.words(Language::En))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rehearsal::counted::Counted;
+
+    fn report_with(commit_p95_ms: Option<f64>) -> Report {
+        let plan = Plan::new(1, 1000, 0, 0, Some(100)).unwrap();
+        let counted = Counted {
+            desk_commit_p95_ms: commit_p95_ms,
+            ..Counted::default()
+        };
+        let run = Run {
+            samples: &[],
+            opened: Instant::now(),
+            elapsed: Duration::from_secs(40),
+            cancelled: false,
+            longest_line: 0,
+            peak_memory_mib: 100.0,
+            cpu_secs: 10.0,
+            hold_seconds: None,
+            left: vec![100, 0],
+            counted: Some(counted),
+        };
+        let audit = Audit {
+            initial: 100,
+            stock: 0,
+            sold: 100,
+            held: 0,
+            restocked: 0,
+            oversold: 0,
+            lost: 0,
+            balanced: true,
+        };
+        Report::new(
+            &plan,
+            "Hoodie",
+            true,
+            "2026-12-05T00:00:00Z".into(),
+            &run,
+            audit,
+        )
+    }
+
+    #[test]
+    fn a_slow_order_desk_is_advised_on_in_both_languages() {
+        let slow = report_with(Some(402.4));
+        let said = slow
+            .advice
+            .iter()
+            .find(|a| matches!(a, Advice::SlowDesk { .. }))
+            .expect("slow commits are advised on");
+        assert!(
+            said.words(Language::En).contains("402 ms"),
+            "{}",
+            said.words(Language::En)
+        );
+        assert!(said.words(Language::ZhCn).contains("下单台"));
+        for fast in [Some(13.6), None] {
+            assert!(!report_with(fast)
+                .advice
+                .iter()
+                .any(|a| matches!(a, Advice::SlowDesk { .. })));
+        }
     }
 }
