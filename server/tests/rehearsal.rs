@@ -97,6 +97,27 @@ fn rehearse_on(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Output 
         .expect("server rehearse runs")
 }
 
+/// `n` orders of one caramel each placed on the live shop, one after another: each answered
+/// 200 (the test fails otherwise); their codes.
+async fn live_orders(base: &str, keys: &str, n: usize) -> Vec<String> {
+    let http = reqwest::Client::new();
+    let mut codes = Vec::new();
+    for i in 0..n {
+        let res = http
+            .post(format!("{base}/api/place_order"))
+            .json(&order_body(&format!("{keys}-{i:04}"), CARAMELS, 1))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body = res.text().await.unwrap();
+        assert_eq!(status, 200, "a live order during the rehearsal: {body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        codes.push(body["order_code"].as_str().unwrap().to_owned());
+    }
+    codes
+}
+
 fn report_of(out: &Output) -> Report {
     assert!(
         out.status.success(),
@@ -279,23 +300,7 @@ async fn live_orders_during_a_rehearsal_are_served_and_both_audits_hold() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let http = reqwest::Client::new();
-    let mut codes = Vec::new();
-    for n in 0..20 {
-        let res = http
-            .post(format!("{base}/api/place_order"))
-            .json(&order_body(
-                &format!("live-during-rehearsal-{n:04}"),
-                CARAMELS,
-                1,
-            ))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "a live order during the rehearsal");
-        let body: serde_json::Value = res.json().await.unwrap();
-        codes.push(body["order_code"].as_str().unwrap().to_owned());
-    }
+    let codes = live_orders(&base, "live-during-rehearsal", 20).await;
     let report = report_of(&rehearsal.join().unwrap());
     assert!(report.audit.holds(), "the copy's audit: {:?}", report.audit);
     assert!(!report.waiting_room);
@@ -799,21 +804,7 @@ async fn a_shop_on_postgres_rehearses_on_a_copy_database_and_keeps_serving() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let http = reqwest::Client::new();
-    for n in 0..10 {
-        let res = http
-            .post(format!("{base}/api/place_order"))
-            .json(&order_body(
-                &format!("pg-live-during-rehearsal-{n:04}"),
-                CARAMELS,
-                1,
-            ))
-            .send()
-            .await
-            .unwrap();
-        let status = res.status();
-        assert_eq!(status, 200, "a live order: {}", res.text().await.unwrap());
-    }
+    live_orders(&base, "pg-live-during-rehearsal", 10).await;
     let report = report_of(&rehearsal.join().unwrap());
     assert!(report.audit.holds(), "the copy's audit: {:?}", report.audit);
     assert_eq!(report.units_sold, 100);

@@ -10,7 +10,7 @@ use super::pages::{self, t};
 use super::session::Owner;
 use super::AdminState;
 use crate::store::clock::{system_now, Now};
-use app::pulse::Pulse;
+use app::pulse::{Answer, Pulse};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -371,17 +371,18 @@ pub fn burn_svg(burn: &[i64], total: i64, label: &str) -> String {
     )
 }
 
-/// An answer's kind as the owner reads it (the snapshot names it by `Answer::label`).
-fn answer_word(label: &str) -> String {
-    match label {
-        "ordered" => t!(admin_answer_ordered),
-        "sold out" => t!(admin_answer_sold_out),
-        "rate limited" => t!(admin_answer_rate_limited),
-        "shed (busy)" => t!(admin_answer_shed),
-        "paused" => t!(admin_answer_paused),
-        "refused" => t!(admin_answer_refused),
-        "errors" => t!(admin_answer_errors),
-        other => other.to_owned(),
+/// An order answer's kind as the owner reads it; `name` picks which of its names is given (the
+/// snapshot names it by `Answer::label`, `/metrics` by `Answer::metric`).
+pub fn answer_word(given: &str, name: fn(Answer) -> &'static str) -> String {
+    match Answer::ALL.into_iter().find(|a| name(*a) == given) {
+        Some(Answer::Ordered) => t!(admin_answer_ordered),
+        Some(Answer::SoldOut) => t!(admin_answer_sold_out),
+        Some(Answer::RateLimited) => t!(admin_answer_rate_limited),
+        Some(Answer::Shed) => t!(admin_answer_shed),
+        Some(Answer::Paused) => t!(admin_answer_paused),
+        Some(Answer::Refused) => t!(admin_answer_refused),
+        Some(Answer::Error) => t!(admin_answer_errors),
+        None => given.to_owned(),
     }
 }
 
@@ -437,7 +438,7 @@ fn render(s: &Snapshot, csrf: &str) -> axum::response::Html<String> {
     let answers = s
         .answers
         .iter()
-        .map(|(k, n)| view! { <tr><td>{answer_word(k)}</td><td class="num" data-answer=k.clone()>{*n}</td></tr> })
+        .map(|(k, n)| view! { <tr><td>{answer_word(k, Answer::label)}</td><td class="num" data-answer=k.clone()>{*n}</td></tr> })
         .collect_view();
     let p95 = s
         .p95_ms

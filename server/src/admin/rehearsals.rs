@@ -325,20 +325,6 @@ fn burn_chart(left: &[i64], units: i64) -> impl IntoView {
     view! { <div class="rehearsal-burn" data-testid="rehearsal-burn" inner_html=svg></div> }
 }
 
-/// A kind of order answer as the shop counts it (`/metrics`), in the owner's words.
-fn checkout_answer_word(kind: &str) -> String {
-    match kind {
-        "ordered" => t!(admin_answer_ordered),
-        "sold_out" => t!(admin_answer_sold_out),
-        "rate_limited" => t!(admin_answer_rate_limited),
-        "shed" => t!(admin_answer_shed),
-        "paused" => t!(admin_answer_paused),
-        "refused" => t!(admin_answer_refused),
-        "error" => t!(admin_answer_errors),
-        other => other.to_owned(),
-    }
-}
-
 /// What the rehearsal's shop counted itself, beside what the phones saw.
 fn counted_view(c: &crate::rehearsal::counted::Counted) -> impl IntoView {
     let ms = |v: Option<f64>| v.map_or_else(|| "—".to_owned(), |ms| format!("{ms:.0} ms"));
@@ -347,7 +333,7 @@ fn counted_view(c: &crate::rehearsal::counted::Counted) -> impl IntoView {
         .iter()
         .filter(|(_, n)| **n > 0)
         .map(|(kind, n)| {
-            view! { <tr><td>{checkout_answer_word(kind)}</td><td class="num" data-answer=kind.clone()>{*n}</td></tr> }
+            view! { <tr><td>{crate::admin::live::answer_word(kind, app::pulse::Answer::metric)}</td><td class="num" data-answer=kind.clone()>{*n}</td></tr> }
         })
         .collect_view();
     view! {

@@ -41,42 +41,58 @@ pub struct Counts {
 pub struct Place {
     /// The second shop's data directory (on SQLite, where the copied database is).
     pub dir: PathBuf,
-    /// On Postgres: the live database's URL, and the copy's name.
-    postgres: Option<(String, String)>,
+    /// The live shop's data directory, where earlier rehearsals' directories may be left.
+    data_dir: PathBuf,
+    live: Live,
+}
+
+/// The live database the copy is taken from.
+enum Live {
+    Sqlite(PathBuf),
+    /// Its URL, and the name of the copy database.
+    Postgres {
+        url: String,
+        copy: String,
+    },
+}
+
+/// Whether `rest` (a name after its `rehearsal-` or `_rehearsal_`) is a rehearsal's id.
+pub fn is_rehearsal_id(rest: &str) -> bool {
+    !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit())
 }
 
 impl Place {
     pub fn of(config: &Config, id: i64) -> anyhow::Result<Place> {
-        let postgres = match config.sqlite_path() {
-            Some(_) => None,
+        let live = match config.sqlite_path() {
+            Some(path) => Live::Sqlite(path),
             None => {
-                let live = config.database_url();
-                let name = pg_copy::copy_name(&live, id)?;
-                Some((live, name))
+                let url = config.database_url();
+                let copy = pg_copy::copy_name(&url, id)?;
+                Live::Postgres { url, copy }
             }
         };
         Ok(Place {
             dir: config.data_dir.join(format!("rehearsal-{id}")),
-            postgres,
+            data_dir: config.data_dir.clone(),
+            live,
         })
     }
 
-    /// Takes the copy of the live database `config` names.
-    pub async fn take(&self, config: &Config) -> anyhow::Result<Copy> {
+    /// Takes the copy of the live database.
+    pub async fn take(&self) -> anyhow::Result<Copy> {
         if self.dir.exists() {
             std::fs::remove_dir_all(&self.dir)
                 .with_context(|| format!("cannot clear {}", self.dir.display()))?;
         }
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("cannot create {}", self.dir.display()))?;
-        let url = match (&self.postgres, config.sqlite_path()) {
-            (Some((live, name)), _) => Some(pg_copy::take(live, name).await?),
-            (None, Some(live)) => {
-                let copy = self.dir.join("holdfast.db");
+        let url = match &self.live {
+            Live::Postgres { url, copy } => Some(pg_copy::take(url, copy).await?),
+            Live::Sqlite(live) => {
+                let (live, copy) = (live.clone(), self.dir.join("holdfast.db"));
                 tokio::task::spawn_blocking(move || crate::backup::backup(&live, &copy)).await??;
                 None
             }
-            (None, None) => bail!("the shop's database is neither SQLite nor Postgres"),
         };
         let db = match &url {
             Some(url) => Db::Postgres(
@@ -107,8 +123,8 @@ impl Place {
 
     /// Deletes the copy (whatever of it was made), and any an earlier rehearsal left behind
     /// (only one runs at a time: any other is stale). Logs what it cannot delete.
-    pub async fn discard(&self, config: &Config) {
-        let stale = std::fs::read_dir(&config.data_dir)
+    pub async fn discard(&self) {
+        let stale = std::fs::read_dir(&self.data_dir)
             .into_iter()
             .flatten()
             .filter_map(Result::ok)
@@ -117,7 +133,7 @@ impl Place {
                 p.file_name()
                     .and_then(|n| n.to_str())
                     .and_then(|n| n.strip_prefix("rehearsal-"))
-                    .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+                    .is_some_and(is_rehearsal_id)
                     && p.is_dir()
             });
         for dir in stale {
@@ -125,9 +141,9 @@ impl Place {
                 tracing::warn!(dir = %dir.display(), error = %e, "could not delete a rehearsal's copy");
             }
         }
-        if let Some((live, name)) = &self.postgres {
-            if let Err(e) = pg_copy::drop_all(live, name).await {
-                tracing::warn!(database = %name, error = format!("{e:#}"), "could not drop a rehearsal's copy database");
+        if let Live::Postgres { url, copy } = &self.live {
+            if let Err(e) = pg_copy::drop_all(url, copy).await {
+                tracing::warn!(database = %copy, error = format!("{e:#}"), "could not drop a rehearsal's copy database");
             }
         }
     }

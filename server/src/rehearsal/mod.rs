@@ -1,11 +1,11 @@
 //! "Rehearse this sale": the shop runs its own flash sale against itself before the real one, so
 //! its owner learns what her server takes before the surge does.
 //!
-//! A rehearsal copies the live database (SQLite's online backup, or on Postgres a database of its
-//! own filled from one snapshot: the live data never written), moves the rehearsed sale to start now on the copy, starts a second
-//! shop (the same server binary, a child process) on the copy on a loopback port, and sends it a
-//! crowd of simulated phones over real HTTP with the load generator the surge benchmark uses
-//! ([`crate::load`]). Then it audits the copy (nothing oversold, nothing lost, every unit
+//! A rehearsal copies the live database (SQLite's online backup, or on Postgres a database of
+//! its own filled from one snapshot: the live data never written), moves the rehearsed sale to
+//! start now on the copy, starts a second shop (the same server binary, a child process) on the
+//! copy on a loopback port, and sends it a crowd of simulated phones over real HTTP with the
+//! load generator the surge benchmark uses ([`crate::load`]). Then it audits the copy (nothing oversold, nothing lost, every unit
 //! accounted for), writes a report (kept in the live database's `rehearsals` table, the only
 //! thing it writes there) and deletes the copy.
 //!
@@ -139,8 +139,8 @@ pub async fn run_claimed(
     let started_at = clock.now();
     let outcome = match copy::Place::of(config, id) {
         Ok(place) => {
-            let outcome = run(config, db, id, &place, plan, &options, started_at.text()).await;
-            place.discard(config).await;
+            let outcome = run(db, id, &place, plan, &options, started_at.text()).await;
+            place.discard().await;
             outcome
         }
         Err(e) => Err(e),
@@ -167,7 +167,6 @@ pub async fn run_claimed(
 }
 
 async fn run(
-    config: &Config,
     db: &Db,
     id: i64,
     place: &copy::Place,
@@ -177,7 +176,7 @@ async fn run(
 ) -> anyhow::Result<Report> {
     let now = app::rules::Clock::system().now();
     let lasting = i64::try_from(plan.longest().as_secs()).unwrap_or(i64::MAX / 2) + 60;
-    let copy = place.take(config).await?;
+    let copy = place.take().await?;
     let stage = copy
         .stage(plan.product_id, plan.stock, &now, lasting)
         .await?;
@@ -216,16 +215,17 @@ async fn run(
         }
     }));
     let units = stage.before.stock + stage.before.held;
+    let left_now =
+        || (units - i64::try_from(crowd.sold.load(Ordering::Relaxed)).unwrap_or(units)).max(0);
     let mut left = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     while !load.is_finished() {
         tick.tick().await;
-        let units_sold = crowd.sold.load(Ordering::Relaxed);
-        left.push((units - i64::try_from(units_sold).unwrap_or(i64::MAX)).max(0));
+        left.push(left_now());
         let progress = Progress {
             shoppers_done: done.load(Ordering::Relaxed),
             shoppers,
-            units_sold,
+            units_sold: crowd.sold.load(Ordering::Relaxed),
             sold_out: crowd.told_sold_out.load(Ordering::Relaxed),
             busy: crowd.left_busy.load(Ordering::Relaxed),
             seconds: opened.elapsed().as_secs_f64(),
@@ -251,8 +251,7 @@ async fn run(
             None
         }
     };
-    let units_sold = i64::try_from(crowd.sold.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
-    left.push((units - units_sold).max(0));
+    left.push(left_now());
     let (_, peak_memory_mib) = shop.memory_mib();
     let cpu_secs = shop.cpu_secs() - cpu_at_start;
     drop(shop);

@@ -107,12 +107,7 @@ async fn fill(live: &mut PgConnection, copy: &mut PgConnection) -> anyhow::Resul
     sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *live)
         .await?;
-    let tables: Vec<(String,)> = sqlx::query_as(
-        "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() \
-         ORDER BY tablename",
-    )
-    .fetch_all(&mut *live)
-    .await?;
+    let tables = names(live, TABLES).await?;
     let refers: Vec<(String, String)> = sqlx::query_as(
         "SELECT c.relname::text, f.relname::text FROM pg_constraint k \
          JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class f ON f.oid = k.confrelid \
@@ -123,14 +118,9 @@ async fn fill(live: &mut PgConnection, copy: &mut PgConnection) -> anyhow::Resul
     .await?;
     // the shop's tables: those its migrations made in the copy too (an operator's own tables
     // beside them are not the shop's to copy)
-    let shop: Vec<(String,)> =
-        sqlx::query_as("SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()")
-            .fetch_all(&mut *copy)
-            .await?;
-    let shop: BTreeSet<String> = shop.into_iter().map(|(t,)| t).collect();
+    let shop = names(copy, TABLES).await?;
     let tables: Vec<String> = tables
         .into_iter()
-        .map(|(t,)| t)
         .filter(|t| !NOT_COPIED.contains(&t.as_str()) && shop.contains(t))
         .collect();
     // rows the migrations put in (the settings' defaults) give way to the live ones
@@ -173,12 +163,7 @@ async fn fill(live: &mut PgConnection, copy: &mut PgConnection) -> anyhow::Resul
     )
     .fetch_all(&mut *live)
     .await?;
-    let shop_sequences: Vec<(String,)> = sqlx::query_as(
-        "SELECT sequencename::text FROM pg_sequences WHERE schemaname = current_schema()",
-    )
-    .fetch_all(&mut *copy)
-    .await?;
-    let shop_sequences: BTreeSet<String> = shop_sequences.into_iter().map(|(s,)| s).collect();
+    let shop_sequences = names(copy, SEQUENCES).await?;
     sqlx::query("COMMIT").execute(&mut *live).await?;
     for (sequence, last) in sequences {
         if let Some(last) = last.filter(|_| shop_sequences.contains(&sequence)) {
@@ -191,6 +176,16 @@ async fn fill(live: &mut PgConnection, copy: &mut PgConnection) -> anyhow::Resul
         }
     }
     Ok(())
+}
+
+const TABLES: &str = "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()";
+const SEQUENCES: &str =
+    "SELECT sequencename::text FROM pg_sequences WHERE schemaname = current_schema()";
+
+/// The names a catalogue query (`TABLES`, `SEQUENCES`) gives, in order.
+async fn names(conn: &mut PgConnection, query: &str) -> anyhow::Result<BTreeSet<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(query).fetch_all(conn).await?;
+    Ok(rows.into_iter().map(|(n,)| n).collect())
 }
 
 /// The tables in an order where each comes after those it refers to.
@@ -244,7 +239,7 @@ pub async fn drop_all(live_url: &str, name: &str) -> anyhow::Result<()> {
     let copies = all.into_iter().map(|(d,)| d).filter(|d| {
         d.strip_prefix(prefix)
             .and_then(|rest| rest.strip_prefix("_rehearsal_"))
-            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+            .is_some_and(super::copy::is_rehearsal_id)
     });
     for copy in copies {
         sqlx::query(&format!(
