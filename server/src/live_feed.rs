@@ -108,7 +108,7 @@ pub struct ShopNews {
 
 impl ShopNews {
     /// News that nothing feeds yet, and what feeds it.
-    fn idle(caps: Caps) -> (ShopNews, Feeds) {
+    pub(crate) fn idle(caps: Caps) -> (ShopNews, Feeds) {
         let (products, latest) = watch::channel(Arc::new(News::default()));
         let (orders_tx, orders) = watch::channel(Arc::new(OrderNews::default()));
         let (lines_tx, lines) = watch::channel(Arc::new(LineNews::default()));
@@ -229,7 +229,7 @@ impl ShopNews {
 }
 
 /// What feeds the news.
-struct Feeds {
+pub(crate) struct Feeds {
     products: watch::Sender<Arc<News>>,
     orders: watch::Sender<Arc<OrderNews>>,
     lines: watch::Sender<Arc<LineNews>>,

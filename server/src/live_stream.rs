@@ -15,6 +15,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use serde::Deserialize;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -193,7 +194,8 @@ struct Following {
     since: std::time::Instant,
     /// Places are told from the sale's start (the line is drawn then); `None`: already.
     places_from: Option<tokio::time::Instant>,
-    words: app::pages::queue::WaitingWords,
+    /// The page's words, shared by every page in its language.
+    words: Arc<app::pages::queue::WaitingWords>,
     /// The place and estimate the page shows.
     shown: Option<(u64, String)>,
     first: bool,
@@ -228,9 +230,9 @@ pub struct TokenAsk {
 /// Reads a waiting page's ticket as it connects, and when (its absence from a line's reading
 /// counts only in a reading begun after that). When thousands of waiting pages connect at once
 /// the database's pool may not have a connection for every one in time: the page's stream then
-/// waits and asks again (up to four times, a random 0.5–1.5 s apart) rather than be refused — a
-/// browser's stream refused with 503 does not come back by itself (measured on Postgres: 10,000
-/// waiting pages connecting within a second got 5,000 503s).
+/// waits and asks again (up to four times, a random 0.5–1.5 s apart) rather than give up at
+/// once (measured on Postgres: 10,000 waiting pages connecting within a second, refused at the
+/// first failed read, got 5,000 refusals).
 async fn read_ticket(
     queue: &dyn app::store::WaitingRoom,
     ticket_id: i64,
@@ -310,12 +312,26 @@ pub async fn order(
     sse(events)
 }
 
+/// The waiting page's words in `lang`, made once: 10,000 waiting pages share two copies
+/// rather than keep one each.
+fn waiting_words(lang: Language) -> Arc<app::pages::queue::WaitingWords> {
+    static WORDS: std::sync::OnceLock<[Arc<app::pages::queue::WaitingWords>; 2]> =
+        std::sync::OnceLock::new();
+    let all = WORDS.get_or_init(|| {
+        Language::ALL.map(|lang| Arc::new(app::pages::queue::WaitingWords::new(lang)))
+    });
+    let at = Language::ALL.iter().position(|l| *l == lang).unwrap_or(0);
+    all[at].clone()
+}
+
 /// `GET /live/line?t=<ticket>`: a waiting shopper's page is told its place in line and its
 /// estimate as they change (`place`, `{"position": n, "eta": "<the page's words>"}`; from the
 /// sale's start, when the line is drawn), and `turn` when its ticket is no longer waiting — its
 /// page then loads again and shows what the ticket became (the hold's checkout, or sold out).
-/// The ticket is read once, when the page connects; after that its place comes from the line's
-/// reading that all its pages share.
+/// The ticket is read once, when the page connects, inside the stream (the answer's head goes
+/// first); after that its place comes from the line's reading that all its pages share. A
+/// ticket that is not found is told `turn` too (its page loads again and says so); one the
+/// database is too busy to read ends the stream, and the page comes back in 5–7 s.
 pub async fn line(
     State(live): State<Live>,
     peer: Peer,
@@ -328,15 +344,47 @@ pub async fn line(
     let Some(listener) = live.listen(&headers, peer) else {
         return poll_instead();
     };
-    let (since, read) = read_ticket(live.queue.as_ref(), ticket_id).await;
-    let ticket = match read {
-        Ok(Some(ticket)) => ticket,
-        Ok(None) => return (StatusCode::NOT_FOUND, "no such ticket").into_response(),
-        Err(e) => {
-            tracing::debug!(error = %e, "live line: ticket not read");
-            return (StatusCode::SERVICE_UNAVAILABLE, [(RETRY_AFTER, POLL_SECS)]).into_response();
+    let lang = Language::of_request(&headers, crate::shop_look::current().default_language);
+    let (queue, news) = (live.queue.clone(), live.news.clone());
+    // the ticket is read inside the stream: the answer's head goes at once and the request's
+    // middleware is done with. When 10,000 pages connect at once the pool reads their tickets
+    // one after another; answering only after the read kept ~17 KiB of futures per page
+    // meanwhile (heaptrack), memory the allocator kept after they were gone
+    let events = futures::stream::once(async move {
+        let (since, read) = read_ticket(queue.as_ref(), ticket_id).await;
+        match read {
+            Ok(Some(ticket)) => follow_line(&news, listener, ticket, since, lang),
+            // no such ticket (any more): the page loads again and says so
+            Ok(None) => futures::stream::iter([Ok(turn())]).boxed(),
+            Err(e) => {
+                tracing::debug!(error = %e, "live line: ticket not read");
+                futures::stream::iter([Ok(busy())]).boxed()
+            }
         }
-    };
+    })
+    .flatten();
+    sse(events)
+}
+
+/// What a waiting page's stream tells.
+type LineEvents = futures::stream::BoxStream<'static, Result<Event, std::convert::Infallible>>;
+
+/// The ticket could not be read (the database busy): the stream ends, and the page's
+/// `EventSource` comes back in 5–7 s (its island asks meanwhile), not all pages at once.
+fn busy() -> Event {
+    Event::default()
+        .comment("busy")
+        .retry(Duration::from_millis(5_000 + rand::random_range(0..2_000)))
+}
+
+/// The stream of a page whose `ticket` was read at `since`: its place as it changes, then its turn.
+fn follow_line(
+    news: &Arc<ShopNews>,
+    listener: Listener,
+    ticket: app::store::TicketInfo,
+    since: std::time::Instant,
+    lang: Language,
+) -> LineEvents {
     let app::store::Standing::Waiting {
         position,
         eta_seconds,
@@ -344,10 +392,9 @@ pub async fn line(
     } = ticket.standing
     else {
         // already its turn (or over): one event, and the page goes to see
-        return sse(futures::stream::iter([Ok(turn())]));
+        return futures::stream::iter([Ok(turn())]).boxed();
     };
-    let lang = Language::of_request(&headers, crate::shop_look::current().default_language);
-    let words = app::pages::queue::WaitingWords::new(lang);
+    let words = waiting_words(lang);
     let follow = Following {
         listener,
         product_id: ticket.product_id,
@@ -364,8 +411,8 @@ pub async fn line(
         first: true,
         turned: false,
     };
-    let (lines, watch) = live.news.line(ticket.product_id);
-    let events = futures::stream::unfold(
+    let (lines, watch) = news.line(ticket.product_id);
+    futures::stream::unfold(
         (follow, lines, watch),
         |(mut f, mut lines, watch)| async move {
             loop {
@@ -422,8 +469,8 @@ pub async fn line(
                 return Some((Ok(event), (f, lines, watch)));
             }
         },
-    );
-    sse(events)
+    )
+    .boxed()
 }
 
 #[cfg(test)]
@@ -469,6 +516,52 @@ mod tests {
             fails: AtomicUsize::new(fails),
             reads: AtomicUsize::new(0),
         }
+    }
+
+    /// The body of `line`'s answer for a ticket `db` is asked about, up to its end.
+    async fn line_answer(db: Busy) -> (StatusCode, String) {
+        let signer = Arc::new(app::tokens::Signer::new(&[7; 32]).unwrap());
+        let (news, _feeds) = ShopNews::idle(crate::live_feed::Caps {
+            total: 10,
+            per_client: 10,
+        });
+        let live = Live {
+            news: Arc::new(news),
+            signer: signer.clone(),
+            queue: Arc::new(db),
+            trust_proxy: false,
+        };
+        let ask = TokenAsk {
+            t: signer.sign(app::tokens::TokenKind::Ticket, 7),
+            poll: None,
+        };
+        let answer = line(State(live), None, HeaderMap::new(), Query(ask)).await;
+        let status = answer.status();
+        let body = axum::body::to_bytes(answer.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_ticket_the_database_cannot_read_ends_the_stream_with_a_later_retry() {
+        let (status, body) = line_answer(busy(10)).await;
+        assert_eq!(status, StatusCode::OK, "the head went before the read");
+        assert!(body.starts_with(": busy\n"), "{body:?}");
+        let retry: u64 = body
+            .lines()
+            .find_map(|l| l.strip_prefix("retry: "))
+            .and_then(|ms| ms.parse().ok())
+            .unwrap();
+        assert!((5_000..7_000).contains(&retry), "{body:?}");
+        assert!(!body.contains("event:"), "no turn told: {body:?}");
+
+        let (status, body) = line_answer(busy(0)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            body.contains("event: turn"),
+            "not found: the page goes to see: {body:?}"
+        );
     }
 
     #[tokio::test]

@@ -379,6 +379,44 @@ async fn a_waiting_page_hears_its_place_and_its_turn() {
         let res = app.get(&format!("/live/line?t={forged}")).await;
         assert_eq!(res.status(), 400, "t={forged}");
     }
+
+    // a ticket that is gone (its row deleted): the stream opens, tells the turn, and the page
+    // that loads then says the ticket is not found, with no stream of its own (no reload loop)
+    // (paused by the owner: a new shopper waits)
+    app.db
+        .exec(&format!(
+            "INSERT INTO brakes (product_id, paused_at, paused_by) \
+             VALUES ({CARAMELS}, '2026-01-01T00:00:00.000Z', 'test')"
+        ))
+        .await;
+    let gone = join(&app, 1, "+15550100034").await;
+    assert_eq!(gone["state"], "waiting", "{gone}");
+    let gone = gone["ticket"].as_str().unwrap();
+    let page = app
+        .get(&format!("/queue/{gone}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("data-src=\"/live/line"),
+        "waiting: it listens"
+    );
+    app.db
+        .exec("DELETE FROM queue_tickets WHERE id = (SELECT MAX(id) FROM queue_tickets)")
+        .await;
+    let mut told = Stream::at(&app.base, &format!("/live/line?t={gone}")).await;
+    assert_eq!(
+        told.next_any(Duration::from_secs(3)).await.map(|e| e.0),
+        Some("turn".to_owned())
+    );
+    let page = app
+        .get(&format!("/queue/{gone}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("/live/line"), "gone: nothing to listen to");
 }
 
 /// An order's page hears the owner's changes: paid, then shipped with its tracking number,

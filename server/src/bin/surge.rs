@@ -679,9 +679,12 @@ async fn scenario_live(args: &Args, servers: usize) -> anyhow::Result<bool> {
         "(h) {listeners} pages listening live to one product, {on}"
     ));
     let seconds = args.seconds.min(10);
+    // the stock changes four times a second in both runs: listeners are the only difference
+    let toggling = toggle_stock(&server.db);
     let (alone, alone_cpu) = orders_per_sec(&server, 64, seconds, "alone").await?;
+    toggling.stop().await?;
     println!(
-        "  orders alone     {alone:.0}/s (64 connections, {seconds} s, nobody listening); server CPU {:.0} µs an order",
+        "  orders alone     {alone:.0}/s (64 connections, {seconds} s, the stock changing 4 times a second, nobody listening); server CPU {:.0} µs an order",
         alone_cpu * 1e6
     );
     let (idle_mib, _) = shop_memory_mib(&shop);
@@ -752,29 +755,15 @@ async fn scenario_live(args: &Args, servers: usize) -> anyhow::Result<bool> {
         (rss - idle_mib) * 1024.0 / open.max(1) as f64
     );
 
-    // orders while every page hears four changes a second
-    let toggling = {
-        let db = server.db.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(250));
-            for round in 0_u64.. {
-                tick.tick().await;
-                let stock = if round % 2 == 0 { 3 } else { 4 };
-                let _ = db
-                    .exec(&format!(
-                        "UPDATE products SET stock = {stock} WHERE id = {DIRECT}"
-                    ))
-                    .await;
-            }
-        })
-    };
+    // orders while every page is told of the same four changes a second
+    let toggling = toggle_stock(&server.db);
     let (with, with_cpu) = orders_per_sec(&server, 64, seconds, "with").await?;
-    toggling.abort();
+    toggling.stop().await?;
     while heard.try_recv().is_ok() {}
     let still = pages.len();
     pages.abort_all();
     println!(
-        "  orders listened  {with:.0}/s while {still} pages heard 4 changes a second ({:.2} × alone); server CPU {:.0} µs an order, listeners' share included ({:.2} × alone)",
+        "  orders listened  {with:.0}/s while {still} pages listened to the same changes ({:.2} × alone); server CPU {:.0} µs an order, listeners' share included ({:.2} × alone)",
         with / alone.max(1e-9),
         with_cpu * 1e6,
         with_cpu / alone_cpu.max(1e-12)
@@ -972,6 +961,53 @@ async fn live_line_pages(shop: &[&Server], n: usize) -> anyhow::Result<bool> {
         if met { "met" } else { "NOT met" }
     );
     Ok(met)
+}
+
+/// Changes [`DIRECT`]'s stock (3, 4, 3, …) four times a second until stopped.
+struct Toggling {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+    db: BenchDb,
+}
+
+fn toggle_stock(db: &BenchDb) -> Toggling {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let task = {
+        let (db, stop) = (db.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            for round in 0_u64.. {
+                tick.tick().await;
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let stock = if round % 2 == 0 { 3 } else { 4 };
+                let _ = db
+                    .exec(&format!(
+                        "UPDATE products SET stock = {stock} WHERE id = {DIRECT}"
+                    ))
+                    .await;
+            }
+        })
+    };
+    Toggling {
+        stop,
+        task,
+        db: db.clone(),
+    }
+}
+
+impl Toggling {
+    /// Stops after the change in progress and leaves the stock at 4.
+    async fn stop(self) -> anyhow::Result<()> {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.task.await;
+        self.db
+            .exec(&format!(
+                "UPDATE products SET stock = 4 WHERE id = {DIRECT}"
+            ))
+            .await
+    }
 }
 
 /// The servers' resident memory now and at peak, in MiB, added up.
