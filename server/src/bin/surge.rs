@@ -1022,8 +1022,9 @@ fn shop_cpu_secs(shop: &[&Server]) -> f64 {
     shop.iter().map(|s| s.cpu_secs()).sum()
 }
 
-/// One waiting page listening to its line: the arrival of its first `place` (false) or `turn`
-/// (true) goes to `heard`, then the next ones.
+/// One waiting page listening to its line: counted in `connected` once its ticket is read and
+/// it follows its place; the arrival of its first `place` (false) or `turn` (true) goes to
+/// `heard`, then the next ones.
 async fn listen_line(
     addr: &str,
     ticket: &str,
@@ -1041,17 +1042,26 @@ async fn listen_line(
         return;
     }
     let mut lines = tokio::io::BufReader::with_capacity(1024, stream).lines();
+    // listening once its ticket has been read: the stream's first word after that (the head
+    // goes before the read)
     let mut counted = false;
     while let Ok(Some(line)) = lines.next_line().await {
-        if !counted && line.starts_with("HTTP/1.1 ") {
-            if line.starts_with("HTTP/1.1 200") {
-                connected.fetch_add(1, Ordering::Relaxed);
-            } else {
+        let line = line.trim_end();
+        if !counted {
+            if line.starts_with("HTTP/1.1 ") && !line.starts_with("HTTP/1.1 200") {
                 eprintln!("  a waiting page was answered {line}");
+                return;
             }
-            counted = true;
+            if line == ": busy" {
+                eprintln!("  a waiting page's ticket was not read (busy)");
+                return;
+            }
+            if line == ": listening" || line.starts_with("event: ") {
+                connected.fetch_add(1, Ordering::Relaxed);
+                counted = true;
+            }
         }
-        let turn = match line.trim_end() {
+        let turn = match line {
             "event: turn" => true,
             "event: place" => false,
             _ => continue,
