@@ -3,7 +3,6 @@
 use crate::api::ApiError;
 use crate::domain::{OrderStatus, OrderView, ProductView};
 use leptos::prelude::*;
-use leptos::server_fn::error::ServerFnUrlError;
 use leptos_router::hooks::use_query_map;
 
 /// Text made safe to stand as HTML markup: `&`, `<`, `>` and quotes as entities.
@@ -194,15 +193,35 @@ pub fn ErrorBox(error: ApiError) -> impl IntoView {
 }
 
 /// The error a server function left in the URL (`?__err=…`) after a plain form post without
-/// JavaScript redirected back here.
+/// JavaScript redirected back here — only one this shop sealed on the way out
+/// (`server::api_guard`): anyone can put text in a link, and a link to the shop's own page must
+/// not show a stranger's words in the shop's error box.
 pub fn url_error() -> Memo<Option<ApiError>> {
     let query = use_query_map();
     Memo::new(move |_| {
         query
             .read()
             .get("__err")
-            .map(|e| ServerFnUrlError::<ApiError>::decode_err(&e))
+            .and_then(|e| sealed_by_the_shop(&e))
     })
+}
+
+/// The error in `sealed`, if the shop sealed it. Checked on the server, where the pages that
+/// show it are rendered (the browser has no key to check a seal with: it shows none).
+fn sealed_by_the_shop(sealed: &str) -> Option<ApiError> {
+    #[cfg(feature = "ssr")]
+    {
+        let state = use_context::<crate::state::AppState>()?;
+        let encoded = state
+            .signer
+            .open(crate::api::error::URL_ERROR_SEAL, sealed)?;
+        Some(leptos::server_fn::error::ServerFnUrlError::<ApiError>::decode_err(encoded))
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        let _ = sealed;
+        None
+    }
 }
 
 /// The error to show for a form in a page rendered on the server: the one in the URL (a form

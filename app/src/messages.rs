@@ -184,6 +184,7 @@ fn chinese(english: &str) -> Option<String> {
         "Something went wrong on our side. Nothing was charged; please try again." => {
             "我们这边出了点问题。没有扣款，请重试。"
         }
+        crate::api::error::UNREADABLE => "请求无法读取。",
         "Could not reach the shop. Check your connection and try again." => {
             "连不上店铺。请检查网络后重试。"
         }
@@ -301,9 +302,6 @@ fn chinese(english: &str) -> Option<String> {
             "{zone} 没有 {time} 这个时间（夏令时跳过了它），请选晚一小时的时间。"
         ));
     }
-    if let Some(detail) = between(english, "The request could not be read: ", "") {
-        return Some(format!("请求无法读取：{detail}"));
-    }
     None
 }
 
@@ -416,7 +414,7 @@ mod tests {
                     ),
                 )),
                 ApiError::internal(),
-                ApiError::malformed("The request could not be read: missing field `x`"),
+                ApiError::malformed(crate::api::error::UNREADABLE),
             ]
             .into_iter()
             .map(|e| e.to_string()),

@@ -70,7 +70,7 @@ test("the owner runs the shop from a phone and pulls the brake", async ({ page, 
   expect(csv.headers()["content-type"]).toBe("text/csv; charset=utf-8");
   const body = await csv.body();
   expect([...body.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
-  expect(body.toString("utf8")).toContain(`${code},`);
+  expect(body.toString("utf8")).toContain(`"${code}",`);
   expect(body.toString("utf8")).toContain("RR123456789GB");
 
   // the brake on the candles; a shopper trying to buy them is told, nothing is sold

@@ -61,12 +61,18 @@ pub struct Config {
     /// How long a client may take to send a request's headers, and how long a connection may
     /// wait idle for its next request (`HOLDFAST_HEADER_TIMEOUT_SECS`, default 30).
     pub header_timeout: Duration,
-    /// How long an API request's body may take to arrive (`HOLDFAST_BODY_TIMEOUT_SECS`,
-    /// default 30; the body is at most 64 KiB). Beyond it: 408.
+    /// How long any request's body may take to arrive (`HOLDFAST_BODY_TIMEOUT_SECS`, default
+    /// 30), plus a second for every 2 KiB it delivers ([`crate::body`]). Beyond it: 408.
     pub body_timeout: Duration,
     /// Connections open at once (`HOLDFAST_MAX_CONNECTIONS`, default 20,000, ~20 KiB each);
     /// beyond it a new connection gets a one-line 503 and is closed, and those open are served.
     pub max_connections: usize,
+    /// Of them, held by one client address (an IPv6 client by its /64)
+    /// (`HOLDFAST_MAX_CONNECTIONS_PER_CLIENT`, default 1,000): beyond it a new one gets a
+    /// one-line 429 and is closed. A phone keeps one to six connections open, so a carrier's
+    /// shared address carries a few hundred shoppers at once, while one machine can take at
+    /// most 5 % of the default 20,000 slots. Not applied behind a trusted proxy.
+    pub max_connections_per_client: usize,
     /// Shoppers' pages listening live at once (`HOLDFAST_MAX_LIVE`, default 10,000): beyond it
     /// a page is told to ask every few seconds instead (`GET /live/products`, 204).
     pub max_live: usize,
@@ -157,6 +163,12 @@ impl Config {
         let header_timeout = positive(&get, "HOLDFAST_HEADER_TIMEOUT_SECS", 30, "seconds")?;
         let body_timeout = positive(&get, "HOLDFAST_BODY_TIMEOUT_SECS", 30, "seconds")?;
         let max_connections = positive(&get, "HOLDFAST_MAX_CONNECTIONS", 20_000, "connections")?;
+        let max_connections_per_client = positive(
+            &get,
+            "HOLDFAST_MAX_CONNECTIONS_PER_CLIENT",
+            1_000,
+            "connections",
+        )?;
         let max_live = positive(&get, "HOLDFAST_MAX_LIVE", 10_000, "live pages")?;
         let max_live_per_client =
             positive(&get, "HOLDFAST_MAX_LIVE_PER_CLIENT", 100, "live pages")?;
@@ -181,6 +193,8 @@ impl Config {
             header_timeout: Duration::from_secs(header_timeout),
             body_timeout: Duration::from_secs(body_timeout),
             max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+            max_connections_per_client: usize::try_from(max_connections_per_client)
+                .unwrap_or(usize::MAX),
             max_live: usize::try_from(max_live).unwrap_or(usize::MAX),
             max_live_per_client: usize::try_from(max_live_per_client).unwrap_or(usize::MAX),
             lookups_per_min: u32::try_from(lookups_per_min).unwrap_or(u32::MAX),

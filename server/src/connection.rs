@@ -40,6 +40,8 @@ pub struct Connection {
     pub builder: Arc<http1::Builder>,
     /// For the first byte of the next request (and, in hyper, for the rest of its headers).
     pub header_timeout: Duration,
+    /// For a request's body, before what its bytes earn ([`crate::body::Pace`]).
+    pub body_timeout: Duration,
     /// Closed when the shop stops: connections finish what is in flight and close.
     pub stop: watch::Sender<()>,
 }
@@ -63,6 +65,7 @@ impl Connection {
                     router: self.router.clone(),
                     peer: self.peer,
                     exchanges: exchanges.clone(),
+                    body_timeout: self.body_timeout,
                 },
             ));
             if !self.serve_until_idle(&mut hyper, &exchanges).await {
@@ -129,6 +132,7 @@ struct Answering {
     router: Router,
     peer: SocketAddr,
     exchanges: Arc<Exchanges>,
+    body_timeout: Duration,
 }
 
 impl hyper::service::Service<hyper::Request<Incoming>> for Answering {
@@ -148,6 +152,8 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Answering {
                 body,
                 exchanges: exchanges.clone(),
                 whole,
+                // its clock runs from now: the head is in (a GET's empty body needs none)
+                pace: (!whole).then(|| crate::body::Pace::start(self.body_timeout)),
             })
         });
         req.extensions_mut().insert(ConnectInfo(self.peer));
@@ -187,21 +193,23 @@ fn head_of_its_own(req: axum::http::Request<Body>) -> axum::http::Request<Body> 
     axum::http::Request::from_parts(parts, body)
 }
 
-/// A request's body, noting when it has been read to its end.
+/// A request's body, noting when it has been read to its end, and refusing to wait for it past
+/// its deadline ([`crate::body::Pace`]: every route's body, whoever reads it).
 struct Request {
     body: Incoming,
     exchanges: Arc<Exchanges>,
     whole: bool,
+    pace: Option<crate::body::Pace>,
 }
 
 impl HttpBody for Request {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = axum::BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::BoxError>>> {
         let polled = Pin::new(&mut self.body).poll_frame(cx);
         let ended = match &polled {
             Poll::Ready(None) => true,
@@ -212,7 +220,20 @@ impl HttpBody for Request {
             self.whole = true;
             self.exchanges.read_whole.fetch_add(1, Relaxed);
         }
-        polled
+        if ended {
+            self.pace = None;
+        } else if let Some(pace) = self.pace.as_mut() {
+            match &polled {
+                Poll::Ready(Some(Ok(frame))) => {
+                    pace.received(frame.data_ref().map_or(0, Bytes::len));
+                }
+                Poll::Pending if pace.expired(cx) => {
+                    return Poll::Ready(Some(Err(Box::new(crate::body::TooSlow))));
+                }
+                _ => {}
+            }
+        }
+        polled.map_err(Into::into)
     }
 
     fn is_end_stream(&self) -> bool {

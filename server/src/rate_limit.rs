@@ -143,7 +143,7 @@ pub fn client_of(
 }
 
 /// An IPv6 address stands for its /64; IPv4 (and IPv4-mapped) addresses for themselves.
-fn client_key(ip: IpAddr) -> IpAddr {
+pub fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),

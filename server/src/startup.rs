@@ -298,7 +298,9 @@ impl Application {
             news_task,
             connection_limits: crate::serve::ConnectionLimits {
                 header_timeout: config.header_timeout,
+                body_timeout: config.body_timeout,
                 connections,
+                per_client: (!config.trust_proxy).then_some(config.max_connections_per_client),
             },
             metrics: monitoring,
             _disk: disk,
@@ -389,6 +391,7 @@ fn router(
         crate::assets::bundle_cache_control,
     ));
     let store = state.store.clone();
+    let api_signer = state.signer.clone();
     let desk = state.order_admission.pace();
     let secure_cookies = config.secure_cookies;
     let live = crate::live_stream::Live {
@@ -457,7 +460,10 @@ fn router(
             shell,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            crate::api_guard::BodyDeadline(config.body_timeout),
+            crate::api_guard::ApiEdge {
+                body_timeout: config.body_timeout,
+                signer: api_signer,
+            },
             crate::api_guard::guard,
         ))
         // the shop's settings on every request the page cache does not answer (pages, server
@@ -482,6 +488,13 @@ fn router(
             crate::rate_limit::identify,
         ))
         .layer(CompressionLayer::new())
+        // a handler that panics is answered 500 (and logged in one line), not a dropped
+        // connection
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            crate::telemetry::caught,
+        ))
+        // a target that is not a path never reaches the app's routing
+        .layer(axum::middleware::from_fn(crate::request_target::check))
         .layer(axum::middleware::from_fn_with_state(
             crate::security_headers::Headers {
                 over_https: config.secure_cookies,

@@ -321,13 +321,16 @@ async fn the_orders_and_their_export_are_in_her_language() {
     let csv = zh.get("/admin/orders.csv").await;
     let text = csv.text().await.unwrap();
     assert!(
-        text.starts_with("\u{feff}订单号,下单时间（Asia/Shanghai）,下单时间（UTC）,状态,收货人,电话,地址,备注,商品,金额（CNY）,金额（最小单位，如分）,快递单号\r\n"),
+        text.starts_with("\u{feff}\"订单号\",\"下单时间（Asia/Shanghai）\",\"下单时间（UTC）\",\"状态\",\"收货人\",\"电话\",\"地址\",\"备注\",\"商品\",\"金额（CNY）\",\"金额（最小单位，如分）\",\"快递单号\"\r\n"),
         "{text}"
     );
-    assert!(text.contains(",已付款,"), "the status in her words: {text}");
+    assert!(
+        text.contains(",\"已付款\","),
+        "the status in her words: {text}"
+    );
     // placed on the shop's clock beside the UTC stamp
     let row = text.lines().nth(1).unwrap();
-    let cells: Vec<&str> = row.split(',').collect();
+    let cells: Vec<&str> = row.split(',').map(|c| c.trim_matches('"')).collect();
     let utc = chrono::DateTime::parse_from_rfc3339(cells[2]).unwrap();
     let local = (utc + chrono::Duration::hours(8))
         .format("%Y-%m-%d %H:%M")
@@ -338,8 +341,8 @@ async fn the_orders_and_their_export_are_in_her_language() {
     let en = owner.get("/admin/orders.csv").await;
     let text = en.text().await.unwrap();
     assert!(
-        text.starts_with("\u{feff}Code,Placed (Asia/Shanghai),Placed (UTC),Status,Customer,Phone,Address,Note,Items,Total (CNY),Total (minor units),Tracking number\r\n"),
+        text.starts_with("\u{feff}\"Code\",\"Placed (Asia/Shanghai)\",\"Placed (UTC)\",\"Status\",\"Customer\",\"Phone\",\"Address\",\"Note\",\"Items\",\"Total (CNY)\",\"Total (minor units)\",\"Tracking number\"\r\n"),
         "{text}"
     );
-    assert!(text.contains(",Paid,"), "{text}");
+    assert!(text.contains(",\"Paid\","), "{text}");
 }

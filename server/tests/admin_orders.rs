@@ -296,26 +296,26 @@ async fn the_csv_export_opens_cleanly_in_a_spreadsheet(kind: Kind) {
     assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "UTF-8 byte-order mark first");
     let text = std::str::from_utf8(&bytes[3..]).unwrap();
     assert!(
-        text.starts_with("Code,Placed (Asia/Shanghai),Placed (UTC),Status,Customer,Phone,Address,Note,Items,Total (CNY),Total (minor units),Tracking number\r\n"),
+        text.starts_with("\"Code\",\"Placed (Asia/Shanghai)\",\"Placed (UTC)\",\"Status\",\"Customer\",\"Phone\",\"Address\",\"Note\",\"Items\",\"Total (CNY)\",\"Total (minor units)\",\"Tracking number\"\r\n"),
         "the owner's words (English for this owner's browser): {text}"
     );
-    assert!(text.contains(",Awaiting payment,"), "{text}");
-    assert!(text.contains(&format!("{code},")), "{text}");
+    assert!(text.contains(",\"Awaiting payment\","), "{text}");
+    assert!(text.contains(&format!("\"{code}\",")), "{text}");
     assert!(
         text.contains("\"王小明, \"\"Ming\"\"\""),
         "quoted, quotes doubled: {text}"
     );
     assert!(
-        text.contains(",'+8613912345678,"),
+        text.contains(",\"'+8613912345678\","),
         "a leading + is defused: {text}"
     );
     assert!(
         text.contains("\"Line one\nLine two\""),
         "a line break stays inside its cell"
     );
-    assert!(text.contains(",'=1+2,"), "a formula is shown, not run");
+    assert!(text.contains(",\"'=1+2\","), "a formula is shown, not run");
     assert!(
-        text.contains(",2 × Sea-Salt Caramels,25.00,2500,"),
+        text.contains(",\"2 × Sea-Salt Caramels\",\"25.00\",\"2500\","),
         "items and money: {text}"
     );
     assert_eq!(text.matches("\r\n").count(), 3, "header and two orders");

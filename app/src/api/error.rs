@@ -4,6 +4,15 @@
 use crate::domain::{FieldError, Invalid};
 use serde::{Deserialize, Serialize};
 
+/// What an error put in a page's address (`?__err=…`, after a plain form post) is sealed for:
+/// the page shows only errors the shop sealed ([`crate::components::url_error`]).
+pub const URL_ERROR_SEAL: &str = "url-error";
+
+/// What a request the shop could not read is told. The reader's own words (serde's, which quote
+/// the request: a field's name, a value) are logged, never said back: a message may end up in
+/// an address anyone can share.
+pub const UNREADABLE: &str = "The request could not be read.";
+
 /// What went wrong, as the shopper or API client sees it. Serialises as
 /// `{"kind": "sold_out" | "invalid_input" | "not_found" | "overloaded" | "internal", "message": …}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -243,8 +252,12 @@ mod server_fn_glue {
         /// anything else is ours. On the server the status is set here, where the error is made.
         fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
             let error = match value {
-                ServerFnErrorErr::Args(m) | ServerFnErrorErr::Deserialization(m) => {
-                    ApiError::malformed(format!("The request could not be read: {m}"))
+                ServerFnErrorErr::Args(detail) | ServerFnErrorErr::Deserialization(detail) => {
+                    #[cfg(feature = "ssr")]
+                    tracing::debug!(%detail, "a request's arguments could not be read");
+                    #[cfg(not(feature = "ssr"))]
+                    let _ = detail;
+                    ApiError::malformed(super::UNREADABLE)
                 }
                 ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => {
                     ApiError::Internal {

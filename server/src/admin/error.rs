@@ -28,6 +28,12 @@ pub enum AdminError {
     /// An upload over its limit: 413.
     #[error("{0}")]
     TooLarge(String),
+    /// Something the shop does one at a time is being done: 503, try again in a few seconds.
+    #[error("{0}")]
+    Busy(String),
+    /// A form whose body did not arrive in time: 408, and the connection is closed.
+    #[error("the request body did not arrive in time")]
+    TooSlow,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -89,6 +95,29 @@ impl IntoResponse for AdminError {
                     pages::message(&t!(admin_too_large), m),
                 )
                     .into_response()
+            }
+            AdminError::Busy(m) => {
+                let mut response = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    pages::message(&t!(admin_busy), m),
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+                return response;
+            }
+            AdminError::TooSlow => {
+                let mut response = (
+                    StatusCode::REQUEST_TIMEOUT,
+                    pages::message(&t!(admin_sorry), &t!(admin_err_too_slow)),
+                )
+                    .into_response();
+                response.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    HeaderValue::from_static("close"),
+                );
+                return response;
             }
             AdminError::Store(StoreError::Busy(detail)) => {
                 tracing::warn!(%detail, "admin: storage busy");

@@ -7,6 +7,7 @@
 use super::error::AdminError;
 use super::session;
 use super::AdminState;
+use crate::body::Refused;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::header::CONTENT_TYPE;
@@ -35,8 +36,9 @@ pub async fn require_owner(
     let body = if matches!(parts.method, Method::GET | Method::HEAD) {
         body
     } else {
-        let Some(bytes) = read_within_limit(body).await else {
-            return too_large();
+        let bytes = match read_within_limit(body).await {
+            Ok(bytes) => bytes,
+            Err(refused) => return refusal(refused),
         };
         let sent = sent_csrf(&parts.headers, &bytes).await.unwrap_or_default();
         if let Err(e) = owner.check_csrf(&sent) {
@@ -49,34 +51,70 @@ pub async fn require_owner(
     next.run(Request::from_parts(parts, body)).await
 }
 
-/// The body, or `None` when it is over [`MAX_BODY_BYTES`]. An oversized body is still read (and
-/// dropped) up to four times the limit, so the browser, which sends it all before it listens,
-/// gets the 413 page rather than a broken connection.
-async fn read_within_limit(body: Body) -> Option<Bytes> {
+/// The body, unless it is over [`MAX_BODY_BYTES`] or did not arrive in time. An oversized body
+/// is still read (and dropped) up to four times the limit, so the browser, which sends it all
+/// before it listens, gets the 413 page rather than a broken connection.
+async fn read_within_limit(body: Body) -> Result<Bytes, Refused> {
     use http_body_util::BodyExt;
     let mut body = body;
     let mut kept = Vec::new();
     let mut seen = 0_usize;
     while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.map(|f| f.into_data()) else {
-            return None;
+        let data = match frame {
+            Ok(frame) => frame.into_data(),
+            Err(e) => return Err(crate::body::refused_by(&e)),
         };
         let Ok(data) = data else { continue };
         seen = seen.saturating_add(data.len());
         if seen > 4 * MAX_BODY_BYTES {
-            return None;
+            return Err(Refused::TooLarge);
         }
         if seen <= MAX_BODY_BYTES {
             kept.extend_from_slice(&data);
         }
     }
-    (seen <= MAX_BODY_BYTES).then(|| Bytes::from(kept))
+    if seen > MAX_BODY_BYTES {
+        return Err(Refused::TooLarge);
+    }
+    Ok(Bytes::from(kept))
+}
+
+/// The answer to a body that was not read: 408 when it did not arrive in time, else 413 (a
+/// broken one is answered as too large, as before: the client will not read it anyway).
+pub fn refusal(refused: Refused) -> Response {
+    match refused {
+        Refused::TooSlow => AdminError::TooSlow.into_response(),
+        Refused::TooLarge | Refused::Broken => too_large(),
+    }
 }
 
 /// 413: the request is larger than any owner's form.
 fn too_large() -> Response {
     let most = MAX_BODY_BYTES / (1024 * 1024);
     AdminError::TooLarge(super::pages::t!(admin_err_request_too_large, most = most)).into_response()
+}
+
+/// The largest form the ways in (login, setup) take: an email, a password and a few fields.
+const WAY_IN_BODY_BYTES: usize = 16 * 1024;
+
+/// The ways in read their form here, within [`WAY_IN_BODY_BYTES`] and in time, before their
+/// handlers do: no session guards them, so a stranger's slow or endless body is answered 408
+/// or 413 like any other.
+pub async fn read_way_in(req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    match crate::body::read_whole(body, WAY_IN_BODY_BYTES).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(Refused::TooSlow) => AdminError::TooSlow.into_response(),
+        Err(Refused::TooLarge | Refused::Broken) => {
+            AdminError::TooLarge(super::pages::t!(admin_err_form_too_large)).into_response()
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -113,7 +113,8 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: Arc<AdminState>) -> Route
     // outside the guard, on purpose: the ways in
     let ways_in = Router::new()
         .route("/admin/login", get(login::page).post(login::submit))
-        .route("/admin/setup", get(login::setup_page).post(login::setup));
+        .route("/admin/setup", get(login::setup_page).post(login::setup))
+        .layer(axum::middleware::from_fn(guard::read_way_in));
     // everything else needs a live session, and a state change its CSRF token (`guard.rs`)
     let guarded = Router::new()
         .route("/admin", get(home))

@@ -572,19 +572,35 @@ impl CsvLook {
     }
 }
 
-/// One CSV cell: quoted when it holds a comma, quote or line break; a leading `=`, `+`, `-`, `@`,
-/// tab or CR gets an apostrophe first so a spreadsheet shows it rather than running it.
+/// One CSV cell, always quoted (RFC 4180: quotes doubled), so a spreadsheet whose list
+/// separator is `;` or TAB (German, French, Spanish, Italian, Dutch, Russian defaults) keeps
+/// the cell whole. A spreadsheet that reads the file with another separator, or ignores the
+/// quotes, may still start a cell wherever a separator or line break stands inside the value:
+/// wherever a cell may start — the value's start, and after a `,`, `;`, TAB, CR or LF in it,
+/// spaces and quotes passed over — a leading `=`, `+`, `-`, `@`, TAB or CR gets an apostrophe
+/// first, so the spreadsheet shows it rather than running it.
 pub fn csv_cell(value: &str) -> String {
-    let defused = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if defused.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", defused.replace('"', "\"\""))
-    } else {
-        defused
+    const FORMULA: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    let mut cell_may_start = true;
+    for c in value.chars() {
+        if cell_may_start && FORMULA.contains(&c) {
+            out.push('\'');
+            cell_may_start = false;
+        } else if c != ' ' && c != '"' {
+            cell_may_start = false;
+        }
+        if c == '"' {
+            out.push('"');
+        }
+        out.push(c);
+        if matches!(c, ',' | ';' | '\t' | '\r' | '\n') {
+            cell_may_start = true;
+        }
     }
+    out.push('"');
+    out
 }
 
 /// Every `every`, cancels (and restocks) orders still unpaid past their deadline: `after` their
@@ -673,13 +689,73 @@ mod tests {
     use super::csv_cell;
 
     #[test]
-    fn csv_cells_are_quoted_when_needed_and_formulas_are_defused() {
-        assert_eq!(csv_cell("plain"), "plain");
+    fn csv_cells_are_quoted_and_formulas_are_defused() {
+        assert_eq!(csv_cell("plain"), "\"plain\"");
         assert_eq!(csv_cell("a,b"), "\"a,b\"");
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("two\nlines"), "\"two\nlines\"");
         assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_cell("+15550102030"), "'+15550102030");
-        assert_eq!(csv_cell("王小明"), "王小明");
+        assert_eq!(csv_cell("+15550102030"), "\"'+15550102030\"");
+        assert_eq!(csv_cell("王小明"), "\"王小明\"");
+        assert_eq!(csv_cell("Mallory;=1+1;"), "\"Mallory;'=1+1;\"");
+        assert_eq!(csv_cell("a\t-2"), "\"a\t'-2\"");
+        assert_eq!(csv_cell("x; \"@SUM(A1)\""), "\"x; \"\"'@SUM(A1)\"\"\"");
+        assert_eq!(csv_cell("Flat 3-4, Block 2"), "\"Flat 3-4, Block 2\"");
+    }
+
+    /// Cells a spreadsheet reading `row` with `separator` would make, with or without honouring
+    /// the quotes, spaces and quotes at their start passed over.
+    fn cells_as_read(row: &str, separator: u8, quotes: bool) -> Vec<String> {
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(separator)
+            .quoting(quotes)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(row.as_bytes());
+        reader
+            .records()
+            .flat_map(|r| {
+                r.map(|r| r.iter().map(str::to_owned).collect::<Vec<_>>())
+                    .unwrap_or_default()
+            })
+            .map(|cell| cell.trim_start_matches([' ', '"']).to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn no_separator_a_spreadsheet_may_use_starts_a_formula() {
+        let hostile = [
+            "Mallory;=1+1;",
+            "Mallory\t=1+1",
+            "a;\"=cmd|' /C calc'!A0\"",
+            "x,+1",
+            "line\n@SUM(A1)",
+            "; -3",
+            "\t=1",
+            "=1",
+        ];
+        let row: Vec<String> = ["ABC-123", "王小明"]
+            .into_iter()
+            .chain(hostile)
+            .map(csv_cell)
+            .collect();
+        let row = row.join(",") + "\r\n";
+        for separator in [b',', b';', b'\t'] {
+            for quotes in [true, false] {
+                let cells = cells_as_read(&row, separator, quotes);
+                assert!(cells.len() >= 2, "{cells:?}");
+                for cell in &cells {
+                    assert!(
+                        !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                        "separator {:?}, quotes {quotes}: {cell:?} in {cells:?}",
+                        separator as char
+                    );
+                }
+            }
+        }
+        // read as written (commas, quotes), every value comes back whole, defused
+        let cells = cells_as_read(&row, b',', true);
+        assert_eq!(cells.len(), 10, "{cells:?}");
+        assert_eq!(cells[2], "Mallory;'=1+1;");
     }
 }

@@ -18,8 +18,18 @@ pub const MAX_UPLOAD_BYTES: usize = 15 * 1024 * 1024;
 const MAX_SIDE: u32 = 10_000;
 /// Nor smaller than this: it would look blurred even on the listing.
 const MIN_SIDE: u32 = 200;
-/// The decoder's memory budget.
-const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
+/// The most a decoded picture may take in memory: a 48-megapixel phone photo in 8-bit RGB
+/// (8,064 × 6,048 × 3 = 146 MB) fits; a 10,000 × 10,000 16-bit RGBA PNG (800 MB, from a 777 kB
+/// file) does not. Checked against the picture's header before anything is decoded. Turning it
+/// upright can hold a second copy for a moment, so one decode peaks near twice this.
+pub const MAX_DECODED_BYTES: u64 = 150_000_000;
+/// The decoder's own allocation limit (the `image` crate's, for its buffers beyond the picture).
+const MAX_DECODE_BYTES: u64 = 2 * MAX_DECODED_BYTES;
+/// How long an upload waits for the picture before it to be done; then it is told to try again.
+const DECODE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+/// One picture is decoded at a time: a stolen or careless owner's session that sends many at
+/// once costs one decode's memory, and the rest wait their turn (or are told to try again).
+static DECODES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 const JPEG_QUALITY: u8 = 80;
 
 /// The web sizes every picture is stored in: (name, width, height), all 4:3 like the shop's
@@ -36,6 +46,16 @@ pub enum PictureError {
     TooLarge,
     #[error("The picture is {width} × {height} pixels; it must be between {min} and 10,000 pixels on each side.")]
     BadDimensions { width: u32, height: u32, min: u32 },
+    /// Its sides are allowed, but decoded it would take more than [`MAX_DECODED_BYTES`].
+    #[error("The picture is {width} × {height} pixels of {megabytes} MB decoded; at most 150 MB.")]
+    TooManyPixels {
+        width: u32,
+        height: u32,
+        megabytes: u64,
+    },
+    /// Another picture is being decoded, and this one waited its turn too long.
+    #[error("another picture is being processed")]
+    Busy,
     #[error("This picture cannot be read ({0}); try another.")]
     Unreadable(String),
     #[error("No picture was chosen.")]
@@ -55,6 +75,18 @@ impl PictureError {
                 height = height,
                 min = min
             ),
+            PictureError::TooManyPixels {
+                width,
+                height,
+                megabytes,
+            } => app::tr!(
+                lang,
+                admin_err_picture_pixels,
+                width = width,
+                height = height,
+                megabytes = megabytes
+            ),
+            PictureError::Busy => app::tr!(lang, admin_err_picture_busy),
             PictureError::Unreadable(why) => {
                 app::tr!(lang, admin_err_picture_unreadable, why = why)
             }
@@ -62,13 +94,31 @@ impl PictureError {
         }
     }
 
-    /// The owner's answer: 413 for a picture too large, else 422.
+    /// The owner's answer: 413 for a picture too large, 503 while another is being decoded,
+    /// else 422.
     pub fn refusal(&self, lang: app::language::Language) -> super::AdminError {
         match self {
-            PictureError::TooLarge => super::AdminError::TooLarge(self.said(lang)),
+            PictureError::TooLarge | PictureError::TooManyPixels { .. } => {
+                super::AdminError::TooLarge(self.said(lang))
+            }
+            PictureError::Busy => super::AdminError::Busy(self.said(lang)),
             _ => super::AdminError::BadInput(self.said(lang)),
         }
     }
+}
+
+/// Runs `work` (a decode and what is made of it) on a blocking thread once no other picture is
+/// being decoded ([`DECODES`]); waits at most [`DECODE_WAIT`] for its turn.
+pub async fn one_at_a_time<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PictureError> {
+    let permit = tokio::time::timeout(DECODE_WAIT, DECODES.acquire())
+        .await
+        .map_err(|_| PictureError::Busy)?
+        .map_err(|_| PictureError::Busy)?;
+    let done = tokio::task::spawn_blocking(work).await;
+    drop(permit);
+    done.map_err(|e| PictureError::Unreadable(format!("the decoder stopped: {e}")))
 }
 
 /// A picture turned into its web sizes, ready to store.
@@ -162,16 +212,27 @@ fn decode(bytes: &[u8], min_side: u32) -> Result<DynamicImage, PictureError> {
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_DECODE_BYTES);
-    reader.limits(limits);
+    reader.limits(limits.clone());
     let mut decoder = reader.into_decoder().map_err(decode_error)?;
     let (width, height) = decoder.dimensions();
-    if width < min_side || height < min_side {
+    if width < min_side || height < min_side || width > MAX_SIDE || height > MAX_SIDE {
         return Err(PictureError::BadDimensions {
             width,
             height,
             min: min_side,
         });
     }
+    // `into_decoder` + `from_decoder` never check the reader's limits (only `decode()` does):
+    // the picture's size from its header is checked here, and the limits handed to the decoder
+    let decoded = decoder.total_bytes();
+    if decoded > MAX_DECODED_BYTES {
+        return Err(PictureError::TooManyPixels {
+            width,
+            height,
+            megabytes: decoded.div_ceil(1_000_000),
+        });
+    }
+    decoder.set_limits(limits).map_err(decode_error)?;
     let orientation = decoder.orientation().map_err(decode_error)?;
     let mut picture = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
     picture.apply_orientation(orientation);
@@ -383,6 +444,70 @@ mod tests {
         let mut huge = png(400, 300);
         huge.resize(MAX_UPLOAD_BYTES + 1, 0);
         assert_eq!(process(&huge).err(), Some(PictureError::TooLarge));
+    }
+
+    /// A real 16-bit RGBA PNG of `side` × `side` (one colour: it compresses to almost nothing).
+    fn deep_png(side: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        let encoder = image::codecs::png::PngEncoder::new(&mut out);
+        let row = vec![0u8; side as usize * 8];
+        let rows = (0..side)
+            .flat_map(|_| row.iter().copied())
+            .collect::<Vec<u8>>();
+        image::ImageEncoder::write_image(
+            encoder,
+            &rows,
+            side,
+            side,
+            image::ExtendedColorType::Rgba16,
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_picture_too_large_to_hold_decoded_is_refused_from_its_header() {
+        // 4,500 × 4,500 × 8 bytes = 162 MB decoded, from a file of ~150 kB
+        let deep = deep_png(4_500);
+        assert!(deep.len() < 1_000_000, "{}", deep.len());
+        assert_eq!(
+            process(&deep).err(),
+            Some(PictureError::TooManyPixels {
+                width: 4_500,
+                height: 4_500,
+                megabytes: 162
+            })
+        );
+        // the same size in 8-bit RGB (61 MB) is taken
+        assert!(process(&png(4_500, 4_500)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn pictures_are_decoded_one_at_a_time() {
+        let (started, finished) = (
+            std::time::Instant::now(),
+            std::sync::Arc::new(std::sync::Mutex::new(Vec::new())),
+        );
+        let runs = (0..3).map(|_| {
+            let finished = finished.clone();
+            one_at_a_time(move || {
+                let began = std::time::Instant::now();
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                finished
+                    .lock()
+                    .unwrap()
+                    .push((began, std::time::Instant::now()));
+            })
+        });
+        for run in futures::future::join_all(runs).await {
+            run.unwrap();
+        }
+        let mut spans = finished.lock().unwrap().clone();
+        spans.sort();
+        for pair in spans.windows(2) {
+            assert!(pair[1].0 >= pair[0].1, "two decodes overlapped: {spans:?}");
+        }
+        assert!(started.elapsed() >= std::time::Duration::from_millis(300));
     }
 
     #[test]

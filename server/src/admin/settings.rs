@@ -272,13 +272,11 @@ async fn upload(
         PictureSlot::Logo => LOGO_SIDE,
         PictureSlot::Payment => PAYMENT_PICTURE_SIDE,
     };
-    let (hash, png) = tokio::task::spawn_blocking(move || {
+    let (hash, png) = pictures::one_at_a_time(move || {
         pictures::process_shop_picture(&bytes, side).map_err(|e| e.refusal(lang))
     })
     .await
-    .map_err(|e| {
-        AdminError::Store(app::store::StoreError::unexpected(app::store::Cause::of(e)))
-    })??;
+    .map_err(|e| e.refusal(lang))??;
     let picture = ShopPicture {
         content_type: "image/png".to_owned(),
         bytes: png,

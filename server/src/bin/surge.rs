@@ -316,6 +316,7 @@ impl Server {
             // every simulated shopper connects from 127.0.0.1: per-client limits would refuse
             // them (behind a real proxy each phone has its own address)
             .env("HOLDFAST_RATE_LIMIT_PER_SEC", "0")
+            .env("HOLDFAST_MAX_CONNECTIONS_PER_CLIENT", "1000000")
             // several servers at once: none takes the default metrics port
             .env("HOLDFAST_METRICS_ADDR", "off")
             .env("RUST_LOG", "warn,server::startup=info")

@@ -508,7 +508,7 @@ pub async fn upload_picture(
         alt.chars().take(200).filter(|c| !c.is_control()).collect()
     };
     let dir = state.media_dir.clone();
-    let stored = tokio::task::spawn_blocking(move || {
+    let stored = pictures::one_at_a_time(move || {
         let web = pictures::process(&bytes).map_err(|e| e.refusal(lang))?;
         pictures::store(&dir, &web).map_err(|e| {
             AdminError::Store(app::store::StoreError::unexpected(format!(
@@ -518,9 +518,7 @@ pub async fn upload_picture(
         })
     })
     .await
-    .map_err(|e| {
-        AdminError::Store(app::store::StoreError::unexpected(app::store::Cause::of(e)))
-    })??;
+    .map_err(|e| e.refusal(lang))??;
     let (Some(small), Some(large)) = (stored.first(), stored.get(1)) else {
         return Err(AdminError::Store(app::store::StoreError::Unexpected(
             "a picture was stored without its sizes".into(),
