@@ -192,16 +192,16 @@ pub fn ErrorBox(error: ApiError) -> impl IntoView {
     }
 }
 
-/// The error a server function left in the URL (`?__err=…`) after a plain form post without
-/// JavaScript redirected back here — only one this shop sealed on the way out
-/// (`server::api_guard`): anyone can put text in a link, and a link to the shop's own page must
-/// not show a stranger's words in the shop's error box.
+/// The error a server function left in the address after a plain form post without JavaScript
+/// redirected back here — only one this shop sealed on the way out (`server::url_error`):
+/// anyone can put text in a link, and a link to the shop's own page must not show a stranger's
+/// words in the shop's error box.
 pub fn url_error() -> Memo<Option<ApiError>> {
     let query = use_query_map();
     Memo::new(move |_| {
         query
             .read()
-            .get("__err")
+            .get(crate::api::error::URL_ERROR_PARAM)
             .and_then(|e| sealed_by_the_shop(&e))
     })
 }

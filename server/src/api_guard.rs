@@ -7,9 +7,7 @@ use app::api::ApiError;
 use app::language::Language;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::header::{
-    ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION, REFERER, RETRY_AFTER,
-};
+use axum::http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HOST, REFERER, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -59,57 +57,7 @@ pub async fn guard(
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
-    seal_url_error(response, &edge.signer)
-}
-
-/// A plain form's failed post is sent back to its page with the error in the address
-/// (server_fn's `?__err=…`); the error is sealed here, on its way out, so the page can tell it
-/// from one a stranger wrote into a link ([`app::components::url_error`]).
-fn seal_url_error(mut response: Response, signer: &app::tokens::Signer) -> Response {
-    if !response.status().is_redirection() {
-        return response;
-    }
-    let Some(location) = response
-        .headers()
-        .get(LOCATION)
-        .and_then(|l| l.to_str().ok())
-        .filter(|l| l.contains("__err="))
-    else {
-        return response;
-    };
-    let sealed = sealed_location(location, signer);
-    match HeaderValue::from_str(&sealed) {
-        Ok(value) => {
-            response.headers_mut().insert(LOCATION, value);
-        }
-        Err(_) => {
-            response.headers_mut().remove(LOCATION);
-        }
-    }
-    response
-}
-
-/// `location` with its `__err` value sealed (and nothing else changed).
-fn sealed_location(location: &str, signer: &app::tokens::Signer) -> String {
-    let (before, query) = location.split_once('?').unwrap_or((location, ""));
-    let (query, fragment) = match query.split_once('#') {
-        Some((q, f)) => (q, Some(f)),
-        None => (query, None),
-    };
-    let mut out = url::form_urlencoded::Serializer::new(String::new());
-    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        if key == "__err" {
-            out.append_pair(&key, &signer.seal(app::api::error::URL_ERROR_SEAL, &value));
-        } else {
-            out.append_pair(&key, &value);
-        }
-    }
-    let mut sealed = format!("{before}?{}", out.finish());
-    if let Some(fragment) = fragment {
-        sealed.push('#');
-        sealed.push_str(fragment);
-    }
-    sealed
+    crate::url_error::seal(response, &edge.signer)
 }
 
 fn too_large_message() -> String {
@@ -235,44 +183,6 @@ mod tests {
             let chinese = app::messages::say(&english, Language::ZhCn);
             assert_ne!(chinese, english, "no Chinese for {english}");
         }
-    }
-
-    #[test]
-    fn an_error_sent_back_in_the_address_is_sealed_and_nothing_else_changes() {
-        let signer = app::tokens::Signer::new(&[7; 32]).unwrap_or_else(|e| panic!("{e}"));
-        let location =
-            "https://shop.example/p/caramels?lang=en&__path=%2Fapi%2Fadd_to_cart&__err=eyJr%3D#top";
-        let sealed = sealed_location(location, &signer);
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(
-            sealed
-                .split_once('?')
-                .and_then(|(_, q)| q.split_once('#'))
-                .map(|(q, _)| q)
-                .unwrap_or_default()
-                .as_bytes(),
-        )
-        .into_owned()
-        .collect();
-        assert!(
-            sealed.starts_with("https://shop.example/p/caramels?lang=en&"),
-            "{sealed}"
-        );
-        assert!(sealed.ends_with("#top"), "{sealed}");
-        assert_eq!(
-            pairs[1],
-            ("__path".to_owned(), "/api/add_to_cart".to_owned())
-        );
-        assert_eq!(pairs[2].0, "__err");
-        assert_eq!(
-            signer.open(app::api::error::URL_ERROR_SEAL, &pairs[2].1),
-            Some("eyJr=")
-        );
-        // another shop's key opens nothing
-        let other = app::tokens::Signer::new(&[8; 32]).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            other.open(app::api::error::URL_ERROR_SEAL, &pairs[2].1),
-            None
-        );
     }
 
     #[test]

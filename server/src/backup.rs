@@ -1,7 +1,8 @@
 //! `server backup <file>`: a consistent copy of the live shop database, taken with SQLite's online
 //! backup API while the shop keeps serving (in WAL mode the copy reads one snapshot and never
 //! blocks the writer). The copy is checked (`PRAGMA integrity_check`), flushed to disk, and only
-//! then renamed into place, so a half-written backup never carries the final name.
+//! then renamed into place, so a half-written backup never carries the final name. It is
+//! readable by the shop's user alone, like the database.
 
 use anyhow::{bail, Context};
 use rusqlite::backup::{Backup, StepResult};
@@ -54,6 +55,10 @@ fn copy(source: &Path, partial: &Path) -> anyhow::Result<(i32, i64)> {
     let src = Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .with_context(|| format!("cannot open {}", source.display()))?;
     src.busy_timeout(std::time::Duration::from_secs(10))?;
+    // the copy holds what the database holds: its owner's alone from its first byte (SQLite
+    // then writes into the empty file, and gives its journal the same permissions)
+    crate::config::write_private(partial, "")
+        .with_context(|| format!("cannot create {}", partial.display()))?;
     let mut dst = Connection::open(partial)
         .with_context(|| format!("cannot create {}", partial.display()))?;
     let pages = {

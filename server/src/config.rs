@@ -84,6 +84,10 @@ pub struct Config {
     /// (`HOLDFAST_LOOKUPS_PER_MIN`, default 60); one order code may be looked up 20 times a
     /// minute by anyone.
     pub lookups_per_min: u32,
+    /// Passwords checked a second for owner logins from devices she has not logged in from
+    /// before (`HOLDFAST_LOGIN_HASHES_PER_SEC`, default 4, twice that at once): a flood of
+    /// strangers' logins costs at most this much hashing; beyond it, 503 from memory.
+    pub login_hashes_per_sec: u32,
     /// Where `/metrics` is served (`HOLDFAST_METRICS_ADDR`, default 127.0.0.1:9100; `off`: not
     /// at all). Never on the shop's own address.
     pub metrics_addr: Option<SocketAddr>,
@@ -173,6 +177,12 @@ impl Config {
         let max_live_per_client =
             positive(&get, "HOLDFAST_MAX_LIVE_PER_CLIENT", 100, "live pages")?;
         let lookups_per_min = positive(&get, "HOLDFAST_LOOKUPS_PER_MIN", 60, "lookups")?;
+        let login_hashes_per_sec = positive(
+            &get,
+            "HOLDFAST_LOGIN_HASHES_PER_SEC",
+            u64::from(crate::admin::login::STRANGER_HASHES_PER_SEC),
+            "passwords a second",
+        )?;
         let (metrics_addr, metrics_token) = metrics(&get, addr)?;
         let disk_warn_mb = match get("HOLDFAST_DISK_WARN_MB") {
             None => 500,
@@ -198,6 +208,7 @@ impl Config {
             max_live: usize::try_from(max_live).unwrap_or(usize::MAX),
             max_live_per_client: usize::try_from(max_live_per_client).unwrap_or(usize::MAX),
             lookups_per_min: u32::try_from(lookups_per_min).unwrap_or(u32::MAX),
+            login_hashes_per_sec: u32::try_from(login_hashes_per_sec).unwrap_or(u32::MAX),
             queue_tick: Duration::from_millis(queue_tick_ms),
             unpaid_expiry: (unpaid_expiry_minutes > 0)
                 .then(|| Duration::from_secs(unpaid_expiry_minutes.saturating_mul(60))),

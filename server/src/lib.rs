@@ -20,6 +20,7 @@ pub mod load;
 pub mod monitoring;
 pub mod origin;
 pub mod page_cache;
+pub mod private_files;
 pub mod rate_limit;
 pub mod rehearsal;
 pub mod request_id;
@@ -31,6 +32,7 @@ pub mod shop_look;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod url_error;
 pub mod usher;
 
 pub use config::Config;

@@ -10,6 +10,8 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // before anything is written: the database, backups, pictures and keys are the shop's alone
+    server::private_files::from_now_on();
     server::telemetry::init()?;
     let config = server::Config::from_env()?;
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -135,16 +135,28 @@ impl Application {
     /// Opens and migrates the database, seeds the demo catalogue if asked, and binds the address
     /// (port 0 picks a free one).
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        if config.database_url.is_none() {
-            std::fs::create_dir_all(&config.data_dir).with_context(|| {
-                format!(
-                    "cannot create the data directory {}",
-                    config.data_dir.display()
-                )
-            })?;
-        }
+        crate::private_files::from_now_on();
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
         raise_open_file_limit();
         let backend = Backend::open(&config).await?;
+        // an older install's files (a 0644 database, say) become the shop's alone too
+        match crate::private_files::tighten(&config.data_dir) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                files = n,
+                "took group and other permissions off the data directory's files"
+            ),
+            Err(e) => tracing::warn!(
+                error = %e,
+                dir = %config.data_dir.display(),
+                "cannot make the data directory the shop's alone"
+            ),
+        }
         let signer =
             app::tokens::Signer::new(&config.signing_key()?).map_err(anyhow::Error::msg)?;
         let pulse = Arc::new(app::pulse::Pulse::default());
@@ -213,7 +225,7 @@ impl Application {
             ),
             hashers: crate::admin::hashing::Hashers::new()
                 .context("cannot start the password-hashing threads")?,
-            login_limits: crate::admin::login::LoginLimits::default(),
+            login_limits: crate::admin::login::LoginLimits::new(config.login_hashes_per_sec),
             catalogue: catalogue.clone(),
             rehearsals: crate::admin::rehearsals::Rehearsals {
                 server: std::env::current_exe().context("cannot find the server binary")?,
@@ -493,6 +505,9 @@ fn router(
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             crate::telemetry::caught,
         ))
+        // no error a link carries reaches a page unsealed (before the page cache: such a link
+        // is answered from it like any other)
+        .layer(axum::middleware::from_fn(crate::url_error::strip_unsealed))
         // a target that is not a path never reaches the app's routing
         .layer(axum::middleware::from_fn(crate::request_target::check))
         .layer(axum::middleware::from_fn_with_state(

@@ -850,7 +850,618 @@ async fn the_setup_address_is_kept_in_a_private_file_not_the_log() {
     let _ = server.kill();
 }
 
-// 10. --------------------------------------------------------------------------------------
+// 10. The second round: a slow body, a phishing link, a spreadsheet, a picture, odd targets,
+// the shop's files. ----------------------------------------------------------------------------
+
+/// Opens a connection that sends a form's head and part of its body, then nothing more.
+async fn slow_form(app: &TestApp, path: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr(app)).await.unwrap();
+    s.write_all(
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: shop\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: 1000\r\n\r\nemail=a"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    s
+}
+
+/// Polls `ok` every 100 ms until it holds or `limit` passes; whether it held.
+async fn eventually<F: std::future::Future<Output = bool>>(
+    limit: Duration,
+    mut ok: impl FnMut() -> F,
+) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if ok().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_body_to_the_ways_in_is_cut_off_and_cannot_shut_the_shop() {
+    let app = spawn_app_with(&[
+        ("HOLDFAST_BODY_TIMEOUT_SECS", "1"),
+        ("HOLDFAST_MAX_CONNECTIONS", "20"),
+    ])
+    .await;
+    let before = app.snapshot().await;
+    // a body that stops arriving, on each way in (no session needed)
+    for path in ["/admin/login", "/admin/setup"] {
+        let mut s = slow_form(&app, path).await;
+        let answer = read_until_closed(&mut s, Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| panic!("{path}: still open after 5 s"));
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        assert!(answer.contains("传送时间太长"), "{path}: {answer}");
+    }
+    // a body dripped a byte at a time earns nothing to speak of: cut off near the timeout
+    let (mut read, mut write) = slow_form(&app, "/admin/login").await.into_split();
+    let drip = tokio::spawn(async move {
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            if write.write_all(b"x").await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    // (the server may close while a byte is on its way: a reset, which ends the read too)
+    let ended = tokio::time::timeout(Duration::from_secs(4), read.read_to_end(&mut answer)).await;
+    drip.abort();
+    assert!(
+        ended.is_ok(),
+        "the drip's connection was still open after 4 s"
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    // every slot held by slow forms: shoppers are turned away only until the bodies' time is up
+    let mut slow = Vec::new();
+    for _ in 0..20 {
+        slow.push(slow_form(&app, "/admin/login").await);
+    }
+    let served = eventually(Duration::from_secs(6), || async {
+        matches!(
+            app.client.get(app.url("/healthz")).send().await,
+            Ok(res) if res.status() == 200
+        )
+    })
+    .await;
+    assert!(served, "twenty slow forms kept the shop from its shoppers");
+    drop(slow);
+    assert_eq!(app.snapshot().await, before, "nothing changed");
+}
+
+/// A connection to the shop from `local` (any 127.x address is this machine).
+async fn connect_from(app: &TestApp, local: &str) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{local}:0").parse().unwrap()).unwrap();
+    socket.connect(addr(app).parse().unwrap()).await.unwrap()
+}
+
+async fn healthz_over(mut s: TcpStream) -> String {
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    read_until_closed(&mut s, Duration::from_secs(5))
+        .await
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_holds_no_more_than_its_share_of_the_connections() {
+    let app = spawn_app_with(&[
+        ("HOLDFAST_MAX_CONNECTIONS", "20"),
+        ("HOLDFAST_MAX_CONNECTIONS_PER_CLIENT", "5"),
+    ])
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(connect_from(&app, "127.0.0.1").await);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // a sixth from the same address is told at once, in both languages
+    let mut sixth = connect_from(&app, "127.0.0.1").await;
+    let refused = read_until_closed(&mut sixth, Duration::from_secs(2))
+        .await
+        .expect("closed at once");
+    assert!(refused.starts_with("HTTP/1.1 429"), "{refused}");
+    assert!(refused.contains("Retry-After: 5"), "{refused}");
+    assert!(
+        refused.contains("Too many connections from your network"),
+        "{refused}"
+    );
+    assert!(refused.contains("连接太多"), "{refused}");
+    // another client is served meanwhile: the shop has room
+    let other = healthz_over(connect_from(&app, "127.0.0.2").await).await;
+    assert!(other.starts_with("HTTP/1.1 200"), "{other}");
+    // and once the five are gone, the first client is served again
+    drop(held);
+    let back = eventually(Duration::from_secs(3), || async {
+        healthz_over(connect_from(&app, "127.0.0.1").await)
+            .await
+            .starts_with("HTTP/1.1 200")
+    })
+    .await;
+    assert!(back, "the client's slots were not given back");
+}
+
+/// URL-safe base64 with padding, as server_fn writes `__err`.
+fn base64_url(bytes: &[u8]) -> String {
+    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+async fn a_link_cannot_put_words_in_the_shops_error_box(kind: Kind) {
+    let app = spawn_on(kind, &[]).await;
+    let cart = cart_with_caramels(&app).await;
+    let lure = "Order on hold: pay ¥500 to WeChat scammer-wx-888";
+    let forged = [
+        json!({"kind": "invalid_input", "message": lure, "fields": []}),
+        json!({"kind": "sold_out", "message": lure, "product_id": 2, "product_name": lure, "available": 0}),
+        json!({"kind": "invalid_input", "message": "x", "fields": [{"field": "phone", "message": lure}]}),
+    ];
+    for error in forged {
+        let err = base64_url(error.to_string().as_bytes());
+        for page in ["/p/sea-salt-caramels", "/cart", "/checkout"] {
+            let path = format!("{page}?__path=%2Fapi%2Fadd_to_cart&__err={err}");
+            let res = get_with(&app, &path, &cart).await;
+            assert!(res.status().is_success(), "{path}: {}", res.status());
+            let body = res.text().await.unwrap();
+            assert!(
+                !body.contains("scammer-wx-888"),
+                "{page} shows the link's words"
+            );
+        }
+    }
+    // the shop's own error, from a form posted without JavaScript, is still shown
+    let product = app.url("/p/sea-salt-caramels");
+    let res = app
+        .client
+        .post(app.url("/api/add_to_cart"))
+        .header(ACCEPT, "text/html")
+        .header("referer", &product)
+        .form(&[("product_id", "2"), ("quantity", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_redirection(), "{}", res.status());
+    let back = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.starts_with(&product), "{back}");
+    let said = get_with(&app, back.trim_start_matches(&app.base), "")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let as_json: Value = app
+        .client
+        .post(app.url("/api/add_to_cart"))
+        .form(&[("product_id", "2"), ("quantity", "0")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let message = as_json["message"].as_str().unwrap();
+    assert!(said.contains("\"notice notice-error\""), "no error box");
+    assert!(said.contains(message), "{message:?} not on the page");
+    // and what the shop sealed cannot be changed into something else
+    let name = format!("{}=", app::api::error::URL_ERROR_PARAM);
+    let (head, sealed) = back.split_once(&name).expect("the error, sealed");
+    let first = sealed.chars().next().unwrap();
+    let other = if first == '0' { '1' } else { '0' };
+    let tampered = format!(
+        "{}{name}{other}{}",
+        head.trim_start_matches(&app.base),
+        &sealed[1..]
+    );
+    let page = get_with(&app, &tampered, "").await.text().await.unwrap();
+    assert!(
+        !page.contains("\"notice notice-error\""),
+        "a tampered error was shown"
+    );
+}
+
+async fn the_order_export_starts_no_formula_whatever_separator_a_spreadsheet_uses(kind: Kind) {
+    let app = shop(kind).await;
+    let owner = first_owner(&app).await;
+    let hostile = json!({
+        "idempotency_key": key(1),
+        "lines": [{"product_id": CARAMELS, "quantity": 1}],
+        "customer": {
+            "name": "Mallory;=1+1;",
+            "phone": "+1 555 010 2030",
+            "address": "1 Harbour Row\t=HYPERLINK(\"http://evil.example\")",
+            "note": "x; @SUM(1+1)*cmd|' /C calc'!A0"
+        }
+    });
+    assert_eq!(app.place_order(&hostile).await.status(), 200);
+    let export = get_with(&app, "/admin/orders.csv", &owner).await;
+    assert_eq!(export.status(), 200);
+    let bytes = export.bytes().await.unwrap();
+    let text = std::str::from_utf8(&bytes[3..]).unwrap();
+    for separator in [b',', b';', b'\t'] {
+        for quotes in [true, false] {
+            let mut reader = csv::ReaderBuilder::new()
+                .delimiter(separator)
+                .quoting(quotes)
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(text.as_bytes());
+            let mut cells = 0;
+            for record in reader.records() {
+                for cell in record.unwrap().iter() {
+                    cells += 1;
+                    let start = cell.trim_start_matches([' ', '"']);
+                    assert!(
+                        !start.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                        "separator {:?}, quotes {quotes}: a cell starts {start:?}",
+                        separator as char
+                    );
+                }
+            }
+            assert!(cells >= 2, "nothing read");
+        }
+    }
+    // read as written, the values come back whole
+    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let row = reader.records().next().unwrap().unwrap();
+    assert_eq!(&row[4], "Mallory;'=1+1;");
+}
+
+/// A 16-bit RGBA PNG of `side` × `side` black pixels, its pixels compressed by hand (fixed
+/// Huffman codes: one zero, then runs of 258 from one back): 10,000 × 10,000 is 800 MB of
+/// pixels in a 5 MB file.
+fn png_of_zeros(side: u32) -> Vec<u8> {
+    struct Bits {
+        out: Vec<u8>,
+        acc: u64,
+        n: u32,
+    }
+    impl Bits {
+        fn put(&mut self, value: u64, count: u32) {
+            self.acc |= value << self.n;
+            self.n += count;
+            while self.n >= 8 {
+                self.out.push(self.acc as u8);
+                self.acc >>= 8;
+                self.n -= 8;
+            }
+        }
+        /// A Huffman code: its most significant bit first.
+        fn code(&mut self, code: u32, len: u32) {
+            let reversed = (0..len).fold(0, |r, i| r | ((code >> i) & 1) << (len - 1 - i));
+            self.put(u64::from(reversed), len);
+        }
+    }
+    let total = u64::from(side) * (1 + u64::from(side) * 8);
+    let mut bits = Bits {
+        out: vec![0x78, 0x01],
+        acc: 0,
+        n: 0,
+    };
+    bits.put(1, 1); // the last block
+    bits.put(1, 2); // fixed Huffman codes
+    bits.code(0x30, 8); // a zero
+    let rest = total - 1;
+    for _ in 0..rest / 258 {
+        bits.code(0xC5, 8); // length 258
+        bits.code(0, 5); // distance 1
+    }
+    for _ in 0..rest % 258 {
+        bits.code(0x30, 8);
+    }
+    bits.code(0, 7); // end of block
+    if bits.n > 0 {
+        bits.out.push(bits.acc as u8);
+    }
+    let adler = ((total % 65521) << 16) | 1;
+    bits.out.extend_from_slice(&(adler as u32).to_be_bytes());
+    let chunk = |kind: &[u8], data: &[u8]| {
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(data);
+        let mut c = (data.len() as u32).to_be_bytes().to_vec();
+        c.extend_from_slice(kind);
+        c.extend_from_slice(data);
+        c.extend_from_slice(&crc.sum().to_be_bytes());
+        c
+    };
+    let mut header = side.to_be_bytes().to_vec();
+    header.extend_from_slice(&side.to_be_bytes());
+    header.extend_from_slice(&[16, 6, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(chunk(b"IHDR", &header));
+    png.extend(chunk(b"IDAT", &bits.out));
+    png.extend(chunk(b"IEND", &[]));
+    png
+}
+
+/// The peak memory of process `pid` so far (VmHWM), in MiB.
+fn peak_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb / 1024
+}
+
+/// The first owner of a shop running as its own process (its setup address from the data
+/// dir): a client, her session cookie and its CSRF token.
+async fn owner_of_process(
+    base: &str,
+    data_dir: &std::path::Path,
+) -> (reqwest::Client, String, String) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let setup = std::fs::read_to_string(data_dir.join("setup-address")).unwrap();
+    let code = setup.trim().rsplit_once("code=").unwrap().1.to_owned();
+    let res = client
+        .post(format!("{base}/admin/setup"))
+        .form(&[
+            ("code", code.as_str()),
+            ("email", common::owner::EMAIL),
+            ("password", common::owner::PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let cookie = common::owner::session_cookie(&res).unwrap();
+    let page = client
+        .get(format!("{base}/admin"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = page[at..at + 64].to_owned();
+    (client, cookie, csrf)
+}
+
+async fn upload_picture(
+    (client, cookie, csrf): &(reqwest::Client, String, String),
+    base: &str,
+    file: Vec<u8>,
+) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
+        .text("alt", "")
+        .part(
+            "picture",
+            reqwest::multipart::Part::bytes(file).file_name("p.png"),
+        );
+    client
+        .post(format!("{base}/admin/products/{CARAMELS}/pictures"))
+        .header(COOKIE, cookie)
+        .multipart(form)
+        .timeout(Duration::from_secs(120))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[test]
+fn the_hand_made_png_is_a_real_one() {
+    let small = png_of_zeros(64);
+    let decoded = image::load_from_memory(&small).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (64, 64));
+    assert!(decoded.to_rgba16().pixels().all(|p| p.0 == [0; 4]));
+    let big = png_of_zeros(10_000);
+    assert!(big.len() < 6_000_000, "{}", big.len());
+    let reader = image::ImageReader::new(std::io::Cursor::new(&big))
+        .with_guessed_format()
+        .unwrap();
+    assert_eq!(reader.into_dimensions().unwrap(), (10_000, 10_000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_picture_that_decodes_to_gigabytes_is_refused_before_it_is_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, base) = common::start_server_with(dir.path(), &[]);
+    let owner = owner_of_process(&base, dir.path()).await;
+    let bomb = png_of_zeros(10_000);
+    let before = peak_mib(server.id());
+    // three at once, as a careless or stolen session might
+    let answers =
+        futures::future::join_all((0..3).map(|_| upload_picture(&owner, &base, bomb.clone())))
+            .await;
+    for res in answers {
+        let status = res.status();
+        let page = res.text().await.unwrap();
+        assert_eq!(status, 413, "{page}");
+        assert!(page.contains("10000 × 10000"), "{page}");
+    }
+    let after = peak_mib(server.id());
+    assert!(
+        after < before + 100,
+        "the server's peak memory went from {before} to {after} MiB"
+    );
+    // a picture of a sensible size is still taken
+    let img = image::ImageBuffer::from_fn(800, 600, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
+    let mut ok = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut ok), image::ImageFormat::Png)
+        .unwrap();
+    assert_eq!(upload_picture(&owner, &base, ok).await.status(), 303);
+}
+
+/// Starts the server as its own process, keeping every line it writes on both outputs.
+fn server_with_both_outputs(
+    data_dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (common::Server, String, common::Log) {
+    use std::io::{BufRead, BufReader};
+    let mut child = common::Server(
+        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+            .env("HOLDFAST_ADDR", "127.0.0.1:0")
+            .env("HOLDFAST_DATA_DIR", data_dir)
+            .env("HOLDFAST_METRICS_ADDR", "off")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let log = common::Log::default();
+    for output in [
+        Box::new(child.0.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.0.stderr.take().unwrap()),
+    ] {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(output).lines().map_while(Result::ok) {
+                log.lock().unwrap().push(line);
+            }
+        });
+    }
+    let base = common::line_from(&log, |l| {
+        l.find("serving on ")
+            .map(|at| l[at + 11..].trim().to_owned())
+    });
+    (child, base, log)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_that_name_no_page_are_answered_plainly_and_cost_the_log_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base, log) = server_with_both_outputs(
+        dir.path(),
+        &[("RUST_BACKTRACE", "full"), ("RUST_LOG", "info")],
+    );
+    let at = base.trim_start_matches("http://").to_owned();
+    let lines_before = log.lock().unwrap().len();
+    for (request, status) in [
+        (
+            "CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n",
+            "HTTP/1.1 405",
+        ),
+        ("OPTIONS * HTTP/1.1\r\nHost: shop\r\n\r\n", "HTTP/1.1 400"),
+        ("TRACE / HTTP/1.1\r\nHost: shop\r\n\r\n", "HTTP/1.1 405"),
+    ] {
+        let mut s = TcpStream::connect(&at).await.unwrap();
+        s.write_all(request.as_bytes()).await.unwrap();
+        let answer = read_until_closed(&mut s, Duration::from_secs(5))
+            .await
+            .unwrap_or_default();
+        assert!(answer.starts_with(status), "{request:?}: {answer:?}");
+    }
+    let res = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(res.status(), 200, "the shop serves on");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = log.lock().unwrap();
+    let new: Vec<&String> = log[lines_before..].iter().collect();
+    assert!(
+        !new.iter()
+            .any(|l| l.contains("panicked") || l.contains("backtrace")),
+        "{new:#?}"
+    );
+    assert!(
+        new.len() <= 3,
+        "the odd requests wrote {} lines: {new:#?}",
+        new.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shops_files_are_its_users_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let (server, base) = common::start_server_with(&data, &[]);
+    let owner = owner_of_process(&base, &data).await;
+    let img = image::ImageBuffer::from_fn(400, 300, |x, _| image::Rgb([(x % 256) as u8, 20, 90]));
+    let mut picture = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(
+            &mut std::io::Cursor::new(&mut picture),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    assert_eq!(upload_picture(&owner, &base, picture).await.status(), 303);
+    let backup = root.path().join("backup.db");
+    let made = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["backup", backup.to_str().unwrap()])
+        .env("HOLDFAST_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let mut checked = vec![data.clone(), data.join("media"), backup.clone()];
+    for folder in [&data, &data.join("media")] {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            checked.push(entry.unwrap().path());
+        }
+    }
+    for name in [
+        "holdfast.db",
+        "holdfast.db-wal",
+        "holdfast.db-shm",
+        "secret.key",
+    ] {
+        assert!(checked.contains(&data.join(name)), "{name} missing");
+    }
+    assert!(checked.len() > 9, "{checked:?}");
+    for path in &checked {
+        assert_eq!(
+            mode(path) & 0o077,
+            0,
+            "{} is {:o}",
+            path.display(),
+            mode(path)
+        );
+    }
+    assert_eq!(mode(&data), 0o700);
+    // an older install's files are made the shop's at its next start
+    drop(server);
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        data.join("holdfast.db"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let (_server, _) = common::start_server_with(&data, &[]);
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("holdfast.db")), 0o600);
+}
+
+// 11. --------------------------------------------------------------------------------------
 
 http_contract_tests!(
     markup_typed_into_the_checkout_comes_back_as_text_never_as_script,
@@ -864,4 +1475,6 @@ http_contract_tests!(
     the_control_rooms_stream_closes_when_its_session_ends,
     a_bots_unpaid_sale_orders_give_their_stock_back_after_the_sales_window,
     a_form_posted_from_another_site_is_refused_and_changes_nothing,
+    a_link_cannot_put_words_in_the_shops_error_box,
+    the_order_export_starts_no_formula_whatever_separator_a_spreadsheet_uses,
 );

@@ -4,9 +4,14 @@
 use crate::domain::{FieldError, Invalid};
 use serde::{Deserialize, Serialize};
 
-/// What an error put in a page's address (`?__err=…`, after a plain form post) is sealed for:
-/// the page shows only errors the shop sealed ([`crate::components::url_error`]).
+/// What an error put in a page's address (after a plain form post) is sealed for: the page
+/// shows only errors the shop sealed ([`crate::components::url_error`]).
 pub const URL_ERROR_SEAL: &str = "url-error";
+
+/// The name of the sealed error in a page's address (server_fn's own `__err` is taken off every
+/// request: Leptos would show it unchecked). It starts with `__`, as every name a page reads
+/// from its address does, so the page cache never answers an address that has one.
+pub const URL_ERROR_PARAM: &str = "__sealed_err";
 
 /// What a request the shop could not read is told. The reader's own words (serde's, which quote
 /// the request: a field's name, a value) are logged, never said back: a message may end up in

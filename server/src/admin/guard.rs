@@ -11,7 +11,7 @@ use crate::body::Refused;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, Method};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
@@ -40,7 +40,7 @@ pub async fn require_owner(
             Ok(bytes) => bytes,
             Err(refused) => return refusal(refused),
         };
-        let sent = sent_csrf(&parts.headers, &bytes).await.unwrap_or_default();
+        let sent = sent_csrf(&parts, &bytes).await.unwrap_or_default();
         if let Err(e) = owner.check_csrf(&sent) {
             tracing::info!(owner = owner.id, path = %parts.uri.path(), "refused a state change without its CSRF token");
             return e.into_response();
@@ -123,22 +123,18 @@ struct CsrfField {
     csrf: String,
 }
 
-/// The CSRF token the form carries.
-async fn sent_csrf(headers: &HeaderMap, bytes: &Bytes) -> Option<String> {
-    let content_type = headers.get(CONTENT_TYPE)?.to_str().ok()?;
-    let again = || {
-        Request::builder()
-            .method(Method::POST)
-            .header(CONTENT_TYPE, content_type)
-            .body(Body::from(bytes.clone()))
-            .ok()
-    };
+/// The CSRF token the form carries. The form is read again from `parts` as they came (their
+/// extensions carry the owner's routes' body limit: without it axum's multipart reader stops at
+/// its 2 MB default, and a phone's 3 MB photo would be refused as an expired form).
+async fn sent_csrf(parts: &axum::http::request::Parts, bytes: &Bytes) -> Option<String> {
+    let content_type = parts.headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    let again = || Request::from_parts(parts.clone(), Body::from(bytes.clone()));
     if content_type.starts_with("application/x-www-form-urlencoded") {
-        let Form(form) = Form::<CsrfField>::from_request(again()?, &()).await.ok()?;
+        let Form(form) = Form::<CsrfField>::from_request(again(), &()).await.ok()?;
         return Some(form.csrf);
     }
     if content_type.starts_with("multipart/form-data") {
-        let mut fields = Multipart::from_request(again()?, &()).await.ok()?;
+        let mut fields = Multipart::from_request(again(), &()).await.ok()?;
         while let Some(field) = fields.next_field().await.ok()? {
             if field.name() == Some("csrf") {
                 return field.text().await.ok();

@@ -39,16 +39,9 @@ const WINDOW_SECS: i64 = 15 * 60;
 const PER_ACCOUNT: i64 = 5;
 const PER_CLIENT: i64 = 20;
 /// Passwords checked a second for logins from devices the owner has not used before (each costs
-/// tens of milliseconds of a core): a small shop's owners need far fewer.
-const STRANGER_HASHES_PER_SEC: std::num::NonZeroU32 = match std::num::NonZeroU32::new(4) {
-    Some(n) => n,
-    None => std::num::NonZeroU32::MIN,
-};
-/// ...and at most this many at once after a quiet spell.
-const STRANGER_HASH_BURST: std::num::NonZeroU32 = match std::num::NonZeroU32::new(8) {
-    Some(n) => n,
-    None => std::num::NonZeroU32::MIN,
-};
+/// tens of milliseconds of a core): a small shop's owners need far fewer. Twice as many may be
+/// checked at once after a quiet spell. `HOLDFAST_LOGIN_HASHES_PER_SEC` changes it.
+pub const STRANGER_HASHES_PER_SEC: u32 = 4;
 /// Wrong passwords a known device may send before it is a stranger again.
 const PER_DEVICE: u32 = 5;
 /// The known-device cookie lives a year, on the owner's own phone or laptop.
@@ -68,23 +61,31 @@ pub struct LoginLimits {
 
 impl Default for LoginLimits {
     fn default() -> LoginLimits {
+        LoginLimits::new(STRANGER_HASHES_PER_SEC)
+    }
+}
+
+impl LoginLimits {
+    /// The limits, checking at most `stranger_hashes_per_sec` passwords a second for logins not
+    /// from a known device.
+    pub fn new(stranger_hashes_per_sec: u32) -> LoginLimits {
         let ten = std::num::NonZeroU32::new(10).unwrap_or(std::num::NonZeroU32::MIN);
+        let hashes =
+            std::num::NonZeroU32::new(stranger_hashes_per_sec).unwrap_or(std::num::NonZeroU32::MIN);
+        let burst = hashes.saturating_mul(std::num::NonZeroU32::MIN.saturating_add(1));
         LoginLimits {
             per_client: governor::RateLimiter::keyed(
                 governor::Quota::per_minute(ten).allow_burst(ten),
             ),
             sweeps: app::lookup_limits::Sweeps::default(),
             strangers_hashes: governor::RateLimiter::direct(
-                governor::Quota::per_second(STRANGER_HASHES_PER_SEC)
-                    .allow_burst(STRANGER_HASH_BURST),
+                governor::Quota::per_second(hashes).allow_burst(burst),
             ),
             throttled: std::sync::Mutex::default(),
             device_failures: std::sync::Mutex::default(),
         }
     }
-}
 
-impl LoginLimits {
     /// `Err(seconds)` when this client has tried too often this minute.
     fn check_client(&self, client: Option<std::net::IpAddr>) -> Result<(), u64> {
         use governor::clock::{Clock, DefaultClock};

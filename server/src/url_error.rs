@@ -1,0 +1,177 @@
+//! Errors carried in a page's address. A form posted without JavaScript that fails is sent back
+//! to its page with the error in the address (server_fn's `?__path=…&__err=…`), and Leptos would
+//! show whatever such an address holds — so a link anyone can write would put its words in the
+//! shop's own error box ("Order on hold: pay ¥500 to …"). Here the shop's own errors are sealed
+//! on their way out, under a name Leptos does not read ([`app::api::error::URL_ERROR_PARAM`]),
+//! and Leptos' names are taken off every request on its way in; a page shows only an error
+//! whose seal it can open ([`app::components::url_error`]).
+
+use app::api::error::{URL_ERROR_PARAM, URL_ERROR_SEAL};
+use app::tokens::Signer;
+use axum::extract::Request;
+use axum::http::header::LOCATION;
+use axum::http::{HeaderValue, Uri};
+use axum::middleware::Next;
+use axum::response::Response;
+
+/// What server_fn names the error and the function it came from.
+const LEPTOS_NAMES: [&str; 2] = ["__err", "__path"];
+
+/// A redirect carrying server_fn's error, with the error sealed instead.
+pub fn seal(mut response: Response, signer: &Signer) -> Response {
+    if !response.status().is_redirection() {
+        return response;
+    }
+    let Some(location) = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .filter(|l| l.contains("__err="))
+    else {
+        return response;
+    };
+    let sealed = sealed_location(location, signer);
+    match HeaderValue::from_str(&sealed) {
+        Ok(value) => {
+            response.headers_mut().insert(LOCATION, value);
+        }
+        Err(_) => {
+            response.headers_mut().remove(LOCATION);
+        }
+    }
+    response
+}
+
+/// `location` with server_fn's `__err` and `__path` replaced by the sealed error.
+fn sealed_location(location: &str, signer: &Signer) -> String {
+    let (before, query, fragment) = split(location);
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "__err" => {
+                out.append_pair(URL_ERROR_PARAM, &signer.seal(URL_ERROR_SEAL, &value));
+            }
+            "__path" => {}
+            _ => {
+                out.append_pair(&key, &value);
+            }
+        }
+    }
+    join(before, &out.finish(), fragment)
+}
+
+/// Takes Leptos' error names off the request's address, so no address a stranger wrote reaches
+/// a page's form as its error (the sealed one is read by the page itself).
+pub async fn strip_unsealed(mut req: Request, next: Next) -> Response {
+    if let Some(query) = req.uri().query().filter(|q| names_leptos(q)) {
+        let mut kept = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            if !LEPTOS_NAMES.contains(&key.as_ref()) {
+                kept.append_pair(&key, &value);
+            }
+        }
+        let kept = kept.finish();
+        let target = if kept.is_empty() {
+            req.uri().path().to_owned()
+        } else {
+            format!("{}?{kept}", req.uri().path())
+        };
+        let mut parts = req.uri().clone().into_parts();
+        parts.path_and_query = target.parse().ok();
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    next.run(req).await
+}
+
+/// Whether `query` names `__err` or `__path`, however it is spelled.
+fn names_leptos(query: &str) -> bool {
+    url::form_urlencoded::parse(query.as_bytes())
+        .any(|(key, _)| LEPTOS_NAMES.contains(&key.as_ref()))
+}
+
+fn split(location: &str) -> (&str, &str, Option<&str>) {
+    let (before, rest) = location.split_once('?').unwrap_or((location, ""));
+    match rest.split_once('#') {
+        Some((query, fragment)) => (before, query, Some(fragment)),
+        None => (before, rest, None),
+    }
+}
+
+fn join(before: &str, query: &str, fragment: Option<&str>) -> String {
+    let mut out = before.to_owned();
+    if !query.is_empty() {
+        out.push('?');
+        out.push_str(query);
+    }
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    fn pairs(location: &str) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(split(location).1.as_bytes())
+            .into_owned()
+            .collect()
+    }
+
+    #[test]
+    fn an_error_sent_back_in_the_address_is_sealed_under_a_name_of_its_own() {
+        let signer = Signer::new(&[7; 32]).unwrap_or_else(|e| panic!("{e}"));
+        let location =
+            "https://shop.example/p/caramels?lang=en&__path=%2Fapi%2Fadd_to_cart&__err=eyJr%3D#top";
+        let sealed = sealed_location(location, &signer);
+        assert!(
+            sealed.starts_with("https://shop.example/p/caramels?lang=en&"),
+            "{sealed}"
+        );
+        assert!(sealed.ends_with("#top"), "{sealed}");
+        let pairs = pairs(&sealed);
+        assert_eq!(pairs.len(), 2, "{pairs:?}");
+        assert_eq!(pairs[1].0, URL_ERROR_PARAM);
+        assert_eq!(signer.open(URL_ERROR_SEAL, &pairs[1].1), Some("eyJr="));
+        // another shop's key opens nothing
+        let other = Signer::new(&[8; 32]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(other.open(URL_ERROR_SEAL, &pairs[1].1), None);
+    }
+
+    async fn seen_target(target: &str) -> String {
+        let shop = axum::Router::new()
+            .route(
+                "/{*path}",
+                get(|req: Request| async move { req.uri().to_string() }),
+            )
+            .layer(axum::middleware::from_fn(strip_unsealed));
+        let req = Request::builder()
+            .uri(target)
+            .body(Body::empty())
+            .unwrap_or_default();
+        let Ok(res) = shop.oneshot(req).await;
+        let bytes = axum::body::to_bytes(res.into_body(), 1024)
+            .await
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[tokio::test]
+    async fn leptos_error_names_never_reach_the_pages() {
+        assert_eq!(
+            seen_target("/p/caramels?__path=%2Fapi%2Fadd_to_cart&__err=eyJr&lang=en").await,
+            "/p/caramels?lang=en"
+        );
+        assert_eq!(seen_target("/cart?%5F%5Ferr=eyJr").await, "/cart");
+        assert_eq!(seen_target("/cart?x=1").await, "/cart?x=1");
+        let sealed = format!("/cart?{URL_ERROR_PARAM}=abc.def");
+        assert_eq!(seen_target(&sealed).await, sealed);
+    }
+}
