@@ -25,41 +25,52 @@ pub const MIN_RATE: u64 = 2 * 1024;
 #[error("the request body did not arrive in time")]
 pub struct TooSlow;
 
-/// The clock of one body's arrival.
+/// The clock of one body's arrival. Its timer is made the first time the body is waited for:
+/// a body that arrives with its head (an order, a form) costs no timer at all.
 pub struct Pace {
     started: Instant,
     allowance: Duration,
     received: u64,
-    deadline: Pin<Box<Sleep>>,
+    deadline: Option<Pin<Box<Sleep>>>,
     expired: bool,
 }
 
 impl Pace {
     /// A body whose head has just arrived, with `allowance` for its first bytes.
     pub fn start(allowance: Duration) -> Pace {
-        let started = Instant::now();
         Pace {
-            started,
+            started: Instant::now(),
             allowance,
             received: 0,
-            deadline: Box::pin(tokio::time::sleep_until(started + allowance)),
+            deadline: None,
             expired: false,
         }
+    }
+
+    fn deadline(&self) -> Instant {
+        let earned = Duration::from_millis(self.received.saturating_mul(1000) / MIN_RATE);
+        self.started + self.allowance.saturating_add(earned)
     }
 
     /// `n` more bytes arrived: the deadline moves on by their share of [`MIN_RATE`].
     pub fn received(&mut self, n: usize) {
         self.received = self.received.saturating_add(n as u64);
-        let earned = Duration::from_millis(self.received.saturating_mul(1000) / MIN_RATE);
-        let deadline = self.started + self.allowance.saturating_add(earned);
-        self.deadline.as_mut().reset(deadline);
+        let deadline = self.deadline();
+        if let Some(timer) = self.deadline.as_mut() {
+            timer.as_mut().reset(deadline);
+        }
     }
 
-    /// True once the deadline has passed (and from then on).
+    /// True once the deadline has passed (and from then on); else the task is woken then.
     pub fn expired(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.expired && self.deadline.as_mut().poll(cx).is_ready() {
-            self.expired = true;
+        if self.expired {
+            return true;
         }
+        let deadline = self.deadline();
+        let timer = self
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        self.expired = timer.as_mut().poll(cx).is_ready();
         self.expired
     }
 }

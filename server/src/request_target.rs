@@ -1,6 +1,7 @@
 //! Requests the shop has nothing for, answered before they reach the app: `CONNECT` (the shop is
 //! not a proxy) and `TRACE` get 405, a target that is not a path (`OPTIONS *`, an authority
 //! alone) 400 — the app's routing (leptos_axum's among it) assumes every request names a path.
+//! What passes has Leptos' error names taken off its address ([`crate::url_error`]).
 
 use axum::extract::Request;
 use axum::http::header::{ALLOW, CONNECTION, CONTENT_TYPE};
@@ -11,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 /// What the shop answers to.
 const ALLOWED: &str = "GET, HEAD, POST";
 
-pub async fn check(req: Request, next: Next) -> Response {
+pub async fn check(mut req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::CONNECT | Method::TRACE) {
         return refuse(StatusCode::METHOD_NOT_ALLOWED, &req);
     }
@@ -22,6 +23,7 @@ pub async fn check(req: Request, next: Next) -> Response {
     if !names_a_path {
         return refuse(StatusCode::BAD_REQUEST, &req);
     }
+    crate::url_error::strip_unsealed(&mut req);
     next.run(req).await
 }
 

@@ -505,10 +505,8 @@ fn router(
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             crate::telemetry::caught,
         ))
-        // no error a link carries reaches a page unsealed (before the page cache: such a link
-        // is answered from it like any other)
-        .layer(axum::middleware::from_fn(crate::url_error::strip_unsealed))
-        // a target that is not a path never reaches the app's routing
+        // a target that is not a path never reaches the app's routing, nor an error a link
+        // carries a page (taken off before the page cache: such a link is answered from it)
         .layer(axum::middleware::from_fn(crate::request_target::check))
         .layer(axum::middleware::from_fn_with_state(
             crate::security_headers::Headers {

@@ -11,7 +11,6 @@ use app::tokens::Signer;
 use axum::extract::Request;
 use axum::http::header::LOCATION;
 use axum::http::{HeaderValue, Uri};
-use axum::middleware::Next;
 use axum::response::Response;
 
 /// What server_fn names the error and the function it came from.
@@ -61,28 +60,29 @@ fn sealed_location(location: &str, signer: &Signer) -> String {
 }
 
 /// Takes Leptos' error names off the request's address, so no address a stranger wrote reaches
-/// a page's form as its error (the sealed one is read by the page itself).
-pub async fn strip_unsealed(mut req: Request, next: Next) -> Response {
-    if let Some(query) = req.uri().query().filter(|q| names_leptos(q)) {
-        let mut kept = url::form_urlencoded::Serializer::new(String::new());
-        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            if !LEPTOS_NAMES.contains(&key.as_ref()) {
-                kept.append_pair(&key, &value);
-            }
-        }
-        let kept = kept.finish();
-        let target = if kept.is_empty() {
-            req.uri().path().to_owned()
-        } else {
-            format!("{}?{kept}", req.uri().path())
-        };
-        let mut parts = req.uri().clone().into_parts();
-        parts.path_and_query = target.parse().ok();
-        if let Ok(uri) = Uri::from_parts(parts) {
-            *req.uri_mut() = uri;
+/// a page's form as its error (the sealed one is read by the page itself). Called by
+/// [`crate::request_target::check`] on every request.
+pub fn strip_unsealed(req: &mut Request) {
+    let Some(query) = req.uri().query().filter(|q| names_leptos(q)) else {
+        return;
+    };
+    let mut kept = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if !LEPTOS_NAMES.contains(&key.as_ref()) {
+            kept.append_pair(&key, &value);
         }
     }
-    next.run(req).await
+    let kept = kept.finish();
+    let target = if kept.is_empty() {
+        req.uri().path().to_owned()
+    } else {
+        format!("{}?{kept}", req.uri().path())
+    };
+    let mut parts = req.uri().clone().into_parts();
+    parts.path_and_query = target.parse().ok();
+    if let Ok(uri) = Uri::from_parts(parts) {
+        *req.uri_mut() = uri;
+    }
 }
 
 /// Whether `query` names `__err` or `__path`, however it is spelled.
@@ -151,7 +151,7 @@ mod tests {
                 "/{*path}",
                 get(|req: Request| async move { req.uri().to_string() }),
             )
-            .layer(axum::middleware::from_fn(strip_unsealed));
+            .layer(axum::middleware::from_fn(crate::request_target::check));
         let req = Request::builder()
             .uri(target)
             .body(Body::empty())
