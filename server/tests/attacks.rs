@@ -1290,7 +1290,10 @@ async fn a_picture_that_decodes_to_gigabytes_is_refused_before_it_is_decoded() {
     let dir = tempfile::tempdir().unwrap();
     let (server, base) = common::start_server_with(dir.path(), &[]);
     let owner = owner_of_process(&base, dir.path()).await;
-    let bomb = png_of_zeros(10_000);
+    // 6,000 × 6,000 × 8 bytes = 288 MB of pixels in a 1.8 MB file (under axum's 2 MB
+    // multipart default, as the report's 777 kB one was)
+    let bomb = png_of_zeros(6_000);
+    assert!(bomb.len() < 2_000_000, "{}", bomb.len());
     let before = peak_mib(server.id());
     // three at once, as a careless or stolen session might
     let answers =
@@ -1300,9 +1303,14 @@ async fn a_picture_that_decodes_to_gigabytes_is_refused_before_it_is_decoded() {
         let status = res.status();
         let page = res.text().await.unwrap();
         assert_eq!(status, 413, "{page}");
-        assert!(page.contains("10000 × 10000"), "{page}");
+        assert!(page.contains("6000 × 6000"), "{page}");
     }
+    // and the report's own: 10,000 × 10,000, 800 MB of pixels
+    let res = upload_picture(&owner, &base, png_of_zeros(10_000)).await;
+    assert_eq!(res.status(), 413);
+    assert!(res.text().await.unwrap().contains("10000 × 10000"));
     let after = peak_mib(server.id());
+    eprintln!("the server's peak memory: {before} MiB before the uploads, {after} MiB after");
     assert!(
         after < before + 100,
         "the server's peak memory went from {before} to {after} MiB"
