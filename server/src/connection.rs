@@ -15,6 +15,7 @@
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::ConnectInfo;
 use axum::Router;
+use futures::FutureExt;
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::rt::{Read, ReadBufCursor, Write};
@@ -156,6 +157,11 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Answering {
                 pace: (!whole).then(|| crate::body::Pace::start(self.body_timeout)),
             })
         });
+        // a target that is not a path never reaches the app's routing, nor an error a link
+        // carries a page (taken off before the page cache: such a link is answered from it)
+        if let Some(refused) = crate::request_target::screen(&mut req) {
+            return Box::pin(async move { Ok(refused.map(|body| Answer { body, exchanges })) });
+        }
         req.extensions_mut().insert(ConnectInfo(self.peer));
         // a live stream lasts: its head must not pin hyper's read buffer (other answers are
         // over before hyper reads again)
@@ -164,7 +170,12 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Answering {
         }
         let answer = self.router.clone().oneshot(req);
         Box::pin(async move {
-            let Ok(response) = answer.await;
+            // a handler that panics is answered 500 (and logged in one line), not a dropped
+            // connection; caught here, with no layer (and no boxed body) on every answer
+            let response = match std::panic::AssertUnwindSafe(answer).catch_unwind().await {
+                Ok(Ok(response)) => response,
+                Err(panic) => crate::telemetry::caught(panic),
+            };
             Ok(response.map(|body| Answer { body, exchanges }))
         })
     }

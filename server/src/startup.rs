@@ -500,14 +500,6 @@ fn router(
             crate::rate_limit::identify,
         ))
         .layer(CompressionLayer::new())
-        // a handler that panics is answered 500 (and logged in one line), not a dropped
-        // connection
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            crate::telemetry::caught,
-        ))
-        // a target that is not a path never reaches the app's routing, nor an error a link
-        // carries a page (taken off before the page cache: such a link is answered from it)
-        .layer(axum::middleware::from_fn(crate::request_target::check))
         .layer(axum::middleware::from_fn_with_state(
             crate::security_headers::Headers {
                 over_https: config.secure_cookies,

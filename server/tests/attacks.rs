@@ -1222,30 +1222,8 @@ async fn owner_of_process(
         .build()
         .unwrap();
     let setup = std::fs::read_to_string(data_dir.join("setup-address")).unwrap();
-    let code = setup.trim().rsplit_once("code=").unwrap().1.to_owned();
-    let res = client
-        .post(format!("{base}/admin/setup"))
-        .form(&[
-            ("code", code.as_str()),
-            ("email", common::owner::EMAIL),
-            ("password", common::owner::PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    let cookie = common::owner::session_cookie(&res).unwrap();
-    let page = client
-        .get(format!("{base}/admin"))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
-    let csrf = page[at..at + 64].to_owned();
+    let code = setup.trim().rsplit_once("code=").unwrap().1;
+    let (cookie, csrf) = common::owner::first_owner_of(&client, base, code).await;
     (client, cookie, csrf)
 }
 

@@ -429,21 +429,7 @@ async fn refused_near_a_sale_while_another_runs_and_for_bad_numbers() {
 /// `HOLDFAST_SECRET` = [`SECRET`]: her cookie and CSRF token.
 async fn owner(http: &reqwest::Client, base: &str) -> (String, String) {
     let code = server::admin::setup_code(SECRET.as_bytes());
-    let res = http
-        .post(format!("{base}/admin/setup"))
-        .form(&[
-            ("code", code.as_str()),
-            ("email", common::owner::EMAIL),
-            ("password", common::owner::PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    let cookie = common::owner::session_cookie(&res).unwrap();
-    let page = page_of(http, &format!("{base}/admin"), &cookie).await;
-    let at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
-    (cookie, page[at..at + 64].to_owned())
+    common::owner::first_owner_of(http, base, &code).await
 }
 
 const SECRET: &str = "rehearsal-test-secret-0123456789abcdefgh";

@@ -78,6 +78,30 @@ pub async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Respo
     .await
 }
 
+/// The first owner of a shop running as a process of its own, signed in through its setup page
+/// with `code`: her session cookie and its CSRF token.
+pub async fn first_owner_of(http: &reqwest::Client, base: &str, code: &str) -> (String, String) {
+    let res = http
+        .post(format!("{base}/admin/setup"))
+        .form(&[("code", code), ("email", EMAIL), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let cookie = session_cookie(&res).unwrap();
+    let page = http
+        .get(format!("{base}/admin"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    (cookie, page[at..at + 64].to_owned())
+}
+
 /// The CSRF token on the admin home page of this session.
 pub async fn csrf(app: &TestApp, cookie: &str) -> String {
     let page = get_with(app, "/admin", cookie).await.text().await.unwrap();
