@@ -206,15 +206,21 @@ pub fn url_error() -> Memo<Option<ApiError>> {
     })
 }
 
-/// The error in `sealed`, if the shop sealed it. Checked on the server, where the pages that
-/// show it are rendered (the browser has no key to check a seal with: it shows none).
+/// The error in `sealed`, if the shop sealed it in the last ten minutes. Checked on the server,
+/// where the pages that show it are rendered (the browser has no key to check a seal with: it
+/// shows none).
 fn sealed_by_the_shop(sealed: &str) -> Option<ApiError> {
     #[cfg(feature = "ssr")]
     {
         let state = use_context::<crate::state::AppState>()?;
-        let encoded = state
+        let payload = state
             .signer
             .open(crate::api::error::URL_ERROR_SEAL, sealed)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs();
+        let encoded = crate::api::error::fresh_url_error(payload, now)?;
         Some(leptos::server_fn::error::ServerFnUrlError::<ApiError>::decode_err(encoded))
     }
     #[cfg(not(feature = "ssr"))]

@@ -6,7 +6,7 @@
 //! and Leptos' names are taken off every request on its way in; a page shows only an error
 //! whose seal it can open ([`app::components::url_error`]).
 
-use app::api::error::{URL_ERROR_PARAM, URL_ERROR_SEAL};
+use app::api::error::{url_error_payload, URL_ERROR_PARAM, URL_ERROR_SEAL};
 use app::tokens::Signer;
 use axum::http::header::LOCATION;
 use axum::http::{HeaderValue, Uri};
@@ -40,14 +40,19 @@ pub fn seal(mut response: Response, signer: &Signer) -> Response {
     response
 }
 
-/// `location` with server_fn's `__err` and `__path` replaced by the sealed error.
+/// `location` with server_fn's `__err` and `__path` replaced by the sealed error, sealed with
+/// the time it was (a page shows it for ten minutes: [`app::api::error::fresh_url_error`]).
 fn sealed_location(location: &str, signer: &Signer) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let (before, query, fragment) = split(location);
     let mut out = url::form_urlencoded::Serializer::new(String::new());
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         match key.as_ref() {
             "__err" => {
-                out.append_pair(URL_ERROR_PARAM, &signer.seal(URL_ERROR_SEAL, &value));
+                let payload = url_error_payload(now, &value);
+                out.append_pair(URL_ERROR_PARAM, &signer.seal(URL_ERROR_SEAL, &payload));
             }
             "__path" => {}
             _ => {
@@ -137,7 +142,16 @@ mod tests {
         let pairs = pairs(&sealed);
         assert_eq!(pairs.len(), 2, "{pairs:?}");
         assert_eq!(pairs[1].0, URL_ERROR_PARAM);
-        assert_eq!(signer.open(URL_ERROR_SEAL, &pairs[1].1), Some("eyJr="));
+        let payload = signer.open(URL_ERROR_SEAL, &pairs[1].1).unwrap_or_default();
+        let (at, encoded) = payload.split_once('.').unwrap_or_default();
+        assert_eq!(encoded, "eyJr=");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        assert!(
+            at.parse::<u64>().is_ok_and(|at| at <= now && now - at < 5),
+            "{at}"
+        );
         // another shop's key opens nothing
         let other = Signer::new(&[8; 32]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(other.open(URL_ERROR_SEAL, &pairs[1].1), None);

@@ -1015,7 +1015,7 @@ fn base64_url(bytes: &[u8]) -> String {
 }
 
 async fn a_link_cannot_put_words_in_the_shops_error_box(kind: Kind) {
-    let app = spawn_on(kind, &[]).await;
+    let app = spawn_on(kind, &[("HOLDFAST_SECRET", common::owner::SECRET)]).await;
     let cart = cart_with_caramels(&app).await;
     let lure = "Order on hold: pay ¥500 to WeChat scammer-wx-888";
     let forged = [
@@ -1083,6 +1083,37 @@ async fn a_link_cannot_put_words_in_the_shops_error_box(kind: Kind) {
         !page.contains("\"notice notice-error\""),
         "a tampered error was shown"
     );
+    // nor is the shop's own error shown once it is over ten minutes old (a link passed around)
+    let signer = app::tokens::Signer::new(common::owner::SECRET.as_bytes()).unwrap();
+    let sealed = url::form_urlencoded::parse(sealed.as_bytes())
+        .next()
+        .map(|(value, _)| value.into_owned())
+        .unwrap();
+    let seal = app::api::error::URL_ERROR_SEAL;
+    let (_, encoded) = signer.open(seal, &sealed).unwrap().split_once('.').unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for (age, shown) in [(60, true), (601, false)] {
+        let payload = app::api::error::url_error_payload(now - age, encoded);
+        let link: String = url::form_urlencoded::Serializer::new(format!(
+            "{}?",
+            head.trim_start_matches(&app.base)
+                .trim_end_matches(['?', '&'])
+        ))
+        .append_pair(
+            app::api::error::URL_ERROR_PARAM,
+            &signer.seal(seal, &payload),
+        )
+        .finish();
+        let page = get_with(&app, &link, "").await.text().await.unwrap();
+        assert_eq!(
+            page.contains("\"notice notice-error\""),
+            shown,
+            "an error sealed {age} s ago"
+        );
+    }
 }
 
 async fn the_order_export_starts_no_formula_whatever_separator_a_spreadsheet_uses(kind: Kind) {

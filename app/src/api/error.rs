@@ -8,6 +8,24 @@ use serde::{Deserialize, Serialize};
 /// shows only errors the shop sealed ([`crate::components::url_error`]).
 pub const URL_ERROR_SEAL: &str = "url-error";
 
+/// How long an error sealed into an address is shown: long enough to load the page the form
+/// was sent back to, too short for the link to be passed around as the shop's word.
+pub const URL_ERROR_SECS: u64 = 600;
+
+/// What is sealed into an address: when (seconds since the Unix epoch) and the encoded error.
+pub fn url_error_payload(at_secs: u64, encoded: &str) -> String {
+    format!("{at_secs}.{encoded}")
+}
+
+/// The encoded error in an opened payload, if it was sealed within [`URL_ERROR_SECS`] before
+/// `now_secs` (a minute ahead allowed: several servers' clocks differ a little).
+pub fn fresh_url_error(payload: &str, now_secs: u64) -> Option<&str> {
+    let (at, encoded) = payload.split_once('.')?;
+    let at: u64 = at.parse().ok()?;
+    (at <= now_secs.saturating_add(60) && now_secs.saturating_sub(at) <= URL_ERROR_SECS)
+        .then_some(encoded)
+}
+
 /// The name of the sealed error in a page's address (server_fn's own `__err` is taken off every
 /// request: Leptos would show it unchecked). It starts with `__`, as every name a page reads
 /// from its address does, so the page cache never answers an address that has one.
@@ -281,6 +299,20 @@ mod server_fn_glue {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_error_in_an_address_is_shown_for_ten_minutes() {
+        let payload = super::url_error_payload(1_000_000, "eyJr=");
+        assert_eq!(super::fresh_url_error(&payload, 1_000_000), Some("eyJr="));
+        assert_eq!(super::fresh_url_error(&payload, 1_000_600), Some("eyJr="));
+        assert_eq!(super::fresh_url_error(&payload, 1_000_601), None, "too old");
+        assert_eq!(
+            super::fresh_url_error(&payload, 999_900),
+            None,
+            "from the future"
+        );
+        assert_eq!(super::fresh_url_error("eyJr=", 1_000_000), None, "no time");
+    }
+
     use super::*;
 
     #[test]
