@@ -69,14 +69,6 @@ impl ClientSlots {
             held: self.held.clone(),
         })
     }
-
-    /// Clients holding at least one connection.
-    pub fn clients(&self) -> usize {
-        self.held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
 }
 
 impl Drop for ClientSlot {
