@@ -12,9 +12,14 @@
 async fn main() -> anyhow::Result<()> {
     // before anything is written: the database, backups, pictures and keys are the shop's alone
     server::private_files::from_now_on();
-    server::telemetry::init()?;
-    let config = server::Config::from_env()?;
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // serving logs to standard output; a command's standard output is its answer
+    server::telemetry::init(if args.is_empty() {
+        server::telemetry::LogTo::Stdout
+    } else {
+        server::telemetry::LogTo::Stderr
+    })?;
+    let config = server::Config::from_env()?;
     match args
         .iter()
         .map(String::as_str)

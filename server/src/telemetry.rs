@@ -6,14 +6,32 @@
 
 use anyhow::bail;
 
-pub fn init() -> anyhow::Result<()> {
+/// Where the log goes: standard output for the serving shop (where a service manager collects
+/// it); standard error for a command whose standard output is its answer (`server rehearse
+/// --json` prints a report a program reads: a log line there would break it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogTo {
+    Stdout,
+    Stderr,
+}
+
+pub fn init(to: LogTo) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let writer = move || -> Box<dyn std::io::Write> {
+        match to {
+            LogTo::Stdout => Box::new(std::io::stdout()),
+            LogTo::Stderr => Box::new(std::io::stderr()),
+        }
+    };
     // a second init (tests) is harmless
     match std::env::var("HOLDFAST_LOG_FORMAT").as_deref() {
         Err(_) | Ok("" | "text") => {
-            let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+            let _ = tracing_subscriber::fmt()
+                .with_writer(writer)
+                .with_env_filter(filter)
+                .try_init();
         }
         Ok("json") => {
             let _ = tracing_subscriber::fmt()
@@ -21,6 +39,7 @@ pub fn init() -> anyhow::Result<()> {
                 .flatten_event(true)
                 .with_current_span(true)
                 .with_span_list(false)
+                .with_writer(writer)
                 .with_env_filter(filter)
                 .try_init();
         }

@@ -2,6 +2,7 @@
 //! and a real line, the answer parsed by a Prometheus text-format parser. One test in this
 //! binary: the process's figures are this shop's alone.
 
+#[path = "suite/common/mod.rs"]
 mod common;
 
 use common::{order_body, spawn_app_with, Sale};

@@ -4,7 +4,7 @@
 // workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::owner::{
     csrf, first_owner, get_with, login, post_form, session_cookie, setup_code, shop, EMAIL,

@@ -4,7 +4,7 @@
 // workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 /// A stand-in site root with a bundle-sized, compressible "wasm".
 fn site_with_bundle() -> (tempfile::TempDir, Vec<u8>) {

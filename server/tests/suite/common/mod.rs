@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod owner;
+#[macro_use]
 pub mod shop;
 
 use serde_json::{json, Value};
@@ -130,6 +131,9 @@ pub async fn spawn_on_at(kind: Kind, extra: &[(&str, &str)], clock: app::rules::
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(0)
+        // a request the server never answers fails its test in two minutes, with its name,
+        // instead of holding the whole run until CI's limit
+        .timeout(Duration::from_secs(120))
         .default_headers(english)
         .build()
         .unwrap();
@@ -147,6 +151,33 @@ pub async fn spawn_on_at(kind: Kind, extra: &[(&str, &str)], clock: app::rules::
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// GET `path`: the status and the JSON answer.
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        json_of(self.get(path).await).await
+    }
+
+    /// The page at `path` once `shows` holds for its HTML, waiting up to 10 s (the catalogue
+    /// is read every 250 ms, a page is kept until what it shows changes).
+    pub async fn page_when(&self, path: &str, what: &str, shows: impl Fn(&str) -> bool) -> String {
+        eventually(Duration::from_secs(10), what, || async {
+            let page = self.get(path).await.text().await.expect("a page");
+            shows(&page).then_some(page)
+        })
+        .await
+    }
+
+    /// POST `body` as JSON to `path`: the status and the JSON answer.
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let res = self
+            .client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent");
+        json_of(res).await
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -220,6 +251,37 @@ pub fn order_body(key: &str, product_id: i64, quantity: i64) -> Value {
         "lines": [{"product_id": product_id, "quantity": quantity}],
         "customer": {"name": "Ada Lovelace", "phone": "+1 555 010 2030", "address": "1 Harbour Row, Porthaven", "note": ""}
     })
+}
+
+/// The status and the JSON body of an answer (a body that is not JSON fails the test, saying
+/// what it was).
+pub async fn json_of(res: reqwest::Response) -> (u16, Value) {
+    let status = res.status().as_u16();
+    let text = res.text().await.expect("an answer body");
+    let json = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("a {status} answer that is not JSON ({e}): {text}"));
+    (status, json)
+}
+
+/// Asks `check` every 50 ms until it finds what it looks for, and gives that back; fails the
+/// test saying `what` was not seen within `within`. For what the shop does in the background
+/// (the catalogue read every 250 ms, the usher's rounds, the live feed): a test waits exactly
+/// as long as it takes, and a slow machine only makes it wait longer, never fail sooner.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("not within {within:?}: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 pub fn key(n: usize) -> String {

@@ -5,7 +5,7 @@
 // workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{key, spawn_on, Kind, Sale, TestApp};
 use serde_json::{json, Value};

@@ -10,7 +10,7 @@
 // workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use app::domain::{
     CustomerInput, JoinRequest, LineRequest, NewOrder, OrderStatus, Phone, Quantity,

@@ -7,7 +7,7 @@
 // workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use app::live::ProductNews;
 use common::{key, order_body, spawn_app, spawn_app_with, start_server_with};
@@ -94,12 +94,28 @@ fn attribute<'p>(page: &'p str, after: &str, name: &str) -> &'p str {
     &rest[start..start + end]
 }
 
+/// What the live feed of the server at `base` tells of product `id` once `holds` is true of it
+/// (asked as a page without a stream asks: `poll=1`); the feed reads the shop every 250 ms.
+async fn told_when(base: &str, id: i64, what: &str, holds: impl Fn(&ProductNews) -> bool) -> ProductNews {
+    let client = reqwest::Client::new();
+    let url = format!("{base}/live/products?ids={id}&poll=1");
+    common::eventually(Duration::from_secs(10), what, || async {
+        let res = client.get(&url).header("accept-language", "en").send().await.ok()?;
+        if res.status() != 200 {
+            return None;
+        }
+        let news: Vec<ProductNews> = res.json().await.ok()?;
+        news.into_iter().find(|n| n.id == id && holds(n))
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listening_page_hears_each_sale_within_a_second_and_sold_out_changes_its_look() {
     let app = spawn_app().await;
     app.set_stock(CARAMELS, 3).await;
     // a new count reaches pages within COUNTS_EVERY + one reading (server::live_feed)
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    told_when(&app.base, CARAMELS, "the new count", |n| n.badge == "Only 3 left").await;
     let mut page = Stream::open(&app.base, &CARAMELS.to_string()).await;
     let first = page
         .next(Duration::from_secs(3))
@@ -136,12 +152,12 @@ async fn a_listening_page_hears_each_sale_within_a_second_and_sold_out_changes_i
 
     // the product page drawn after the catalogue's cache (250 ms) has caught up, as the page's
     // script waits before it redraws, carries the look the stream told
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let html = app.get("/p/sea-salt-caramels").await.text().await.unwrap();
-    assert!(
-        html.contains(&format!(r#"data-look="{}""#, gone.look)),
-        "the page and the stream agree on its look"
-    );
+    let look = format!(r#"data-look="{}""#, gone.look);
+    let html = app
+        .page_when("/p/sea-salt-caramels", "the page and the stream agree on its look", |p| {
+            p.contains(&look)
+        })
+        .await;
     assert!(html.contains(&format!(r#"id="stock-{CARAMELS}""#)));
 }
 
@@ -161,7 +177,7 @@ async fn bad_asks_are_refused_and_a_full_server_turns_listeners_to_polling() {
         let res = app.get(&format!("/live/products?ids={bad}")).await;
         assert_eq!(res.status(), 400, "ids={bad}");
     }
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    told_when(&app.base, 1, "the feed's first reading", |_| true).await;
     let _first = Stream::open(&app.base, "1,2").await;
     let second = app.get("/live/products?ids=1,2").await;
     assert_eq!(second.status(), 204, "over the cap: told not to stream");
@@ -182,7 +198,7 @@ async fn bad_asks_are_refused_and_a_full_server_turns_listeners_to_polling() {
 async fn a_stopping_server_ends_its_streams_and_exits() {
     let dir = tempfile::tempdir().unwrap();
     let (mut server, base) = start_server_with(dir.path(), &[]);
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    told_when(&base, 1, "the feed's first reading", |_| true).await;
     let mut page = Stream::open(&base, "1,2").await;
     assert!(page.next(Duration::from_secs(3)).await.is_some());
     let pid = server.id().to_string();
@@ -225,7 +241,10 @@ async fn a_page_on_one_server_hears_a_sale_on_another() {
         .execute(&db)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    told_when(&base_b, CARAMELS, "the other server reads the new count", |n| {
+        n.badge == "Only 4 left"
+    })
+    .await;
     let mut page = Stream::open(&base_b, &CARAMELS.to_string()).await;
     assert_eq!(
         page.next(Duration::from_secs(3)).await.unwrap().badge,
@@ -496,6 +515,7 @@ async fn an_order_page_hears_the_owner_ship_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_hears_its_sale_open_when_the_countdown_reaches_zero() {
     let app = spawn_app().await;
+    let selling = told_when(&app.base, CARAMELS, "the feed's first reading", |_| true).await;
     app.set_sale(
         CARAMELS,
         common::Sale {
@@ -505,9 +525,16 @@ async fn a_page_hears_its_sale_open_when_the_countdown_reaches_zero() {
         },
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let before = app.get("/p/sea-salt-caramels").await.text().await.unwrap();
-    assert!(!before.contains("Add to cart"), "not before the start");
+    // not before the start, once the catalogue has read the sale
+    app.page_when("/p/sea-salt-caramels", "the page without its buy button", |p| {
+        !p.contains("Add to cart")
+    })
+    .await;
+    // and the live feed too (it reads the shop on its own)
+    told_when(&app.base, CARAMELS, "the feed has read the sale ahead", |n| {
+        n.look != selling.look
+    })
+    .await;
     let mut page = Stream::open(&app.base, &CARAMELS.to_string()).await;
     let first = page
         .next(Duration::from_secs(3))
@@ -536,7 +563,7 @@ async fn a_page_hears_its_sale_open_when_the_countdown_reaches_zero() {
 async fn a_page_hears_the_owner_pause_and_resume_checkout() {
     let app = common::owner::shop(common::Kind::Sqlite).await;
     let owner = common::owner::Owner::new(&app).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    told_when(&app.base, CARAMELS, "the feed's first reading", |_| true).await;
     let mut page = Stream::open(&app.base, &CARAMELS.to_string()).await;
     let first = page
         .next(Duration::from_secs(3))
@@ -561,12 +588,10 @@ async fn a_page_hears_the_owner_pause_and_resume_checkout() {
         .expect("told of the pause");
     assert_ne!(paused.look, first.look, "the page draws itself again");
     // (the page's script waits out the catalogue cache's quarter second before drawing again)
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let shown = app.get("/p/sea-salt-caramels").await.text().await.unwrap();
-    assert!(
-        shown.contains(r#"data-testid="paused""#),
-        "the redrawn page says so"
-    );
+    app.page_when("/p/sea-salt-caramels", "the redrawn page says so", |p| {
+        p.contains(r#"data-testid="paused""#)
+    })
+    .await;
 
     brake("resume").await;
     let resumed = page
@@ -574,9 +599,10 @@ async fn a_page_hears_the_owner_pause_and_resume_checkout() {
         .await
         .expect("told of the resume");
     assert_eq!(resumed.look, first.look);
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let shown = app.get("/p/sea-salt-caramels").await.text().await.unwrap();
-    assert!(!shown.contains(r#"data-testid="paused""#));
+    app.page_when("/p/sea-salt-caramels", "the page drawn again sells", |p| {
+        !p.contains(r#"data-testid="paused""#)
+    })
+    .await;
 }
 
 /// A waiting page's stream reads its ticket on every connect: a client that reconnects without
@@ -711,12 +737,13 @@ async fn one_client_cannot_take_every_live_place() {
     let other = from("198.51.100.4").await;
     assert_eq!(other.status(), 200, "another client still streams");
     drop(held.pop());
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        from("203.0.113.9").await.status(),
-        200,
-        "a stream closed is a place again"
-    );
+    let from = &from;
+    let again = common::eventually(Duration::from_secs(5), "a stream closed is a place again", || async move {
+        let res = from("203.0.113.9").await;
+        (res.status() == 200).then_some(res)
+    })
+    .await;
+    drop(again);
 }
 
 /// A page without JavaScript that reloads itself while it waits is asked to wait longer while
@@ -761,10 +788,16 @@ async fn a_waiting_page_without_javascript_reloads_less_often_when_the_server_is
                 .unwrap(),
         );
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let strained = refresh(&get().await);
+    // once the server has accepted them: four times as long
+    let strained = common::eventually(Duration::from_secs(5), "a longer wait when nearly full", || async {
+        let strained = refresh(&get().await);
+        (strained != usual).then_some(strained)
+    })
+    .await;
     assert_eq!(strained, 12, "four times as long");
     drop(idle);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(refresh(&get().await), 3, "back to usual");
+    common::eventually(Duration::from_secs(5), "back to usual once they close", || async {
+        (refresh(&get().await) == 3).then_some(())
+    })
+    .await;
 }

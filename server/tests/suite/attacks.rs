@@ -7,7 +7,7 @@
 // workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::browser::{cart_with_caramels, cookie_named, cookies_set, plain_form};
 use common::owner::{csrf, first_owner, get_with, post_form, shop};
@@ -180,7 +180,7 @@ async fn every_page_carries_a_nonce_policy_that_its_own_scripts_satisfy(kind: Ki
         );
     }
     // two responses of a personal page, two nonces (the catalogue and product pages are kept
-    // whole, nonce and all, until what they show changes: tests/pages.rs)
+    // whole, nonce and all, until what they show changes: server/tests/suite/pages.rs)
     let a = app.get("/cart").await.headers()[CONTENT_SECURITY_POLICY].clone();
     let b = app.get("/cart").await.headers()[CONTENT_SECURITY_POLICY].clone();
     assert_ne!(a, b, "a nonce is used once");

@@ -4,7 +4,7 @@
 // workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{key, order_body, spawn_on, Kind};
 use serde_json::{json, Value};
@@ -468,8 +468,13 @@ async fn the_cart_costs_what_the_order_will_charge() {
         },
     )
     .await;
-    // past the catalogue cache's window, so the cart reads the sale
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    // once the catalogue cache has read the sale, the cart reads it too
+    common::eventually(std::time::Duration::from_secs(10), "the sale in the catalogue", || async {
+        let (_, products) = app.get_json("/api/products").await;
+        let caramels = products.as_array()?.iter().find(|p| p["id"] == CARAMELS)?;
+        (caramels["sale"]["sale_price_cents"] == 900).then_some(())
+    })
+    .await;
     let added = app
         .client
         .post(app.url("/api/add_to_cart"))

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::owner::{shop, Owner, EMAIL};
 use common::{key, order_body, Kind};

@@ -5,7 +5,7 @@
 // workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::owner::{csrf, first_owner, get_with, post_form, shop};
 use common::{key, order_body, Kind, TestApp};

@@ -7,7 +7,7 @@
 // workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::browser::{hidden_field, Jar, CARAMELS};
 use common::{order_body, spawn_app_with, spawn_on, Kind, Sale, TestApp};

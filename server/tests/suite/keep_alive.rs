@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{key, order_body, spawn_app, spawn_app_with, TestApp};
 use std::time::Duration;

@@ -6,7 +6,7 @@
 // in test code a panic is how a test reports failure
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{order_body, spawn_app_with};
 use serde_json::Value;

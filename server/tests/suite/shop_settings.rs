@@ -8,7 +8,7 @@
 // workspace lints forbid them in the shop itself, and clippy.toml allows them in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::owner::{Owner, SECRET};
 use common::{key, order_body, spawn_on, Kind, TestApp};

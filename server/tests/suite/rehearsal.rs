@@ -8,7 +8,7 @@
 // in test code a panic is how a test reports failure
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::shop::PgDatabase;
 use common::{order_body, start_server_with};
@@ -92,7 +92,9 @@ fn rehearse_on(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Output 
         .env("HOLDFAST_DATA_DIR", dir)
         .env("HOLDFAST_METRICS_ADDR", "off")
         .env_remove("HOLDFAST_RATE_LIMIT_PER_SEC")
-        .env("RUST_LOG", "warn")
+        // everything it logs goes to standard error: its standard output stays the report alone
+        // (a slow statement's warning once broke `--json` there)
+        .env("RUST_LOG", "info,sqlx=info")
         .output()
         .expect("server rehearse runs")
 }
