@@ -469,11 +469,15 @@ async fn the_cart_costs_what_the_order_will_charge() {
     )
     .await;
     // once the catalogue cache has read the sale, the cart reads it too
-    common::eventually(std::time::Duration::from_secs(10), "the sale in the catalogue", || async {
-        let (_, products) = app.get_json("/api/products").await;
-        let caramels = products.as_array()?.iter().find(|p| p["id"] == CARAMELS)?;
-        (caramels["sale"]["sale_price_cents"] == 900).then_some(())
-    })
+    common::eventually(
+        std::time::Duration::from_secs(10),
+        "the sale in the catalogue",
+        || async {
+            let (_, products) = app.get_json("/api/products").await;
+            let caramels = products.as_array()?.iter().find(|p| p["id"] == CARAMELS)?;
+            (caramels["sale"]["sale_price_cents"] == 900).then_some(())
+        },
+    )
     .await;
     let added = app
         .client

@@ -96,11 +96,21 @@ fn attribute<'p>(page: &'p str, after: &str, name: &str) -> &'p str {
 
 /// What the live feed of the server at `base` tells of product `id` once `holds` is true of it
 /// (asked as a page without a stream asks: `poll=1`); the feed reads the shop every 250 ms.
-async fn told_when(base: &str, id: i64, what: &str, holds: impl Fn(&ProductNews) -> bool) -> ProductNews {
+async fn told_when(
+    base: &str,
+    id: i64,
+    what: &str,
+    holds: impl Fn(&ProductNews) -> bool,
+) -> ProductNews {
     let client = reqwest::Client::new();
     let url = format!("{base}/live/products?ids={id}&poll=1");
     common::eventually(Duration::from_secs(10), what, || async {
-        let res = client.get(&url).header("accept-language", "en").send().await.ok()?;
+        let res = client
+            .get(&url)
+            .header("accept-language", "en")
+            .send()
+            .await
+            .ok()?;
         if res.status() != 200 {
             return None;
         }
@@ -115,7 +125,10 @@ async fn a_listening_page_hears_each_sale_within_a_second_and_sold_out_changes_i
     let app = spawn_app().await;
     app.set_stock(CARAMELS, 3).await;
     // a new count reaches pages within COUNTS_EVERY + one reading (server::live_feed)
-    told_when(&app.base, CARAMELS, "the new count", |n| n.badge == "Only 3 left").await;
+    told_when(&app.base, CARAMELS, "the new count", |n| {
+        n.badge == "Only 3 left"
+    })
+    .await;
     let mut page = Stream::open(&app.base, &CARAMELS.to_string()).await;
     let first = page
         .next(Duration::from_secs(3))
@@ -154,9 +167,11 @@ async fn a_listening_page_hears_each_sale_within_a_second_and_sold_out_changes_i
     // script waits before it redraws, carries the look the stream told
     let look = format!(r#"data-look="{}""#, gone.look);
     let html = app
-        .page_when("/p/sea-salt-caramels", "the page and the stream agree on its look", |p| {
-            p.contains(&look)
-        })
+        .page_when(
+            "/p/sea-salt-caramels",
+            "the page and the stream agree on its look",
+            |p| p.contains(&look),
+        )
         .await;
     assert!(html.contains(&format!(r#"id="stock-{CARAMELS}""#)));
 }
@@ -241,9 +256,12 @@ async fn a_page_on_one_server_hears_a_sale_on_another() {
         .execute(&db)
         .await
         .unwrap();
-    told_when(&base_b, CARAMELS, "the other server reads the new count", |n| {
-        n.badge == "Only 4 left"
-    })
+    told_when(
+        &base_b,
+        CARAMELS,
+        "the other server reads the new count",
+        |n| n.badge == "Only 4 left",
+    )
     .await;
     let mut page = Stream::open(&base_b, &CARAMELS.to_string()).await;
     assert_eq!(
@@ -526,14 +544,19 @@ async fn a_page_hears_its_sale_open_when_the_countdown_reaches_zero() {
     )
     .await;
     // not before the start, once the catalogue has read the sale
-    app.page_when("/p/sea-salt-caramels", "the page without its buy button", |p| {
-        !p.contains("Add to cart")
-    })
+    app.page_when(
+        "/p/sea-salt-caramels",
+        "the page without its buy button",
+        |p| !p.contains("Add to cart"),
+    )
     .await;
     // and the live feed too (it reads the shop on its own)
-    told_when(&app.base, CARAMELS, "the feed has read the sale ahead", |n| {
-        n.look != selling.look
-    })
+    told_when(
+        &app.base,
+        CARAMELS,
+        "the feed has read the sale ahead",
+        |n| n.look != selling.look,
+    )
     .await;
     let mut page = Stream::open(&app.base, &CARAMELS.to_string()).await;
     let first = page
@@ -738,10 +761,14 @@ async fn one_client_cannot_take_every_live_place() {
     assert_eq!(other.status(), 200, "another client still streams");
     drop(held.pop());
     let from = &from;
-    let again = common::eventually(Duration::from_secs(5), "a stream closed is a place again", || async move {
-        let res = from("203.0.113.9").await;
-        (res.status() == 200).then_some(res)
-    })
+    let again = common::eventually(
+        Duration::from_secs(5),
+        "a stream closed is a place again",
+        || async move {
+            let res = from("203.0.113.9").await;
+            (res.status() == 200).then_some(res)
+        },
+    )
     .await;
     drop(again);
 }
@@ -789,15 +816,21 @@ async fn a_waiting_page_without_javascript_reloads_less_often_when_the_server_is
         );
     }
     // once the server has accepted them: four times as long
-    let strained = common::eventually(Duration::from_secs(5), "a longer wait when nearly full", || async {
-        let strained = refresh(&get().await);
-        (strained != usual).then_some(strained)
-    })
+    let strained = common::eventually(
+        Duration::from_secs(5),
+        "a longer wait when nearly full",
+        || async {
+            let strained = refresh(&get().await);
+            (strained != usual).then_some(strained)
+        },
+    )
     .await;
     assert_eq!(strained, 12, "four times as long");
     drop(idle);
-    common::eventually(Duration::from_secs(5), "back to usual once they close", || async {
-        (refresh(&get().await) == 3).then_some(())
-    })
+    common::eventually(
+        Duration::from_secs(5),
+        "back to usual once they close",
+        || async { (refresh(&get().await) == 3).then_some(()) },
+    )
     .await;
 }

@@ -125,11 +125,20 @@ async fn a_change_in_stock_is_on_the_page_within_the_freshness_window() {
     app.set_stock(CARAMELS, 3).await;
     // the catalogue is read again at most every 250 ms: the first page that shows the change
     // is drawn anew, a new version
-    let (cache, new_etag) = common::eventually(Duration::from_secs(10), "the page shows the new stock", || async {
-        let after = app.get(CARAMELS_PAGE).await;
-        let seen = (header(&after, "x-page-cache"), header(&after, ETAG));
-        after.text().await.unwrap().contains("Only 3 left").then_some(seen)
-    })
+    let (cache, new_etag) = common::eventually(
+        Duration::from_secs(10),
+        "the page shows the new stock",
+        || async {
+            let after = app.get(CARAMELS_PAGE).await;
+            let seen = (header(&after, "x-page-cache"), header(&after, ETAG));
+            after
+                .text()
+                .await
+                .unwrap()
+                .contains("Only 3 left")
+                .then_some(seen)
+        },
+    )
     .await;
     assert_eq!(cache.as_deref(), Some("miss"));
     assert_ne!(new_etag.unwrap(), etag, "a new version");
