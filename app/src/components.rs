@@ -54,14 +54,11 @@ pub fn Header() -> impl IntoView {
     let switch = format!(
         "/language/{}?back={}",
         lang.other().tag(),
-        crate::percent::encode(
-            &format!(
-                "{}{}",
-                here.pathname.get_untracked(),
-                here.search.get_untracked()
-            ),
-            b"/"
-        )
+        crate::percent::encode_path(&format!(
+            "{}{}",
+            here.pathname.get_untracked(),
+            here.search.get_untracked()
+        ))
     );
     let shop = crate::shop::use_shop();
     let logo = shop.logo.as_deref().map(crate::shop::picture_url);

@@ -3,6 +3,7 @@
 
 use anyhow::{bail, Context};
 use leptos::config::LeptosOptions;
+use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,7 +15,7 @@ pub struct Config {
     /// Where the shop keeps its data (`HOLDFAST_DATA_DIR`, default `data`).
     pub data_dir: PathBuf,
     /// `DATABASE_URL`; default: the SQLite file `holdfast.db` in the data dir.
-    pub database_url: Option<String>,
+    pub database_url: Option<SecretString>,
     /// Fill an empty database with the demo catalogue (`HOLDFAST_SEED_DEMO`, default true).
     pub seed_demo: bool,
     /// Where the desk, the reads, the usher and the expiry read the time: the system clock; a
@@ -37,7 +38,7 @@ pub struct Config {
     /// The key that signs waiting-room tickets and holds (`HOLDFAST_SECRET`, at least 32
     /// characters; default: a random key kept in `secret.key` in the data dir). Every server of
     /// one shop must share it.
-    pub secret: Option<String>,
+    pub secret: Option<SecretString>,
     /// How often the waiting room admits the next in line and expires holds
     /// (`HOLDFAST_QUEUE_TICK_MS`, default 250).
     pub queue_tick: Duration,
@@ -93,7 +94,7 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// The bearer token a scrape of `/metrics` must carry (`HOLDFAST_METRICS_TOKEN`, at least 16
     /// characters); needed when the metrics address is not a loopback one.
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<SecretString>,
     /// Below this many bytes free on the data directory's disk the log, `/metrics` and the
     /// control room warn (`HOLDFAST_DISK_WARN_MB`, default 500; 0: never).
     pub disk_warn_bytes: u64,
@@ -194,6 +195,7 @@ impl Config {
         if secret.as_ref().is_some_and(|s| s.len() < 32) {
             bail!("HOLDFAST_SECRET must be at least 32 characters");
         }
+        let secret = secret.map(SecretString::from);
         Ok(Config {
             addr,
             secret,
@@ -220,7 +222,10 @@ impl Config {
             data_dir: get("HOLDFAST_DATA_DIR")
                 .unwrap_or_else(|| "data".to_owned())
                 .into(),
-            database_url: get("DATABASE_URL").filter(|u| !u.is_empty()),
+            // a Postgres URL can carry its password
+            database_url: get("DATABASE_URL")
+                .filter(|u| !u.is_empty())
+                .map(SecretString::from),
             seed_demo: parse_bool(get("HOLDFAST_SEED_DEMO"), true, "HOLDFAST_SEED_DEMO")?,
             clock: app::rules::Clock::system(),
             max_orders_in_flight,
@@ -241,7 +246,7 @@ impl Config {
     /// The database to use: `DATABASE_URL`, or the embedded SQLite file in the data dir.
     pub fn database_url(&self) -> String {
         match &self.database_url {
-            Some(url) => url.clone(),
+            Some(url) => url.expose_secret().to_owned(),
             None => format!("sqlite://{}", self.data_dir.join("holdfast.db").display()),
         }
     }
@@ -254,7 +259,7 @@ impl Config {
     /// The signing key: `HOLDFAST_SECRET`, else the data dir's `secret.key`, made on first start.
     pub fn signing_key(&self) -> anyhow::Result<Vec<u8>> {
         if let Some(secret) = &self.secret {
-            return Ok(secret.as_bytes().to_vec());
+            return Ok(secret.expose_secret().as_bytes().to_vec());
         }
         let path = self.data_dir.join("secret.key");
         match std::fs::read_to_string(&path) {
@@ -266,9 +271,7 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
-        let key: String = (0..32)
-            .map(|_| format!("{:02x}", rand::random::<u8>()))
-            .collect();
+        let key = hex::encode(rand::random::<[u8; 32]>());
         write_private(&path, &key).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(key.into_bytes())
     }
@@ -301,7 +304,7 @@ const BUNDLE_HASHES: &str = "hash.txt";
 fn metrics(
     get: &impl Fn(&str) -> Option<String>,
     shop: SocketAddr,
-) -> anyhow::Result<(Option<SocketAddr>, Option<String>)> {
+) -> anyhow::Result<(Option<SocketAddr>, Option<SecretString>)> {
     let token = get("HOLDFAST_METRICS_TOKEN").filter(|t| !t.trim().is_empty());
     if token.as_ref().is_some_and(|t| t.trim().len() < 16) {
         bail!("HOLDFAST_METRICS_TOKEN must be at least 16 characters");
@@ -321,7 +324,7 @@ fn metrics(
             bail!("HOLDFAST_METRICS_ADDR {addr} is reachable from other machines: set HOLDFAST_METRICS_TOKEN too");
         }
     }
-    Ok((addr, token.map(|t| t.trim().to_owned())))
+    Ok((addr, token.map(|t| SecretString::from(t.trim()))))
 }
 
 /// A positive whole number from `key`, or `default` when unset.
@@ -423,7 +426,7 @@ mod tests {
             c.metrics_addr.map(|a| a.to_string()).as_deref(),
             Some("127.0.0.1:9100")
         );
-        assert_eq!(c.metrics_token, None);
+        assert!(c.metrics_token.is_none());
         assert_eq!(
             config(&[("HOLDFAST_METRICS_ADDR", "off")])?.metrics_addr,
             None
@@ -434,7 +437,10 @@ mod tests {
             ("HOLDFAST_METRICS_ADDR", "0.0.0.0:9100"),
             ("HOLDFAST_METRICS_TOKEN", "a-long-enough-token"),
         ])?;
-        assert_eq!(c.metrics_token.as_deref(), Some("a-long-enough-token"));
+        assert_eq!(
+            c.metrics_token.as_ref().map(ExposeSecret::expose_secret),
+            Some("a-long-enough-token")
+        );
         assert!(config(&[("HOLDFAST_METRICS_TOKEN", "short")]).is_err());
         assert!(config(&[("HOLDFAST_METRICS_ADDR", "somewhere")]).is_err());
         let same = config(&[
@@ -442,6 +448,35 @@ mod tests {
             ("HOLDFAST_METRICS_ADDR", "127.0.0.1:8080"),
         ]);
         assert!(same.is_err(), "never on the shop's own port");
+        Ok(())
+    }
+
+    #[test]
+    fn secrets_are_not_shown_by_debug() -> anyhow::Result<()> {
+        let c = config(&[
+            ("HOLDFAST_SECRET", "the-shops-signing-key-0123456789abcdef"),
+            ("HOLDFAST_METRICS_TOKEN", "the-metrics-bearer-token"),
+            (
+                "DATABASE_URL",
+                "postgres://shop:the-db-password@10.0.0.5/shop",
+            ),
+        ])?;
+        let shown = format!("{c:?}");
+        for secret in [
+            "the-shops-signing-key",
+            "the-metrics-bearer-token",
+            "the-db-password",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert_eq!(
+            c.signing_key()?,
+            b"the-shops-signing-key-0123456789abcdef".to_vec()
+        );
+        assert_eq!(
+            c.database_url(),
+            "postgres://shop:the-db-password@10.0.0.5/shop"
+        );
         Ok(())
     }
 }

@@ -248,7 +248,10 @@ impl Application {
         );
         let monitoring = config.metrics_addr.and_then(|addr| {
             let monitoring = crate::monitoring::Monitoring::new(
-                config.metrics_token.as_deref(),
+                config
+                    .metrics_token
+                    .as_ref()
+                    .map(secrecy::ExposeSecret::expose_secret),
                 backend.admin_db(),
                 news.clone(),
                 connections.clone(),

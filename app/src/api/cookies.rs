@@ -12,16 +12,17 @@ pub fn read(name: &str) -> Option<String> {
     in_headers(&parts.headers, name).map(str::to_owned)
 }
 
-/// The value of cookie `name` in a request's headers (every `Cookie` header, each `a=1; b=2`).
+/// The value of cookie `name` in a request's headers (every `Cookie` header, each `a=1; b=2`),
+/// read by the `cookie` crate: a pair it cannot read is passed over, a value is given as sent.
 pub fn in_headers<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .and_then(|c| c.value_raw())
 }
 
 /// The payload of a cookie this server sealed with the shop's key ([`set_sealed`]); `None` when
@@ -72,30 +73,32 @@ pub fn set_cookie(name: &str, value: &str, max_age_secs: u32, secure: bool) -> S
 
 /// Percent-encodes text so it can sit in a cookie value.
 pub fn encode(text: &str) -> String {
-    crate::percent::encode(text, b"")
+    crate::percent::encode(text)
 }
 
 /// Reverses [`encode`]; `None` for malformed input.
 pub fn decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    crate::percent::decode(text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cookie_is_found_in_any_cookie_header_and_junk_is_passed_over() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            COOKIE,
+            HeaderValue::from_static("junk; a=1;  =x;hf_cart=ab.c%20d"),
+        );
+        headers.append(COOKIE, HeaderValue::from_static("hf_lang=en"));
+        assert_eq!(in_headers(&headers, "a"), Some("1"));
+        assert_eq!(in_headers(&headers, "hf_cart"), Some("ab.c%20d"));
+        assert_eq!(in_headers(&headers, "hf_lang"), Some("en"));
+        assert_eq!(in_headers(&headers, "junk"), None);
+        assert_eq!(in_headers(&headers, "hf_ticket"), None);
+    }
 
     #[test]
     fn cookie_text_round_trips_through_percent_encoding() {

@@ -106,7 +106,7 @@ pub fn setup_code(secret: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(b"holdfast owner setup\0");
     h.update(secret);
-    session::hex(&h.finalize()[..12])
+    hex::encode(&h.finalize()[..12])
 }
 
 pub fn routes<S: Clone + Send + Sync + 'static>(state: Arc<AdminState>) -> Router<S> {

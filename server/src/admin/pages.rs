@@ -108,7 +108,7 @@ pub fn document_refreshing(
     let switch = format!(
         "/language/{}?back={}",
         other.tag(),
-        app::percent::encode(&here(), b"/")
+        app::percent::encode_path(&here())
     );
     let page = view! {
         <html lang=lang.tag()>

@@ -152,7 +152,7 @@ pub fn process(bytes: &[u8]) -> Result<WebPicture, PictureError> {
     }
     let digest = Sha256::digest(bytes);
     Ok(WebPicture {
-        id: crate::admin::session::hex(&digest[..16]),
+        id: hex::encode(&digest[..16]),
         files,
     })
 }
@@ -175,7 +175,7 @@ pub fn process_shop_picture(
         .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
         .map_err(|e| PictureError::Unreadable(e.to_string()))?;
     let digest = Sha256::digest(&out);
-    Ok((crate::admin::session::hex(&digest[..16]), out))
+    Ok((hex::encode(&digest[..16]), out))
 }
 
 /// The smallest side of a logo or payment code taken (a logo is shown at 32 px).

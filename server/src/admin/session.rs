@@ -35,11 +35,7 @@ pub fn cookie_name(secure: bool) -> &'static str {
 pub fn new_token() -> String {
     // rand's thread generator is a CSPRNG (ChaCha, seeded and reseeded from the OS)
     let bytes: [u8; 32] = rand::random();
-    hex(&bytes)
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 pub fn token_hash(token: &str) -> String {

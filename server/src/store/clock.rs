@@ -15,8 +15,5 @@ pub(crate) fn now_utc() -> String {
 
 pub(crate) fn fingerprint_hash(text: &str) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
