@@ -238,7 +238,7 @@ impl AdminDb {
         now: &str,
     ) -> Result<Changed, StoreError> {
         let mut tx = self.begin().await?;
-        // the write comes first: on SQLite it takes the write lock before anything is read
+        // (on SQLite the transaction has the write lock from its start: `Db::begin`)
         let id: Option<(i64, String)> = tx
             .optional(
                 sql("UPDATE orders SET status = $1, status_changed_at = $2, \

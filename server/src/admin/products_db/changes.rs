@@ -59,8 +59,10 @@ async fn audit(tx: &mut Tx, line: AuditLine<'_>, actor: &str, now: &str) -> Resu
     .map(|_| ())
 }
 
-/// Takes the product's row for this transaction (see the module's note): its (stock,
-/// archived), or `None` if there is no such product.
+/// Takes the product's row for this transaction: its (stock, archived), or `None` if there is no
+/// such product. On Postgres the no-op update locks the row until the commit, as `SELECT … FOR
+/// UPDATE` would (SQLite has no such clause, and needs none: its transaction holds the whole
+/// database's write lock from `BEGIN IMMEDIATE`, `Db::begin`).
 async fn lock_product(tx: &mut Tx, id: i64) -> Result<Option<(i64, bool)>, StoreError> {
     tx.optional(
         sql("UPDATE products SET archived = archived WHERE id = $1 RETURNING stock, archived")
