@@ -118,18 +118,6 @@ async fn the_brake_pauses_one_product_or_the_whole_shop_and_changes_nothing(kind
     assert_eq!(app.count("SELECT COUNT(*) FROM brakes").await, 0);
 }
 
-async fn join(app: &TestApp, phone: &str) -> Value {
-    let res = app
-        .client
-        .post(app.url("/api/queue/join"))
-        .json(&json!({"product_id": 2, "quantity": 1, "phone": phone}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
-}
-
 async fn standing(app: &TestApp, ticket: &str) -> Value {
     let t: String = ticket
         .bytes()
@@ -160,11 +148,11 @@ async fn a_paused_line_admits_nobody_keeps_its_order_and_lets_no_hold_run_out(ki
         },
     )
     .await;
-    let a = join(&app, "+1 555 000 0001").await;
+    let a = app.joined(2, 1, "+1 555 000 0001").await;
     assert_eq!(a["state"], "admitted");
     brake(&app, &owner, "2", "pause").await;
-    let b = join(&app, "+1 555 000 0002").await;
-    let c = join(&app, "+1 555 000 0003").await;
+    let b = app.joined(2, 1, "+1 555 000 0002").await;
+    let c = app.joined(2, 1, "+1 555 000 0003").await;
     let (bt, ct) = (b["ticket"].as_str().unwrap(), c["ticket"].as_str().unwrap());
     // well past A's 2-second hold on the shop's clock; then a few of the usher's rounds (every
     // 100 ms) run at that time

@@ -306,18 +306,6 @@ fn text_of(page: &str, marker: &str) -> String {
         .replace("&#39;", "'")
 }
 
-async fn join(app: &common::TestApp, quantity: i64, phone: &str) -> serde_json::Value {
-    let res = app
-        .client
-        .post(app.url("/api/queue/join"))
-        .json(&serde_json::json!({"product_id": CARAMELS, "quantity": quantity, "phone": phone}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
-}
-
 async fn leave(app: &common::TestApp, ticket: &str) {
     let res = app
         .client
@@ -341,10 +329,10 @@ async fn a_waiting_page_hears_its_place_and_its_turn() {
     let app = spawn_app().await;
     app.set_stock(CARAMELS, 2).await;
     app.set_sale(CARAMELS, common::Sale::default()).await;
-    let first = join(&app, 2, "+15550100031").await;
+    let first = app.joined(CARAMELS, 2, "+15550100031").await;
     assert_eq!(first["state"], "admitted");
-    let second = join(&app, 1, "+15550100032").await;
-    let third = join(&app, 1, "+15550100033").await;
+    let second = app.joined(CARAMELS, 1, "+15550100032").await;
+    let third = app.joined(CARAMELS, 1, "+15550100033").await;
     assert_eq!(third["position"], 2, "{third}");
     let ticket = third["ticket"].as_str().unwrap();
 
@@ -426,7 +414,7 @@ async fn a_waiting_page_hears_its_place_and_its_turn() {
              VALUES ({CARAMELS}, '2026-01-01T00:00:00.000Z', 'test')"
         ))
         .await;
-    let gone = join(&app, 1, "+15550100034").await;
+    let gone = app.joined(CARAMELS, 1, "+15550100034").await;
     assert_eq!(gone["state"], "waiting", "{gone}");
     let gone = gone["ticket"].as_str().unwrap();
     let page = app
@@ -636,7 +624,7 @@ async fn reconnecting_a_waiting_stream_without_end_is_rate_limited() {
     let app = spawn_app_with(&[("HOLDFAST_RATE_LIMIT_PER_SEC", "1")]).await;
     app.set_sale(CARAMELS, common::Sale::default()).await;
     // (joining takes one of the burst of ten)
-    let joined = join(&app, 1, "+15550100041").await;
+    let joined = app.joined(CARAMELS, 1, "+15550100041").await;
     let ticket = joined["ticket"].as_str().unwrap();
     let mut codes = Vec::new();
     for _ in 0..12 {
@@ -673,7 +661,7 @@ async fn a_page_waiting_for_the_start_is_told_its_place_when_the_line_is_drawn()
     .await;
     let mut streams = Vec::new();
     for phone in ["+15550100051", "+15550100052"] {
-        let joined = join(&app, 1, phone).await;
+        let joined = app.joined(CARAMELS, 1, phone).await;
         assert_eq!(joined["state"], "waiting", "{joined}");
         assert!(
             joined["position"].is_null(),
@@ -781,8 +769,11 @@ async fn a_waiting_page_without_javascript_reloads_less_often_when_the_server_is
     app.set_stock(CARAMELS, 1).await;
     app.set_sale(CARAMELS, common::Sale::default()).await;
     // the one unit is held for the first: the second waits first in line
-    assert_eq!(join(&app, 1, "+15550100060").await["state"], "admitted");
-    let joined = join(&app, 1, "+15550100061").await;
+    assert_eq!(
+        app.joined(CARAMELS, 1, "+15550100060").await["state"],
+        "admitted"
+    );
+    let joined = app.joined(CARAMELS, 1, "+15550100061").await;
     let ticket = joined["ticket"].as_str().unwrap().to_owned();
     let refresh = |page: &str| -> u64 {
         let at = page

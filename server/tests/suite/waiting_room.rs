@@ -13,15 +13,6 @@ use serde_json::{json, Value};
 /// The demo's caramels (id 2): no sale until a test puts one on.
 const P: i64 = 2;
 
-async fn join(app: &TestApp, quantity: i64, phone: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/queue/join"))
-        .json(&json!({"product_id": P, "quantity": quantity, "phone": phone}))
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn status(app: &TestApp, ticket: &str) -> reqwest::Response {
     app.get(&format!("/api/queue/status?ticket={}", urlencode(ticket)))
         .await
@@ -59,7 +50,7 @@ async fn join_answers_with_a_signed_ticket_and_cookie_and_the_hold_buys_exactly_
     )
     .await;
 
-    let res = join(&app, 2, "+1 555 010 0001").await;
+    let res = app.join_line(P, 2, "+1 555 010 0001").await;
     assert_eq!(res.status(), 200);
     let cookie = res
         .headers()
@@ -111,7 +102,12 @@ async fn join_answers_with_a_signed_ticket_and_cookie_and_the_hold_buys_exactly_
 async fn forged_tickets_and_holds_are_refused_and_change_nothing(kind: Kind) {
     let app = spawn_on(kind, &[]).await;
     app.set_sale(P, Sale::default()).await;
-    let joined: Value = join(&app, 1, "+15550100002").await.json().await.unwrap();
+    let joined: Value = app
+        .join_line(P, 1, "+15550100002")
+        .await
+        .json()
+        .await
+        .unwrap();
     let ticket = joined["ticket"].as_str().unwrap();
     // same id, another signature; and a made-up ticket
     let forged = format!(
@@ -170,7 +166,7 @@ async fn bad_joins_get_clear_4xx_answers(kind: Kind) {
         .collect();
     assert_eq!(fields, ["quantity", "phone"]);
 
-    let res = join(&app, 3, "+15550100003").await;
+    let res = app.join_line(P, 3, "+15550100003").await;
     assert_eq!(res.status(), 409, "over the per-customer limit");
     let body: Value = res.json().await.unwrap();
     assert_eq!(
@@ -249,13 +245,28 @@ async fn a_waiting_shopper_sees_their_place_on_a_page_that_refreshes_itself_with
     let app = spawn_on(kind, &[]).await;
     app.set_stock(P, 1).await;
     app.set_sale(P, Sale::default()).await;
-    let first: Value = join(&app, 1, "+15550100010").await.json().await.unwrap();
+    let first: Value = app
+        .join_line(P, 1, "+15550100010")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(first["state"], "admitted");
-    let second: Value = join(&app, 1, "+15550100011").await.json().await.unwrap();
+    let second: Value = app
+        .join_line(P, 1, "+15550100011")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(second["state"], "waiting");
     assert_eq!(second["position"], 1);
     assert!(second["eta_seconds"].as_u64().unwrap() > 200, "{second}");
-    let third: Value = join(&app, 1, "+15550100012").await.json().await.unwrap();
+    let third: Value = app
+        .join_line(P, 1, "+15550100012")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(
         third["state"], "sold_out",
         "one unit, one hold, one hopeful: the third is told at once"
@@ -355,7 +366,12 @@ async fn one_phone_written_three_ways_is_one_shopper(kind: Kind) {
     )
     .await;
     // she joins as her phone shows her number, and orders with the +86 she was taught
-    let joined: Value = join(&app, 1, "138 0013 8000").await.json().await.unwrap();
+    let joined: Value = app
+        .join_line(P, 1, "138 0013 8000")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(joined["state"], "admitted", "{joined}");
     let hold = joined["hold_token"].as_str().unwrap().to_owned();
     let order = app
@@ -368,7 +384,7 @@ async fn one_phone_written_three_ways_is_one_shopper(kind: Kind) {
     );
     let order: Value = order.json().await.unwrap();
     // written a third way, she is still the shopper who has bought her one
-    let again = join(&app, 1, "0086 13800138000").await;
+    let again = app.join_line(P, 1, "0086 13800138000").await;
     assert_eq!(again.status(), 409, "over the per-customer limit");
     // one canonical number stored, found however it is typed
     let code = order["order_code"].as_str().unwrap();
@@ -383,7 +399,7 @@ async fn one_phone_written_three_ways_is_one_shopper(kind: Kind) {
         .await;
     assert_eq!(found.status(), 200);
     // a Beijing landline is not a number a courier can text: a clear refusal
-    let landline = join(&app, 1, "+86 10 6552 9988").await;
+    let landline = app.join_line(P, 1, "+86 10 6552 9988").await;
     assert_eq!(landline.status(), 422);
     let body: Value = landline.json().await.unwrap();
     assert!(

@@ -168,6 +168,28 @@ impl TestApp {
         .await
     }
 
+    /// Asks to join the line for `quantity` of `product_id` as `phone`: the answer as sent.
+    pub async fn join_line(
+        &self,
+        product_id: i64,
+        quantity: i64,
+        phone: &str,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/queue/join"))
+            .json(&serde_json::json!({"product_id": product_id, "quantity": quantity, "phone": phone}))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// [`TestApp::join_line`], which must be answered 200: its JSON.
+    pub async fn joined(&self, product_id: i64, quantity: i64, phone: &str) -> Value {
+        let (status, body) = json_of(self.join_line(product_id, quantity, phone).await).await;
+        assert_eq!(status, 200, "joining: {body}");
+        body
+    }
+
     /// POST `body` as JSON to `path`: the status and the JSON answer.
     pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
         let res = self
