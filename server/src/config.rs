@@ -63,7 +63,7 @@ pub struct Config {
     /// wait idle for its next request (`HOLDFAST_HEADER_TIMEOUT_SECS`, default 30).
     pub header_timeout: Duration,
     /// How long any request's body may take to arrive (`HOLDFAST_BODY_TIMEOUT_SECS`, default
-    /// 30), plus a second for every 2 KiB it delivers ([`crate::body`]). Beyond it: 408.
+    /// 30), plus a second for every 2 KiB it delivers ([`crate::edge::body`]). Beyond it: 408.
     pub body_timeout: Duration,
     /// Connections open at once (`HOLDFAST_MAX_CONNECTIONS`, default 20,000, ~20 KiB each);
     /// beyond it a new connection gets a one-line 503 and is closed, and those open are served.
@@ -251,6 +251,18 @@ impl Config {
         }
     }
 
+    /// Opens (and migrates) the shop's database for the owner's command-line tools and the
+    /// rehearsal, without seeding or serving.
+    pub async fn database_for_tools(&self) -> anyhow::Result<crate::store::sql::Db> {
+        if self.database_url.is_none() {
+            std::fs::create_dir_all(&self.data_dir)?;
+        }
+        let backend =
+            crate::store::backend::Backend::open(&self.database_url(), self.clock.clone(), false)
+                .await?;
+        Ok(backend.db())
+    }
+
     /// The SQLite file in use, if the shop runs on SQLite.
     pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
         crate::store::sqlite::path_of(&self.database_url()).map(Into::into)
@@ -272,7 +284,8 @@ impl Config {
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
         let key = hex::encode(rand::random::<[u8; 32]>());
-        write_private(&path, &key).with_context(|| format!("cannot write {}", path.display()))?;
+        crate::ops::private_files::write_private(&path, &key)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(key.into_bytes())
     }
 
@@ -342,16 +355,6 @@ fn positive(
             .filter(|n| *n > 0)
             .with_context(|| format!("{key} must be a positive number of {unit}, got {v:?}")),
     }
-}
-
-/// Writes a new file only its owner can read (an existing one is an error).
-pub(crate) fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(text.as_bytes())
 }
 
 fn parse_bool(value: Option<String>, default: bool, key: &str) -> anyhow::Result<bool> {

@@ -1,39 +1,99 @@
 //! The Holdfast server: configuration, storage, and the axum application that serves the Leptos
 //! app, its server functions and static assets.
+//!
+//! The folders are layers; a module imports from its own layer and the ones below it, never
+//! from one above (ARCHITECTURE.md):
+//!
+//! - wiring: `config`, `startup` (builds everything), `main.rs`
+//! - what people reach: `edge` (sockets to server functions), `admin` (the owner's pages),
+//!   `live` (open pages' news), `ops` (health, metrics, logs, backups, files), `rehearsal` and
+//!   `load` (a sale rehearsed, the load generator)
+//! - `store`: the two databases behind the app's ports
+//! - `desk`: the group-commit desk and the usher's rounds (plain Rust over `app`'s ports)
 
 pub mod admin;
-pub mod api_guard;
-pub mod assets;
-pub mod backup;
-pub mod body;
 pub mod config;
-mod connection;
 pub mod desk;
-pub mod disk_space;
-pub mod health;
-pub mod language_switch;
-pub mod live_feed;
-pub mod live_lines;
-pub mod live_orders;
-pub mod live_stream;
+pub mod edge;
+pub mod live;
 pub mod load;
-pub mod monitoring;
-pub mod origin;
-pub mod page_cache;
-pub mod private_files;
-pub mod rate_limit;
+pub mod ops;
 pub mod rehearsal;
-pub mod request_id;
-pub mod request_target;
-pub mod security_headers;
-pub mod seed;
-pub mod serve;
-pub mod shop_look;
 pub mod startup;
 pub mod store;
-pub mod telemetry;
-pub mod url_error;
-pub mod usher;
 
 pub use config::Config;
 pub use startup::Application;
+
+#[cfg(test)]
+mod layers {
+    /// What each folder may name with `crate::…`, besides itself: the layers below it
+    /// (ARCHITECTURE.md, "Folders and layers"). `startup` and `main.rs` are named by no one.
+    const MAY_USE: &[(&str, &[&str])] = &[
+        (
+            "admin",
+            &["edge", "live", "ops", "rehearsal", "store", "desk"],
+        ),
+        // a rehearsal is a copy of the shop, made from the shop's own settings
+        (
+            "rehearsal",
+            &["load", "ops", "store", "desk", "config", "Config"],
+        ),
+        ("load", &[]),
+        ("edge", &["live", "ops", "store", "desk"]),
+        ("live", &["edge", "ops", "store", "desk"]),
+        ("ops", &["store", "desk"]),
+        ("store", &["desk"]),
+        ("desk", &[]),
+    ];
+
+    /// Every `crate::<module>` named in the code (not the comments) of the files under `dir`.
+    fn named_in(dir: &std::path::Path, found: &mut Vec<(String, String)>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                named_in(&path, found)?;
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            for line in std::fs::read_to_string(&path)?.lines() {
+                let code = line.split("//").next().unwrap_or_default();
+                for (at, _) in code.match_indices("crate::") {
+                    let name: String = code[at + "crate::".len()..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    found.push((path.display().to_string(), name));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn no_folder_imports_a_layer_above_it() -> std::io::Result<()> {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut wrong = Vec::new();
+        for (folder, may) in MAY_USE {
+            let mut found = Vec::new();
+            named_in(&src.join(folder), &mut found)?;
+            assert!(
+                !found.is_empty() || *folder == "load" || *folder == "desk",
+                "{folder}"
+            );
+            for (file, name) in found {
+                if name != *folder && !may.contains(&name.as_str()) {
+                    wrong.push(format!("{file} names crate::{name}"));
+                }
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "imports up a layer:\n{}",
+            wrong.join("\n")
+        );
+        Ok(())
+    }
+}

@@ -11,13 +11,13 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // before anything is written: the database, backups, pictures and keys are the shop's alone
-    server::private_files::from_now_on();
+    server::ops::private_files::from_now_on();
     let args: Vec<String> = std::env::args().skip(1).collect();
     // serving logs to standard output; a command's standard output is its answer
-    server::telemetry::init(if args.is_empty() {
-        server::telemetry::LogTo::Stdout
+    server::ops::telemetry::init(if args.is_empty() {
+        server::ops::telemetry::LogTo::Stdout
     } else {
-        server::telemetry::LogTo::Stderr
+        server::ops::telemetry::LogTo::Stderr
     })?;
     let config = server::Config::from_env()?;
     match args
@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
                     "backup copies the embedded SQLite database; DATABASE_URL is not SQLite"
                 )
             })?;
-            let report = server::backup::backup(&source, std::path::Path::new(dest))?;
+            let report = server::ops::backup::backup(&source, std::path::Path::new(dest))?;
             println!(
                 "backed up {} to {dest}: {} pages, {} bytes, {} orders; integrity ok",
                 source.display(),
@@ -47,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         ["admin", "create-owner", "--email", email] => {
-            let db = server::startup::admin_db(&config).await?;
+            let db = config.database_for_tools().await?;
             let email = server::admin::cli::create_owner(&db, email).await?;
             println!("owner {email} created: log in at /admin/login");
             Ok(())

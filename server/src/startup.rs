@@ -2,10 +2,10 @@
 //! Tests build it with port 0 and talk to it over real HTTP.
 
 use crate::config::Config;
-use crate::store::{CatalogueCache, PgStore, SqliteStore};
+use crate::store::backend::Backend;
+use crate::store::CatalogueCache;
 use anyhow::Context;
 use app::state::AppState;
-use app::store::{Store, WaitingRoom};
 use app::{shell, App};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::HeaderValue;
@@ -20,17 +20,6 @@ use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-/// Opens (and migrates) the shop's database for the owner's command-line tools, without
-/// seeding or serving.
-pub async fn admin_db(config: &Config) -> anyhow::Result<crate::admin::db::AdminDb> {
-    let mut config = config.clone();
-    config.seed_demo = false;
-    if config.database_url.is_none() {
-        std::fs::create_dir_all(&config.data_dir)?;
-    }
-    Ok(Backend::open(&config).await?.admin_db())
-}
-
 pub struct Application {
     listener: TcpListener,
     router: Router,
@@ -40,94 +29,26 @@ pub struct Application {
     expiry: tokio::task::JoinHandle<()>,
     live_task: tokio::task::JoinHandle<()>,
     /// The shoppers' live news, and its reading task.
-    news: Arc<crate::live_feed::ShopNews>,
+    news: Arc<crate::live::feed::ShopNews>,
     news_task: tokio::task::JoinHandle<()>,
-    connection_limits: crate::serve::ConnectionLimits,
+    connection_limits: crate::edge::serve::ConnectionLimits,
     /// `/metrics` on its own address, when served.
     metrics: Option<(TcpListener, Router)>,
     /// The data directory's free space, watched while the shop runs.
-    _disk: Arc<crate::disk_space::DiskSpace>,
+    _disk: Arc<crate::ops::disk_space::DiskSpace>,
 }
 
-/// The database the shop runs on, chosen by `DATABASE_URL`.
-enum Backend {
-    Sqlite(SqliteStore),
-    Postgres(PgStore),
-}
-
-impl Backend {
-    async fn open(config: &Config) -> anyhow::Result<Backend> {
-        let url = config.database_url();
-        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres(PgStore::open_with_clock(&url, config.clock.clone()).await?)
-        } else if url.starts_with("sqlite:") {
-            Backend::Sqlite(SqliteStore::open_with_clock(&url, config.clock.clone()).await?)
-        } else {
-            anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://");
-        };
-        if config.seed_demo {
-            let seeded = match &backend {
-                Backend::Sqlite(s) => crate::seed::seed_if_empty(s).await?,
-                Backend::Postgres(p) => crate::seed::seed_if_empty_postgres(p).await?,
-            };
-            if seeded {
-                tracing::info!("seeded the demo catalogue");
-            }
-        }
-        Ok(backend)
-    }
-
-    /// The storage ports, the same for both databases.
-    fn ports(&self) -> crate::store::DeskStore {
-        match self {
-            Backend::Sqlite(s) => s.ports(),
-            Backend::Postgres(p) => p.ports(),
-        }
-    }
-
-    fn store(&self) -> Arc<dyn Store> {
-        Arc::new(self.ports())
-    }
-
-    fn queue(&self) -> Arc<dyn WaitingRoom> {
-        Arc::new(self.ports())
-    }
-
-    /// The per-client allowance all servers share: only several servers (Postgres) need one.
-    fn shared_allowance(
-        &self,
-        per_sec: u32,
-    ) -> Option<Arc<dyn crate::rate_limit::SharedAllowance>> {
-        match self {
-            Backend::Sqlite(_) => None,
-            Backend::Postgres(p) if per_sec > 0 => Some(Arc::new(
-                p.shared_allowance(per_sec.saturating_mul(10), crate::rate_limit::SHARED_WINDOW),
-            )),
-            Backend::Postgres(_) => None,
-        }
-    }
-
-    fn admin_db(&self) -> crate::admin::db::AdminDb {
-        use crate::admin::db::AdminDb;
-        match self {
-            Backend::Sqlite(s) => AdminDb::Sqlite(s.writer().clone()),
-            Backend::Postgres(p) => AdminDb::Postgres(p.pool().clone()),
-        }
-    }
-
-    /// Its name, for the build's metric.
-    fn name(&self) -> &'static str {
-        match self {
-            Backend::Sqlite(_) => "sqlite",
-            Backend::Postgres(_) => "postgres",
-        }
-    }
-
-    async fn close(&self) {
-        match self {
-            Backend::Sqlite(s) => s.close().await,
-            Backend::Postgres(p) => p.close().await,
-        }
+/// The per-client allowance all servers share: only several servers (Postgres) need one.
+fn shared_allowance(
+    backend: &Backend,
+    per_sec: u32,
+) -> Option<Arc<dyn crate::store::SharedAllowance>> {
+    match backend {
+        Backend::Postgres(p) if per_sec > 0 => Some(Arc::new(p.shared_allowance(
+            per_sec.saturating_mul(10),
+            crate::edge::rate_limit::SHARED_WINDOW,
+        ))),
+        _ => None,
     }
 }
 
@@ -135,7 +56,7 @@ impl Application {
     /// Opens and migrates the database, seeds the demo catalogue if asked, and binds the address
     /// (port 0 picks a free one).
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        crate::private_files::from_now_on();
+        crate::ops::private_files::from_now_on();
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {}",
@@ -143,9 +64,14 @@ impl Application {
             )
         })?;
         raise_open_file_limit();
-        let backend = Backend::open(&config).await?;
+        let backend = Backend::open(
+            &config.database_url(),
+            config.clock.clone(),
+            config.seed_demo,
+        )
+        .await?;
         // an older install's files (a 0644 database, say) become the shop's alone too
-        match crate::private_files::tighten(&config.data_dir) {
+        match crate::ops::private_files::tighten(&config.data_dir) {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 files = n,
@@ -161,9 +87,10 @@ impl Application {
             app::tokens::Signer::new(&config.signing_key()?).map_err(anyhow::Error::msg)?;
         let pulse = Arc::new(app::pulse::Pulse::default());
         let catalogue = Arc::new(CatalogueCache::new(backend.store(), config.catalogue_cache));
-        let pages = crate::page_cache::PageCache::new(catalogue.clone(), reload_port(&config))
-            .filter(|_| config.page_cache)
-            .map(Arc::new);
+        let pages =
+            crate::edge::page_cache::PageCache::new(catalogue.clone(), reload_port(&config))
+                .filter(|_| config.page_cache)
+                .map(Arc::new);
         let mut state = AppState::new(
             catalogue.clone(),
             backend.queue(),
@@ -180,11 +107,11 @@ impl Application {
         state.unpaid_expiry = config.unpaid_expiry;
         let connections = app::strain::Strain::new(config.max_connections);
         state.connections = connections.clone();
-        let usher = crate::usher::spawn(backend.queue(), config.queue_tick);
+        let usher = crate::desk::usher::spawn(backend.queue(), config.queue_tick);
         // release builds only: under `cargo leptos watch` every rebuild would recompress a
         // multi-megabyte debug bundle for nothing
         if !cfg!(debug_assertions) {
-            crate::assets::spawn_precompress(&config.site_root);
+            crate::edge::assets::spawn_precompress(&config.site_root);
         }
         // pictures uploaded before the 320 px size existed get it (pages offer it in srcset)
         let media = config.data_dir.join("media");
@@ -197,16 +124,18 @@ impl Application {
                 }
             }
         });
-        let limits = crate::rate_limit::ClientLimits::new(
+        let limits = crate::edge::rate_limit::ClientLimits::new(
             config.rate_limit_per_sec,
             config.trust_proxy,
-            backend.shared_allowance(config.rate_limit_per_sec),
+            shared_allowance(&backend, config.rate_limit_per_sec),
             pulse.clone(),
         );
-        let disk =
-            crate::disk_space::DiskSpace::start(config.data_dir.clone(), config.disk_warn_bytes);
+        let disk = crate::ops::disk_space::DiskSpace::start(
+            config.data_dir.clone(),
+            config.disk_warn_bytes,
+        );
         let (live, live_task) = crate::admin::live::LiveFeed::start(
-            backend.admin_db(),
+            backend.db(),
             pulse.clone(),
             crate::admin::live::ServerHealth {
                 disk: disk.clone(),
@@ -215,7 +144,7 @@ impl Application {
         );
         let admin = Arc::new(crate::admin::AdminState {
             live,
-            db: backend.admin_db(),
+            db: backend.db(),
             secure_cookies: config.secure_cookies,
             trust_proxy: config.trust_proxy,
             setup_code: crate::admin::setup_code(&config.signing_key()?),
@@ -238,29 +167,32 @@ impl Application {
             config.expiry_check,
             config.clock.clone(),
         );
-        let (news, news_task) = crate::live_feed::ShopNews::start(
+        let (news, news_task) = crate::live::feed::ShopNews::start(
             backend.store(),
             backend.ports(),
-            crate::live_feed::Caps {
+            crate::live::feed::Caps {
                 total: config.max_live,
                 per_client: config.max_live_per_client,
             },
         );
         let monitoring = config.metrics_addr.and_then(|addr| {
-            let monitoring = crate::monitoring::Monitoring::new(
+            let monitoring = crate::ops::monitoring::Monitoring::new(
                 config
                     .metrics_token
                     .as_ref()
                     .map(secrecy::ExposeSecret::expose_secret),
-                backend.admin_db(),
-                news.clone(),
+                backend.db(),
+                {
+                    let news = news.clone();
+                    Arc::new(move || news.listening())
+                },
                 connections.clone(),
                 state.order_admission.clone(),
                 backend.name(),
                 disk.clone(),
             )?;
             match listen(addr) {
-                Ok(listener) => Some((listener, crate::monitoring::router(monitoring))),
+                Ok(listener) => Some((listener, crate::ops::monitoring::router(monitoring))),
                 // the shop serves its shoppers all the same
                 Err(e) => {
                     tracing::warn!(%addr, error = %e, "metrics not served: cannot listen on HOLDFAST_METRICS_ADDR");
@@ -279,7 +211,9 @@ impl Application {
         );
         // outermost: every answer is counted, refusals included
         let router = if monitoring.is_some() {
-            router.layer(axum::middleware::from_fn(crate::monitoring::count_request))
+            router.layer(axum::middleware::from_fn(
+                crate::ops::monitoring::count_request,
+            ))
         } else {
             router
         };
@@ -294,7 +228,7 @@ impl Application {
             )
             .layer(axum::middleware::from_fn_with_state(
                 config.trust_proxy,
-                crate::request_id::tag,
+                crate::edge::request_id::tag,
             ));
         let listener =
             listen(config.addr).with_context(|| format!("cannot listen on {}", config.addr))?;
@@ -311,7 +245,7 @@ impl Application {
             live_task,
             news,
             news_task,
-            connection_limits: crate::serve::ConnectionLimits {
+            connection_limits: crate::edge::serve::ConnectionLimits {
                 header_timeout: config.header_timeout,
                 body_timeout: config.body_timeout,
                 connections,
@@ -356,7 +290,7 @@ impl Application {
             shutdown_signal().await;
             news.close();
         };
-        crate::serve::serve(self.listener, self.router, self.connection_limits, stop).await;
+        crate::edge::serve::serve(self.listener, self.router, self.connection_limits, stop).await;
         self.news_task.abort();
         self.usher.abort();
         self.live_task.abort();
@@ -385,11 +319,11 @@ fn reload_port(config: &Config) -> Option<u32> {
 
 fn router(
     state: AppState,
-    pages: Option<Arc<crate::page_cache::PageCache>>,
-    limits: Option<Arc<crate::rate_limit::ClientLimits>>,
+    pages: Option<Arc<crate::edge::page_cache::PageCache>>,
+    limits: Option<Arc<crate::edge::rate_limit::ClientLimits>>,
     admin: Arc<crate::admin::AdminState>,
     catalogue: Arc<CatalogueCache>,
-    news: Arc<crate::live_feed::ShopNews>,
+    news: Arc<crate::live::feed::ShopNews>,
     config: &Config,
 ) -> Router {
     let leptos_options = config.leptos_options();
@@ -403,13 +337,13 @@ fn router(
             .precompressed_gzip(),
     )
     .layer(axum::middleware::from_fn(
-        crate::assets::bundle_cache_control,
+        crate::edge::assets::bundle_cache_control,
     ));
     let store = state.store.clone();
     let api_signer = state.signer.clone();
     let desk = state.order_admission.pace();
     let secure_cookies = config.secure_cookies;
-    let live = crate::live_stream::Live {
+    let live = crate::live::stream::Live {
         news,
         signer: state.signer.clone(),
         queue: state.queue.clone(),
@@ -418,7 +352,7 @@ fn router(
     Router::new()
         .route(
             "/healthz",
-            axum::routing::get(move || crate::health::healthz(store.clone(), desk.clone())),
+            axum::routing::get(move || crate::ops::health::healthz(store.clone(), desk.clone())),
         )
         .nest_service("/pkg", pkg)
         // the shop's stylesheet for the few pages made outside Leptos (pages inline it)
@@ -437,25 +371,25 @@ fn router(
         .nest_service("/media", media(&config.data_dir.join("media")))
         .route(
             "/shop-pictures/{hash}",
-            axum::routing::get(crate::shop_look::picture).with_state(admin.db.clone()),
+            axum::routing::get(crate::edge::shop_look::picture).with_state(admin.db.clone()),
         )
         .route(
             "/language/{tag}",
             axum::routing::get(move |tag, back| {
-                crate::language_switch::switch(tag, back, secure_cookies)
+                crate::edge::language_switch::switch(tag, back, secure_cookies)
             }),
         )
         .route(
             app::live::STREAM_PATH,
-            axum::routing::get(crate::live_stream::products).with_state(live.clone()),
+            axum::routing::get(crate::live::stream::products).with_state(live.clone()),
         )
         .route(
             app::live::ORDER_STREAM_PATH,
-            axum::routing::get(crate::live_stream::order).with_state(live.clone()),
+            axum::routing::get(crate::live::stream::order).with_state(live.clone()),
         )
         .route(
             app::live::LINE_STREAM_PATH,
-            axum::routing::get(crate::live_stream::line).with_state(live),
+            axum::routing::get(crate::live::stream::line).with_state(live),
         )
         .merge(crate::admin::routes(admin))
         .leptos_routes_with_context(
@@ -463,7 +397,7 @@ fn router(
             routes,
             move || {
                 provide_context(state.clone());
-                crate::security_headers::provide_page_nonce();
+                crate::edge::security_headers::provide_page_nonce();
             },
             {
                 let options = leptos_options.clone();
@@ -471,44 +405,44 @@ fn router(
             },
         )
         .fallback(leptos_axum::file_and_error_handler_with_context(
-            crate::security_headers::provide_page_nonce,
+            crate::edge::security_headers::provide_page_nonce,
             shell,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            crate::api_guard::ApiEdge {
+            crate::edge::api_guard::ApiEdge {
                 body_timeout: config.body_timeout,
                 signer: api_signer,
             },
-            crate::api_guard::guard,
+            crate::edge::api_guard::guard,
         ))
         // the shop's settings on every request the page cache does not answer (pages, server
         // functions, the owner's pages)
         .layer(axum::middleware::from_fn_with_state(
             catalogue,
-            crate::shop_look::attach,
+            crate::edge::shop_look::attach,
         ))
         // catalogue and product pages from memory (their settings from the edition they show);
         // after the rate limit, which counts them too
         .layer(axum::middleware::from_fn_with_state(
             pages,
-            crate::page_cache::serve,
+            crate::edge::page_cache::serve,
         ))
         // outermost: a client over its allowance is refused before any other work
         .layer(axum::middleware::from_fn_with_state(
             limits,
-            crate::rate_limit::limit,
+            crate::edge::rate_limit::limit,
         ))
         .layer(axum::middleware::from_fn_with_state(
             config.trust_proxy,
-            crate::rate_limit::identify,
+            crate::edge::rate_limit::identify,
         ))
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(
-            crate::security_headers::Headers {
+            crate::edge::security_headers::Headers {
                 over_https: config.secure_cookies,
                 reload_port: reload_port(config),
             },
-            crate::security_headers::add,
+            crate::edge::security_headers::add,
         ))
         .with_state(leptos_options)
 }

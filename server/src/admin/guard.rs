@@ -7,7 +7,7 @@
 use super::error::AdminError;
 use super::session;
 use super::AdminState;
-use crate::body::Refused;
+use crate::edge::body::Refused;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::header::CONTENT_TYPE;
@@ -62,7 +62,7 @@ async fn read_within_limit(body: Body) -> Result<Bytes, Refused> {
     while let Some(frame) = body.frame().await {
         let data = match frame {
             Ok(frame) => frame.into_data(),
-            Err(e) => return Err(crate::body::refused_by(&e)),
+            Err(e) => return Err(crate::edge::body::refused_by(&e)),
         };
         let Ok(data) = data else { continue };
         seen = seen.saturating_add(data.len());
@@ -105,7 +105,7 @@ pub async fn read_way_in(req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    match crate::body::read_whole(body, WAY_IN_BODY_BYTES).await {
+    match crate::edge::body::read_whole(body, WAY_IN_BODY_BYTES).await {
         Ok(bytes) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await

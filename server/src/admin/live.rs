@@ -93,7 +93,7 @@ impl LiveFeed {
 
 /// This server's own condition, shown beside the shop's figures.
 pub struct ServerHealth {
-    pub disk: Arc<crate::disk_space::DiskSpace>,
+    pub disk: Arc<crate::ops::disk_space::DiskSpace>,
     pub desk: Arc<app::admission::Pace>,
 }
 

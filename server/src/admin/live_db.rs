@@ -103,17 +103,6 @@ impl AdminDb {
         .await
     }
 
-    /// Shoppers waiting in line and units held for those whose turn came, over all products.
-    pub async fn line_totals(&self) -> Result<(i64, i64), StoreError> {
-        let row: Option<(i64, i64)> = self
-            .optional(sql(
-                "SELECT (SELECT COUNT(*) FROM queue_tickets WHERE state = 'waiting'), \
-                 CAST(COALESCE((SELECT SUM(quantity) FROM holds WHERE state = 'live'), 0) AS BIGINT)",
-            ))
-            .await?;
-        Ok(row.unwrap_or((0, 0)))
-    }
-
     /// Paused product ids (0: the whole shop).
     pub async fn paused(&self) -> Result<Vec<i64>, StoreError> {
         let rows: Vec<(i64,)> = self

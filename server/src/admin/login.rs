@@ -264,7 +264,7 @@ pub async fn submit(
     let Ok(email) = parse_email(&form.email) else {
         return Ok(refuse(&t!(admin_err_wrong_login)));
     };
-    let client_ip = crate::rate_limit::client_of(&headers, Some(peer), state.trust_proxy);
+    let client_ip = crate::edge::rate_limit::client_of(&headers, Some(peer), state.trust_proxy);
     let client = client_ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     let too_many = |secs: u64| AdminError::TooManyAttempts {
         secs,

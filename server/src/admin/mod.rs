@@ -196,7 +196,9 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: Arc<AdminState>) -> Route
 /// A POST from another site is refused whatever it carries (the browser names the page's origin
 /// in `Origin`; clients that send none, like curl, still need the session's CSRF token).
 async fn same_origin(req: Request, next: Next) -> Response {
-    if req.method() == Method::POST && crate::origin::from_another_site(req.headers(), req.uri()) {
+    if req.method() == Method::POST
+        && crate::edge::origin::from_another_site(req.headers(), req.uri())
+    {
         return AdminError::Csrf.into_response();
     }
     next.run(req).await
@@ -243,7 +245,7 @@ pub async fn announce_setup(state: &AdminState, base: &str, data_dir: &std::path
             let file = data_dir.join("setup-address");
             let address = format!("{base}/admin/setup?code={}\n", state.setup_code);
             let _ = std::fs::remove_file(&file);
-            match crate::config::write_private(&file, &address) {
+            match crate::ops::private_files::write_private(&file, &address) {
                 Ok(()) => tracing::info!(
                     "no owner yet: run `server admin create-owner --email you@example.com`, or \
                      open the one-time setup address kept in {} (works until the first owner \

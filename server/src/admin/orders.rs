@@ -60,7 +60,7 @@ impl ListQuery {
             }
         };
         // a day on the shop's clock: from its midnight there (UTC's, where the clocks skip it)
-        let zone = ShopZone::of_setting(&crate::shop_look::current().time_zone);
+        let zone = ShopZone::of_setting(&crate::edge::shop_look::current().time_zone);
         let stamp = |d: NaiveDate| {
             let day = d.format("%Y-%m-%d");
             zone.to_utc(&format!("{day}T00:00"))
@@ -456,7 +456,7 @@ pub async fn csv(
     let _ = owner;
     let filter = query.filter()?;
     // the stream runs after this handler has returned: it is given the language and settings
-    let shop = crate::shop_look::current();
+    let shop = crate::edge::shop_look::current();
     let look = CsvLook {
         lang: pages::lang(),
         zone: ShopZone::of_setting(&shop.time_zone),

@@ -19,7 +19,7 @@ tokio::task_local! {
 
 /// The middleware on every admin route: the request's language, in reach while it is answered.
 pub async fn speak(req: Request, next: Next) -> Response {
-    let shop_default = crate::shop_look::current().default_language;
+    let shop_default = crate::edge::shop_look::current().default_language;
     let lang = Language::of_request(req.headers(), shop_default);
     // after a form's answer the switch goes to the admin's front page, not back to a POST
     let path = match (req.method(), req.uri().path_and_query()) {
@@ -52,12 +52,12 @@ pub(crate) use t;
 
 /// An amount of minor units as the owner reads it, in the shop's currency (`¥12.50`).
 pub fn money(cents: i64) -> String {
-    crate::shop_look::current().price(cents)
+    crate::edge::shop_look::current().price(cents)
 }
 
 /// An RFC 3339 UTC stamp as the owner reads it, on the shop's clock: `2026-12-02 22:05`.
 pub fn when(stamp: &str) -> String {
-    crate::shop_look::current().local_time(stamp)
+    crate::edge::shop_look::current().local_time(stamp)
 }
 
 /// Who made a logged change, as stored (`owner wang@example.com`, or the expiry task's reason),

@@ -1535,7 +1535,7 @@ async fn desk_alone(orders: usize, postgres: Option<&str>) -> anyhow::Result<boo
         Some(admin) => {
             let pg = PgDatabase::create(admin).await?;
             let store = server::store::PgStore::open(&pg.url).await?;
-            server::seed::seed_if_empty_postgres(&store).await?;
+            server::store::seed::seed_if_empty_postgres(&store).await?;
             let db = BenchDb::Pg(store.pool().clone());
             _pg = Some(pg);
             (Arc::new(store.ports()), db)
@@ -1543,7 +1543,7 @@ async fn desk_alone(orders: usize, postgres: Option<&str>) -> anyhow::Result<boo
         None => {
             let url = format!("sqlite://{}/desk.db", dir.path().display());
             let store = server::store::SqliteStore::open(&url).await?;
-            server::seed::seed_if_empty(&store).await?;
+            server::store::seed::seed_if_empty(&store).await?;
             let db = BenchDb::Sqlite(store.writer().clone());
             (Arc::new(store.ports()), db)
         }
@@ -1601,7 +1601,7 @@ async fn naive_postgres(admin: &str, concurrency: usize, seconds: u64) -> anyhow
     ));
     let pg = PgDatabase::create(admin).await?;
     let store = server::store::PgStore::open(&pg.url).await?;
-    server::seed::seed_if_empty_postgres(&store).await?;
+    server::store::seed::seed_if_empty_postgres(&store).await?;
     store.close().await;
     // Postgres allows 100 connections by default; the clients queue for these
     let pool = sqlx::postgres::PgPoolOptions::new()

@@ -82,7 +82,7 @@ pub async fn run(config: &crate::Config, args: &[&str]) -> anyhow::Result<()> {
     if let Err(e) = rustix::process::setpriority_process(None, 10) {
         tracing::warn!(error = %e, "could not lower the rehearsal's priority");
     }
-    let db = crate::startup::admin_db(config).await?;
+    let db = config.database_for_tools().await?;
     let stop = Arc::new(AtomicBool::new(false));
     tokio::spawn({
         let stop = stop.clone();

@@ -90,7 +90,8 @@ impl Place {
             Live::Postgres { url, copy } => Some(pg_copy::take(url, copy).await?),
             Live::Sqlite(live) => {
                 let (live, copy) = (live.clone(), self.dir.join("holdfast.db"));
-                tokio::task::spawn_blocking(move || crate::backup::backup(&live, &copy)).await??;
+                tokio::task::spawn_blocking(move || crate::ops::backup::backup(&live, &copy))
+                    .await??;
                 None
             }
         };

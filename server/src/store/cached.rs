@@ -7,7 +7,7 @@
 //! change reaches every server of the shop within the same window.
 //!
 //! Each reading that differs from the one before gets a new [`Edition`]: the rendered-page cache
-//! (`crate::page_cache`) keeps a catalogue or product page until the edition it showed changes.
+//! (`edge::page_cache`) keeps a catalogue or product page until the edition it showed changes.
 
 use app::domain::{NewOrder, OrderCode, OrderView, ProductView};
 use app::shop::ShopSettings;

@@ -1,5 +1,6 @@
 //! Storage backends implementing `app::store::Store`. SQLite is the embedded default.
 
+pub mod backend;
 pub mod cached;
 pub(crate) mod clock;
 pub mod desk_store;
@@ -7,10 +8,19 @@ pub(crate) mod jobs;
 pub mod postgres;
 pub(crate) mod rows;
 pub(crate) mod sales;
+pub mod seed;
 pub mod settings_db;
 pub mod sql;
 pub(crate) mod sql_reads;
 pub mod sqlite;
+
+/// A per-client allowance shared by every server of the shop (kept in the shared database:
+/// `postgres::allowance`), asked by the edge's rate limits.
+#[async_trait::async_trait]
+pub trait SharedAllowance: Send + Sync {
+    /// `Ok(Ok(()))` to go on, `Ok(Err(secs))` to wait, `Err` when no decision could be made.
+    async fn check(&self, client: String) -> Result<Result<(), u32>, app::store::StoreError>;
+}
 
 pub use cached::CatalogueCache;
 pub use desk_store::{DeskStore, LineReading};

@@ -225,3 +225,16 @@ pub(crate) async fn live_holds(
     )
     .await
 }
+
+impl super::sql::Db {
+    /// Shoppers waiting in line and units held for those whose turn came, over all products.
+    pub async fn line_totals(&self) -> Result<(i64, i64), app::store::StoreError> {
+        let row: Option<(i64, i64)> = self
+            .optional(sql(
+                "SELECT (SELECT COUNT(*) FROM queue_tickets WHERE state = 'waiting'), \
+                 CAST(COALESCE((SELECT SUM(quantity) FROM holds WHERE state = 'live'), 0) AS BIGINT)",
+            ))
+            .await?;
+        Ok(row.unwrap_or((0, 0)))
+    }
+}

@@ -19,7 +19,7 @@ fn site_with_bundle() -> (tempfile::TempDir, Vec<u8>) {
 async fn the_wasm_bundle_is_served_from_its_precompressed_copy() {
     let (site, wasm) = site_with_bundle();
     let pkg = site.path().join("pkg");
-    assert_eq!(server::assets::precompress_dir(&pkg).unwrap(), 2);
+    assert_eq!(server::edge::assets::precompress_dir(&pkg).unwrap(), 2);
     let root = site.path().display().to_string();
     let app = common::spawn_app_with(&[("LEPTOS_SITE_ROOT", &root)]).await;
 

@@ -124,7 +124,7 @@ async fn told_when(
 async fn a_listening_page_hears_each_sale_within_a_second_and_sold_out_changes_its_look() {
     let app = spawn_app().await;
     app.set_stock(CARAMELS, 3).await;
-    // a new count reaches pages within COUNTS_EVERY + one reading (server::live_feed)
+    // a new count reaches pages within COUNTS_EVERY + one reading (server::live::feed)
     told_when(&app.base, CARAMELS, "the new count", |n| {
         n.badge == "Only 3 left"
     })

@@ -100,7 +100,7 @@ async fn an_sqlite_shop_from_before_keeps_its_shoppers_under_e164_numbers() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/shop.db", dir.path().display());
     let store = server::store::SqliteStore::open(&url).await.unwrap();
-    server::seed::seed_if_empty(&store).await.unwrap();
+    server::store::seed::seed_if_empty(&store).await.unwrap();
     let db = Db::Sqlite(store.writer().clone());
     // back to before the migration: its rows in the old forms, and the migration not yet run
     db.exec("DELETE FROM _sqlx_migrations WHERE description = 'phone e164'")
@@ -118,7 +118,9 @@ async fn a_postgres_shop_from_before_keeps_its_shoppers_under_e164_numbers() {
         return;
     };
     let store = server::store::PgStore::open(&pg.url).await.unwrap();
-    server::seed::seed_if_empty_postgres(&store).await.unwrap();
+    server::store::seed::seed_if_empty_postgres(&store)
+        .await
+        .unwrap();
     let db = Db::Pg(store.pool().clone());
     db.exec("DELETE FROM _sqlx_migrations WHERE description = 'phone e164'")
         .await;

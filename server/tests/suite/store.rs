@@ -52,7 +52,7 @@ async fn seeding_twice_adds_nothing() {
     let (store, _dir) = fresh_store().await;
     let first = store.products().await.unwrap().len();
     assert!(first >= 8);
-    assert!(!server::seed::seed_if_empty(&store).await.unwrap());
+    assert!(!server::store::seed::seed_if_empty(&store).await.unwrap());
     assert_eq!(store.products().await.unwrap().len(), first);
 }
 
@@ -107,7 +107,7 @@ async fn an_acknowledged_order_is_on_disk_when_the_store_is_reopened() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/shop.db", dir.path().display());
     let store = SqliteStore::open(&url).await.unwrap();
-    server::seed::seed_if_empty(&store).await.unwrap();
+    server::store::seed::seed_if_empty(&store).await.unwrap();
     let placed = store
         .place_order(order("key-durable-000001", &[(3, 2)]))
         .await
@@ -263,9 +263,13 @@ async fn on_postgres_seeding_twice_adds_nothing_and_an_acknowledged_order_surviv
         return;
     };
     let store = PgStore::open(&pg.url).await.unwrap();
-    assert!(server::seed::seed_if_empty_postgres(&store).await.unwrap());
+    assert!(server::store::seed::seed_if_empty_postgres(&store)
+        .await
+        .unwrap());
     let first = store.products().await.unwrap().len();
-    assert!(!server::seed::seed_if_empty_postgres(&store).await.unwrap());
+    assert!(!server::store::seed::seed_if_empty_postgres(&store)
+        .await
+        .unwrap());
     assert_eq!(store.products().await.unwrap().len(), first);
     let placed = store
         .place_order(order("key-durable-pg-0001", &[(3, 2)]))

@@ -34,7 +34,7 @@ use std::sync::Arc;
 
 /// The shop's time zone: sale times are typed and shown in it.
 fn shop_zone() -> app::shop_time::ShopZone {
-    app::shop_time::ShopZone::of_setting(&crate::shop_look::current().time_zone)
+    app::shop_time::ShopZone::of_setting(&crate::edge::shop_look::current().time_zone)
 }
 
 /// The product's page after a change (POST → redirect → GET).

@@ -90,7 +90,7 @@ pub(super) fn sale_fields(
         t!(admin_sale_schedule)
     };
     let shop_now = when(now.text());
-    let zone = crate::shop_look::current().time_zone.clone();
+    let zone = crate::edge::shop_look::current().time_zone.clone();
     view! {
         <form method="post" action=action class="admin-step">
             <input type="hidden" name="csrf" value=csrf.to_owned() />

@@ -9,7 +9,7 @@
 
 use super::classify;
 use crate::desk::{BatchWriter, Desk};
-use crate::rate_limit::SharedAllowance;
+use crate::store::SharedAllowance;
 use app::store::StoreError;
 use async_trait::async_trait;
 use sqlx::PgPool;

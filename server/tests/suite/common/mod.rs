@@ -59,7 +59,7 @@ pub async fn fresh_store_at(
     let store = server::store::SqliteStore::open_with_clock(&url, clock)
         .await
         .unwrap();
-    server::seed::seed_if_empty(&store).await.unwrap();
+    server::store::seed::seed_if_empty(&store).await.unwrap();
     (store, dir)
 }
 

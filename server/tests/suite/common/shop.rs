@@ -76,7 +76,7 @@ impl Shop {
         let store = server::store::PgStore::open_with_clock(&pg.url, clock.clone())
             .await
             .expect("Postgres store opens");
-        server::seed::seed_if_empty_postgres(&store)
+        server::store::seed::seed_if_empty_postgres(&store)
             .await
             .expect("seeding Postgres");
         Some(Shop {

@@ -6,7 +6,7 @@
 //! Shopper pages: [`add`] makes the page view's script nonce before Leptos renders it,
 //! [`provide_page_nonce`] hands it to Leptos (its hydration scripts carry it), and the policy
 //! naming it is set here on the response — unless the answer already has one: a page from the
-//! page cache (`crate::page_cache`) carries the policy of the nonce it was rendered with.
+//! page cache (`crate::edge::page_cache`) carries the policy of the nonce it was rendered with.
 
 use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;

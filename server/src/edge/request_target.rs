@@ -1,7 +1,7 @@
 //! Requests the shop has nothing for, answered before they reach the app: `CONNECT` (the shop is
 //! not a proxy) and `TRACE` get 405, a target that is not a path (`OPTIONS *`, an authority
 //! alone) 400 — the app's routing (leptos_axum's among it) assumes every request names a path.
-//! What passes has Leptos' error names taken off its address ([`crate::url_error`]). Done where a
+//! What passes has Leptos' error names taken off its address ([`crate::edge::url_error`]). Done where a
 //! connection hands each request over (`connection.rs`), before the router: no layer of its own
 //! on every request.
 
@@ -25,7 +25,7 @@ pub fn screen<B>(req: &mut axum::http::Request<B>) -> Option<Response> {
     if !names_a_path {
         return Some(refuse(StatusCode::BAD_REQUEST, req));
     }
-    crate::url_error::strip_unsealed(req);
+    crate::edge::url_error::strip_unsealed(req);
     None
 }
 

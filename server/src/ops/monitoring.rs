@@ -163,37 +163,41 @@ fn describe() {
     );
 }
 
+/// How many pages listen to the live news now (given by `startup`: ops reads no layer above it).
+pub type Listening = Arc<dyn Fn() -> usize + Send + Sync>;
+
 /// What `/metrics` reads when it is asked, besides the counters recorded as things happen.
 #[derive(Clone)]
 pub struct Monitoring {
     handle: PrometheusHandle,
     /// SHA-256 of the bearer token a scrape must carry, when one is set.
     token: Option<[u8; 32]>,
-    db: crate::admin::db::AdminDb,
-    news: Arc<crate::live_feed::ShopNews>,
+    db: crate::store::sql::Db,
+    /// How many open pages listen to the live news (`live::feed`, read when scraped).
+    listening: Listening,
     connections: Arc<app::strain::Strain>,
     admission: Arc<app::admission::Admission>,
     /// `sqlite` or `postgres`.
     database: &'static str,
-    disk: Arc<crate::disk_space::DiskSpace>,
+    disk: Arc<crate::ops::disk_space::DiskSpace>,
 }
 
 impl Monitoring {
     /// `None` when the recorder could not be installed (logged).
     pub fn new(
         token: Option<&str>,
-        db: crate::admin::db::AdminDb,
-        news: Arc<crate::live_feed::ShopNews>,
+        db: crate::store::sql::Db,
+        listening: Listening,
         connections: Arc<app::strain::Strain>,
         admission: Arc<app::admission::Admission>,
         database: &'static str,
-        disk: Arc<crate::disk_space::DiskSpace>,
+        disk: Arc<crate::ops::disk_space::DiskSpace>,
     ) -> Option<Monitoring> {
         Some(Monitoring {
             handle: recorder()?,
             token: token.map(digest),
             db,
-            news,
+            listening,
             connections,
             admission,
             database,
@@ -220,7 +224,7 @@ impl Monitoring {
         }
         metrics::gauge!("holdfast_data_disk_low").set(f64::from(u8::from(self.disk.low())));
         metrics::gauge!("holdfast_data_disk_warn_below_bytes").set(self.disk.warn_below() as f64);
-        metrics::gauge!("holdfast_live_listeners").set(self.news.listening() as f64);
+        metrics::gauge!("holdfast_live_listeners").set((self.listening)() as f64);
         metrics::gauge!("holdfast_open_connections").set(self.connections.open() as f64);
         metrics::gauge!("holdfast_max_connections").set(self.connections.capacity() as f64);
         metrics::gauge!(

@@ -6,9 +6,9 @@
 //! IPv6 client by its /64) may hold at most its share of them ([`ClientSlots`]), so a single
 //! machine cannot fill the shop with connections it keeps open. Stops accepting at the
 //! shutdown signal and lets requests in flight finish. Each connection is served by
-//! [`crate::connection`], which parks it outside hyper between requests.
+//! [`crate::edge::connection`], which parks it outside hyper between requests.
 
-use crate::connection::Connection;
+use crate::edge::connection::Connection;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioTimer;
@@ -24,7 +24,7 @@ use tokio::sync::watch;
 pub struct ConnectionLimits {
     /// For a request's headers to arrive, and for an idle connection's next request.
     pub header_timeout: Duration,
-    /// For a request's body to arrive, before what its bytes earn ([`crate::body`]).
+    /// For a request's body to arrive, before what its bytes earn ([`crate::edge::body`]).
     pub body_timeout: Duration,
     /// The connection slots (as many as connections may be open at once), shared with the
     /// pages: without JavaScript they refresh less often while the server is nearly full.
@@ -57,7 +57,7 @@ impl ClientSlots {
 
     /// A place for one more connection from `peer`, unless its client holds its share already.
     pub fn take(&self, peer: IpAddr) -> Option<ClientSlot> {
-        let client = crate::rate_limit::client_key(peer);
+        let client = crate::edge::rate_limit::client_key(peer);
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         let count = held.entry(client).or_insert(0);
         if *count >= self.most {

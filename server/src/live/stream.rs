@@ -1,5 +1,5 @@
 //! `GET /live/products?ids=1,2`: a shopper's page listens for its products' news
-//! ([`crate::live_feed`]) as Server-Sent Events. On connecting it is told each product's news at
+//! ([`crate::live::feed`]) as Server-Sent Events. On connecting it is told each product's news at
 //! once (a page that reconnects after a lost connection or a restarted server is brought up to
 //! date the same way, so `Last-Event-ID` needs no replay), then each change as it happens; a
 //! comment every 15 s keeps proxies from closing a quiet stream.
@@ -8,7 +8,7 @@
 //! one turned away because the server already has `HOLDFAST_MAX_LIVE` pages listening (204 No
 //! Content, which tells `EventSource` not to reconnect; the page's script then polls).
 
-use crate::live_feed::{Listener, ShopNews};
+use crate::live::feed::{Listener, ShopNews};
 use app::language::Language;
 use axum::extract::{Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
@@ -47,7 +47,8 @@ impl Live {
     /// A page of the client the request comes from starts listening, unless the server's cap or
     /// the client's is reached (then: [`poll_instead`]).
     fn listen(&self, headers: &HeaderMap, peer: Peer) -> Option<Listener> {
-        let client = crate::rate_limit::client_of(headers, peer.map(|p| p.0 .0), self.trust_proxy);
+        let client =
+            crate::edge::rate_limit::client_of(headers, peer.map(|p| p.0 .0), self.trust_proxy);
         self.news.listen(client)
     }
 }
@@ -70,7 +71,7 @@ pub async fn products(
         Ok(ids) => ids,
         Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
     };
-    let lang = Language::of_request(&headers, crate::shop_look::current().default_language);
+    let lang = Language::of_request(&headers, crate::edge::shop_look::current().default_language);
     if ask.poll.is_some() {
         return once(&live.news, &ids, lang);
     }
@@ -344,7 +345,7 @@ pub async fn line(
     let Some(listener) = live.listen(&headers, peer) else {
         return poll_instead();
     };
-    let lang = Language::of_request(&headers, crate::shop_look::current().default_language);
+    let lang = Language::of_request(&headers, crate::edge::shop_look::current().default_language);
     let (queue, news) = (live.queue.clone(), live.news.clone());
     // the ticket is read inside the stream: the answer's head goes at once and the request's
     // middleware is done with. When 10,000 pages connect at once the pool reads their tickets
@@ -434,11 +435,11 @@ fn follow_line(
                     .borrow_and_update()
                     .place(f.product_id, f.rank, f.since);
                 let event = match place {
-                    crate::live_lines::Place::Gone => {
+                    crate::live::lines::Place::Gone => {
                         f.turned = true;
                         turn()
                     }
-                    crate::live_lines::Place::At { position, eta_secs } if f.telling_places() => {
+                    crate::live::lines::Place::At { position, eta_secs } if f.telling_places() => {
                         let now = (position, f.words.eta_line(eta_secs));
                         if f.shown.as_ref() == Some(&now) {
                             if f.first {
@@ -521,7 +522,7 @@ mod tests {
     /// The body of `line`'s answer for a ticket `db` is asked about, up to its end.
     async fn line_answer(db: Busy) -> (StatusCode, String) {
         let signer = Arc::new(app::tokens::Signer::new(&[7; 32]).unwrap());
-        let (news, _feeds) = ShopNews::idle(crate::live_feed::Caps {
+        let (news, _feeds) = ShopNews::idle(crate::live::feed::Caps {
             total: 10,
             per_client: 10,
         });

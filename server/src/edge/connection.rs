@@ -41,7 +41,7 @@ pub struct Connection {
     pub builder: Arc<http1::Builder>,
     /// For the first byte of the next request (and, in hyper, for the rest of its headers).
     pub header_timeout: Duration,
-    /// For a request's body, before what its bytes earn ([`crate::body::Pace`]).
+    /// For a request's body, before what its bytes earn ([`crate::edge::body::Pace`]).
     pub body_timeout: Duration,
     /// Closed when the shop stops: connections finish what is in flight and close.
     pub stop: watch::Sender<()>,
@@ -154,12 +154,12 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Answering {
                 exchanges: exchanges.clone(),
                 whole,
                 // its clock runs from now: the head is in (a GET's empty body needs none)
-                pace: (!whole).then(|| crate::body::Pace::start(self.body_timeout)),
+                pace: (!whole).then(|| crate::edge::body::Pace::start(self.body_timeout)),
             })
         });
         // a target that is not a path never reaches the app's routing, nor an error a link
         // carries a page (taken off before the page cache: such a link is answered from it)
-        if let Some(refused) = crate::request_target::screen(&mut req) {
+        if let Some(refused) = crate::edge::request_target::screen(&mut req) {
             return Box::pin(async move { Ok(refused.map(|body| Answer { body, exchanges })) });
         }
         req.extensions_mut().insert(ConnectInfo(self.peer));
@@ -174,7 +174,7 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Answering {
             // connection; caught here, with no layer (and no boxed body) on every answer
             let response = match std::panic::AssertUnwindSafe(answer).catch_unwind().await {
                 Ok(Ok(response)) => response,
-                Err(panic) => crate::telemetry::caught(panic),
+                Err(panic) => crate::ops::telemetry::caught(panic),
             };
             Ok(response.map(|body| Answer { body, exchanges }))
         })
@@ -205,12 +205,12 @@ fn head_of_its_own(req: axum::http::Request<Body>) -> axum::http::Request<Body> 
 }
 
 /// A request's body, noting when it has been read to its end, and refusing to wait for it past
-/// its deadline ([`crate::body::Pace`]: every route's body, whoever reads it).
+/// its deadline ([`crate::edge::body::Pace`]: every route's body, whoever reads it).
 struct Request {
     body: Incoming,
     exchanges: Arc<Exchanges>,
     whole: bool,
-    pace: Option<crate::body::Pace>,
+    pace: Option<crate::edge::body::Pace>,
 }
 
 impl HttpBody for Request {
@@ -239,7 +239,7 @@ impl HttpBody for Request {
                     pace.received(frame.data_ref().map_or(0, Bytes::len));
                 }
                 Poll::Pending if pace.expired(cx) => {
-                    return Poll::Ready(Some(Err(Box::new(crate::body::TooSlow))));
+                    return Poll::Ready(Some(Err(Box::new(crate::edge::body::TooSlow))));
                 }
                 _ => {}
             }

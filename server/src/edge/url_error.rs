@@ -65,7 +65,7 @@ fn sealed_location(location: &str, signer: &Signer) -> String {
 
 /// Takes Leptos' error names off the request's address, so no address a stranger wrote reaches
 /// a page's form as its error (the sealed one is read by the page itself). Called by
-/// [`crate::request_target::screen`] on every request.
+/// [`crate::edge::request_target::screen`] on every request.
 pub fn strip_unsealed<B>(req: &mut axum::http::Request<B>) {
     let Some(query) = req.uri().query().filter(|q| names_leptos(q)) else {
         return;

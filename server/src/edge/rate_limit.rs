@@ -13,7 +13,7 @@
 //! be made (the database is away), the local decision stands: the request would be refused by the
 //! order desk anyway.
 
-use crate::api_guard::refusal;
+use crate::edge::api_guard::refusal;
 use app::api::ApiError;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
@@ -42,12 +42,7 @@ const LIMITED: &[&str] = &[
 /// rate in it (the same as its local burst).
 pub const SHARED_WINDOW: Duration = Duration::from_secs(10);
 
-/// A per-client allowance shared by every server of the shop.
-#[async_trait::async_trait]
-pub trait SharedAllowance: Send + Sync {
-    /// `Ok(Ok(()))` to go on, `Ok(Err(secs))` to wait, `Err` when no decision could be made.
-    async fn check(&self, client: String) -> Result<Result<(), u32>, app::store::StoreError>;
-}
+pub use crate::store::SharedAllowance;
 
 pub struct ClientLimits {
     limiter: DefaultKeyedRateLimiter<IpAddr>,

@@ -7,6 +7,8 @@
 //! checks). The writer is a [`BatchWriter`]: `store::sqlite::writer`, `store::postgres::writer`,
 //! and an in-memory one in the tests here.
 
+pub mod usher;
+
 use app::admission::Pace;
 use app::store::StoreError;
 use async_trait::async_trait;

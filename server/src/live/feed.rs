@@ -10,8 +10,8 @@
 //! The work is one reading and one rendering of each product's news (in each language) per
 //! change, however many pages listen: a page's stream only picks the news already made.
 
-use crate::live_lines::{LineNews, LineWatch, Watched};
-use crate::live_orders::{OrderNews, OrderReader};
+use crate::live::lines::{LineNews, LineWatch, Watched};
+use crate::live::orders::{OrderNews, OrderReader};
 use app::domain::ProductView;
 use app::language::Language;
 use app::live::ProductNews;
@@ -150,7 +150,7 @@ impl ShopNews {
             loop {
                 tick.tick().await;
                 orders.read(&ports, &feeds.orders).await;
-                crate::live_lines::read(&watched, &ports, &feeds.lines).await;
+                crate::live::lines::read(&watched, &ports, &feeds.lines).await;
                 match store.products().await {
                     Ok(products) => {
                         let products = News::of_products(&products);

@@ -60,6 +60,16 @@ fn tighten_unix(dir: &Path) -> io::Result<usize> {
     }
 }
 
+/// Writes a new file only its owner can read (an existing one is an error).
+pub(crate) fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;

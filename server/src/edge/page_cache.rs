@@ -21,7 +21,7 @@
 //! Every other HTML answer (cart, checkout, the waiting room, an order, the owner's pages) is
 //! marked `private, no-store` unless its handler said otherwise.
 
-use crate::security_headers::PageNonce;
+use crate::edge::security_headers::PageNonce;
 use crate::store::cached::Edition;
 use crate::store::CatalogueCache;
 use app::language::Language;
@@ -250,8 +250,8 @@ impl Page {
             let identity = identity.clone();
             tokio::task::spawn_blocking(move || {
                 Ok::<_, std::io::Error>((
-                    crate::assets::brotli_bytes(&identity, PAGE_BROTLI_QUALITY)?,
-                    crate::assets::gzip_bytes(&identity)?,
+                    crate::edge::assets::brotli_bytes(&identity, PAGE_BROTLI_QUALITY)?,
+                    crate::edge::assets::gzip_bytes(&identity)?,
                 ))
             })
             .await

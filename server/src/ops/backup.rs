@@ -57,7 +57,7 @@ fn copy(source: &Path, partial: &Path) -> anyhow::Result<(i32, i64)> {
     src.busy_timeout(std::time::Duration::from_secs(10))?;
     // the copy holds what the database holds: its owner's alone from its first byte (SQLite
     // then writes into the empty file, and gives its journal the same permissions)
-    crate::config::write_private(partial, "")
+    crate::ops::private_files::write_private(partial, "")
         .with_context(|| format!("cannot create {}", partial.display()))?;
     let mut dst = Connection::open(partial)
         .with_context(|| format!("cannot create {}", partial.display()))?;

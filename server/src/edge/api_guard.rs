@@ -19,7 +19,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct ApiEdge {
     /// How long a request's body may take to arrive before what its bytes earn (kept by
-    /// [`crate::body`]; here for the refusal's wording).
+    /// [`crate::edge::body`]; here for the refusal's wording).
     pub body_timeout: std::time::Duration,
     /// Seals the errors a plain form's answer puts in the address it sends the browser back to.
     pub signer: std::sync::Arc<app::tokens::Signer>,
@@ -33,7 +33,9 @@ pub async fn guard(
     if !req.uri().path().starts_with("/api/") {
         return next.run(req).await;
     }
-    if req.method() == Method::POST && crate::origin::from_another_site(req.headers(), req.uri()) {
+    if req.method() == Method::POST
+        && crate::edge::origin::from_another_site(req.headers(), req.uri())
+    {
         tracing::info!(path = %req.uri().path(), "refused a form posted from another site");
         return refusal(req.headers(), &ApiError::cross_site());
     }
@@ -46,18 +48,20 @@ pub async fn guard(
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return too_large(&parts.headers);
     }
-    // the body's deadline is kept where hyper hands it over (`crate::body`)
-    let bytes = match crate::body::read_whole(body, MAX_BODY_BYTES).await {
+    // the body's deadline is kept where hyper hands it over (`crate::edge::body`)
+    let bytes = match crate::edge::body::read_whole(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
-        Err(crate::body::Refused::TooSlow) => return too_slow(&parts.headers, edge.body_timeout),
-        Err(crate::body::Refused::TooLarge | crate::body::Refused::Broken) => {
+        Err(crate::edge::body::Refused::TooSlow) => {
+            return too_slow(&parts.headers, edge.body_timeout)
+        }
+        Err(crate::edge::body::Refused::TooLarge | crate::edge::body::Refused::Broken) => {
             return too_large(&parts.headers)
         }
     };
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
-    crate::url_error::seal(response, &edge.signer)
+    crate::edge::url_error::seal(response, &edge.signer)
 }
 
 fn too_large_message() -> String {
