@@ -48,7 +48,70 @@ fn main() -> Result<(), Box<dyn Error>> {
         out,
         leptos_i18n_build::options::CodegenOptions::new().top_level_attributes(Some(allow)),
     )?;
+    live_scripts()?;
     Ok(())
+}
+
+/// The pages' live scripts, written in `js/` as readable JavaScript, go into a page inline
+/// (under its nonce) in one function each, with `js/poll.js` where they ask the shop again and
+/// again; comment lines and indentation are dropped (every statement there ends in `;` or a
+/// brace, so joining the lines changes nothing), and spaces next to punctuation outside quotes.
+/// `app::live` includes them from `OUT_DIR`; its test has Node parse them.
+fn live_scripts() -> Result<(), Box<dyn Error>> {
+    println!("cargo::rerun-if-changed=js");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("no OUT_DIR")?);
+    let compact = |name: &str| -> Result<String, Box<dyn Error>> {
+        let text = std::fs::read_to_string(Path::new("js").join(name))?;
+        let joined: String = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("//"))
+            .collect();
+        Ok(tight(&joined))
+    };
+    let poll = compact("poll.js")?;
+    for (name, asks) in [
+        ("live-products.js", true),
+        ("live-order.js", true),
+        ("live-line.js", false),
+    ] {
+        let body = compact(name)?;
+        let helpers = if asks { poll.as_str() } else { "" };
+        std::fs::write(out.join(name), format!("(function(){{{helpers}{body}}})()"))?;
+    }
+    Ok(())
+}
+
+/// `js` without the spaces beside punctuation, outside string literals (the scripts have no
+/// regular expression with a space, and no template strings).
+fn tight(js: &str) -> String {
+    const PUNCTUATION: &str = "{}()[];,=+-*<>!&|?:";
+    let chars: Vec<char> = js.chars().collect();
+    let mut out = String::with_capacity(js.len());
+    let mut quote: Option<char> = None;
+    for (i, &c) in chars.iter().enumerate() {
+        match quote {
+            Some(q) => {
+                out.push(c);
+                if c == q && chars.get(i.wrapping_sub(1)) != Some(&'\\') {
+                    quote = None;
+                }
+            }
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                out.push(c);
+            }
+            None if c == ' ' => {
+                let before = out.chars().last().is_some_and(|b| PUNCTUATION.contains(b));
+                let after = chars.get(i + 1).is_some_and(|a| PUNCTUATION.contains(*a));
+                if !before && !after {
+                    out.push(c);
+                }
+            }
+            None => out.push(c),
+        }
+    }
+    out
 }
 
 fn collect_keys(value: &serde_json::Value, prefix: &str, keys: &mut BTreeSet<String>) {

@@ -130,6 +130,7 @@ pub fn LiveBadge(product: ProductView) -> impl IntoView {
 /// The listening script for the products whose [`LiveBadge`]s are on the page. Reconnects by
 /// itself (the browser's `EventSource`); when the stream is refused or missing it asks every
 /// 3 s, doubling after each failure up to a minute, plus a random second; it never stops.
+/// The script is `app/js/live-products.js` (with `poll.js`; `app/build.rs`).
 #[component]
 pub fn LiveUpdates(ids: Vec<i64>) -> impl IntoView {
     if ids.is_empty() {
@@ -137,30 +138,7 @@ pub fn LiveUpdates(ids: Vec<i64>) -> impl IntoView {
     }
     let list: Vec<String> = ids.iter().take(MAX_IDS).map(i64::to_string).collect();
     let src = format!("{STREAM_PATH}?ids={}", list.join(","));
-    // its facts come from data-*; a page is drawn again at most once every 5 s (a page cache
-    // and a feed that disagree must not make a phone reload without end), later rather than
-    // never, and not before the catalogue's cache (250 ms) has caught up with the news; never
-    // while the shopper is typing into a form or has filled one in (it would lose what she
-    // typed, or cut off her submit — the server's answer to it is the truth anyway)
-    const SCRIPT: &str =
-        "(function(){var d=document.currentScript.dataset,src=d.src,fails=0,es=null;\
-function typing(){var e=document.activeElement;if(e&&/^(INPUT|TEXTAREA|SELECT)$/.test(e.tagName))return true;\
-var f=document.querySelectorAll('input,textarea');for(var i=0;i<f.length;i++){var x=f[i];\
-if(x.type!=='hidden'&&x.value!==x.defaultValue)return true}return false}\
-function go(){if(typing())return setTimeout(go,2000);location.reload()}\
-function redraw(){if(es){es.close();es=null}var w=300;try{var t=+sessionStorage.getItem('hf-redrawn')||0,\
-a=Date.now()-t;if(a<5000)w=5000-a;sessionStorage.setItem('hf-redrawn',String(Date.now()+w))}catch(x){}\
-setTimeout(go,w+Math.random()*1000)}\
-function apply(m){var b=document.getElementById('stock-'+m.id);if(!b)return false;\
-if(b.textContent!==m.badge)b.textContent=m.badge;b.className=m.class;\
-if(b.getAttribute('data-look')!==m.look){redraw();return true}return false}\
-function poll(){setTimeout(function(){fetch(src+'&poll=1',{cache:'no-store'}).then(function(r){\
-if(!r.ok)throw r.status;return r.json()}).then(function(l){fails=0;for(var i=0;i<l.length;i++)\
-if(apply(l[i]))return;poll()},function(){fails++;poll()})},\
-Math.min(60000,3000*Math.pow(2,fails))+Math.random()*1000)}\
-if(!window.EventSource)return poll();es=new EventSource(src);\
-es.addEventListener('stock',function(e){try{apply(JSON.parse(e.data))}catch(x){}});\
-es.onerror=function(){if(es&&es.readyState===2){es=null;poll()}}})()";
+    const SCRIPT: &str = include_str!(concat!(env!("OUT_DIR"), "/live-products.js"));
     view! {
         <script nonce=leptos::nonce::use_nonce() data-src=src inner_html=SCRIPT></script>
     }
@@ -170,23 +148,14 @@ es.onerror=function(){if(es&&es.readyState===2){es=null;poll()}}})()";
 /// The listening script of an order's page: when the owner changes the order (paid, shipped
 /// with its tracking number, cancelled), the page loads again and shows it. Without
 /// `EventSource`, or turned away, it asks `&poll=1` every 10 s, doubling after each failure up
-/// to a minute, plus a random second; it never stops.
+/// to a minute, plus a random second; it never stops. The script is `app/js/live-order.js`.
 #[component]
 pub fn OrderLive(token: String, look: String) -> impl IntoView {
     if token.is_empty() {
         return ().into_any();
     }
     let src = format!("{ORDER_STREAM_PATH}?t={token}");
-    const SCRIPT: &str =
-        "(function(){var d=document.currentScript.dataset,src=d.src,mine=d.look,fails=0,es=null;\
-function seen(l){if(!l||l===mine)return;if(es){es.close();es=null}\
-setTimeout(function(){location.reload()},Math.random()*500)}\
-function poll(){setTimeout(function(){fetch(src+'&poll=1',{cache:'no-store'}).then(function(r){\
-if(!r.ok)throw r.status;return r.json()}).then(function(m){fails=0;seen(m.look);poll()},\
-function(){fails++;poll()})},Math.min(60000,10000*Math.pow(2,fails))+Math.random()*1000)}\
-if(!window.EventSource)return poll();es=new EventSource(src);\
-es.addEventListener('order',function(e){try{seen(JSON.parse(e.data).look)}catch(x){}});\
-es.onerror=function(){if(es&&es.readyState===2){es=null;poll()}}})()";
+    const SCRIPT: &str = include_str!(concat!(env!("OUT_DIR"), "/live-order.js"));
     view! {
         <script nonce=leptos::nonce::use_nonce() data-src=src data-look=look inner_html=SCRIPT></script>
     }
@@ -202,25 +171,11 @@ es.onerror=function(){if(es&&es.readyState===2){es=null;poll()}}})()";
 /// turn the page loads again at once — the server draws the hold's checkout. Reloads are at
 /// most one per 3 s. While the stream is open it marks the page (`data-hf-line="open"`) so the
 /// island asks the shop only now and then; when the stream is refused or broken the island's
-/// asking (with backoff) is the fallback.
+/// asking (with backoff) is the fallback. The script is `app/js/live-line.js`.
 #[component]
 pub fn LineLive(ticket: String) -> impl IntoView {
     let src = format!("{LINE_STREAM_PATH}?t={ticket}");
-    const SCRIPT: &str =
-        "(function(){var d=document.currentScript.dataset,src=d.src,b=document.documentElement,\
-title=document.title,t0=Date.now(),es;if(!window.EventSource)return;\
-function again(){try{var t=+sessionStorage.getItem('hf-turn')||0;if(Date.now()-t<3000)return;\
-sessionStorage.setItem('hf-turn',String(Date.now()))}catch(x){}location.reload()}\
-es=new EventSource(src);es.onopen=function(){b.setAttribute('data-hf-line','open')};\
-es.addEventListener('place',function(e){try{var m=JSON.parse(e.data),p=m.position;\
-document.title='#'+p+' \\u00b7 '+title;b.setAttribute('data-hf-place',e.data);\
-dispatchEvent(new Event('hf-place'));if(b.hasAttribute('data-hydrated'))return;\
-var n=document.querySelector('[data-testid=position]'),t=document.querySelector('[data-testid=eta]');\
-if(Date.now()-t0<15000)return;if(!n)return again();\
-if(n.textContent!==String(p))n.textContent=p;if(t&&m.eta&&t.textContent!==m.eta)t.textContent=m.eta\
-}catch(x){}});\
-es.addEventListener('turn',function(){es.close();b.removeAttribute('data-hf-line');again()});\
-es.onerror=function(){b.removeAttribute('data-hf-line')}})()";
+    const SCRIPT: &str = include_str!(concat!(env!("OUT_DIR"), "/live-line.js"));
     view! {
         <script nonce=leptos::nonce::use_nonce() data-src=src inner_html=SCRIPT></script>
     }
@@ -229,6 +184,49 @@ es.onerror=function(){b.removeAttribute('data-hf-line')}})()";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The live scripts as pages get them, read by Node's parser (`node --check`; Node comes
+    /// with the browser tests' tools and is required here, not skipped): a syntax error in
+    /// `app/js` fails here, not in a shopper's phone.
+    #[test]
+    fn the_live_scripts_parse() {
+        let scripts = [
+            (
+                "live-products.js",
+                include_str!(concat!(env!("OUT_DIR"), "/live-products.js")),
+            ),
+            (
+                "live-order.js",
+                include_str!(concat!(env!("OUT_DIR"), "/live-order.js")),
+            ),
+            (
+                "live-line.js",
+                include_str!(concat!(env!("OUT_DIR"), "/live-line.js")),
+            ),
+        ];
+        let dir = std::env::temp_dir().join(format!("holdfast-js-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        for (name, script) in scripts {
+            assert!(script.starts_with("(function(){") && script.ends_with("})()"));
+            assert!(
+                !script.contains("\n") && !script.contains("//"),
+                "{name}: {script}"
+            );
+            let path = dir.join(name);
+            std::fs::write(&path, script).unwrap_or_else(|e| panic!("{e}"));
+            let out = std::process::Command::new("node")
+                .arg("--check")
+                .arg(&path)
+                .output()
+                .unwrap_or_else(|e| panic!("node is needed to check the live scripts: {e}"));
+            assert!(
+                out.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn product_id_lists_are_read_strictly() {
