@@ -1,4 +1,4 @@
-//! The load generator's parts, shared by the surge benchmark (`bin/surge.rs`) and the owner's
+//! The load generator's parts, shared by the surge benchmark (`bin/surge/`) and the owner's
 //! sale rehearsal (`rehearsal`): shoppers driven over real HTTP ([`crowd`]), what each was
 //! answered ([`answer`]), the figures made of them ([`figures`]) and what a server process used
 //! ([`process`]).
