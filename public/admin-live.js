@@ -46,7 +46,7 @@
     text("holds", s.holds_outstanding);
     text("units-held", s.units_held);
     text("p95", s.p95_ms == null ? "—" : Math.round(s.p95_ms) + " ms");
-    text("updated-at", s.at);
+    text("updated-at", s.shown_at);
     s.answers.forEach(function (pair) {
       var cell = document.querySelector('[data-answer="' + pair[0] + '"]');
       if (cell) cell.textContent = String(pair[1]);

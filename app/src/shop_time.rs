@@ -57,6 +57,15 @@ impl ShopZone {
         )
     }
 
+    /// A stored UTC stamp to the second, as the shop's clock reads it: `2026-12-24 09:00:05`
+    /// (the control room's "updated at"); an unreadable one as it is.
+    pub fn show_seconds(self, stamp: &str) -> String {
+        self.local(stamp).map_or_else(
+            || stamp.to_owned(),
+            |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        )
+    }
+
     /// A stored UTC stamp as a `datetime-local` input's value, `2026-12-24T09:00`.
     pub fn input_value(self, stamp: &str) -> String {
         self.local(stamp)
@@ -147,6 +156,10 @@ mod tests {
         assert_eq!(berlin.show("2026-07-15T08:00:00.000Z"), "2026-07-15 10:00");
         assert_eq!(berlin.show("2026-01-15T08:00:00.000Z"), "2026-01-15 09:00");
         assert_eq!(shanghai.show("not a time"), "not a time");
+        assert_eq!(
+            shanghai.show_seconds("2026-12-06T06:47:34.909Z"),
+            "2026-12-06 14:47:34"
+        );
     }
 
     #[test]

@@ -29,7 +29,10 @@ const RESUME_GRACE_SECS: i64 = 120;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Snapshot {
+    /// When it was read: UTC, RFC 3339.
     pub at: String,
+    /// The same in the shop's time zone, as the owner reads it (`2026-12-06 14:47:34`).
+    pub shown_at: String,
     pub orders_last_minute: i64,
     /// Orders per minute, the last 15 minutes, oldest first.
     pub orders_per_minute: Vec<i64>,
@@ -117,6 +120,9 @@ async fn read(db: &AdminDb, pulse: &Pulse, feed: &mut FeedState) -> Snapshot {
     };
     let now = system_now();
     snapshot.at = now.text().to_owned();
+    snapshot.shown_at =
+        app::shop_time::ShopZone::of_setting(&crate::edge::shop_look::current().time_zone)
+            .show_seconds(now.text());
     if let Err(e) = fill(db, &now, feed, &mut snapshot).await {
         // the detail only: each page says it in its owner's language
         snapshot.error = Some(e.to_string());
@@ -499,7 +505,7 @@ fn render(s: &Snapshot, csrf: &str) -> axum::response::Html<String> {
                 </div>
                 <table><tbody id="answers">{answers}</tbody></table>
             </section>
-            <p><small>{t!(admin_live_updated)} " " <span id="updated-at">{s.at.clone()}</span></small></p>
+            <p><small>{t!(admin_live_updated)} " " <span id="updated-at">{s.shown_at.clone()}</span></small></p>
             <script src="/admin-live.js" defer></script>
         },
     )

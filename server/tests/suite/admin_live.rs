@@ -258,6 +258,16 @@ async fn the_control_room_streams_orders_sales_and_answers(kind: Kind) {
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
     assert!(page.contains("orders in the last minute") && page.contains("/admin-live.js"));
+    // "updated at" in the shop's time zone (the demo shop's: Asia/Shanghai), to the second
+    let from = page.find(r#"id="updated-at">"#).unwrap() + r#"id="updated-at">"#.len();
+    let shown = &page[from..from + page[from..].find('<').unwrap()];
+    let read = chrono::NaiveDateTime::parse_from_str(shown, "%Y-%m-%d %H:%M:%S")
+        .unwrap_or_else(|e| panic!("{shown:?}: {e}"));
+    let shanghai = chrono::Utc::now().naive_utc() + chrono::Duration::hours(8);
+    assert!(
+        (shanghai - read).num_seconds().abs() < 120,
+        "{shown} is not Shanghai's time now ({shanghai})"
+    );
     assert!(page.contains("Pause all checkout"));
     for i in 0..3 {
         assert_eq!(
@@ -283,6 +293,14 @@ async fn the_control_room_streams_orders_sales_and_answers(kind: Kind) {
     })
     .await;
     assert_eq!(answer(&s, "ordered"), Some(3));
+    let at = chrono::DateTime::parse_from_rfc3339(s["at"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        s["shown_at"],
+        (at.naive_utc() + chrono::Duration::hours(8))
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        "the stream's time in the shop's zone too"
+    );
     assert!(s["p95_ms"].as_f64().is_some());
     assert_eq!(s["orders_per_minute"].as_array().unwrap().len(), 15);
     // the demo's hoodie drop is on: its figures add up
