@@ -569,8 +569,12 @@ async fn connections_beyond_the_cap_are_refused_at_once_while_open_ones_are_serv
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     // and once it is gone, there is room again
     drop(open);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.get("/healthz").await.status(), 200);
+    common::eventually(
+        Duration::from_secs(5),
+        "room again once they close",
+        || async { (app.get("/healthz").await.status() == 200).then_some(()) },
+    )
+    .await;
 }
 
 // 7. ---------------------------------------------------------------------------------------
