@@ -48,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
         }
         ["admin", "create-owner", "--email", email] => {
             let db = config.database_for_tools().await?;
-            let email = server::admin::cli::create_owner(&db, email).await?;
+            let email = server::admin::cli::create_owner(&db, email, &config.clock).await?;
             println!("owner {email} created: log in at /admin/login");
             Ok(())
         }

@@ -141,6 +141,7 @@ impl Application {
                 disk: disk.clone(),
                 desk: state.order_admission.pace(),
             },
+            config.clock.clone(),
         );
         let admin = Arc::new(crate::admin::AdminState {
             live,
@@ -156,6 +157,7 @@ impl Application {
                 .context("cannot start the password-hashing threads")?,
             login_limits: crate::admin::login::LoginLimits::new(config.login_hashes_per_sec),
             catalogue: catalogue.clone(),
+            clock: config.clock.clone(),
             rehearsals: crate::admin::rehearsals::Rehearsals {
                 server: std::env::current_exe().context("cannot find the server binary")?,
             },

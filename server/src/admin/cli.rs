@@ -5,17 +5,21 @@
 use super::db::AdminDb;
 use super::login::parse_email;
 use super::password::{self, Password};
-use crate::store::clock::system_now;
 use anyhow::{bail, Context};
 use std::io::{BufRead, IsTerminal};
 
-pub async fn create_owner(db: &AdminDb, email: &str) -> anyhow::Result<String> {
+/// Creates an owner account, stamped by the shop's `clock`.
+pub async fn create_owner(
+    db: &AdminDb,
+    email: &str,
+    clock: &app::rules::Clock,
+) -> anyhow::Result<String> {
     let email = parse_email(email).map_err(anyhow::Error::msg)?;
     let raw = read_password()?;
     let password = Password::parse(&raw).map_err(anyhow::Error::msg)?;
     let hash = password::hash(password).await.map_err(anyhow::Error::msg)?;
     let created = db
-        .add_owner(&email, &hash, system_now().text(), false)
+        .add_owner(&email, &hash, clock.now().text(), false)
         .await
         .context("could not store the owner")?;
     if !created {

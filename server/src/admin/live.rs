@@ -9,7 +9,7 @@ use super::live_db::SaleFigures;
 use super::pages::{self, t};
 use super::session::Owner;
 use super::AdminState;
-use crate::store::clock::{system_now, Now};
+use crate::store::clock::Now;
 use app::pulse::{Answer, Pulse};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -73,6 +73,7 @@ impl LiveFeed {
         db: AdminDb,
         pulse: Arc<Pulse>,
         server: ServerHealth,
+        clock: app::rules::Clock,
     ) -> (LiveFeed, tokio::task::JoinHandle<()>) {
         let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
         let task = tokio::spawn(async move {
@@ -81,7 +82,7 @@ impl LiveFeed {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tick.tick().await;
-                let mut snapshot = read(&db, &pulse, &mut feed).await;
+                let mut snapshot = read(&db, &pulse, &mut feed, &clock).await;
                 snapshot.disk_free_mib = server.disk.free().map(|b| b / (1024 * 1024));
                 snapshot.disk_low = server.disk.low();
                 snapshot.writes_failing = server.desk.writes_failing();
@@ -108,7 +109,12 @@ struct FeedState {
     burns: HashMap<i64, VecDeque<i64>>,
 }
 
-async fn read(db: &AdminDb, pulse: &Pulse, feed: &mut FeedState) -> Snapshot {
+async fn read(
+    db: &AdminDb,
+    pulse: &Pulse,
+    feed: &mut FeedState,
+    clock: &app::rules::Clock,
+) -> Snapshot {
     let mut snapshot = Snapshot {
         answers: pulse
             .answers()
@@ -118,7 +124,7 @@ async fn read(db: &AdminDb, pulse: &Pulse, feed: &mut FeedState) -> Snapshot {
         p95_ms: pulse.p95_ms(),
         ..Snapshot::default()
     };
-    let now = system_now();
+    let now = clock.now();
     snapshot.at = now.text().to_owned();
     snapshot.shown_at =
         app::shop_time::ShopZone::of_setting(&crate::edge::shop_look::current().time_zone)
@@ -269,7 +275,7 @@ pub async fn events(owner: Owner, State(state): State<Arc<AdminState>>) -> Respo
                 let _ = w
                     .state
                     .db
-                    .touch_session(&w.token_hash, crate::store::clock::system_now().text())
+                    .touch_session(&w.token_hash, w.state.clock.now().text())
                     .await;
             }
         }
@@ -327,7 +333,7 @@ pub async fn brake(
             id
         }
     };
-    let now = system_now();
+    let now = state.clock.now();
     match form.action.as_str() {
         "pause" => {
             state

@@ -25,7 +25,7 @@ use super::pages::{self, t};
 use super::password::{self, Password};
 use super::session;
 use super::AdminState;
-use crate::store::clock::{system_now, Now};
+use crate::store::clock::Now;
 use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
@@ -279,7 +279,7 @@ pub async fn submit(
             .check_client(client_ip)
             .map_err(too_many)?;
     }
-    let now = system_now();
+    let now = state.clock.now();
     let since = now.plus_secs(-WINDOW_SECS);
     let slot = match &device {
         Some(_) => state.hashers.known_devices.reserve(),
@@ -486,7 +486,7 @@ pub async fn setup(
         .await
         .map_err(|_| AdminError::LoginBusy)?
         .map_err(|e| AdminError::Store(app::store::StoreError::unexpected(e)))?;
-    let now = system_now();
+    let now = state.clock.now();
     // decided in one statement: two people racing through setup make one owner
     if !state.db.add_owner(&email, &hash, now.text(), true).await? {
         return Err(AdminError::NotFound);

@@ -27,7 +27,6 @@ pub mod rehearsals;
 pub mod session;
 pub mod settings;
 
-use crate::store::clock::system_now;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::{CACHE_CONTROL, REFERRER_POLICY, X_FRAME_OPTIONS};
 use axum::http::{HeaderValue, Method};
@@ -97,6 +96,9 @@ pub struct AdminState {
     pub catalogue: Arc<crate::store::CatalogueCache>,
     /// How sale rehearsals are started from the product pages.
     pub rehearsals: rehearsals::Rehearsals,
+    /// The shop's clock (the system's; a test's own when it set one): every time the owner's
+    /// side writes or compares is read from it.
+    pub clock: app::rules::Clock,
 }
 
 /// The code that opens `/admin/setup`: the same on every server of the shop, unguessable
@@ -265,7 +267,7 @@ pub async fn announce_setup(state: &AdminState, base: &str, data_dir: &std::path
         }
         Err(e) => tracing::warn!(error = %e, "could not count owners"),
     }
-    let now = system_now();
+    let now = state.clock.now();
     let _ = state
         .db
         .sweep_sessions(&now.plus_secs(-session::IDLE_SECS), now.text())

@@ -8,7 +8,7 @@ use super::orders_db::{Changed, OrderDetail, OrderFilter, OrderSummary};
 use super::pages::{self, money, t, when};
 use super::session::Owner;
 use super::AdminState;
-use crate::store::clock::{system_now, Now};
+use crate::store::clock::Now;
 use app::domain::{Money, OrderStatus};
 use app::language::Language;
 use app::shop_time::ShopZone;
@@ -418,7 +418,7 @@ pub async fn change_status(
         ""
     };
     let actor = owner.actor();
-    let now = system_now();
+    let now = state.clock.now();
     match state
         .db
         .change_status(&code, from, to, tracking, &actor, now.text())
@@ -462,6 +462,13 @@ pub async fn csv(
         zone: ShopZone::of_setting(&shop.time_zone),
         shop,
     };
+    let today = state
+        .clock
+        .now()
+        .text()
+        .get(..10)
+        .unwrap_or("orders")
+        .to_owned();
     let first = Some(Bytes::from(look.header()));
     let stream = futures::stream::unfold(
         (state, filter, first, false),
@@ -501,7 +508,6 @@ pub async fn csv(
             }
         },
     );
-    let today = system_now().text().get(..10).unwrap_or("orders").to_owned();
     Ok((
         [
             (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),

@@ -88,8 +88,8 @@ pub fn section(
     stock: i64,
     csrf: &str,
     past: Vec<ledger::Rehearsal>,
+    now: &crate::store::clock::Now,
 ) -> impl IntoView {
-    let now = crate::store::clock::system_now();
     let past = past
         .into_iter()
         .map(|r| {
@@ -109,7 +109,7 @@ pub fn section(
             let line = format!(
                 "{} — {} {}",
                 when(&r.started_at),
-                state_word(r.state_now(&now)),
+                state_word(r.state_now(now)),
                 summary
             );
             view! { <li><a href=format!("/admin/rehearsals/{}", r.id)>{line}</a></li> }
@@ -192,7 +192,7 @@ pub async fn start(
         }
         Err(e) => {
             tracing::error!(rehearsal = rid, error = %e, "cannot start the rehearsal");
-            let now = crate::store::clock::system_now();
+            let now = state.clock.now();
             ledger::end(&state.db, rid, "failed", None, Some(&e.to_string()), &now).await?;
         }
     }
@@ -254,7 +254,7 @@ pub async fn page(
     let name = product.map(|p| p.name).unwrap_or_default();
     let title = t!(admin_rehearsal_heading, name = name);
     let back = format!("/admin/products/{}#rehearse", r.product_id);
-    let now = crate::store::clock::system_now();
+    let now = state.clock.now();
     let state = r.state_now(&now);
     let running = state == "running";
     let head = view! {

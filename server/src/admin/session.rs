@@ -9,7 +9,7 @@
 
 use super::error::AdminError;
 use super::AdminState;
-use crate::store::clock::{fingerprint_hash, system_now, Now};
+use crate::store::clock::{fingerprint_hash, Now};
 /// The value of cookie `name` in the request, if any (the app's one cookie reader).
 pub use app::api::cookies::in_headers as cookie;
 use axum::extract::FromRequestParts;
@@ -104,7 +104,7 @@ pub async fn owner_of(headers: &HeaderMap, state: &AdminState) -> Result<Owner, 
         .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
         .ok_or(AdminError::NotSignedIn)?;
     let hash = token_hash(token);
-    let now = system_now();
+    let now = state.clock.now();
     let session = live_session(state, &hash, &now)
         .await?
         .ok_or(AdminError::NotSignedIn)?;
@@ -154,7 +154,10 @@ async fn live_session(
 /// Whether the session is still live, for what outlasts the request that opened it (the
 /// control room's event stream). A database that cannot answer counts as not live.
 pub async fn still_live(state: &AdminState, hash: &str) -> bool {
-    matches!(live_session(state, hash, &system_now()).await, Ok(Some(_)))
+    matches!(
+        live_session(state, hash, &state.clock.now()).await,
+        Ok(Some(_))
+    )
 }
 
 fn session_idle_end(last_seen_at: &str) -> String {

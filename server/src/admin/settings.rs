@@ -7,7 +7,6 @@ use super::pages::{self, lang, t};
 use super::pictures;
 use super::session::Owner;
 use super::AdminState;
-use crate::store::clock::system_now;
 use crate::store::settings_db::{NewSettings, PictureSlot, ShopPicture};
 use app::domain::{Currency, Phone};
 use app::language::Language;
@@ -193,7 +192,7 @@ pub async fn save(
 ) -> Result<Response, AdminError> {
     match form.settings() {
         Ok(new) => {
-            let now = system_now();
+            let now = state.clock.now();
             state
                 .db
                 .save_shop_settings(&new, &owner.actor(), now.text())
@@ -281,7 +280,7 @@ async fn upload(
         content_type: "image/png".to_owned(),
         bytes: png,
     };
-    let now = system_now();
+    let now = state.clock.now();
     state
         .db
         .set_shop_picture(slot, Some((&hash, &picture)), &owner.actor(), now.text())
@@ -296,7 +295,7 @@ async fn remove(
     State(state): State<Arc<AdminState>>,
     slot: PictureSlot,
 ) -> Result<Response, AdminError> {
-    let now = system_now();
+    let now = state.clock.now();
     state
         .db
         .set_shop_picture(slot, None, &owner.actor(), now.text())

@@ -3,11 +3,6 @@
 
 pub(crate) use app::rules::clock::{rfc3339, Clock, Now};
 
-/// The system clock's reading, for what does not take a [`Clock`] (yet): the owner's pages.
-pub(crate) fn system_now() -> Now {
-    Clock::system().now()
-}
-
 /// RFC 3339 UTC with milliseconds: sorts as text.
 pub(crate) fn now_utc() -> String {
     rfc3339(chrono::Utc::now())

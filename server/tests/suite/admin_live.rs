@@ -325,8 +325,34 @@ async fn the_control_room_streams_orders_sales_and_answers(kind: Kind) {
         .all(|v| v["paused"] == true));
 }
 
+/// The owner's side reads the shop's clock, not the system's: a shop whose clock says it is
+/// 1 March 2031 shows that time in its control room, in its zone (Shanghai), and stamps the
+/// owner's changes with it.
+async fn the_owners_side_reads_the_shops_clock(kind: Kind) {
+    let at = chrono::DateTime::parse_from_rfc3339("2031-03-01T04:05:06Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let app = shop_at(kind, app::rules::Clock::stopped_at(at)).await;
+    let owner = first_owner(&app).await;
+    let s = watch_until(&app, &owner, |s| {
+        s["at"].as_str().is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    assert_eq!(s["at"], "2031-03-01T04:05:06.000Z");
+    assert_eq!(s["shown_at"], "2031-03-01 12:05:06");
+    brake(&app, &owner, "2", "pause").await;
+    let by: String = app
+        .text("SELECT paused_at FROM brakes WHERE product_id = 2")
+        .await;
+    assert_eq!(
+        by, "2031-03-01T04:05:06.000Z",
+        "the brake's time is the shop's"
+    );
+}
+
 http_contract_tests!(
     the_brake_pauses_one_product_or_the_whole_shop_and_changes_nothing,
     a_paused_line_admits_nobody_keeps_its_order_and_lets_no_hold_run_out,
     the_control_room_streams_orders_sales_and_answers,
+    the_owners_side_reads_the_shops_clock,
 );

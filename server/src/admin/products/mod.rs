@@ -23,7 +23,6 @@ use super::pictures;
 use super::products_db::Outcome;
 use super::session::Owner;
 use super::{pages, AdminState};
-use crate::store::clock::system_now;
 use app::domain::SalePhase;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
@@ -74,7 +73,7 @@ pub async fn list(
 ) -> Result<Response, AdminError> {
     let _ = owner;
     let products = state.db.list_products().await?;
-    let now = system_now();
+    let now = state.clock.now();
     let rows = products
         .into_iter()
         .map(|p| {
@@ -151,7 +150,7 @@ pub async fn create(
             )));
         }
     };
-    let now = system_now();
+    let now = state.clock.now();
     match state
         .db
         .create_product(&fields, stock, &owner.actor(), now.text())
@@ -194,7 +193,7 @@ pub async fn update(
             )))
         }
     };
-    let now = system_now();
+    let now = state.clock.now();
     match state
         .db
         .update_product(id, &fields, &owner.actor(), now.text())
@@ -222,7 +221,7 @@ pub async fn detail(
     let paused = state.db.paused().await?.contains(&id);
     let rehearsals = crate::rehearsal::ledger::of_product(&state.db, id, 10).await?;
     let csrf = owner.csrf_token.clone();
-    let now = system_now();
+    let now = state.clock.now();
     let base = format!("/admin/products/{id}");
     let hidden = move || view! { <input type="hidden" name="csrf" value=csrf.clone() /> };
 
@@ -359,7 +358,7 @@ pub async fn detail(
             })}
         </section>
 
-        {super::rehearsals::section(id, product.stock, &owner.csrf_token, rehearsals)}
+        {super::rehearsals::section(id, product.stock, &owner.csrf_token, rehearsals, &now)}
 
         <section class="admin-card">
             <h2>{t!(admin_product_details)}</h2>
@@ -436,7 +435,7 @@ pub async fn adjust_stock(
     {
         return Err(AdminError::BadInput(t!(admin_err_stock_reason)));
     }
-    let now = system_now();
+    let now = state.clock.now();
     let result = state
         .db
         .adjust_stock(id, delta, reason, &owner.actor(), now.text())
@@ -464,7 +463,7 @@ pub async fn archive(
         "no" => false,
         _ => return Err(AdminError::BadInput(t!(admin_err_archive))),
     };
-    let now = system_now();
+    let now = state.clock.now();
     let result = state
         .db
         .set_archived(id, archived, &owner.actor(), now.text())
@@ -524,7 +523,7 @@ pub async fn upload_picture(
             "a picture was stored without its sizes".into(),
         )));
     };
-    let now = system_now();
+    let now = state.clock.now();
     let result = state
         .db
         .add_picture(id, small, large, &alt, &owner.actor(), now.text())
@@ -546,7 +545,7 @@ pub async fn remove_picture(
         .trim()
         .parse::<i64>()
         .map_err(|_| AdminError::BadInput(t!(admin_err_which_picture)))?;
-    let now = system_now();
+    let now = state.clock.now();
     let result = state
         .db
         .remove_picture(id, position, &owner.actor(), now.text())
@@ -564,7 +563,7 @@ pub async fn save_sale(
     let input = match form.input(shop_zone()) {
         Ok(input) => input,
         Err(problems) => {
-            let now = system_now();
+            let now = state.clock.now();
             let page = pages::document(
                 &t!(admin_check_sale),
                 view! {
@@ -577,7 +576,7 @@ pub async fn save_sale(
             return Ok(invalid(page));
         }
     };
-    let now = system_now();
+    let now = state.clock.now();
     let result = state
         .db
         .save_sale(id, &input, &owner.actor(), now.text())
@@ -593,7 +592,7 @@ pub async fn end_sale(
     State(state): State<Arc<AdminState>>,
     Path(id): Path<i64>,
 ) -> Result<Response, AdminError> {
-    let now = system_now();
+    let now = state.clock.now();
     let result = state.db.end_sale(id, &owner.actor(), now.text()).await?;
     if matches!(result, Outcome::Done(_)) {
         tracing::warn!(product.id = id, owner = owner.id, "sale ended by the owner");

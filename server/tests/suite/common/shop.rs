@@ -125,6 +125,11 @@ impl Db {
         on_db!(self, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await).unwrap()
     }
 
+    /// A query without parameters that answers one text.
+    pub async fn text(&self, sql: &str) -> String {
+        on_db!(self, pool => sqlx::query_scalar::<_, String>(sql).fetch_one(pool).await).unwrap()
+    }
+
     pub async fn exec(&self, sql: &str) {
         on_db!(self, pool => sqlx::query(sql).execute(pool).await.map(|_| ())).unwrap();
     }
