@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use crate::common::Fetch;
 
 use common::owner::{Owner, SECRET};
 use common::{key, order_body, spawn_on, Kind, TestApp};
@@ -160,12 +161,8 @@ async fn an_edit_changes_what_the_shop_shows_and_charges_and_is_logged(kind: Kin
             reqwest::Client::new()
                 .get(url)
                 .header("accept-language", "zh-CN")
-                .send()
+                .fetch_text()
                 .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
         }
     };
     assert!(zh_page("harbour-mug").await.contains("<h1>港湾马克杯</h1>"));

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use crate::common::Fetch;
 
 use common::{key, order_body, spawn_on, Kind};
 use serde_json::{json, Value};
@@ -499,12 +500,8 @@ async fn the_cart_costs_what_the_order_will_charge() {
         .client
         .get(app.url("/api/cart"))
         .header("cookie", &cart_cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(cart["total_cents"], 2700, "{cart}");
     assert_eq!(cart["lines"][0]["line_total_cents"], 2700);
     let order: Value = app

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use crate::common::Fetch;
 
 use common::browser::{cart_with_caramels, cookie_named, cookies_set, plain_form};
 use common::owner::{csrf, first_owner, get_with, post_form, shop};
@@ -1063,12 +1064,8 @@ async fn a_link_cannot_put_words_in_the_shops_error_box(kind: Kind) {
         .client
         .post(app.url("/api/add_to_cart"))
         .form(&[("product_id", "2"), ("quantity", "0")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     let message = as_json["message"].as_str().unwrap();
     assert!(said.contains("\"notice notice-error\""), "no error box");
     assert!(said.contains(message), "{message:?} not on the page");

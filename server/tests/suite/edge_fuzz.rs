@@ -402,7 +402,12 @@ fn made_up_tickets_codes_and_phones_are_refused() {
                     .query(&[("code", &code), ("phone", &phone)])
             });
             all_in(&statuses, &[404, 422])?;
-            // the order page: not found, never a failure
+            // the order page: not found, never a failure. ("." and ".." are not codes there:
+            // an address's dot segments are resolved before it is sent, even written %2E, so
+            // "/order/.." asks for the catalogue.)
+            if code == "." || code == ".." {
+                return Ok(());
+            }
             let path = format!("/order/{}", app::api::cookies::encode(&code));
             let statuses = shops.send_checked(|app| app.client.get(app.url(&path)));
             all_in(&statuses, &[404])

@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use crate::common::Fetch;
 
 use common::{order_body, owner};
 use std::io::Write;
@@ -61,14 +62,7 @@ fn count(log: &common::Log, text: &str) -> usize {
 }
 
 async fn metric(client: &reqwest::Client, metrics: &str, name: &str) -> f64 {
-    let text = client
-        .get(metrics)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = client.get(metrics).fetch_text().await;
     text.lines()
         .find_map(|l| {
             l.strip_prefix(name)
@@ -169,12 +163,8 @@ async fn a_full_disk_is_told_once_in_the_log_in_healthz_and_in_metrics_and_heals
                 .get(url)
                 .header("cookie", session)
                 .header("accept-language", "en")
-                .send()
+                .fetch_text()
                 .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
         }
     };
     let mut placed = 0;

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use crate::common::Fetch;
 
 use common::{key, order_body, spawn_app, TestApp};
 
@@ -217,12 +218,8 @@ async fn an_order_names_its_demo_products_in_the_shoppers_language() {
             let v: serde_json::Value = bare
                 .get(url)
                 .header("accept-language", lang)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+                .fetch_json()
+                .await;
             v["lines"][0]["product_name"].as_str().unwrap().to_owned()
         }
     };

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use crate::common::Fetch;
 
 use app::live::ProductNews;
 use common::{key, order_body, spawn_app, spawn_app_with, start_server_with};
@@ -788,12 +789,8 @@ async fn a_waiting_page_without_javascript_reloads_less_often_when_the_server_is
         // a fresh connection each time: the client's pool is not what is measured
         reqwest::Client::new()
             .get(app.url(&format!("/queue/{ticket}")))
-            .send()
+            .fetch_text()
             .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
     };
     let usual = refresh(&get().await);
     assert_eq!(usual, 3, "first in line: every 3 s");

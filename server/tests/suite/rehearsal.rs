@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use crate::common::Fetch;
 
 use common::shop::PgDatabase;
 use common::{order_body, start_server_with};
@@ -440,12 +441,8 @@ const SECRET: &str = "rehearsal-test-secret-0123456789abcdefgh";
 async fn page_of(http: &reqwest::Client, url: &str, cookie: &str) -> String {
     http.get(url)
         .header(reqwest::header::COOKIE, cookie)
-        .send()
+        .fetch_text()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 /// The rehearsal's page once it has stopped refreshing itself (it is over), within 3 minutes.

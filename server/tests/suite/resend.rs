@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use crate::common::Fetch;
 
 use common::browser::{hidden_field, Jar, CARAMELS};
 use common::{order_body, spawn_app_with, spawn_on, Kind, Sale, TestApp};
@@ -153,12 +154,8 @@ async fn a_hold_checkout_sent_again_finds_the_order_it_made(kind: Kind) {
         .client
         .post(app.url("/api/queue/join"))
         .json(&json!({"product_id": CARAMELS, "quantity": 1, "phone": DETAILS[1].1}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(joined["state"], "admitted", "{joined}");
     let ticket_page = format!("/queue/{}", joined["ticket"].as_str().unwrap());
     let mut phone = Jar::default();

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use crate::common::Fetch;
 
 use common::shop::{Db, PgDatabase};
 use common::{start_server_with, Server};
@@ -164,12 +165,8 @@ async fn three_servers_run_one_fair_waiting_room_and_sell_exactly_the_stock() {
             let mut status: Value = http
                 .post(format!("{}/api/queue/join", bases[i % 3]))
                 .json(&json!({"product_id": product, "quantity": 1, "phone": phone}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+                .fetch_json()
+                .await;
             let ticket = status["ticket"]
                 .as_str()
                 .unwrap_or_else(|| panic!("join: {status}"))
@@ -181,12 +178,8 @@ async fn three_servers_run_one_fair_waiting_room_and_sell_exactly_the_stock() {
                         status = http
                             .get(format!("{}/api/queue/status", bases[(i + round) % 3]))
                             .query(&[("ticket", &ticket)])
-                            .send()
-                            .await
-                            .unwrap()
-                            .json()
-                            .await
-                            .unwrap();
+                            .fetch_json()
+                            .await;
                     }
                     Some("admitted") => {
                         let body = json!({

@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use crate::common::Fetch;
 
 use common::owner::{Owner, SECRET};
 use common::{key, order_body, spawn_on, Kind, TestApp};
@@ -231,12 +232,8 @@ async fn the_owners_settings_are_what_shoppers_see(kind: Kind) {
         .get(app.url(&format!(
             "/api/order_status?code={code}&phone=%2B1%20555%20010%202030"
         )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert!(api["pay_by"].as_str().is_some(), "{api}");
 
     // once paid, nothing more to pay

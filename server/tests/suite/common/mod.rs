@@ -275,6 +275,35 @@ pub fn order_body(key: &str, product_id: i64, quantity: i64) -> Value {
     })
 }
 
+/// A request sent and its answer read in one step, for requests the test builds itself (other
+/// headers, another server); a request not sent or an answer not read fails the test.
+pub trait Fetch {
+    /// The answer's body as JSON, into whatever the caller reads it as.
+    fn fetch_json<T: serde::de::DeserializeOwned>(self) -> impl std::future::Future<Output = T>;
+    /// The answer's body as text.
+    fn fetch_text(self) -> impl std::future::Future<Output = String>;
+}
+
+impl Fetch for reqwest::RequestBuilder {
+    async fn fetch_json<T: serde::de::DeserializeOwned>(self) -> T {
+        let res = self.send().await.expect("request sent");
+        let status = res.status();
+        let text = res.text().await.expect("an answer body");
+        serde_json::from_str(&text).unwrap_or_else(|e| {
+            panic!("a {status} answer that is not what was expected ({e}): {text}")
+        })
+    }
+
+    async fn fetch_text(self) -> String {
+        self.send()
+            .await
+            .expect("request sent")
+            .text()
+            .await
+            .expect("an answer body")
+    }
+}
+
 /// The status and the JSON body of an answer (a body that is not JSON fails the test, saying
 /// what it was).
 pub async fn json_of(res: reqwest::Response) -> (u16, Value) {

@@ -2,7 +2,7 @@
 // Not every test crate uses every helper; in test code a panic is the failure report.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use super::{spawn_on, Kind, TestApp};
+use super::{spawn_on, Fetch, Kind, TestApp};
 use reqwest::header::{COOKIE, SET_COOKIE};
 
 pub const SECRET: &str = "admin-test-secret-0123456789abcdefghij";
@@ -92,12 +92,8 @@ pub async fn first_owner_of(http: &reqwest::Client, base: &str, code: &str) -> (
     let page = http
         .get(format!("{base}/admin"))
         .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .fetch_text()
+        .await;
     let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
     (cookie, page[at..at + 64].to_owned())
 }
