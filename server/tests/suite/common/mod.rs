@@ -286,12 +286,7 @@ pub trait Fetch {
 
 impl Fetch for reqwest::RequestBuilder {
     async fn fetch_json<T: serde::de::DeserializeOwned>(self) -> T {
-        let res = self.send().await.expect("request sent");
-        let status = res.status();
-        let text = res.text().await.expect("an answer body");
-        serde_json::from_str(&text).unwrap_or_else(|e| {
-            panic!("a {status} answer that is not what was expected ({e}): {text}")
-        })
+        read_json(self.send().await.expect("request sent")).await.1
     }
 
     async fn fetch_text(self) -> String {
@@ -307,11 +302,18 @@ impl Fetch for reqwest::RequestBuilder {
 /// The status and the JSON body of an answer (a body that is not JSON fails the test, saying
 /// what it was).
 pub async fn json_of(res: reqwest::Response) -> (u16, Value) {
+    read_json(res).await
+}
+
+/// The status and the body of an answer read as `T`; a body that is not one fails the test,
+/// saying what it was.
+async fn read_json<T: serde::de::DeserializeOwned>(res: reqwest::Response) -> (u16, T) {
     let status = res.status().as_u16();
     let text = res.text().await.expect("an answer body");
-    let json = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("a {status} answer that is not JSON ({e}): {text}"));
-    (status, json)
+    let body = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!("a {status} answer that is not what was expected ({e}): {text}")
+    });
+    (status, body)
 }
 
 /// Asks `check` every 50 ms until it finds what it looks for, and gives that back; fails the
@@ -401,27 +403,31 @@ impl std::ops::DerefMut for Server {
     }
 }
 
+/// The `server` binary on a free port with this data dir, no rate limits, no metrics address,
+/// logging at info to its standard output (piped), then `env` on top.
+fn spawn_server(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
+    Server(
+        Command::new(env!("CARGO_BIN_EXE_server"))
+            .env("HOLDFAST_ADDR", "127.0.0.1:0")
+            .env("HOLDFAST_DATA_DIR", data_dir)
+            .env("HOLDFAST_RATE_LIMIT_PER_SEC", "0")
+            .env("HOLDFAST_METRICS_ADDR", "off")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server starts"),
+    )
+}
+
 /// The log of a server process: its standard output, line by line, as it comes.
 pub type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
 /// Starts `server` on a free port with this data dir and `env`, keeping every line it writes;
 /// [`line_from`] waits for one.
 pub fn start_logged(data_dir: &std::path::Path, env: &[(&str, &str)]) -> (Server, Log) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
-    command
-        .env("HOLDFAST_ADDR", "127.0.0.1:0")
-        .env("HOLDFAST_DATA_DIR", data_dir)
-        .env("HOLDFAST_RATE_LIMIT_PER_SEC", "0")
-        .env("HOLDFAST_METRICS_ADDR", "off")
-        .env("RUST_LOG", "info")
-        .envs(env.iter().copied());
-    let mut child = Server(
-        command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("server starts"),
-    );
+    let mut child = spawn_server(data_dir, env);
     let log = Log::default();
     let stdout = child.stdout.take().unwrap();
     std::thread::spawn({
@@ -453,23 +459,7 @@ pub fn start_server(data_dir: &std::path::Path) -> (Server, String) {
 
 /// The same, with more environment (`DATABASE_URL`, a shared `HOLDFAST_SECRET`, …).
 pub fn start_server_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> (Server, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
-    command
-        .env("HOLDFAST_ADDR", "127.0.0.1:0")
-        .env("HOLDFAST_DATA_DIR", data_dir)
-        .env("HOLDFAST_RATE_LIMIT_PER_SEC", "0")
-        .env("HOLDFAST_METRICS_ADDR", "off")
-        .env("RUST_LOG", "info");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = Server(
-        command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("server starts"),
-    );
+    let mut child = spawn_server(data_dir, env);
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
