@@ -13,6 +13,7 @@ pub mod settings_db;
 pub mod sql;
 pub(crate) mod sql_reads;
 pub mod sqlite;
+pub(crate) mod writes;
 
 /// A per-client allowance shared by every server of the shop (kept in the shared database:
 /// `postgres::allowance`), asked by the edge's rate limits.

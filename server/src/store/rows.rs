@@ -2,8 +2,9 @@
 
 use super::clock::Now;
 use super::sales;
+use super::writes::port::TicketRow;
 use app::domain::{ProductImage, ProductText, ProductView};
-use app::rules::{HoldFacts, HoldState, ProductFacts, SaleFacts};
+use app::rules::{HoldFacts, HoldState, ProductFacts, SaleFacts, TicketState};
 use app::store::StoreError;
 
 /// `SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_TABLES} …` reads one of these.
@@ -88,26 +89,10 @@ pub(crate) fn product_views(
         .collect()
 }
 
-/// A product's own columns as the desk reads them for the rules: name, price, stock, archived,
-/// per-order limit.
-pub(crate) type ProductFactsRow = (String, i64, i64, bool, Option<i64>);
-
-/// The facts of product `id` from its own columns.
-pub(crate) fn product_only(id: i64, row: ProductFactsRow) -> ProductFacts {
-    let (name, price_cents, stock, archived, max_per_order) = row;
-    ProductFacts {
-        id,
-        name,
-        price_cents,
-        stock,
-        archived,
-        max_per_order,
-    }
-}
-
-/// A product and its sale as the desk reads them for the rules (the product's own columns, then
-/// the sale's, joined on `s.ends_at > now`).
+/// A product and its sale as the desk reads them for the rules: the product's id and own
+/// columns, then the sale's, joined on `s.ends_at > now`.
 pub(crate) type FactsRow = (
+    i64,
     String,
     i64,
     i64,
@@ -120,11 +105,35 @@ pub(crate) type FactsRow = (
     Option<bool>,
 );
 
-/// The facts of product `id` from its row: the sale is `None` when none is announced or running.
-pub(crate) fn product_facts(id: i64, row: FactsRow) -> (ProductFacts, Option<SaleFacts>) {
-    let (name, price_cents, stock, archived, max_per_order, starts, ends, sale_price, limit, room) =
-        row;
-    let product = product_only(id, (name, price_cents, stock, archived, max_per_order));
+/// `SELECT {FACTS_COLUMNS} FROM {FACTS_TABLES} …` (with the time as `$1`) reads a [`FactsRow`].
+pub(crate) const FACTS_COLUMNS: &str =
+    "p.id, p.name, p.price_cents, p.stock, p.archived, p.max_per_order, s.starts_at, s.ends_at, \
+     s.sale_price_cents, s.per_customer_limit, s.waiting_room";
+
+/// The facts of a product from its row (its id first): the sale is `None` when none is
+/// announced or running.
+pub(crate) fn product_facts(row: FactsRow) -> (i64, (ProductFacts, Option<SaleFacts>)) {
+    let (
+        id,
+        name,
+        price_cents,
+        stock,
+        archived,
+        max_per_order,
+        starts,
+        ends,
+        sale_price,
+        limit,
+        room,
+    ) = row;
+    let product = ProductFacts {
+        id,
+        name,
+        price_cents,
+        stock,
+        archived,
+        max_per_order,
+    };
     let sale = match (starts, ends, sale_price) {
         (Some(starts_at), Some(ends_at), Some(sale_price_cents)) => Some(SaleFacts {
             starts_at,
@@ -135,15 +144,32 @@ pub(crate) fn product_facts(id: i64, row: FactsRow) -> (ProductFacts, Option<Sal
         }),
         _ => None,
     };
-    (product, sale)
+    (id, (product, sale))
 }
 
-/// A hold with its product's name and whether it is archived, as the desk reads it.
-pub(crate) type HoldRow = (i64, i64, String, i64, i64, String, String, String, bool);
+/// A hold (its id first) with its product's name and whether it is archived, as the desk reads
+/// it: `SELECT {HOLD_COLUMNS} FROM holds h JOIN products p ON p.id = h.product_id …`.
+pub(crate) type HoldRow = (
+    i64,
+    i64,
+    i64,
+    String,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    bool,
+);
 
-/// The facts of hold `id` from its row.
-pub(crate) fn hold_facts(id: i64, row: HoldRow) -> Result<HoldFacts, StoreError> {
+pub(crate) const HOLD_COLUMNS: &str =
+    "h.id, h.ticket_id, h.product_id, h.phone_key, h.quantity, h.unit_price_cents, h.state, \
+     h.expires_at, p.name, p.archived";
+
+/// The facts of a hold from its row.
+pub(crate) fn hold_facts(row: HoldRow) -> Result<HoldFacts, StoreError> {
     let (
+        id,
         ticket_id,
         product_id,
         phone_key,
@@ -167,4 +193,21 @@ pub(crate) fn hold_facts(id: i64, row: HoldRow) -> Result<HoldFacts, StoreError>
             .ok_or_else(|| StoreError::unexpected(format!("unknown hold state {state}")))?,
         expires_at,
     })
+}
+
+/// A place in line as leaving reads it: product, state, hold.
+pub(crate) fn ticket_row(
+    (product_id, state, hold_id): (i64, String, Option<i64>),
+) -> Result<TicketRow, StoreError> {
+    Ok(TicketRow {
+        product_id,
+        state: ticket_state(&state)?,
+        hold_id,
+    })
+}
+
+/// A place in line's state, as stored.
+pub(crate) fn ticket_state(text: &str) -> Result<TicketState, StoreError> {
+    TicketState::parse(text)
+        .ok_or_else(|| StoreError::unexpected(format!("unknown ticket state {text}")))
 }

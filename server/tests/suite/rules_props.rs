@@ -46,6 +46,11 @@ enum Op {
         qty: u32,
         key: usize,
     },
+    /// Orders sent at once: the desk takes them in this order, often in one batch, which it
+    /// decides as one run (a key twice in it is a retry, or a reuse).
+    Burst {
+        orders: Vec<(usize, u32, usize)>,
+    },
     /// The n-th request sent so far (modulo their number), sent again exactly.
     Retry {
         n: usize,
@@ -94,6 +99,8 @@ fn scenario(max_ops: usize) -> impl Strategy<Value = Scenario> {
     let op = prop_oneof![
         6 => (phone.clone(), 1_u32..=3, 0_usize..6).prop_map(|(phone, qty, key)| Op::Order { phone, qty, key }),
         2 => (0_usize..50).prop_map(|n| Op::Retry { n }),
+        2 => prop::collection::vec((phone.clone(), 1_u32..=3, 0_usize..6), 2..7)
+            .prop_map(|orders| Op::Burst { orders }),
         5 => (phone.clone(), 1_u32..=3).prop_map(|(phone, qty)| Op::Join { phone, qty }),
         4 => (phone.clone(), 6_usize..12).prop_map(|(phone, key)| Op::UseHold { phone, key }),
         2 => phone.prop_map(|phone| Op::Leave { phone }),
@@ -129,6 +136,16 @@ struct Ask {
 }
 
 impl Ask {
+    /// An order with no hold.
+    fn plain(phone: usize, qty: u32, key: usize) -> Ask {
+        Ask {
+            phone,
+            qty,
+            key,
+            hold: None,
+        }
+    }
+
     fn fingerprint(&self) -> String {
         format!("{}:{}:{:?}", self.phone, self.qty, self.hold)
     }
@@ -571,14 +588,16 @@ fn run_model(s: &Scenario) -> Result<(), TestCaseError> {
     for op in &s.ops {
         match *op {
             Op::Order { phone, qty, key } => {
-                let ask = Ask {
-                    phone,
-                    qty,
-                    key,
-                    hold: None,
-                };
+                let ask = Ask::plain(phone, qty, key);
                 model.order(&ask);
                 sent.push(ask);
+            }
+            Op::Burst { ref orders } => {
+                for &(phone, qty, key) in orders {
+                    let ask = Ask::plain(phone, qty, key);
+                    model.order(&ask);
+                    sent.push(ask);
+                }
             }
             Op::Retry { n } if !sent.is_empty() => {
                 let ask = sent[n % sent.len()].clone();
@@ -723,7 +742,16 @@ async fn run_store(shop: &Shop, clock: &Clock, s: &Scenario) -> Result<(), TestC
             }
             None => None,
         };
-        match store.place_order(new_order(ask, hold_id)).await {
+        let placed = store.place_order(new_order(ask, hold_id)).await;
+        named(placed, codes)
+    }
+
+    /// The answer as the model words it; a new order's code is remembered.
+    fn named(
+        placed: Result<app::domain::OrderView, CheckoutError>,
+        codes: &mut Vec<String>,
+    ) -> String {
+        match placed {
             Ok(view) => {
                 let code = view.order_code.to_string();
                 match codes.iter().position(|c| *c == code) {
@@ -747,15 +775,32 @@ async fn run_store(shop: &Shop, clock: &Clock, s: &Scenario) -> Result<(), TestC
     for (step, op) in s.ops.iter().enumerate() {
         let (expected, got) = match *op {
             Op::Order { phone, qty, key } => {
-                let ask = Ask {
-                    phone,
-                    qty,
-                    key,
-                    hold: None,
-                };
+                let ask = Ask::plain(phone, qty, key);
                 let got = place(store, &shop.db, &ask, &ticket_ids, &model, &mut codes).await;
                 sent.push(ask.clone());
                 (model.order(&ask), got)
+            }
+            Op::Burst { ref orders } => {
+                let asks: Vec<Ask> = orders
+                    .iter()
+                    .map(|&(phone, qty, key)| Ask::plain(phone, qty, key))
+                    .collect();
+                // each call queues its order on its first poll, in this order; the writer is held
+                // meanwhile, so they reach it as one batch
+                let placed = shop
+                    .db
+                    .while_writer_held(
+                        P,
+                        futures::future::join_all(
+                            asks.iter()
+                                .map(|ask| store.place_order(new_order(ask, None))),
+                        ),
+                    )
+                    .await;
+                let got: Vec<String> = placed.into_iter().map(|p| named(p, &mut codes)).collect();
+                let expected: Vec<String> = asks.iter().map(|ask| model.order(ask)).collect();
+                sent.extend(asks);
+                (expected.join(" | "), got.join(" | "))
             }
             Op::Retry { n } if !sent.is_empty() => {
                 let ask = sent[n % sent.len()].clone();

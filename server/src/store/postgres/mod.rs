@@ -4,9 +4,7 @@
 //! asks for it (`sslmode=require` and stronger).
 
 mod allowance;
-mod bulk;
-mod orders;
-mod queue;
+mod tx;
 mod writer;
 
 use super::classify;

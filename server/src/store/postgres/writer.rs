@@ -1,16 +1,16 @@
 //! The Postgres side of the order desk: one transaction per batch (`synchronous_commit` on: one
-//! WAL flush for the whole batch), a savepoint per job — on Postgres any failed statement would
-//! otherwise abort the whole transaction — one commit, then the answers. The batch's plain orders
-//! go first, set-based (`bulk`); the rest one by one.
+//! WAL flush for the whole batch) in which `store::writes::apply` runs on this connection's port
+//! (`tx`: set-based statements and row locks), one commit, then the answers. A failed statement
+//! aborts the whole transaction on Postgres, so the procedures refuse before they write: only a
+//! storage failure fails a batch.
 
-use super::bulk::place_plain_orders;
 use super::classify;
-use super::orders::place_in_tx;
-use super::queue::{admission_round, join_in_tx, leave_in_tx};
+use super::tx::PgTx;
 use crate::desk::BatchWriter;
 use crate::store::clock::Clock;
 use crate::store::jobs::{WriteJob, WriteOutcome};
-use app::store::{CheckoutError, JoinError, StoreError};
+use crate::store::writes;
+use app::store::StoreError;
 use async_trait::async_trait;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, Executor, PgConnection};
@@ -82,64 +82,8 @@ impl PgBatchWriter {
     async fn write(&mut self, jobs: Vec<WriteJob>) -> Result<Vec<WriteOutcome>, StoreError> {
         let now = self.clock.now();
         let mut tx = self.connection().await?.begin().await.map_err(classify)?;
-        let bulk = place_plain_orders(&mut tx, &jobs, &now).await?;
-        let mut outcomes = Vec::with_capacity(jobs.len());
-        for (job, answered) in jobs.iter().zip(bulk) {
-            if let Some(answer) = answered {
-                outcomes.push(WriteOutcome::Order(Box::new(answer)));
-                continue;
-            }
-            outcomes.push(match job {
-                WriteJob::Order(order) => {
-                    savepoint(&mut tx, "SAVEPOINT one_job").await?;
-                    let mut placed = place_in_tx(&mut tx, order, &now).await;
-                    if raced(&placed) {
-                        // the other server's order is committed: undo ours, answer with theirs
-                        savepoint(&mut tx, "ROLLBACK TO SAVEPOINT one_job").await?;
-                        placed = place_in_tx(&mut tx, order, &now).await;
-                    }
-                    finish_savepoint(&mut tx, placed.is_err()).await?;
-                    if let Err(CheckoutError::Store(e)) = placed {
-                        return Err(e);
-                    }
-                    WriteOutcome::Order(Box::new(placed))
-                }
-                WriteJob::Join(request) => {
-                    savepoint(&mut tx, "SAVEPOINT one_job").await?;
-                    let joined = join_in_tx(&mut tx, request, &now).await;
-                    finish_savepoint(&mut tx, joined.is_err()).await?;
-                    if let Err(JoinError::Store(e)) = joined {
-                        return Err(e);
-                    }
-                    WriteOutcome::Join(joined)
-                }
-                WriteJob::Leave(ticket_id) => {
-                    leave_in_tx(&mut tx, *ticket_id, &now).await?;
-                    WriteOutcome::Leave
-                }
-                WriteJob::Admit => WriteOutcome::Admit(admission_round(&mut tx, &now).await?),
-            });
-        }
+        let outcomes = writes::apply(&mut PgTx(&mut tx), &jobs, &now).await?;
         tx.commit().await.map_err(classify)?;
         Ok(outcomes)
     }
-}
-
-fn raced<T>(outcome: &Result<T, CheckoutError>) -> bool {
-    matches!(outcome, Err(CheckoutError::Store(StoreError::KeyRaced)))
-}
-
-async fn finish_savepoint(c: &mut PgConnection, undo: bool) -> Result<(), StoreError> {
-    if undo {
-        savepoint(c, "ROLLBACK TO SAVEPOINT one_job").await?;
-    }
-    savepoint(c, "RELEASE SAVEPOINT one_job").await
-}
-
-async fn savepoint(c: &mut PgConnection, sql: &'static str) -> Result<(), StoreError> {
-    sqlx::query(sql)
-        .execute(&mut *c)
-        .await
-        .map(|_| ())
-        .map_err(classify)
 }

@@ -6,12 +6,11 @@
 //! commit, then the answers. Reads (catalogue, orders, tickets) use a pool of read-only
 //! connections.
 
-mod orders;
-mod queue;
+mod tx;
 mod writer;
 
 use crate::desk::Desk;
-use crate::store::clock::{fingerprint_hash, Clock, Now};
+use crate::store::clock::{Clock, Now};
 use crate::store::desk_store::DeskStore;
 use crate::store::sql::Db;
 use app::store::{Cause, StoreError};

@@ -1,18 +1,21 @@
 //! The SQLite side of the order desk: the one writer connection (rusqlite, on a blocking thread,
 //! with cached prepared statements), one `BEGIN IMMEDIATE` transaction per batch of jobs (orders,
-//! queue joins and leaves, admission rounds), one commit, then the answers.
+//! queue joins and leaves, admission rounds: `store::writes::apply` on this connection's port,
+//! `tx`), one commit, then the answers.
 
-use super::orders::place_in_tx;
-use super::queue::{admission_round, join_in_tx, leave_in_tx};
+use super::tx::SqliteTx;
 use super::{db_error, Now};
 use crate::desk::BatchWriter;
 use crate::store::clock::Clock;
 use crate::store::jobs::{WriteJob, WriteOutcome};
-use app::domain::{NewOrder, OrderView};
-use app::store::{CheckoutError, JoinError, StoreError};
+use crate::store::writes;
+use app::store::StoreError;
 use async_trait::async_trait;
 use rusqlite::{Connection, TransactionBehavior};
+use std::future::Future;
+use std::pin::pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// The writer connection, shared with the store only to report its settings.
@@ -76,65 +79,21 @@ fn apply(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(db_error)?;
-    let mut outcomes = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        outcomes.push(match job {
-            WriteJob::Order(order) => WriteOutcome::Order(Box::new(order_job(&tx, order, now)?)),
-            WriteJob::Join(request) => {
-                savepoint(&tx, "SAVEPOINT one_job")?;
-                let joined = join_in_tx(&tx, request, now);
-                finish_savepoint(&tx, joined.is_err())?;
-                if let Err(JoinError::Store(e)) = joined {
-                    return Err(e);
-                }
-                WriteOutcome::Join(joined)
-            }
-            WriteJob::Leave(ticket_id) => {
-                leave_in_tx(&tx, *ticket_id, now)?;
-                WriteOutcome::Leave
-            }
-            WriteJob::Admit => WriteOutcome::Admit(admission_round(&tx, now)?),
-        });
-    }
+    let outcomes = run_ready(writes::apply(&mut SqliteTx(&tx), jobs, now))??;
     // one fsync for the whole batch (synchronous=FULL); nobody is answered before it. On any
     // error above, dropping `tx` rolls the whole batch back.
     tx.commit().map_err(db_error)?;
     Ok(outcomes)
 }
 
-/// One order: refused alone, or in. Returns `Err` only for a storage failure, which sinks the batch.
-fn order_job(
-    c: &Connection,
-    order: &NewOrder,
-    now: &Now,
-) -> Result<Result<OrderView, CheckoutError>, StoreError> {
-    let outcome = if order.lines.len() == 1 {
-        // A one-line order is refused (replayed key, sold out, unknown product, sale rules, hold
-        // problems) before it writes anything, so it needs no savepoint: two statements fewer
-        // per order on the hot path. A storage error after a write sinks the whole batch.
-        place_in_tx(c, order, now)
-    } else {
-        savepoint(c, "SAVEPOINT one_job")?;
-        let outcome = place_in_tx(c, order, now);
-        finish_savepoint(c, outcome.is_err())?;
-        outcome
-    };
-    match outcome {
-        Err(CheckoutError::Store(e)) => Err(e),
-        other => Ok(other),
+/// Runs a future that never waits — the procedures on SQLite's port, whose every statement
+/// runs on this thread — to its end, with one poll.
+fn run_ready<F: Future>(work: F) -> Result<F::Output, StoreError> {
+    let mut work = pin!(work);
+    match work.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(done) => Ok(done),
+        Poll::Pending => Err(StoreError::unexpected(
+            "a SQLite write waited on something: the batch is undone",
+        )),
     }
-}
-
-fn finish_savepoint(c: &Connection, undo: bool) -> Result<(), StoreError> {
-    if undo {
-        savepoint(c, "ROLLBACK TO one_job")?;
-    }
-    savepoint(c, "RELEASE one_job")
-}
-
-fn savepoint(c: &Connection, sql: &'static str) -> Result<(), StoreError> {
-    c.prepare_cached(sql)
-        .and_then(|mut s| s.execute([]))
-        .map(|_| ())
-        .map_err(db_error)
 }

@@ -281,6 +281,37 @@ impl Db {
         )
     }
 
+    /// Runs `work` while the desk's writer is held back (SQLite: the file's write lock;
+    /// Postgres: product `product_id`'s row), so that what `work` queues on its first poll waits
+    /// for the desk together and is written as one batch (the first job may be taken alone,
+    /// before the writer blocks). The hold ends once `work` is waiting.
+    pub async fn while_writer_held<F: std::future::Future>(
+        &self,
+        product_id: i64,
+        work: F,
+    ) -> F::Output {
+        let mut work = std::pin::pin!(work);
+        let begin = match self {
+            Db::Sqlite(_) => "BEGIN IMMEDIATE",
+            Db::Pg(_) => "BEGIN",
+        };
+        let first = on_db!(self, pool => {
+            let mut held = pool.begin_with(begin).await.unwrap();
+            sqlx::query("UPDATE products SET stock = stock WHERE id = $1")
+                .bind(product_id)
+                .execute(&mut *held)
+                .await
+                .unwrap();
+            let first = futures::poll!(work.as_mut());
+            held.rollback().await.unwrap();
+            first
+        });
+        match first {
+            std::task::Poll::Ready(done) => done,
+            std::task::Poll::Pending => work.await,
+        }
+    }
+
     /// The SQLite pool, for tests of SQLite-only mechanics.
     pub fn sqlite(&self) -> &SqlitePool {
         match self {
