@@ -165,7 +165,7 @@ pub async fn start(
                 .into_response())
         }
     };
-    let rid = match rehearsal::admit(&state.db, &plan).await {
+    let rid = match rehearsal::admit(&state.db, &plan, &state.clock.now()).await {
         Ok(rid) => rid,
         Err(refusal) => return refusal_page(refusal),
     };

@@ -116,7 +116,7 @@ pub async fn run(config: &crate::Config, args: &[&str]) -> anyhow::Result<()> {
                 Ok(plan) => plan,
                 Err(e) => refused(&e),
             };
-            match rehearsal::admit(&db, &plan).await {
+            match rehearsal::admit(&db, &plan, &config.clock.now()).await {
                 Ok(id) => (id, plan),
                 Err(e) => refused(&e),
             }

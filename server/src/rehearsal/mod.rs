@@ -108,12 +108,11 @@ pub async fn product_id(db: &Db, named: &str) -> Result<i64, Refusal> {
 }
 
 /// Checks that a rehearsal may start now (the product there, no sale near, none other running)
-/// and claims the one running place: its id.
-pub async fn admit(db: &Db, plan: &Plan) -> Result<i64, Refusal> {
+/// and claims the one running place: its id. `now` is the shop's clock's reading.
+pub async fn admit(db: &Db, plan: &Plan, now: &app::rules::Now) -> Result<i64, Refusal> {
     product_id(db, &plan.product_id.to_string()).await?;
-    let now = app::rules::Clock::system().now();
-    ledger::check_no_sale_near(db, &now, plan.longest()).await?;
-    ledger::claim(db, plan, &now).await
+    ledger::check_no_sale_near(db, now, plan.longest()).await?;
+    ledger::claim(db, plan, now).await
 }
 
 /// The plan of rehearsal `id`, claimed and not yet started (the owner's page claims it, then
@@ -135,11 +134,10 @@ pub async fn run_claimed(
     plan: &Plan,
     options: Options,
 ) -> Result<Report, Refusal> {
-    let clock = app::rules::Clock::system();
-    let started_at = clock.now();
+    let clock = &config.clock;
     let outcome = match copy::Place::of(config, id) {
         Ok(place) => {
-            let outcome = run(db, id, &place, plan, &options, started_at.text()).await;
+            let outcome = run(db, id, &place, plan, &options, clock).await;
             place.discard().await;
             outcome
         }
@@ -172,9 +170,10 @@ async fn run(
     place: &copy::Place,
     plan: &Plan,
     options: &Options,
-    started_at: &str,
+    clock: &app::rules::Clock,
 ) -> anyhow::Result<Report> {
-    let now = app::rules::Clock::system().now();
+    let now = clock.now();
+    let started_at = now.text();
     let lasting = i64::try_from(plan.longest().as_secs()).unwrap_or(i64::MAX / 2) + 60;
     let copy = place.take().await?;
     let stage = copy
@@ -235,7 +234,7 @@ async fn run(
         };
         (options.on_progress)(&progress);
         let json = serde_json::to_string(&progress)?;
-        match ledger::beat(db, id, &app::rules::Clock::system().now(), &json).await {
+        match ledger::beat(db, id, &clock.now(), &json).await {
             Ok(true) => options.stop.store(true, Ordering::Relaxed),
             Ok(false) => {}
             // the live database busy for a moment: the rehearsal goes on

@@ -44,6 +44,11 @@ impl DeskStore {
         DeskStore { db, desk, clock }
     }
 
+    /// The shop's clock, as this store reads it.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     /// The order desk's measured pace (the order gate admits by it).
     pub fn pace(&self) -> std::sync::Arc<app::admission::Pace> {
         self.desk.pace()

@@ -1,6 +1,7 @@
 //! The demo catalogue, written into an empty database on first start so a new shop has
 //! something to show (and the browser tests something to buy).
 
+use crate::store::clock::Now;
 use crate::store::sql::{sql, Tx};
 use crate::store::{PgStore, SqliteStore};
 use anyhow::Context;
@@ -68,7 +69,7 @@ pub const DEMO_SALES: &[DemoSale] = &[
 
 /// The seeding steps, the same SQL on both backends; `tx` is an open transaction that has the
 /// products table to itself.
-async fn seed_in(mut tx: Tx) -> anyhow::Result<bool> {
+async fn seed_in(mut tx: Tx, now: &Now) -> anyhow::Result<bool> {
     let (count,): (i64,) = tx
         .one(sql("SELECT COUNT(*) FROM products"))
         .await
@@ -76,7 +77,6 @@ async fn seed_in(mut tx: Tx) -> anyhow::Result<bool> {
     if count > 0 {
         return Ok(false);
     }
-    let now = crate::store::clock::now_utc();
     for (position, p) in (0_i64..).zip(DEMO_CATALOGUE) {
         let main = format!("/images/{}.svg", p.slug);
         let (id,): (i64,) = tx
@@ -92,7 +92,7 @@ async fn seed_in(mut tx: Tx) -> anyhow::Result<bool> {
                 .bind(&main)
                 .bind(p.flash_sale)
                 .bind(position)
-                .bind(&now),
+                .bind(now.text()),
             )
             .await
             .with_context(|| format!("cannot seed {}", p.slug))?;
@@ -125,15 +125,10 @@ async fn seed_in(mut tx: Tx) -> anyhow::Result<bool> {
             .with_context(|| format!("cannot seed images of {}", p.slug))?;
         }
     }
-    let at = chrono::Utc::now();
-    let stamp =
-        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     for sale in DEMO_SALES {
-        let starts = stamp(at + chrono::Duration::minutes(sale.starts_in_min));
-        let ends = stamp(
-            at + chrono::Duration::minutes(sale.starts_in_min)
-                + chrono::Duration::days(sale.lasts_days),
-        );
+        let starts_in = sale.starts_in_min * 60;
+        let starts = now.plus_secs(starts_in);
+        let ends = now.plus_secs(starts_in + sale.lasts_days * 24 * 3600);
         tx.execute(
             sql(
                 "INSERT INTO sales (product_id, starts_at, ends_at, sale_price_cents, \
@@ -164,7 +159,7 @@ pub async fn seed_if_empty(store: &SqliteStore) -> anyhow::Result<bool> {
         .begin_with("BEGIN IMMEDIATE")
         .await
         .context("cannot start the seeding transaction")?;
-    seed_in(Tx::Sqlite(tx)).await
+    seed_in(Tx::Sqlite(tx), &store.clock().now()).await
 }
 
 /// The same on Postgres; the table lock keeps two servers starting at once from both seeding.
@@ -178,5 +173,5 @@ pub async fn seed_if_empty_postgres(store: &PgStore) -> anyhow::Result<bool> {
         .execute(&mut *tx)
         .await
         .context("cannot lock the products table")?;
-    seed_in(Tx::Postgres(tx)).await
+    seed_in(Tx::Postgres(tx), &store.clock().now()).await
 }

@@ -56,6 +56,36 @@ async fn seeding_twice_adds_nothing() {
     assert_eq!(store.products().await.unwrap().len(), first);
 }
 
+/// The demo catalogue is dated by the shop's clock, not the machine's: its products were added,
+/// and its sales start, at the shop's time (here 2031) on both databases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_catalogue_is_dated_by_the_shops_clock() {
+    let at = chrono::DateTime::parse_from_rfc3339("2031-05-04T03:02:01Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let clock = || app::rules::Clock::stopped_at(at);
+    let shops = [
+        Some(Shop::sqlite_at(clock()).await),
+        Shop::postgres_at(clock()).await,
+    ];
+    for shop in shops.into_iter().flatten() {
+        assert_eq!(
+            shop.text("SELECT MIN(created_at) || ' ' || MAX(created_at) FROM products")
+                .await,
+            "2031-05-04T03:02:01.000Z 2031-05-04T03:02:01.000Z",
+            "{}",
+            shop.name
+        );
+        assert_eq!(
+            shop.text("SELECT MIN(starts_at) || ' ' || MAX(starts_at) FROM sales")
+                .await,
+            "2031-05-04T03:01:01.000Z 2031-05-04T03:17:01.000Z",
+            "{}",
+            shop.name
+        );
+    }
+}
+
 async fn a_multi_line_order_is_all_or_nothing(shop: Shop) {
     let store = &shop.store;
     let stock = |p: i64| shop.stock(p);
