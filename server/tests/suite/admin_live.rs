@@ -148,22 +148,43 @@ async fn a_paused_line_admits_nobody_keeps_its_order_and_lets_no_hold_run_out(ki
         },
     )
     .await;
+    // a control on another line, not paused, with the same 2-second hold
+    app.set_stock(1, 1).await;
+    app.set_sale(
+        1,
+        Sale {
+            hold_seconds: 2,
+            ..Sale::default()
+        },
+    )
+    .await;
+    let control = app.joined(1, 1, "+1 555 000 0009").await;
+    assert_eq!(control["state"], "admitted");
     let a = app.joined(2, 1, "+1 555 000 0001").await;
     assert_eq!(a["state"], "admitted");
     brake(&app, &owner, "2", "pause").await;
     let b = app.joined(2, 1, "+1 555 000 0002").await;
     let c = app.joined(2, 1, "+1 555 000 0003").await;
     let (bt, ct) = (b["ticket"].as_str().unwrap(), c["ticket"].as_str().unwrap());
-    // well past A's 2-second hold on the shop's clock; then a few of the usher's rounds (every
-    // 100 ms) run at that time
+    // well past both 2-second holds on the shop's clock; once the control's has run out, an
+    // usher's round (which expires every line's overdue holds at once) has run at that time;
+    // and the pause reaches the line's status with the cached brakes
     app.clock.advance(Duration::from_secs(3));
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let a_now = standing(&app, a["ticket"].as_str().unwrap()).await;
+    let control_ticket = control["ticket"].as_str().unwrap();
+    let a_now = common::eventually(
+        Duration::from_secs(10),
+        "the unpaused control's hold runs out and A's status shows the pause",
+        || async {
+            let control_ran_out = standing(&app, control_ticket).await["state"] == "expired";
+            let a_now = standing(&app, a["ticket"].as_str().unwrap()).await;
+            (control_ran_out && a_now["paused"] == true).then_some(a_now)
+        },
+    )
+    .await;
     assert_eq!(
         a_now["state"], "admitted",
         "a paused sale's hold does not run out: {a_now}"
     );
-    assert_eq!(a_now["paused"], true);
     let b_now = standing(&app, bt).await;
     assert_eq!(
         (b_now["state"].as_str(), b_now["position"].as_i64()),
