@@ -1,7 +1,10 @@
 -- wrk: one new order a request (a fresh idempotency key and phone each), one unit of the demo's
 -- caramels (product 2, no sale). Counts the answers by status.
+-- `-- resend` after the URL: both threads send the same keys in the same order, so every order
+-- is sent twice at about the same time (a retry racing its first try: one order, two answers).
+-- `thread_id` is set in each thread's own state by setup() (a global there: a local here would
+-- hide it, and both threads would send the same keys)
 local counter = 0
-local thread_id = 0
 local threads = {}
 
 function setup(thread)
@@ -11,6 +14,9 @@ end
 
 function init(args)
   statuses = {}
+  if args[1] == "resend" then
+    thread_id = 1
+  end
 end
 
 function request()

@@ -232,13 +232,7 @@ impl Store for DeskStore {
     /// Through the desk. The desk's writer task owns the transaction: if the shopper's
     /// connection drops mid-way, the order still commits or rolls back whole.
     async fn place_order(&self, order: NewOrder) -> Result<OrderView, CheckoutError> {
-        match jobs::place(&self.desk, order).await? {
-            jobs::Placed::New(view) => Ok(view),
-            jobs::Placed::Again(code) => Ok(self
-                .order(&code)
-                .await?
-                .ok_or_else(|| StoreError::unexpected("an idempotency key without its order"))?),
-        }
+        jobs::place(&self.desk, order).await
     }
 
     async fn order(&self, code: &OrderCode) -> Result<Option<OrderView>, StoreError> {

@@ -1,7 +1,7 @@
 //! What every backend's order desk takes: the jobs that write to the shop, and their outcomes.
 
 use crate::desk::Desk;
-use app::domain::{JoinRequest, NewOrder, OrderCode, OrderView};
+use app::domain::{JoinRequest, NewOrder, OrderView};
 use app::store::{AdmissionRound, CheckoutError, JoinError, StoreError};
 
 /// A backend's order desk.
@@ -15,19 +15,9 @@ pub(crate) enum WriteJob {
     Admit,
 }
 
-/// An order the desk took.
-#[allow(clippy::large_enum_variant)] // one per order, moved once, inside the boxed outcome
-pub(crate) enum Placed {
-    /// Placed now.
-    New(OrderView),
-    /// Placed before under the same key, by the same request: the caller reads it (committed,
-    /// so any reader sees it).
-    Again(OrderCode),
-}
-
 pub(crate) enum WriteOutcome {
     /// Boxed: an order's answer is much larger than the others'.
-    Order(Box<Result<Placed, CheckoutError>>),
+    Order(Box<Result<OrderView, CheckoutError>>),
     /// The ticket id.
     Join(Result<i64, JoinError>),
     /// The ticket has left the line (if it was still in it).
@@ -42,7 +32,7 @@ fn wrong_outcome() -> StoreError {
 /// Places an order through the desk. The desk's writer task owns the transaction: if the
 /// shopper's connection drops mid-way, the order still commits or rolls back whole (a retry finds
 /// it by its key).
-pub(crate) async fn place(desk: &WriteDesk, order: NewOrder) -> Result<Placed, CheckoutError> {
+pub(crate) async fn place(desk: &WriteDesk, order: NewOrder) -> Result<OrderView, CheckoutError> {
     match desk.submit(WriteJob::Order(order)).await? {
         WriteOutcome::Order(outcome) => *outcome,
         _ => Err(wrong_outcome().into()),

@@ -5,53 +5,64 @@
 use super::clock::Now;
 use super::sql::{sql, Conn};
 
+/// An order's own columns, as [`ORDER_COLUMNS`] reads them.
+pub(crate) type OrderRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+);
+
+/// `SELECT {ORDER_COLUMNS} FROM orders …` reads an [`OrderRow`].
+pub(crate) const ORDER_COLUMNS: &str = "id, status, customer_name, phone, address, note, \
+     total_cents, created_at, tracking_number";
+
+/// An order line's columns, as [`LINE_COLUMNS`] reads them.
+pub(crate) type LineRow = (i64, String, i64, i64);
+
+/// `SELECT {LINE_COLUMNS} FROM order_lines WHERE order_id = … ORDER BY product_id`.
+pub(crate) const LINE_COLUMNS: &str = "product_id, product_name, unit_price_cents, quantity";
+
+/// The order with this code, on a reader connection.
 pub(crate) async fn load_order(
     conn: &mut Conn<'_>,
     code: &app::domain::OrderCode,
 ) -> Result<Option<app::domain::OrderView>, app::store::StoreError> {
-    type OrderRow = (
-        i64,
-        String,
-        String,
-        String,
-        String,
-        String,
-        i64,
-        String,
-        String,
-    );
     let row: Option<OrderRow> = conn
         .optional(
-            sql(
-                "SELECT id, status, customer_name, phone, address, note, total_cents, created_at, \
-         tracking_number FROM orders WHERE code = $1",
-            )
+            sql(&format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE code = $1"
+            ))
             .bind(code.as_str()),
         )
         .await?;
-    let Some((
-        id,
-        status,
-        customer_name,
-        phone,
-        address,
-        note,
-        total_cents,
-        created_at,
-        tracking_number,
-    )) = row
-    else {
+    let Some(row) = row else {
         return Ok(None);
     };
-    let lines: Vec<(i64, String, i64, i64)> = conn
+    let lines: Vec<LineRow> = conn
         .all(
-            sql(
-                "SELECT product_id, product_name, unit_price_cents, quantity FROM order_lines \
-         WHERE order_id = $1 ORDER BY product_id",
-            )
-            .bind(id),
+            sql(&format!(
+                "SELECT {LINE_COLUMNS} FROM order_lines WHERE order_id = $1 ORDER BY product_id"
+            ))
+            .bind(row.0),
         )
         .await?;
+    order_view(code.clone(), row, lines).map(Some)
+}
+
+/// An order as its shopper is shown it, from its rows (either database, either driver).
+pub(crate) fn order_view(
+    code: app::domain::OrderCode,
+    row: OrderRow,
+    lines: Vec<LineRow>,
+) -> Result<app::domain::OrderView, app::store::StoreError> {
+    let (_, status, customer_name, phone, address, note, total_cents, created_at, tracking_number) =
+        row;
     let status = app::domain::OrderStatus::parse(&status).ok_or_else(|| {
         app::store::StoreError::unexpected(format!("unknown order status {status}"))
     })?;
@@ -68,8 +79,8 @@ pub(crate) async fn load_order(
             })
         })
         .collect::<Result<Vec<_>, app::store::StoreError>>()?;
-    Ok(Some(app::domain::OrderView {
-        order_code: code.clone(),
+    Ok(app::domain::OrderView {
+        order_code: code,
         status,
         total_cents,
         lines,
@@ -81,7 +92,7 @@ pub(crate) async fn load_order(
         pay_by: None,
         tracking_number,
         live_token: String::new(),
-    }))
+    })
 }
 
 /// Where a ticket stands, read on a reader connection.

@@ -8,11 +8,13 @@
 use super::classify;
 use crate::store::clock::Now;
 use crate::store::rows::{self, FactsRow, HoldRow, FACTS_COLUMNS, HOLD_COLUMNS};
+use crate::store::sql::Conn;
+use crate::store::sql_reads;
 use crate::store::writes::port::{
-    EndedHold, Facts, Head, KeyRecord, KeyRow, Lock, OrderRow, Rank, Serving, TicketRow, Waiting,
-    WriteTx,
+    EndedHold, Facts, Head, KeyRecord, KeyRow, Lock, NewOrderRow, Rank, Serving, TicketRow,
+    Waiting, WriteTx,
 };
-use app::domain::{OrderLineView, OrderStatus};
+use app::domain::{OrderCode, OrderLineView, OrderStatus, OrderView};
 use app::rules::{HoldFacts, HoldState, TicketState, ARRIVAL_RANKS};
 use app::store::StoreError;
 use sqlx::PgConnection;
@@ -50,6 +52,13 @@ impl WriteTx for PgTx<'_> {
             .into_iter()
             .map(|(key, hash, code)| (key, KeyRecord { hash, code }))
             .collect())
+    }
+
+    async fn order(&mut self, code: &str) -> Result<OrderView, StoreError> {
+        let code = OrderCode::parse(code).map_err(StoreError::unexpected)?;
+        sql_reads::load_order(&mut Conn::Postgres(&mut *self.0), &code)
+            .await?
+            .ok_or_else(|| StoreError::unexpected("an idempotency key without its order"))
     }
 
     async fn products(
@@ -178,7 +187,7 @@ impl WriteTx for PgTx<'_> {
 
     async fn insert_orders(
         &mut self,
-        rows: &[OrderRow<'_>],
+        rows: &[NewOrderRow<'_>],
         now: &Now,
     ) -> Result<Vec<Option<i64>>, StoreError> {
         let codes: Vec<&str> = rows.iter().map(|r| r.code.as_str()).collect();

@@ -9,11 +9,12 @@
 use super::db_error;
 use crate::store::clock::Now;
 use crate::store::rows::{self, FactsRow, HoldRow, FACTS_COLUMNS, HOLD_COLUMNS};
+use crate::store::sql_reads::{self, LineRow, OrderRow, LINE_COLUMNS, ORDER_COLUMNS};
 use crate::store::writes::port::{
-    EndedHold, Facts, Head, KeyRecord, KeyRow, Lock, OrderRow, Rank, Serving, TicketRow, Waiting,
-    WriteTx,
+    EndedHold, Facts, Head, KeyRecord, KeyRow, Lock, NewOrderRow, Rank, Serving, TicketRow,
+    Waiting, WriteTx,
 };
-use app::domain::{OrderLineView, OrderStatus};
+use app::domain::{OrderCode, OrderLineView, OrderStatus, OrderView};
 use app::rules::{HoldFacts, HoldState, TicketState, ARRIVAL_RANKS};
 use app::store::StoreError;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -82,6 +83,28 @@ impl WriteTx for SqliteTx<'_> {
             }
         }
         Ok(found)
+    }
+
+    async fn order(&mut self, code: &str) -> Result<OrderView, StoreError> {
+        let order_code = OrderCode::parse(code).map_err(StoreError::unexpected)?;
+        let row: OrderRow = self
+            .0
+            .prepare_cached(&format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE code = ?"
+            ))
+            .and_then(|mut s| s.query_row([code], |r| Ok(columns!(r; 0 1 2 3 4 5 6 7 8))))
+            .map_err(db_error)?;
+        let lines: Vec<LineRow> = self
+            .0
+            .prepare_cached(&format!(
+                "SELECT {LINE_COLUMNS} FROM order_lines WHERE order_id = ? ORDER BY product_id"
+            ))
+            .and_then(|mut s| {
+                s.query_map([row.0], |r| Ok(columns!(r; 0 1 2 3)))?
+                    .collect()
+            })
+            .map_err(db_error)?;
+        sql_reads::order_view(order_code, row, lines)
     }
 
     async fn products(
@@ -204,7 +227,7 @@ impl WriteTx for SqliteTx<'_> {
 
     async fn insert_orders(
         &mut self,
-        rows: &[OrderRow<'_>],
+        rows: &[NewOrderRow<'_>],
         now: &Now,
     ) -> Result<Vec<Option<i64>>, StoreError> {
         let mut stmt = self

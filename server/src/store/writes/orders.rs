@@ -6,16 +6,15 @@
 //!
 //! Every refusal happens before the first write, so no order needs a savepoint of its own.
 
-use super::port::{Facts, KeyRecord, KeyRow, Lock, OrderRow, WriteTx};
+use super::port::{Facts, KeyRecord, KeyRow, Lock, NewOrderRow, WriteTx};
 use crate::store::clock::{fingerprint_hash, Now};
-use crate::store::jobs::Placed;
 use app::domain::{NewOrder, OrderCode, OrderLineView, OrderStatus, OrderView};
 use app::rules::{self, HoldFacts, HoldState, TicketState};
 use app::store::{CheckoutError, StoreError};
 use std::collections::{BTreeMap, HashMap};
 
 /// What a shopper is answered.
-pub(crate) type Answer = Result<Placed, CheckoutError>;
+pub(crate) type Answer = Result<OrderView, CheckoutError>;
 
 /// Draws of a fresh order code before giving up (a collision is ~1 in 10^12 per draw).
 const CODE_DRAWS: usize = 8;
@@ -106,13 +105,12 @@ pub(crate) async fn place<T: WriteTx>(
     for outcome in outcomes {
         answers.push(match outcome {
             Outcome::Refused(refused) => Err(refused),
-            Outcome::Replay(code) => Ok(Placed::Again(
-                OrderCode::parse(&code).map_err(StoreError::unexpected)?,
-            )),
+            // read inside the transaction, on the writer's connection: a retry costs the desk
+            // two indexed reads, not a trip through the readers' pool
+            Outcome::Replay(code) => Ok(tx.order(&code).await?),
             Outcome::Placed(n) => views
                 .get(n)
                 .cloned()
-                .map(Placed::New)
                 .ok_or_else(|| StoreError::unexpected("a decided order was not written"))
                 .map_err(CheckoutError::from),
         });
@@ -362,9 +360,9 @@ async fn insert_orders<T: WriteTx>(
         if todo.is_empty() {
             break;
         }
-        let rows: Vec<OrderRow> = todo
+        let rows: Vec<NewOrderRow> = todo
             .iter()
-            .map(|i| OrderRow {
+            .map(|i| NewOrderRow {
                 code: &codes[*i],
                 customer: &decided[*i].order.customer,
                 total_cents: decided[*i].total_cents,

@@ -8,7 +8,7 @@
 //! batch, the heads of a line); one order is a batch of one.
 
 use crate::store::clock::Now;
-use app::domain::{Customer, OrderCode, OrderLineView};
+use app::domain::{Customer, OrderCode, OrderLineView, OrderView};
 use app::rules::{HoldFacts, HoldState, ProductFacts, SaleFacts, TicketState};
 use app::store::StoreError;
 use std::collections::HashMap;
@@ -33,7 +33,7 @@ pub(crate) struct KeyRecord {
 }
 
 /// An order to insert, under a code the procedure drew.
-pub(crate) struct OrderRow<'a> {
+pub(crate) struct NewOrderRow<'a> {
     pub code: &'a OrderCode,
     pub customer: &'a Customer,
     pub total_cents: i64,
@@ -108,6 +108,8 @@ pub(crate) trait WriteTx {
         &mut self,
         keys: &[&str],
     ) -> Result<HashMap<String, KeyRecord>, StoreError>;
+    /// A committed order (the one a recorded key names), as its shopper is shown it.
+    async fn order(&mut self, code: &str) -> Result<OrderView, StoreError>;
     /// Products `ids` (sorted, distinct) with their sale; an unknown product is absent. With
     /// `Lock::Rows` they are locked in id order.
     async fn products(
@@ -142,7 +144,7 @@ pub(crate) trait WriteTx {
     /// Inserts orders as awaiting payment: each one's id, or `None` where its code was taken.
     async fn insert_orders(
         &mut self,
-        rows: &[OrderRow<'_>],
+        rows: &[NewOrderRow<'_>],
         now: &Now,
     ) -> Result<Vec<Option<i64>>, StoreError>;
     /// Inserts order lines: (order id, line) each.
