@@ -193,7 +193,7 @@ async fn a_paused_line_admits_nobody_keeps_its_order_and_lets_no_hold_run_out(ki
     );
     assert_eq!(b_now["paused"], true);
     assert_eq!(standing(&app, ct).await["position"], 2);
-    let page = app.get(&format!("/queue/{bt}")).await.text().await.unwrap();
+    let page = app.page_text(&format!("/queue/{bt}")).await;
     assert!(
         page.contains("Your place in line is kept"),
         "the waiting page says so"

@@ -337,12 +337,7 @@ async fn a_waiting_page_hears_its_place_and_its_turn() {
     assert_eq!(third["position"], 2, "{third}");
     let ticket = third["ticket"].as_str().unwrap();
 
-    let page = app
-        .get(&format!("/queue/{ticket}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_text(&format!("/queue/{ticket}")).await;
     let src = attribute(&page, "data-src=\"/live/line", "data-src").replace("&amp;", "&");
     assert_eq!(src, format!("/live/line?t={ticket}"));
     let mut stream = Stream::at(&app.base, &src).await;
@@ -360,12 +355,7 @@ async fn a_waiting_page_hears_its_place_and_its_turn() {
     assert!(told.starts_with("Units come free"), "{told}");
     let told_secs = eta_secs(told);
     assert!((290..=301).contains(&told_secs), "{told}");
-    let page = app
-        .get(&format!("/queue/{ticket}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_text(&format!("/queue/{ticket}")).await;
     let drawn = text_of(&page, r#"data-testid="eta""#);
     assert!(
         (eta_secs(&drawn) - told_secs).abs() <= 2,
@@ -379,12 +369,7 @@ async fn a_waiting_page_hears_its_place_and_its_turn() {
         .expect("told the turn");
     assert_eq!(name, "turn");
 
-    let page = app
-        .get(&format!("/queue/{ticket}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_text(&format!("/queue/{ticket}")).await;
     assert!(page.contains("data-state=\"admitted\""), "{page}");
     let title = &page[page.find("<title>").unwrap()..page.find("</title>").unwrap()];
     assert!(
@@ -418,12 +403,7 @@ async fn a_waiting_page_hears_its_place_and_its_turn() {
     let gone = app.joined(CARAMELS, 1, "+15550100034").await;
     assert_eq!(gone["state"], "waiting", "{gone}");
     let gone = gone["ticket"].as_str().unwrap();
-    let page = app
-        .get(&format!("/queue/{gone}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_text(&format!("/queue/{gone}")).await;
     assert!(
         page.contains("data-src=\"/live/line"),
         "waiting: it listens"
@@ -436,12 +416,7 @@ async fn a_waiting_page_hears_its_place_and_its_turn() {
         told.next_any(Duration::from_secs(3)).await.map(|e| e.0),
         Some("turn".to_owned())
     );
-    let page = app
-        .get(&format!("/queue/{gone}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_text(&format!("/queue/{gone}")).await;
     assert!(!page.contains("/live/line"), "gone: nothing to listen to");
 }
 
@@ -456,7 +431,7 @@ async fn an_order_page_hears_the_owner_ship_it() {
     let placed: serde_json::Value = res.json().await.unwrap();
     let code = placed["order_code"].as_str().unwrap().to_owned();
     let lookup = format!("/status?code={code}&phone=%2B15550102030");
-    let page = app.get(&lookup).await.text().await.unwrap();
+    let page = app.page_text(&lookup).await;
     let src = attribute(&page, "data-src=\"/live/order", "data-src").to_owned();
     let look = attribute(&page, "data-src=\"/live/order", "data-look").to_owned();
     assert_eq!(look, app::live::order_look("awaiting_payment", ""));
@@ -494,7 +469,7 @@ async fn an_order_page_hears_the_owner_ship_it() {
         .await
         .expect("told it shipped");
     assert!(heard.contains(&app::live::order_look("shipped", "SF1234567890")));
-    let page = app.get(&lookup).await.text().await.unwrap();
+    let page = app.page_text(&lookup).await;
     assert!(
         page.contains(r#"<strong data-testid="tracking-number">SF1234567890</strong>"#),
         "{page}"
@@ -562,7 +537,7 @@ async fn a_page_hears_its_sale_open_when_the_countdown_reaches_zero() {
         }
     };
     assert_eq!(opened.id, CARAMELS);
-    let after = app.get("/p/sea-salt-caramels").await.text().await.unwrap();
+    let after = app.page_text("/p/sea-salt-caramels").await;
     assert!(
         after.contains("Add to cart"),
         "the page drawn again can buy"
@@ -581,7 +556,7 @@ async fn a_page_hears_the_owner_pause_and_resume_checkout() {
         .next(Duration::from_secs(3))
         .await
         .expect("told at once");
-    let shown = app.get("/p/sea-salt-caramels").await.text().await.unwrap();
+    let shown = app.page_text("/p/sea-salt-caramels").await;
     assert!(!shown.contains(r#"data-testid="paused""#));
 
     let brake = |action: &'static str| {

@@ -102,12 +102,7 @@ async fn join_answers_with_a_signed_ticket_and_cookie_and_the_hold_buys_exactly_
 async fn forged_tickets_and_holds_are_refused_and_change_nothing(kind: Kind) {
     let app = spawn_on(kind, &[]).await;
     app.set_sale(P, Sale::default()).await;
-    let joined: Value = app
-        .join_line(P, 1, "+15550100002")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let joined: Value = app.joined(P, 1, "+15550100002").await;
     let ticket = joined["ticket"].as_str().unwrap();
     // same id, another signature; and a made-up ticket
     let forged = format!(
@@ -226,7 +221,7 @@ async fn before_the_start_orders_get_409_with_retry_after_and_the_page_counts_do
         .await
         .unwrap();
     assert_eq!(product["sale"]["phase"], "upcoming");
-    let page = app.get("/p/sea-salt-caramels").await.text().await.unwrap();
+    let page = app.page_text("/p/sea-salt-caramels").await;
     assert!(
         page.contains("data-testid=\"countdown\""),
         "a countdown on the page"
@@ -245,39 +240,21 @@ async fn a_waiting_shopper_sees_their_place_on_a_page_that_refreshes_itself_with
     let app = spawn_on(kind, &[]).await;
     app.set_stock(P, 1).await;
     app.set_sale(P, Sale::default()).await;
-    let first: Value = app
-        .join_line(P, 1, "+15550100010")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first: Value = app.joined(P, 1, "+15550100010").await;
     assert_eq!(first["state"], "admitted");
-    let second: Value = app
-        .join_line(P, 1, "+15550100011")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let second: Value = app.joined(P, 1, "+15550100011").await;
     assert_eq!(second["state"], "waiting");
     assert_eq!(second["position"], 1);
     assert!(second["eta_seconds"].as_u64().unwrap() > 200, "{second}");
-    let third: Value = app
-        .join_line(P, 1, "+15550100012")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let third: Value = app.joined(P, 1, "+15550100012").await;
     assert_eq!(
         third["state"], "sold_out",
         "one unit, one hold, one hopeful: the third is told at once"
     );
 
     let page = app
-        .get(&format!("/queue/{}", second["ticket"].as_str().unwrap()))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .page_text(&format!("/queue/{}", second["ticket"].as_str().unwrap()))
+        .await;
     assert!(
         page.contains(r#"<meta http-equiv="refresh" content="3">"#),
         "{page}"
@@ -305,11 +282,8 @@ async fn a_waiting_shopper_sees_their_place_on_a_page_that_refreshes_itself_with
         .unwrap();
     assert_eq!(now["state"], "admitted");
     let page = app
-        .get(&format!("/queue/{}", second["ticket"].as_str().unwrap()))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .page_text(&format!("/queue/{}", second["ticket"].as_str().unwrap()))
+        .await;
     assert!(page.contains("data-state=\"admitted\""));
     assert!(
         page.contains("name=\"hold_token\""),
@@ -366,12 +340,7 @@ async fn one_phone_written_three_ways_is_one_shopper(kind: Kind) {
     )
     .await;
     // she joins as her phone shows her number, and orders with the +86 she was taught
-    let joined: Value = app
-        .join_line(P, 1, "138 0013 8000")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let joined: Value = app.joined(P, 1, "138 0013 8000").await;
     assert_eq!(joined["state"], "admitted", "{joined}");
     let hold = joined["hold_token"].as_str().unwrap().to_owned();
     let order = app

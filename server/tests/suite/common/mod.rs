@@ -202,6 +202,11 @@ impl TestApp {
         json_of(res).await
     }
 
+    /// GET `path`: the body as text, whatever the status.
+    pub async fn page_text(&self, path: &str) -> String {
+        self.get(path).await.text().await.expect("a body")
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))
