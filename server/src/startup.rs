@@ -10,6 +10,7 @@ use app::{shell, App};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::HeaderValue;
 use axum::Router;
+use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::path::Path;
@@ -328,7 +329,9 @@ fn router(
     news: Arc<crate::live::feed::ShopNews>,
     config: &Config,
 ) -> Router {
-    let leptos_options = config.leptos_options();
+    let shop = RouterState {
+        options: Arc::new(config.leptos_options()),
+    };
     let routes = generate_route_list(App);
     // leptos_routes_with_context also mounts every server function at /api/<endpoint>, with the
     // same context
@@ -351,7 +354,7 @@ fn router(
         queue: state.queue.clone(),
         trust_proxy: config.trust_proxy,
     };
-    Router::new()
+    Router::<RouterState>::new()
         .route(
             "/healthz",
             axum::routing::get(move || crate::ops::health::healthz(store.clone(), desk.clone())),
@@ -395,20 +398,30 @@ fn router(
         )
         .merge(crate::admin::routes(admin))
         .leptos_routes_with_context(
-            &leptos_options,
+            &shop,
             routes,
-            move || {
-                provide_context(state.clone());
-                crate::edge::security_headers::provide_page_nonce();
+            // the route's handler (and all it holds) is cloned for every request, even one the
+            // page cache answers: it holds Arcs, and the state and options are cloned only when a
+            // page is rendered or a server function runs
+            {
+                let state = Arc::new(state);
+                let options = shop.options.clone();
+                move || {
+                    provide_context(AppState::clone(&state));
+                    provide_context(LeptosOptions::clone(&options));
+                    crate::edge::security_headers::provide_page_nonce();
+                }
             },
             {
-                let options = leptos_options.clone();
-                move || shell(options.clone())
+                let options = shop.options.clone();
+                move || shell(LeptosOptions::clone(&options))
             },
         )
-        .fallback(leptos_axum::file_and_error_handler_with_context(
-            crate::edge::security_headers::provide_page_nonce,
-            shell,
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            RouterState,
+            _,
+        >(
+            crate::edge::security_headers::provide_page_nonce, shell
         ))
         .layer(axum::middleware::from_fn_with_state(
             crate::edge::api_guard::ApiEdge {
@@ -446,7 +459,21 @@ fn router(
             },
             crate::edge::security_headers::add,
         ))
-        .with_state(leptos_options)
+        .with_state(shop)
+}
+
+/// What the shop's routes hold: cloned for every request (axum clones the matched route's
+/// handler), so one reference count, not a copy of the options' strings; the options are copied
+/// out only where a handler asks for them.
+#[derive(Clone)]
+struct RouterState {
+    options: Arc<LeptosOptions>,
+}
+
+impl axum::extract::FromRef<RouterState> for LeptosOptions {
+    fn from_ref(state: &RouterState) -> LeptosOptions {
+        LeptosOptions::clone(&state.options)
+    }
 }
 
 /// The owner's uploaded pictures: named by their content, so they never change and may be kept
