@@ -1,8 +1,10 @@
 import { defineConfig, devices } from "@playwright/test";
 import { launchOptions } from "./chromium.mjs";
 
-// The server under test: the debug build, on its own port, with a fresh data directory
-// (scripts/test sets HOLDFAST_E2E_DATA to a new temp dir each run).
+// The server under test: the debug build (the one `cargo test` builds), on its own port, with a
+// fresh data directory (scripts/test sets HOLDFAST_E2E_DATA to a new temp dir each run), serving
+// the bundle in target/site (scripts/test builds the release one there, and puts its hash.txt
+// beside this server so pages name its files).
 const port = Number(process.env.HOLDFAST_E2E_PORT ?? 3210);
 const dataDir = process.env.HOLDFAST_E2E_DATA ?? "../target/e2e-data";
 const server = process.env.HOLDFAST_E2E_SERVER ?? "../target/debug/server";
