@@ -52,8 +52,12 @@ pub fn hydrate_islands() {
 /// load no JavaScript or WASM at all.
 #[component]
 pub fn IslandScripts() -> impl IntoView {
-    use_context::<LeptosOptions>()
-        .map(|options| view! { <HydrationScripts options islands=true /> })
+    // shared, not copied, by every request's context (a server function never needs it); copied
+    // here, once per page that has an island
+    use_context::<std::sync::Arc<LeptosOptions>>().map(|options| {
+        let options = LeptosOptions::clone(&options);
+        view! { <HydrationScripts options islands=true /> }
+    })
 }
 
 /// The shop's stylesheet, `style/main.css`, inlined in every page (see [`shell`]).

@@ -408,7 +408,7 @@ fn router(
                 let options = shop.options.clone();
                 move || {
                     provide_context(AppState::clone(&state));
-                    provide_context(LeptosOptions::clone(&options));
+                    provide_context(Arc::clone(&options));
                     crate::edge::security_headers::provide_page_nonce();
                 }
             },

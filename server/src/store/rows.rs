@@ -105,10 +105,17 @@ pub(crate) type FactsRow = (
     Option<bool>,
 );
 
-/// `SELECT {FACTS_COLUMNS} FROM {FACTS_TABLES} …` (with the time as `$1`) reads a [`FactsRow`].
-pub(crate) const FACTS_COLUMNS: &str =
-    "p.id, p.name, p.price_cents, p.stock, p.archived, p.max_per_order, s.starts_at, s.ends_at, \
-     s.sale_price_cents, s.per_customer_limit, s.waiting_room";
+/// Reads [`FactsRow`]s, the time as `$1`; each database adds which products (and its locks).
+/// A macro, so the statements are whole at compile time (`concat!`): nothing is formatted per
+/// batch.
+macro_rules! facts_select {
+    () => {
+        "SELECT p.id, p.name, p.price_cents, p.stock, p.archived, p.max_per_order, s.starts_at, \
+         s.ends_at, s.sale_price_cents, s.per_customer_limit, s.waiting_room FROM products p \
+         LEFT JOIN sales s ON s.product_id = p.id AND s.ends_at > $1"
+    };
+}
+pub(crate) use facts_select;
 
 /// The facts of a product from its row (its id first): the sale is `None` when none is
 /// announced or running.
@@ -148,7 +155,7 @@ pub(crate) fn product_facts(row: FactsRow) -> (i64, (ProductFacts, Option<SaleFa
 }
 
 /// A hold (its id first) with its product's name and whether it is archived, as the desk reads
-/// it: `SELECT {HOLD_COLUMNS} FROM holds h JOIN products p ON p.id = h.product_id …`.
+/// it ([`hold_select`]).
 pub(crate) type HoldRow = (
     i64,
     i64,
@@ -162,9 +169,15 @@ pub(crate) type HoldRow = (
     bool,
 );
 
-pub(crate) const HOLD_COLUMNS: &str =
-    "h.id, h.ticket_id, h.product_id, h.phone_key, h.quantity, h.unit_price_cents, h.state, \
-     h.expires_at, p.name, p.archived";
+/// Reads [`HoldRow`]s; each database adds which holds (and its locks).
+macro_rules! hold_select {
+    () => {
+        "SELECT h.id, h.ticket_id, h.product_id, h.phone_key, h.quantity, h.unit_price_cents, \
+         h.state, h.expires_at, p.name, p.archived FROM holds h \
+         JOIN products p ON p.id = h.product_id"
+    };
+}
+pub(crate) use hold_select;
 
 /// The facts of a hold from its row.
 pub(crate) fn hold_facts(row: HoldRow) -> Result<HoldFacts, StoreError> {

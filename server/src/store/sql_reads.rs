@@ -5,7 +5,7 @@
 use super::clock::Now;
 use super::sql::{sql, Conn};
 
-/// An order's own columns, as [`ORDER_COLUMNS`] reads them.
+/// An order's own columns, as [`ORDER_BY_CODE`] reads them.
 pub(crate) type OrderRow = (
     i64,
     String,
@@ -18,15 +18,17 @@ pub(crate) type OrderRow = (
     String,
 );
 
-/// `SELECT {ORDER_COLUMNS} FROM orders …` reads an [`OrderRow`].
-pub(crate) const ORDER_COLUMNS: &str = "id, status, customer_name, phone, address, note, \
-     total_cents, created_at, tracking_number";
+/// The order with code `$1`, as an [`OrderRow`] (`$1` reads the same to both drivers of both
+/// databases).
+pub(crate) const ORDER_BY_CODE: &str = "SELECT id, status, customer_name, phone, address, note, \
+     total_cents, created_at, tracking_number FROM orders WHERE code = $1";
 
-/// An order line's columns, as [`LINE_COLUMNS`] reads them.
+/// An order line's columns, as [`LINES_OF_ORDER`] reads them.
 pub(crate) type LineRow = (i64, String, i64, i64);
 
-/// `SELECT {LINE_COLUMNS} FROM order_lines WHERE order_id = … ORDER BY product_id`.
-pub(crate) const LINE_COLUMNS: &str = "product_id, product_name, unit_price_cents, quantity";
+/// The lines of order `$1`, as [`LineRow`]s.
+pub(crate) const LINES_OF_ORDER: &str = "SELECT product_id, product_name, unit_price_cents, \
+     quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id";
 
 /// The order with this code, on a reader connection.
 pub(crate) async fn load_order(
@@ -34,24 +36,12 @@ pub(crate) async fn load_order(
     code: &app::domain::OrderCode,
 ) -> Result<Option<app::domain::OrderView>, app::store::StoreError> {
     let row: Option<OrderRow> = conn
-        .optional(
-            sql(&format!(
-                "SELECT {ORDER_COLUMNS} FROM orders WHERE code = $1"
-            ))
-            .bind(code.as_str()),
-        )
+        .optional(sql(ORDER_BY_CODE).bind(code.as_str()))
         .await?;
     let Some(row) = row else {
         return Ok(None);
     };
-    let lines: Vec<LineRow> = conn
-        .all(
-            sql(&format!(
-                "SELECT {LINE_COLUMNS} FROM order_lines WHERE order_id = $1 ORDER BY product_id"
-            ))
-            .bind(row.0),
-        )
-        .await?;
+    let lines: Vec<LineRow> = conn.all(sql(LINES_OF_ORDER).bind(row.0)).await?;
     order_view(code.clone(), row, lines).map(Some)
 }
 

@@ -7,7 +7,7 @@
 
 use super::classify;
 use crate::store::clock::Now;
-use crate::store::rows::{self, FactsRow, HoldRow, FACTS_COLUMNS, HOLD_COLUMNS};
+use crate::store::rows::{self, FactsRow, HoldRow};
 use crate::store::sql::Conn;
 use crate::store::sql_reads;
 use crate::store::writes::port::{
@@ -70,34 +70,30 @@ impl WriteTx for PgTx<'_> {
         // locked in id order, the order every batch locks them in (NO KEY UPDATE: inserts
         // referencing the product hold KEY SHARE locks on it, which FOR UPDATE would deadlock
         // with)
-        let sql = format!(
-            "SELECT {FACTS_COLUMNS} FROM products p \
-             LEFT JOIN sales s ON s.product_id = p.id AND s.ends_at > $1 WHERE p.id = ANY($2) \
-             ORDER BY p.id{}",
-            match lock {
-                Lock::Rows => " FOR NO KEY UPDATE OF p",
-                Lock::None => "",
-            }
-        );
-        let rows: Vec<FactsRow> = sqlx::query_as(&sql)
-            .bind(&now.text)
-            .bind(ids)
-            .fetch_all(&mut *self.0)
-            .await
-            .map_err(classify)?;
+        let rows: Vec<FactsRow> = sqlx::query_as(match lock {
+            Lock::Rows => concat!(
+                rows::facts_select!(),
+                " WHERE p.id = ANY($2) ORDER BY p.id FOR NO KEY UPDATE OF p"
+            ),
+            Lock::None => concat!(rows::facts_select!(), " WHERE p.id = ANY($2) ORDER BY p.id"),
+        })
+        .bind(&now.text)
+        .bind(ids)
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(classify)?;
         Ok(rows.into_iter().map(rows::product_facts).collect())
     }
 
     async fn holds(&mut self, ids: &[i64]) -> Result<HashMap<i64, HoldFacts>, StoreError> {
-        let sql = format!(
-            "SELECT {HOLD_COLUMNS} FROM holds h JOIN products p ON p.id = h.product_id \
-             WHERE h.id = ANY($1) ORDER BY h.id FOR NO KEY UPDATE OF h"
-        );
-        let rows: Vec<HoldRow> = sqlx::query_as(&sql)
-            .bind(ids)
-            .fetch_all(&mut *self.0)
-            .await
-            .map_err(classify)?;
+        let rows: Vec<HoldRow> = sqlx::query_as(concat!(
+            rows::hold_select!(),
+            " WHERE h.id = ANY($1) ORDER BY h.id FOR NO KEY UPDATE OF h"
+        ))
+        .bind(ids)
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(classify)?;
         rows.into_iter()
             .map(|row| rows::hold_facts(row).map(|hold| (hold.id, hold)))
             .collect()

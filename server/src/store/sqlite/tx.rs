@@ -8,8 +8,8 @@
 
 use super::db_error;
 use crate::store::clock::Now;
-use crate::store::rows::{self, FactsRow, HoldRow, FACTS_COLUMNS, HOLD_COLUMNS};
-use crate::store::sql_reads::{self, LineRow, OrderRow, LINE_COLUMNS, ORDER_COLUMNS};
+use crate::store::rows::{self, FactsRow, HoldRow};
+use crate::store::sql_reads::{self, LineRow, OrderRow, LINES_OF_ORDER, ORDER_BY_CODE};
 use crate::store::writes::port::{
     EndedHold, Facts, Head, KeyRecord, KeyRow, Lock, NewOrderRow, Rank, Serving, TicketRow,
     Waiting, WriteTx,
@@ -89,16 +89,12 @@ impl WriteTx for SqliteTx<'_> {
         let order_code = OrderCode::parse(code).map_err(StoreError::unexpected)?;
         let row: OrderRow = self
             .0
-            .prepare_cached(&format!(
-                "SELECT {ORDER_COLUMNS} FROM orders WHERE code = ?"
-            ))
+            .prepare_cached(ORDER_BY_CODE)
             .and_then(|mut s| s.query_row([code], |r| Ok(columns!(r; 0 1 2 3 4 5 6 7 8))))
             .map_err(db_error)?;
         let lines: Vec<LineRow> = self
             .0
-            .prepare_cached(&format!(
-                "SELECT {LINE_COLUMNS} FROM order_lines WHERE order_id = ? ORDER BY product_id"
-            ))
+            .prepare_cached(LINES_OF_ORDER)
             .and_then(|mut s| {
                 s.query_map([row.0], |r| Ok(columns!(r; 0 1 2 3)))?
                     .collect()
@@ -115,10 +111,7 @@ impl WriteTx for SqliteTx<'_> {
     ) -> Result<HashMap<i64, Facts>, StoreError> {
         let mut stmt = self
             .0
-            .prepare_cached(&format!(
-                "SELECT {FACTS_COLUMNS} FROM products p \
-                 LEFT JOIN sales s ON s.product_id = p.id AND s.ends_at > ?1 WHERE p.id = ?2"
-            ))
+            .prepare_cached(concat!(rows::facts_select!(), " WHERE p.id = $2"))
             .map_err(db_error)?;
         let mut found = HashMap::with_capacity(ids.len());
         for id in ids {
@@ -136,10 +129,7 @@ impl WriteTx for SqliteTx<'_> {
     async fn holds(&mut self, ids: &[i64]) -> Result<HashMap<i64, HoldFacts>, StoreError> {
         let mut stmt = self
             .0
-            .prepare_cached(&format!(
-                "SELECT {HOLD_COLUMNS} FROM holds h JOIN products p ON p.id = h.product_id \
-                 WHERE h.id = ?"
-            ))
+            .prepare_cached(concat!(rows::hold_select!(), " WHERE h.id = $1"))
             .map_err(db_error)?;
         let mut found = HashMap::with_capacity(ids.len());
         for id in ids {

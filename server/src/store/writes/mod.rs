@@ -30,38 +30,41 @@ pub(crate) async fn apply<T: WriteTx>(
     let mut outcomes = Vec::with_capacity(jobs.len());
     let mut rest = jobs;
     while let Some(job) = rest.first() {
-        let run: Vec<&NewOrder> = rest
-            .iter()
-            .map_while(|job| match job {
-                WriteJob::Order(order) => Some(order),
-                _ => None,
-            })
-            .collect();
-        if !run.is_empty() {
-            let answers = place_run(tx, &run, now).await?;
-            outcomes.extend(
-                answers
-                    .into_iter()
-                    .map(|answer| WriteOutcome::Order(Box::new(answer))),
-            );
-            rest = &rest[run.len()..];
-            continue;
-        }
-        outcomes.push(match job {
-            WriteJob::Join(request) => match queue::join(tx, request, now).await {
-                Err(JoinError::Store(e)) => return Err(e),
-                joined => WriteOutcome::Join(joined),
-            },
+        let taken = match job {
+            WriteJob::Order(_) => {
+                let run: Vec<&NewOrder> = rest
+                    .iter()
+                    .map_while(|job| match job {
+                        WriteJob::Order(order) => Some(order),
+                        _ => None,
+                    })
+                    .collect();
+                let answers = place_run(tx, &run, now).await?;
+                outcomes.extend(
+                    answers
+                        .into_iter()
+                        .map(|answer| WriteOutcome::Order(Box::new(answer))),
+                );
+                run.len()
+            }
+            WriteJob::Join(request) => {
+                outcomes.push(match queue::join(tx, request, now).await {
+                    Err(JoinError::Store(e)) => return Err(e),
+                    joined => WriteOutcome::Join(joined),
+                });
+                1
+            }
             WriteJob::Leave(ticket_id) => {
                 queue::leave(tx, *ticket_id, now).await?;
-                WriteOutcome::Leave
+                outcomes.push(WriteOutcome::Leave);
+                1
             }
-            WriteJob::Admit => WriteOutcome::Admit(queue::admission_round(tx, now).await?),
-            WriteJob::Order(_) => {
-                return Err(StoreError::unexpected("an order outside a run of orders"))
+            WriteJob::Admit => {
+                outcomes.push(WriteOutcome::Admit(queue::admission_round(tx, now).await?));
+                1
             }
-        });
-        rest = &rest[1..];
+        };
+        rest = &rest[taken..];
     }
     Ok(outcomes)
 }
