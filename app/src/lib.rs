@@ -15,8 +15,6 @@ pub mod language;
 pub mod live;
 #[cfg(feature = "ssr")]
 pub mod lookup_limits;
-#[cfg(feature = "ssr")]
-pub mod messages;
 pub mod pages;
 pub mod percent;
 #[cfg(feature = "ssr")]

@@ -2,7 +2,7 @@
 //! how long placing orders took (the last few thousand, for a p95). Counting is a few atomic
 //! additions and one short lock per order.
 
-use crate::api::ApiError;
+use crate::api::Refusal;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -25,14 +25,14 @@ pub enum Answer {
 }
 
 impl Answer {
-    pub fn of(outcome: &Result<(), &ApiError>) -> Answer {
+    pub fn of(outcome: &Result<(), &Refusal>) -> Answer {
         match outcome {
             Ok(()) => Answer::Ordered,
-            Err(ApiError::SoldOut { .. }) => Answer::SoldOut,
-            Err(ApiError::RateLimited { .. }) => Answer::RateLimited,
-            Err(ApiError::Overloaded { .. }) => Answer::Shed,
-            Err(ApiError::Paused { .. }) => Answer::Paused,
-            Err(ApiError::Internal { .. }) => Answer::Error,
+            Err(Refusal::SoldOut { .. }) => Answer::SoldOut,
+            Err(Refusal::RateLimited { .. }) => Answer::RateLimited,
+            Err(Refusal::Overloaded { .. }) => Answer::Shed,
+            Err(Refusal::Paused { .. }) => Answer::Paused,
+            Err(Refusal::Internal | Refusal::Unreachable) => Answer::Error,
             Err(_) => Answer::Refused,
         }
     }
@@ -142,7 +142,7 @@ mod tests {
             pulse.record(Answer::Ordered, Some(Duration::from_millis(ms)));
         }
         pulse.record(Answer::SoldOut, None);
-        pulse.record(Answer::of(&Err(&ApiError::overloaded(2))), None);
+        pulse.record(Answer::of(&Err(&Refusal::overloaded(2))), None);
         let answers = pulse.answers();
         assert_eq!(answers[0], ("ordered", 100));
         assert_eq!(answers[1], ("sold out", 1));

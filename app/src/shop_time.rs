@@ -4,6 +4,8 @@
 use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use crate::domain::Problem;
+
 /// A time zone the owner may choose: a real IANA name (`Asia/Shanghai`, `Europe/Berlin`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShopZone(Tz);
@@ -20,22 +22,14 @@ pub const COMMON_ZONES: [&str; 8] = [
     "America/New_York",
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ZoneError {
-    #[error("“{0}” is not a time zone; choose one from the list, like Asia/Shanghai.")]
-    Unknown(String),
-    #[error("The time must be a date and time, like 2026-12-24 09:00.")]
-    Unreadable,
-    #[error("{0} does not exist in {1}: the clocks skip it. Choose a time an hour later.")]
-    Skipped(String, String),
-}
-
 impl ShopZone {
-    pub fn parse(name: &str) -> Result<ShopZone, ZoneError> {
+    pub fn parse(name: &str) -> Result<ShopZone, Problem> {
         let name = name.trim();
         name.parse::<Tz>()
             .map(ShopZone)
-            .map_err(|_| ZoneError::Unknown(name.chars().take(60).collect()))
+            .map_err(|_| Problem::NotAZone {
+                typed: name.chars().take(60).collect(),
+            })
     }
 
     /// The zone of a stored name; a name that is not one (it cannot be stored, but still) reads
@@ -82,18 +76,18 @@ impl ShopZone {
     /// A time as the owner types it in the shop's zone (`2026-12-24T09:00`, with seconds, or a
     /// space) → the stored UTC stamp `2026-12-24T01:00:00.000Z`. A time the clocks skip (the
     /// spring change) is refused; a time they pass twice (the autumn change) is the first.
-    pub fn to_utc(self, typed: &str) -> Result<String, ZoneError> {
+    pub fn to_utc(self, typed: &str) -> Result<String, Problem> {
         let t = typed.trim().replace(' ', "T");
         let naive = NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M")
             .or_else(|_| NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M:%S"))
-            .map_err(|_| ZoneError::Unreadable)?;
+            .map_err(|_| Problem::NotATime)?;
         let at = match self.0.from_local_datetime(&naive) {
             LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => at,
             LocalResult::None => {
-                return Err(ZoneError::Skipped(
-                    naive.format("%Y-%m-%d %H:%M").to_string(),
-                    self.name().to_owned(),
-                ))
+                return Err(Problem::SkippedTime {
+                    time: naive.format("%Y-%m-%d %H:%M").to_string(),
+                    zone: self.name().to_owned(),
+                })
             }
         };
         Ok(crate::rules::clock::rfc3339(at.with_timezone(&Utc)))
@@ -125,14 +119,8 @@ mod tests {
             new_york.to_utc("2026-07-04T12:00").as_deref(),
             Ok("2026-07-04T16:00:00.000Z")
         );
-        assert_eq!(
-            shanghai.to_utc("24/12/2026 9am"),
-            Err(ZoneError::Unreadable)
-        );
-        assert_eq!(
-            shanghai.to_utc("2026-02-30T09:00"),
-            Err(ZoneError::Unreadable)
-        );
+        assert_eq!(shanghai.to_utc("24/12/2026 9am"), Err(Problem::NotATime));
+        assert_eq!(shanghai.to_utc("2026-02-30T09:00"), Err(Problem::NotATime));
     }
 
     #[test]
@@ -168,7 +156,7 @@ mod tests {
         // 2026-03-29 02:30 does not exist in Berlin: the clocks go from 02:00 to 03:00
         assert!(matches!(
             berlin.to_utc("2026-03-29T02:30"),
-            Err(ZoneError::Skipped(..))
+            Err(Problem::SkippedTime { .. })
         ));
         // 2026-10-25 02:30 happens twice: the first (summer time, UTC+2) is taken
         assert_eq!(

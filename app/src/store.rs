@@ -108,6 +108,13 @@ impl From<String> for Cause {
     }
 }
 
+/// A stored value that does not parse (its English, for the log).
+impl From<crate::domain::Problem> for Cause {
+    fn from(problem: crate::domain::Problem) -> Cause {
+        Cause::of(problem)
+    }
+}
+
 impl From<&str> for Cause {
     fn from(text: &str) -> Cause {
         Cause::of(Said(text.to_owned()))
@@ -166,9 +173,12 @@ pub enum HoldProblem {
     Expired,
     #[error("the hold was already used")]
     Used,
-    /// The order asks for something other than what is held (another product, quantity or phone).
-    #[error("{0}")]
-    Mismatch(String),
+    /// The order asks for another product or quantity than what is held.
+    #[error("the hold is for {quantity} × {product_name}")]
+    Mismatch { quantity: i64, product_name: String },
+    /// The order's phone number is not the one that joined the line.
+    #[error("the hold is for another phone number")]
+    OtherPhone,
 }
 
 /// Why a shopper could not join the waiting room.

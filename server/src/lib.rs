@@ -97,3 +97,67 @@ mod layers {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod wording {
+    /// Where Chinese may be written in Rust: the demo shop's catalogue, and the language's own
+    /// name on the owner's settings page (`"中文 (简体)"`). Everything else a person reads is in
+    /// `app/locales/*.json`.
+    const MAY_HOLD_CHINESE: &[&str] = &["store/seed.rs"];
+
+    fn han(text: &str) -> bool {
+        text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+    }
+
+    /// The lines of code (not comments, not the file's tests) under `dir` that hold Chinese.
+    fn chinese_in(dir: &std::path::Path, found: &mut Vec<String>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                chinese_in(&path, found)?;
+                continue;
+            }
+            let name = path.display().to_string();
+            if path.extension().is_none_or(|e| e != "rs")
+                || MAY_HOLD_CHINESE.iter().any(|f| name.ends_with(f))
+            {
+                continue;
+            }
+            for (n, line) in std::fs::read_to_string(&path)?.lines().enumerate() {
+                if line.trim_start() == "#[cfg(test)]" {
+                    break;
+                }
+                let code = line.trim_start();
+                if code.starts_with("//") || code.contains("\"中文") {
+                    continue;
+                }
+                if han(code) {
+                    found.push(format!("{name}:{}: {}", n + 1, code));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every sentence a shopper or the owner reads is worded from the locale files, once per
+    /// language (`app::domain::Problem::say` for what is wrong): none is written in Rust, where
+    /// rewording the English would leave the Chinese behind.
+    #[test]
+    fn no_chinese_is_written_in_rust_code() -> std::io::Result<()> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut found = Vec::new();
+        for dir in ["src", "../app/src"] {
+            chinese_in(&root.join(dir), &mut found)?;
+        }
+        assert!(found.len() < 1_000, "{found:?}");
+        assert!(
+            found.is_empty(),
+            "Chinese in Rust code, not in app/locales:\n{}",
+            found.join("\n")
+        );
+        // the check reads what it should: the demo's catalogue is Chinese
+        let seed = std::fs::read_to_string(root.join("src/store/seed.rs"))?;
+        assert!(han(&seed));
+        Ok(())
+    }
+}

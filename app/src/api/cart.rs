@@ -1,6 +1,10 @@
 //! The cart: kept in a cookie, priced from the database on every read.
 
 use crate::api::ApiError;
+#[cfg(feature = "ssr")]
+use crate::api::Refusal;
+#[cfg(feature = "ssr")]
+use crate::domain::Problem;
 use crate::domain::ProductView;
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json, PostUrl};
@@ -59,7 +63,7 @@ pub(crate) fn write_cart(cart: &crate::domain::Cart, secure: bool) {
 pub(crate) async fn price_cart(
     state: &crate::state::AppState,
     cart: &crate::domain::Cart,
-) -> Result<CartView, ApiError> {
+) -> Result<CartView, Refusal> {
     let ids: Vec<i64> = cart.lines().iter().map(|(id, _)| *id).collect();
     let products = state.store.products_by_ids(&ids).await?;
     let mut view = CartView::default();
@@ -71,11 +75,11 @@ pub(crate) async fn price_cart(
         let line_total_cents = product
             .price_now_cents()
             .checked_mul(i64::from(q.get()))
-            .ok_or_else(ApiError::internal)?;
+            .ok_or(Refusal::Internal)?;
         view.total_cents = view
             .total_cents
             .checked_add(line_total_cents)
-            .ok_or_else(ApiError::internal)?;
+            .ok_or(Refusal::Internal)?;
         view.lines.push(CartLine {
             product: product.clone(),
             quantity: q.get(),
@@ -103,16 +107,13 @@ pub async fn add_to_cart(product_id: i64, quantity: i64) -> Result<(), ApiError>
         async move {
             use crate::domain::Quantity;
             use crate::store::ProductKey;
-            let quantity =
-                Quantity::parse(quantity).map_err(|m| ApiError::invalid_field("quantity", m))?;
+            let quantity = Quantity::parse(quantity).map_err(|p| Refusal::field("quantity", p))?;
             let state = super::state()?;
             let product = state
                 .store
                 .product(&ProductKey::Id(product_id))
                 .await?
-                .ok_or_else(|| {
-                    ApiError::invalid_field("product_id", "There is no such product.")
-                })?;
+                .ok_or_else(|| Refusal::field("product_id", Problem::NoSuchProduct))?;
             let mut cart = read_cart();
             let wanted = cart
                 .quantity_of(product_id)
@@ -120,9 +121,11 @@ pub async fn add_to_cart(product_id: i64, quantity: i64) -> Result<(), ApiError>
                 + i64::from(quantity.get());
             if let Some(limit) = product.max_per_order {
                 if wanted > i64::from(limit) {
-                    return Err(ApiError::invalid_field(
+                    return Err(Refusal::field(
                         "quantity",
-                        format!("At most {limit} of this product fit in one order."),
+                        Problem::ProductAtMost {
+                            limit: i64::from(limit),
+                        },
                     ));
                 }
             }
@@ -135,10 +138,7 @@ pub async fn add_to_cart(product_id: i64, quantity: i64) -> Result<(), ApiError>
                 .into());
             }
             if !cart.add(product_id, quantity) {
-                return Err(ApiError::invalid_field(
-                    "product_id",
-                    "Your cart is full: check out or remove something first.",
-                ));
+                return Err(Refusal::field("product_id", Problem::CartFullAdding));
             }
             write_cart(&cart, state.secure_cookies);
             leptos_axum::redirect("/cart");
@@ -156,12 +156,12 @@ pub async fn update_cart(product_id: i64, quantity: i64) -> Result<(), ApiError>
             use crate::domain::Quantity;
             let quantity = match quantity {
                 0 => None,
-                n => Some(Quantity::parse(n).map_err(|m| ApiError::invalid_field("quantity", m))?),
+                n => Some(Quantity::parse(n).map_err(|p| Refusal::field("quantity", p))?),
             };
             let state = super::state()?;
             let mut cart = read_cart();
             if !cart.set(product_id, quantity) {
-                return Err(ApiError::invalid_field("product_id", "Your cart is full."));
+                return Err(Refusal::field("product_id", Problem::CartFull));
             }
             write_cart(&cart, state.secure_cookies);
             Ok(())

@@ -35,7 +35,12 @@ pub async fn get_product(id: Option<i64>, slug: Option<String>) -> Result<Produc
                 (None, Some(slug)) if !slug.is_empty() && slug.len() <= 100 => {
                     ProductKey::Slug(slug)
                 }
-                _ => return Err(ApiError::invalid_field("id", "Give a product id or slug.")),
+                _ => {
+                    return Err(crate::api::Refusal::field(
+                        "id",
+                        crate::domain::Problem::NoIdOrSlug,
+                    ))
+                }
             };
             let state = super::state()?;
             state
@@ -43,7 +48,9 @@ pub async fn get_product(id: Option<i64>, slug: Option<String>) -> Result<Produc
                 .product(&key)
                 .await?
                 .map(|p| p.in_language(crate::language::use_language()))
-                .ok_or_else(|| ApiError::not_found("There is no such product."))
+                .ok_or(crate::api::Refusal::NotFound(
+                    crate::domain::Problem::NoSuchProduct,
+                ))
         }
         .await,
     )

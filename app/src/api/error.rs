@@ -1,7 +1,6 @@
 //! The one error type every server function returns, its wire form (JSON with a `kind`), and the
 //! HTTP status each kind answers with.
 
-use crate::domain::{FieldError, Invalid};
 use serde::{Deserialize, Serialize};
 
 /// What an error put in a page's address (after a plain form post) is sealed for: the page
@@ -31,12 +30,16 @@ pub fn fresh_url_error(payload: &str, now_secs: u64) -> Option<&str> {
 /// from its address does, so the page cache never answers an address that has one.
 pub const URL_ERROR_PARAM: &str = "__sealed_err";
 
-/// What a request the shop could not read is told. The reader's own words (serde's, which quote
-/// the request: a field's name, a value) are logged, never said back: a message may end up in
-/// an address anyone can share.
-pub const UNREADABLE: &str = "The request could not be read.";
+/// One bad input field and what is wrong with it, in the request's language: shown next to
+/// the field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
 
-/// What went wrong, as the shopper or API client sees it. Serialises as
+/// What went wrong, as the shopper or API client sees it: a [`super::Refusal`] worded in the
+/// request's language (the only way one is made on the server). Serialises as
 /// `{"kind": "sold_out" | "invalid_input" | "not_found" | "overloaded" | "internal", "message": …}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -116,73 +119,6 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn invalid(fields: Vec<FieldError>) -> ApiError {
-        let message = match fields.as_slice() {
-            [one] => one.message.clone(),
-            _ => "Some fields need fixing.".to_owned(),
-        };
-        ApiError::InvalidInput {
-            message,
-            field: fields.first().map(|f| f.field.clone()),
-            fields,
-        }
-    }
-
-    pub fn invalid_field(field: &str, message: impl Into<String>) -> ApiError {
-        ApiError::invalid(vec![FieldError::new(field, message)])
-    }
-
-    /// The request itself could not be read (malformed JSON, missing argument, too large).
-    pub fn malformed(message: impl Into<String>) -> ApiError {
-        ApiError::InvalidInput {
-            message: message.into(),
-            field: None,
-            fields: Vec::new(),
-        }
-    }
-
-    pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::NotFound {
-            message: message.into(),
-        }
-    }
-
-    pub fn overloaded(retry_after_secs: u32) -> ApiError {
-        ApiError::Overloaded {
-            message: format!(
-                "The shop is very busy right now. Please try again in {retry_after_secs} s."
-            ),
-            retry_after_secs,
-        }
-    }
-
-    /// Checkout is paused by the owner: for `product_id`, or the whole shop when `None`; `held`:
-    /// the order was for a waiting-room hold (which does not run out while paused).
-    pub fn paused(product_id: Option<i64>, held: bool) -> ApiError {
-        let message = if held {
-            "Checkout is paused for a moment by the shop. Your hold is kept: it will not run out \
-             while paused; please try again shortly."
-        } else {
-            "Checkout is paused for a moment by the shop. Your cart is kept; please try again \
-             shortly."
-        };
-        ApiError::Paused {
-            message: message.to_owned(),
-            product_id,
-            retry_after_secs: 10,
-            held,
-        }
-    }
-
-    pub fn rate_limited(retry_after_secs: u32) -> ApiError {
-        ApiError::RateLimited {
-            message: format!(
-                "Too many requests from your connection. Please wait {retry_after_secs} s and try again."
-            ),
-            retry_after_secs,
-        }
-    }
-
     /// Seconds the client should wait before trying again, for errors that say so.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
@@ -199,30 +135,6 @@ impl ApiError {
                 Some(u64::try_from(*starts_in_secs).unwrap_or(0).max(1))
             }
             _ => None,
-        }
-    }
-
-    pub fn already_in_line(product_id: i64) -> ApiError {
-        ApiError::AlreadyInLine {
-            message: "This phone number is already in line for this product. Use the page or \
-                      link you got when you joined."
-                .to_owned(),
-            product_id,
-        }
-    }
-
-    pub fn cross_site() -> ApiError {
-        ApiError::Forbidden {
-            message: "This form came from another site, so the shop did not accept it. Go back \
-                      to the shop and try again there."
-                .to_owned(),
-        }
-    }
-
-    pub fn internal() -> ApiError {
-        ApiError::Internal {
-            message: "Something went wrong on our side. Nothing was charged; please try again."
-                .to_owned(),
         }
     }
 
@@ -257,14 +169,10 @@ impl ApiError {
     }
 }
 
-impl From<Invalid> for ApiError {
-    fn from(invalid: Invalid) -> ApiError {
-        ApiError::invalid(invalid.0)
-    }
-}
-
 mod server_fn_glue {
     use super::ApiError;
+    use crate::api::Refusal;
+    use crate::domain::Problem;
     use leptos::server_fn::codec::JsonEncoding;
     use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
@@ -280,16 +188,14 @@ mod server_fn_glue {
                     tracing::debug!(%detail, "a request's arguments could not be read");
                     #[cfg(not(feature = "ssr"))]
                     let _ = detail;
-                    ApiError::malformed(super::UNREADABLE)
+                    Refusal::Malformed(Problem::Unreadable)
                 }
                 ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => {
-                    ApiError::Internal {
-                        message: "Could not reach the shop. Check your connection and try again."
-                            .to_owned(),
-                    }
+                    Refusal::Unreachable
                 }
-                _ => ApiError::internal(),
-            };
+                _ => Refusal::Internal,
+            }
+            .say(crate::language::use_language());
             #[cfg(feature = "ssr")]
             super::super::set_status(&error);
             error
@@ -315,9 +221,13 @@ mod tests {
 
     use super::*;
 
+    use crate::api::Refusal;
+    use crate::domain::Problem;
+    use crate::language::Language::En;
+
     #[test]
     fn errors_serialise_with_a_kind_tag() {
-        let e = ApiError::overloaded(3);
+        let e = Refusal::overloaded(3).say(En);
         let json = serde_json::to_value(&e).unwrap_or_default();
         assert_eq!(json["kind"], "overloaded");
         assert_eq!(json["retry_after_secs"], 3);
@@ -327,23 +237,35 @@ mod tests {
 
     #[test]
     fn each_kind_maps_to_its_status() {
-        assert_eq!(ApiError::malformed("x").status_code(), 400);
-        assert_eq!(ApiError::invalid_field("phone", "bad").status_code(), 422);
-        assert_eq!(ApiError::not_found("x").status_code(), 404);
-        assert_eq!(ApiError::overloaded(1).status_code(), 503);
-        assert_eq!(ApiError::rate_limited(1).status_code(), 429);
-        assert_eq!(ApiError::rate_limited(4).retry_after_secs(), Some(4));
-        assert_eq!(ApiError::internal().status_code(), 500);
+        let status = |r: Refusal| r.say(En).status_code();
+        assert_eq!(status(Refusal::Malformed(Problem::Unreadable)), 400);
+        assert_eq!(
+            status(Refusal::field("phone", Problem::QuantityBelowOne)),
+            422
+        );
+        assert_eq!(status(Refusal::NotFound(Problem::NoOrderFound)), 404);
+        assert_eq!(status(Refusal::overloaded(1)), 503);
+        assert_eq!(status(Refusal::rate_limited(1)), 429);
+        assert_eq!(Refusal::rate_limited(4).say(En).retry_after_secs(), Some(4));
+        assert_eq!(status(Refusal::Internal), 500);
+        assert_eq!(status(Refusal::Unreachable), 500);
     }
 
     #[test]
     fn an_invalid_input_error_names_its_first_field() {
-        let e = ApiError::invalid(vec![
-            FieldError::new("name", "a"),
-            FieldError::new("phone", "b"),
-        ]);
+        let e = Refusal::Invalid(vec![
+            crate::domain::FieldProblem::new(
+                "name",
+                Problem::Missing(crate::domain::CustomerField::Name),
+            ),
+            crate::domain::FieldProblem::new("phone", Problem::QuantityBelowOne),
+        ])
+        .say(En);
         let json = serde_json::to_value(&e).unwrap_or_default();
         assert_eq!(json["field"], "name");
-        assert_eq!(e.field_message("phone").as_deref(), Some("b"));
+        assert_eq!(
+            e.field_message("phone").as_deref(),
+            Some("Quantity must be at least 1.")
+        );
     }
 }

@@ -6,8 +6,10 @@ pub mod catalogue;
 pub mod error;
 pub mod orders;
 pub mod queue;
+pub mod refusal;
 
 pub use error::ApiError;
+pub use refusal::Refusal;
 
 #[cfg(feature = "ssr")]
 pub mod cookies;
@@ -15,23 +17,23 @@ pub mod cookies;
 pub(crate) mod errors;
 
 #[cfg(feature = "ssr")]
-pub(crate) fn state() -> Result<crate::state::AppState, crate::api::ApiError> {
+pub(crate) fn state() -> Result<crate::state::AppState, Refusal> {
     leptos::prelude::use_context::<crate::state::AppState>().ok_or_else(|| {
         tracing::error!("AppState missing from the server function context");
-        crate::api::ApiError::internal()
+        Refusal::Internal
     })
 }
 
-/// A server function's outcome, with its error's HTTP status (and `Retry-After`) set where the
-/// error is made (the framework alone answers every error with 500) and its message in the
-/// request's language. A plain form post (no
-/// JavaScript) keeps the framework's redirect back to its page, which shows the error.
+/// A server function's outcome: a refusal worded in the request's language (the JSON keeps its
+/// `kind` and facts), with its HTTP status (and `Retry-After`) set (the framework alone answers
+/// every error with 500). A plain form post (no JavaScript) keeps the framework's redirect back
+/// to its page, which shows the error.
 #[cfg(feature = "ssr")]
-pub(crate) fn answered<T>(outcome: Result<T, ApiError>) -> Result<T, ApiError> {
-    outcome.map_err(|error| {
+pub(crate) fn answered<T>(outcome: Result<T, Refusal>) -> Result<T, ApiError> {
+    outcome.map_err(|refusal| {
+        let error = refusal.say(crate::language::use_language());
         set_status(&error);
-        // in the shopper's language (the JSON keeps its `kind` and facts)
-        error.in_language(crate::language::use_language())
+        error
     })
 }
 

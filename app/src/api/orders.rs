@@ -2,6 +2,10 @@
 
 use super::cart::CartView;
 use crate::api::ApiError;
+#[cfg(feature = "ssr")]
+use crate::api::Refusal;
+#[cfg(feature = "ssr")]
+use crate::domain::Problem;
 use crate::domain::{CustomerInput, LineRequest, OrderView};
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json, PostUrl};
@@ -39,7 +43,7 @@ mod edge {
 
     /// Places a parsed order if the shop has room for one more right now and the owner has not
     /// paused checkout for it; every answer is counted in the server's pulse.
-    pub async fn place(order: NewOrder) -> Result<OrderView, ApiError> {
+    pub async fn place(order: NewOrder) -> Result<OrderView, Refusal> {
         use crate::pulse::Answer;
         let state = crate::api::state()?;
         let started = std::time::Instant::now();
@@ -54,18 +58,18 @@ mod edge {
     async fn admit_and_place(
         state: &crate::state::AppState,
         order: NewOrder,
-    ) -> Result<OrderView, ApiError> {
+    ) -> Result<OrderView, Refusal> {
         // the rules cannot be read: the database is away, and the order could not be placed
         // either — shed it (503, retry shortly) rather than fail it
         let rules = state.store.checkout_rules().await.map_err(|e| {
             tracing::warn!(error = %e, "cannot read the checkout rules; shedding the order");
-            ApiError::overloaded(2)
+            Refusal::overloaded(2)
         })?;
         check_rules(&rules, &order)?;
         let _admitted = state
             .order_admission
             .enter()
-            .map_err(|busy| ApiError::overloaded(busy.retry_after_secs))?;
+            .map_err(|busy| Refusal::overloaded(busy.retry_after_secs))?;
         Ok(state.store.place_order(order).await?)
     }
 
@@ -120,13 +124,20 @@ mod edge {
     pub fn check_rules(
         rules: &crate::store::CheckoutRules,
         order: &NewOrder,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Refusal> {
+        let held = order.hold.is_some();
         if rules.all_paused() {
-            return Err(ApiError::paused(None, order.hold.is_some()));
+            return Err(Refusal::Paused {
+                product_id: None,
+                held,
+            });
         }
         for (id, quantity) in &order.lines {
             if rules.is_paused(*id) {
-                return Err(ApiError::paused(Some(*id), order.hold.is_some()));
+                return Err(Refusal::Paused {
+                    product_id: Some(*id),
+                    held,
+                });
             }
             if rules.is_archived(*id) {
                 return Err(crate::store::CheckoutError::UnknownProduct { product_id: *id }.into());
@@ -202,7 +213,7 @@ mod edge {
     }
 
     /// Refuses a lookup of `code` when this client or this code has asked too often.
-    pub fn check_lookup(state: &AppState, code: &OrderCode) -> Result<(), ApiError> {
+    pub fn check_lookup(state: &AppState, code: &OrderCode) -> Result<(), Refusal> {
         let client = leptos::prelude::use_context::<http::request::Parts>()
             .and_then(|p| {
                 p.extensions
@@ -213,7 +224,7 @@ mod edge {
         state
             .lookups
             .check(client, code.as_str())
-            .map_err(ApiError::rate_limited)
+            .map_err(Refusal::rate_limited)
     }
 
     /// The idempotency key of ordering this cart from this browser: derived from the browser's
@@ -248,9 +259,6 @@ mod edge {
     }
 }
 
-/// What the checkout form says when its cart's key already made an order with other details.
-pub const ALREADY_ORDERED: &str = "An order for this cart was already placed, with other details (its answer may not have reached you). Look it up under your orders or by its code. To place a second order, send the form again.";
-
 /// The JSON API for placing an order. Answers only once the order is durably committed; the same
 /// `idempotency_key` always answers with the first order.
 /// With a `hold_token` from the waiting room, the order turns that hold into the order (it must be
@@ -280,17 +288,14 @@ pub(crate) async fn place_with_hold(
     idempotency_key: &str,
     hold_token: &str,
     values: &CustomerInput,
-) -> Result<OrderView, ApiError> {
+) -> Result<OrderView, Refusal> {
     let state = crate::api::state()?;
     let hold = super::queue::hold_id(&state, hold_token)?;
     let held = state
         .queue
         .hold_line(hold)
         .await?
-        .ok_or_else(|| ApiError::HoldInvalid {
-            message: "That hold does not exist.".to_owned(),
-            reason: "unknown".to_owned(),
-        })?;
+        .ok_or(Refusal::HoldInvalid(Problem::HoldUnknown))?;
     let lines = [LineRequest {
         product_id: held.0,
         quantity: held.1,
@@ -356,13 +361,11 @@ pub async fn checkout(
                     if super::cookies::from_plain_form() {
                         edge::save_draft(&state, &values);
                     }
-                    if e.field_message("idempotency_key").as_deref()
-                        == Some(super::errors::KEY_REUSED)
-                    {
+                    if e == Refusal::field("idempotency_key", Problem::KeyReused) {
                         // this cart's try already made an order with other details: say so,
                         // and let a second sending be a new try (a new key), as she chooses
                         edge::forget_try(secure);
-                        return Err(ApiError::invalid_field("idempotency_key", ALREADY_ORDERED));
+                        return Err(Refusal::field("idempotency_key", Problem::AlreadyOrdered));
                     }
                     Err(e)
                 }
@@ -397,8 +400,7 @@ pub async fn my_order(code: String) -> Result<OrderView, ApiError> {
     super::answered(
         async move {
             use crate::domain::OrderCode;
-            let not_mine =
-                || ApiError::not_found("Look up this order with its code and your phone number.");
+            let not_mine = || Refusal::NotFound(Problem::LookUpWithPhone);
             let code = OrderCode::parse(&code).map_err(|_| not_mine())?;
             let state = super::state()?;
             edge::check_lookup(&state, &code)?;
@@ -425,22 +427,22 @@ pub async fn my_order(code: String) -> Result<OrderView, ApiError> {
 pub async fn order_status(code: String, phone: String) -> Result<OrderView, ApiError> {
     super::answered(
         async move {
-            use crate::domain::{FieldError, OrderCode, Phone};
+            use crate::domain::{FieldProblem, OrderCode, Phone};
             let parsed_code = OrderCode::parse(&code);
             let parsed_phone = Phone::parse(&phone);
             let (code, phone) = match (parsed_code, parsed_phone) {
                 (Ok(c), Ok(p)) => (c, p),
                 (c, p) => {
                     let errors = [
-                        c.err().map(|m| FieldError::new("code", m)),
-                        p.err().map(|m| FieldError::new("phone", m)),
+                        c.err().map(|p| FieldProblem::new("code", p)),
+                        p.err().map(|e| FieldProblem::new("phone", e)),
                     ];
-                    return Err(ApiError::invalid(errors.into_iter().flatten().collect()));
+                    return Err(Refusal::Invalid(errors.into_iter().flatten().collect()));
                 }
             };
             let state = super::state()?;
             edge::check_lookup(&state, &code)?;
-            let not_found = || ApiError::not_found("No order with that code and phone number.");
+            let not_found = || Refusal::NotFound(Problem::NoOrderFound);
             let order = state.store.order(&code).await?.ok_or_else(not_found)?;
             if !phone.same_number(&order.phone) {
                 return Err(not_found());

@@ -3,6 +3,10 @@
 //! also kept in a cookie.
 
 use crate::api::ApiError;
+#[cfg(feature = "ssr")]
+use crate::api::Refusal;
+#[cfg(feature = "ssr")]
+use crate::domain::Problem;
 use crate::domain::{CustomerInput, QueueStatus};
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, Json, PostUrl};
@@ -77,7 +81,7 @@ mod edge {
     /// Joins the line. A phone number already in it gets that place back only from a client
     /// that shows its ticket (the one it was given, or the ticket cookie): anyone else who
     /// knows the number is told it is already in line, and learns nothing else.
-    pub async fn join(input: JoinInput, shown: Option<&str>) -> Result<QueueStatus, ApiError> {
+    pub async fn join(input: JoinInput, shown: Option<&str>) -> Result<QueueStatus, Refusal> {
         let request = JoinRequest::parse(&input)?;
         let state = crate::api::state()?;
         // best effort: a join is not shed because the owner's rules are slow to read (the
@@ -102,13 +106,13 @@ mod edge {
                 ticket_id,
             }) => {
                 if shown_ticket(&state, shown) != Some(ticket_id) {
-                    return Err(ApiError::already_in_line(product_id));
+                    return Err(Refusal::AlreadyInLine { product_id });
                 }
                 state
                     .queue
                     .ticket(ticket_id)
                     .await?
-                    .ok_or_else(|| ApiError::already_in_line(product_id))?
+                    .ok_or(Refusal::AlreadyInLine { product_id })?
             }
             Err(e) => return Err(e.into()),
         };
@@ -129,7 +133,7 @@ mod edge {
     }
 
     /// The ticket id in a token (or, when none is given, in the ticket cookie).
-    pub fn ticket_id(state: &AppState, token: &str) -> Result<i64, ApiError> {
+    pub fn ticket_id(state: &AppState, token: &str) -> Result<i64, Refusal> {
         let token = if token.trim().is_empty() {
             cookies::read(TICKET_COOKIE).unwrap_or_default()
         } else {
@@ -138,32 +142,25 @@ mod edge {
         state
             .signer
             .verify(TokenKind::Ticket, &token)
-            .ok_or_else(|| {
-                ApiError::not_found(
-                    "That place in line does not exist. Join the line again from the product page.",
-                )
-            })
+            .ok_or(Refusal::NotFound(Problem::TicketUnknownJoinAgain))
     }
 
-    pub async fn lookup(token: &str) -> Result<QueueStatus, ApiError> {
+    pub async fn lookup(token: &str) -> Result<QueueStatus, Refusal> {
         let state = crate::api::state()?;
         let id = ticket_id(&state, token)?;
-        let info = state.queue.ticket(id).await?.ok_or_else(|| {
-            ApiError::not_found(
-                "That place in line does not exist. Join the line again from the product page.",
-            )
-        })?;
+        let info = state
+            .queue
+            .ticket(id)
+            .await?
+            .ok_or(Refusal::NotFound(Problem::TicketUnknownJoinAgain))?;
         Ok(status_now(&state, info).await)
     }
 
-    pub fn hold_id(state: &AppState, token: &str) -> Result<i64, ApiError> {
+    pub fn hold_id(state: &AppState, token: &str) -> Result<i64, Refusal> {
         state
             .signer
             .verify(TokenKind::Hold, token)
-            .ok_or_else(|| ApiError::HoldInvalid {
-                message: "That hold does not exist.".to_owned(),
-                reason: "unknown".to_owned(),
-            })
+            .ok_or(Refusal::HoldInvalid(Problem::HoldUnknown))
     }
 }
 
@@ -265,7 +262,7 @@ pub async fn queue_leave(ticket: String) -> Result<QueueStatus, ApiError> {
                 .queue
                 .leave_queue(id)
                 .await?
-                .ok_or_else(|| ApiError::not_found("That place in line does not exist."))?;
+                .ok_or(Refusal::NotFound(Problem::TicketUnknown))?;
             let status = edge::status_now(&state, info).await;
             leptos_axum::redirect(&format!("/p/{}", status.product_slug));
             Ok(status)

@@ -1,8 +1,9 @@
 //! Who an order is for: name, phone (see [`super::phone`]), delivery address and an optional
 //! note, each parsed at the edge.
 
-use super::error::FieldError;
+use super::error::FieldProblem;
 use super::phone::Phone;
+use super::problem::{CustomerField, Problem};
 use serde::{Deserialize, Serialize};
 
 /// The customer fields exactly as they arrived (a form or JSON): untrusted.
@@ -29,7 +30,7 @@ pub struct Customer {
 
 impl Customer {
     /// Parses every field, reporting all the bad ones at once so a form can mark each.
-    pub fn parse(input: &CustomerInput) -> Result<Customer, Vec<FieldError>> {
+    pub fn parse(input: &CustomerInput) -> Result<Customer, Vec<FieldProblem>> {
         let name = CustomerName::parse(&input.name);
         let phone = Phone::parse(&input.phone);
         let address = Address::parse(&input.address);
@@ -42,10 +43,10 @@ impl Customer {
                 note,
             }),
             (name, phone, address, note) => Err([
-                name.err().map(|m| FieldError::new("name", m)),
-                phone.err().map(|e| FieldError::new("phone", e.message())),
-                address.err().map(|m| FieldError::new("address", m)),
-                note.err().map(|m| FieldError::new("note", m)),
+                name.err().map(|p| FieldProblem::new("name", p)),
+                phone.err().map(|e| FieldProblem::new("phone", e)),
+                address.err().map(|p| FieldProblem::new("address", p)),
+                note.err().map(|p| FieldProblem::new("note", p)),
             ]
             .into_iter()
             .flatten()
@@ -55,30 +56,33 @@ impl Customer {
 }
 
 /// Trims, and refuses control characters (other than newlines where `multiline`).
-fn clean_text(raw: &str, multiline: bool) -> Result<String, String> {
+fn clean_text(raw: &str, multiline: bool) -> Result<String, Problem> {
     let trimmed = raw.trim();
     if trimmed
         .chars()
         .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\r' || c == '\t')))
     {
-        return Err("Contains characters that are not allowed.".to_owned());
+        return Err(Problem::NotAllowedCharacters);
     }
     Ok(trimmed.to_owned())
 }
 
-fn check_length(text: String, min: usize, max: usize, what: &str) -> Result<String, String> {
+fn check_length(
+    text: String,
+    min: usize,
+    max: usize,
+    what: CustomerField,
+) -> Result<String, Problem> {
     let chars = text.chars().count();
     if chars < min {
         return Err(if min == 1 {
-            format!("Please enter your {what}.")
+            Problem::Missing(what)
         } else {
-            format!("Your {what} looks too short (at least {min} characters).")
+            Problem::TooShort { what, min }
         });
     }
     if chars > max {
-        return Err(format!(
-            "Your {what} is too long (at most {max} characters)."
-        ));
+        return Err(Problem::TooLong { what, max });
     }
     Ok(text)
 }
@@ -92,7 +96,7 @@ macro_rules! text_newtype {
         impl $name {
             pub const MAX_CHARS: usize = $max;
 
-            pub fn parse(raw: &str) -> Result<$name, String> {
+            pub fn parse(raw: &str) -> Result<$name, Problem> {
                 clean_text(raw, $multiline)
                     .and_then(|t| check_length(t, $min, $max, $what))
                     .map($name)
@@ -107,15 +111,15 @@ macro_rules! text_newtype {
 
 text_newtype!(
     /// The name to deliver to.
-    CustomerName, 1, 100, "name", false
+    CustomerName, 1, 100, CustomerField::Name, false
 );
 text_newtype!(
     /// Where to deliver.
-    Address, 5, 500, "delivery address", true
+    Address, 5, 500, CustomerField::Address, true
 );
 text_newtype!(
     /// An optional note for the shop ("leave it with the neighbour").
-    Note, 0, 500, "note", true
+    Note, 0, 500, CustomerField::Note, true
 );
 
 #[cfg(test)]

@@ -1,38 +1,36 @@
 //! Input that does not parse into a domain type: which fields, and what is wrong with each.
 
-use serde::{Deserialize, Serialize};
+use super::problem::Problem;
 use std::fmt;
 
-/// One bad input field and what is wrong with it, shown next to the field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldError {
+/// One bad input field and what is wrong with it (worded next to the field, at the edge).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
     pub field: String,
-    pub message: String,
+    pub problem: Problem,
 }
 
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-        FieldError {
+impl FieldProblem {
+    pub fn new(field: impl Into<String>, problem: impl Into<Problem>) -> FieldProblem {
+        FieldProblem {
             field: field.into(),
-            message: message.into(),
+            problem: problem.into(),
         }
     }
 }
 
 /// Input that did not parse: every bad field (the API answers it as `invalid_input`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invalid(pub Vec<FieldError>);
+pub struct Invalid(pub Vec<FieldProblem>);
 
 impl Invalid {
-    /// The message for one field, if it is among the bad ones.
-    pub fn field_message(&self, field: &str) -> Option<String> {
-        self.0
-            .iter()
-            .find(|f| f.field == field)
-            .map(|f| f.message.clone())
+    /// What is wrong with one field, if it is among the bad ones.
+    pub fn problem_of(&self, field: &str) -> Option<&Problem> {
+        self.0.iter().find(|f| f.field == field).map(|f| &f.problem)
     }
 }
 
+/// The English, for logs.
 impl fmt::Display for Invalid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let fields: Vec<String> = self.0.iter().map(ToString::to_string).collect();
@@ -42,8 +40,8 @@ impl fmt::Display for Invalid {
 
 impl std::error::Error for Invalid {}
 
-impl fmt::Display for FieldError {
+impl fmt::Display for FieldProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
+        write!(f, "{}: {}", self.field, self.problem)
     }
 }

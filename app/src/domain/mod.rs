@@ -9,6 +9,7 @@ pub mod error;
 pub mod money;
 pub mod order;
 pub mod phone;
+pub mod problem;
 pub mod product;
 pub mod quantity;
 pub mod queue;
@@ -16,13 +17,14 @@ pub mod sale;
 
 pub use cart::Cart;
 pub use customer::{Address, Customer, CustomerInput, CustomerName, Note};
-pub use error::{FieldError, Invalid};
+pub use error::{FieldProblem, Invalid};
 pub use money::{Currency, Money};
 pub use order::{
     IdempotencyKey, LineRequest, NewOrder, OrderCode, OrderLineView, OrderStatus, OrderView,
     MAX_LINES_PER_ORDER,
 };
 pub use phone::{Phone, PhoneError};
+pub use problem::{CustomerField, Problem};
 pub use product::{
     picture_srcset, picture_srcset_for_phones, ProductImage, ProductText, ProductView, StockBadge,
 };

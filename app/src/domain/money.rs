@@ -27,8 +27,10 @@ impl Money {
 
     /// An amount as an owner types it — `12`, `12.5`, `12.50`, `$1,250.00`, `¥19` — exactly,
     /// with no float in between; at most [`Money::MAX`].
-    pub fn parse_amount(text: &str) -> Result<Money, String> {
-        let bad = || format!("“{}” is not an amount like 12.50.", text.trim());
+    pub fn parse_amount(text: &str) -> Result<Money, super::Problem> {
+        let bad = || super::Problem::NotAnAmount {
+            typed: text.trim().to_owned(),
+        };
         let t = text.trim();
         let t = t
             .strip_prefix(|c| matches!(c, '$' | '¥' | '￥' | '€'))
@@ -54,7 +56,7 @@ impl Money {
             return Err(bad());
         }
         if whole.len() > 7 {
-            return Err("The most a price may be is 1,000,000.00.".to_owned());
+            return Err(super::Problem::PriceTooHigh);
         }
         let whole: i64 = whole.parse().map_err(|_| bad())?;
         let cents: i64 = match fraction.len() {
@@ -64,7 +66,7 @@ impl Money {
         };
         let amount = whole * 100 + cents;
         if amount > Self::MAX.0 {
-            return Err("The most a price may be is 1,000,000.00.".to_owned());
+            return Err(super::Problem::PriceTooHigh);
         }
         Ok(Money(amount))
     }

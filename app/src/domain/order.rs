@@ -1,7 +1,8 @@
 //! Orders: what a shopper asks for (`NewOrder`, parsed from raw input) and what they are told (`OrderView`).
 
 use super::customer::{Customer, CustomerInput};
-use super::error::{FieldError, Invalid};
+use super::error::{FieldProblem, Invalid};
+use super::problem::Problem;
 use super::quantity::Quantity;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -22,14 +23,12 @@ pub struct LineRequest {
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
-    pub fn parse(raw: &str) -> Result<IdempotencyKey, String> {
+    pub fn parse(raw: &str) -> Result<IdempotencyKey, Problem> {
         let ok_chars = raw
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !(16..=64).contains(&raw.len()) || !ok_chars {
-            return Err(
-                "The idempotency key must be 16 to 64 letters, digits, '-' or '_'.".to_owned(),
-            );
+            return Err(Problem::KeyMalformed);
         }
         Ok(IdempotencyKey(raw.to_owned()))
     }
@@ -48,14 +47,14 @@ impl OrderCode {
     const ALPHABET: &'static [u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 
     /// Parses what a shopper typed: case, spaces and the dash do not matter.
-    pub fn parse(raw: &str) -> Result<OrderCode, String> {
+    pub fn parse(raw: &str) -> Result<OrderCode, Problem> {
         let compact: String = raw
             .chars()
             .filter(|c| !matches!(c, '-' | ' '))
             .map(|c| c.to_ascii_uppercase())
             .collect();
         if compact.len() != 8 || !compact.bytes().all(|b| Self::ALPHABET.contains(&b)) {
-            return Err("An order code looks like K7M3-Q9PX.".to_owned());
+            return Err(Problem::OrderCodeMalformed);
         }
         Ok(OrderCode(format!("{}-{}", &compact[..4], &compact[4..])))
     }
@@ -77,7 +76,7 @@ impl OrderCode {
 }
 
 impl TryFrom<String> for OrderCode {
-    type Error = String;
+    type Error = Problem;
     fn try_from(value: String) -> Result<Self, Self::Error> {
         OrderCode::parse(&value)
     }
@@ -172,27 +171,29 @@ impl NewOrder {
     ) -> Result<NewOrder, Invalid> {
         let mut errors = Vec::new();
         let key = IdempotencyKey::parse(idempotency_key)
-            .map_err(|m| errors.push(FieldError::new("idempotency_key", m)))
+            .map_err(|p| errors.push(FieldProblem::new("idempotency_key", p)))
             .ok();
         let mut merged: BTreeMap<i64, Quantity> = BTreeMap::new();
         if lines.is_empty() {
-            errors.push(FieldError::new("lines", "Your cart is empty."));
+            errors.push(FieldProblem::new("lines", Problem::CartEmpty));
         } else if lines.len() > MAX_LINES_PER_ORDER {
-            errors.push(FieldError::new(
+            errors.push(FieldProblem::new(
                 "lines",
-                format!("At most {MAX_LINES_PER_ORDER} different items per order."),
+                Problem::ItemsAtMost {
+                    max: MAX_LINES_PER_ORDER,
+                },
             ));
         } else {
             for (i, line) in lines.iter().enumerate() {
                 if line.product_id < 1 {
-                    errors.push(FieldError::new(
+                    errors.push(FieldProblem::new(
                         format!("lines[{i}].product_id"),
-                        "Unknown product.",
+                        Problem::UnknownProduct,
                     ));
                     continue;
                 }
                 match Quantity::parse(line.quantity) {
-                    Err(m) => errors.push(FieldError::new(format!("lines[{i}].quantity"), m)),
+                    Err(p) => errors.push(FieldProblem::new(format!("lines[{i}].quantity"), p)),
                     Ok(q) => match merged.get(&line.product_id) {
                         None => {
                             merged.insert(line.product_id, q);
@@ -201,9 +202,9 @@ impl NewOrder {
                             Some(sum) => {
                                 merged.insert(line.product_id, sum);
                             }
-                            None => errors.push(FieldError::new(
+                            None => errors.push(FieldProblem::new(
                                 format!("lines[{i}].quantity"),
-                                format!("At most {} of one item per order.", Quantity::MAX),
+                                Problem::OneItemAtMost { max: Quantity::MAX },
                             )),
                         },
                     },
@@ -385,7 +386,10 @@ mod tests {
     #[test]
     fn an_empty_cart_and_bad_quantities_are_each_reported() {
         let empty = NewOrder::parse(KEY, &[], &customer());
-        assert!(empty.err().and_then(|e| e.field_message("lines")).is_some());
+        assert_eq!(
+            empty.err().and_then(|e| e.problem_of("lines").cloned()),
+            Some(Problem::CartEmpty)
+        );
         let bad = NewOrder::parse(
             KEY,
             &[
@@ -401,14 +405,21 @@ mod tests {
             &CustomerInput::default(),
         );
         let err = bad.err();
-        for field in [
-            "lines[0].quantity",
-            "lines[1].product_id",
-            "customer.name",
-            "customer.phone",
+        for (field, problem) in [
+            ("lines[0].quantity", Problem::QuantityBelowOne),
+            ("lines[1].product_id", Problem::UnknownProduct),
+            (
+                "customer.name",
+                Problem::Missing(crate::domain::CustomerField::Name),
+            ),
+            (
+                "customer.phone",
+                Problem::Phone(crate::domain::PhoneError::Empty),
+            ),
         ] {
-            assert!(
-                err.as_ref().and_then(|e| e.field_message(field)).is_some(),
+            assert_eq!(
+                err.as_ref().and_then(|e| e.problem_of(field)),
+                Some(&problem),
                 "{field} should be reported: {err:?}"
             );
         }

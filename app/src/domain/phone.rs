@@ -9,7 +9,7 @@
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Phone(String);
 
-/// Why a phone number was refused (each has a message for the shopper).
+/// Why a phone number was refused (worded by [`super::Problem`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PhoneError {
     Empty,
@@ -23,40 +23,6 @@ pub enum PhoneError {
     UnknownCountryCode,
     /// Too few or too many digits for the country.
     WrongLength,
-}
-
-impl PhoneError {
-    pub fn message(self) -> &'static str {
-        match self {
-            PhoneError::Empty => "Please enter your phone number.",
-            PhoneError::TooLong => "That phone number is too long.",
-            PhoneError::NotANumber => {
-                "A phone number has only digits, spaces, dashes and a leading +."
-            }
-            PhoneError::NoCountryCode => {
-                "Please enter an 11-digit Chinese mobile number (such as 138 0013 8000), or a number from another country starting with + and its country code."
-            }
-            PhoneError::NotAChineseMobile => {
-                "A Chinese mobile number has 11 digits and starts with 13 to 19."
-            }
-            PhoneError::UnknownCountryCode => "That country code does not exist.",
-            PhoneError::WrongLength => "That number has too few or too many digits.",
-        }
-    }
-}
-
-impl std::fmt::Display for PhoneError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.message())
-    }
-}
-
-impl std::error::Error for PhoneError {}
-
-impl From<PhoneError> for String {
-    fn from(e: PhoneError) -> String {
-        e.message().to_owned()
-    }
 }
 
 impl Phone {

@@ -1,5 +1,6 @@
 //! How many units of one product a shopper asks for.
 
+use super::problem::Problem;
 use serde::{Deserialize, Serialize};
 
 /// A quantity of one product on one order line: 1 to [`Quantity::MAX`].
@@ -11,16 +12,16 @@ impl Quantity {
     /// No single line may ask for more than this: a shop for people, not resellers.
     pub const MAX: u32 = 99;
 
-    pub fn parse(value: i64) -> Result<Quantity, String> {
+    pub fn parse(value: i64) -> Result<Quantity, Problem> {
         if value < 1 {
-            return Err("Quantity must be at least 1.".to_owned());
+            return Err(Problem::QuantityBelowOne);
         }
         if value > i64::from(Self::MAX) {
-            return Err(format!("At most {} of one item per order.", Self::MAX));
+            return Err(Problem::OneItemAtMost { max: Self::MAX });
         }
         u32::try_from(value)
             .map(Quantity)
-            .map_err(|_| "Quantity is out of range.".to_owned())
+            .map_err(|_| Problem::QuantityOutOfRange)
     }
 
     pub fn get(self) -> u32 {
@@ -34,7 +35,7 @@ impl Quantity {
 }
 
 impl TryFrom<i64> for Quantity {
-    type Error = String;
+    type Error = Problem;
     fn try_from(value: i64) -> Result<Self, Self::Error> {
         Quantity::parse(value)
     }

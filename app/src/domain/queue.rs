@@ -1,7 +1,8 @@
 //! The waiting room as the shopper and the JSON API see it.
 
-use super::error::{FieldError, Invalid};
+use super::error::{FieldProblem, Invalid};
 use super::phone::Phone;
+use super::problem::Problem;
 use super::quantity::Quantity;
 use serde::{Deserialize, Serialize};
 
@@ -25,13 +26,13 @@ impl JoinRequest {
     pub fn parse(input: &JoinInput) -> Result<JoinRequest, Invalid> {
         let mut errors = Vec::new();
         if input.product_id < 1 {
-            errors.push(FieldError::new("product_id", "Unknown product."));
+            errors.push(FieldProblem::new("product_id", Problem::UnknownProduct));
         }
         let quantity = Quantity::parse(input.quantity)
-            .map_err(|m| errors.push(FieldError::new("quantity", m)))
+            .map_err(|p| errors.push(FieldProblem::new("quantity", p)))
             .ok();
         let phone = Phone::parse(&input.phone)
-            .map_err(|e| errors.push(FieldError::new("phone", e.message())))
+            .map_err(|e| errors.push(FieldProblem::new("phone", e)))
             .ok();
         match (quantity, phone) {
             (Some(quantity), Some(phone)) if errors.is_empty() => Ok(JoinRequest {

@@ -63,21 +63,24 @@ impl SaleView {
     }
 }
 
-/// "1 h 05 min", "4:07", "12 s" (Chinese: "1 小时 05 分", "4:07", "12 秒"): a countdown a
-/// shopper reads at a glance. Its few words live here, not in the translation files: the
-/// countdown ticks in the browser, and this is all of its text.
+/// "1 h 05 min", "4:07", "12 s": a countdown a shopper reads at a glance, in `lang` (its units
+/// from `locales/`; the countdown ticks in the browser, which links just these three texts).
 pub fn countdown_text(secs: i64, lang: crate::language::Language) -> String {
-    use crate::language::Language::{En, ZhCn};
     let secs = secs.max(0);
     let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    match lang {
-        _ if h == 0 && m > 0 => format!("{m}:{s:02}"),
-        En if h >= 24 => format!("{} d {} h", h / 24, h % 24),
-        En if h > 0 => format!("{h} h {m:02} min"),
-        En => format!("{s} s"),
-        ZhCn if h >= 24 => format!("{} 天 {} 小时", h / 24, h % 24),
-        ZhCn if h > 0 => format!("{h} 小时 {m:02} 分"),
-        ZhCn => format!("{s} 秒"),
+    if h == 0 && m > 0 {
+        format!("{m}:{s:02}")
+    } else if h >= 24 {
+        crate::tr!(lang, countdown_days, days = h / 24, hours = h % 24)
+    } else if h > 0 {
+        crate::tr!(
+            lang,
+            countdown_hours,
+            hours = h,
+            minutes = format!("{m:02}")
+        )
+    } else {
+        crate::tr!(lang, countdown_seconds, seconds = s)
     }
 }
 

@@ -442,19 +442,18 @@ fn LeaveForm(ticket: String, label: String) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::again_after_error;
-    use crate::api::ApiError;
+    use crate::api::Refusal;
+    use crate::domain::Problem;
+    use crate::language::Language::En;
 
     #[test]
     fn a_failed_waiting_page_asks_again_only_when_asking_again_can_help() {
-        assert_eq!(again_after_error(&ApiError::overloaded(7)), Some(7));
-        assert_eq!(again_after_error(&ApiError::overloaded(0)), Some(1));
-        assert_eq!(again_after_error(&ApiError::rate_limited(300)), Some(60));
-        assert_eq!(again_after_error(&ApiError::internal()), Some(5));
-        assert_eq!(again_after_error(&ApiError::not_found("gone")), None);
-        let unknown = ApiError::HoldInvalid {
-            message: "That hold does not exist.".to_owned(),
-            reason: "unknown".to_owned(),
-        };
-        assert_eq!(again_after_error(&unknown), None);
+        let again = |r: Refusal| again_after_error(&r.say(En));
+        assert_eq!(again(Refusal::overloaded(7)), Some(7));
+        assert_eq!(again(Refusal::overloaded(0)), Some(1));
+        assert_eq!(again(Refusal::rate_limited(300)), Some(60));
+        assert_eq!(again(Refusal::Internal), Some(5));
+        assert_eq!(again(Refusal::NotFound(Problem::TicketUnknown)), None);
+        assert_eq!(again(Refusal::HoldInvalid(Problem::HoldUnknown)), None);
     }
 }

@@ -201,16 +201,14 @@ pub fn check_hold(
     let quantity = match lines {
         [(p, q)] if *p == hold.product_id && i64::from(q.get()) == hold.quantity => *q,
         _ => {
-            return Err(CheckoutError::Hold(HoldProblem::Mismatch(format!(
-                "This hold is for {} × {}; the order must be exactly that.",
-                hold.quantity, hold.product_name
-            ))))
+            return Err(CheckoutError::Hold(HoldProblem::Mismatch {
+                quantity: hold.quantity,
+                product_name: hold.product_name.clone(),
+            }))
         }
     };
     if hold.phone_key != phone_key {
-        return Err(CheckoutError::Hold(HoldProblem::Mismatch(
-            "Use the phone number you joined the line with.".to_owned(),
-        )));
+        return Err(CheckoutError::Hold(HoldProblem::OtherPhone));
     }
     Ok(Line {
         product_id: hold.product_id,

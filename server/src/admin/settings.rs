@@ -10,7 +10,6 @@ use super::AdminState;
 use crate::store::settings_db::{NewSettings, PictureSlot, ShopPicture};
 use app::domain::{Currency, Phone};
 use app::language::Language;
-use app::messages::say;
 use app::shop::{ShopSettings, MAX_CONTACT_CHARS, MAX_NAME_CHARS, MAX_PAYMENT_TEXT_CHARS};
 use app::shop_time::{ShopZone, COMMON_ZONES};
 use axum::extract::{Multipart, Query, State};
@@ -103,10 +102,7 @@ impl SettingsForm {
             typed => match Phone::parse(typed) {
                 Ok(phone) => app::domain::phone::pretty(phone.as_str()),
                 Err(e) => {
-                    problems.push(t!(
-                        admin_err_contact_phone,
-                        problem = say(&e.to_string(), lang())
-                    ));
+                    problems.push(t!(admin_err_contact_phone, problem = e.say(lang())));
                     String::new()
                 }
             },
@@ -126,7 +122,7 @@ impl SettingsForm {
             problems.push(t!(admin_err_currency));
         }
         let zone = ShopZone::parse(&self.time_zone)
-            .map_err(|e| problems.push(say(&e.to_string(), lang())))
+            .map_err(|e| problems.push(e.say(lang())))
             .ok();
         match (default_language, currency, zone) {
             (Some(default_language), Some(currency), Some(zone)) if problems.is_empty() => {

@@ -3,7 +3,8 @@
 //! JavaScript) as a small HTML page that says what happened and links back, an API client as the
 //! JSON error. Server functions set their own errors' HTTP status (`app::api::answered`).
 
-use app::api::ApiError;
+use app::api::{ApiError, Refusal};
+use app::domain::Problem;
 use app::language::Language;
 use axum::body::Body;
 use axum::extract::Request;
@@ -37,7 +38,7 @@ pub async fn guard(
         && crate::edge::origin::from_another_site(req.headers(), req.uri())
     {
         tracing::info!(path = %req.uri().path(), "refused a form posted from another site");
-        return refusal(req.headers(), &ApiError::cross_site());
+        return refusal(req.headers(), &Refusal::CrossSite);
     }
     let (parts, body) = req.into_parts();
     let declared = parts
@@ -64,22 +65,10 @@ pub async fn guard(
     crate::edge::url_error::seal(response, &edge.signer)
 }
 
-fn too_large_message() -> String {
-    format!(
-        "The request body is too large (at most {} KiB).",
-        MAX_BODY_BYTES / 1024
-    )
-}
-
-fn too_slow_message(deadline: std::time::Duration) -> String {
-    format!(
-        "The request took too long to arrive (over {} s). Check your connection and try again.",
-        deadline.as_secs()
-    )
-}
-
 fn too_large(headers: &HeaderMap) -> Response {
-    let error = ApiError::malformed(too_large_message());
+    let error = Refusal::Malformed(Problem::BodyTooLarge {
+        kib: MAX_BODY_BYTES / 1024,
+    });
     let mut response = refusal(headers, &error);
     *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
     response
@@ -87,7 +76,9 @@ fn too_large(headers: &HeaderMap) -> Response {
 
 /// A body that did not arrive in time: 408, and the connection is not kept.
 fn too_slow(headers: &HeaderMap, deadline: std::time::Duration) -> Response {
-    let error = ApiError::malformed(too_slow_message(deadline));
+    let error = Refusal::Malformed(Problem::TooSlow {
+        secs: deadline.as_secs(),
+    });
     let mut response = refusal(headers, &error);
     *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
     response.headers_mut().insert(
@@ -108,9 +99,9 @@ fn wants_html(headers: &HeaderMap) -> bool {
 /// A refusal made before the server function ran: an HTML page for a plain form, else JSON.
 /// In the request's language: the shop's settings are not read yet (the rate limit is the
 /// outermost layer), so a browser that names neither language gets the usual default, Chinese.
-pub fn refusal(headers: &HeaderMap, error: &ApiError) -> Response {
+pub fn refusal(headers: &HeaderMap, refused: &Refusal) -> Response {
     let lang = Language::of_request(headers, Language::DEFAULT);
-    let error = error.clone().in_language(lang);
+    let error = refused.say(lang);
     if !wants_html(headers) {
         return json_error(&error);
     }
@@ -177,17 +168,6 @@ fn answer(error: &ApiError, content_type: &'static str, body: Vec<u8>) -> Respon
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn its_refusals_have_their_chinese() {
-        for english in [
-            too_large_message(),
-            too_slow_message(std::time::Duration::from_secs(10)),
-        ] {
-            let chinese = app::messages::say(&english, Language::ZhCn);
-            assert_ne!(chinese, english, "no Chinese for {english}");
-        }
-    }
 
     #[test]
     fn go_back_leads_only_to_a_page_of_this_shop() {

@@ -20,12 +20,12 @@ const KEPT_SECS: u32 = 365 * 24 * 3600;
 
 pub async fn switch(Path(tag): Path<String>, Query(q): Query<Back>, secure: bool) -> Response {
     let Some(language) = Language::from_tag(&tag) else {
-        return (
-            StatusCode::NOT_FOUND,
-            // no language chosen yet to say it in: both
-            "本店使用中文（zh-CN）和英文（en）。The shop speaks Chinese (zh-CN) and English (en).",
-        )
-            .into_response();
+        // no language chosen yet to say it in: each
+        let said: Vec<String> = Language::ALL
+            .into_iter()
+            .map(|lang| app::tr!(lang, language_unknown))
+            .collect();
+        return (StatusCode::NOT_FOUND, said.join(" ")).into_response();
     };
     let back = q.back.as_deref().filter(|b| on_this_shop(b)).unwrap_or("/");
     let cookie = app::api::cookies::set_cookie(COOKIE, language.tag(), KEPT_SECS, secure);

@@ -14,7 +14,7 @@
 //! order desk anyway.
 
 use crate::edge::api_guard::refusal;
-use app::api::ApiError;
+use app::api::Refusal;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -96,7 +96,7 @@ impl ClientLimits {
     fn refuse(&self, headers: &axum::http::HeaderMap, secs: u32) -> Response {
         self.pulse.record(app::pulse::Answer::RateLimited, None);
         metrics::counter!("holdfast_rate_limited_total").increment(1);
-        refusal(headers, &ApiError::rate_limited(secs))
+        refusal(headers, &Refusal::rate_limited(secs))
     }
 
     fn client(&self, req: &Request) -> Option<IpAddr> {

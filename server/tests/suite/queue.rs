@@ -129,15 +129,24 @@ async fn a_hold_cannot_be_used_for_another_product_quantity_or_phone_or_when_unk
     shop.set_stock(P, 5).await;
     shop.set_sale(P, Sale::default()).await;
     let hold = hold_of(&store.join_queue(join(P, 2, 1)).await.unwrap());
+    let held = HoldProblem::Mismatch {
+        quantity: 2,
+        product_name: shop
+            .text(&format!("SELECT name FROM products WHERE id = {P}"))
+            .await,
+    };
     let attempts = [
-        order("mismatch-key-product", 3, 2, 1, Some(hold)),
-        order("mismatch-key-quantity", P, 1, 1, Some(hold)),
-        order("mismatch-key-phone-x", P, 2, 2, Some(hold)),
+        (order("mismatch-key-product", 3, 2, 1, Some(hold)), &held),
+        (order("mismatch-key-quantity", P, 1, 1, Some(hold)), &held),
+        (
+            order("mismatch-key-phone-x", P, 2, 2, Some(hold)),
+            &HoldProblem::OtherPhone,
+        ),
     ];
-    for attempt in attempts {
+    for (attempt, problem) in attempts {
         let r = store.place_order(attempt).await;
         assert!(
-            matches!(r, Err(CheckoutError::Hold(HoldProblem::Mismatch(_)))),
+            matches!(&r, Err(CheckoutError::Hold(p)) if p == problem),
             "{r:?}"
         );
     }

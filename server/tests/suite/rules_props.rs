@@ -551,7 +551,9 @@ fn checkout_answer(e: &CheckoutError) -> String {
         CheckoutError::Hold(HoldProblem::Unknown) => "hold unknown".into(),
         CheckoutError::Hold(HoldProblem::Expired) => "hold expired".into(),
         CheckoutError::Hold(HoldProblem::Used) => "hold used".into(),
-        CheckoutError::Hold(HoldProblem::Mismatch(_)) => "hold mismatch".into(),
+        CheckoutError::Hold(HoldProblem::Mismatch { .. } | HoldProblem::OtherPhone) => {
+            "hold mismatch".into()
+        }
         CheckoutError::Store(e) => panic!("storage failed: {e}"),
     }
 }

@@ -4,8 +4,8 @@
 use super::super::pages::{lang, t};
 use super::super::products_db::{AdminProduct, ProductFields, SaleInput};
 use app::domain::Money;
-use app::messages::say;
-use app::shop_time::{ShopZone, ZoneError};
+use app::domain::Problem;
+use app::shop_time::ShopZone;
 use serde::Deserialize;
 
 /// The product form as typed: every field a string, checked by [`ProductForm::fields`].
@@ -66,7 +66,7 @@ impl ProductForm {
             problems.push(t!(admin_err_description));
         }
         let price = Money::parse_amount(&self.price)
-            .map_err(|e| t!(admin_err_price, problem = say(&e, lang())));
+            .map_err(|e| t!(admin_err_price, problem = e.say(lang())));
         let max_per_order = match optional_count(&self.max_per_order, 1, 99) {
             Ok(l) => l,
             Err(()) => {
@@ -216,19 +216,19 @@ impl SaleForm {
         let mut problems = Vec::new();
         let mut time = |t: &str, what: &str| match zone.to_utc(t) {
             Ok(s) => s,
-            Err(ZoneError::Unreadable) => {
+            Err(Problem::NotATime) => {
                 problems.push(t!(admin_err_sale_time, what = what));
                 String::new()
             }
             Err(e) => {
-                problems.push(format!("{what}: {}", say(&e.to_string(), lang())));
+                problems.push(format!("{what}: {}", e.say(lang())));
                 String::new()
             }
         };
         let starts_at = time(&self.starts_at, &t!(admin_sale_starts));
         let ends_at = time(&self.ends_at, &t!(admin_sale_ends));
         let price = Money::parse_amount(&self.sale_price)
-            .map_err(|e| problems.push(t!(admin_err_sale_price, problem = say(&e, lang()))))
+            .map_err(|e| problems.push(t!(admin_err_sale_price, problem = e.say(lang()))))
             .ok();
         let limit = optional_count(&self.per_customer_limit, 1, 99)
             .map_err(|()| problems.push(t!(admin_err_per_customer)))
