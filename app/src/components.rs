@@ -130,7 +130,7 @@ pub fn PaymentInstructions(order: OrderView) -> impl IntoView {
     if order.status != OrderStatus::AwaitingPayment {
         return ().into_any();
     }
-    let deadline = order.pay_by.as_deref().map(|t| shop.local_time(t));
+    let deadline = order.pay_by.map(|t| shop.local_time(t));
     let picture = shop
         .payment_picture
         .as_deref()

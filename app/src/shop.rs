@@ -75,14 +75,14 @@ impl ShopSettings {
 
     /// A stored UTC time on the shop's clock, `2026-12-24 09:00` (in the browser, where the
     /// zone tables are not, as stored).
-    pub fn local_time(&self, stamp: &str) -> String {
+    pub fn local_time(&self, at: crate::domain::At) -> String {
         #[cfg(feature = "ssr")]
         {
-            crate::shop_time::ShopZone::of_setting(&self.time_zone).show(stamp)
+            crate::shop_time::ShopZone::of_setting(&self.time_zone).show(at)
         }
         #[cfg(not(feature = "ssr"))]
         {
-            stamp.to_owned()
+            at.to_string()
         }
     }
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::domain::Problem;
+use crate::domain::{At, Problem};
 
 /// A time zone the owner may choose: a real IANA name (`Asia/Shanghai`, `Europe/Berlin`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,41 +42,30 @@ impl ShopZone {
         self.0.name()
     }
 
-    /// A stored UTC stamp as the shop's clock reads it, `2026-12-24 09:00`; an unreadable one
-    /// as it is.
-    pub fn show(self, stamp: &str) -> String {
-        self.local(stamp).map_or_else(
-            || stamp.to_owned(),
-            |t| t.format("%Y-%m-%d %H:%M").to_string(),
-        )
+    /// An instant as the shop's clock reads it, `2026-12-24 09:00`.
+    pub fn show(self, at: At) -> String {
+        self.local(at).format("%Y-%m-%d %H:%M").to_string()
     }
 
-    /// A stored UTC stamp to the second, as the shop's clock reads it: `2026-12-24 09:00:05`
-    /// (the control room's "updated at"); an unreadable one as it is.
-    pub fn show_seconds(self, stamp: &str) -> String {
-        self.local(stamp).map_or_else(
-            || stamp.to_owned(),
-            |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
-        )
+    /// An instant to the second, as the shop's clock reads it: `2026-12-24 09:00:05` (the
+    /// control room's "updated at").
+    pub fn show_seconds(self, at: At) -> String {
+        self.local(at).format("%Y-%m-%d %H:%M:%S").to_string()
     }
 
-    /// A stored UTC stamp as a `datetime-local` input's value, `2026-12-24T09:00`.
-    pub fn input_value(self, stamp: &str) -> String {
-        self.local(stamp)
-            .map(|t| t.format("%Y-%m-%dT%H:%M").to_string())
-            .unwrap_or_default()
+    /// An instant as a `datetime-local` input's value, `2026-12-24T09:00`.
+    pub fn input_value(self, at: At) -> String {
+        self.local(at).format("%Y-%m-%dT%H:%M").to_string()
     }
 
-    fn local(self, stamp: &str) -> Option<DateTime<Tz>> {
-        DateTime::parse_from_rfc3339(stamp)
-            .ok()
-            .map(|t| t.with_timezone(&self.0))
+    fn local(self, at: At) -> DateTime<Tz> {
+        DateTime::<Utc>::from(at).with_timezone(&self.0)
     }
 
     /// A time as the owner types it in the shop's zone (`2026-12-24T09:00`, with seconds, or a
     /// space) → the stored UTC stamp `2026-12-24T01:00:00.000Z`. A time the clocks skip (the
     /// spring change) is refused; a time they pass twice (the autumn change) is the first.
-    pub fn to_utc(self, typed: &str) -> Result<String, Problem> {
+    pub fn to_utc(self, typed: &str) -> Result<At, Problem> {
         let t = typed.trim().replace(' ', "T");
         let naive = NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M")
             .or_else(|_| NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M:%S"))
@@ -90,7 +79,7 @@ impl ShopZone {
                 })
             }
         };
-        Ok(crate::rules::clock::rfc3339(at.with_timezone(&Utc)))
+        Ok(At::from(at.with_timezone(&Utc)))
     }
 }
 
@@ -98,25 +87,40 @@ impl ShopZone {
 mod tests {
     use super::*;
 
+    fn at(text: &str) -> At {
+        At::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
     #[test]
     fn sale_times_are_typed_in_the_shops_zone_and_stored_in_utc() {
         let shanghai = ShopZone::of_setting("Asia/Shanghai");
         assert_eq!(
-            shanghai.to_utc("2026-12-24T09:00").as_deref(),
+            shanghai
+                .to_utc("2026-12-24T09:00")
+                .map(|a| a.to_string())
+                .as_deref(),
             Ok("2026-12-24T01:00:00.000Z")
         );
         assert_eq!(
-            shanghai.to_utc("2026-12-24 00:30:15").as_deref(),
+            shanghai
+                .to_utc("2026-12-24 00:30:15")
+                .map(|a| a.to_string())
+                .as_deref(),
             Ok("2026-12-23T16:30:15.000Z")
         );
         let utc = ShopZone::of_setting("UTC");
         assert_eq!(
-            utc.to_utc("2026-12-24T09:00").as_deref(),
+            utc.to_utc("2026-12-24T09:00")
+                .map(|a| a.to_string())
+                .as_deref(),
             Ok("2026-12-24T09:00:00.000Z")
         );
         let new_york = ShopZone::of_setting("America/New_York");
         assert_eq!(
-            new_york.to_utc("2026-07-04T12:00").as_deref(),
+            new_york
+                .to_utc("2026-07-04T12:00")
+                .map(|a| a.to_string())
+                .as_deref(),
             Ok("2026-07-04T16:00:00.000Z")
         );
         assert_eq!(shanghai.to_utc("24/12/2026 9am"), Err(Problem::NotATime));
@@ -127,25 +131,27 @@ mod tests {
     fn stored_times_are_shown_on_the_shops_clock_and_read_back_the_same() {
         let shanghai = ShopZone::of_setting("Asia/Shanghai");
         assert_eq!(
-            shanghai.show("2026-12-23T16:30:00.000Z"),
+            shanghai.show(at("2026-12-23T16:30:00.000Z")),
             "2026-12-24 00:30"
         );
         assert_eq!(
-            shanghai.input_value("2026-12-23T16:30:00.000Z"),
+            shanghai.input_value(at("2026-12-23T16:30:00.000Z")),
             "2026-12-24T00:30"
         );
         let berlin = ShopZone::of_setting("Europe/Berlin");
         for stamp in ["2026-01-15T08:00:00.000Z", "2026-07-15T08:00:00.000Z"] {
-            assert_eq!(
-                berlin.to_utc(&berlin.input_value(stamp)).as_deref(),
-                Ok(stamp)
-            );
+            assert_eq!(berlin.to_utc(&berlin.input_value(at(stamp))), Ok(at(stamp)));
         }
-        assert_eq!(berlin.show("2026-07-15T08:00:00.000Z"), "2026-07-15 10:00");
-        assert_eq!(berlin.show("2026-01-15T08:00:00.000Z"), "2026-01-15 09:00");
-        assert_eq!(shanghai.show("not a time"), "not a time");
         assert_eq!(
-            shanghai.show_seconds("2026-12-06T06:47:34.909Z"),
+            berlin.show(at("2026-07-15T08:00:00.000Z")),
+            "2026-07-15 10:00"
+        );
+        assert_eq!(
+            berlin.show(at("2026-01-15T08:00:00.000Z")),
+            "2026-01-15 09:00"
+        );
+        assert_eq!(
+            shanghai.show_seconds(at("2026-12-06T06:47:34.909Z")),
             "2026-12-06 14:47:34"
         );
     }
@@ -160,7 +166,10 @@ mod tests {
         ));
         // 2026-10-25 02:30 happens twice: the first (summer time, UTC+2) is taken
         assert_eq!(
-            berlin.to_utc("2026-10-25T02:30").as_deref(),
+            berlin
+                .to_utc("2026-10-25T02:30")
+                .map(|a| a.to_string())
+                .as_deref(),
             Ok("2026-10-25T00:30:00.000Z")
         );
     }

@@ -233,7 +233,7 @@ pub enum Standing {
     },
     Admitted {
         hold_id: i64,
-        expires_at: String,
+        expires_at: crate::domain::At,
         seconds_left: u64,
     },
     SoldOut,

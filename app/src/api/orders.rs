@@ -94,11 +94,7 @@ mod edge {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        order.pay_by = window.and_then(|secs| {
-            let placed = chrono::DateTime::parse_from_rfc3339(&order.created_at).ok()?;
-            let by = placed.with_timezone(&chrono::Utc) + chrono::Duration::seconds(secs);
-            Some(crate::rules::clock::rfc3339(by))
-        });
+        order.pay_by = window.map(|secs| order.created_at.plus_secs(secs));
         order
     }
 

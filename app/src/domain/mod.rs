@@ -14,6 +14,7 @@ pub mod product;
 pub mod quantity;
 pub mod queue;
 pub mod sale;
+pub mod time;
 
 pub use cart::Cart;
 pub use customer::{Address, Customer, CustomerInput, CustomerName, Note};
@@ -31,3 +32,4 @@ pub use product::{
 pub use quantity::Quantity;
 pub use queue::{JoinInput, JoinRequest, QueueState, QueueStatus};
 pub use sale::{countdown_text, SalePhase, SaleView};
+pub use time::At;

@@ -274,12 +274,12 @@ pub struct OrderView {
     pub phone: String,
     pub address: String,
     pub note: String,
-    /// RFC 3339, UTC.
-    pub created_at: String,
+    /// RFC 3339, UTC (see [`super::At`]).
+    pub created_at: super::time::At,
     /// While it awaits payment: when it is cancelled unless paid (RFC 3339, UTC), if ever. Told
     /// when the order is looked up (`my_order`, `order_status`), not in `place_order`'s answer.
     #[serde(default)]
-    pub pay_by: Option<String>,
+    pub pay_by: Option<super::time::At>,
     /// The carrier's tracking number, once the owner has shipped it (else empty).
     #[serde(default)]
     pub tracking_number: String,

@@ -62,7 +62,7 @@ pub enum QueueState {
     Admitted {
         hold_token: String,
         /// RFC 3339, UTC.
-        hold_expires_at: String,
+        hold_expires_at: super::time::At,
         hold_seconds_left: u64,
     },
     /// Everything left is spoken for by people ahead in line.

@@ -1,6 +1,7 @@
 //! Flash sales: a window with a sale price, an optional per-customer limit, and optionally a
 //! waiting room that hands out timed holds.
 
+use super::time::At;
 use serde::{Deserialize, Serialize};
 
 /// Where a sale is in time, as of when the view was made.
@@ -17,10 +18,9 @@ pub enum SalePhase {
 /// A product's flash sale as shown to shoppers and the JSON API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SaleView {
-    /// RFC 3339, UTC.
-    pub starts_at: String,
-    /// RFC 3339, UTC.
-    pub ends_at: String,
+    /// RFC 3339, UTC (its one text form: see [`At`]).
+    pub starts_at: At,
+    pub ends_at: At,
     pub sale_price_cents: i64,
     /// Units one phone number may buy during the sale.
     pub per_customer_limit: Option<u32>,
@@ -39,9 +39,9 @@ pub struct SaleView {
 }
 
 impl SalePhase {
-    /// Where a sale running from `starts_at` until `ends_at` is at `now` (RFC 3339 UTC text,
-    /// which sorts as time): the one definition the shop, the API and the owner's pages use.
-    pub fn at(starts_at: &str, ends_at: &str, now: &str) -> SalePhase {
+    /// Where a sale running from `starts_at` until `ends_at` is at `now`: the one definition
+    /// the shop, the API and the owner's pages use.
+    pub fn at(starts_at: At, ends_at: At, now: At) -> SalePhase {
         if now < starts_at {
             SalePhase::Upcoming
         } else if now < ends_at {
@@ -90,16 +90,27 @@ mod tests {
 
     #[test]
     fn a_sale_is_upcoming_before_its_start_live_until_its_end_and_ended_from_then() {
-        let (start, end) = ("2026-12-03T09:00:00.000Z", "2026-12-03T10:00:00.000Z");
-        let at = |now| SalePhase::at(start, end, now);
+        let time = |t: &str| At::parse(t).unwrap_or(At::from_millis(0));
+        let (start, end) = (
+            time("2026-12-03T09:00:00.000Z"),
+            time("2026-12-03T10:00:00Z"),
+        );
+        let at = |now: &str| SalePhase::at(start, end, time(now));
         assert_eq!(at("2026-12-03T08:59:59.999Z"), SalePhase::Upcoming);
         assert_eq!(
-            at(start),
+            at("2026-12-03T09:00:00Z"),
             SalePhase::Live,
             "live from its first millisecond"
         );
         assert_eq!(at("2026-12-03T09:59:59.999Z"), SalePhase::Live);
-        assert_eq!(at(end), SalePhase::Ended, "over at its end");
+        assert_eq!(
+            at("2026-12-03T10:00:00.000Z"),
+            SalePhase::Ended,
+            "over at its end"
+        );
+        // by value, not by text: the same instants written in Shanghai's offset
+        assert_eq!(at("2026-12-03T17:00:00+08:00"), SalePhase::Live);
+        assert_eq!(at("2026-12-03T16:59:59.999+08:00"), SalePhase::Upcoming);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::clock::Now;
 use super::states::HoldState;
-use crate::domain::{OrderLineView, Quantity, SalePhase};
+use crate::domain::{At, OrderLineView, Quantity, SalePhase};
 use crate::store::{CheckoutError, HoldProblem, StoreError};
 
 /// A product as the desk reads it inside its transaction.
@@ -23,9 +23,8 @@ pub struct ProductFacts {
 /// A product's sale as the desk reads it: the one announced or running (an ended sale is no sale).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SaleFacts {
-    /// RFC 3339 UTC text, as stored.
-    pub starts_at: String,
-    pub ends_at: String,
+    pub starts_at: At,
+    pub ends_at: At,
     pub sale_price_cents: i64,
     /// Units one phone number may buy (or hold) during the sale.
     pub per_customer_limit: Option<i64>,
@@ -35,7 +34,7 @@ pub struct SaleFacts {
 
 impl SaleFacts {
     pub fn phase(&self, now: &Now) -> SalePhase {
-        SalePhase::at(&self.starts_at, &self.ends_at, now.text())
+        SalePhase::at(self.starts_at, self.ends_at, now.instant())
     }
 }
 
@@ -123,7 +122,7 @@ pub fn decide_line(
         return Err(CheckoutError::SaleNotStarted {
             product_id,
             product_name: name(),
-            starts_in_secs: now.secs_until(&sale.starts_at),
+            starts_in_secs: now.secs_until(sale.starts_at),
         });
     }
     if sale.waiting_room {
@@ -168,7 +167,7 @@ pub struct HoldFacts {
     /// The sale price when it was granted: the price the shopper was promised.
     pub unit_price_cents: i64,
     pub state: HoldState,
-    pub expires_at: String,
+    pub expires_at: At,
 }
 
 /// Whether this hold may become this order: it exists and is live and unexpired, the product is
@@ -188,7 +187,7 @@ pub fn check_hold(
         HoldState::Expired | HoldState::Released => {
             return Err(CheckoutError::Hold(HoldProblem::Expired))
         }
-        HoldState::Live if hold_ran_out(&hold.expires_at, now) => {
+        HoldState::Live if hold_ran_out(hold.expires_at, now) => {
             return Err(CheckoutError::Hold(HoldProblem::Expired))
         }
         HoldState::Live => {}
@@ -222,8 +221,8 @@ pub fn check_hold(
 /// Whether a hold granted until `expires_at` has run out at `now`: it cannot be used any more,
 /// and the next admission round returns its units (unless the owner has paused the sale, which
 /// stops holds running out).
-pub fn hold_ran_out(expires_at: &str, now: &Now) -> bool {
-    expires_at <= now.text()
+pub fn hold_ran_out(expires_at: At, now: &Now) -> bool {
+    expires_at <= now.instant()
 }
 
 /// A key seen before: the same request (same fingerprint) gets the first order back, anything

@@ -3,6 +3,7 @@
 //! the live shop, a clock a test sets and moves in tests, so nothing has to sleep to see a hold or
 //! a sale run out.
 
+use crate::domain::At;
 use chrono::{DateTime, Utc};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -27,16 +28,21 @@ impl Now {
         &self.text
     }
 
-    /// Whole seconds from now until `stamp` (negative if past; rounded up, so "1 s" means not
-    /// yet). An unreadable stamp counts as now.
-    pub fn secs_until(&self, stamp: &str) -> i64 {
-        match DateTime::parse_from_rfc3339(stamp) {
-            Ok(t) => {
-                let ms = (t.with_timezone(&Utc) - self.at).num_milliseconds();
-                ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) > 0)
-            }
-            Err(_) => 0,
-        }
+    /// The reading as the shop's instant type.
+    pub fn instant(&self) -> At {
+        At::from(self.at)
+    }
+
+    /// Whole seconds from now until `at` (negative if past; rounded up, so "1 s" means not
+    /// yet).
+    pub fn secs_until(&self, at: At) -> i64 {
+        self.instant().secs_until(at)
+    }
+
+    /// The same for a stamp the owner's side still keeps as text (sessions, login failures,
+    /// rehearsals: read as [`At`] in a later step); an unreadable one counts as now.
+    pub fn secs_until_stored(&self, stamp: &str) -> i64 {
+        At::parse(stamp).map_or(0, |at| self.secs_until(at))
     }
 
     /// `secs` seconds from now, as stored text.
@@ -119,7 +125,7 @@ mod tests {
         shared.advance(Duration::from_millis(1500));
         assert_eq!(clock.now().text, "2026-12-03T09:00:01.500Z");
         assert_eq!(
-            Now::at(start).secs_until("2026-12-03T09:00:01.001Z"),
+            Now::at(start).secs_until(At::from_millis(start.timestamp_millis() + 1001)),
             2,
             "rounded up: 1.001 s is not yet 1 s"
         );

@@ -128,7 +128,7 @@ async fn read(
     snapshot.at = now.text().to_owned();
     snapshot.shown_at =
         app::shop_time::ShopZone::of_setting(&crate::edge::shop_look::current().time_zone)
-            .show_seconds(now.text());
+            .show_seconds(now.instant());
     if let Err(e) = fill(db, &now, feed, &mut snapshot).await {
         // the detail only: each page says it in its owner's language
         snapshot.error = Some(e.to_string());

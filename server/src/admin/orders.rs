@@ -64,7 +64,7 @@ impl ListQuery {
         let stamp = |d: NaiveDate| {
             let day = d.format("%Y-%m-%d");
             zone.to_utc(&format!("{day}T00:00"))
-                .unwrap_or_else(|_| format!("{day}T00:00:00.000Z"))
+                .map_or_else(|_| format!("{day}T00:00:00.000Z"), |at| at.to_string())
         };
         let from = day(&self.from, t!(admin_orders_from))?;
         let to = day(&self.to, t!(admin_orders_to))?;
@@ -173,7 +173,7 @@ fn list_page(
             view! {
                 <tr>
                     <td><a href=href>{o.code}</a></td>
-                    <td>{when(&o.created_at)}</td>
+                    <td>{when(o.created_at)}</td>
                     <td>{o.customer_name}<br /><small>{app::domain::phone::pretty(&o.phone)}</small></td>
                     <td>{o.items}</td>
                     <td class="num">{money(o.total_cents)}</td>
@@ -318,7 +318,7 @@ fn detail_page(
         .map(|e| {
             let line = format!(
                 "{} — {} → {} ({}) {}",
-                when(&e.at),
+                when(e.at),
                 status_label(&e.from_status),
                 status_label(&e.to_status),
                 pages::actor(&e.actor),
@@ -358,7 +358,7 @@ fn detail_page(
                         <tfoot><tr><th colspan="3">{t!(admin_orders_total)}</th><th class="num">{money(o.total_cents)}</th></tr></tfoot>
                     </table>
                 </div>
-                <p><small>{t!(admin_order_placed)} " " {when(&o.created_at)}</small></p>
+                <p><small>{t!(admin_order_placed)} " " {when(o.created_at)}</small></p>
             </section>
             <section class="admin-card">
                 <h2>{t!(admin_order_next_step)}</h2>
@@ -560,8 +560,8 @@ impl CsvLook {
             .unwrap_or_default();
         let cells = [
             o.code.as_str(),
-            &self.zone.show(&o.created_at),
-            o.created_at.as_str(),
+            &self.zone.show(o.created_at),
+            &o.created_at.to_string(),
             &status_in(&o.status, self.lang),
             o.customer_name.as_str(),
             o.phone.as_str(),

@@ -5,7 +5,7 @@
 
 use super::db::AdminDb;
 use crate::store::sql::sql;
-use app::domain::OrderStatus;
+use app::domain::{At, OrderStatus};
 use app::store::StoreError;
 
 /// What the list filters by; every field optional.
@@ -31,7 +31,7 @@ pub struct OrderSummary {
     pub address: String,
     pub note: String,
     pub total_cents: i64,
-    pub created_at: String,
+    pub created_at: At,
     pub tracking_number: String,
     /// "2 × Hoodie; 1 × Print"
     pub items: String,
@@ -42,7 +42,7 @@ pub struct OrderEvent {
     pub to_status: String,
     pub actor: String,
     pub note: String,
-    pub at: String,
+    pub at: At,
 }
 
 pub struct OrderLine {
@@ -76,7 +76,7 @@ type SummaryRow = (
     String,
     String,
     i64,
-    String,
+    At,
     String,
     Option<String>,
 );
@@ -194,7 +194,7 @@ impl AdminDb {
                 .bind(summary.id),
             )
             .await?;
-        let events: Vec<(String, String, String, String, String)> = self
+        let events: Vec<(String, String, String, String, At)> = self
             .all(
                 sql(
                     "SELECT from_status, to_status, actor, note, at FROM order_events \

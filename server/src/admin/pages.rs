@@ -55,9 +55,9 @@ pub fn money(cents: i64) -> String {
     crate::edge::shop_look::current().price(cents)
 }
 
-/// An RFC 3339 UTC stamp as the owner reads it, on the shop's clock: `2026-12-02 22:05`.
-pub fn when(stamp: &str) -> String {
-    crate::edge::shop_look::current().local_time(stamp)
+/// An instant as the owner reads it, on the shop's clock: `2026-12-02 22:05`.
+pub fn when(at: app::domain::At) -> String {
+    crate::edge::shop_look::current().local_time(at)
 }
 
 /// Who made a logged change, as stored (`owner wang@example.com`, or the expiry task's reason),

@@ -108,7 +108,7 @@ pub fn section(
                 .unwrap_or_default();
             let line = format!(
                 "{} — {} {}",
-                when(&r.started_at),
+                when(r.started_at),
                 state_word(r.state_now(now)),
                 summary
             );
@@ -260,7 +260,7 @@ pub async fn page(
     let head = view! {
         <p><a href=back>{t!(admin_back_to_product)}</a></p>
         <h1>{title.clone()}</h1>
-        <p data-testid="rehearsal-state">{format!("{} · {}", when(&r.started_at), state_word(state))}</p>
+        <p data-testid="rehearsal-state">{format!("{} · {}", when(r.started_at), state_word(state))}</p>
     };
     let body = if running {
         let progress: Option<Progress> = r

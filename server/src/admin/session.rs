@@ -108,7 +108,7 @@ pub async fn owner_of(headers: &HeaderMap, state: &AdminState) -> Result<Owner, 
     let session = live_session(state, &hash, &now)
         .await?
         .ok_or(AdminError::NotSignedIn)?;
-    if now.secs_until(&session.last_seen_at) < -TOUCH_EVERY_SECS {
+    if now.secs_until_stored(&session.last_seen_at) < -TOUCH_EVERY_SECS {
         state.db.touch_session(&hash, now.text()).await?;
     }
     Ok(Owner {

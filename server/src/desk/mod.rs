@@ -262,7 +262,7 @@ mod tests {
                     phone: String::new(),
                     address: String::new(),
                     note: String::new(),
-                    created_at: String::new(),
+                    created_at: app::domain::At::from_millis(0),
                     pay_by: None,
                     tracking_number: String::new(),
                     live_token: String::new(),

@@ -197,7 +197,7 @@ mod tests {
             stock,
             holds: holds
                 .iter()
-                .map(|(units, secs)| (*units, format!("in {secs} s")))
+                .map(|(units, secs)| (*units, app::domain::At::from_millis(secs * 1000)))
                 .collect(),
             hold_secs: app::rules::holds_by_expiry(holds.iter().copied()),
         }

@@ -5,6 +5,7 @@
 use super::plan::Plan;
 use super::Refusal;
 use crate::store::sql::{sql, Db};
+use app::domain::At;
 use app::rules::Now;
 use app::store::StoreError;
 use std::time::Duration;
@@ -29,16 +30,16 @@ pub struct Rehearsal {
     pub progress: Option<String>,
     pub report: Option<String>,
     pub error: Option<String>,
-    pub started_at: String,
-    pub beat_at: String,
-    pub finished_at: Option<String>,
+    pub started_at: At,
+    pub beat_at: At,
+    pub finished_at: Option<At>,
 }
 
 impl Rehearsal {
     /// Its state as the owner reads it now: a running one silent for [`SILENT_FOR`] has died
     /// (the next claim writes that down).
     pub fn state_now(&self, now: &Now) -> &str {
-        if self.state == "running" && now.secs_until(&self.beat_at) < -secs(SILENT_FOR) {
+        if self.state == "running" && now.secs_until(self.beat_at) < -secs(SILENT_FOR) {
             "failed"
         } else {
             &self.state
@@ -49,25 +50,25 @@ impl Rehearsal {
 /// Refuses while any sale runs, or starts before the rehearsal (at its longest) and a margin are
 /// over.
 pub async fn check_no_sale_near(db: &Db, now: &Now, longest: Duration) -> Result<(), Refusal> {
-    let until = now.plus_secs(secs(longest + MARGIN));
-    let near: Option<(String, String)> = db
+    let until = now.instant().plus_secs(secs(longest + MARGIN));
+    let near: Option<(String, At)> = db
         .optional(
             sql(
                 "SELECT p.name, s.starts_at FROM sales s JOIN products p ON p.id = s.product_id \
                  WHERE s.starts_at < $1 AND s.ends_at > $2 ORDER BY s.starts_at LIMIT 1",
             )
-            .bind(until.as_str())
-            .bind(now.text()),
+            .bind(until)
+            .bind(now.instant()),
         )
         .await?;
     match near {
         None => Ok(()),
-        Some((product, starts_at)) if starts_at.as_str() <= now.text() => {
+        Some((product, starts_at)) if starts_at <= now.instant() => {
             Err(Refusal::SaleRunning { product })
         }
         Some((product, starts_at)) => Err(Refusal::SaleSoon {
             product,
-            minutes: (now.secs_until(&starts_at).max(0) + 59) / 60,
+            minutes: (now.secs_until(starts_at).max(0) + 59) / 60,
             longest_minutes: (secs(longest + MARGIN) + 59) / 60,
         }),
     }

@@ -25,7 +25,7 @@ pub struct LineReading {
     /// Units free to admit.
     pub stock: i64,
     /// The live holds (units, when they run out), by expiry: what tells a change.
-    pub holds: Vec<(i64, String)>,
+    pub holds: Vec<(i64, app::domain::At)>,
     /// The same holds as [`app::rules::earliest_turn_secs`] takes them, in seconds from the
     /// reading.
     pub hold_secs: Vec<(i64, i64)>,
@@ -80,7 +80,7 @@ impl DeskStore {
         let hold_secs = app::rules::holds_by_expiry(
             holds
                 .iter()
-                .map(|(units, expires_at)| (*units, now.secs_until(expires_at))),
+                .map(|(units, expires_at)| (*units, now.secs_until(*expires_at))),
         );
         Ok(LineReading {
             waiting,

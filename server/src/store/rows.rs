@@ -3,7 +3,7 @@
 use super::clock::Now;
 use super::sales;
 use super::writes::port::TicketRow;
-use app::domain::{ProductImage, ProductText, ProductView};
+use app::domain::{At, ProductImage, ProductText, ProductView};
 use app::rules::{HoldFacts, HoldState, ProductFacts, SaleFacts, TicketState};
 use app::store::StoreError;
 
@@ -117,9 +117,16 @@ macro_rules! facts_select {
 }
 pub(crate) use facts_select;
 
+/// A stored time: an unreadable one is a broken row, not a time to guess.
+pub(crate) fn at(stored: &str) -> Result<At, StoreError> {
+    At::parse(stored).map_err(|_| StoreError::unexpected(format!("a stored time {stored:?}")))
+}
+
 /// The facts of a product from its row (its id first): the sale is `None` when none is
 /// announced or running.
-pub(crate) fn product_facts(row: FactsRow) -> (i64, (ProductFacts, Option<SaleFacts>)) {
+pub(crate) fn product_facts(
+    row: FactsRow,
+) -> Result<(i64, (ProductFacts, Option<SaleFacts>)), StoreError> {
     let (
         id,
         name,
@@ -143,15 +150,15 @@ pub(crate) fn product_facts(row: FactsRow) -> (i64, (ProductFacts, Option<SaleFa
     };
     let sale = match (starts, ends, sale_price) {
         (Some(starts_at), Some(ends_at), Some(sale_price_cents)) => Some(SaleFacts {
-            starts_at,
-            ends_at,
+            starts_at: at(&starts_at)?,
+            ends_at: at(&ends_at)?,
             sale_price_cents,
             per_customer_limit: limit,
             waiting_room: room.unwrap_or(false),
         }),
         _ => None,
     };
-    (id, (product, sale))
+    Ok((id, (product, sale)))
 }
 
 /// A hold (its id first) with its product's name and whether it is archived, as the desk reads
@@ -204,7 +211,7 @@ pub(crate) fn hold_facts(row: HoldRow) -> Result<HoldFacts, StoreError> {
         unit_price_cents,
         state: HoldState::parse(&state)
             .ok_or_else(|| StoreError::unexpected(format!("unknown hold state {state}")))?,
-        expires_at,
+        expires_at: at(&expires_at)?,
     })
 }
 

@@ -5,6 +5,7 @@
 //! keep their own drivers (rusqlite on SQLite, set-based statements on Postgres).
 
 use super::classify;
+use app::domain::At;
 use app::store::StoreError;
 use sqlx::postgres::PgRow;
 use sqlx::query::{Query, QueryAs};
@@ -20,6 +21,14 @@ pub enum Arg<'a> {
     OptText(Option<&'a str>),
     Bool(bool),
     Bytes(&'a [u8]),
+    /// An instant (stored as its one text form, which sorts as time: see `At`'s `Encode`).
+    At(At),
+}
+
+impl From<At> for Arg<'_> {
+    fn from(v: At) -> Self {
+        Arg::At(v)
+    }
 }
 
 impl From<i64> for Arg<'_> {
@@ -106,6 +115,7 @@ where
     Option<&'q str>: Encode<'q, DB> + Type<DB>,
     bool: Encode<'q, DB> + Type<DB>,
     &'q [u8]: Encode<'q, DB> + Type<DB>,
+    At: Encode<'q, DB> + Type<DB>,
 {
     q.args
         .iter()
@@ -116,6 +126,7 @@ where
             Arg::OptText(v) => query.bind(v),
             Arg::Bool(v) => query.bind(v),
             Arg::Bytes(v) => query.bind(v),
+            Arg::At(v) => query.bind(v),
         })
 }
 
@@ -129,6 +140,7 @@ where
     Option<&'q str>: Encode<'q, DB> + Type<DB>,
     bool: Encode<'q, DB> + Type<DB>,
     &'q [u8]: Encode<'q, DB> + Type<DB>,
+    At: Encode<'q, DB> + Type<DB>,
 {
     q.args
         .iter()
@@ -139,6 +151,7 @@ where
             Arg::OptText(v) => query.bind(v),
             Arg::Bool(v) => query.bind(v),
             Arg::Bytes(v) => query.bind(v),
+            Arg::At(v) => query.bind(v),
         })
 }
 

@@ -4,6 +4,7 @@
 
 use super::clock::Now;
 use super::sql::{sql, Conn};
+use app::domain::At;
 
 /// An order's own columns, as [`ORDER_BY_CODE`] reads them.
 pub(crate) type OrderRow = (
@@ -78,7 +79,7 @@ pub(crate) fn order_view(
         phone,
         address,
         note,
-        created_at,
+        created_at: super::rows::at(&created_at)?,
         pay_by: None,
         tracking_number,
         live_token: String::new(),
@@ -138,9 +139,10 @@ pub(crate) async fn ticket_info(
             waiting_standing(conn, product_id, rank, quantity, starts_at, now).await?
         }
         (TicketState::Admitted, Some(hold_id), Some(expires_at), _) => {
-            let seconds_left = u64::try_from(now.secs_until(&expires_at)).unwrap_or(0);
+            let expires_at = super::rows::at(&expires_at)?;
+            let seconds_left = u64::try_from(now.secs_until(expires_at)).unwrap_or(0);
             // while the owner has paused the sale, holds do not run out (see the usher)
-            if app::rules::hold_ran_out(&expires_at, now) && paused == 0 {
+            if app::rules::hold_ran_out(expires_at, now) && paused == 0 {
                 // the next admission round returns its units; it cannot be used any more
                 app::store::Standing::Expired
             } else {
@@ -185,8 +187,9 @@ async fn waiting_standing(
     starts_at: Option<String>,
     now: &Now,
 ) -> Result<app::store::Standing, app::store::StoreError> {
-    if let Some(starts_at) = starts_at.filter(|s| now.text < *s) {
-        let secs = u64::try_from(now.secs_until(&starts_at)).unwrap_or(0);
+    let starts_at = starts_at.as_deref().map(super::rows::at).transpose()?;
+    if let Some(starts_at) = starts_at.filter(|s| now.instant() < *s) {
+        let secs = u64::try_from(now.secs_until(starts_at)).unwrap_or(0);
         return Ok(app::store::Standing::Waiting {
             position: None,
             eta_seconds: secs,
@@ -201,7 +204,7 @@ async fn waiting_standing(
         let live = live_holds(conn, product_id).await?;
         holds = app::rules::holds_by_expiry(
             live.into_iter()
-                .map(|(units, expires_at)| (units, now.secs_until(&expires_at))),
+                .map(|(units, expires_at)| (units, now.secs_until(expires_at))),
         );
     }
     let eta = app::rules::earliest_turn_secs(units_ahead, quantity, stock, &holds);
@@ -216,15 +219,20 @@ async fn waiting_standing(
 pub(crate) async fn live_holds(
     conn: &mut Conn<'_>,
     product_id: i64,
-) -> Result<Vec<(i64, String)>, app::store::StoreError> {
-    conn.all(
-        sql(
-            "SELECT quantity, expires_at FROM holds WHERE product_id = $1 AND state = 'live' \
-             ORDER BY expires_at",
+) -> Result<Vec<(i64, At)>, app::store::StoreError> {
+    let holds: Vec<(i64, String)> = conn
+        .all(
+            sql(
+                "SELECT quantity, expires_at FROM holds WHERE product_id = $1 AND state = 'live' \
+                 ORDER BY expires_at",
+            )
+            .bind(product_id),
         )
-        .bind(product_id),
-    )
-    .await
+        .await?;
+    holds
+        .into_iter()
+        .map(|(units, expires_at)| Ok((units, super::rows::at(&expires_at)?)))
+        .collect()
 }
 
 impl super::sql::Db {

@@ -169,7 +169,7 @@ struct Hold {
     qty: i64,
     price: i64,
     state: HoldState,
-    expires_at: String,
+    expires_at: app::domain::At,
 }
 
 struct Order {
@@ -197,8 +197,8 @@ impl Model {
     fn new(s: &Scenario, clock: Clock) -> Model {
         let now = clock.now();
         let sale = |limit: Option<i64>, waiting_room: bool| SaleFacts {
-            starts_at: now.plus_secs(-60),
-            ends_at: now.plus_secs(3 * 3600),
+            starts_at: now.instant().plus_secs(-60),
+            ends_at: now.instant().plus_secs(3 * 3600),
             sale_price_cents: SALE_PRICE,
             per_customer_limit: limit,
             waiting_room,
@@ -254,7 +254,7 @@ impl Model {
                     quantity: hold.qty,
                     unit_price_cents: hold.price,
                     state: hold.state,
-                    expires_at: hold.expires_at.clone(),
+                    expires_at: hold.expires_at,
                 };
                 rules::check_hold(Some(&facts), &[(P, quantity)], &phone_key(ask.phone), &now)
             }
@@ -399,7 +399,7 @@ impl Model {
                 qty,
                 price: self.sale.as_ref().map_or(0, |s| s.sale_price_cents),
                 state: HoldState::Live,
-                expires_at: now.plus_secs(HOLD_SECS),
+                expires_at: now.instant().plus_secs(HOLD_SECS),
             });
             self.tickets[head].state = TicketState::Admitted;
             self.tickets[head].hold = Some(self.holds.len() - 1);
@@ -438,7 +438,7 @@ impl Model {
         let mut round = AdmissionRound::default();
         for h in 0..self.holds.len() {
             if self.holds[h].state == HoldState::Live
-                && self.holds[h].expires_at.as_str() <= now.text()
+                && self.holds[h].expires_at <= now.instant()
                 && self.return_hold(h, HoldState::Expired)
             {
                 round.holds_expired += 1;
@@ -487,7 +487,7 @@ impl Model {
         let ticket = &self.tickets[t];
         match (ticket.state, ticket.hold) {
             (TicketState::Admitted, Some(h))
-                if rules::hold_ran_out(&self.holds[h].expires_at, &self.clock.now()) =>
+                if rules::hold_ran_out(self.holds[h].expires_at, &self.clock.now()) =>
             {
                 TicketState::Expired.as_str()
             }

@@ -4,7 +4,7 @@
 use super::super::pages::{lang, t};
 use super::super::products_db::{AdminProduct, ProductFields, SaleInput};
 use app::domain::Money;
-use app::domain::Problem;
+use app::domain::{At, Problem};
 use app::shop_time::ShopZone;
 use serde::Deserialize;
 
@@ -184,11 +184,11 @@ pub struct SaleForm {
 
 impl SaleForm {
     pub(super) fn of(p: &AdminProduct, zone: ShopZone) -> SaleForm {
-        let local = |t: &str| zone.input_value(t);
+        let local = |t: At| zone.input_value(t);
         match &p.sale {
             Some(s) => SaleForm {
-                starts_at: local(&s.starts_at),
-                ends_at: local(&s.ends_at),
+                starts_at: local(s.starts_at),
+                ends_at: local(s.ends_at),
                 sale_price: Money::from_cents(s.sale_price_cents)
                     .map(Money::plain)
                     .unwrap_or_default(),
@@ -218,11 +218,11 @@ impl SaleForm {
             Ok(s) => s,
             Err(Problem::NotATime) => {
                 problems.push(t!(admin_err_sale_time, what = what));
-                String::new()
+                At::from_millis(0)
             }
             Err(e) => {
                 problems.push(format!("{what}: {}", e.say(lang())));
-                String::new()
+                At::from_millis(0)
             }
         };
         let starts_at = time(&self.starts_at, &t!(admin_sale_starts));
@@ -302,13 +302,13 @@ mod tests {
         let input = form("2026-12-24 09:00")
             .input(shanghai)
             .unwrap_or_else(|p| panic!("{p:?}"));
-        assert_eq!(input.starts_at, "2026-12-24T01:00:00.000Z");
-        assert_eq!(input.ends_at, "2026-12-25T01:00:00.000Z");
+        assert_eq!(input.starts_at.to_string(), "2026-12-24T01:00:00.000Z");
+        assert_eq!(input.ends_at.to_string(), "2026-12-25T01:00:00.000Z");
         let utc = ShopZone::of_setting("UTC");
         let input = form("2026-12-24T09:00")
             .input(utc)
             .unwrap_or_else(|p| panic!("{p:?}"));
-        assert_eq!(input.starts_at, "2026-12-24T09:00:00.000Z");
+        assert_eq!(input.starts_at.to_string(), "2026-12-24T09:00:00.000Z");
         assert_eq!(
             form("24/12/2026 9am")
                 .input(shanghai)

@@ -78,7 +78,7 @@ pub async fn list(
         .into_iter()
         .map(|p| {
             let href = format!("/admin/products/{}", p.id);
-            let sale = match p.sale.as_ref().map(|s| s.phase(now.text())) {
+            let sale = match p.sale.as_ref().map(|s| s.phase(now.instant())) {
                 Some(SalePhase::Upcoming) => t!(admin_products_sale_announced),
                 Some(SalePhase::Live) => t!(admin_products_on_sale),
                 _ => String::new(),
@@ -251,7 +251,7 @@ pub async fn detail(
             };
             let line = format!(
                 "{} — {}{}{}{} ({})",
-                when(&e.at),
+                when(e.at),
                 action_word(&e.action),
                 if e.detail.is_empty() { "" } else { ": " },
                 e.detail,
@@ -262,9 +262,9 @@ pub async fn detail(
         })
         .collect_view();
 
-    let stage = product.sale.as_ref().map(|s| s.phase(now.text()));
+    let stage = product.sale.as_ref().map(|s| s.phase(now.instant()));
     let sale_summary = product.sale.as_ref().map(|s| {
-        let stage = match s.phase(now.text()) {
+        let stage = match s.phase(now.instant()) {
             SalePhase::Upcoming => t!(admin_sale_announced),
             SalePhase::Live => t!(admin_sale_running),
             SalePhase::Ended => t!(admin_sale_over),
@@ -272,8 +272,8 @@ pub async fn detail(
         let mut summary = t!(
             admin_sale_summary,
             stage = stage,
-            starts = when(&s.starts_at),
-            ends = when(&s.ends_at),
+            starts = when(s.starts_at),
+            ends = when(s.ends_at),
             price = money(s.sale_price_cents)
         );
         if let Some(l) = s.per_customer_limit {
@@ -577,10 +577,7 @@ pub async fn save_sale(
         }
     };
     let now = state.clock.now();
-    let result = state
-        .db
-        .save_sale(id, &input, &owner.actor(), now.text())
-        .await?;
+    let result = state.db.save_sale(id, &input, &owner.actor(), &now).await?;
     if matches!(result, Outcome::Done(_)) {
         tracing::info!(product.id = id, owner = owner.id, starts_at = %input.starts_at, "sale saved");
     }
@@ -593,7 +590,7 @@ pub async fn end_sale(
     Path(id): Path<i64>,
 ) -> Result<Response, AdminError> {
     let now = state.clock.now();
-    let result = state.db.end_sale(id, &owner.actor(), now.text()).await?;
+    let result = state.db.end_sale(id, &owner.actor(), &now).await?;
     if matches!(result, Outcome::Done(_)) {
         tracing::warn!(product.id = id, owner = owner.id, "sale ended by the owner");
     }

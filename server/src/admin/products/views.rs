@@ -77,19 +77,19 @@ pub(super) fn sale_fields(
     let running = p
         .sale
         .as_ref()
-        .is_some_and(|s| s.phase(now.text()) == SalePhase::Live);
+        .is_some_and(|s| s.phase(now.instant()) == SalePhase::Live);
     let f = form.clone();
     let action = format!("/admin/products/{}/sale", p.id);
     let button = if p
         .sale
         .as_ref()
-        .is_some_and(|s| s.phase(now.text()) != SalePhase::Ended)
+        .is_some_and(|s| s.phase(now.instant()) != SalePhase::Ended)
     {
         t!(admin_sale_save)
     } else {
         t!(admin_sale_schedule)
     };
-    let shop_now = when(now.text());
+    let shop_now = when(now.instant());
     let zone = crate::edge::shop_look::current().time_zone.clone();
     view! {
         <form method="post" action=action class="admin-step">

@@ -54,8 +54,8 @@ pub(super) fn describe_sale(s: &SaleSettings) -> String {
     };
     t!(
         admin_log_sale,
-        starts = when(&s.starts_at),
-        ends = when(&s.ends_at),
+        starts = when(s.starts_at),
+        ends = when(s.ends_at),
         price = money(s.sale_price_cents),
         limit = limit,
         room = room,

@@ -9,6 +9,7 @@ use super::{
 };
 use crate::store::sql::{sql, Tx};
 use app::domain::SalePhase;
+use app::rules::clock::Now;
 use app::store::StoreError;
 
 /// One line of a product's audit log.
@@ -381,7 +382,7 @@ impl AdminDb {
         id: i64,
         input: &SaleInput,
         actor: &str,
-        now: &str,
+        now: &Now,
     ) -> Result<Outcome<()>, StoreError> {
         let mut tx = self.begin().await?;
         let Some((_, archived)) = lock_product(&mut tx, id).await? else {
@@ -394,13 +395,13 @@ impl AdminDb {
         let fresh = current
             .sale
             .as_ref()
-            .is_none_or(|s| s.phase(now) == SalePhase::Ended);
+            .is_none_or(|s| s.phase(now.instant()) == SalePhase::Ended);
         let sale = match next_sale(
             current.sale.as_ref(),
             input,
             current.in_line,
             current.price_cents,
-            now,
+            now.instant(),
         ) {
             Ok(sale) => sale,
             Err(refusal) => return Ok(Outcome::Refused(refusal.said(lang(), money))),
@@ -421,8 +422,8 @@ impl AdminDb {
                  pay_seconds = excluded.pay_seconds",
             )
             .bind(id)
-            .bind(&sale.starts_at)
-            .bind(&sale.ends_at)
+            .bind(sale.starts_at)
+            .bind(sale.ends_at)
             .bind(sale.sale_price_cents)
             .bind(sale.per_customer_limit)
             .bind(sale.waiting_room)
@@ -439,7 +440,7 @@ impl AdminDb {
             &mut tx,
             AuditLine::new(id, "sale", &format!("{verb}: {}", describe_sale(&sale))),
             actor,
-            now,
+            now.text(),
         )
         .await?;
         tx.commit().await?;
@@ -452,7 +453,7 @@ impl AdminDb {
         &self,
         id: i64,
         actor: &str,
-        now: &str,
+        now: &Now,
     ) -> Result<Outcome<()>, StoreError> {
         let mut tx = self.begin().await?;
         if lock_product(&mut tx, id).await?.is_none() {
@@ -462,12 +463,12 @@ impl AdminDb {
         let Some(sale) = current.sale else {
             return Ok(Outcome::Refused(t!(admin_err_no_sale)));
         };
-        let detail = match sale.phase(now) {
+        let detail = match sale.phase(now.instant()) {
             SalePhase::Ended => return Ok(Outcome::Refused(t!(admin_err_sale_over))),
             SalePhase::Live => {
                 tx.execute(
                     sql("UPDATE sales SET ends_at = $1 WHERE product_id = $2")
-                        .bind(now)
+                        .bind(now.instant())
                         .bind(id),
                 )
                 .await?;
@@ -485,7 +486,13 @@ impl AdminDb {
                 t!(admin_log_sale_called_off)
             }
         };
-        audit(&mut tx, AuditLine::new(id, "sale", &detail), actor, now).await?;
+        audit(
+            &mut tx,
+            AuditLine::new(id, "sale", &detail),
+            actor,
+            now.text(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Outcome::Done(()))
     }

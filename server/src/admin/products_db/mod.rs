@@ -56,7 +56,7 @@ pub struct AuditEntry {
     pub stock_delta: Option<i64>,
     pub stock_after: Option<i64>,
     pub actor: String,
-    pub at: String,
+    pub at: app::domain::At,
 }
 
 pub struct Picture {
@@ -87,8 +87,8 @@ struct ProductRow {
     image_url: String,
     archived: bool,
     max_per_order: Option<i64>,
-    starts_at: Option<String>,
-    ends_at: Option<String>,
+    starts_at: Option<app::domain::At>,
+    ends_at: Option<app::domain::At>,
     sale_price_cents: Option<i64>,
     per_customer_limit: Option<i64>,
     waiting_room: Option<bool>,
@@ -168,7 +168,14 @@ impl AdminDb {
 
     /// The product's audit log, newest first.
     pub async fn audit(&self, id: i64, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
-        type Row = (String, String, Option<i64>, Option<i64>, String, String);
+        type Row = (
+            String,
+            String,
+            Option<i64>,
+            Option<i64>,
+            String,
+            app::domain::At,
+        );
         let rows: Vec<Row> = self.all(
             sql("SELECT action, detail, stock_delta, stock_after, actor, at FROM product_audit \
                     WHERE product_id = $1 ORDER BY id DESC LIMIT $2")

@@ -82,7 +82,7 @@ impl WriteTx for PgTx<'_> {
         .fetch_all(&mut *self.0)
         .await
         .map_err(classify)?;
-        Ok(rows.into_iter().map(rows::product_facts).collect())
+        rows.into_iter().map(rows::product_facts).collect()
     }
 
     async fn holds(&mut self, ids: &[i64]) -> Result<HashMap<i64, HoldFacts>, StoreError> {

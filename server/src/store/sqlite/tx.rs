@@ -121,7 +121,10 @@ impl WriteTx for SqliteTx<'_> {
                 })
                 .optional()
                 .map_err(db_error)?;
-            found.extend(row.map(rows::product_facts));
+            if let Some(row) = row {
+                let (id, facts) = rows::product_facts(row)?;
+                found.insert(id, facts);
+            }
         }
         Ok(found)
     }

@@ -338,7 +338,7 @@ async fn write<T: WriteTx>(
                 phone: customer.phone.as_str().to_owned(),
                 address: customer.address.as_str().to_owned(),
                 note: customer.note.as_str().to_owned(),
-                created_at: now.text.clone(),
+                created_at: now.instant(),
                 pay_by: None,
                 tracking_number: String::new(),
                 live_token: String::new(),
