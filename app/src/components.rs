@@ -411,7 +411,7 @@ pub fn BusyRetry(error: ApiError, form_id: &'static str) -> impl IntoView {
 /// A countdown that the server renders as text and the browser (once hydrated) ticks down each
 /// second. Counting from the server's figure avoids trusting the phone's clock.
 #[island]
-pub fn Countdown(secs: i64, lang: crate::language::Language) -> impl IntoView {
+pub fn Countdown(secs: i64, units: crate::domain::CountdownUnits) -> impl IntoView {
     let left = RwSignal::new(secs.max(0));
     Effect::new(move |_| {
         let tick = move || left.update(|s| *s = (*s - 1).max(0));
@@ -423,7 +423,7 @@ pub fn Countdown(secs: i64, lang: crate::language::Language) -> impl IntoView {
         // a timer, not news: screen readers must not read out every second (role="timer" is
         // never announced on its own; the shopper reads it when she wants to)
         <span class="countdown" role="timer" aria-live="off" data-testid="countdown">
-            {move || crate::domain::countdown_text(left.get(), lang)}
+            {move || crate::domain::countdown_text(left.get(), &units)}
         </span>
     }
 }

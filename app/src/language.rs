@@ -2,8 +2,7 @@
 //! browser's `Accept-Language`, then by the shopper with the switch on every page (a plain link:
 //! no JavaScript needed), remembered in the `hf_lang` cookie. The texts live in
 //! `locales/*.json`, compiled into the typed `i18n` module; pages are translated on the server,
-//! so the browser's WASM carries no translations (an island is given its words by its page) but
-//! the countdown's three units.
+//! so the browser's WASM carries no translations (an island is given its words by its page).
 //!
 //! The cookie is a preference, not a credential: it is read strictly into [`Language`] and
 //! anything else is ignored, so it needs no signature.

@@ -182,7 +182,7 @@ mod server_fn_glue {
         /// Framework-level failures: undecodable arguments are the client's fault (400);
         /// anything else is ours. On the server the status is set here, where the error is made.
         fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-            let error = match value {
+            let refusal = match value {
                 ServerFnErrorErr::Args(detail) | ServerFnErrorErr::Deserialization(detail) => {
                     #[cfg(feature = "ssr")]
                     tracing::debug!(%detail, "a request's arguments could not be read");
@@ -194,11 +194,19 @@ mod server_fn_glue {
                     Refusal::Unreachable
                 }
                 _ => Refusal::Internal,
-            }
-            .say(crate::language::use_language());
+            };
             #[cfg(feature = "ssr")]
-            super::super::set_status(&error);
-            error
+            {
+                let error = refusal.say(crate::language::use_language());
+                super::super::set_status(&error);
+                error
+            }
+            // in the browser, which carries no translations: the kind, for an island that
+            // calls a server function to word with the words its page gave it
+            #[cfg(not(feature = "ssr"))]
+            {
+                refusal.unworded()
+            }
         }
     }
 }

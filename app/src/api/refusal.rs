@@ -132,7 +132,10 @@ impl Refusal {
                     lang,
                     err_sale_not_started,
                     name = product_name.clone(),
-                    time = crate::domain::countdown_text(*starts_in_secs, lang)
+                    time = crate::domain::countdown_text(
+                        *starts_in_secs,
+                        &crate::domain::CountdownUnits::of(lang)
+                    )
                 ),
                 product_id: *product_id,
                 starts_in_secs: *starts_in_secs,
@@ -205,6 +208,24 @@ impl Refusal {
             },
             Refusal::Unreachable => ApiError::Internal {
                 message: Problem::Unreachable.say(lang),
+            },
+        }
+    }
+}
+
+impl Refusal {
+    /// The kind alone, for the browser's side of a server function (it carries no words):
+    /// what the browser itself can find wrong, that is, not reaching the shop at all.
+    #[cfg(not(feature = "ssr"))]
+    pub fn unworded(&self) -> ApiError {
+        match self {
+            Refusal::Malformed(_) => ApiError::InvalidInput {
+                message: String::new(),
+                field: None,
+                fields: Vec::new(),
+            },
+            _ => ApiError::Internal {
+                message: String::new(),
             },
         }
     }

@@ -31,5 +31,5 @@ pub use product::{
 };
 pub use quantity::Quantity;
 pub use queue::{JoinInput, JoinRequest, QueueState, QueueStatus};
-pub use sale::{countdown_text, SalePhase, SaleView};
+pub use sale::{countdown_text, CountdownUnits, SalePhase, SaleView};
 pub use time::At;

@@ -210,10 +210,18 @@ impl From<PhoneError> for Problem {
     }
 }
 
-/// The English, for logs; a shopper is told [`Problem::say`] in her language.
+/// The English, for logs; a shopper is told [`Problem::say`] in her language. (In the
+/// browser, which keeps no logs and carries no translations, its name.)
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.say(Language::En))
+        #[cfg(feature = "ssr")]
+        {
+            f.write_str(&self.say(Language::En))
+        }
+        #[cfg(not(feature = "ssr"))]
+        {
+            fmt::Debug::fmt(self, f)
+        }
     }
 }
 
@@ -221,7 +229,7 @@ impl std::error::Error for Problem {}
 
 impl fmt::Display for PhoneError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.say(Language::En))
+        fmt::Display::fmt(&Problem::Phone(*self), f)
     }
 }
 

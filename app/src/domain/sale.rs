@@ -63,24 +63,41 @@ impl SaleView {
     }
 }
 
-/// "1 h 05 min", "4:07", "12 s": a countdown a shopper reads at a glance, in `lang` (its units
-/// from `locales/`; the countdown ticks in the browser, which links just these three texts).
-pub fn countdown_text(secs: i64, lang: crate::language::Language) -> String {
+/// A countdown's units in one language (`d`, `h`, `min`, `s`; `天`, `小时`, `分`, `秒`), from the
+/// locale files: a countdown island is given them by its page, so the browser's bundle carries
+/// no translations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountdownUnits {
+    pub days: String,
+    pub hours: String,
+    pub minutes: String,
+    pub seconds: String,
+}
+
+impl CountdownUnits {
+    pub fn of(lang: crate::language::Language) -> CountdownUnits {
+        CountdownUnits {
+            days: crate::tr!(lang, countdown_unit_days),
+            hours: crate::tr!(lang, countdown_unit_hours),
+            minutes: crate::tr!(lang, countdown_unit_minutes),
+            seconds: crate::tr!(lang, countdown_unit_seconds),
+        }
+    }
+}
+
+/// "1 h 05 min", "4:07", "12 s": a countdown a shopper reads at a glance.
+pub fn countdown_text(secs: i64, units: &CountdownUnits) -> String {
     let secs = secs.max(0);
     let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    let u = units;
     if h == 0 && m > 0 {
         format!("{m}:{s:02}")
     } else if h >= 24 {
-        crate::tr!(lang, countdown_days, days = h / 24, hours = h % 24)
+        format!("{} {} {} {}", h / 24, u.days, h % 24, u.hours)
     } else if h > 0 {
-        crate::tr!(
-            lang,
-            countdown_hours,
-            hours = h,
-            minutes = format!("{m:02}")
-        )
+        format!("{h} {} {m:02} {}", u.hours, u.minutes)
     } else {
-        crate::tr!(lang, countdown_seconds, seconds = s)
+        format!("{s} {}", u.seconds)
     }
 }
 
@@ -123,9 +140,10 @@ mod tests {
             (3900, "1 h 05 min", "1 小时 05 分"),
             (2 * 86400 + 7200, "2 d 2 h", "2 天 2 小时"),
         ];
+        let (en_units, zh_units) = (CountdownUnits::of(En), CountdownUnits::of(ZhCn));
         for (secs, en, zh) in table {
-            assert_eq!(countdown_text(secs, En), en);
-            assert_eq!(countdown_text(secs, ZhCn), zh);
+            assert_eq!(countdown_text(secs, &en_units), en);
+            assert_eq!(countdown_text(secs, &zh_units), zh);
         }
     }
 }

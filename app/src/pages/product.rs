@@ -172,7 +172,7 @@ fn SaleNotice(sale: SaleView, normal: i64, lang: Language) -> impl IntoView {
                         <p>
                             <strong>{crate::tr!(lang, sale_upcoming_price, price = price(sale.sale_price_cents))}</strong>
                             {crate::tr!(lang, sale_upcoming_now, price = price(normal))}
-                            <Countdown secs=sale.starts_in_secs lang />
+                            <Countdown secs=sale.starts_in_secs units=crate::domain::CountdownUnits::of(lang) />
                             {crate::tr!(lang, full_stop)}
                         </p>
                     }
@@ -183,7 +183,7 @@ fn SaleNotice(sale: SaleView, normal: i64, lang: Language) -> impl IntoView {
                         <p>
                             <strong>{crate::tr!(lang, flash_sale)}</strong>
                             {crate::tr!(lang, sale_ends_in)}
-                            <Countdown secs=sale.ends_in_secs lang />
+                            <Countdown secs=sale.ends_in_secs units=crate::domain::CountdownUnits::of(lang) />
                             {crate::tr!(lang, full_stop)}
                         </p>
                     }

@@ -213,7 +213,7 @@ fn line_is_live() -> bool {
 /// island: the browser's WASM carries no translations.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WaitingWords {
-    lang: crate::language::Language,
+    units: crate::domain::CountdownUnits,
     paused: String,
     opens_in: String,
     opens_then: String,
@@ -239,7 +239,7 @@ impl WaitingWords {
                 "{time}",
                 &crate::domain::countdown_text(
                     i64::try_from(eta_seconds).unwrap_or(i64::MAX),
-                    self.lang,
+                    &self.units,
                 ),
             )
         }
@@ -247,7 +247,7 @@ impl WaitingWords {
 
     pub fn new(lang: crate::language::Language) -> WaitingWords {
         WaitingWords {
-            lang,
+            units: crate::domain::CountdownUnits::of(lang),
             paused: crate::tr!(lang, queue_paused),
             opens_in: crate::tr!(lang, queue_opens_in),
             opens_then: crate::tr!(lang, queue_opens_then),
@@ -284,7 +284,10 @@ fn WaitingPlace(status: QueueStatus, words: WaitingWords) -> impl IntoView {
                 (_, Some(secs)) => view! {
                     <p>
                         {words.opens_in.clone()}
-                        <strong><Countdown secs=i64::try_from(secs).unwrap_or(i64::MAX) lang=words.lang /></strong>
+                        <strong><Countdown
+                            secs=i64::try_from(secs).unwrap_or(i64::MAX)
+                            units=words.units.clone()
+                        /></strong>
                         {words.opens_then.clone()}
                     </p>
                 }
@@ -395,7 +398,12 @@ fn HeldCheckout(
                 {crate::tr!(lang, queue_held_for_you)}
                 <strong>{format!("{} × {}", status.quantity, status.product_name)}</strong>
                 {crate::tr!(lang, queue_held_for)}
-                <strong><Countdown secs=i64::try_from(seconds_left).unwrap_or(0) lang /></strong>
+                <strong>
+                    <Countdown
+                        secs=i64::try_from(seconds_left).unwrap_or(0)
+                        units=crate::domain::CountdownUnits::of(lang)
+                    />
+                </strong>
                 {crate::tr!(lang, queue_held_then)}
             </p>
         </div>

@@ -21,8 +21,8 @@ pub struct SessionRow {
     pub owner_id: i64,
     pub email: String,
     pub csrf_token: String,
-    pub last_seen_at: String,
-    pub expires_at: String,
+    pub last_seen_at: app::domain::At,
+    pub expires_at: app::domain::At,
 }
 
 pub struct NewSession<'a> {
@@ -90,7 +90,7 @@ impl AdminDb {
     }
 
     pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>, StoreError> {
-        let row: Option<(i64, String, String, String, String)> = self
+        let row: Option<(i64, String, String, app::domain::At, app::domain::At)> = self
             .optional(
                 sql(
                     "SELECT s.owner_id, o.email, s.csrf_token, s.last_seen_at, s.expires_at \

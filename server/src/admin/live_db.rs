@@ -3,6 +3,7 @@
 
 use super::db::AdminDb;
 use crate::store::sql::sql;
+use app::domain::At;
 use app::store::StoreError;
 
 /// One sale product as the control room shows it.
@@ -16,11 +17,12 @@ pub struct SaleFigures {
     pub held: i64,
     pub waiting: i64,
     pub admitted_last_minute: i64,
-    pub starts_at: String,
-    pub ends_at: String,
+    /// None: no sale, only a brake.
+    pub starts_at: Option<At>,
+    pub ends_at: Option<At>,
 }
 
-type SaleRow = (i64, String, i64, i64, i64, i64, i64, String, String);
+type SaleRow = (i64, String, i64, i64, i64, i64, i64, Option<At>, Option<At>);
 
 impl AdminDb {
     /// Orders placed per minute since `since` (RFC 3339), as ("YYYY-MM-DDTHH:MM", count), and
@@ -59,7 +61,7 @@ impl AdminDb {
                  WHERE h.product_id = p.id AND h.state = 'live'), 0) AS BIGINT), \
                (SELECT COUNT(*) FROM queue_tickets t WHERE t.product_id = p.id AND t.state = 'waiting'), \
                (SELECT COUNT(*) FROM holds h WHERE h.product_id = p.id AND h.created_at >= $2), \
-               COALESCE(s.starts_at, ''), COALESCE(s.ends_at, '') \
+               s.starts_at, s.ends_at \
              FROM products p LEFT JOIN sales s ON s.product_id = p.id \
              WHERE (s.ends_at IS NOT NULL AND s.ends_at > $1) \
                 OR EXISTS (SELECT 1 FROM brakes b WHERE b.product_id = p.id) \

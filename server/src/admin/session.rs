@@ -108,7 +108,7 @@ pub async fn owner_of(headers: &HeaderMap, state: &AdminState) -> Result<Owner, 
     let session = live_session(state, &hash, &now)
         .await?
         .ok_or(AdminError::NotSignedIn)?;
-    if now.secs_until_stored(&session.last_seen_at) < -TOUCH_EVERY_SECS {
+    if now.secs_until(session.last_seen_at) < -TOUCH_EVERY_SECS {
         state.db.touch_session(&hash, now.text()).await?;
     }
     Ok(Owner {
@@ -143,9 +143,9 @@ async fn live_session(
     let Some(session) = state.db.session(hash).await? else {
         return Ok(None);
     };
-    let idle_end = session_idle_end(&session.last_seen_at);
+    let idle_end = session.last_seen_at.plus_secs(IDLE_SECS);
     // an ended session changes nothing here: it is swept away at the next login or start
-    if session.expires_at.as_str() <= now.text() || idle_end.as_str() <= now.text() {
+    if session.expires_at <= now.instant() || idle_end <= now.instant() {
         return Ok(None);
     }
     Ok(Some(session))
@@ -158,14 +158,6 @@ pub async fn still_live(state: &AdminState, hash: &str) -> bool {
         live_session(state, hash, &state.clock.now()).await,
         Ok(Some(_))
     )
-}
-
-fn session_idle_end(last_seen_at: &str) -> String {
-    match chrono::DateTime::parse_from_rfc3339(last_seen_at) {
-        Ok(t) => Now::at(t.with_timezone(&chrono::Utc)).plus_secs(IDLE_SECS),
-        // unreadable: treat as ended
-        Err(_) => String::new(),
-    }
 }
 
 /// Adds the session cookie to a response's headers.

@@ -173,7 +173,7 @@ async fn run(
     clock: &app::rules::Clock,
 ) -> anyhow::Result<Report> {
     let now = clock.now();
-    let started_at = now.text();
+    let started_at = now.instant();
     let lasting = i64::try_from(plan.longest().as_secs()).unwrap_or(i64::MAX / 2) + 60;
     let copy = place.take().await?;
     let stage = copy
@@ -276,7 +276,7 @@ async fn run(
         plan,
         &stage.name,
         stage.waiting_room,
-        started_at.to_owned(),
+        started_at,
         &run,
         audit,
     ))

@@ -16,8 +16,7 @@ pub struct Report {
     pub product_name: String,
     pub plan: Plan,
     pub waiting_room: bool,
-    /// RFC 3339 UTC.
-    pub started_at: String,
+    pub started_at: app::domain::At,
     pub seconds: f64,
     pub cancelled: bool,
     /// Shoppers whose journey ended (all of them, unless cancelled).
@@ -212,7 +211,7 @@ impl Report {
         plan: &Plan,
         product_name: &str,
         waiting_room: bool,
-        started_at: String,
+        started_at: app::domain::At,
         run: &Run<'_>,
         audit: Audit,
     ) -> Report {
@@ -508,7 +507,7 @@ mod tests {
             &plan,
             "Hoodie",
             true,
-            "2026-12-05T00:00:00Z".into(),
+            app::domain::At::parse("2026-12-05T00:00:00Z").unwrap(),
             &run,
             audit,
         )

@@ -31,6 +31,28 @@ fn signal(child: &Child, sig: &str) {
     assert!(status.success());
 }
 
+/// Sends one order; an acknowledged one is kept in `acked` and counted in `acks` as it arrives.
+/// False once the server has gone away (this shopper's order was never acknowledged).
+async fn sent_and_counted(
+    client: &reqwest::Client,
+    url: &str,
+    body: &Value,
+    acked: &mut Vec<String>,
+    acks: &AtomicUsize,
+) -> bool {
+    match client.post(url).json(body).send().await {
+        Ok(res) if res.status() == 200 => {
+            if let Ok(v) = res.json::<Value>().await {
+                acked.push(v["order_code"].as_str().unwrap().to_owned());
+                acks.fetch_add(1, Ordering::SeqCst);
+            }
+            true
+        }
+        Ok(_) => true,
+        Err(_) => false,
+    }
+}
+
 /// Shoppers ordering in a loop until `stop`; counts acknowledgements in `acks` as they arrive and
 /// returns the acknowledged order codes.
 async fn surge(
@@ -61,16 +83,8 @@ async fn surge(
                     "lines": [{"product_id": PRODUCT, "quantity": 1}],
                     "customer": {"name": "Ada", "phone": "+15550102030", "address": "1 Harbour Row"}
                 });
-                match client.post(&url).json(&body).send().await {
-                    Ok(res) if res.status() == 200 => {
-                        if let Ok(v) = res.json::<Value>().await {
-                            acked.push(v["order_code"].as_str().unwrap().to_owned());
-                            acks.fetch_add(1, Ordering::SeqCst);
-                        }
-                    }
-                    Ok(_) => {}
-                    // the server went away: this shopper's order was never acknowledged
-                    Err(_) => break,
+                if !sent_and_counted(&client, &url, &body, &mut acked, &acks).await {
+                    break;
                 }
             }
             acked
@@ -119,20 +133,9 @@ async fn queue_shopper(
             "customer": {"name": "Ada", "phone": phone, "address": "1 Harbour Row"},
             "hold_token": hold,
         });
-        match client
-            .post(format!("{base}/api/place_order"))
-            .json(&body)
-            .send()
-            .await
-        {
-            Ok(res) if res.status() == 200 => {
-                if let Ok(v) = res.json::<Value>().await {
-                    acked.push(v["order_code"].as_str().unwrap().to_owned());
-                    acks.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-            Ok(_) => {}
-            Err(_) => break,
+        let url = format!("{base}/api/place_order");
+        if !sent_and_counted(client, &url, &body, &mut acked, acks).await {
+            break;
         }
     }
     acked

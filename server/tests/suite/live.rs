@@ -121,6 +121,18 @@ async fn told_when(
     .await
 }
 
+/// Orders (key number, units) of the caramels, then waits for the page's next news.
+async fn bought_then_told(
+    app: &common::TestApp,
+    page: &mut Stream,
+    (n, units): (usize, i64),
+    what: &str,
+) -> ProductNews {
+    let res = app.place_order(&order_body(&key(n), CARAMELS, units)).await;
+    assert_eq!(res.status(), 200);
+    page.next(Duration::from_secs(5)).await.expect(what)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listening_page_hears_each_sale_within_a_second_and_sold_out_changes_its_look() {
     let app = spawn_app().await;
@@ -139,24 +151,14 @@ async fn a_listening_page_hears_each_sale_within_a_second_and_sold_out_changes_i
     assert_eq!(first.badge, "Only 3 left");
 
     // (how soon is measured by `surge --scenario live`, not here: a timed test flakes)
-    let res = app.place_order(&order_body(&key(1), CARAMELS, 1)).await;
-    assert_eq!(res.status(), 200);
-    let after = page
-        .next(Duration::from_secs(5))
-        .await
-        .expect("told of the sale");
+    let after = bought_then_told(&app, &mut page, (1, 1), "told of the sale").await;
     assert_eq!(after.badge, "Only 2 left");
     assert_eq!(
         after.look, first.look,
         "two left: the same page, a new badge"
     );
 
-    let res = app.place_order(&order_body(&key(2), CARAMELS, 2)).await;
-    assert_eq!(res.status(), 200);
-    let gone = page
-        .next(Duration::from_secs(5))
-        .await
-        .expect("told it sold out");
+    let gone = bought_then_told(&app, &mut page, (2, 2), "told it sold out").await;
     assert_eq!(gone.badge, "Sold out");
     assert_eq!(gone.class, "badge badge-soldout");
     assert_ne!(
@@ -307,21 +309,6 @@ fn text_of(page: &str, marker: &str) -> String {
         .replace("&#39;", "'")
 }
 
-async fn leave(app: &common::TestApp, ticket: &str) {
-    let res = app
-        .client
-        .post(app.url("/api/queue/leave"))
-        .form(&[("ticket", ticket)])
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        res.status().is_redirection() || res.status() == 200,
-        "{}",
-        res.status()
-    );
-}
-
 /// A waiting shopper's page hears its place move up and then its turn, from one reading of the
 /// line per tick; at the turn its page is the hold's checkout, titled for the turn, with the
 /// first field focused.
@@ -342,7 +329,7 @@ async fn a_waiting_page_hears_its_place_and_its_turn() {
     assert_eq!(src, format!("/live/line?t={ticket}"));
     let mut stream = Stream::at(&app.base, &src).await;
 
-    leave(&app, second["ticket"].as_str().unwrap()).await;
+    app.leave_line(second["ticket"].as_str().unwrap()).await;
     let place = stream
         .next_named("place", Duration::from_secs(5))
         .await
@@ -362,7 +349,7 @@ async fn a_waiting_page_hears_its_place_and_its_turn() {
         "{drawn} / {told}"
     );
 
-    leave(&app, first["ticket"].as_str().unwrap()).await;
+    app.leave_line(first["ticket"].as_str().unwrap()).await;
     let (name, _) = stream
         .next_any(Duration::from_secs(5))
         .await

@@ -263,18 +263,7 @@ async fn a_waiting_shopper_sees_their_place_on_a_page_that_refreshes_itself_with
     assert!(page.contains(r#"<strong data-testid="position">1</strong>"#));
 
     // the first gives up their hold: the second is admitted at once
-    let res = app
-        .client
-        .post(app.url("/api/queue/leave"))
-        .form(&[("ticket", first["ticket"].as_str().unwrap())])
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        res.status().is_redirection() || res.status() == 200,
-        "{}",
-        res.status()
-    );
+    app.leave_line(first["ticket"].as_str().unwrap()).await;
     let now: Value = status(&app, second["ticket"].as_str().unwrap())
         .await
         .json()

@@ -244,6 +244,23 @@ impl TestApp {
         answers
     }
 
+    /// Leaves the line with `ticket`, as the waiting page's form does (answered with its
+    /// redirect, or 200 to a script).
+    pub async fn leave_line(&self, ticket: &str) {
+        let res = self
+            .client
+            .post(self.url("/api/queue/leave"))
+            .form(&[("ticket", ticket)])
+            .send()
+            .await
+            .expect("request sent");
+        assert!(
+            res.status().is_redirection() || res.status() == 200,
+            "{}",
+            res.status()
+        );
+    }
+
     pub async fn place_order(&self, body: &Value) -> reqwest::Response {
         self.client
             .post(self.url("/api/place_order"))
