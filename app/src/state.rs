@@ -24,6 +24,9 @@ pub struct AppState {
     pub unpaid_expiry: Option<std::time::Duration>,
     /// The server's open connections against its cap (the accept loop counts them).
     pub connections: Arc<crate::strain::Strain>,
+    /// The shop's clock (the system's; a test's, set and moved by the test): what the pages'
+    /// time-bound checks read, as the desk and the owner's side do.
+    pub clock: crate::rules::Clock,
 }
 
 impl AppState {
@@ -48,6 +51,7 @@ impl AppState {
             )),
             unpaid_expiry: None,
             connections: crate::strain::Strain::new(usize::MAX),
+            clock: crate::rules::Clock::system(),
         }
     }
 

@@ -106,6 +106,7 @@ impl Application {
             config.lookups_per_min,
         );
         state.unpaid_expiry = config.unpaid_expiry;
+        state.clock = config.clock.clone();
         let connections = app::strain::Strain::new(config.max_connections);
         state.connections = connections.clone();
         let usher = crate::desk::usher::spawn(backend.queue(), config.queue_tick);
@@ -427,6 +428,7 @@ fn router(
             crate::edge::api_guard::ApiEdge {
                 body_timeout: config.body_timeout,
                 signer: api_signer,
+                clock: config.clock.clone(),
             },
             crate::edge::api_guard::guard,
         ))

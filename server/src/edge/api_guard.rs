@@ -24,6 +24,8 @@ pub struct ApiEdge {
     pub body_timeout: std::time::Duration,
     /// Seals the errors a plain form's answer puts in the address it sends the browser back to.
     pub signer: std::sync::Arc<app::tokens::Signer>,
+    /// The shop's clock, which dates them.
+    pub clock: app::rules::Clock,
 }
 
 pub async fn guard(
@@ -62,7 +64,8 @@ pub async fn guard(
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
-    crate::edge::url_error::seal(response, &edge.signer)
+    let now_secs = u64::try_from(edge.clock.now().instant().millis() / 1000).unwrap_or(0);
+    crate::edge::url_error::seal(response, &edge.signer, now_secs)
 }
 
 fn too_large(headers: &HeaderMap) -> Response {

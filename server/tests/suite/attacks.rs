@@ -1114,6 +1114,42 @@ async fn a_link_cannot_put_words_in_the_shops_error_box(kind: Kind) {
     }
 }
 
+/// The shop's own error, sent back in a page's address, is shown for ten minutes by the shop's
+/// clock (the one the server dates it with and checks it by), then no more: a link passed around
+/// does not keep speaking for the shop.
+#[tokio::test]
+async fn a_sealed_error_is_shown_for_ten_minutes_by_the_shops_clock() {
+    let clock = app::rules::Clock::stopped_at(chrono::Utc::now() - chrono::Duration::days(3));
+    let app = common::owner::shop_at(Kind::Sqlite, clock.clone()).await;
+    let product = app.url("/p/sea-salt-caramels");
+    let res = app
+        .client
+        .post(app.url("/api/add_to_cart"))
+        .header(ACCEPT, "text/html")
+        .header("referer", &product)
+        .form(&[("product_id", "2"), ("quantity", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_redirection(), "{}", res.status());
+    let back = res.headers()["location"].to_str().unwrap().to_owned();
+    let back = back.trim_start_matches(&app.base).to_owned();
+    let shown = || async {
+        get_with(&app, &back, "")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("\"notice notice-error\"")
+    };
+    // three days behind the system's clock: a check by the system's clock would show nothing
+    assert!(shown().await, "shown when sent back");
+    clock.advance(Duration::from_secs(600));
+    assert!(shown().await, "shown for ten minutes");
+    clock.advance(Duration::from_secs(2));
+    assert!(!shown().await, "not shown after ten minutes");
+}
+
 async fn the_order_export_starts_no_formula_whatever_separator_a_spreadsheet_uses(kind: Kind) {
     let app = shop(kind).await;
     let owner = first_owner(&app).await;
