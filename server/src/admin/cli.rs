@@ -19,7 +19,7 @@ pub async fn create_owner(
     let password = Password::parse(&raw).map_err(anyhow::Error::msg)?;
     let hash = password::hash(password).await.map_err(anyhow::Error::msg)?;
     let created = db
-        .add_owner(&email, &hash, clock.now().text(), false)
+        .add_owner(&email, &hash, clock.now().instant(), false)
         .await
         .context("could not store the owner")?;
     if !created {

@@ -4,6 +4,7 @@
 //! rather than through the order desk.
 
 use crate::store::sql::sql;
+use app::domain::At;
 use app::store::StoreError;
 
 /// The shop's database, as the owner's side reaches it (`store::sql`).
@@ -58,7 +59,7 @@ impl AdminDb {
         &self,
         email: &str,
         password_hash: &str,
-        now: &str,
+        now: At,
         only_if_none: bool,
     ) -> Result<bool, StoreError> {
         let text = if only_if_none {
@@ -111,7 +112,7 @@ impl AdminDb {
         ))
     }
 
-    pub async fn touch_session(&self, token_hash: &str, now: &str) -> Result<(), StoreError> {
+    pub async fn touch_session(&self, token_hash: &str, now: At) -> Result<(), StoreError> {
         self.execute(
             sql("UPDATE owner_sessions SET last_seen_at = $1 WHERE token_hash = $2")
                 .bind(now)
@@ -141,7 +142,7 @@ impl AdminDb {
     }
 
     /// Sessions past their end (idle or absolute) are deleted now and then.
-    pub async fn sweep_sessions(&self, idle_before: &str, now: &str) -> Result<(), StoreError> {
+    pub async fn sweep_sessions(&self, idle_before: At, now: At) -> Result<(), StoreError> {
         self.execute(
             sql("DELETE FROM owner_sessions WHERE last_seen_at < $1 OR expires_at <= $2")
                 .bind(idle_before)
@@ -155,7 +156,7 @@ impl AdminDb {
         &self,
         email: &str,
         client: &str,
-        now: &str,
+        now: At,
     ) -> Result<(), StoreError> {
         self.execute(
             sql("INSERT INTO login_failures (email, client, at) VALUES ($1, $2, $3)")
@@ -173,7 +174,7 @@ impl AdminDb {
         &self,
         email: &str,
         client: &str,
-        at: &str,
+        at: At,
     ) -> Result<(), StoreError> {
         self.execute(
             sql("DELETE FROM login_failures WHERE email = $1 AND client = $2 AND at = $3")
@@ -190,7 +191,7 @@ impl AdminDb {
         &self,
         email: &str,
         client: &str,
-        since: &str,
+        since: At,
     ) -> Result<((i64, Option<String>), (i64, Option<String>)), StoreError> {
         let by_email = self
             .one(
@@ -210,7 +211,7 @@ impl AdminDb {
     }
 
     /// A successful login forgets the account's failures; old failures go after a while.
-    pub async fn clear_failures(&self, email: &str, before: &str) -> Result<(), StoreError> {
+    pub async fn clear_failures(&self, email: &str, before: At) -> Result<(), StoreError> {
         self.execute(
             sql("DELETE FROM login_failures WHERE email = $1 OR at < $2")
                 .bind(email)

@@ -213,7 +213,9 @@ async fn fill(
     let (holds, units) = db.holds_outstanding().await?;
     s.holds_outstanding = holds;
     s.units_held = units;
-    let figures = db.sale_figures(now.text(), &minute_ago).await?;
+    let figures = db
+        .sale_figures(now.instant(), now.instant().plus_secs(-60))
+        .await?;
     burns.retain(|id, _| figures.iter().any(|f| f.id == *id));
     s.sales = figures
         .into_iter()
@@ -275,7 +277,7 @@ pub async fn events(owner: Owner, State(state): State<Arc<AdminState>>) -> Respo
                 let _ = w
                     .state
                     .db
-                    .touch_session(&w.token_hash, w.state.clock.now().text())
+                    .touch_session(&w.token_hash, w.state.clock.now().instant())
                     .await;
             }
         }
@@ -338,14 +340,14 @@ pub async fn brake(
         "pause" => {
             state
                 .db
-                .pause(product_id, &owner.actor(), now.text())
+                .pause(product_id, &owner.actor(), now.instant())
                 .await?;
             tracing::warn!(product_id, owner = owner.id, "checkout paused by the owner");
         }
         "resume" => {
             state
                 .db
-                .resume(product_id, &now.plus_secs(RESUME_GRACE_SECS))
+                .resume(product_id, now.instant().plus_secs(RESUME_GRACE_SECS))
                 .await?;
             tracing::warn!(
                 product_id,

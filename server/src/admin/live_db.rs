@@ -51,8 +51,8 @@ impl AdminDb {
     /// Every product with a sale not yet over, or paused.
     pub async fn sale_figures(
         &self,
-        now: &str,
-        minute_ago: &str,
+        now: At,
+        minute_ago: At,
     ) -> Result<Vec<SaleFigures>, StoreError> {
         let rows: Vec<SaleRow> = self.all(sql("SELECT p.id, p.name, p.stock, \
                CAST(COALESCE((SELECT SUM(l.quantity) FROM order_lines l JOIN orders o ON o.id = l.order_id \
@@ -121,7 +121,7 @@ impl AdminDb {
     }
 
     /// Pauses checkout for `product_id` (0: the whole shop); pausing twice changes nothing.
-    pub async fn pause(&self, product_id: i64, by: &str, now: &str) -> Result<(), StoreError> {
+    pub async fn pause(&self, product_id: i64, by: &str, now: At) -> Result<(), StoreError> {
         self.execute(
             sql(
                 "INSERT INTO brakes (product_id, paused_at, paused_by) VALUES ($1, $2, $3) \
@@ -136,7 +136,7 @@ impl AdminDb {
     }
 
     /// Resumes; holds that the pause kept alive get at least `grace_until` to check out in.
-    pub async fn resume(&self, product_id: i64, grace_until: &str) -> Result<(), StoreError> {
+    pub async fn resume(&self, product_id: i64, grace_until: At) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         tx.execute(sql("DELETE FROM brakes WHERE product_id = $1").bind(product_id))
             .await?;

@@ -280,7 +280,7 @@ pub async fn submit(
             .map_err(too_many)?;
     }
     let now = state.clock.now();
-    let since = now.plus_secs(-WINDOW_SECS);
+    let since = now.instant().plus_secs(-WINDOW_SECS);
     let slot = match &device {
         Some(_) => state.hashers.known_devices.reserve(),
         None => {
@@ -326,11 +326,11 @@ pub async fn submit(
     if let Some(old) = parts.0 {
         state.db.end_session(&session::token_hash(&old)).await?;
     }
-    state.db.clear_failures(&email, &since).await?;
+    state.db.clear_failures(&email, since).await?;
     state.login_limits.account_cleared(&email);
     state
         .db
-        .sweep_sessions(&now.plus_secs(-session::IDLE_SECS), now.text())
+        .sweep_sessions(now.instant().plus_secs(-session::IDLE_SECS), now.instant())
         .await?;
     let mut response = Redirect::to(&next).into_response();
     start_session(&state, owner.id, &now, &mut response).await?;
@@ -356,10 +356,13 @@ async fn count_attempt(
     client: &str,
     now: &Now,
 ) -> Result<(), AdminError> {
-    let since = now.plus_secs(-WINDOW_SECS);
-    state.db.record_failure(email, client, now.text()).await?;
+    let since = now.instant().plus_secs(-WINDOW_SECS);
+    state
+        .db
+        .record_failure(email, client, now.instant())
+        .await?;
     let ((by_email, oldest_email), (by_client, oldest_client)) =
-        state.db.failures_since(email, client, &since).await?;
+        state.db.failures_since(email, client, since).await?;
     let blocked = if by_email > PER_ACCOUNT {
         oldest_email.map(|oldest| (oldest, true))
     } else if by_client > PER_CLIENT {
@@ -370,7 +373,10 @@ async fn count_attempt(
     let Some((oldest, account)) = blocked else {
         return Ok(());
     };
-    state.db.forget_failure(email, client, now.text()).await?;
+    state
+        .db
+        .forget_failure(email, client, now.instant())
+        .await?;
     let secs = u64::try_from(now.secs_until_stored(&oldest) + WINDOW_SECS)
         .unwrap_or(1)
         .max(1);
@@ -488,7 +494,11 @@ pub async fn setup(
         .map_err(|e| AdminError::Store(app::store::StoreError::unexpected(e)))?;
     let now = state.clock.now();
     // decided in one statement: two people racing through setup make one owner
-    if !state.db.add_owner(&email, &hash, now.text(), true).await? {
+    if !state
+        .db
+        .add_owner(&email, &hash, now.instant(), true)
+        .await?
+    {
         return Err(AdminError::NotFound);
     }
     let owner = state

@@ -270,6 +270,6 @@ pub async fn announce_setup(state: &AdminState, base: &str, data_dir: &std::path
     let now = state.clock.now();
     let _ = state
         .db
-        .sweep_sessions(&now.plus_secs(-session::IDLE_SECS), now.text())
+        .sweep_sessions(now.instant().plus_secs(-session::IDLE_SECS), now.instant())
         .await;
 }

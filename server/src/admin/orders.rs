@@ -421,7 +421,7 @@ pub async fn change_status(
     let now = state.clock.now();
     match state
         .db
-        .change_status(&code, from, to, tracking, &actor, now.text())
+        .change_status(&code, from, to, tracking, &actor, now.instant())
         .await?
     {
         Changed::Done => {
@@ -649,16 +649,18 @@ pub async fn expire_unpaid(
 ) -> Result<u64, app::store::StoreError> {
     let mut cancelled = 0;
     for window in db.sale_pay_windows().await? {
-        let cutoff = now.plus_secs(-window);
+        let cutoff = now.instant().plus_secs(-window);
         let codes = db
-            .unpaid_sale_orders_before(window, &cutoff, PER_PASS)
+            .unpaid_sale_orders_before(window, cutoff, PER_PASS)
             .await?;
         let why = format!("{EXPIRY_SALE_PREFIX}{} min", (window / 60).max(1));
         cancelled += cancel_unpaid(db, &codes, &why, now).await?;
     }
     if let Some(after) = after {
-        let cutoff = now.plus_secs(-i64::try_from(after.as_secs()).unwrap_or(i64::MAX / 2));
-        let codes = db.unpaid_before(&cutoff, PER_PASS).await?;
+        let cutoff = now
+            .instant()
+            .plus_secs(-i64::try_from(after.as_secs()).unwrap_or(i64::MAX / 2));
+        let codes = db.unpaid_before(cutoff, PER_PASS).await?;
         cancelled += cancel_unpaid(db, &codes, EXPIRY_PAST_DEADLINE, now).await?;
     }
     Ok(cancelled)
@@ -680,7 +682,7 @@ async fn cancel_unpaid(
                 OrderStatus::Cancelled,
                 "",
                 why,
-                now.text(),
+                now.instant(),
             )
             .await?;
         if changed == Changed::Done {

@@ -235,7 +235,7 @@ impl AdminDb {
         to: OrderStatus,
         tracking: &str,
         actor: &str,
-        now: &str,
+        now: At,
     ) -> Result<Changed, StoreError> {
         let mut tx = self.begin().await?;
         // (on SQLite the transaction has the write lock from its start: `Db::begin`)
@@ -318,7 +318,7 @@ impl AdminDb {
     }
 
     /// Codes of orders still awaiting payment that were placed before `cutoff`, oldest first.
-    pub async fn unpaid_before(&self, cutoff: &str, limit: i64) -> Result<Vec<String>, StoreError> {
+    pub async fn unpaid_before(&self, cutoff: At, limit: i64) -> Result<Vec<String>, StoreError> {
         let rows: Vec<(String,)> = self
             .all(
                 sql(
@@ -349,7 +349,7 @@ impl AdminDb {
     pub async fn unpaid_sale_orders_before(
         &self,
         window: i64,
-        cutoff: &str,
+        cutoff: At,
         limit: i64,
     ) -> Result<Vec<String>, StoreError> {
         let rows: Vec<(String, String)> = self

@@ -109,7 +109,7 @@ pub async fn owner_of(headers: &HeaderMap, state: &AdminState) -> Result<Owner, 
         .await?
         .ok_or(AdminError::NotSignedIn)?;
     if now.secs_until(session.last_seen_at) < -TOUCH_EVERY_SECS {
-        state.db.touch_session(&hash, now.text()).await?;
+        state.db.touch_session(&hash, now.instant()).await?;
     }
     Ok(Owner {
         id: session.owner_id,

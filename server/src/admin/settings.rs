@@ -191,7 +191,7 @@ pub async fn save(
             let now = state.clock.now();
             state
                 .db
-                .save_shop_settings(&new, &owner.actor(), now.text())
+                .save_shop_settings(&new, &owner.actor(), now.instant())
                 .await?;
             state.catalogue.forget().await;
             tracing::info!(owner = owner.id, currency = new.currency.code(), time_zone = %new.time_zone, "shop settings saved");
@@ -279,7 +279,7 @@ async fn upload(
     let now = state.clock.now();
     state
         .db
-        .set_shop_picture(slot, Some((&hash, &picture)), &owner.actor(), now.text())
+        .set_shop_picture(slot, Some((&hash, &picture)), &owner.actor(), now.instant())
         .await?;
     state.catalogue.forget().await;
     tracing::info!(owner = owner.id, ?slot, picture = %hash, "shop picture set");
@@ -294,7 +294,7 @@ async fn remove(
     let now = state.clock.now();
     state
         .db
-        .set_shop_picture(slot, None, &owner.actor(), now.text())
+        .set_shop_picture(slot, None, &owner.actor(), now.instant())
         .await?;
     state.catalogue.forget().await;
     tracing::info!(owner = owner.id, ?slot, "shop picture removed");

@@ -2,6 +2,7 @@
 //! pictures in `shop_pictures`), read and written the same way on SQLite and Postgres.
 
 use super::sql::{sql, Db};
+use app::domain::At;
 use app::domain::{Currency, OrderCode, OrderStatus};
 use app::language::Language;
 use app::shop::ShopSettings;
@@ -105,7 +106,7 @@ impl Db {
         &self,
         new: &NewSettings,
         by: &str,
-        now: &str,
+        now: At,
     ) -> Result<(), StoreError> {
         self.execute(
             sql(
@@ -136,7 +137,7 @@ impl Db {
         slot: PictureSlot,
         picture: Option<(&str, &ShopPicture)>,
         by: &str,
-        now: &str,
+        now: At,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         if let Some((hash, picture)) = picture {

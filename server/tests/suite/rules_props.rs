@@ -878,7 +878,7 @@ async fn run_store(shop: &Shop, clock: &Clock, s: &Scenario) -> Result<(), TestC
                         OrderStatus::Cancelled,
                         "",
                         "rules test",
-                        clock.now().text(),
+                        clock.now().instant(),
                     )
                     .await
                     .unwrap();

@@ -153,7 +153,7 @@ pub async fn create(
     let now = state.clock.now();
     match state
         .db
-        .create_product(&fields, stock, &owner.actor(), now.text())
+        .create_product(&fields, stock, &owner.actor(), now.instant())
         .await?
     {
         Outcome::Done(id) => {
@@ -196,7 +196,7 @@ pub async fn update(
     let now = state.clock.now();
     match state
         .db
-        .update_product(id, &fields, &owner.actor(), now.text())
+        .update_product(id, &fields, &owner.actor(), now.instant())
         .await?
     {
         Outcome::Refused(reason) => Ok(invalid(product_form_page(
@@ -438,7 +438,7 @@ pub async fn adjust_stock(
     let now = state.clock.now();
     let result = state
         .db
-        .adjust_stock(id, delta, reason, &owner.actor(), now.text())
+        .adjust_stock(id, delta, reason, &owner.actor(), now.instant())
         .await?;
     if let Outcome::Done(after) = &result {
         tracing::info!(
@@ -466,7 +466,7 @@ pub async fn archive(
     let now = state.clock.now();
     let result = state
         .db
-        .set_archived(id, archived, &owner.actor(), now.text())
+        .set_archived(id, archived, &owner.actor(), now.instant())
         .await?;
     outcome(result, id, &state).await
 }
@@ -526,7 +526,7 @@ pub async fn upload_picture(
     let now = state.clock.now();
     let result = state
         .db
-        .add_picture(id, small, large, &alt, &owner.actor(), now.text())
+        .add_picture(id, small, large, &alt, &owner.actor(), now.instant())
         .await?;
     if matches!(result, Outcome::Done(_)) {
         tracing::info!(product.id = id, picture = %large, owner = owner.id, "picture added");
@@ -548,7 +548,7 @@ pub async fn remove_picture(
     let now = state.clock.now();
     let result = state
         .db
-        .remove_picture(id, position, &owner.actor(), now.text())
+        .remove_picture(id, position, &owner.actor(), now.instant())
         .await?;
     outcome(result, id, &state).await
 }

@@ -8,6 +8,7 @@ use super::{
     PRODUCT_SELECT,
 };
 use crate::store::sql::{sql, Tx};
+use app::domain::At;
 use app::domain::SalePhase;
 use app::rules::clock::Now;
 use app::store::StoreError;
@@ -43,7 +44,7 @@ impl<'a> AuditLine<'a> {
 }
 
 /// Writes the audit line inside the change's transaction.
-async fn audit(tx: &mut Tx, line: AuditLine<'_>, actor: &str, now: &str) -> Result<(), StoreError> {
+async fn audit(tx: &mut Tx, line: AuditLine<'_>, actor: &str, now: At) -> Result<(), StoreError> {
     tx.execute(
         sql("INSERT INTO product_audit \
              (product_id, action, detail, stock_delta, stock_after, actor, at) \
@@ -87,7 +88,7 @@ impl AdminDb {
         fields: &ProductFields,
         stock: i64,
         actor: &str,
-        now: &str,
+        now: At,
     ) -> Result<Outcome<i64>, StoreError> {
         let mut tx = self.begin().await?;
         let id: Option<(i64,)> = tx.optional(
@@ -137,7 +138,7 @@ impl AdminDb {
         id: i64,
         fields: &ProductFields,
         actor: &str,
-        now: &str,
+        now: At,
     ) -> Result<Outcome<()>, StoreError> {
         let Some(before) = self.product(id).await? else {
             return Ok(Outcome::NotFound);
@@ -194,7 +195,7 @@ impl AdminDb {
         delta: i64,
         reason: &str,
         actor: &str,
-        now: &str,
+        now: At,
     ) -> Result<Outcome<i64>, StoreError> {
         let mut tx = self.begin().await?;
         let after: Option<(i64,)> = tx
@@ -234,7 +235,7 @@ impl AdminDb {
         id: i64,
         archived: bool,
         actor: &str,
-        now: &str,
+        now: At,
     ) -> Result<Outcome<()>, StoreError> {
         let mut tx = self.begin().await?;
         let Some((_, was)) = lock_product(&mut tx, id).await? else {
@@ -276,7 +277,7 @@ impl AdminDb {
         large: &str,
         alt: &str,
         actor: &str,
-        now: &str,
+        now: At,
     ) -> Result<Outcome<()>, StoreError> {
         let mut tx = self.begin().await?;
         if lock_product(&mut tx, id).await?.is_none() {
@@ -334,7 +335,7 @@ impl AdminDb {
         id: i64,
         position: i64,
         actor: &str,
-        now: &str,
+        now: At,
     ) -> Result<Outcome<()>, StoreError> {
         let mut tx = self.begin().await?;
         if lock_product(&mut tx, id).await?.is_none() {
@@ -440,7 +441,7 @@ impl AdminDb {
             &mut tx,
             AuditLine::new(id, "sale", &format!("{verb}: {}", describe_sale(&sale))),
             actor,
-            now.text(),
+            now.instant(),
         )
         .await?;
         tx.commit().await?;
@@ -490,7 +491,7 @@ impl AdminDb {
             &mut tx,
             AuditLine::new(id, "sale", &detail),
             actor,
-            now.text(),
+            now.instant(),
         )
         .await?;
         tx.commit().await?;
