@@ -30,8 +30,8 @@ pub struct NewSession<'a> {
     pub token_hash: &'a str,
     pub owner_id: i64,
     pub csrf_token: &'a str,
-    pub now: &'a str,
-    pub expires_at: &'a str,
+    pub now: At,
+    pub expires_at: At,
 }
 
 impl AdminDb {

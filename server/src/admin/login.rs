@@ -404,8 +404,8 @@ async fn start_session(
             token_hash: &session::token_hash(&token),
             owner_id,
             csrf_token: &csrf,
-            now: now.text(),
-            expires_at: &now.plus_secs(session::ABSOLUTE_SECS),
+            now: now.instant(),
+            expires_at: now.instant().plus_secs(session::ABSOLUTE_SECS),
         })
         .await?;
     session::with_cookie(

@@ -188,12 +188,12 @@ impl Copy {
             .await?;
         if let Some((starts_at, ends_at, _, _)) = &sale {
             let length = secs_between(starts_at, ends_at).max(lasting_secs);
-            let ends = now.plus_secs(length);
+            let ends = now.instant().plus_secs(length);
             self.db
                 .execute(
                     sql("UPDATE sales SET starts_at = $1, ends_at = $2 WHERE product_id = $3")
-                        .bind(now.text())
-                        .bind(&ends)
+                        .bind(now.instant())
+                        .bind(ends)
                         .bind(product_id),
                 )
                 .await?;

@@ -77,13 +77,13 @@ pub async fn check_no_sale_near(db: &Db, now: &Now, longest: Duration) -> Result
 /// Claims the one running place for this plan: its id, or `AnotherRunning`. A running one that
 /// stopped beating is marked failed first.
 pub async fn claim(db: &Db, plan: &Plan, now: &Now) -> Result<i64, Refusal> {
-    let silent_since = now.plus_secs(-secs(SILENT_FOR));
+    let silent_since = now.instant().plus_secs(-secs(SILENT_FOR));
     db.execute(
         sql("UPDATE rehearsals SET state = 'failed', finished_at = $1, \
              error = $2 WHERE state = 'running' AND beat_at < $3")
-        .bind(now.text())
+        .bind(now.instant())
         .bind(DIED)
-        .bind(silent_since.as_str()),
+        .bind(silent_since),
     )
     .await?;
     let plan_json = serde_json::to_string(plan).map_err(|e| Refusal::Failed(e.to_string()))?;
@@ -97,7 +97,7 @@ pub async fn claim(db: &Db, plan: &Plan, now: &Now) -> Result<i64, Refusal> {
             )
             .bind(plan.product_id)
             .bind(plan_json.as_str())
-            .bind(now.text()),
+            .bind(now.instant()),
         )
         .await;
     match claimed {
@@ -125,7 +125,7 @@ pub async fn beat(db: &Db, id: i64, now: &Now, progress: &str) -> Result<bool, S
         .optional(
             sql("UPDATE rehearsals SET beat_at = $1, progress = $2 \
                  WHERE id = $3 AND state = 'running' RETURNING cancel_requested")
-            .bind(now.text())
+            .bind(now.instant())
             .bind(progress)
             .bind(id),
         )
@@ -151,7 +151,7 @@ pub async fn end(
         .bind(state)
         .bind(report)
         .bind(error)
-        .bind(now.text())
+        .bind(now.instant())
         .bind(id),
     )
     .await?;

@@ -92,7 +92,7 @@ async fn seed_in(mut tx: Tx, now: &Now) -> anyhow::Result<bool> {
                 .bind(&main)
                 .bind(p.flash_sale)
                 .bind(position)
-                .bind(now.text()),
+                .bind(now.instant()),
             )
             .await
             .with_context(|| format!("cannot seed {}", p.slug))?;
@@ -127,16 +127,18 @@ async fn seed_in(mut tx: Tx, now: &Now) -> anyhow::Result<bool> {
     }
     for sale in DEMO_SALES {
         let starts_in = sale.starts_in_min * 60;
-        let starts = now.plus_secs(starts_in);
-        let ends = now.plus_secs(starts_in + sale.lasts_days * 24 * 3600);
+        let starts = now.instant().plus_secs(starts_in);
+        let ends = now
+            .instant()
+            .plus_secs(starts_in + sale.lasts_days * 24 * 3600);
         tx.execute(
             sql(
                 "INSERT INTO sales (product_id, starts_at, ends_at, sale_price_cents, \
                  per_customer_limit, waiting_room, hold_seconds) \
                  SELECT id, $1, $2, $3, $4, $5, $6 FROM products WHERE slug = $7",
             )
-            .bind(&starts)
-            .bind(&ends)
+            .bind(starts)
+            .bind(ends)
             .bind(sale.sale_price_cents)
             .bind(sale.per_customer_limit)
             .bind(sale.waiting_room)

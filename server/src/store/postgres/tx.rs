@@ -14,6 +14,7 @@ use crate::store::writes::port::{
     EndedHold, Facts, Head, KeyRecord, KeyRow, Lock, NewOrderRow, Rank, Serving, TicketRow,
     Waiting, WriteTx,
 };
+use app::domain::At;
 use app::domain::{OrderCode, OrderLineView, OrderStatus, OrderView};
 use app::rules::{HoldFacts, HoldState, TicketState, ARRIVAL_RANKS};
 use app::store::StoreError;
@@ -77,7 +78,7 @@ impl WriteTx for PgTx<'_> {
             ),
             Lock::None => concat!(rows::facts_select!(), " WHERE p.id = ANY($2) ORDER BY p.id"),
         })
-        .bind(&now.text)
+        .bind(now.instant())
         .bind(ids)
         .fetch_all(&mut *self.0)
         .await
@@ -201,7 +202,7 @@ impl WriteTx for PgTx<'_> {
              ON CONFLICT (code) DO NOTHING RETURNING id, code",
         )
         .bind(OrderStatus::AwaitingPayment.as_str())
-        .bind(&now.text)
+        .bind(now.instant())
         .bind(&codes)
         .bind(&names)
         .bind(&phones)
@@ -271,7 +272,7 @@ impl WriteTx for PgTx<'_> {
         .bind(&texts)
         .bind(&hashes)
         .bind(&orders)
-        .bind(&now.text)
+        .bind(now.instant())
         .execute(&mut *self.0)
         .await
         .map_err(classify)?;
@@ -332,7 +333,7 @@ impl WriteTx for PgTx<'_> {
         .bind(arrival)
         .bind(ARRIVAL_RANKS)
         .bind(drawn)
-        .bind(&now.text)
+        .bind(now.instant())
         .fetch_optional(&mut *self.0)
         .await
         .map_err(classify)?;
@@ -358,7 +359,7 @@ impl WriteTx for PgTx<'_> {
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE queue_tickets SET state = $1, updated_at = $2 WHERE id = ANY($3)")
             .bind(state.as_str())
-            .bind(&now.text)
+            .bind(now.instant())
             .bind(ticket_ids)
             .execute(&mut *self.0)
             .await
@@ -377,7 +378,7 @@ impl WriteTx for PgTx<'_> {
              AND state IN ('waiting', 'admitted')",
         )
         .bind(state.as_str())
-        .bind(&now.text)
+        .bind(now.instant())
         .bind(ticket_id)
         .execute(&mut *self.0)
         .await
@@ -411,7 +412,7 @@ impl WriteTx for PgTx<'_> {
             "SELECT h.id, h.ticket_id FROM holds h WHERE h.state = 'live' AND h.expires_at <= $1 \
              AND NOT EXISTS (SELECT 1 FROM brakes b WHERE b.product_id IN (0, h.product_id))",
         )
-        .bind(&now.text)
+        .bind(now.instant())
         .fetch_all(&mut *self.0)
         .await
         .map_err(classify)
@@ -422,7 +423,7 @@ impl WriteTx for PgTx<'_> {
             "UPDATE queue_tickets SET state = 'sold_out', updated_at = $1 WHERE state = 'waiting' \
              AND product_id IN (SELECT product_id FROM sales WHERE ends_at <= $1)",
         )
-        .bind(&now.text)
+        .bind(now.instant())
         .execute(&mut *self.0)
         .await
         .map(|done| done.rows_affected())
@@ -436,7 +437,7 @@ impl WriteTx for PgTx<'_> {
              WHERE t.product_id = s.product_id AND t.state = 'waiting') \
              AND NOT EXISTS (SELECT 1 FROM brakes b WHERE b.product_id IN (0, s.product_id))",
         )
-        .bind(&now.text)
+        .bind(now.instant())
         .fetch_all(&mut *self.0)
         .await
         .map_err(classify)?;
@@ -450,7 +451,7 @@ impl WriteTx for PgTx<'_> {
              AND NOT EXISTS (SELECT 1 FROM brakes b WHERE b.product_id IN (0, $1))",
         )
         .bind(product_id)
-        .bind(&now.text)
+        .bind(now.instant())
         .fetch_optional(&mut *self.0)
         .await
         .map_err(classify)?;
@@ -488,7 +489,7 @@ impl WriteTx for PgTx<'_> {
         &mut self,
         product_id: i64,
         serving: &Serving,
-        expires_at: &str,
+        expires_at: At,
         admitted: &[Head],
         now: &Now,
     ) -> Result<(), StoreError> {
@@ -506,7 +507,7 @@ impl WriteTx for PgTx<'_> {
         .bind(product_id)
         .bind(serving.price_cents)
         .bind(expires_at)
-        .bind(&now.text)
+        .bind(now.instant())
         .bind(&phones)
         .bind(&quantities)
         .fetch_all(&mut *self.0)
@@ -519,7 +520,7 @@ impl WriteTx for PgTx<'_> {
         )
         .bind(&hold_ids)
         .bind(&ticket_ids)
-        .bind(&now.text)
+        .bind(now.instant())
         .execute(&mut *self.0)
         .await
         .map(|_| ())
@@ -566,7 +567,7 @@ impl WriteTx for PgTx<'_> {
             "UPDATE queue_tickets SET state = 'sold_out', updated_at = $1 WHERE product_id = $2 \
              AND state = 'waiting' AND rank > $3",
         )
-        .bind(&now.text)
+        .bind(now.instant())
         .bind(product_id)
         .bind(after)
         .execute(&mut *self.0)

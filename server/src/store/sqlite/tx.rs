@@ -14,6 +14,7 @@ use crate::store::writes::port::{
     EndedHold, Facts, Head, KeyRecord, KeyRow, Lock, NewOrderRow, Rank, Serving, TicketRow,
     Waiting, WriteTx,
 };
+use app::domain::At;
 use app::domain::{OrderCode, OrderLineView, OrderStatus, OrderView};
 use app::rules::{HoldFacts, HoldState, TicketState, ARRIVAL_RANKS};
 use app::store::StoreError;
@@ -503,7 +504,7 @@ impl WriteTx for SqliteTx<'_> {
         &mut self,
         product_id: i64,
         serving: &Serving,
-        expires_at: &str,
+        expires_at: At,
         admitted: &[Head],
         now: &Now,
     ) -> Result<(), StoreError> {
@@ -523,7 +524,7 @@ impl WriteTx for SqliteTx<'_> {
                             phone_key,
                             quantity,
                             serving.price_cents,
-                            expires_at,
+                            expires_at.to_string(),
                             now.text
                         ],
                         |r| r.get(0),

@@ -8,6 +8,7 @@
 //! batch, the heads of a line); one order is a batch of one.
 
 use crate::store::clock::Now;
+use app::domain::At;
 use app::domain::{Customer, OrderCode, OrderLineView, OrderView};
 use app::rules::{HoldFacts, HoldState, ProductFacts, SaleFacts, TicketState};
 use app::store::StoreError;
@@ -219,7 +220,7 @@ pub(crate) trait WriteTx {
         &mut self,
         product_id: i64,
         serving: &Serving,
-        expires_at: &str,
+        expires_at: At,
         admitted: &[Head],
         now: &Now,
     ) -> Result<(), StoreError>;

@@ -143,7 +143,7 @@ async fn serve_line<T: WriteTx>(
         return Ok(round);
     };
     let mut stock = tx.stock_to_serve(product_id).await?;
-    let expires_at = now.plus_secs(serving.hold_seconds);
+    let expires_at = now.instant().plus_secs(serving.hold_seconds);
     loop {
         let heads = tx.heads(product_id, PAGE).await?;
         if heads.is_empty() {
@@ -196,7 +196,7 @@ async fn serve_line<T: WriteTx>(
         if !admitted.is_empty() {
             let units: i64 = admitted.iter().map(|(_, _, q)| q).sum();
             tx.take_stock(&[(product_id, units)]).await?;
-            tx.grant_holds(product_id, &serving, &expires_at, &admitted, now)
+            tx.grant_holds(product_id, &serving, expires_at, &admitted, now)
                 .await?;
             round.admitted += admitted.len() as u64;
         }
