@@ -1,5 +1,5 @@
-//! The shop's time zone: sale times are entered and shown in it and stored in UTC (RFC 3339,
-//! which both databases compare as text). Countdowns count seconds and never need it.
+//! The shop's time zone: times are typed and shown in it; the shop keeps them as
+//! [`crate::domain::At`] (UTC). Countdowns count seconds and never need it.
 
 use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;

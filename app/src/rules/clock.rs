@@ -39,8 +39,8 @@ impl Now {
         self.instant().secs_until(at)
     }
 
-    /// The same for a stamp the owner's side still keeps as text (sessions, login failures,
-    /// rehearsals: read as [`At`] in a later step); an unreadable one counts as now.
+    /// The same for a stamp still read as text (the oldest of an owner's failed logins); an
+    /// unreadable one counts as now.
     pub fn secs_until_stored(&self, stamp: &str) -> i64 {
         At::parse(stamp).map_or(0, |at| self.secs_until(at))
     }
