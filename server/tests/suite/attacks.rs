@@ -1040,17 +1040,7 @@ async fn a_link_cannot_put_words_in_the_shops_error_box(kind: Kind) {
     }
     // the shop's own error, from a form posted without JavaScript, is still shown
     let product = app.url("/p/sea-salt-caramels");
-    let res = app
-        .client
-        .post(app.url("/api/add_to_cart"))
-        .header(ACCEPT, "text/html")
-        .header("referer", &product)
-        .form(&[("product_id", "2"), ("quantity", "0")])
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_redirection(), "{}", res.status());
-    let back = res.headers()["location"].to_str().unwrap().to_owned();
+    let back = sent_back_with_an_error(&app).await;
     assert!(back.starts_with(&product), "{back}");
     let said = get_with(&app, back.trim_start_matches(&app.base), "")
         .await
@@ -1114,6 +1104,22 @@ async fn a_link_cannot_put_words_in_the_shops_error_box(kind: Kind) {
     }
 }
 
+/// Where a plain form (no JavaScript) that asks the product page for 0 caramels is sent back:
+/// its page's address, with the shop's error sealed in it.
+async fn sent_back_with_an_error(app: &TestApp) -> String {
+    let res = app
+        .client
+        .post(app.url("/api/add_to_cart"))
+        .header(ACCEPT, "text/html")
+        .header("referer", app.url("/p/sea-salt-caramels"))
+        .form(&[("product_id", "2"), ("quantity", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_redirection(), "{}", res.status());
+    res.headers()["location"].to_str().unwrap().to_owned()
+}
+
 /// The shop's own error, sent back in a page's address, is shown for ten minutes by the shop's
 /// clock (the one the server dates it with and checks it by), then no more: a link passed around
 /// does not keep speaking for the shop.
@@ -1121,18 +1127,7 @@ async fn a_link_cannot_put_words_in_the_shops_error_box(kind: Kind) {
 async fn a_sealed_error_is_shown_for_ten_minutes_by_the_shops_clock() {
     let clock = app::rules::Clock::stopped_at(chrono::Utc::now() - chrono::Duration::days(3));
     let app = common::owner::shop_at(Kind::Sqlite, clock.clone()).await;
-    let product = app.url("/p/sea-salt-caramels");
-    let res = app
-        .client
-        .post(app.url("/api/add_to_cart"))
-        .header(ACCEPT, "text/html")
-        .header("referer", &product)
-        .form(&[("product_id", "2"), ("quantity", "0")])
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_redirection(), "{}", res.status());
-    let back = res.headers()["location"].to_str().unwrap().to_owned();
+    let back = sent_back_with_an_error(&app).await;
     let back = back.trim_start_matches(&app.base).to_owned();
     let shown = || async {
         get_with(&app, &back, "")
