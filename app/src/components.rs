@@ -213,7 +213,7 @@ fn sealed_by_the_shop(sealed: &str) -> Option<ApiError> {
         let payload = state
             .signer
             .open(crate::api::error::URL_ERROR_SEAL, sealed)?;
-        let now = u64::try_from(state.clock.now().instant().millis() / 1000).ok()?;
+        let now = state.clock.now().instant().unix_secs();
         let encoded = crate::api::error::fresh_url_error(payload, now)?;
         Some(leptos::server_fn::error::ServerFnUrlError::<ApiError>::decode_err(encoded))
     }

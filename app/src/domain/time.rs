@@ -26,6 +26,11 @@ impl At {
         self.0
     }
 
+    /// Whole seconds since the Unix epoch (0 for an instant before it).
+    pub fn unix_secs(self) -> u64 {
+        u64::try_from(self.0.div_euclid(1000)).unwrap_or(0)
+    }
+
     pub fn plus_secs(self, secs: i64) -> At {
         At::from_millis(self.0.saturating_add(secs.saturating_mul(1000)))
     }
@@ -311,6 +316,8 @@ mod tests {
         assert_eq!(now.secs_until(At::from_millis(11_000)), 1);
         assert_eq!(now.secs_until(At::from_millis(9_000)), -1);
         assert_eq!(now.secs_until(now.plus_secs(90)), 90);
+        assert_eq!(At::from_millis(1_999).unix_secs(), 1);
+        assert_eq!(At::from_millis(-1).unix_secs(), 0, "before the epoch");
     }
 
     #[test]

@@ -39,12 +39,6 @@ impl Now {
         self.instant().secs_until(at)
     }
 
-    /// The same for a stamp still read as text (the oldest of an owner's failed logins); an
-    /// unreadable one counts as now.
-    pub fn secs_until_stored(&self, stamp: &str) -> i64 {
-        At::parse(stamp).map_or(0, |at| self.secs_until(at))
-    }
-
     /// `secs` seconds from now, as stored text.
     pub fn plus_secs(&self, secs: i64) -> String {
         rfc3339(self.at + chrono::Duration::seconds(secs))

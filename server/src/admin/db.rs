@@ -192,7 +192,7 @@ impl AdminDb {
         email: &str,
         client: &str,
         since: At,
-    ) -> Result<((i64, Option<String>), (i64, Option<String>)), StoreError> {
+    ) -> Result<((i64, Option<At>), (i64, Option<At>)), StoreError> {
         let by_email = self
             .one(
                 sql("SELECT COUNT(*), MIN(at) FROM login_failures WHERE email = $1 AND at > $2")

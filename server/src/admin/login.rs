@@ -377,7 +377,7 @@ async fn count_attempt(
         .db
         .forget_failure(email, client, now.instant())
         .await?;
-    let secs = u64::try_from(now.secs_until_stored(&oldest) + WINDOW_SECS)
+    let secs = u64::try_from(now.secs_until(oldest) + WINDOW_SECS)
         .unwrap_or(1)
         .max(1);
     if account {

@@ -17,7 +17,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use leptos::prelude::*;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -62,9 +62,8 @@ impl ListQuery {
         // a day on the shop's clock: from its midnight there (UTC's, where the clocks skip it)
         let zone = ShopZone::of_setting(&crate::edge::shop_look::current().time_zone);
         let stamp = |d: NaiveDate| {
-            let day = d.format("%Y-%m-%d");
-            zone.to_utc(&format!("{day}T00:00"))
-                .map_or_else(|_| format!("{day}T00:00:00.000Z"), |at| at.to_string())
+            zone.to_utc(&format!("{}T00:00", d.format("%Y-%m-%d")))
+                .unwrap_or_else(|_| app::domain::At::from(d.and_time(NaiveTime::MIN).and_utc()))
         };
         let from = day(&self.from, t!(admin_orders_from))?;
         let to = day(&self.to, t!(admin_orders_to))?;

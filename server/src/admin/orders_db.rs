@@ -12,9 +12,9 @@ use app::store::StoreError;
 #[derive(Debug, Clone, Default)]
 pub struct OrderFilter {
     pub status: Option<OrderStatus>,
-    /// RFC 3339 UTC bounds: created at or after `from`, before `until`.
-    pub from: Option<String>,
-    pub until: Option<String>,
+    /// Created at or after `from`, before `until`.
+    pub from: Option<At>,
+    pub until: Option<At>,
     pub product: Option<i64>,
     /// An order code, or part of a phone number.
     pub search: Option<String>,
@@ -168,8 +168,8 @@ impl AdminDb {
             .all(
                 sql(&text)
                     .bind(f.status.map(OrderStatus::as_str))
-                    .bind(f.from.as_deref())
-                    .bind(f.until.as_deref())
+                    .bind(f.from)
+                    .bind(f.until)
                     .bind(f.product)
                     .bind(search)
                     .bind(pattern.as_deref())

@@ -64,7 +64,7 @@ pub async fn guard(
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
-    let now_secs = u64::try_from(edge.clock.now().instant().millis() / 1000).unwrap_or(0);
+    let now_secs = edge.clock.now().instant().unix_secs();
     crate::edge::url_error::seal(response, &edge.signer, now_secs)
 }
 

@@ -23,6 +23,13 @@ pub enum Arg<'a> {
     Bytes(&'a [u8]),
     /// An instant (stored as its one text form, which sorts as time: see `At`'s `Encode`).
     At(At),
+    OptAt(Option<At>),
+}
+
+impl From<Option<At>> for Arg<'_> {
+    fn from(v: Option<At>) -> Self {
+        Arg::OptAt(v)
+    }
 }
 
 impl From<At> for Arg<'_> {
@@ -116,6 +123,7 @@ where
     bool: Encode<'q, DB> + Type<DB>,
     &'q [u8]: Encode<'q, DB> + Type<DB>,
     At: Encode<'q, DB> + Type<DB>,
+    Option<At>: Encode<'q, DB> + Type<DB>,
 {
     q.args
         .iter()
@@ -127,6 +135,7 @@ where
             Arg::Bool(v) => query.bind(v),
             Arg::Bytes(v) => query.bind(v),
             Arg::At(v) => query.bind(v),
+            Arg::OptAt(v) => query.bind(v),
         })
 }
 
@@ -141,6 +150,7 @@ where
     bool: Encode<'q, DB> + Type<DB>,
     &'q [u8]: Encode<'q, DB> + Type<DB>,
     At: Encode<'q, DB> + Type<DB>,
+    Option<At>: Encode<'q, DB> + Type<DB>,
 {
     q.args
         .iter()
@@ -152,6 +162,7 @@ where
             Arg::Bool(v) => query.bind(v),
             Arg::Bytes(v) => query.bind(v),
             Arg::At(v) => query.bind(v),
+            Arg::OptAt(v) => query.bind(v),
         })
 }
 
