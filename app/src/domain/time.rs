@@ -206,46 +206,65 @@ impl From<At> for chrono::DateTime<chrono::Utc> {
     }
 }
 
-/// Stored as its text form on both databases (TEXT columns, compared as text: the one form
-/// sorts as time); read back through [`At::parse`], so a row that is not a time fails to read.
+/// Stored as `timestamptz` on Postgres, and as its text form on SQLite (which has no time type:
+/// TEXT columns compared as text, which the one form makes sort as time). Read back through
+/// [`At::parse`] on SQLite, so a row that is not a time fails to read rather than being guessed.
 #[cfg(feature = "ssr")]
 mod stored {
     use super::At;
     use sqlx::encode::IsNull;
     use sqlx::error::BoxDynError;
+    use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
+    use sqlx::sqlite::{SqliteArgumentValue, SqliteTypeInfo, SqliteValueRef};
     use sqlx::{Decode, Encode, Postgres, Sqlite, Type};
 
-    macro_rules! stored_as_text {
-        ($db:ty) => {
-            impl Type<$db> for At {
-                fn type_info() -> <$db as sqlx::Database>::TypeInfo {
-                    <String as Type<$db>>::type_info()
-                }
-                fn compatible(ty: &<$db as sqlx::Database>::TypeInfo) -> bool {
-                    <String as Type<$db>>::compatible(ty)
-                }
-            }
+    type Utc = chrono::DateTime<chrono::Utc>;
 
-            impl<'r> Decode<'r, $db> for At {
-                fn decode(value: <$db as sqlx::Database>::ValueRef<'r>) -> Result<At, BoxDynError> {
-                    let text = <&str as Decode<'r, $db>>::decode(value)?;
-                    Ok(At::parse(text)?)
-                }
-            }
-
-            impl<'q> Encode<'q, $db> for At {
-                fn encode_by_ref(
-                    &self,
-                    buf: &mut <$db as sqlx::Database>::ArgumentBuffer<'q>,
-                ) -> Result<IsNull, BoxDynError> {
-                    <String as Encode<'q, $db>>::encode(self.to_string(), buf)
-                }
-            }
-        };
+    impl Type<Sqlite> for At {
+        fn type_info() -> SqliteTypeInfo {
+            <String as Type<Sqlite>>::type_info()
+        }
+        fn compatible(ty: &SqliteTypeInfo) -> bool {
+            <String as Type<Sqlite>>::compatible(ty)
+        }
     }
 
-    stored_as_text!(Sqlite);
-    stored_as_text!(Postgres);
+    impl<'r> Decode<'r, Sqlite> for At {
+        fn decode(value: SqliteValueRef<'r>) -> Result<At, BoxDynError> {
+            let text = <&str as Decode<'r, Sqlite>>::decode(value)?;
+            Ok(At::parse(text)?)
+        }
+    }
+
+    impl<'q> Encode<'q, Sqlite> for At {
+        fn encode_by_ref(
+            &self,
+            buf: &mut Vec<SqliteArgumentValue<'q>>,
+        ) -> Result<IsNull, BoxDynError> {
+            <String as Encode<'q, Sqlite>>::encode(self.to_string(), buf)
+        }
+    }
+
+    impl Type<Postgres> for At {
+        fn type_info() -> PgTypeInfo {
+            <Utc as Type<Postgres>>::type_info()
+        }
+        fn compatible(ty: &PgTypeInfo) -> bool {
+            <Utc as Type<Postgres>>::compatible(ty)
+        }
+    }
+
+    impl<'r> Decode<'r, Postgres> for At {
+        fn decode(value: PgValueRef<'r>) -> Result<At, BoxDynError> {
+            Ok(At::from(<Utc as Decode<'r, Postgres>>::decode(value)?))
+        }
+    }
+
+    impl Encode<'_, Postgres> for At {
+        fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+            <Utc as Encode<'_, Postgres>>::encode(Utc::from(*self), buf)
+        }
+    }
 }
 
 #[cfg(test)]

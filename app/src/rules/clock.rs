@@ -1,7 +1,6 @@
-//! The shop's clock: one reading (`Now`) per decision, as an instant and as the RFC 3339 UTC text
-//! both databases store and compare; and where readings come from (`Clock`): the system clock in
-//! the live shop, a clock a test sets and moves in tests, so nothing has to sleep to see a hold or
-//! a sale run out.
+//! The shop's clock: one reading (`Now`) per decision; and where readings come from (`Clock`):
+//! the system clock in the live shop, a clock a test sets and moves in tests, so nothing has to
+//! sleep to see a hold or a sale run out.
 
 use crate::domain::At;
 use chrono::{DateTime, Utc};
@@ -9,23 +8,15 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// One reading of the clock, as an instant and as the RFC 3339 text the database compares.
+/// One reading of the clock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Now {
     pub at: DateTime<Utc>,
-    pub text: String,
 }
 
 impl Now {
     pub fn at(at: DateTime<Utc>) -> Now {
-        Now {
-            at,
-            text: rfc3339(at),
-        }
-    }
-
-    pub fn text(&self) -> &str {
-        &self.text
+        Now { at }
     }
 
     /// The reading as the shop's instant type.
@@ -39,15 +30,10 @@ impl Now {
         self.instant().secs_until(at)
     }
 
-    /// `secs` seconds from now, as stored text.
-    pub fn plus_secs(&self, secs: i64) -> String {
-        rfc3339(self.at + chrono::Duration::seconds(secs))
+    /// `secs` seconds from now.
+    pub fn plus_secs(&self, secs: i64) -> At {
+        self.instant().plus_secs(secs)
     }
-}
-
-/// RFC 3339 UTC with milliseconds: sorts as text, so the databases compare times as strings.
-pub fn rfc3339(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Where the shop reads the time: the system clock, or one set by a test (shared by every clone,
@@ -115,15 +101,24 @@ mod tests {
             .unwrap_or_default();
         let clock = Clock::stopped_at(start);
         let shared = clock.clone();
-        assert_eq!(clock.now().text, "2026-12-03T09:00:00.000Z");
+        assert_eq!(
+            clock.now().instant().to_string(),
+            "2026-12-03T09:00:00.000Z"
+        );
         shared.advance(Duration::from_millis(1500));
-        assert_eq!(clock.now().text, "2026-12-03T09:00:01.500Z");
+        assert_eq!(
+            clock.now().instant().to_string(),
+            "2026-12-03T09:00:01.500Z"
+        );
         assert_eq!(
             Now::at(start).secs_until(At::from_millis(start.timestamp_millis() + 1001)),
             2,
             "rounded up: 1.001 s is not yet 1 s"
         );
-        assert_eq!(Now::at(start).plus_secs(60), "2026-12-03T09:01:00.000Z");
+        assert_eq!(
+            Now::at(start).plus_secs(60).to_string(),
+            "2026-12-03T09:01:00.000Z"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::pages::{self, t};
 use super::session::Owner;
 use super::AdminState;
 use crate::store::clock::Now;
+use app::domain::At;
 use app::pulse::{Answer, Pulse};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -29,8 +30,8 @@ const RESUME_GRACE_SECS: i64 = 120;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Snapshot {
-    /// When it was read: UTC, RFC 3339.
-    pub at: String,
+    /// When it was read (RFC 3339, UTC, on the wire).
+    pub at: Option<At>,
     /// The same in the shop's time zone, as the owner reads it (`2026-12-06 14:47:34`).
     pub shown_at: String,
     pub orders_last_minute: i64,
@@ -125,7 +126,7 @@ async fn read(
         ..Snapshot::default()
     };
     let now = clock.now();
-    snapshot.at = now.text().to_owned();
+    snapshot.at = Some(now.instant());
     snapshot.shown_at =
         app::shop_time::ShopZone::of_setting(&crate::edge::shop_look::current().time_zone)
             .show_seconds(now.instant());
@@ -143,52 +144,51 @@ async fn read(
 /// timeouts), so nothing arrives for it later.
 #[derive(Debug, Default)]
 struct OrderMinutes {
-    /// "YYYY-MM-DDTHH:MM" → orders placed in it, for the last 15 minutes.
-    counts: BTreeMap<String, i64>,
+    /// Minute (see [`minute_of`]) → orders placed in it, for the last 15 minutes.
+    counts: BTreeMap<i64, i64>,
     /// Minutes before this one were final at the last successful read.
-    final_before: Option<String>,
+    final_before: Option<i64>,
 }
 
 const WINDOW_MINUTES: i64 = 15;
 
-/// The start of the minute `stamp` (RFC 3339) falls in.
-fn minute_start(stamp: &str) -> String {
-    format!("{}:00.000Z", stamp.get(..16).unwrap_or(stamp))
+/// The minute an instant falls in, counted from the epoch in UTC (the counts are shown as a row
+/// of bars, not labelled with times, so the shop's zone does not enter).
+fn minute_of(at: At) -> i64 {
+    at.millis().div_euclid(60_000)
+}
+
+/// When a minute starts.
+fn minute_start(minute: i64) -> At {
+    At::from_millis(minute.saturating_mul(60_000))
 }
 
 impl OrderMinutes {
     /// Where this tick's read starts: the first minute that may have changed since the last
     /// successful read (the whole window the first time, or after a long outage).
-    fn since(&self, now: &Now) -> String {
-        let window = minute_start(&now.plus_secs(-60 * (WINDOW_MINUTES - 1)));
-        match &self.final_before {
-            Some(f) if *f > window => f.clone(),
+    fn since(&self, now: &Now) -> i64 {
+        let window = minute_of(now.instant()) - (WINDOW_MINUTES - 1);
+        match self.final_before {
+            Some(f) if f > window => f,
             _ => window,
         }
     }
 
-    /// Takes the counts read from `since` on (whole minutes) as they now are.
-    fn update(&mut self, since: &str, rows: Vec<(String, i64)>, now: &Now) {
-        let from = since.get(..16).unwrap_or(since).to_owned();
-        self.counts.retain(|minute, _| *minute < from);
+    /// Takes the counts read from minute `since` on as they now are.
+    fn update(&mut self, since: i64, rows: Vec<(i64, i64)>, now: &Now) {
+        self.counts.retain(|minute, _| *minute < since);
         self.counts.extend(rows);
-        let window = now.plus_secs(-60 * (WINDOW_MINUTES - 1));
-        let oldest = window.get(..16).unwrap_or_default().to_owned();
+        let oldest = minute_of(now.instant()) - (WINDOW_MINUTES - 1);
         self.counts.retain(|minute, _| *minute >= oldest);
-        self.final_before = Some(minute_start(&now.plus_secs(-60)));
+        self.final_before = Some(minute_of(now.instant()) - 1);
     }
 
     /// The last 15 minutes' counts, oldest first.
     fn last_15(&self, now: &Now) -> Vec<i64> {
+        let this = minute_of(now.instant());
         (0..WINDOW_MINUTES)
             .rev()
-            .map(|ago| {
-                let minute = now.plus_secs(-60 * ago);
-                self.counts
-                    .get(minute.get(..16).unwrap_or_default())
-                    .copied()
-                    .unwrap_or(0)
-            })
+            .map(|ago| self.counts.get(&(this - ago)).copied().unwrap_or(0))
             .collect()
     }
 }
@@ -200,11 +200,14 @@ async fn fill(
     s: &mut Snapshot,
 ) -> Result<(), app::store::StoreError> {
     let minute_ago = now.plus_secs(-60);
-    // the read reaches back at least to the start of the minute a minute ago, for the rolling
-    // last-minute count
-    let since = state.minutes.since(now).min(minute_start(&minute_ago));
-    let (rows, last_minute) = db.order_counts(&since, &minute_ago).await?;
-    state.minutes.update(&since, rows, now);
+    // the read reaches back at least to the minute a minute ago, for the rolling last-minute
+    // count
+    let since = state.minutes.since(now).min(minute_of(minute_ago));
+    let minutes = (since..=minute_of(now.instant()))
+        .map(|m| (m, minute_start(m), minute_start(m + 1)))
+        .collect::<Vec<_>>();
+    let (rows, last_minute) = db.order_counts(&minutes, minute_ago).await?;
+    state.minutes.update(since, rows, now);
     s.orders_per_minute = state.minutes.last_15(now);
     s.orders_last_minute = last_minute;
     let burns = &mut state.burns;
@@ -532,30 +535,35 @@ mod tests {
         )
     }
 
+    fn minute(h: u32, m: u32) -> i64 {
+        minute_of(at(h, m, 0).instant())
+    }
+
     #[test]
     fn the_first_read_covers_the_window_and_later_ones_only_the_last_minutes() {
         let mut minutes = OrderMinutes::default();
         let first = at(12, 30, 20);
-        assert_eq!(minutes.since(&first), "2026-12-02T12:16:00.000Z");
+        assert_eq!(minutes.since(&first), minute(12, 16));
+        assert_eq!(
+            minute_start(minute(12, 16)).to_string(),
+            "2026-12-02T12:16:00.000Z"
+        );
         minutes.update(
-            &minutes.since(&first),
+            minutes.since(&first),
             vec![
-                ("2026-12-02T12:10".into(), 99), // outside the window
-                ("2026-12-02T12:20".into(), 7),
-                ("2026-12-02T12:29".into(), 40),
-                ("2026-12-02T12:30".into(), 5),
+                (minute(12, 10), 99), // outside the window
+                (minute(12, 20), 7),
+                (minute(12, 29), 40),
+                (minute(12, 30), 5),
             ],
             &first,
         );
         // a second later only the minute a minute ago onwards is read again
         let next = at(12, 30, 21);
-        assert_eq!(minutes.since(&next), "2026-12-02T12:29:00.000Z");
+        assert_eq!(minutes.since(&next), minute(12, 29));
         minutes.update(
-            "2026-12-02T12:29:00.000Z",
-            vec![
-                ("2026-12-02T12:29".into(), 40),
-                ("2026-12-02T12:30".into(), 9),
-            ],
+            minute(12, 29),
+            vec![(minute(12, 29), 40), (minute(12, 30), 9)],
             &next,
         );
         let counts = minutes.last_15(&next);
@@ -570,9 +578,9 @@ mod tests {
     fn after_an_outage_the_read_reaches_back_to_the_last_good_one() {
         let mut minutes = OrderMinutes::default();
         let before = at(12, 0, 30);
-        minutes.update(&minutes.since(&before), Vec::new(), &before);
-        assert_eq!(minutes.since(&at(12, 6, 0)), "2026-12-02T11:59:00.000Z");
+        minutes.update(minutes.since(&before), Vec::new(), &before);
+        assert_eq!(minutes.since(&at(12, 6, 0)), minute(11, 59));
         // past the window, the whole window again
-        assert_eq!(minutes.since(&at(13, 0, 0)), "2026-12-02T12:46:00.000Z");
+        assert_eq!(minutes.since(&at(13, 0, 0)), minute(12, 46));
     }
 }

@@ -25,27 +25,29 @@ pub struct SaleFigures {
 type SaleRow = (i64, String, i64, i64, i64, i64, i64, Option<At>, Option<At>);
 
 impl AdminDb {
-    /// Orders placed per minute since `since` (RFC 3339), as ("YYYY-MM-DDTHH:MM", count), and
-    /// how many were placed at or after `recent` — one scan of the orders since `since`.
+    /// Orders placed in each of `minutes` (a key, its start, its end), and how many were placed
+    /// at or after `recent`: one range count each, on the orders' time index, the same statement
+    /// on both databases.
     pub async fn order_counts(
         &self,
-        since: &str,
-        recent: &str,
-    ) -> Result<(Vec<(String, i64)>, i64), StoreError> {
-        let rows: Vec<(String, i64, i64)> = self
-            .all(
-                sql("SELECT SUBSTR(created_at, 1, 16) AS minute, COUNT(*), \
-             CAST(SUM(CASE WHEN created_at >= $2 THEN 1 ELSE 0 END) AS BIGINT) FROM orders \
-             WHERE created_at >= $1 GROUP BY SUBSTR(created_at, 1, 16) ORDER BY minute")
-                .bind(since)
-                .bind(recent),
-            )
+        minutes: &[(i64, At, At)],
+        recent: At,
+    ) -> Result<(Vec<(i64, i64)>, i64), StoreError> {
+        let mut counts = Vec::with_capacity(minutes.len());
+        for &(key, from, until) in minutes {
+            let (n,): (i64,) = self
+                .one(
+                    sql("SELECT COUNT(*) FROM orders WHERE created_at >= $1 AND created_at < $2")
+                        .bind(from)
+                        .bind(until),
+                )
+                .await?;
+            counts.push((key, n));
+        }
+        let (recent_count,): (i64,) = self
+            .one(sql("SELECT COUNT(*) FROM orders WHERE created_at >= $1").bind(recent))
             .await?;
-        let recent_count = rows.iter().map(|(_, _, r)| r).sum();
-        Ok((
-            rows.into_iter().map(|(minute, n, _)| (minute, n)).collect(),
-            recent_count,
-        ))
+        Ok((counts, recent_count))
     }
 
     /// Every product with a sale not yet over, or paused.

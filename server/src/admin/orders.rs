@@ -461,10 +461,10 @@ pub async fn csv(
         zone: ShopZone::of_setting(&shop.time_zone),
         shop,
     };
-    let today = state
-        .clock
-        .now()
-        .text()
+    // the file is named for the shop's day, as the owner counts days
+    let today = look
+        .zone
+        .input_value(state.clock.now().instant())
         .get(..10)
         .unwrap_or("orders")
         .to_owned();

@@ -352,7 +352,7 @@ impl AdminDb {
         cutoff: At,
         limit: i64,
     ) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String, String)> = self
+        let rows: Vec<(String, At)> = self
             .all(
                 sql("SELECT DISTINCT o.code, o.created_at FROM orders o \
              JOIN order_lines l ON l.order_id = o.id \

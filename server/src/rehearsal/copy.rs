@@ -8,6 +8,7 @@ use super::pg_copy;
 use crate::config::Config;
 use crate::store::sql::{sql, Db};
 use anyhow::{bail, Context};
+use app::domain::At;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -176,7 +177,7 @@ impl Copy {
         let Some((name, slug)) = product else {
             bail!("there is no product {product_id}");
         };
-        let sale: Option<(String, String, bool, i64)> = self
+        let sale: Option<(At, At, bool, i64)> = self
             .db
             .optional(
                 sql(
@@ -187,7 +188,7 @@ impl Copy {
             )
             .await?;
         if let Some((starts_at, ends_at, _, _)) = &sale {
-            let length = secs_between(starts_at, ends_at).max(lasting_secs);
+            let length = starts_at.secs_until(*ends_at).max(lasting_secs);
             let ends = now.instant().plus_secs(length);
             self.db
                 .execute(
@@ -272,16 +273,5 @@ impl Copy {
                 .await?
                 .0,
         })
-    }
-}
-
-/// Seconds from one stored time to another (0 if either cannot be read).
-fn secs_between(from: &str, to: &str) -> i64 {
-    match (
-        chrono::DateTime::parse_from_rfc3339(from),
-        chrono::DateTime::parse_from_rfc3339(to),
-    ) {
-        (Ok(a), Ok(b)) => (b - a).num_seconds().max(0),
-        _ => 0,
     }
 }

@@ -17,8 +17,8 @@ pub(crate) type ProductRow = (
     i64,
     String,
     bool,
-    Option<String>,
-    Option<String>,
+    Option<At>,
+    Option<At>,
     Option<i64>,
     Option<i64>,
     Option<bool>,
@@ -90,16 +90,17 @@ pub(crate) fn product_views(
 }
 
 /// A product and its sale as the desk reads them for the rules: the product's id and own
-/// columns, then the sale's, joined on `s.ends_at > now`.
-pub(crate) type FactsRow = (
+/// columns, then the sale's, joined on `s.ends_at > now`. Its times are `T`, as the desk's
+/// driver reads them ([`StoredAt`]).
+pub(crate) type FactsRow<T> = (
     i64,
     String,
     i64,
     i64,
     bool,
     Option<i64>,
-    Option<String>,
-    Option<String>,
+    Option<T>,
+    Option<T>,
     Option<i64>,
     Option<i64>,
     Option<bool>,
@@ -117,15 +118,29 @@ macro_rules! facts_select {
 }
 pub(crate) use facts_select;
 
-/// A stored time: an unreadable one is a broken row, not a time to guess.
-pub(crate) fn at(stored: &str) -> Result<At, StoreError> {
-    At::parse(stored).map_err(|_| StoreError::unexpected(format!("a stored time {stored:?}")))
+/// A stored time as a desk's driver reads it: an `At` where the driver decodes one (sqlx, on
+/// either database), its text where it cannot (rusqlite, on SQLite's writer). Text that does not
+/// read as a time is a broken row, not a time to guess.
+pub(crate) trait StoredAt {
+    fn at(self) -> Result<At, StoreError>;
+}
+
+impl StoredAt for At {
+    fn at(self) -> Result<At, StoreError> {
+        Ok(self)
+    }
+}
+
+impl StoredAt for String {
+    fn at(self) -> Result<At, StoreError> {
+        At::parse(&self).map_err(|_| StoreError::unexpected(format!("a stored time {self:?}")))
+    }
 }
 
 /// The facts of a product from its row (its id first): the sale is `None` when none is
 /// announced or running.
-pub(crate) fn product_facts(
-    row: FactsRow,
+pub(crate) fn product_facts<T: StoredAt>(
+    row: FactsRow<T>,
 ) -> Result<(i64, (ProductFacts, Option<SaleFacts>)), StoreError> {
     let (
         id,
@@ -150,8 +165,8 @@ pub(crate) fn product_facts(
     };
     let sale = match (starts, ends, sale_price) {
         (Some(starts_at), Some(ends_at), Some(sale_price_cents)) => Some(SaleFacts {
-            starts_at: at(&starts_at)?,
-            ends_at: at(&ends_at)?,
+            starts_at: starts_at.at()?,
+            ends_at: ends_at.at()?,
             sale_price_cents,
             per_customer_limit: limit,
             waiting_room: room.unwrap_or(false),
@@ -162,19 +177,8 @@ pub(crate) fn product_facts(
 }
 
 /// A hold (its id first) with its product's name and whether it is archived, as the desk reads
-/// it ([`hold_select`]).
-pub(crate) type HoldRow = (
-    i64,
-    i64,
-    i64,
-    String,
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    bool,
-);
+/// it ([`hold_select`]), its time as `T` ([`StoredAt`]).
+pub(crate) type HoldRow<T> = (i64, i64, i64, String, i64, i64, String, T, String, bool);
 
 /// Reads [`HoldRow`]s; each database adds which holds (and its locks).
 macro_rules! hold_select {
@@ -187,7 +191,7 @@ macro_rules! hold_select {
 pub(crate) use hold_select;
 
 /// The facts of a hold from its row.
-pub(crate) fn hold_facts(row: HoldRow) -> Result<HoldFacts, StoreError> {
+pub(crate) fn hold_facts<T: StoredAt>(row: HoldRow<T>) -> Result<HoldFacts, StoreError> {
     let (
         id,
         ticket_id,
@@ -211,7 +215,7 @@ pub(crate) fn hold_facts(row: HoldRow) -> Result<HoldFacts, StoreError> {
         unit_price_cents,
         state: HoldState::parse(&state)
             .ok_or_else(|| StoreError::unexpected(format!("unknown hold state {state}")))?,
-        expires_at: at(&expires_at)?,
+        expires_at: expires_at.at()?,
     })
 }
 

@@ -5,8 +5,8 @@ use app::domain::{At, SalePhase, SaleView};
 
 /// The `sales` columns of a product row (all `None` when the product has no sale).
 pub(crate) struct SaleColumns {
-    pub starts_at: Option<String>,
-    pub ends_at: Option<String>,
+    pub starts_at: Option<At>,
+    pub ends_at: Option<At>,
     pub sale_price_cents: Option<i64>,
     pub per_customer_limit: Option<i64>,
     pub waiting_room: Option<bool>,
@@ -17,11 +17,6 @@ pub(crate) struct SaleColumns {
 /// The sale as shown; `None` when there is none or it is over (the product is back to normal).
 pub(crate) fn sale_view(c: SaleColumns, now: &Now) -> Option<SaleView> {
     let (starts_at, ends_at, sale_price_cents) = (c.starts_at?, c.ends_at?, c.sale_price_cents?);
-    let (Ok(starts_at), Ok(ends_at)) = (At::parse(&starts_at), At::parse(&ends_at)) else {
-        // the desk refuses to sell from such a row (`rows::at`); the pages show no sale
-        tracing::warn!(%starts_at, %ends_at, "a sale's stored times do not read as times");
-        return None;
-    };
     let starts_in_secs = now.secs_until(starts_at).max(0);
     let ends_in_secs = now.secs_until(ends_at).max(0);
     let phase = match SalePhase::at(starts_at, ends_at, now.instant()) {

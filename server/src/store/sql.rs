@@ -21,7 +21,7 @@ pub enum Arg<'a> {
     OptText(Option<&'a str>),
     Bool(bool),
     Bytes(&'a [u8]),
-    /// An instant (stored as its one text form, which sorts as time: see `At`'s `Encode`).
+    /// An instant (`timestamptz` on Postgres, its one text form on SQLite: see `At`'s `Encode`).
     At(At),
     OptAt(Option<At>),
 }

@@ -3,21 +3,13 @@
 //! SQLite and Postgres both read.
 
 use super::clock::Now;
+use super::rows::StoredAt;
 use super::sql::{sql, Conn};
 use app::domain::At;
 
-/// An order's own columns, as [`ORDER_BY_CODE`] reads them.
-pub(crate) type OrderRow = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    String,
-);
+/// An order's own columns, as [`ORDER_BY_CODE`] reads them (its time as the driver reads one:
+/// [`StoredAt`]).
+pub(crate) type OrderRow<T> = (i64, String, String, String, String, String, i64, T, String);
 
 /// The order with code `$1`, as an [`OrderRow`] (`$1` reads the same to both drivers of both
 /// databases).
@@ -36,7 +28,7 @@ pub(crate) async fn load_order(
     conn: &mut Conn<'_>,
     code: &app::domain::OrderCode,
 ) -> Result<Option<app::domain::OrderView>, app::store::StoreError> {
-    let row: Option<OrderRow> = conn
+    let row: Option<OrderRow<At>> = conn
         .optional(sql(ORDER_BY_CODE).bind(code.as_str()))
         .await?;
     let Some(row) = row else {
@@ -47,9 +39,9 @@ pub(crate) async fn load_order(
 }
 
 /// An order as its shopper is shown it, from its rows (either database, either driver).
-pub(crate) fn order_view(
+pub(crate) fn order_view<T: StoredAt>(
     code: app::domain::OrderCode,
-    row: OrderRow,
+    row: OrderRow<T>,
     lines: Vec<LineRow>,
 ) -> Result<app::domain::OrderView, app::store::StoreError> {
     let (_, status, customer_name, phone, address, note, total_cents, created_at, tracking_number) =
@@ -79,7 +71,7 @@ pub(crate) fn order_view(
         phone,
         address,
         note,
-        created_at: super::rows::at(&created_at)?,
+        created_at: created_at.at()?,
         pay_by: None,
         tracking_number,
         live_token: String::new(),
@@ -100,9 +92,9 @@ pub(crate) async fn ticket_info(
         String,
         i64,
         Option<i64>,
+        Option<At>,
         Option<String>,
-        Option<String>,
-        Option<String>,
+        Option<At>,
         i64,
     );
     let row: Option<Row> = conn.optional(sql("SELECT t.product_id, p.name, p.slug, t.quantity, t.state, t.rank, t.hold_id, h.expires_at, \
@@ -139,7 +131,6 @@ pub(crate) async fn ticket_info(
             waiting_standing(conn, product_id, rank, quantity, starts_at, now).await?
         }
         (TicketState::Admitted, Some(hold_id), Some(expires_at), _) => {
-            let expires_at = super::rows::at(&expires_at)?;
             let seconds_left = u64::try_from(now.secs_until(expires_at)).unwrap_or(0);
             // while the owner has paused the sale, holds do not run out (see the usher)
             if app::rules::hold_ran_out(expires_at, now) && paused == 0 {
@@ -184,10 +175,9 @@ async fn waiting_standing(
     product_id: i64,
     rank: i64,
     quantity: i64,
-    starts_at: Option<String>,
+    starts_at: Option<At>,
     now: &Now,
 ) -> Result<app::store::Standing, app::store::StoreError> {
-    let starts_at = starts_at.as_deref().map(super::rows::at).transpose()?;
     if let Some(starts_at) = starts_at.filter(|s| now.instant() < *s) {
         let secs = u64::try_from(now.secs_until(starts_at)).unwrap_or(0);
         return Ok(app::store::Standing::Waiting {
@@ -220,19 +210,14 @@ pub(crate) async fn live_holds(
     conn: &mut Conn<'_>,
     product_id: i64,
 ) -> Result<Vec<(i64, At)>, app::store::StoreError> {
-    let holds: Vec<(i64, String)> = conn
-        .all(
-            sql(
-                "SELECT quantity, expires_at FROM holds WHERE product_id = $1 AND state = 'live' \
-                 ORDER BY expires_at",
-            )
-            .bind(product_id),
+    conn.all(
+        sql(
+            "SELECT quantity, expires_at FROM holds WHERE product_id = $1 AND state = 'live' \
+             ORDER BY expires_at",
         )
-        .await?;
-    holds
-        .into_iter()
-        .map(|(units, expires_at)| Ok((units, super::rows::at(&expires_at)?)))
-        .collect()
+        .bind(product_id),
+    )
+    .await
 }
 
 impl super::sql::Db {

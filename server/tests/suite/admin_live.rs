@@ -362,11 +362,12 @@ async fn the_owners_side_reads_the_shops_clock(kind: Kind) {
     assert_eq!(s["at"], "2031-03-01T04:05:06.000Z");
     assert_eq!(s["shown_at"], "2031-03-01 12:05:06");
     brake(&app, &owner, "2", "pause").await;
-    let by: String = app
-        .text("SELECT paused_at FROM brakes WHERE product_id = 2")
+    let (by,): (app::domain::At,) = app
+        .instants("SELECT paused_at FROM brakes WHERE product_id = 2")
         .await;
     assert_eq!(
-        by, "2031-03-01T04:05:06.000Z",
+        by.to_string(),
+        "2031-03-01T04:05:06.000Z",
         "the brake's time is the shop's"
     );
 }

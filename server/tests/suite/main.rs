@@ -33,4 +33,5 @@ mod rules_props;
 mod scale_out;
 mod shop_settings;
 mod store;
+mod time_migration;
 mod waiting_room;

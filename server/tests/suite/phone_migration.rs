@@ -9,15 +9,18 @@ use crate::common;
 use common::shop::{Db, PgDatabase};
 use std::collections::BTreeMap;
 
-/// What the previous migrations left, in the old forms.
+/// What the previous migrations left, in the old forms. (Written into today's schema, whose later
+/// migrations do not touch phone numbers: the orders' status times, `timestamptz` on Postgres
+/// since 0013, are given.)
 const LEGACY: &[&str] = &[
-    "INSERT INTO orders (code, status, customer_name, phone, address, note, total_cents, created_at) VALUES
-        ('AAAA-AAAA', 'paid', 'Li', '13800138000', 'x', '', 100, '2026-11-01T00:00:00Z'),
-        ('AAAA-BBBB', 'paid', 'Li', '8613800138000', 'x', '', 100, '2026-11-01T00:00:00Z'),
-        ('AAAA-CCCC', 'paid', 'Li', '+8613800138000', 'x', '', 100, '2026-11-01T00:00:00Z'),
-        ('AAAA-DDDD', 'paid', 'Ann', '00447700900123', 'x', '', 100, '2026-11-01T00:00:00Z'),
-        ('AAAA-EEEE', 'paid', 'Ada', '+15550102030', 'x', '', 100, '2026-11-01T00:00:00Z'),
-        ('AAAA-FFFF', 'paid', 'Bo', '5550102030', 'x', '', 100, '2026-11-01T00:00:00Z')",
+    "INSERT INTO orders (code, status, customer_name, phone, address, note, total_cents, created_at,
+        status_changed_at) VALUES
+        ('AAAA-AAAA', 'paid', 'Li', '13800138000', 'x', '', 100, '2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z'),
+        ('AAAA-BBBB', 'paid', 'Li', '8613800138000', 'x', '', 100, '2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z'),
+        ('AAAA-CCCC', 'paid', 'Li', '+8613800138000', 'x', '', 100, '2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z'),
+        ('AAAA-DDDD', 'paid', 'Ann', '00447700900123', 'x', '', 100, '2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z'),
+        ('AAAA-EEEE', 'paid', 'Ada', '+15550102030', 'x', '', 100, '2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z'),
+        ('AAAA-FFFF', 'paid', 'Bo', '5550102030', 'x', '', 100, '2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z')",
     // one shopper's units under two ways of writing her number, and another's
     "INSERT INTO customer_units (product_id, phone_key, units) VALUES
         (1, '13800138000', 2), (1, '8613800138000', 1), (2, '13800138000', 4), (1, '15550102030', 3)",

@@ -678,8 +678,8 @@ async fn a_shop_on_postgres_rehearses_on_a_copy_database_and_keeps_serving() {
     let live = sqlx::PgPool::connect(&pg.url).await.unwrap();
     let start = chrono::Utc::now() + chrono::Duration::days(1);
     sqlx::query("UPDATE sales SET starts_at = $1, ends_at = $2")
-        .bind(common::stamp(start))
-        .bind(common::stamp(start + chrono::Duration::hours(2)))
+        .bind(app::domain::At::from(start))
+        .bind(app::domain::At::from(start + chrono::Duration::hours(2)))
         .execute(&live)
         .await
         .unwrap();

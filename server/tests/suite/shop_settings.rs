@@ -266,23 +266,13 @@ async fn the_owners_settings_are_what_shoppers_see(kind: Kind) {
         )
         .await;
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
-    let (starts, ends) = match &app.db {
-        common::shop::Db::Sqlite(pool) => sqlx::query_as::<_, (String, String)>(
-            "SELECT starts_at, ends_at FROM sales WHERE product_id = 4",
-        )
-        .fetch_one(pool)
-        .await
-        .unwrap(),
-        common::shop::Db::Pg(pool) => sqlx::query_as::<_, (String, String)>(
-            "SELECT starts_at, ends_at FROM sales WHERE product_id = 4",
-        )
-        .fetch_one(pool)
-        .await
-        .unwrap(),
-    };
+    let (starts, ends): (app::domain::At, app::domain::At) = app
+        .db
+        .instants("SELECT starts_at, ends_at FROM sales WHERE product_id = 4")
+        .await;
     // winter: UTC-5; summer: UTC-4
-    assert_eq!(starts, "2030-01-15T14:00:00.000Z");
-    assert_eq!(ends, "2030-07-15T13:00:00.000Z");
+    assert_eq!(starts.to_string(), "2030-01-15T14:00:00.000Z");
+    assert_eq!(ends.to_string(), "2030-07-15T13:00:00.000Z");
     let product = owner.page("/admin/products/4").await;
     assert!(
         product.contains("value=\"2030-01-15T09:00\""),

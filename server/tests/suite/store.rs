@@ -6,28 +6,11 @@
 
 use crate::common;
 
-use app::domain::{CustomerInput, LineRequest, NewOrder};
+use app::domain::At;
 use app::store::{CheckoutError, Store};
-use common::fresh_store;
 use common::shop::{PgDatabase, Shop};
+use common::{fresh_store, new_order as order};
 use server::store::{PgStore, SqliteStore};
-
-fn order(key: &str, lines: &[(i64, i64)]) -> NewOrder {
-    let lines: Vec<LineRequest> = lines
-        .iter()
-        .map(|(product_id, quantity)| LineRequest {
-            product_id: *product_id,
-            quantity: *quantity,
-        })
-        .collect();
-    let customer = CustomerInput {
-        name: "Ada".into(),
-        phone: "+15550102030".into(),
-        address: "1 Harbour Row".into(),
-        note: String::new(),
-    };
-    NewOrder::parse(key, &lines, &customer).unwrap()
-}
 
 #[tokio::test]
 async fn the_writer_runs_with_wal_full_sync_foreign_keys_and_a_busy_timeout() {
@@ -69,17 +52,27 @@ async fn the_demo_catalogue_is_dated_by_the_shops_clock() {
         Shop::postgres_at(clock()).await,
     ];
     for shop in shops.into_iter().flatten() {
+        let (first, last): (At, At) = shop
+            .instants("SELECT MIN(created_at), MAX(created_at) FROM products")
+            .await;
         assert_eq!(
-            shop.text("SELECT MIN(created_at) || ' ' || MAX(created_at) FROM products")
-                .await,
-            "2031-05-04T03:02:01.000Z 2031-05-04T03:02:01.000Z",
+            (first.to_string(), last.to_string()),
+            (
+                "2031-05-04T03:02:01.000Z".into(),
+                "2031-05-04T03:02:01.000Z".into()
+            ),
             "{}",
             shop.name
         );
+        let (first, last): (At, At) = shop
+            .instants("SELECT MIN(starts_at), MAX(starts_at) FROM sales")
+            .await;
         assert_eq!(
-            shop.text("SELECT MIN(starts_at) || ' ' || MAX(starts_at) FROM sales")
-                .await,
-            "2031-05-04T03:01:01.000Z 2031-05-04T03:17:01.000Z",
+            (first.to_string(), last.to_string()),
+            (
+                "2031-05-04T03:01:01.000Z".into(),
+                "2031-05-04T03:17:01.000Z".into()
+            ),
             "{}",
             shop.name
         );

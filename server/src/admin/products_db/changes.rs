@@ -245,7 +245,7 @@ impl AdminDb {
             return Ok(Outcome::Done(()));
         }
         if archived {
-            let sale: Option<(String,)> = tx
+            let sale: Option<(At,)> = tx
                 .optional(
                     sql("SELECT ends_at FROM sales WHERE product_id = $1 AND ends_at > $2")
                         .bind(id)

@@ -195,8 +195,9 @@ pub(crate) async fn naive_order(pool: &sqlx::PgPool, i: usize) -> Result<String,
     .await?;
     let code = format!("N{i:011}");
     let (order_id,): (i64,) = sqlx::query_as(
-        "INSERT INTO orders (code, status, customer_name, phone, address, note, total_cents, created_at) \
-         VALUES ($1, 'awaiting_payment', 'Naive', '+15550000000', '1 Harbour Row', '', $2, '2026-01-01T00:00:00.000Z') RETURNING id",
+        "INSERT INTO orders (code, status, customer_name, phone, address, note, total_cents, created_at, \
+         status_changed_at) VALUES ($1, 'awaiting_payment', 'Naive', '+15550000000', '1 Harbour Row', '', $2, \
+         '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z') RETURNING id",
     )
     .bind(&code)
     .bind(price)

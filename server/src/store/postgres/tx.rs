@@ -71,7 +71,7 @@ impl WriteTx for PgTx<'_> {
         // locked in id order, the order every batch locks them in (NO KEY UPDATE: inserts
         // referencing the product hold KEY SHARE locks on it, which FOR UPDATE would deadlock
         // with)
-        let rows: Vec<FactsRow> = sqlx::query_as(match lock {
+        let rows: Vec<FactsRow<At>> = sqlx::query_as(match lock {
             Lock::Rows => concat!(
                 rows::facts_select!(),
                 " WHERE p.id = ANY($2) ORDER BY p.id FOR NO KEY UPDATE OF p"
@@ -87,7 +87,7 @@ impl WriteTx for PgTx<'_> {
     }
 
     async fn holds(&mut self, ids: &[i64]) -> Result<HashMap<i64, HoldFacts>, StoreError> {
-        let rows: Vec<HoldRow> = sqlx::query_as(concat!(
+        let rows: Vec<HoldRow<At>> = sqlx::query_as(concat!(
             rows::hold_select!(),
             " WHERE h.id = ANY($1) ORDER BY h.id FOR NO KEY UPDATE OF h"
         ))
@@ -195,8 +195,8 @@ impl WriteTx for PgTx<'_> {
         let totals: Vec<i64> = rows.iter().map(|r| r.total_cents).collect();
         let inserted: Vec<(i64, String)> = sqlx::query_as(
             "INSERT INTO orders (code, status, customer_name, phone, address, note, total_cents, \
-             created_at) \
-             SELECT o.code, $1, o.name, o.phone, o.address, o.note, o.total, $2 \
+             created_at, status_changed_at) \
+             SELECT o.code, $1, o.name, o.phone, o.address, o.note, o.total, $2, $2 \
              FROM UNNEST($3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], \
              $8::BIGINT[]) AS o(code, name, phone, address, note, total) \
              ON CONFLICT (code) DO NOTHING RETURNING id, code",

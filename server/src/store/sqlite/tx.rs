@@ -88,7 +88,7 @@ impl WriteTx for SqliteTx<'_> {
 
     async fn order(&mut self, code: &str) -> Result<OrderView, StoreError> {
         let order_code = OrderCode::parse(code).map_err(StoreError::unexpected)?;
-        let row: OrderRow = self
+        let row: OrderRow<String> = self
             .0
             .prepare_cached(ORDER_BY_CODE)
             .and_then(|mut s| s.query_row([code], |r| Ok(columns!(r; 0 1 2 3 4 5 6 7 8))))
@@ -116,8 +116,8 @@ impl WriteTx for SqliteTx<'_> {
             .map_err(db_error)?;
         let mut found = HashMap::with_capacity(ids.len());
         for id in ids {
-            let row: Option<FactsRow> = stmt
-                .query_row(params![now.text, id], |r| {
+            let row: Option<FactsRow<String>> = stmt
+                .query_row(params![now.instant().to_string(), id], |r| {
                     Ok(columns!(r; 0 1 2 3 4 5 6 7 8 9 10))
                 })
                 .optional()
@@ -137,7 +137,7 @@ impl WriteTx for SqliteTx<'_> {
             .map_err(db_error)?;
         let mut found = HashMap::with_capacity(ids.len());
         for id in ids {
-            let row: Option<HoldRow> = stmt
+            let row: Option<HoldRow<String>> = stmt
                 .query_row([id], |r| Ok(columns!(r; 0 1 2 3 4 5 6 7 8 9)))
                 .optional()
                 .map_err(db_error)?;
@@ -228,7 +228,8 @@ impl WriteTx for SqliteTx<'_> {
             .0
             .prepare_cached(
                 "INSERT INTO orders (code, status, customer_name, phone, address, note, \
-                 total_cents, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+                 total_cents, created_at, status_changed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
+                 ?8, ?8) \
                  ON CONFLICT (code) DO NOTHING RETURNING id",
             )
             .map_err(db_error)?;
@@ -245,7 +246,7 @@ impl WriteTx for SqliteTx<'_> {
                         customer.address.as_str(),
                         customer.note.as_str(),
                         row.total_cents,
-                        now.text
+                        now.instant().to_string()
                     ],
                     |r| r.get(0),
                 )
@@ -298,7 +299,7 @@ impl WriteTx for SqliteTx<'_> {
             self.execute(
                 "INSERT INTO idempotency_keys (key, request_hash, order_id, created_at) \
                  VALUES (?, ?, ?, ?)",
-                params![key.key, key.hash, key.order_id, now.text],
+                params![key.key, key.hash, key.order_id, now.instant().to_string()],
             )?;
         }
         Ok(keys.len() as u64)
@@ -352,7 +353,7 @@ impl WriteTx for SqliteTx<'_> {
             )
             .and_then(|mut s| {
                 s.query_row(
-                    params![product_id, phone_key, quantity, arrival, ARRIVAL_RANKS, drawn, now.text],
+                    params![product_id, phone_key, quantity, arrival, ARRIVAL_RANKS, drawn, now.instant().to_string()],
                     |r| r.get(0),
                 )
             })
@@ -381,7 +382,7 @@ impl WriteTx for SqliteTx<'_> {
         for ticket_id in ticket_ids {
             self.execute(
                 "UPDATE queue_tickets SET state = ?, updated_at = ? WHERE id = ?",
-                params![state.as_str(), now.text, ticket_id],
+                params![state.as_str(), now.instant().to_string(), ticket_id],
             )?;
         }
         Ok(())
@@ -396,7 +397,7 @@ impl WriteTx for SqliteTx<'_> {
         self.execute(
             "UPDATE queue_tickets SET state = ?, updated_at = ? WHERE id = ? \
              AND state IN ('waiting', 'admitted')",
-            params![state.as_str(), now.text, ticket_id],
+            params![state.as_str(), now.instant().to_string(), ticket_id],
         )
         .map(|_| ())
     }
@@ -431,7 +432,7 @@ impl WriteTx for SqliteTx<'_> {
                  AND NOT EXISTS (SELECT 1 FROM brakes b WHERE b.product_id IN (0, h.product_id))",
             )
             .and_then(|mut s| {
-                s.query_map([&now.text], |r| Ok((r.get(0)?, r.get(1)?)))?
+                s.query_map([now.instant().to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?
                     .collect()
             })
             .map_err(db_error)
@@ -441,7 +442,7 @@ impl WriteTx for SqliteTx<'_> {
         self.execute(
             "UPDATE queue_tickets SET state = 'sold_out', updated_at = ?1 WHERE state = 'waiting' \
              AND product_id IN (SELECT product_id FROM sales WHERE ends_at <= ?1)",
-            [&now.text],
+            [now.instant().to_string()],
         )
         .map(|n| n as u64)
     }
@@ -454,7 +455,10 @@ impl WriteTx for SqliteTx<'_> {
                  WHERE t.product_id = s.product_id AND t.state = 'waiting') \
                  AND NOT EXISTS (SELECT 1 FROM brakes b WHERE b.product_id IN (0, s.product_id))",
             )
-            .and_then(|mut s| s.query_map([&now.text], |r| r.get(0))?.collect())
+            .and_then(|mut s| {
+                s.query_map([now.instant().to_string()], |r| r.get(0))?
+                    .collect()
+            })
             .map_err(db_error)
     }
 
@@ -466,7 +470,7 @@ impl WriteTx for SqliteTx<'_> {
                  AND NOT EXISTS (SELECT 1 FROM brakes b WHERE b.product_id IN (0, ?1))",
             )
             .and_then(|mut s| {
-                s.query_row(params![product_id, now.text], |r| {
+                s.query_row(params![product_id, now.instant().to_string()], |r| {
                     Ok(Serving {
                         hold_seconds: r.get(0)?,
                         price_cents: r.get(1)?,
@@ -525,7 +529,7 @@ impl WriteTx for SqliteTx<'_> {
                             quantity,
                             serving.price_cents,
                             expires_at.to_string(),
-                            now.text
+                            now.instant().to_string()
                         ],
                         |r| r.get(0),
                     )
@@ -534,7 +538,7 @@ impl WriteTx for SqliteTx<'_> {
             self.execute(
                 "UPDATE queue_tickets SET state = 'admitted', hold_id = ?, updated_at = ? \
                  WHERE id = ?",
-                params![hold_id, now.text, ticket_id],
+                params![hold_id, now.instant().to_string(), ticket_id],
             )?;
         }
         Ok(())
@@ -578,7 +582,7 @@ impl WriteTx for SqliteTx<'_> {
         self.execute(
             "UPDATE queue_tickets SET state = 'sold_out', updated_at = ? WHERE product_id = ? \
              AND state = 'waiting' AND rank > ?",
-            params![now.text, product_id, after],
+            params![now.instant().to_string(), product_id, after],
         )
         .map(|n| n as u64)
     }

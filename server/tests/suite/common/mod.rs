@@ -387,6 +387,25 @@ impl Default for Sale {
     }
 }
 
+/// An order from Ada (+1 555 010 2030) under idempotency key `key`: (product, quantity) each.
+pub fn new_order(key: &str, lines: &[(i64, i64)]) -> app::domain::NewOrder {
+    let lines: Vec<app::domain::LineRequest> = lines
+        .iter()
+        .map(|&(product_id, quantity)| app::domain::LineRequest {
+            product_id,
+            quantity,
+        })
+        .collect();
+    let customer = app::domain::CustomerInput {
+        name: "Ada".into(),
+        phone: "+15550102030".into(),
+        address: "1 Harbour Row".into(),
+        note: String::new(),
+    };
+    app::domain::NewOrder::parse(key, &lines, &customer).unwrap()
+}
+
+/// A time as SQLite stores it, for statements run with rusqlite or written into SQL text.
 pub fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

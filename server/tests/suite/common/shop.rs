@@ -2,6 +2,7 @@
 //! setup and inspection helpers the contract tests use. The SQL uses numbered parameters, which
 //! read the same on both.
 
+use app::domain::At;
 use app::store::{Store, WaitingRoom};
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
@@ -125,6 +126,17 @@ impl Db {
         on_db!(self, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await).unwrap()
     }
 
+    /// A query without parameters that answers one row of instants (stored as text on SQLite,
+    /// `timestamptz` on Postgres).
+    pub async fn instants<T>(&self, sql: &str) -> T
+    where
+        T: Send + Unpin,
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    {
+        on_db!(self, pool => sqlx::query_as::<_, T>(sql).fetch_one(pool).await).unwrap()
+    }
+
     /// A query without parameters that answers one text.
     pub async fn text(&self, sql: &str) -> String {
         on_db!(self, pool => sqlx::query_scalar::<_, String>(sql).fetch_one(pool).await).unwrap()
@@ -225,8 +237,8 @@ impl Db {
              waiting_room = excluded.waiting_room, hold_seconds = excluded.hold_seconds",
         )
         .bind(product_id)
-        .bind(super::stamp(starts))
-        .bind(super::stamp(ends))
+        .bind(At::from(starts))
+        .bind(At::from(ends))
         .bind(sale.price_cents)
         .bind(sale.limit)
         .bind(sale.waiting_room)
@@ -238,9 +250,9 @@ impl Db {
     }
 
     pub async fn start_sale_at(&self, start: chrono::DateTime<chrono::Utc>, product_id: i64) {
-        let start = super::stamp(start);
+        let start = At::from(start);
         on_db!(self, pool => sqlx::query("UPDATE sales SET starts_at = $1 WHERE product_id = $2")
-            .bind(&start)
+            .bind(start)
             .bind(product_id)
             .execute(pool)
             .await
