@@ -28,6 +28,7 @@ pub struct Application {
     backend: Backend,
     usher: tokio::task::JoinHandle<()>,
     expiry: tokio::task::JoinHandle<()>,
+    expiry_passes: crate::admin::orders::ExpiryPasses,
     live_task: tokio::task::JoinHandle<()>,
     /// The shoppers' live news, and its reading task.
     news: Arc<crate::live::feed::ShopNews>,
@@ -165,11 +166,13 @@ impl Application {
             },
         });
         // always: each sale has its own payment window even when the shop-wide one is off
+        let expiry_passes = crate::admin::orders::ExpiryPasses::default();
         let expiry = crate::admin::orders::spawn_expiry(
             admin.clone(),
             config.unpaid_expiry,
             config.expiry_check,
             config.clock.clone(),
+            expiry_passes.clone(),
         );
         let (news, news_task) = crate::live::feed::ShopNews::start(
             backend.store(),
@@ -246,6 +249,7 @@ impl Application {
             backend,
             usher,
             expiry,
+            expiry_passes,
             live_task,
             news,
             news_task,
@@ -258,6 +262,11 @@ impl Application {
             metrics: monitoring,
             _disk: disk,
         })
+    }
+
+    /// The unpaid-order expiry task's finished passes.
+    pub fn expiry_passes(&self) -> crate::admin::orders::ExpiryPasses {
+        self.expiry_passes.clone()
     }
 
     pub fn port(&self) -> u16 {

@@ -617,6 +617,7 @@ pub fn spawn_expiry(
     after: Option<Duration>,
     every: Duration,
     clock: crate::store::clock::Clock,
+    passes: ExpiryPasses,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
@@ -628,8 +629,20 @@ pub fn spawn_expiry(
                 Ok(n) => tracing::info!(expired = n, "unpaid orders cancelled and restocked"),
                 Err(e) => tracing::warn!(error = %e, "unpaid-order expiry failed; will retry"),
             }
+            passes.0.fetch_add(1, std::sync::atomic::Ordering::Release);
         }
     })
+}
+
+/// How many passes this server's expiry task has finished, whatever each found: so a test (or a
+/// monitor) can wait for the task to have looked again instead of guessing how long that takes.
+#[derive(Debug, Clone, Default)]
+pub struct ExpiryPasses(Arc<std::sync::atomic::AtomicU64>);
+
+impl ExpiryPasses {
+    pub fn count(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
 }
 
 /// At most this many orders are cancelled per deadline in one pass (the next pass takes more).

@@ -233,15 +233,10 @@ async fn a_paused_line_admits_nobody_keeps_its_order_and_lets_no_hold_run_out(ki
         .await
         .unwrap();
     assert!(left.status().is_redirection() || left.status() == 200);
-    let mut b_after = Value::Null;
-    for _ in 0..30 {
-        b_after = standing(&app, bt).await;
-        if b_after["state"] == "admitted" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(b_after["state"], "admitted", "{b_after}");
+    common::eventually(Duration::from_secs(3), "B admitted", || async {
+        (standing(&app, bt).await["state"] == "admitted").then_some(())
+    })
+    .await;
     // C, behind B, is not served (with the one unit held by B, C is told it is sold out)
     assert_ne!(standing(&app, ct).await["state"], "admitted");
 }

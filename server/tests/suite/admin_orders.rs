@@ -415,12 +415,11 @@ async fn the_servers_expiry_task_cancels_stale_unpaid_orders_by_itself() {
     let code = place(&app, &order_body(&key(1), 2, 2)).await;
     app.exec("UPDATE orders SET created_at = '2020-01-01T00:00:00.000Z'")
         .await;
-    for _ in 0..100 {
-        if shopper_sees(&app, &code).await == "cancelled" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(shopper_sees(&app, &code).await, "cancelled");
+    common::eventually(
+        Duration::from_secs(10),
+        "the unpaid order cancelled",
+        || async { (shopper_sees(&app, &code).await == "cancelled").then_some(()) },
+    )
+    .await;
     assert_eq!(app.stock(2).await, before);
 }

@@ -365,16 +365,20 @@ async fn pages_keep_loading_while_checkout_is_saturated_and_the_excess_is_shed_a
         .await
         .unwrap();
     let bodies: Vec<Value> = (0..20).map(|i| order_body(&key(300 + i), 2, 1)).collect();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let orders = {
         let app_base = app.base.clone();
         let client = app.client.clone();
+        let answered = answered.clone();
         tokio::spawn(async move {
             let mut set = tokio::task::JoinSet::new();
             for body in bodies {
                 let (client, url) = (client.clone(), format!("{app_base}/api/place_order"));
+                let answered = answered.clone();
                 set.spawn(async move {
                     let started = std::time::Instant::now();
                     let res = client.post(url).json(&body).send().await.unwrap();
+                    answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     (res.status().as_u16(), started.elapsed())
                 });
             }
@@ -385,7 +389,13 @@ async fn pages_keep_loading_while_checkout_is_saturated_and_the_excess_is_shed_a
             answers
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // the excess (beyond the 4 let in) is told at once; the 4 wait on the lock
+    common::eventually(
+        std::time::Duration::from_secs(10),
+        "the excess told to come back",
+        || async { (answered.load(std::sync::atomic::Ordering::SeqCst) >= 16).then_some(()) },
+    )
+    .await;
     // checkout is stuck; browsing is not
     for path in ["/", "/p/sea-salt-caramels", "/api/products", "/status"] {
         let started = std::time::Instant::now();

@@ -479,6 +479,39 @@ async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<St
     }
 }
 
+/// Asks for `/healthz` on an open connection and reads its answer, leaving the connection open:
+/// once it is answered, the server has taken the connection (and counts it against the caps).
+async fn answered_on(stream: &mut TcpStream) -> String {
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: shop\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if got.len() >= end + 4 + length {
+                return text;
+            }
+        }
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .expect("answered within 5 s")
+            .unwrap();
+        assert!(n > 0, "closed before answering: {text}");
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_sending_its_headers_a_byte_at_a_time_is_closed() {
     let app = spawn_app_with(&[("HOLDFAST_HEADER_TIMEOUT_SECS", "2")]).await;
@@ -546,9 +579,10 @@ async fn connections_beyond_the_cap_are_refused_at_once_while_open_ones_are_serv
     let app = spawn_app_with(&[("HOLDFAST_MAX_CONNECTIONS", "4")]).await;
     let mut open = Vec::new();
     for _ in 0..4 {
-        open.push(TcpStream::connect(addr(&app)).await.unwrap());
+        let mut s = TcpStream::connect(addr(&app)).await.unwrap();
+        assert!(answered_on(&mut s).await.starts_with("HTTP/1.1 200"));
+        open.push(s);
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let mut extra = TcpStream::connect(addr(&app)).await.unwrap();
     let refused = read_until_closed(&mut extra, Duration::from_secs(2))
         .await
@@ -737,19 +771,21 @@ async fn a_bots_unpaid_sale_orders_give_their_stock_back_after_the_sales_window(
     .await;
 
     // the server's own expiry task (every second here) cancels the bot's order by itself
-    for _ in 0..100 {
-        if order_is(&app, &bot, "cancelled").await {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        order_is(&app, &bot, "cancelled").await,
-        "the bot's order stands"
-    );
+    common::eventually(
+        Duration::from_secs(10),
+        "the bot's order cancelled",
+        || async { order_is(&app, &bot, "cancelled").await.then_some(()) },
+    )
+    .await;
     assert_eq!(app.stock(CARAMELS).await, stock - 1, "the bot's 3 are back");
-    // a few more passes change nothing: cancelled exactly once
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // two more passes change nothing: cancelled exactly once
+    let seen = app.expiry_passes.count();
+    common::eventually(
+        Duration::from_secs(30),
+        "two more expiry passes",
+        || async { (app.expiry_passes.count() >= seen + 2).then_some(()) },
+    )
+    .await;
     assert_eq!(app.stock(CARAMELS).await, stock - 1);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM order_events WHERE to_status = 'cancelled'")
@@ -870,21 +906,6 @@ async fn slow_form(app: &TestApp, path: &str) -> TcpStream {
     s
 }
 
-/// Polls `ok` every 100 ms until it holds or `limit` passes; whether it held.
-async fn eventually<F: std::future::Future<Output = bool>>(
-    limit: Duration,
-    mut ok: impl FnMut() -> F,
-) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if ok().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_body_to_the_ways_in_is_cut_off_and_cannot_shut_the_shop() {
     let app = spawn_app_with(&[
@@ -930,14 +951,18 @@ async fn a_slow_body_to_the_ways_in_is_cut_off_and_cannot_shut_the_shop() {
     for _ in 0..20 {
         slow.push(slow_form(&app, "/admin/login").await);
     }
-    let served = eventually(Duration::from_secs(6), || async {
-        matches!(
-            app.client.get(app.url("/healthz")).send().await,
-            Ok(res) if res.status() == 200
-        )
-    })
+    common::eventually(
+        Duration::from_secs(6),
+        "served while twenty slow forms hold every slot",
+        || async {
+            matches!(
+                app.client.get(app.url("/healthz")).send().await,
+                Ok(res) if res.status() == 200
+            )
+            .then_some(())
+        },
+    )
     .await;
-    assert!(served, "twenty slow forms kept the shop from its shoppers");
     drop(slow);
     assert_eq!(app.snapshot().await, before, "nothing changed");
 }
@@ -967,9 +992,10 @@ async fn one_client_holds_no_more_than_its_share_of_the_connections() {
     .await;
     let mut held = Vec::new();
     for _ in 0..5 {
-        held.push(connect_from(&app, "127.0.0.1").await);
+        let mut s = connect_from(&app, "127.0.0.1").await;
+        assert!(answered_on(&mut s).await.starts_with("HTTP/1.1 200"));
+        held.push(s);
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
     // a sixth from the same address is told at once, in both languages
     let mut sixth = connect_from(&app, "127.0.0.1").await;
     let refused = read_until_closed(&mut sixth, Duration::from_secs(2))
@@ -987,13 +1013,17 @@ async fn one_client_holds_no_more_than_its_share_of_the_connections() {
     assert!(other.starts_with("HTTP/1.1 200"), "{other}");
     // and once the five are gone, the first client is served again
     drop(held);
-    let back = eventually(Duration::from_secs(3), || async {
-        healthz_over(connect_from(&app, "127.0.0.1").await)
-            .await
-            .starts_with("HTTP/1.1 200")
-    })
+    common::eventually(
+        Duration::from_secs(3),
+        "the client's slots given back",
+        || async {
+            healthz_over(connect_from(&app, "127.0.0.1").await)
+                .await
+                .starts_with("HTTP/1.1 200")
+                .then_some(())
+        },
+    )
     .await;
-    assert!(back, "the client's slots were not given back");
 }
 
 /// URL-safe base64 with padding, as server_fn writes `__err`.

@@ -294,15 +294,17 @@ async fn live_orders_during_a_rehearsal_are_served_and_both_audits_hold() {
         })
     };
     // once it runs, shoppers of the live shop order meanwhile
-    for _ in 0..300 {
-        if rehearsal_rows(dir.path())
-            .iter()
-            .any(|(state, _)| state == "running")
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    common::eventually(
+        std::time::Duration::from_secs(30),
+        "the rehearsal running",
+        || async {
+            rehearsal_rows(dir.path())
+                .iter()
+                .any(|(state, _)| state == "running")
+                .then_some(())
+        },
+    )
+    .await;
     let codes = live_orders(&base, "live-during-rehearsal", 20).await;
     let report = report_of(&rehearsal.join().unwrap());
     assert!(report.audit.holds(), "the copy's audit: {:?}", report.audit);

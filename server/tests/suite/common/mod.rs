@@ -28,6 +28,8 @@ pub struct TestApp {
     pub db: shop::Db,
     /// The server's clock (the system's, unless the test set its own with [`spawn_on_at`]).
     pub clock: app::rules::Clock,
+    /// The unpaid-order expiry task's finished passes.
+    pub expiry_passes: server::admin::orders::ExpiryPasses,
     _dir: tempfile::TempDir,
     _pg: Option<shop::PgDatabase>,
 }
@@ -107,6 +109,7 @@ pub async fn spawn_on_at(kind: Kind, extra: &[(&str, &str)], clock: app::rules::
     let metrics_base = app
         .metrics_port()
         .map(|port| format!("http://127.0.0.1:{port}"));
+    let expiry_passes = app.expiry_passes();
     tokio::spawn(app.run_until_stopped());
     let db = if pg.is_some() {
         shop::Db::Pg(
@@ -143,6 +146,7 @@ pub async fn spawn_on_at(kind: Kind, extra: &[(&str, &str)], clock: app::rules::
         client,
         db,
         clock,
+        expiry_passes,
         _dir: dir,
         _pg: pg,
     }
