@@ -260,6 +260,7 @@ pub fn ProductCard(product: ProductView, first_row: bool, lead: bool) -> impl In
     let href = format!("/p/{}", product.slug);
     let badge = view! { <crate::live::LiveBadge product=product.clone() /> };
     let name = product.name_in(crate::language::use_language()).to_owned();
+    let (now_cents, normal_cents) = (product.price_now_cents(), product.price_cents);
     view! {
         <li class="card">
             <a href=href class="card-link">
@@ -277,7 +278,12 @@ pub fn ProductCard(product: ProductView, first_row: bool, lead: bool) -> impl In
                 <span class="card-name">{name}</span>
             </a>
             <span class="card-meta">
-                <span class="price">{price(product.price_cents)}</span>
+                // the price a shopper pays now, as the product page shows it
+                <span class="price">
+                    {price(now_cents)}
+                    {(now_cents != normal_cents)
+                        .then(|| view! { " " <s class="was">{price(normal_cents)}</s> })}
+                </span>
                 {badge}
             </span>
             {product.flash_sale.then(|| {

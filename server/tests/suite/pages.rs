@@ -287,3 +287,54 @@ async fn personal_pages_are_never_kept_and_strangers_urls_fill_nothing() {
         assert_eq!(header(&res, "x-page-cache"), None);
     }
 }
+
+/// The card of a product whose sale runs, on the catalogue page.
+fn card_of<'a>(catalogue: &'a str, page: &str) -> &'a str {
+    let start = catalogue
+        .find(&format!("href=\"{page}\""))
+        .expect("the product's card");
+    let end = start + catalogue[start..].find("</li>").expect("the card's end");
+    &catalogue[start..end]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_price_is_the_same_on_the_catalogue_card_and_the_product_page() {
+    let app = spawn_app().await;
+    let normal = app.price(CARAMELS).await;
+    app.set_sale(
+        CARAMELS,
+        common::Sale {
+            price_cents: 777,
+            waiting_room: false,
+            ..common::Sale::default()
+        },
+    )
+    .await;
+    let catalogue = common::eventually(
+        Duration::from_secs(5),
+        "the running sale on the catalogue",
+        || async {
+            let page = app.page_text("/").await;
+            card_of(&page, CARAMELS_PAGE)
+                .contains("7.77")
+                .then_some(page)
+        },
+    )
+    .await;
+    let card = card_of(&catalogue, CARAMELS_PAGE);
+    let was = format!("{}.{:02}", normal / 100, normal % 100);
+    assert!(
+        card.contains(&format!("<s class=\"was\">¥{was}</s>")),
+        "the card strikes the normal price through: {card}"
+    );
+    let product = app.page_text(CARAMELS_PAGE).await;
+    let shown = product
+        .split("data-testid=\"price\"")
+        .nth(1)
+        .expect("the product page's price");
+    assert!(shown.contains("¥7.77"), "{shown}");
+    assert!(
+        card.contains("¥7.77"),
+        "the card says what the page says: {card}"
+    );
+}
