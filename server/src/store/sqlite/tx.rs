@@ -115,9 +115,10 @@ impl WriteTx for SqliteTx<'_> {
             .prepare_cached(concat!(rows::facts_select!(), " WHERE p.id = $2"))
             .map_err(db_error)?;
         let mut found = HashMap::with_capacity(ids.len());
+        let now = now.instant().to_string();
         for id in ids {
             let row: Option<FactsRow<String>> = stmt
-                .query_row(params![now.instant().to_string(), id], |r| {
+                .query_row(params![now, id], |r| {
                     Ok(columns!(r; 0 1 2 3 4 5 6 7 8 9 10))
                 })
                 .optional()
@@ -234,6 +235,7 @@ impl WriteTx for SqliteTx<'_> {
             )
             .map_err(db_error)?;
         let mut ids = Vec::with_capacity(rows.len());
+        let now = now.instant().to_string();
         for row in rows {
             let customer = row.customer;
             let id: Option<i64> = stmt
@@ -246,7 +248,7 @@ impl WriteTx for SqliteTx<'_> {
                         customer.address.as_str(),
                         customer.note.as_str(),
                         row.total_cents,
-                        now.instant().to_string()
+                        now
                     ],
                     |r| r.get(0),
                 )
@@ -295,11 +297,12 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     async fn record_keys(&mut self, keys: &[KeyRow<'_>], now: &Now) -> Result<u64, StoreError> {
+        let now = now.instant().to_string();
         for key in keys {
             self.execute(
                 "INSERT INTO idempotency_keys (key, request_hash, order_id, created_at) \
                  VALUES (?, ?, ?, ?)",
-                params![key.key, key.hash, key.order_id, now.instant().to_string()],
+                params![key.key, key.hash, key.order_id, now],
             )?;
         }
         Ok(keys.len() as u64)
@@ -512,6 +515,7 @@ impl WriteTx for SqliteTx<'_> {
         admitted: &[Head],
         now: &Now,
     ) -> Result<(), StoreError> {
+        let (now, expires_at) = (now.instant().to_string(), expires_at.to_string());
         for (ticket_id, phone_key, quantity) in admitted {
             let hold_id: i64 = self
                 .0
@@ -528,8 +532,8 @@ impl WriteTx for SqliteTx<'_> {
                             phone_key,
                             quantity,
                             serving.price_cents,
-                            expires_at.to_string(),
-                            now.instant().to_string()
+                            expires_at,
+                            now
                         ],
                         |r| r.get(0),
                     )
@@ -538,7 +542,7 @@ impl WriteTx for SqliteTx<'_> {
             self.execute(
                 "UPDATE queue_tickets SET state = 'admitted', hold_id = ?, updated_at = ? \
                  WHERE id = ?",
-                params![hold_id, now.instant().to_string(), ticket_id],
+                params![hold_id, now, ticket_id],
             )?;
         }
         Ok(())
