@@ -21,6 +21,7 @@ pub mod percent;
 pub mod pulse;
 #[cfg(feature = "ssr")]
 pub mod rules;
+pub mod share;
 pub mod shop;
 #[cfg(feature = "ssr")]
 pub mod shop_time;

@@ -35,6 +35,10 @@ pub struct Config {
     pub page_cache: bool,
     /// Mark cookies `Secure` (`HOLDFAST_SECURE_COOKIES`; set it when served over HTTPS).
     pub secure_cookies: bool,
+    /// The shop's address as shoppers reach it (`HOLDFAST_PUBLIC_URL`, e.g.
+    /// `https://shop.example`): shared links' cards point there and show pictures from there.
+    /// Unset, the cards name no picture or link (nothing takes them from a request's `Host`).
+    pub public_url: Option<app::domain::PublicUrl>,
     /// The key that signs waiting-room tickets and holds (`HOLDFAST_SECRET`, at least 32
     /// characters; default: a random key kept in `secret.key` in the data dir). Every server of
     /// one shop must share it.
@@ -235,6 +239,15 @@ impl Config {
                 false,
                 "HOLDFAST_SECURE_COOKIES",
             )?,
+            public_url: match get("HOLDFAST_PUBLIC_URL").filter(|u| !u.trim().is_empty()) {
+                None => None,
+                Some(text) => Some(app::domain::PublicUrl::parse(&text).with_context(|| {
+                    format!(
+                        "HOLDFAST_PUBLIC_URL must be the shop's address as shoppers reach it, \
+                         http(s)://host[:port] without a path (it is {text:?})"
+                    )
+                })?),
+            },
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_owned()),
             hashed_bundles: bundle_hashes_beside_binary(),
             output_name: get("LEPTOS_OUTPUT_NAME")
@@ -420,6 +433,19 @@ mod tests {
         let e = config(&[("HOLDFAST_MAX_CONNECTIONS", "0")]).err();
         assert!(e.is_some_and(|e| e.to_string().contains("HOLDFAST_MAX_CONNECTIONS")));
         assert!(config(&[("HOLDFAST_HEADER_TIMEOUT_SECS", "-1")]).is_err());
+        let e = config(&[("HOLDFAST_PUBLIC_URL", "https://shop.example/shop")]).err();
+        assert!(e.is_some_and(|e| format!("{e:#}").contains("HOLDFAST_PUBLIC_URL")));
+    }
+
+    #[test]
+    fn the_public_address_is_the_operators_or_none() -> anyhow::Result<()> {
+        assert_eq!(config(&[])?.public_url, None);
+        let c = config(&[("HOLDFAST_PUBLIC_URL", "https://Shop.Example/")])?;
+        assert_eq!(
+            c.public_url.map(|u| u.to_string()).as_deref(),
+            Some("https://shop.example")
+        );
+        Ok(())
     }
 
     #[test]

@@ -416,9 +416,13 @@ fn router(
             {
                 let state = Arc::new(state);
                 let options = shop.options.clone();
+                let public_url = config.public_url.clone();
                 move || {
                     provide_context(AppState::clone(&state));
                     provide_context(Arc::clone(&options));
+                    if let Some(url) = &public_url {
+                        provide_context(url.clone());
+                    }
                     crate::edge::security_headers::provide_page_nonce();
                 }
             },

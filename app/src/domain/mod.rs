@@ -11,6 +11,7 @@ pub mod order;
 pub mod phone;
 pub mod problem;
 pub mod product;
+pub mod public_url;
 pub mod quantity;
 pub mod queue;
 pub mod sale;
@@ -29,6 +30,7 @@ pub use problem::{CustomerField, Problem};
 pub use product::{
     picture_srcset, picture_srcset_for_phones, ProductImage, ProductText, ProductView, StockBadge,
 };
+pub use public_url::PublicUrl;
 pub use quantity::Quantity;
 pub use queue::{JoinInput, JoinRequest, QueueState, QueueStatus};
 pub use sale::{countdown_text, CountdownUnits, SalePhase, SaleView};

@@ -18,7 +18,9 @@ pub fn CataloguePage() -> impl IntoView {
                 match products.await {
                     Ok(list) => {
                         let ids: Vec<i64> = list.iter().map(|p| p.id).collect();
+                        let card = crate::share::Card::catalogue(&list, lang, &crate::shop::use_shop());
                         view! {
+                            <crate::share::ShareCard card />
                             <ul class="grid" aria-label=crate::tr!(lang, products_label)>
                                 {list
                                     .into_iter()

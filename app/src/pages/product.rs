@@ -35,8 +35,10 @@ fn ProductDetail(product: ProductView) -> impl IntoView {
     let max = product.max_quantity();
     let sold_out = product.stock <= 0;
     let lang = crate::language::use_language();
+    let card = crate::share::Card::product(&product, lang, &crate::shop::use_shop());
     view! {
         <Title text=crate::components::titled(product.name_in(lang)) />
+        <crate::share::ShareCard card />
         <article class="product">
             <div class="gallery">
                 // the first picture is the page's largest paint: loaded first; the others as

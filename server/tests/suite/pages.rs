@@ -338,3 +338,109 @@ async fn a_price_is_the_same_on_the_catalogue_card_and_the_product_page() {
         "the card says what the page says: {card}"
     );
 }
+
+/// The `content` of the page's `<meta {attr}="{key}" …>`, as written (entities not decoded).
+fn meta<'a>(page: &'a str, attr: &str, key: &str) -> Option<&'a str> {
+    let at = page.find(&format!("{attr}=\"{key}\""))?;
+    let open = page[..at].rfind("<meta")?;
+    let tag = &page[open..open + page[open..].find('>')?];
+    let start = tag.find("content=\"")? + "content=\"".len();
+    Some(&tag[start..start + tag[start..].find('"')?])
+}
+
+fn unescaped(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_link_carries_a_card_in_the_pages_language() {
+    let app = common::spawn_app_with(&[("HOLDFAST_PUBLIC_URL", "https://shop.example")]).await;
+    let en = app.page_text(CARAMELS_PAGE).await;
+    let card = |key: &str| meta(&en, "property", key).map(str::to_owned);
+    assert_eq!(card("og:type").as_deref(), Some("product"));
+    assert_eq!(card("og:title").as_deref(), Some("Sea-Salt Caramels"));
+    assert_eq!(card("og:locale").as_deref(), Some("en_US"));
+    assert_eq!(
+        card("og:url").as_deref(),
+        Some("https://shop.example/p/sea-salt-caramels")
+    );
+    let image = card("og:image").expect("a picture");
+    // the product's first picture, on the public address
+    assert!(
+        image.starts_with("https://shop.example/images/sea-salt-caramels"),
+        "{image}"
+    );
+    assert_eq!(card("product:price:amount").as_deref(), Some("12.50"));
+    assert_eq!(card("product:price:currency").as_deref(), Some("CNY"));
+    assert_eq!(card("product:availability").as_deref(), Some("in stock"));
+    let description = card("og:description").expect("a description");
+    assert!(
+        description.starts_with("Twelve soft caramels"),
+        "{description}"
+    );
+    assert_eq!(meta(&en, "name", "description"), Some(description.as_str()));
+
+    // in Chinese for a Chinese phone
+    let zh = app
+        .client
+        .get(app.url(CARAMELS_PAGE))
+        .header("accept-language", "zh-CN,zh;q=0.9")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(meta(&zh, "property", "og:title"), Some("海盐焦糖"));
+    assert_eq!(meta(&zh, "property", "og:locale"), Some("zh_CN"));
+    assert!(meta(&zh, "name", "description").is_some_and(|d| d.starts_with("十二颗软焦糖")));
+
+    // the catalogue's card names the shop and some of its products
+    let shop = app.page_text("/").await;
+    assert_eq!(meta(&shop, "property", "og:type"), Some("website"));
+    assert_eq!(
+        meta(&shop, "property", "og:url"),
+        Some("https://shop.example/")
+    );
+    let about = meta(&shop, "property", "og:description").unwrap();
+    assert!(about.contains("Anchor Hoodie"), "{about}");
+
+    // sold out, and a name written to break out of its attribute, said as they are
+    let name = r#"Caramels "best" <b>&'"#;
+    app.exec(&format!(
+        "UPDATE products SET stock = 0, name = '{}' WHERE id = {CARAMELS}",
+        name.replace('\'', "''")
+    ))
+    .await;
+    let page = common::eventually(
+        Duration::from_secs(5),
+        "the new name on the page",
+        || async {
+            let page = app.page_text(CARAMELS_PAGE).await;
+            meta(&page, "property", "product:availability")
+                .is_some_and(|a| a == "out of stock")
+                .then_some(page)
+        },
+    )
+    .await;
+    let title = meta(&page, "property", "og:title").unwrap();
+    assert_eq!(unescaped(title), name, "{title}");
+    assert!(!page.contains("<b>&"), "the name is not markup");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_public_address_a_card_names_no_picture_or_link() {
+    let app = spawn_app().await;
+    let page = app.page_text(CARAMELS_PAGE).await;
+    assert_eq!(
+        meta(&page, "property", "og:title"),
+        Some("Sea-Salt Caramels")
+    );
+    assert_eq!(meta(&page, "property", "og:image"), None);
+    assert_eq!(meta(&page, "property", "og:url"), None);
+}
