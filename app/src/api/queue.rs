@@ -71,10 +71,15 @@ mod edge {
 
     /// The status, with whether the owner has paused this sale (a pause that cannot be read
     /// right now is not shown: the waiting page asks again in a moment).
+    /// The product is named in the shopper's language, from the catalogue (kept in memory).
     pub async fn status_now(state: &AppState, info: TicketInfo) -> QueueStatus {
         let rules = state.store.checkout_rules().await.unwrap_or_default();
         let mut status = status(state, info);
         status.paused = rules.is_paused(status.product_id);
+        let product = crate::store::ProductKey::Id(status.product_id);
+        if let Ok(Some(product)) = state.store.product(&product).await {
+            status.product_name = product.name_in(crate::language::use_language()).to_owned();
+        }
         status
     }
 

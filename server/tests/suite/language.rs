@@ -242,3 +242,29 @@ async fn an_order_names_its_demo_products_in_the_shoppers_language() {
     .await;
     assert_eq!(renamed, "Harbour Mug");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_place_in_line_names_the_product_in_the_shoppers_language() {
+    let app = spawn_app().await;
+    app.set_sale(1, common::Sale::default()).await;
+    let joined = |lang: &'static str, phone: &'static str| {
+        let (client, url) = (reqwest::Client::new(), app.url("/api/queue/join"));
+        async move {
+            let v: serde_json::Value = client
+                .post(url)
+                .header("accept-language", lang)
+                .json(&serde_json::json!({"product_id": 1, "quantity": 1, "phone": phone}))
+                .fetch_json()
+                .await;
+            v["product_name"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+    assert_eq!(
+        joined("zh-CN", "+8613800138001").await,
+        "船锚连帽卫衣（限量）"
+    );
+    assert_eq!(
+        joined("en", "+8613800138002").await,
+        "Anchor Hoodie (limited run)"
+    );
+}
