@@ -53,7 +53,8 @@ impl Card {
             offer: Money::from_cents(product.price_now_cents()).map(|price| Offer {
                 price,
                 currency: shop.currency,
-                in_stock: product.stock > 0 && !product.paused,
+                // as the product's stock badge says it
+                in_stock: product.badge() != crate::domain::StockBadge::SoldOut,
             }),
         }
     }

@@ -70,8 +70,8 @@ mod edge {
     }
 
     /// The status, with whether the owner has paused this sale (a pause that cannot be read
-    /// right now is not shown: the waiting page asks again in a moment).
-    /// The product is named in the shopper's language, from the catalogue (kept in memory).
+    /// right now is not shown: the waiting page asks again in a moment). The product is named
+    /// in the shopper's language, from the catalogue (kept in memory).
     pub async fn status_now(state: &AppState, info: TicketInfo) -> QueueStatus {
         let rules = state.store.checkout_rules().await.unwrap_or_default();
         let mut status = status(state, info);

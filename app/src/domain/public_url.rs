@@ -21,7 +21,11 @@ impl PublicUrl {
         let host = rest.strip_suffix('/').unwrap_or(rest);
         let allowed =
             |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
-        if host.is_empty() || host.starts_with(':') || !host.chars().all(allowed) {
+        if host.is_empty()
+            || host.starts_with(':')
+            || host.ends_with(':')
+            || !host.chars().all(allowed)
+        {
             return None;
         }
         Some(PublicUrl(format!(
@@ -76,6 +80,7 @@ mod tests {
             "https://shop.example?x=1",
             "https://user:pw@shop.example",
             "https://shop example",
+            "https://shop.example:",
             "javascript://x",
         ] {
             assert_eq!(PublicUrl::parse(bad), None, "{bad}");

@@ -25,28 +25,30 @@ pub struct SaleFigures {
 type SaleRow = (i64, String, i64, i64, i64, i64, i64, Option<At>, Option<At>);
 
 impl AdminDb {
-    /// Orders placed in each of `minutes` (a key, its start, its end), and how many were placed
-    /// at or after `recent`: one range count each, on the orders' time index, the same statement
-    /// on both databases.
+    /// Orders placed in each of `minutes` (a key, its start, its end), and how many of them were
+    /// placed at or after `recent` (the minutes must reach back to it): one range count each, on
+    /// the orders' time index, the same statement on both databases.
     pub async fn order_counts(
         &self,
         minutes: &[(i64, At, At)],
         recent: At,
     ) -> Result<(Vec<(i64, i64)>, i64), StoreError> {
         let mut counts = Vec::with_capacity(minutes.len());
+        let mut recent_count = 0;
         for &(key, from, until) in minutes {
-            let (n,): (i64,) = self
+            let (n, recent_n): (i64, i64) = self
                 .one(
-                    sql("SELECT COUNT(*) FROM orders WHERE created_at >= $1 AND created_at < $2")
-                        .bind(from)
-                        .bind(until),
+                    sql("SELECT COUNT(*), \
+                         CAST(COALESCE(SUM(CASE WHEN created_at >= $3 THEN 1 ELSE 0 END), 0) \
+                         AS BIGINT) FROM orders WHERE created_at >= $1 AND created_at < $2")
+                    .bind(from)
+                    .bind(until)
+                    .bind(recent),
                 )
                 .await?;
             counts.push((key, n));
+            recent_count += recent_n;
         }
-        let (recent_count,): (i64,) = self
-            .one(sql("SELECT COUNT(*) FROM orders WHERE created_at >= $1").bind(recent))
-            .await?;
         Ok((counts, recent_count))
     }
 

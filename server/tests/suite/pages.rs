@@ -322,7 +322,7 @@ async fn a_price_is_the_same_on_the_catalogue_card_and_the_product_page() {
     )
     .await;
     let card = card_of(&catalogue, CARAMELS_PAGE);
-    let was = format!("{}.{:02}", normal / 100, normal % 100);
+    let was = app::domain::Money::from_cents(normal).unwrap().plain();
     assert!(
         card.contains(&format!("<s class=\"was\">¥{was}</s>")),
         "the card strikes the normal price through: {card}"
